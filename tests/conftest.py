@@ -1,0 +1,29 @@
+"""Every test runs offline, without a real API key, in its own temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR") or str(SHARED / "tiktoken-cache")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", cache)
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(var, "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv("TUNEWISE_HOME", str(tmp_path / ".tunewise"))
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "TUNEWISE_LLM_MODEL", "TUNEWISE_PRICES_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO

@@ -1,0 +1,1 @@
+"""Fakes the tests drive real clients against: a local OpenAI-compatible server, a tiny model builder, an embedder."""

@@ -1,0 +1,1 @@
+"""tunewise tools: typed capabilities (validate, split, estimate, index, search, train, evaluate, deploy)."""

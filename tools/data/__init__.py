@@ -1,0 +1,1 @@
+"""Dated data files: prices, limits and model facts, each with its source."""
