@@ -1,0 +1,166 @@
+"""`tunewise train --backend openai`: validate, price, get approval, then fine-tune on OpenAI exactly once.
+
+`agent/commands/train.py` owns the `train` command and calls `run_openai_train` for this backend.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Long enough for a slow `jobs.create`; short enough that a lost answer is noticed and looked up.
+CREATE_TIMEOUT_S = 60.0
+
+
+def _auto(value: str | None, kind: type, flag: str) -> int | float | str:
+    """`auto` (or nothing) stays auto; anything else must be a positive number of the right kind."""
+    from tools.errors import TunewiseError
+
+    if value is None or str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        number = kind(str(value))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise TunewiseError(f"{flag} must be auto or a positive {'integer' if kind is int else 'number'}, not '{value}'",
+                            hint=f"e.g. {flag} auto or {flag} {3 if kind is int else 1.5}", exit_code=2)
+    return number
+
+
+def _approve(prep, *, yes: bool, plan: Path | None, json_out: bool) -> None:
+    """Nothing spends money without --yes, an approved plan, or a yes at the prompt."""
+    import typer
+
+    from agent.console import err_console
+    from tools.approval import check_plan_file
+    from tools.errors import TunewiseError
+
+    if plan is not None:
+        check_plan_file(plan, step="train", cost_usd=prep.estimated_cost_usd)
+        return
+    if yes:
+        return
+    if json_out or not sys.stdin.isatty():
+        raise TunewiseError(f"fine-tuning on OpenAI costs about ${prep.estimated_cost_usd:.2f} and needs approval",
+                            hint="pass --yes, or --plan FILE with an approved plan")
+    err_console.print("")
+    if not typer.confirm(f"Start the OpenAI fine-tuning job (about ${prep.estimated_cost_usd:.2f})?", default=False):
+        raise TunewiseError("not started: approval declined", hint="nothing was uploaded and nothing was spent")
+
+
+class _ProgressView:
+    """A progress bar fed by job events on a terminal; a line per event (metrics thinned to ~10) elsewhere."""
+
+    def __init__(self) -> None:
+        from agent.console import err_console
+
+        self.console = err_console
+        self.bar = None
+        self.task = None
+        if err_console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), console=err_console)
+
+    def __enter__(self) -> "_ProgressView":
+        if self.bar is not None:
+            self.bar.start()
+            self.task = self.bar.add_task("waiting", total=None, loss="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, p) -> None:
+        loss = ""
+        if p.train_loss is not None:
+            loss = f"train loss {p.train_loss:.3f}" + (f", valid loss {p.valid_loss:.3f}" if p.valid_loss is not None else "")
+        if self.bar is not None:
+            if p.step is not None:
+                self.bar.update(self.task, completed=p.step, total=p.total_steps, loss=loss, description=p.status)
+            else:
+                self.bar.update(self.task, description=p.status)
+                if p.message:
+                    self.bar.console.print(f"  {p.message}", markup=False, soft_wrap=True)
+            return
+        if p.step is None and p.message:
+            self.console.print(f"  {p.message}", markup=False, soft_wrap=True)
+        elif p.step is not None and (p.total_steps is None or p.step % max(1, p.total_steps // 10) == 0
+                                     or p.step == p.total_steps):
+            total = f"/{p.total_steps}" if p.total_steps else ""
+            self.console.print(f"  step {p.step}{total}: {loss}", markup=False, soft_wrap=True)
+
+
+def run_openai_train(data: Path, *, model: str, eval_file: Path | None, epochs: str | None, batch_size: str | None,
+                     lr_multiplier: str | None, suffix: str | None, seed: int | None, method: str,
+                     output: Path | None, wait: bool, yes: bool, plan: Path | None, allow_secrets: bool,
+                     json_out: bool) -> None:
+    """Fine-tune `model` on OpenAI with `data`; re-running the same command attaches to the job it started."""
+    from pydantic import ValidationError
+
+    from agent.clients import get_openai_client
+    from agent.console import console, err_console, print_json
+    from agent.settings import get_settings
+    from tools.errors import TunewiseError
+    from tools.openai_ft import OpenAITrainInput, prepare, read_record, run
+
+    if method not in ("sft", "dpo"):
+        raise TunewiseError(f"unknown method '{method}'", hint="use --method sft or --method dpo", exit_code=2)
+    try:
+        inp = OpenAITrainInput(data=data, model=model, eval_file=eval_file, epochs=_auto(epochs, int, "--epochs"),
+                               batch_size=_auto(batch_size, int, "--batch-size"),
+                               lr_multiplier=_auto(lr_multiplier, float, "--lr-multiplier"), suffix=suffix, seed=seed,
+                               method=method, output=output, runs_dir=get_settings().runs_dir, wait=wait,
+                               allow_secrets=allow_secrets)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise TunewiseError(f"--{'-'.join(map(str, first['loc']))}: {first['msg']}", exit_code=2) from None
+
+    prep = prepare(inp)
+    if not json_out:
+        err_console.print(f"OpenAI fine-tuning of {model} on {prep.examples:,} examples: {prep.tokens:,} tokens x "
+                          f"{prep.epochs} epochs = {prep.estimated_billed_tokens:,} billed tokens, about "
+                          f"${prep.estimated_cost_usd:.2f}", markup=False, soft_wrap=True)
+        for note in prep.warnings:
+            err_console.print(f"note: {note}", markup=False, soft_wrap=True)
+    _approve(prep, yes=yes, plan=plan, json_out=json_out)
+
+    client = get_openai_client(max_retries=0, timeout=CREATE_TIMEOUT_S)
+    try:
+        if json_out or not wait:
+            result = run(inp, client=client, prepared=prep)
+        else:
+            with _ProgressView() as view:
+                result = run(inp, client=client, prepared=prep, progress=view)
+    except KeyboardInterrupt:
+        job = read_record(prep.run_dir).get("job_id")
+        if job is None:
+            raise
+        raise TunewiseError(f"stopped following job {job}; it keeps running on OpenAI",
+                            hint=f"tunewise jobs show {job}  (or re-run this command to follow it again)",
+                            exit_code=130) from None
+
+    if json_out:
+        print_json(result.model_dump_json())
+    else:
+        for note in result.notes[len(prep.warnings):]:
+            err_console.print(f"note: {note}", markup=False, soft_wrap=True)
+        console.print(f"job {result.job_id}: {result.status}", markup=False, soft_wrap=True)
+        if result.fine_tuned_model:
+            console.print(f"fine-tuned model: {result.fine_tuned_model}", markup=False, soft_wrap=True)
+        if result.trained_tokens is not None:
+            console.print(f"trained tokens: {result.trained_tokens:,}; billed ${result.billed_cost_usd:.2f} "
+                          f"(estimated ${result.estimated_cost_usd:.2f})", markup=False, soft_wrap=True)
+        if result.status not in ("succeeded", "failed", "cancelled"):
+            console.print(f"follow it with: tunewise jobs show {result.job_id}", markup=False, soft_wrap=True)
+        console.print(f"run folder: {result.run_dir}", markup=False, soft_wrap=True)
+    if result.status == "failed":
+        err = result.error
+        what = f"{err.code}: {err.message}" if err else "no reason given"
+        raise TunewiseError(f"fine-tuning job {result.job_id} failed: {what}",
+                            hint="fix what OpenAI reports and re-run; a new job is started only because this one failed")
+    if result.status == "cancelled":
+        raise TunewiseError(f"fine-tuning job {result.job_id} was cancelled", hint="re-run the command to start a new job")
