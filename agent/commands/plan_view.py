@@ -1,0 +1,127 @@
+"""How `tunewise plan` looks: the questions, the costed plan, the approval prompt, progress and the report (rich),
+and the `--json` object. Nothing here decides anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from agent.console import console, err_console
+from graphs.state import STEPS
+
+SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
+
+
+def result(values: dict, status: str) -> dict:
+    """The `--json` contract: session, status, recommendation, steps, questions, plan (and report once run)."""
+    steps = values.get("steps") or {}
+    plan = dict(values.get("plan") or {})
+    if plan:
+        plan["interviewer"] = values.get("interviewer")
+    out = {"session": values.get("session"), "status": status,
+           "recommendation": values.get("recommendation"),
+           "steps": [steps[key] for key, _, _ in STEPS if key in steps],
+           "questions": values.get("questions") or [], "plan": plan or None}
+    if values.get("report"):
+        out["report"] = values["report"]
+    if values.get("approval"):
+        out["approval"] = values["approval"]
+    return out
+
+
+def ask(pending: dict) -> str:
+    """One question, with the line on why it matters; free text back."""
+    if pending.get("retry"):
+        console.print(f"[yellow]{pending['retry']}[/]")
+    else:
+        console.print(f"\n[bold]{pending['title']}[/]\n{pending['question']}")
+    console.print(f"[dim]Why it matters: {pending['why']}[/]")
+    return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
+
+
+def show_plan(values: dict) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    rec, plan = values.get("recommendation") or {}, values.get("plan") or {}
+    steps = values.get("steps") or {}
+    table = Table("step", "answer", "source", "evidence", title="The five steps", title_justify="left")
+    for key, _, title in STEPS:
+        if key in steps:
+            s = steps[key]
+            style = SOURCE_STYLE.get(s["source"], "")
+            answer = "n/a" if s["answer"] is None else str(s["answer"])
+            table.add_row(title, answer, f"[{style}]{s['source']}[/]", s["evidence"][:70])
+    console.print(table)
+    path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
+    console.print(Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left"))
+    if plan.get("validation"):
+        console.print(f"[bold]Data:[/] {plan['validation']['summary']}")
+    if plan.get("steps"):
+        costs = Table("step", "tool", "cost", "hours", "what", title="Costed plan", title_justify="left")
+        for s in plan["steps"]:
+            what = s.get("description", "") + (f" [yellow]({s['blocked_by']})[/]" if not s.get("runnable", True) else "")
+            costs.add_row(s["step"], s["tool"], usd(s["cost_usd"]), hours(s["hours"]), what)
+        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan['total_usd'])}[/]", hours(plan["total_hours"]), "")
+        console.print(costs)
+    if plan.get("starter_prompt"):
+        sp = plan["starter_prompt"]
+        console.print(Panel(sp["system"], title=f"Starter system prompt (+{len(sp['few_shot'])} few-shot examples from your data)",
+                            title_align="left"))
+    if plan.get("index_plan"):
+        ip = plan["index_plan"]
+        console.print(f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
+                      f"({ip['embedder']}); {ip['refresh']}")
+    if plan.get("collect"):
+        c = plan["collect"]
+        console.print(f"[bold]Collect:[/] you have {c['have']}; reach {c['minimum']}, aim for {c['target']}: {c['what']}")
+    for risk in plan.get("risks", []):
+        console.print(f"[yellow]risk[/] {risk}")
+
+
+def usd(value: float) -> str:
+    return "$0" if not value else f"${value:,.2f}" if value >= 0.01 else "<$0.01"
+
+
+def hours(value: float) -> str:
+    return "-" if not value else f"{value:.1f} h" if value >= 1 else f"{max(1, round(value * 60))} min"
+
+
+def ask_approval(pending: dict) -> Any:
+    if pending.get("note"):
+        console.print(f"[yellow]{pending['note']}[/]")
+    budget = "" if pending.get("budget_usd") is None else f" (budget ${pending['budget_usd']:.2f})"
+    return typer.prompt(f"Approve {usd(pending['total_usd'])}{budget}? approve / reject / budget USD", default="reject")
+
+
+def progress(event: Any) -> None:
+    if not isinstance(event, dict):
+        return
+    if event.get("event") == "step":
+        err_console.print(f"[bold]{event['step']}[/]: {event['status']}")
+    elif event.get("event") == "progress" and event.get("total"):
+        err_console.print(f"  {event['step']}: {event['done']}/{event['total']}", end="\r")
+    elif event.get("event") == "progress" and event.get("message"):
+        err_console.print(f"  {event['step']}: {event['message']}", markup=False)
+
+
+def show_result(values: dict, status: str) -> None:
+    report = values.get("report") or {}
+    session = values.get("session")
+    if status == "awaiting_approval":
+        console.print(f"Plan saved. Approve later with `tunewise resume {session} --approve`.")
+    elif status == "awaiting_answer":
+        console.print(f"Waiting for an answer: `tunewise resume {session}`.")
+    elif status == "interrupted":
+        console.print(f"Interrupted mid-run: `tunewise resume {session}` continues without repeating finished steps.")
+    elif status == "rejected":
+        console.print("Rejected: nothing was run and nothing was spent.")
+    elif status == "planned":
+        console.print("Nothing to run yet: the plan above is the result.")
+    for step in report.get("steps", []):
+        console.print(f"  {step['step']}: {step['status']}" + (f" — {step['message']}" if step.get("message") else ""))
+    if report.get("eval_verdict"):
+        console.print(f"[bold]Evaluation:[/] {report['eval_verdict']}")
+    if report.get("serve"):
+        console.print(f"[bold]Serve it:[/] {report['serve']}")

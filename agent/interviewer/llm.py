@@ -1,0 +1,177 @@
+"""The LLM interviewer: any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, LM Studio) reads the answers,
+with structured outputs, and may call the read-only tools (validate, estimate, search) to settle a fact.
+
+The client is built by agent.clients from OPENAI_API_KEY / OPENAI_BASE_URL and lives only in this object, which
+the graph receives as run context: it never reaches the session database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.interviewer.offline import Finding
+from prompts import render
+from tools.errors import TunewiseError
+
+MAX_TOOL_ROUNDS = 4  # a tool call or two settles a fact; more means the model is looping
+FACTS = ("prompting", "prompt_large", "problem", "behaviour", "knowledge", "examples", "stable", "private",
+         "complex_domain", "best_quality", "fast_iteration", "requests_per_month")
+ENUMS = {"prompting": ("not_tried", "fell_short", "good_enough"), "problem": ("knowledge", "behaviour", "both")}
+COUNTS = ("examples", "requests_per_month")
+
+
+class Said(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fact: Literal[FACTS] = Field(description="Which fact the text settles.")  # type: ignore[valid-type]
+    value: str = Field(description="The value, as the system prompt lists it.")
+    evidence: str = Field(description="The sentence of the text it came from, copied exactly.")
+
+
+class Extraction(BaseModel):
+    """The facts the text states or clearly implies; leave out what it does not say."""
+
+    model_config = ConfigDict(extra="forbid")
+    facts: list[Said]
+
+
+def _validate(inp):
+    """Check a training file: its format, errors, token counts and training cost; reads the file, spends nothing."""
+    from tools.validate import ValidateInput, run
+
+    result = run(ValidateInput.model_validate(inp))
+    return result.model_dump(mode="json", include={"path", "format", "examples", "valid_examples", "tokens",
+                                                   "estimated_training_cost_usd", "error_counts", "warning_counts"})
+
+
+def _estimate(inp):
+    """Price every path (prompting, RAG, OpenAI and local fine-tuning) for a dataset; a calculation, spends nothing."""
+    from tools.estimate import EstimateInput, run
+
+    return run(EstimateInput.model_validate(inp)).model_dump(mode="json", include={"dataset", "options", "notes"})
+
+
+def _search(inp):
+    """Search an indexed document collection for passages that answer a question; reads only."""
+    from agent.clients import get_chroma_client, get_embedder
+    from tools.search import SearchInput, collection_embedder, run
+
+    query = SearchInput.model_validate(inp)
+    client = get_chroma_client()
+    built_by = collection_embedder(client, query.collection) or "local"
+    spec = "local" if built_by.startswith("local") else built_by  # query with the embedder that built it
+    return [hit.model_dump(mode="json") for hit in run(query, client=client, embedder=get_embedder(spec))]
+
+
+def _input_models() -> dict[str, type[BaseModel]]:
+    from tools.estimate import EstimateInput
+    from tools.search import SearchInput
+    from tools.validate import ValidateInput
+
+    return {"validate": ValidateInput, "estimate": EstimateInput, "search": SearchInput}
+
+
+# The only tools the LLM is handed; none of them spends money or GPU time.
+TOOLS: dict[str, Callable[[dict], Any]] = {"validate": _validate, "estimate": _estimate, "search": _search}
+
+
+class LLMInterviewer:
+    """Reads answers with a chat model; `client` is an `openai.OpenAI` from agent.clients."""
+
+    def __init__(self, model: str, client: Any) -> None:
+        self.model = model
+        self.name = f"llm:{model}"
+        self._client = client
+        self.tool_calls: list[str] = []  # names only, for the transcript: arguments may hold paths, never keys
+
+    def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
+        import openai
+
+        focus_text = ""
+        if focus:
+            from graphs.interview import question
+
+            focus_text = render("interviewer_focus", question=question(focus)[0], fact=focus)
+        messages: list[dict] = [{"role": "system", "content": render("interviewer_system")},
+                                {"role": "user", "content": render("interviewer_user", focus=focus_text, text=text)}]
+        models = _input_models()
+        tools = [openai.pydantic_function_tool(models[name], name=name, description=(fn.__doc__ or "").strip())
+                 for name, fn in TOOLS.items()]
+        for _ in range(MAX_TOOL_ROUNDS + 1):
+            try:
+                response = self._client.chat.completions.parse(model=self.model, messages=messages, tools=tools,
+                                                               response_format=Extraction)
+            except openai.APIConnectionError:
+                raise TunewiseError("cannot reach the LLM endpoint", hint="check OPENAI_BASE_URL, or use --llm offline") from None
+            except openai.APIStatusError as exc:
+                raise TunewiseError(f"the LLM endpoint answered {exc.status_code}: {_message(exc)}",
+                                    hint="check TUNEWISE_LLM_MODEL and the key, or use --llm offline") from None
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError, ValidationError):
+                raise TunewiseError("the LLM's answer was not the structured reply asked for",
+                                    hint="use a model that supports structured outputs, or --llm offline") from None
+            message = response.choices[0].message
+            if not message.tool_calls:
+                if message.parsed is None:
+                    raise TunewiseError("the LLM returned no readable answer", hint=f"refusal: {message.refusal}" if message.refusal else "use --llm offline")
+                return self._findings(message.parsed, text)
+            messages.append({"role": "assistant", "content": message.content, "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                for c in message.tool_calls]})
+            for call in message.tool_calls:
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": self._run_tool(call)})
+        raise TunewiseError(f"the LLM kept calling tools for {MAX_TOOL_ROUNDS} rounds", hint="use --llm offline")
+
+    def _run_tool(self, call) -> str:
+        name = call.function.name
+        self.tool_calls.append(name)
+        if name not in TOOLS:  # the model may only ask for the read-only tools it was given
+            return json.dumps({"error": f"no tool named {name!r}; available: {', '.join(TOOLS)}"})
+        try:
+            return json.dumps(TOOLS[name](json.loads(call.function.arguments or "{}")), default=str)
+        except TunewiseError as exc:
+            return json.dumps({"error": str(exc)})
+        except (ValidationError, json.JSONDecodeError) as exc:
+            return json.dumps({"error": f"bad arguments: {exc}"})
+
+    @staticmethod
+    def _findings(parsed: Extraction, text: str) -> list[Finding]:
+        out = []
+        for said in parsed.facts:
+            value = _coerce(said.fact, said.value)
+            if value is None:
+                continue  # an out-of-range value is dropped rather than trusted
+            evidence = said.evidence.strip() if said.evidence.strip() and said.evidence.strip() in text else text.strip()
+            out.append(Finding(said.fact, value, evidence, "stated"))
+        return out
+
+
+def _coerce(fact: str, raw: str) -> Any:
+    raw = raw.strip().lower()
+    if fact in ENUMS:
+        return raw if raw in ENUMS[fact] else None
+    if fact in COUNTS:
+        digits = raw.replace(",", "").replace("_", "")
+        return int(digits) if digits.isdigit() else None
+    return {"true": True, "false": False, "yes": True, "no": False}.get(raw)
+
+
+def _message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error", {}).get("message") or "error")[:200]
+    return "error"
+
+
+def configured(model: str | None) -> bool:
+    """An LLM is configured when a model is named and an endpoint or key is present."""
+    import os
+
+    return bool(model) and bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
+def build(model: str):
+    from agent.clients import get_openai_client
+
+    return LLMInterviewer(model, get_openai_client(max_retries=1, timeout=60.0))

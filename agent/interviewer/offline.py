@@ -1,0 +1,238 @@
+"""The offline interviewer: reads the framework's answers out of plain text, with no LLM and no network.
+
+Two passes. Rules (agent/interviewer/rules.py) catch numbers and the usual phrasings with their negations; they
+are precise, so what they find is `stated`. For the answers the rules leave open, each clause is compared with
+labelled example sentences (examples.json) using the local MiniLM embedder; a clear match is `inferred`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from agent.interviewer import rules
+
+# Similarity thresholds, tuned on tests/test_offline_extractor.py's texts: MiniLM puts paraphrases at 0.5-0.8 and
+# unrelated sentences under 0.3, but negations score high too, hence the margins over the other labels.
+# (least similarity, least margin over the best competing label of the same question); every label must also beat
+# the closest small-talk sentence by MIN_OVER_NEUTRAL. Knowledge vs behaviour is a topic, which MiniLM separates
+# well, so it may match lower; the others hinge on polarity (may / must not), which it separates badly.
+THRESHOLDS = {"problem": (0.42, 0.10), "prompting": (0.52, 0.06), "stable": (0.52, 0.06), "private": (0.52, 0.06)}
+MIN_OVER_NEUTRAL = 0.05
+# A clause is compared for a question only when it mentions that question's subject: MiniLM rates "it still
+# drifts from the format" close to "the format has not changed" on topic alone, polarity aside.
+GATES = {
+    "prompting": re.compile(r"\b(prompt\w*|instruct\w*|examples?|tri(?:ed|y)|tweak\w*|word\w*|default|box|settings"
+                            r"|experiment\w*|shot|exhausted|fine-tun\w*)\b"),
+    "stable": re.compile(r"\b(chang\w*|same|stay\w*|evolv\w*|fixed|settled|rework\w*|redo\w*|redone|revis\w*|replac\w*"
+                         r"|rewrit\w*|shift\w*|minds?|years?|months?|weeks?|quarter|season|soon|decid\w*|final\w*|rules"
+                         r"|requirements?|launch\w*|since|summer|different|working out|figuring)\b"),
+    "private": re.compile(r"\b(data|records?|shar\w+|send\w*|sent|cloud|vendors?|apis?|servers?|network|hardware|building"
+                          r"|confidential\w*|secur\w+|legal|restrict\w*|providers?|external|third|premises|host\w*|openai"
+                          r"|leave|permitted|allowed|approved|comfortable|sensitive|health|patient|customers?|compan\w+)\b"),
+    "problem": re.compile(r"."),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One answer read from the text: which fact, its value, the sentence it came from, and how it was read."""
+
+    fact: str
+    value: Any
+    evidence: str
+    how: str  # "stated" (a rule matched what was said) or "inferred" (similarity, or derived from other facts)
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence ends, semicolons and line breaks, keeping the original wording for evidence."""
+    parts = re.split(r"(?<=[.!?])\s+|;\s*|\n+|(?<=:)\s+(?=[A-Z])", text.strip())
+    return [p.strip(" -*•\t") for p in parts if p and p.strip(" -*•\t.")]
+
+
+def clauses(sentence: str) -> list[str]:
+    parts = re.split(r",\s*|\s+(?:and|but|while|although|though|because|so|whereas)\s+|\s+-\s+|:\s*", sentence)
+    return [p for p in parts if p.strip()]
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').replace("–", "-")
+    return re.sub(r"\bin terms of\b", "regarding", text.lower())
+
+
+_YES = re.compile(r"^\W*(yes|yeah|yep|yup|sure|correct|right|it can|it may|they can|absolutely|of course|definitely|ok|okay|fine)\b")
+_NO = re.compile(r"^\W*(no|nope|nah|not really|not yet|never|it can'?t|it cannot|negative|none)\b")
+
+
+class OfflineInterviewer:
+    """Deterministic extraction; the embedder is loaded on first use and shared."""
+
+    name = "offline"
+
+    def __init__(self, embedder: Any | None = None) -> None:
+        self._embedder = embedder
+        self._bank: dict[str, dict[str, Any]] | None = None
+
+    # -- the two passes ---------------------------------------------------------------------------------------
+    def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
+        """Every fact found in `text`; `focus` names the fact a question asked for, so short replies count."""
+        found: dict[str, Finding] = {}
+
+        def add(fact: str, value: Any, evidence: str, how: str = "stated") -> None:
+            if fact not in found or (found[fact].how == "inferred" and how == "stated"):
+                found[fact] = Finding(fact, value, evidence, how)
+
+        if focus:
+            self._focused(text, focus, add)
+        topic = None
+        for sentence in sentences(text):
+            low = _normalise(sentence)
+            self._rules(sentence, low, add)
+            for clause in clauses(low):
+                here = "behaviour" if rules.BEHAVIOUR.search(clause) else "knowledge" if rules.KNOWLEDGE.search(clause) else None
+                topic = here or topic
+                steady = rules.stability(clause)
+                if steady is None:
+                    continue
+                if topic == "knowledge":  # "our pricing, which changes every week" is volatile knowledge, not behaviour
+                    if not steady:
+                        add("knowledge", True, sentence)
+                else:
+                    add("stable", steady, sentence)
+        self._similar(text, found, add)
+        return list(found.values())
+
+    def _rules(self, sentence: str, low: str, add) -> None:
+        for fact, value in rules.counts(low).items():
+            add(fact, value, sentence)
+        verdict = rules.prompting(low)
+        if verdict:
+            add("prompting", verdict, sentence)
+        elif rules.prompt_tried(low):
+            # Someone who tried a prompt and is now weighing fine-tuning found that it fell short.
+            add("prompting", "fell_short", sentence, "inferred")
+        if rules.prompt_large(low):
+            add("prompt_large", True, sentence)
+        if rules.BEHAVIOUR.search(low):
+            add("behaviour", True, sentence)
+        if rules.KNOWLEDGE.search(low):
+            add("knowledge", True, sentence)
+        private = rules.privacy(low)
+        if private is not None:
+            add("private", private, sentence)
+        for fact, pattern in (("complex_domain", rules.COMPLEX), ("best_quality", rules.BEST), ("fast_iteration", rules.FAST)):
+            if pattern.search(low):
+                add(fact, True, sentence)
+
+    def _focused(self, text: str, focus: str, add) -> None:
+        """Short answers to a question: 'no', '300', 'both', 'it may'."""
+        low = _normalise(text.strip())
+        evidence = text.strip()
+        yes, no = bool(_YES.search(low)), bool(_NO.search(low))
+        if focus == "prompting":
+            verdict = rules.prompting(low, focus=True)
+            if verdict:
+                add("prompting", verdict, evidence)
+            elif no:
+                add("prompting", "not_tried", evidence)
+            elif yes or rules.prompt_tried(low) or re.search(r"\b(tried|did|have)\b", low):
+                add("prompting", "fell_short", evidence)
+        elif focus == "problem":
+            word = rules.problem_word(low)
+            if word:
+                add("problem", word, evidence)
+        elif focus == "examples":
+            stated = rules.counts(low).get("examples")
+            if stated is None:
+                values = rules.numbers(low)
+                stated = values[0] if values else 0 if no or re.search(r"\b(zero|nothing|none)\b", low) else None
+            if stated is not None:
+                add("examples", stated, evidence)
+        elif focus == "stable":
+            steady = rules.stability(low)
+            if steady is None and (yes or no):
+                steady = yes and not no
+            if steady is not None:
+                add("stable", steady, evidence)
+        elif focus == "private":
+            private = rules.privacy(low, focus=True)
+            if private is None and re.search(r"\bopenai\b|\bhosted\b|\bcloud\b", low) and not no:
+                private = False
+            if private is None and (yes or no):
+                private = no and not yes  # the question asks whether the data MAY go to OpenAI
+            if private is not None:
+                add("private", private, evidence)
+
+    # -- similarity ---------------------------------------------------------------------------------------------
+    def _similar(self, text: str, found: dict[str, Finding], add) -> None:
+        wanted = [g for g in ("prompting", "stable", "private") if g not in found]
+        if "behaviour" not in found and "knowledge" not in found and "problem" not in found:
+            wanted.append("problem")
+        pieces = [(s, c) for s in sentences(text) for c in {s, *clauses(s)} if len(c.split()) >= 3]
+        if not wanted or not pieces:
+            return
+        bank = self._load_bank()
+        vectors = self._embed([c for _, c in pieces])
+        neutral = (vectors @ bank["neutral"].T).max(axis=1)
+        for group in wanted:
+            min_similarity, min_margin = THRESHOLDS[group]
+            labels = bank[group]
+            scores = {label: (vectors @ vecs.T).max(axis=1) for label, vecs in labels.items()}
+            best: dict[str, tuple[float, str]] = {}
+            for i, (sentence, piece) in enumerate(pieces):
+                if not GATES[group].search(_normalise(piece)):
+                    continue
+                ranked = sorted(((float(s[i]), label) for label, s in scores.items()), reverse=True)
+                top, label = ranked[0]
+                runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+                if top >= min_similarity and top - runner_up >= min_margin and top - neutral[i] >= MIN_OVER_NEUTRAL:
+                    if label not in best or top > best[label][0]:
+                        best[label] = (top, sentence)
+            self._accept(group, best, add)
+
+    @staticmethod
+    def _accept(group: str, best: dict[str, tuple[float, str]], add) -> None:
+        if group == "problem":
+            for label, (_, sentence) in best.items():
+                add(label, True, sentence, "inferred")  # each clause may carry one half of "both"
+            return
+        if not best:
+            return
+        label, (_, sentence) = max(best.items(), key=lambda item: item[1][0])
+        value: Any = {"true": True, "false": False}.get(label, label)
+        add(group, value, sentence, "inferred")
+
+    def _embed(self, texts: list[str]):
+        if self._embedder is None:
+            from agent.clients import get_embedder
+
+            self._embedder = get_embedder("local")
+        return self._embedder.embed(texts)
+
+    def _load_bank(self) -> dict[str, Any]:
+        if self._bank is None:
+            key = id(self._embedder) if self._embedder is not None else None
+            if key is None or key not in _BANKS:
+                raw = json.loads(resources.files("agent.interviewer").joinpath("examples.json").read_text("utf-8"))
+                entries = [(group, label, text) for group, labels in raw.items() if not group.startswith("_")
+                           for label, texts in ({"": labels} if isinstance(labels, list) else labels).items()
+                           for text in texts]
+                vectors = self._embed([text for _, _, text in entries])  # one batch: far faster than one per label
+                bank: dict[str, Any] = {}
+                for group, label in dict.fromkeys((g, lab) for g, lab, _ in entries):
+                    rows = [i for i, (g, lab, _) in enumerate(entries) if (g, lab) == (group, label)]
+                    if label:
+                        bank.setdefault(group, {})[label] = vectors[rows]
+                    else:
+                        bank[group] = vectors[rows]
+                key = id(self._embedder)
+                _BANKS[key] = bank
+            self._bank = _BANKS[key]
+        return self._bank
+
+
+# The labelled sentences' vectors, per embedder: computed once per process, shared by every interviewer.
+_BANKS: dict[int, dict[str, Any]] = {}

@@ -1,0 +1,75 @@
+"""`tunewise validate --json` against the reference article's validate_training_data, side by side in one run.
+
+    python benchmarks/validate_speed.py [--examples 100000] [--big-gb 1.0 | --big-gb 0]
+
+Both run as fresh processes on the same generated file, so start-up counts for both. The ratio is
+article seconds / tunewise seconds (>= 1.0 means tunewise is no slower). Then, unless --big-gb 0, the peak RSS
+of `tunewise validate` on a file of about that many GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from datagen import write_chat_file  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ARTICLE = REPO.parent / "shared" / "reference" / "validate_training_data.py"
+
+
+def timed(cmd: list[str], repeats: int) -> tuple[float, str]:
+    best, out = float("inf"), ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - start)
+        out = proc.stdout
+        if proc.returncode not in (0, 1):
+            sys.exit(f"{cmd[0]} failed: {proc.stderr[-2000:]}")
+    return best, out
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, largest max-RSS of any process the command ran) — the two validate processes are measured each."""
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True)
+    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big-gb", type=float, default=1.0)
+    args = parser.parse_args()
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO.parent / "shared" / "tiktoken-cache"))
+    tunewise = [sys.executable, "-m", "agent.cli", "validate", "--json"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_chat_file(Path(tmp) / "train.jsonl", args.examples)
+        t_article, out_a = timed([sys.executable, str(ARTICLE), str(data)], args.repeats)
+        t_tw, out_t = timed(tunewise + [str(data)], args.repeats)
+        a, t = json.loads(out_a), json.loads(out_t)
+        print(f"examples: {args.examples:,} ({data.stat().st_size / 1e6:.0f} MB), best of {args.repeats}, 2 cores")
+        print(f"article validate_training_data: {t_article:6.2f} s  errors={a['errors']} tokens={a['total_tokens']:,} (no overhead, no checks beyond JSON/roles)")
+        print(f"tunewise validate --json:       {t_tw:6.2f} s  errors={sum(t['error_counts'].values())} "
+              f"warnings={sum(t['warning_counts'].values())} tokens={t['tokens']['total']:,} trained={t['tokens']['trained']:,}")
+        print(f"ratio (article / tunewise): {t_article / t_tw:.2f}x  (target >= 1.0, stretch 2.0)")
+        if args.big_gb > 0:
+            big = Path(tmp) / "big.jsonl"
+            per_example = data.stat().st_size / args.examples
+            write_chat_file(big, int(args.big_gb * 1e9 / per_example), seed=1)
+            seconds, rss = peak_rss_mb(tunewise + [str(big)])
+            print(f"{big.stat().st_size / 1e9:.2f} GB file: {seconds:.1f} s, peak RSS {rss:.0f} MB per process (target < 400 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The agent graph on a SQLite checkpointer: questions and answers, approval, budget, execution, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+
+from graphs import execute
+from graphs.interview import question
+from graphs.pipeline import build
+from graphs.state import Context
+from tests.fakes.step_runners import RUNNERS, calls
+from tools.approval import approve, plan_hash
+from tools.errors import TunewiseError
+
+REPO = Path(__file__).resolve().parents[1]
+GOAL = "Our replies must follow our house format: a one-line summary, then bullets."
+TODAY = "2026-11-01"  # OpenAI still takes fine-tuning jobs then, so the path does not drift with the calendar
+WORDS = ("invoice refund login shipping parcel warranty password upgrade plan seat export report billing address "
+         "courier label tracking discount coupon renewal cancel trial api key webhook limit quota region backup "
+         "restore archive folder share permission admin role audit sso token mobile desktop sync offline").split()
+
+
+def write_chat_data(path: Path, n: int, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    with path.open("w") as fh:
+        for i in range(n):
+            topic = rng.sample(WORDS, 6)
+            user = f"Ticket {i}: question about {' and '.join(topic[:3])} when {topic[3]} fails on {topic[4]}?"
+            answer = f"Summary: {topic[0]} issue.\n- check {topic[1]}\n- retry {topic[2]}\n- contact us about {topic[5]}"
+            fh.write(json.dumps({"messages": [{"role": "user", "content": user},
+                                              {"role": "assistant", "content": answer}]}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def interviewer():
+    from agent.clients import get_embedder
+    from agent.interviewer.offline import OfflineInterviewer
+
+    return OfflineInterviewer(get_embedder("local"))  # MiniLM once for the whole session
+
+
+@pytest.fixture
+def step_log(tmp_path, monkeypatch) -> Path:
+    log = tmp_path / "steps.jsonl"
+    monkeypatch.setenv("TUNEWISE_TEST_STEP_LOG", str(log))
+    return log
+
+
+@pytest.fixture
+def graph(tmp_path):
+    conn = sqlite3.connect(str(tmp_path / "sessions.sqlite"), check_same_thread=False)
+    yield build(checkpointer=SqliteSaver(conn))
+    conn.close()
+
+
+def _start(graph, interviewer, session: str, **state):
+    ctx = Context(interviewer=interviewer, runners=RUNNERS, approved_by="test")
+    config = {"configurable": {"thread_id": session}}
+    first = {"session": session, "goal": GOAL, "interactive": True, "today": TODAY, **state}
+
+    def run(payload):
+        return graph.invoke(payload, config, context=ctx, durability="sync")
+
+    return run(first), run, config
+
+
+def _question(step: str, fact: str, title: str) -> dict:
+    text, why = question(fact)
+    return {"type": "question", "step": step, "title": title, "question": text, "why": why, "retry": None}
+
+
+def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, step_log):
+    data = write_chat_data(tmp_path / "train.jsonl", 120)
+    out, run, config = _start(graph, interviewer, "s1", data_path=str(data))
+    assert [i.value for i in out["__interrupt__"]] == [_question("prompt", "prompting", "1. Can a better prompt solve it?")]
+    assert graph.get_state(config).next == ("step_prompt",)
+    assert out["facts"]["examples"]["value"] == 120 and out["facts"]["examples"]["source"] == "inferred"
+
+    out = run(Command(resume="yes, for weeks, and it still drifts"))
+    # Steps 2 and 3 were read from the goal and the file; step 4 is next.
+    assert [i.value for i in out["__interrupt__"]] == [_question("stability", "stable", "4. Is the behaviour stable?")]
+    assert graph.get_state(config).next == ("step_stability",)
+    out = run(Command(resume="what?"))  # unreadable: asked again, saying so
+    retry = out["__interrupt__"][0].value
+    assert retry["step"] == "stability" and retry["retry"].startswith("Sorry, I could not read that.")
+    out = run(Command(resume="stable"))
+    assert out["__interrupt__"][0].value == _question("path", "private", "5. Which path?")
+    out = run(Command(resume="it can go to OpenAI"))
+
+    values = graph.get_state(config).values
+    plan = values["plan"]
+    assert values["recommendation"]["approach"] == "fine_tune"
+    assert values["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
+    assert [s["step"] for s in plan["steps"]] == ["split", "train", "eval", "deploy"]
+    assert plan["total_usd"] > 0 and plan["validation"]["valid_examples"] == 120
+    assert [i.value for i in out["__interrupt__"]] == [{
+        "type": "approval", "session": "s1", "plan_hash": plan_hash(plan), "total_usd": plan["total_usd"],
+        "total_hours": plan["total_hours"], "budget_usd": None, "within_budget": True,
+        "steps": [{"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": True} for s in plan["steps"]],
+        "note": None, "options": ["approve", "reject", "budget USD"]}]
+    assert graph.get_state(config).next == ("approval",)
+    assert not calls(step_log)  # nothing ran before approval
+
+    out = run(Command(resume="approve"))
+    assert out["status"] == "completed" and graph.get_state(config).next == ()
+    assert [c["step"] for c in calls(step_log)] == ["split", "train", "eval", "deploy"]
+    assert out["approval"]["plan_hash"] == plan_hash(plan) and out["approval"]["total_usd"] == plan["total_usd"]
+    assert out["report"]["serve"].startswith("tunewise serve ")
+    steps = out["steps"]
+    assert steps["prompt"]["source"] == "asked" and steps["problem"]["source"] == "stated"
+    assert steps["data"]["source"] == "inferred" and steps["stability"]["source"] == "asked"
+    assert steps["path"] == {"step": "path", "question": question("private")[0], "answer": "openai_gpt41_mini",
+                             "source": "asked", "evidence": "it can go to OpenAI"}
+
+
+def test_reject_runs_nothing(graph, interviewer, tmp_path, step_log):
+    data = write_chat_data(tmp_path / "train.jsonl", 120)
+    out, run, config = _start(graph, interviewer, "s2", data_path=str(data), interactive=False,
+                              goal=GOAL + " Prompting fell short. It is stable. Data may go to OpenAI.")
+    assert out["__interrupt__"][0].value["type"] == "approval"
+    out = run(Command(resume="reject"))
+    assert out["status"] == "rejected" and out.get("approval") is None
+    assert graph.get_state(config).next == () and not calls(step_log)
+
+
+def test_budget_refuses_then_a_new_budget_allows(graph, interviewer, tmp_path, step_log):
+    data = write_chat_data(tmp_path / "train.jsonl", 120)
+    goal = GOAL + " Prompting fell short. It is stable. Data may go to OpenAI."
+    out, run, config = _start(graph, interviewer, "s3", data_path=str(data), interactive=False, goal=goal, budget_usd=0.001)
+    first = out["__interrupt__"][0].value
+    assert first["within_budget"] is False and first["budget_usd"] == 0.001
+    out = run(Command(resume="approve"))
+    refused = out["__interrupt__"][0].value
+    assert out["status"] == "over_budget" and refused["note"].startswith("refused: the plan costs $")
+    assert graph.get_state(config).next == ("approval",) and not calls(step_log) and out.get("approval") is None
+    out = run(Command(resume={"budget": 1000}))
+    assert out["__interrupt__"][0].value["within_budget"] is True
+    out = run(Command(resume="approve"))
+    assert out["status"] == "completed" and len(calls(step_log)) == 4
+
+
+def test_non_interactive_assumes_and_lists(graph, interviewer):
+    out, _, config = _start(graph, interviewer, "s4", interactive=False,
+                            goal="Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.")
+    assert out["recommendation"]["approach"] == "collect_more_data"
+    assert [q["step"] for q in out["questions"]] == ["stability"]
+    assert out["steps"]["stability"]["source"] == "assumed" and out["status"] == "planned"
+    assert out["plan"]["collect"] == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"]["collect"]["what"]}
+    assert graph.get_state(config).next == ()
+
+
+def test_spending_steps_refuse_without_a_matching_approval(tmp_path, step_log):
+    plan = {"steps": [{"step": "train", "cost_usd": 5.0, "runnable": True, "inputs": {}}], "total_usd": 5.0}
+    state = {"plan": plan, "approval": None, "session": "x"}
+    with pytest.raises(TunewiseError, match="not approved"):
+        execute.run_step("train", state, RUNNERS, tmp_path / "run", lambda e: None)
+    record = approve(plan, approved_by="test").model_dump()
+    tampered = {**plan, "total_usd": 50.0, "steps": [{**plan["steps"][0], "cost_usd": 50.0}]}
+    with pytest.raises(TunewiseError, match="does not match"):
+        execute.run_step("train", {**state, "plan": tampered, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+    assert not calls(step_log)
+    result = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+    assert result["status"] == "done" and len(calls(step_log)) == 1
+    # Finished in the ledger: running the node again returns the recorded result without calling the runner.
+    again = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+    assert again == result and len(calls(step_log)) == 1
+
+
+def test_kill_and_resume_never_repeats_a_spending_step(tmp_path, step_log):
+    data = write_chat_data(tmp_path / "train.jsonl", 120)
+    db = tmp_path / "sessions.sqlite"
+    goal = GOAL + " Prompting fell short. It is stable. Data may go to OpenAI."
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TUNEWISE_TEST_SLOW": "train", "TUNEWISE_TEST_DIE": "eval",
+           "TUNEWISE_HOME": str(tmp_path / ".tunewise")}
+    args = [sys.executable, "-m", "tests.fakes.agent_worker", str(db), "k1", goal, str(data)]
+
+    worker = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not any(c["step"] == "train" for c in calls(step_log)):
+        assert worker.poll() is None and time.time() < deadline, worker.stderr.read().decode()[-2000:]
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)  # killed while training
+    worker.wait()
+    ledger = json.loads((tmp_path / ".tunewise" / "runs" / "plan-k1" / "ledger.json").read_text())
+    assert ledger["split"]["status"] == "done" and ledger["train"]["status"] == "started"
+
+    second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=120)
+    assert second.returncode == -signal.SIGKILL  # the eval runner kills its own process on its first attempt
+    third = subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=120, text=True)
+    assert third.returncode == 0 and third.stdout.strip() == "completed", third.stderr[-2000:]
+
+    log = [(c["step"], c["resume"]) for c in calls(step_log)]
+    assert log == [("split", False), ("train", False), ("train", True), ("eval", False), ("eval", True),
+                   ("deploy", False)]
+    fresh = [step for step, resumed in log if not resumed]
+    assert len(fresh) == len(set(fresh))  # no step started from scratch twice
+    conn = sqlite3.connect(str(db))
+    graph = build(checkpointer=SqliteSaver(conn))
+    state = graph.get_state({"configurable": {"thread_id": "k1"}})
+    assert state.next == () and set(state.values["executed"]) == {"split", "train", "eval", "deploy"}
+    conn.close()
+
+
+def test_no_secret_reaches_the_session_database(graph, interviewer, tmp_path, monkeypatch):
+    key = "sk-test-THIS-KEY-MUST-NOT-BE-STORED-1234567890"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    _start(graph, interviewer, "s5", interactive=False, goal="Answer questions about our pricing, which changes weekly.")
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("sessions.sqlite*"))
+    assert b"pricing" in stored and key.encode() not in stored
+
+
+def test_langgraph_json_names_the_graphs():
+    import importlib
+
+    config = json.loads((REPO / "langgraph.json").read_text())
+    nodes = {}
+    for name, ref in config["graphs"].items():
+        module, attr = ref.removeprefix("./").split(":")
+        graph = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), attr)
+        nodes[name] = set(graph.get_graph().nodes)
+    steps = {"intake", "step_prompt", "step_problem", "step_data", "step_stability", "step_path", "decide"}
+    assert steps <= nodes["interview"]
+    assert steps | {"plan", "approval", "split", "index", "train", "eval", "deploy", "report"} <= nodes["tunewise"]

@@ -1,0 +1,196 @@
+"""The offline interviewer reads the framework's answers out of text written the way people write."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.interviewer.offline import OfflineInterviewer, clauses, sentences
+
+ISSUE_EXAMPLES = [
+    ("We want our support bot to sound like our best agent: same tone, terms and formatting. We have 8,000 of her "
+     "conversations. Weeks of prompt engineering on GPT-4o didn't get there. Her style is stable, and the data can go "
+     "to OpenAI; we iterate fast.",
+     {"behaviour": True, "examples": 8000, "prompting": "fell_short", "stable": True, "private": False,
+      "fast_iteration": True}, {"knowledge"}),
+    ("Answer questions about our pricing, which changes every week.", {"knowledge": True}, {"behaviour", "stable"}),
+    ("Make replies more concise; we haven't tried a system prompt.",
+     {"behaviour": True, "prompting": "not_tried"}, {"knowledge"}),
+    ("Write in our house style and answer from our knowledge base, which is updated daily. 2,500 styled answers, "
+     "prompting fell short, customer data must stay on our servers.",
+     {"behaviour": True, "knowledge": True, "examples": 2500, "prompting": "fell_short", "private": True}, {"stable"}),
+    ("Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.",
+     {"behaviour": True, "examples": 25, "prompting": "fell_short"}, {"knowledge"}),
+    ("The tone guidelines will be replaced next quarter.", {"behaviour": True, "stable": False}, {"knowledge"}),
+]
+
+# Our own goal texts: lower case, lists, hedges, typos and numbers written every which way.
+OWN_TEXTS = [
+    ("our chatbot keeps giving these long rambling answers with disclaimers everywhere. we want short, direct replies "
+     "in a friendly tone. I wrote a pretty detailed system prompt last month and it's maybe 60% there. we have about "
+     "1.2k chats our team marked as 'perfect'.",
+     {"behaviour": True, "prompting": "fell_short", "examples": 1200}, {"knowledge"}),
+    ("Our sales team needs an assistant that knows our product catalogue (about 3,000 SKUs, specs change monthly) and "
+     "can answer customer questions about availability.", {"knowledge": True}, {"examples", "stable"}),
+    ("We'd like the model to classify incoming support emails into our 14 internal categories. We've labelled 4,500 "
+     "emails over the past year. Prompting GPT-4.1 with the category descriptions gets it right maybe 70% of the time. "
+     "The categories haven't changed in two years. Everything is hosted on Azure and we're fine sending data to OpenAI.",
+     {"behaviour": True, "examples": 4500, "prompting": "fell_short", "stable": True, "private": False}, set()),
+    ("I run a small law firm. We want drafts of client letters in our firm's voice. We have roughly 300 letters we're "
+     "proud of. Client information is privileged and can't leave our office network. Haven't really tried prompting "
+     "beyond asking ChatGPT.",
+     {"behaviour": True, "examples": 300, "private": True, "prompting": "not_tried", "complex_domain": True}, set()),
+    ("Help! Our docs bot hallucinates API parameters that don't exist. It should only answer from our developer "
+     "documentation, which we update with every release.", {"knowledge": True}, {"stable", "examples"}),
+    ("We need JSON output that matches our schema every single time, for extracting fields from invoices. A long "
+     "prompt with 20 few-shot examples works most of the time but we're paying for ~6k tokens on every call at "
+     "2 million requests a month.",
+     {"behaviour": True, "prompt_large": True, "requests_per_month": 2_000_000}, {"knowledge"}),
+    ("Tone is all over the place across our agents' macros. Want one consistent voice. No data collected yet and "
+     "we're still debating what the voice should be with the brand team.",
+     {"behaviour": True, "examples": 0, "stable": False}, set()),
+    ("We want an internal assistant for HR questions - benefits, leave policy, expense rules. Employees keep asking "
+     "the same things.", {"knowledge": True}, {"examples"}),
+    ("Our medical transcription summaries need to follow a strict SOAP note format. We have ~15,000 de-identified "
+     "notes written by our physicians. Patient data must stay on-prem for HIPAA. Prompt engineering with Llama 3 "
+     "couldn't get the section structure consistent. The SOAP format is a standard and won't change.",
+     {"behaviour": True, "examples": 15000, "private": True, "prompting": "fell_short", "stable": True,
+      "complex_domain": True}, set()),
+    ("make it sound less robotic", {"behaviour": True}, {"knowledge", "examples"}),
+    ("We're a startup building a coding assistant for our internal framework. It needs to know our APIs, and also "
+     "write code in our conventions (naming, error handling). We have 800 reviewed PRs as examples. We've tried a "
+     "system prompt with our style guide and it kind of works but misses conventions often. Fine to use OpenAI.",
+     {"behaviour": True, "knowledge": True, "examples": 800, "prompting": "fell_short", "private": False}, set()),
+    ("Customer-facing FAQ answers from our help center articles. There are about 400 articles and they get edited "
+     "constantly.", {"knowledge": True, "documents": 400}, {"examples", "stable"}),
+    ("The model should refuse to give investment advice and always add our disclaimer. We've got maybe 200 example "
+     "conversations. We tried instructions in the prompt but it still slips sometimes. Policy on this is set by "
+     "regulators and hasn't changed in years.",
+     {"behaviour": True, "examples": 200, "prompting": "fell_short", "stable": True}, {"private"}),
+    ("Our e-commerce search assistant needs up-to-date stock and prices, plus product knowledge.",
+     {"knowledge": True}, {"behaviour"}),
+    ("We want to translate product descriptions into German in our brand's style. We have 50k human-translated "
+     "descriptions. Translations must match our glossary. Data isn't sensitive. Best quality matters, budget is "
+     "flexible.", {"behaviour": True, "examples": 50000, "private": False, "best_quality": True}, set()),
+    ("Honestly we haven't done much yet, just the default ChatGPT. We want our bot to answer in Spanish, shorter, and "
+     "with our sign-off.", {"prompting": "not_tried", "behaviour": True}, {"knowledge"}),
+    ("Support replies need to sound like us. We have twenty example replies. We tried a prompt - close, but not quite.",
+     {"behaviour": True, "examples": 20, "prompting": "fell_short"}, set()),
+    ("Answers must quote our internal wiki and the current on-call schedule, which changes daily.",
+     {"knowledge": True}, {"stable", "behaviour"}),
+    ("We need the model to write release notes in our format from commit messages. We have 120 past release notes. "
+     "Prompting gets us about 85% there. Format is fixed.",
+     {"behaviour": True, "examples": 120, "prompting": "good_enough", "stable": True}, set()),
+    ("We want a bot that talks like a pirate for our game. The game's lore is in 30 design docs. Our writers are still "
+     "changing the character's personality every sprint.",
+     {"behaviour": True, "knowledge": True, "stable": False, "documents": 30}, {"examples"}),
+    ("Legal says nothing can go to third-party AI providers. We'd like consistent formatting of incident reports; we "
+     "have 3,200 of them, all reviewed.", {"private": True, "behaviour": True, "examples": 3200}, set()),
+    ("Our prompts are fine. We just need the model to know about our 2025 product line.",
+     {"knowledge": True, "prompting": "good_enough"}, {"examples"}),
+    ("We're comfortable with OpenAI seeing the data. About a thousand tickets with ideal responses. The assistant is "
+     "too chatty and we want the bullet-point format our agents use.",
+     {"private": False, "examples": 1000, "behaviour": True}, {"knowledge"}),
+]
+
+# Written as a held-out set before the rules were tuned on them (16 of 23 facts read then; all now).
+HELD_OUT = [
+    ("Our assistant writes way too formally for our audience of teenagers. We have 600 messages our community team "
+     "wrote that nail the vibe. We've iterated on the system prompt for a month and it still sounds like a bank.",
+     {"behaviour": True, "examples": 600, "prompting": "fell_short"}, set()),
+    ("Can the bot tell customers the status of their order and our current shipping times?", {"knowledge": True}, set()),
+    ("We need a model that outputs SQL for our warehouse schema, using our table naming. About 2k question/SQL pairs "
+     "exist. Data has to remain in our VPC.", {"behaviour": True, "examples": 2000, "private": True}, set()),
+    ("i want it to stop saying 'as an AI language model'. haven't tried anything yet",
+     {"behaviour": True, "prompting": "not_tried"}, set()),
+    ("The knowledge is in 1,500 Confluence pages that change all the time, and the answers must follow our support "
+     "macro format. We tried prompting and it was ok-ish. We have 90 gold answers.",
+     {"knowledge": True, "behaviour": True, "examples": 90}, set()),
+    ("Style won't change, it's our 20-year-old editorial standard. We have 10,000 edited articles. OpenAI is fine "
+     "for us.", {"stable": True, "examples": 10000, "private": False}, set()),
+    ("We're building a tutor that explains maths step by step in a Socratic way. A good prompt gets it most of the "
+     "way there.", {"behaviour": True, "prompting": "good_enough"}, set()),
+    ("Our legal team forbids sending any contract text to external services. The model should summarise contracts "
+     "in our 5-section template.", {"private": True, "behaviour": True}, set()),
+    ("We only have like 30 examples so far but a prompt didn't cut it.", {"examples": 30, "prompting": "fell_short"}, set()),
+    ("The answer style will be decided after the rebrand in January.", {"behaviour": True, "stable": False}, set()),
+]
+
+# A second held-out set, written after the first was folded in: 14 of 17 facts read before these were added
+# (one knowledge cue missed, "no joy" and "nobody's tried" misread); all now.
+HELD_OUT_2 = [
+    ("We run a travel agency. The assistant should recommend hotels from our partner list, which changes every "
+     "season.", {"knowledge": True}, {"stable"}),
+    ("Our code review bot writes comments that are way too long. I'd like it to be blunt and short like our lead dev. "
+     "We've got about 3,500 of his review comments. We've played with the system prompt for ages, no joy.",
+     {"behaviour": True, "examples": 3500, "prompting": "fell_short"}, set()),
+    ("Data must not leave the EU and we can't use US cloud providers.", {"private": True}, set()),
+    ("It's mostly fine with a good prompt, maybe 90% there, we just want to shave costs since we send a 4,000-token "
+     "prompt with every request.", {"prompting": "good_enough", "prompt_large": True}, set()),
+    ("We want the model to extract the invoice number, date and total as JSON from scanned invoices. Nobody's tried "
+     "prompting yet.", {"behaviour": True, "prompting": "not_tried"}, set()),
+    ("Our brand voice is being reworked by an agency right now.", {"stable": False}, set()),
+    ("We have 40 approved examples and honestly no more.", {"examples": 40}, set()),
+    ("It needs to answer from our 200-page employee handbook and sound friendly.",
+     {"knowledge": True, "behaviour": True}, set()),
+    ("We're fine with OpenAI having the data, it's all public product reviews.", {"private": False}, set()),
+    ("The classification labels are fixed by regulation and have been for a decade. We have 12k labelled tickets.",
+     {"stable": True, "examples": 12000, "behaviour": True}, set()),
+]
+
+# Short replies to one question: (the fact asked for, the reply, the value it must give).
+REPLIES = [
+    ("prompting", "no", "not_tried"), ("prompting", "Not yet, honestly.", "not_tried"),
+    ("prompting", "yes, for two weeks", "fell_short"), ("prompting", "yeah, it gets about 90% of the way", "good_enough"),
+    ("prompting", "we did, it still ignores the format", "fell_short"),
+    ("problem", "both", "both"), ("problem", "mostly knowledge", "knowledge"), ("problem", "behavior", "behaviour"),
+    ("problem", "the tone and the facts", "both"),
+    ("examples", "about 300", 300), ("examples", "none yet", 0), ("examples", "1.5k", 1500),
+    ("examples", "a few hundred", 300), ("examples", "we have 8,000 chats", 8000),
+    ("stable", "yes", True), ("stable", "it'll change next month", False), ("stable", "no, it keeps changing", False),
+    ("stable", "it has been the same for years", True),
+    ("private", "yes", False), ("private", "no", True), ("private", "it has to stay in-house", True),
+    ("private", "OpenAI is fine", False), ("private", "no, it can't leave our servers", True),
+]
+
+
+@pytest.fixture(scope="session")
+def interviewer() -> OfflineInterviewer:
+    from agent.clients import get_embedder
+
+    return OfflineInterviewer(get_embedder("local"))  # MiniLM loads once for the whole test session
+
+
+def _facts(interviewer: OfflineInterviewer, text: str, focus: str | None = None) -> dict:
+    return {f.fact: f.value for f in interviewer.extract(text, focus=focus)}
+
+
+@pytest.mark.parametrize("text,expected,absent", ISSUE_EXAMPLES + OWN_TEXTS + HELD_OUT + HELD_OUT_2)
+def test_reads_what_people_wrote(interviewer, text, expected, absent):
+    facts = _facts(interviewer, text)
+    assert {k: facts.get(k) for k in expected} == expected, facts
+    assert not absent & facts.keys(), facts
+
+
+@pytest.mark.parametrize("focus,reply,value", REPLIES)
+def test_short_replies_to_a_question(interviewer, focus, reply, value):
+    facts = _facts(interviewer, reply, focus)
+    assert facts.get(focus) == value, facts
+
+
+def test_evidence_is_the_sentence_it_came_from(interviewer):
+    text = ISSUE_EXAMPLES[0][0]
+    found = {f.fact: f for f in interviewer.extract(text)}
+    assert found["examples"].evidence == "We have 8,000 of her conversations."
+    assert found["prompting"].evidence == "Weeks of prompt engineering on GPT-4o didn't get there."
+    assert found["examples"].how == "stated"
+
+
+def test_similarity_catches_paraphrases_the_rules_miss(interviewer):
+    found = {f.fact: f for f in interviewer.extract("Our security team will not allow customer records to be handed "
+                                                    "to any outside company.")}
+    assert found["private"].value is True
+
+
+def test_split_keeps_wording():
+    assert sentences("One. Two; three\nfour!") == ["One.", "Two", "three", "four!"]
+    assert clauses("a, b and c") == ["a", "b", "c"]
