@@ -1,0 +1,57 @@
+"""`tunewise deploy`: one folder holding a fine-tuned model and its retrieval, ready for `tunewise serve`, vLLM or Ollama."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def deploy(
+    model: Annotated[str, typer.Option(help="Model spec as for `tunewise eval`: hf:BASE+adapter:RUN, hf:FOLDER, openai:MODEL[@URL].")],
+    collection: Annotated[str, typer.Option(help="Collection built by `tunewise index` that answers are grounded in.")],
+    db: Annotated[Optional[Path], typer.Option(help="Local Chroma folder [default: $TUNEWISE_HOME/chroma].")] = None,
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
+    system_prompt_file: Annotated[Optional[Path], typer.Option(help="Text file with the system prompt every request starts with.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages retrieved per request.")] = 4,
+    out: Annotated[Optional[Path], typer.Option(help="Deployment folder [default: $TUNEWISE_HOME/deployments/COLLECTION].")] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="Fold the LoRA adapter into a 16-bit copy of the base model.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
+) -> None:
+    """Write a deployment folder: model + adapter (or merged), collection, k, system prompt, Modelfile, vLLM command."""
+    from agent.clients import get_chroma_client
+    from agent.console import console, err_console, print_json
+    from agent.settings import get_settings
+    from tools.deploy import DeployInput, run
+    from tools.search import check_collection_name
+
+    check_collection_name(collection)
+    settings = get_settings()
+    if chroma_url is None and db is None:
+        db = settings.chroma_dir
+    client = get_chroma_client(db, chroma_url)
+    inp = DeployInput(model=model, collection=collection, db=None if chroma_url else db, chroma_url=chroma_url,
+                      system_prompt_file=system_prompt_file, k=k, merge=merge,
+                      out=out if out is not None else settings.home / "deployments" / collection)
+    status = None if json_out else (lambda message: err_console.print(message, markup=False, soft_wrap=True))
+    result = run(inp, client=client, on_status=status)
+    if json_out:
+        print_json(result.model_dump_json())
+        return
+    say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
+    say(f"deployed '{result.name}' to {result.out}")
+    say(f"  model      {result.model}")
+    say(f"  retrieval  {result.collection} ({result.chunks} passages, {result.embedder}), k={result.k}")
+    say(f"  hash       {result.content_hash}")
+    if result.modelfile:
+        say(f"  ollama     ollama create {result.name} -f {result.modelfile}")
+    if result.vllm_command:
+        say(f"  vllm       {result.vllm_command}")
+    say(f"  serve      {result.serve_command}")
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)

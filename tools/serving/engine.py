@@ -1,0 +1,145 @@
+"""One loaded deployment answering one request: retrieve for the latest user turn, add the context, generate, time it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tools.errors import TunewiseError
+from tools.search import SearchHit
+from tools.serving.context import latest_question, with_context
+from tools.serving.protocol import ApiError, ChatRequest
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+@dataclass
+class Turn:
+    """A request on its way through the engine; `fields` become the request's log line."""
+
+    request: ChatRequest
+    max_tokens: int
+    stops: list[str]
+    hits: list[SearchHit] = field(default_factory=list)
+    conversation: list[dict] = field(default_factory=list)
+    question: str = ""
+    prompt_tokens: int | None = None
+    retrieval_ms: float = 0.0
+    generation_ms: float = 0.0
+    generation_started: float = 0.0
+
+    def extension(self) -> dict:
+        """The response's `tunewise` field: which passages were used, and where the time went."""
+        return {"sources": [{"id": h.id, "source": h.source, "chunk": h.chunk, "score": h.score} for h in self.hits],
+                "retrieval_ms": self.retrieval_ms, "generation_ms": self.generation_ms}
+
+
+class Engine:
+    """The deployment's retriever and generator; `upstream` says whether generation happens elsewhere."""
+
+    def __init__(self, deployment, generator, retriever, *, upstream: bool) -> None:
+        self.deployment = deployment
+        self.generator = generator
+        self.retriever = retriever
+        self.upstream = upstream
+        # Tokenizers refuse concurrent use from threads ("Already borrowed"): one embedding at a time.
+        self._retrieval_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Run one request's path now (embedder, index, template, model kernels), so the first client does not wait."""
+        request = ChatRequest(model=self.deployment.name, messages=[{"role": "user", "content": "warm up"}])
+        turn = Turn(request=request, max_tokens=1, stops=[])
+        self.retrieve(turn)
+        if not self.upstream:  # an upstream call would cost money; a local one-token reply costs milliseconds
+            self.generate(turn)
+
+    def retrieve(self, turn: Turn) -> None:
+        """Find the passages for the latest user turn and build the conversation the model will see."""
+        messages = [m.model_dump(exclude_none=True) for m in turn.request.messages]
+        found = latest_question(messages)
+        if found is None or not found[1].strip():
+            raise ApiError(400, "the messages need a user message with text to answer", param="messages")
+        turn.question = found[1]
+        started = time.perf_counter()
+        try:
+            with self._retrieval_lock:
+                turn.hits = self.retriever.search(found[1], k=self.deployment.retrieval.k)
+        except TunewiseError as exc:
+            raise ApiError(503, f"retrieval failed: {exc}", type="server_error", code="retrieval_unavailable") from None
+        turn.retrieval_ms = _ms(started)
+        turn.conversation = with_context(messages, turn.hits, self.deployment.system_prompt)
+
+    def check_length(self, turn: Turn) -> None:
+        """Refuse a prompt that, with max_tokens, does not fit the local model's context (as OpenAI does)."""
+        render = getattr(self.generator, "render", None)
+        tokenizer = getattr(self.generator, "tokenizer", None)
+        if self.upstream or render is None or tokenizer is None:
+            return  # an upstream endpoint checks its own context
+        try:
+            prompt = render(turn.conversation)
+        except TunewiseError as exc:
+            raise ApiError(400, str(exc), param="messages") from None
+        turn.prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        limit = getattr(getattr(getattr(self.generator, "model", None), "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and turn.prompt_tokens + turn.max_tokens > limit:
+            raise ApiError(400, f"This model's maximum context length is {limit} tokens. However, you requested "
+                                f"{turn.prompt_tokens + turn.max_tokens} tokens ({turn.prompt_tokens} in the messages, "
+                                f"{turn.max_tokens} in the completion). Please reduce the length of the messages or "
+                                "completion.", param="messages", code="context_length_exceeded")
+
+    def _failed(self, exc: BaseException) -> ApiError:
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, TunewiseError) and self.upstream:
+            return ApiError(502, f"the upstream model failed: {exc}", type="server_error", code="upstream_error")
+        return ApiError(500, f"generation failed ({type(exc).__name__})", type="server_error", code="generation_failed")
+
+    def generate(self, turn: Turn) -> tuple[str, str, dict]:
+        """(text, finish_reason, usage) for a non-streaming request."""
+        self.check_length(turn)
+        started = time.perf_counter()
+        try:
+            out = self.generator.generate([turn.conversation], max_new_tokens=turn.max_tokens,
+                                          temperature=turn.request.temperature)[0]
+        except Exception as exc:
+            raise self._failed(exc) from None
+        turn.generation_ms = _ms(started)
+        text, finish = out.text, out.finish_reason
+        cuts = [text.index(s) for s in turn.stops if s in text]
+        if cuts:
+            text, finish = text[: min(cuts)], "stop"
+        prompt = out.prompt_tokens or turn.prompt_tokens or 0
+        return text, finish, {"prompt_tokens": prompt, "completion_tokens": out.completion_tokens,
+                              "total_tokens": prompt + out.completion_tokens}
+
+    def start_stream(self, turn: Turn, usage: dict) -> tuple[Iterator[str], str | None]:
+        """Start generating and wait for the first piece, so a failure to start is still an HTTP error."""
+        self.check_length(turn)
+        turn.generation_started = time.perf_counter()
+        pieces = self.generator.stream(turn.conversation, max_new_tokens=turn.max_tokens,
+                                       temperature=turn.request.temperature, usage=usage)
+        try:
+            return pieces, next(pieces, None)
+        except Exception as exc:
+            pieces.close()
+            raise self._failed(exc) from None
+
+    def next_piece(self, pieces: Iterator[str]) -> str | None:
+        try:
+            return next(pieces, None)
+        except Exception as exc:
+            raise self._failed(exc) from None
+
+    def finish_stream(self, turn: Turn, usage: dict, text: str) -> dict:
+        """Usage for a finished stream; counted from the text when the stream was cut before it could report."""
+        turn.generation_ms = _ms(turn.generation_started)
+        completion = usage.get("completion_tokens")
+        if completion is None:
+            tokenizer = getattr(self.generator, "tokenizer", None)
+            completion = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else 0
+        prompt = usage.get("prompt_tokens") or turn.prompt_tokens or 0
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
