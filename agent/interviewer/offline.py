@@ -54,8 +54,7 @@ def sentences(text: str) -> list[str]:
 
 
 def clauses(sentence: str) -> list[str]:
-    parts = re.split(r",\s*|\s+(?:and|but|while|although|though|because|so|whereas)\s+|\s+-\s+|:\s*", sentence)
-    return [p for p in parts if p.strip()]
+    return rules.clauses(sentence)
 
 
 def _normalise(text: str) -> str:
@@ -80,34 +79,47 @@ class OfflineInterviewer:
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
         """Every fact found in `text`; `focus` names the fact a question asked for, so short replies count."""
         found: dict[str, Finding] = {}
+        ranks: dict[str, tuple] = {}  # the example count kept is the most specific mention, not the first
 
-        def add(fact: str, value: Any, evidence: str, how: str = "stated") -> None:
-            if fact not in found or (found[fact].how == "inferred" and how == "stated"):
+        def add(fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None) -> None:
+            if fact not in found or (found[fact].how == "inferred" and how == "stated") or (
+                    rank is not None and found[fact].how == how and rank > ranks.get(fact, rank)):
                 found[fact] = Finding(fact, value, evidence, how)
+                if rank is not None:
+                    ranks[fact] = rank
 
         if focus:
             self._focused(text, focus, add)
-        topic = None
+        topic, style_ok, fresh = None, None, set()
         for sentence in sentences(text):
             low = _normalise(sentence)
             self._rules(sentence, low, add)
+            if style_ok is None and rules.style_ruled_out(low):
+                style_ok = sentence
             for clause in clauses(low):
-                here = "behaviour" if rules.BEHAVIOUR.search(clause) else "knowledge" if rules.KNOWLEDGE.search(clause) else None
+                here = rules.topic(clause)
                 topic = here or topic
                 steady = rules.stability(clause)
                 if steady is None:
                     continue
                 if topic == "knowledge":  # "our pricing, which changes every week" is volatile knowledge, not behaviour
+                    fresh.add(sentence)  # ... so the similarity pass must not read it as unstable behaviour either
                     if not steady:
                         add("knowledge", True, sentence)
                 else:
                     add("stable", steady, sentence)
-        self._similar(text, found, add)
+        self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh)
+        if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys():
+            add("knowledge", True, style_ok, "inferred")  # "the tone is fine" rules out the behaviour half
         return list(found.values())
 
     def _rules(self, sentence: str, low: str, add) -> None:
         for fact, value in rules.counts(low).items():
-            add(fact, value, sentence)
+            if fact != "examples":
+                add(fact, value, sentence)
+        count = rules.best_examples(low)
+        if count is not None:
+            add("examples", count.value, sentence, rank=count.rank)
         verdict = rules.prompting(low)
         if verdict:
             add("prompting", verdict, sentence)
@@ -116,9 +128,9 @@ class OfflineInterviewer:
             add("prompting", "fell_short", sentence, "inferred")
         if rules.prompt_large(low):
             add("prompt_large", True, sentence)
-        if rules.BEHAVIOUR.search(low):
+        if rules.behaviour(low):
             add("behaviour", True, sentence)
-        if rules.KNOWLEDGE.search(low):
+        if rules.knowledge(low):
             add("knowledge", True, sentence)
         private = rules.privacy(low)
         if private is not None:
@@ -148,7 +160,7 @@ class OfflineInterviewer:
             stated = rules.counts(low).get("examples")
             if stated is None:
                 values = rules.numbers(low)
-                stated = values[0] if values else 0 if no or re.search(r"\b(zero|nothing|none)\b", low) else None
+                stated = max(values) if values else 0 if no or re.search(r"\b(zero|nothing|none)\b", low) else None
             if stated is not None:
                 add("examples", stated, evidence)
         elif focus == "stable":
@@ -167,7 +179,8 @@ class OfflineInterviewer:
                 add("private", private, evidence)
 
     # -- similarity ---------------------------------------------------------------------------------------------
-    def _similar(self, text: str, found: dict[str, Finding], add) -> None:
+    def _similar(self, text: str, found: dict[str, Finding], add, *, style_ok: bool = False,
+                 fresh: set[str] = frozenset()) -> None:
         wanted = [g for g in ("prompting", "stable", "private") if g not in found]
         if "behaviour" not in found and "knowledge" not in found and "problem" not in found:
             wanted.append("problem")
@@ -183,14 +196,18 @@ class OfflineInterviewer:
             scores = {label: (vectors @ vecs.T).max(axis=1) for label, vecs in labels.items()}
             best: dict[str, tuple[float, str]] = {}
             for i, (sentence, piece) in enumerate(pieces):
-                if not GATES[group].search(_normalise(piece)):
+                if not GATES[group].search(_normalise(piece)) or group == "stable" and sentence in fresh:
                     continue
+                if group == "problem" and rules.ruled_out(_normalise(piece)):
+                    continue  # "the tone is fine" is close to the behaviour sentences on topic alone
                 ranked = sorted(((float(s[i]), label) for label, s in scores.items()), reverse=True)
                 top, label = ranked[0]
                 runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
                 if top >= min_similarity and top - runner_up >= min_margin and top - neutral[i] >= MIN_OVER_NEUTRAL:
                     if label not in best or top > best[label][0]:
                         best[label] = (top, sentence)
+            if group == "problem" and style_ok:
+                best.pop("behaviour", None)  # style was ruled out in so many words; only a stated cue overrides that
             self._accept(group, best, add)
 
     @staticmethod

@@ -1,108 +1,15 @@
 """Phrase and number rules for the offline interviewer: high precision, so they run before any similarity guess.
 
 Every rule works on one lower-cased clause or sentence and returns a value or None; negations are checked
-before the plain forms ("can't go to OpenAI" before "go to OpenAI").
+before the plain forms ("can't go to OpenAI" before "go to OpenAI"), and style talk that rules style out ("the
+tone is fine") before style talk. The number rules live in numbers.py and are re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 
-_W = r"[a-z'’/-]+"  # words between a number and its noun: letters only, so "gpt-4.1 on 300 examples" reads 300
-
-# ---- numbers -------------------------------------------------------------------------------------------------
-
-_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-          "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-          "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-          "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1}
-_VAGUE = {"a handful": 5, "a couple": 2, "a few": 3, "several": 5, "a dozen": 12, "dozens": 36, "hundreds": 200,
-          "thousands": 2000, "tens of thousands": 20000}
-_SCALE = {"hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
-
-_NUMBER = re.compile(
-    r"(?<![\w$€£.])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(?P<scale>k|m|thousand|million|hundred)?(?![\w%])\+?"
-    r"|(?P<vague>tens of thousands|a handful|a couple|a few|several|a dozen|dozens|hundreds|thousands)"
-    r"(?:\s+(?:of\s+)?(?P<vscale>hundred|thousand))?"
-    r"|\b(?P<word>(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
-    r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen"
-    r"|eighteen|nineteen|a|an)(?:\s+(?P<wscale>hundred|thousand))?\b",
-    re.I,
-)
-
-
-def _value(m: re.Match) -> int | None:
-    if m.group("num"):
-        value = float(m.group("num").replace(",", ""))
-        return int(value * _SCALE.get((m.group("scale") or "").lower(), 1))
-    if m.group("vague"):
-        base = _VAGUE[m.group("vague").lower()]
-        scale = m.group("vscale")
-        if scale:  # "a few hundred" is 3 x 100, "hundreds of thousands" 200 x 1000
-            base = (base if base < 100 else base // 100 if scale == "hundred" else base) * _SCALE[scale]
-        return base
-    word = m.group("word").lower()
-    parts = re.split(r"[- ]", word)
-    value = sum(_UNITS[p] for p in parts)
-    if m.group("wscale"):
-        return value * _SCALE[m.group("wscale").lower()]
-    return None if word in ("a", "an") else value  # a bare "a" is an article, not a count
-
-
-# Nouns that name training examples; documents, pages and files are knowledge, not examples of behaviour.
-_EXAMPLE_NOUNS = (r"examples?|samples?|conversations?|convos?|chats?|chat logs?|dialog(?:ue)?s?|transcripts?|tickets?"
-                  r"|pairs?|answers?|replies|reply|responses?|emails?|messages?|summaries|summary|records?|rows?"
-                  r"|demonstrations?|completions?|q&as?|qa pairs?|instances|items|threads?|translations?"
-                  r"|descriptions?|reviews?|letters?|notes?|posts?|reports?|calls?|logs?|outputs?|labels?|them|those|these")
-_DOC_NOUNS = r"documents?|docs?|pages?|pdfs?|files?|articles?|manuals?|policies|wiki pages?"
-# "10,000 edited articles" are examples of the wanted writing, not a knowledge base.
-_CURATED = re.compile(r"\b(edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated|human[- ]written|ideal|perfect)\b")
-_VOLUME_NOUNS = r"requests?|queries|questions|calls|users|sessions|visitors|api calls|interactions"  # counted only with a rate
-_RATE = re.compile(r"^\W*(?:\w+\s+){0,2}?(?:a|per|each|every|/)\s*(day|week|month|year)\b|^\W*(?:\w+\s+){0,2}?(daily|weekly|monthly|yearly)\b")
-_PER_MONTH = {"day": 30, "daily": 30, "week": 4.3, "weekly": 4.3, "month": 1, "monthly": 1, "year": 1 / 12, "yearly": 1 / 12}
-_NO_DATA = re.compile(
-    r"\b(?:no|zero|without any|without)\s+(?:\w+\s+)?(?:training\s+)?(?:data|examples|dataset|samples|labell?ed data)\b"
-    r"|\b(?:don'?t|do not|doesn'?t|haven'?t)\s+(?:yet\s+)?(?:have|got|collected|gathered)\s+(?:any\s+)?(?:\w+\s+)?(?:data|examples|dataset)\b"
-    r"|\bnothing (?:labell?ed|collected)\b")
-
-
-def numbers(text: str) -> list[int]:
-    """Every count written in `text`, in order ("about 1.2k", "a few hundred", "twenty")."""
-    return [v for m in _NUMBER.finditer(text.lower()) if (v := _value(m)) is not None]
-
-
-def counts(text: str) -> dict:
-    """Training-example count, request volume and document count stated in `text` (keys present when found)."""
-    out: dict = {}
-    low = text.lower()
-    for m in _NUMBER.finditer(low):
-        value = _value(m)
-        if value is None:
-            continue
-        tail = low[m.end():]
-        noun = re.match(rf"[\s-]*(?:(?:{_W})\s+){{0,4}}?(?:(?P<ex>{_EXAMPLE_NOUNS})|(?P<doc>{_DOC_NOUNS})|(?P<vol>{_VOLUME_NOUNS}))\b", tail)
-        if not noun:
-            continue
-        rest = tail[noun.end():]
-        rate = _RATE.match(rest)
-        if rate:
-            unit = rate.group(1) or rate.group(2)
-            out.setdefault("requests_per_month", int(value * _PER_MONTH[unit]))
-        elif noun.group("vol"):
-            continue
-        elif noun.group("ex") or _CURATED.search(noun.group(0)):
-            out["examples"] = max(out.get("examples", 0), value)
-        else:
-            out.setdefault("documents", value)
-    if "examples" not in out and _NO_DATA.search(low):
-        out["examples"] = 0
-    return out
-
-
-def percent(text: str) -> int | None:
-    m = re.search(r"(\d{1,3})\s?%|(\d{1,3}) per ?cent", text)
-    return int(m.group(1) or m.group(2)) if m else None
-
+from agent.interviewer.numbers import best_examples, counts, numbers, percent  # noqa: F401  (the rules' API)
 
 # ---- step 1: prompting ---------------------------------------------------------------------------------------
 
@@ -172,24 +79,113 @@ BEHAVIOUR = re.compile(
     r"|terminology|terms(?! (?:and|&) conditions| of service)|jargon|wording|phrasing|persona|brand|polite|formal|casual"
     r"|friendl\w+|empath\w+|json|schema|fields|extract\w*|classif\w+|categor\w+|label\w*|refus\w+|summar\w+|bullet\w*"
     r"|markdown|template|consistent\w*|always (?:answer|respond|reply|use|start|end|write)|writ(?:e|ing|es) (?:like|in)"
-    r"|house style|guidelines?|behaviou?r|manner|register|rambl\w+|too long|hedg\w+|apologi\w+|sign-?off|greeting)\b")
+    r"|house style|guidelines?|behaviou?r|manner|register|rambl\w+|too long|(?:under|below|at most|max(?:imum)?|no more than|fewer than|less than|within) \d+ (?:words|characters|sentences|lines|paragraphs)|hedg\w+|apologi\w+|sign-?off|greeting)\b")
 KNOWLEDGE = re.compile(
     r"\b(knowledge(?: base)?|kb|docs|documentation|documents|manuals?|wiki|handbook|faqs?|intranet|confluence|notion"
     r"|pricing|prices?|price list|catalog(?:ue)?|inventory|stock levels?|specs?|specifications|product (?:info\w*|details|data)"
-    r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)|facts?|up[- ]to[- ]date"
-    r"|latest|recent (?:events|news|changes)|real[- ]time|current (?:prices|stock|status|offers)|news|look(?:s|ing)? up"
+    r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)|facts?|help ?cent(?:re|er)|rate cards?"
+    r"|recent (?:events|news|changes)|real[- ]time|current (?:prices|stock|status|offers)|news|look(?:s|ing)? up"
     r"|answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on)|cite|citations?|sources"
     r"|retriev\w+|search(?:es|ing)? (?:our|the|through)|needs? to know|know(?:s|ing)? (?:about )?(?:our|the|their|what)"
     r"|product line|(?:from|in|on) our (?:\w+ )?(?:list|database|inventory|listings|records)|doesn'?t know|does not know|hallucinat\w+|terms (?:and|&) conditions)\b")
+# Freshness talk ("always use the latest version", "updated weekly") is about which facts to use: knowledge.
+FRESH = re.compile(
+    r"\b(?:latest|newest|most recent|up[- ]to[- ]date)\b(?! (?:\w+ )?(?:models?|gpt|llama|claude|gemini|mistral)\b)"
+    r"|\bcurrent (?:version|edition|release|docs|pages|polic\w+|rates|figures|terms|menu|schedule|timetable|hours"
+    r"|opening hours|fees|offers|catalog\w*|info\w*|data)\b|\b(?:version|edition)s? (?:changes?|is updated)\b"
+    r"|\b(?:updated|refreshed|published|republished|revised|change[sd]?)\s+(?:\w+\s+)?(?:every|each|daily|weekly|hourly"
+    r"|nightly|monthly|constantly|all the time|regularly)\b")
+# "always use/answer ..." and "consistent" name a habit, not a style; beside freshness they ask for current facts.
+_WEAK = re.compile(r"^(?:always \w+|consistent\w*)$")
+# A clause that rules its style talk out: "we're happy with the tone", "the format is already right", "style isn't
+# the problem", "no complaints about the tone", "not the tone". (Not "is not right", "would be happy with shorter".)
+_RULED_OUT = re.compile(
+    r"(?<!be )\b(?:happy|satisfied|pleased|content|fine|ok|okay|comfortable)\s+with\b"
+    r"|\b(?:is|are|'s|'re|was|were|looks?|seems?|sounds?|feels?)\s+(?!not\b|never\b|hardly\b|barely\b|rarely\b)"
+    r"(?:\w+\s+)?(?:already\s+)?(?:fine|good|great|ok|okay|right|correct|spot[- ]on|perfect|acceptable|on point|ideal)\b"
+    r"(?!\s+(?:most|some|half|only|sometimes|about|around|enough|\d))"
+    r"|\b(?:isn't|is not|aren't|are not|'s not|'re not|wasn't|was not)\s+(?:really\s+|actually\s+)?(?:the|an?|our)?\s*"
+    r"(?:\w+\s+)?(?:issue|problem|concern)\b|\b(?:problem|issue)\s+(?:isn't|is not|'s not|wasn't)\b"
+    r"|\bnothing wrong with\b|\bno (?:complaints?|problems?|issues?)\s+(?:with|about|on)\b|\bno need to\b"
+    r"|\b(?:don't|do not|doesn't|does not)\s+(?:need|want)\s+(?:to\s+)?(?:change|fix|touch|adjust|tweak)\b"
+    r"|\b(?:don't|do not) (?:really )?care (?:much )?about\b|\b(?:doesn't|does not|don't) matter\b|\b(?:not|isn't) about\b"
+    r"|^\W*(?:it's |it is |the problem is |the issue is )?not (?:the |our |its |about )?\w+\W*$")
+_SPLIT = re.compile(r"[,;]\s*(?:(?:and|but|or|so|yet)\s+)?|\s+(?:and|but|while|although|though|because|so|whereas|however|yet)\s+|\s+-\s+|:\s*")
+_LIST_ITEM = re.compile(r"^(?:(?:the|its|our|their|her|his|my|your|a|an)\s+\S+(?:\s+\S+)?|(?:tone|style|format\w*|voice"
+                        r"|structure|length|wording|layout|terminology|phrasing|grammar)(?:\s+\S+)?)$")
+
+
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Clauses as (start, end). A bare list item joins its neighbour, so in "we're happy with the tone and the
+    format" and "the tone and format are fine" the format is ruled out too; "not the tone, the facts" stays two."""
+    spans, pos = [], 0
+    for m in _SPLIT.finditer(text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans = [(a, b) for a, b in [*spans, (pos, len(text))] if text[a:b].strip()]
+    merged: list[tuple[int, int]] = []
+    carry: int | None = None  # start of a run of bare items waiting for the clause they belong to
+    for a, b in spans:
+        if _LIST_ITEM.match(text[a:b].strip().lower()):
+            carry = a if carry is None else carry
+        else:
+            merged.append((a if carry is None else carry, b))
+            carry = None
+    if carry is not None:
+        if merged and not re.match(r"\W*(?:it'?s |it is )?not\b", text[merged[-1][0]:].lower()):
+            merged[-1] = (merged[-1][0], len(text))
+        else:
+            merged.append((carry, len(text)))
+    return merged
+
+
+def clauses(text: str) -> list[str]:
+    return [text[a:b] for a, b in clause_spans(text)]
+
+
+def ruled_out(clause: str) -> bool:
+    return bool(_RULED_OUT.search(clause))
+
+
+def behaviour(text: str) -> bool:
+    """A behaviour (style, format, task) problem is stated: a cue in a clause that does not rule it out, and not a
+    bare habit ("always use ...") beside freshness talk."""
+    spans = clause_spans(text)
+    for m in BEHAVIOUR.finditer(text):  # matched on the whole text, so "terms and conditions" stays one phrase
+        clause = next((text[a:b] for a, b in spans if a <= m.start() < b), text)
+        if ruled_out(clause) or _WEAK.match(m.group(0)) and (FRESH.search(clause) or KNOWLEDGE.search(clause)):
+            continue
+        return True
+    return False
+
+
+def style_ruled_out(text: str) -> bool:
+    """Some clause rules style talk out ("the tone is fine")."""
+    return any(ruled_out(c) and BEHAVIOUR.search(c) for c in clauses(text))
+
+
+def knowledge(text: str) -> bool:
+    """A knowledge gap is stated, or freshness is asked for where the clause is not about style."""
+    return bool(KNOWLEDGE.search(text)) or any(FRESH.search(c) and not behaviour(c) for c in clauses(text))
+
+
+def topic(clause: str) -> str | None:
+    return "behaviour" if behaviour(clause) else "knowledge" if knowledge(clause) else None
+
+
 _PROBLEM_WORDS = {"knowledge": "knowledge", "facts": "knowledge", "information": "knowledge", "info": "knowledge",
                   "behaviour": "behaviour", "behavior": "behaviour", "style": "behaviour", "tone": "behaviour",
                   "format": "behaviour", "both": "both"}
+_OTHER = {"knowledge": "behaviour", "behaviour": "knowledge", "both": "both"}
 
 
 def problem_word(text: str) -> str | None:
-    """A one-word answer to 'knowledge, behaviour, or both?'."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    found = {v for k, v in _PROBLEM_WORDS.items() if k in words}
+    """A one-word answer to 'knowledge, behaviour, or both?'; a half ruled out ("not the tone") points to the other."""
+    found = set()
+    for clause in clauses(text.lower()):
+        words = set(re.findall(r"[a-z]+", clause))
+        here = {v for k, v in _PROBLEM_WORDS.items() if k in words}
+        found |= {_OTHER[v] for v in here} if ruled_out(clause) else here
     if "both" in found or {"knowledge", "behaviour"} <= found:
         return "both"
     return found.pop() if len(found) == 1 else None
