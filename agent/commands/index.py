@@ -1,0 +1,57 @@
+"""`tunewise index PATH...`: put documents into a Chroma collection, re-embedding only what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: .md .txt .rst .html .pdf .jsonl (a 'text' field).")],
+    collection: Annotated[str, typer.Option(help="Collection to create or update.")],
+    db: Annotated[Optional[Path], typer.Option(help="Local Chroma folder [default: $TUNEWISE_HOME/chroma].")] = None,
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
+    embedder: Annotated[str, typer.Option(help="local (offline all-MiniLM-L6-v2) or openai:MODEL.")] = "local",
+    chunk_tokens: Annotated[Optional[int], typer.Option(min=8, help="Most tokens per chunk [default: 400, capped at what the embedder reads].")] = None,
+    overlap: Annotated[int, typer.Option(min=0, help="Tokens repeated across each cut.")] = 60,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
+) -> None:
+    """Index documents for retrieval; a re-run embeds only new or changed files and drops vanished ones."""
+    from agent.clients import get_chroma_client, get_embedder
+    from agent.console import console, err_console, print_json
+    from agent.settings import get_settings
+    from tools.index import IndexInput, effective_chunk_tokens, run
+
+    if chroma_url is None and db is None:
+        db = get_settings().chroma_dir
+    client = get_chroma_client(db, chroma_url)
+    model = get_embedder(embedder)
+    if chunk_tokens is not None and effective_chunk_tokens(chunk_tokens, model) < chunk_tokens and not json_out:
+        used = effective_chunk_tokens(chunk_tokens, model)
+        err_console.print(f"note: {model.name} reads at most {used} tokens, so chunks are capped at {used}", markup=False, soft_wrap=True)
+    inp = IndexInput(paths=paths, collection=collection, db=None if chroma_url else db, chunk_tokens=chunk_tokens or 400, overlap=overlap)
+    if json_out or not err_console.is_terminal:
+        result = run(inp, client=client, embedder=model)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console) as bar:
+            task = bar.add_task("embed", total=None)
+            result = run(inp, client=client, embedder=model, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        print_json(result.model_dump_json())
+        return
+    console.print(
+        f"{result.collection}: indexed {result.files_indexed} of {result.files_seen} files, "
+        f"+{result.chunks_added} / -{result.chunks_deleted} chunks, {result.chunks_total} in total ({result.seconds:.1f} s)",
+        markup=False,
+        soft_wrap=True,
+    )
+    for skip in result.files_skipped:
+        console.print(f"  skipped {skip.path}: {skip.reason}", markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index)
