@@ -273,6 +273,9 @@ def measure_example(messages: list, line: int, enc, cfg: ScanConfig, scan: Scan,
                     entry[0] += 1
                 else:
                     scan.systems[key] = [1, n, line]
+                # The prompt hash takes the system prompt's key, not its text: no re-normalising a long prompt per line.
+                parts.append(f"system\0{key}")
+                continue
             parts.append(role)
             parts.append(text)
     if total > cfg.max_example_tokens:
