@@ -7,11 +7,11 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from agent.commands import deploy, estimate, eval, index, jobs, plan, search, serve, split, validate
+from agent.commands import deploy, estimate, eval, index, jobs, plan, search, serve, split, train, validate
 from tools.errors import TunewiseError
 
 # Explicit list: the order is the order `tunewise --help` shows.
-COMMANDS: list = [validate, split, estimate, index, search, jobs, plan, eval, deploy, serve]
+COMMANDS: list = [validate, split, estimate, train, jobs, index, search, plan, eval, deploy, serve]
 
 
 class _Group(TyperGroup):
