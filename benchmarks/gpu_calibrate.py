@@ -17,9 +17,11 @@ tiktoken's o200k_base file (the validator counts tokens with it): TIKTOKEN_CACHE
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -175,6 +177,7 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0)
     report["gpu"] = gpu
     work = Path(tempfile.mkdtemp(prefix="tunewise-calibrate-"))
+    atexit.register(shutil.rmtree, work, True)  # 8B weights are 16 GB
     data = write_data(work / "train.jsonl")
     for shape in SHAPES:
         left = args.budget - (time.monotonic() - began)

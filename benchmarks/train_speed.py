@@ -13,8 +13,10 @@ best round of each is compared.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -96,6 +98,7 @@ def main() -> None:
     from tests.fakes.tiny_model import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="tunewise-train-speed-"))
+    atexit.register(shutil.rmtree, work, True)
     model = build_tiny_model(work / "model", **SHAPE)
     from transformers import AutoConfig
 
