@@ -7,11 +7,19 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from agent.commands import deploy, estimate, eval, index, jobs, plan, search, serve, split, train, validate
+from agent.commands import split, validate
+from agent.commands import jobs
+from agent.commands import estimate
+from agent.commands import index, search
+from agent.commands import train
+from agent.commands import plan
+from agent.commands import eval as eval_cmd
+from agent.commands import deploy, serve
+from agent.commands import demo
 from tools.errors import TunewiseError
 
 # Explicit list: the order is the order `tunewise --help` shows.
-COMMANDS: list = [validate, split, estimate, train, jobs, index, search, plan, eval, deploy, serve]
+COMMANDS: list = [validate, split, estimate, train, jobs, index, search, plan, eval_cmd, deploy, serve, demo]
 
 
 class _Group(TyperGroup):

@@ -138,11 +138,22 @@ def train(ctx: StepContext) -> dict:
                 "summary": result.model_dump(mode="json")}
     from tools.train import TrainInput, run as train_local
 
+    settings = {k: inputs[k] for k in ("max_steps", "lr", "gradient_checkpointing") if inputs.get(k) is not None}
     inp = TrainInput(data=train_file, backend=inputs["backend"], base_model=inputs["base_model"], output=out,
-                     eval_file=eval_file, resume=ctx.resume and (out / "checkpoints").is_dir())
-    result = train_local(inp, on_event=lambda e: ctx.progress({"event": "progress", "step": "train", **e}))
+                     eval_file=eval_file, resume=ctx.resume and (out / "checkpoints").is_dir(), **settings)
+    result = train_local(inp, on_event=lambda e: ctx.progress(_train_event(e)))
     return {"status": result.status, "backend": inputs["backend"], "adapter": str(out / "adapter"), "run_dir": str(out),
             "summary": result.model_dump(mode="json")}
+
+
+def _train_event(event: dict) -> dict:
+    """A training event as step progress: optimizer steps as done/total, anything said as a message."""
+    out = {"event": "progress", "step": "train", "kind": event.get("event")}
+    if event.get("event") == "log":
+        out.update(done=event.get("step"), total=event.get("total_steps"), loss=event.get("loss"))
+    elif event.get("message"):
+        out["message"] = event["message"]
+    return out
 
 
 def evaluate(ctx: StepContext) -> dict:

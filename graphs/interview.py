@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.decision import DOMAINS, Facts, decide, pick_path, relevant
+from graphs.plan import RUN_OPTIONS, run_option
 from graphs.state import STEPS, AgentState, Context
 from prompts import render
 from tools.errors import TunewiseError
@@ -33,7 +34,7 @@ ASSUMED: dict[str, tuple[Any, str]] = {
 ANSWER_KEYS = {"1": "prompting", "prompt": "prompting", "prompting": "prompting", "2": "problem", "problem": "problem",
                "3": "examples", "data": "examples", "examples": "examples", "4": "stable", "stability": "stable",
                "stable": "stable", "5": "private", "path": "private", "private": "private", "privacy": "private"}
-EXTRA_KEYS = ("base_model", "requests_per_month", "collection")  # read by the plan, not by the interview
+EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  # read by the plan, not the interview
 
 
 def question(fact: str) -> tuple[str, str]:
@@ -103,6 +104,8 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
         fact = ANSWER_KEYS.get(key.lower())
         if fact is None:
             if key in EXTRA_KEYS:
+                if key in RUN_OPTIONS:
+                    run_option(key, value)  # a bad value stops here, before anything is priced
                 continue
             raise TunewiseError(f"unknown --answer key '{key}'", exit_code=2,
                                 hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}")

@@ -33,6 +33,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "lora_70b": {"provider": "local", "catalog": "Llama-3.1-70B", "quant": "16bit", "gpu": "H100",
                  "base_model": "meta-llama/Llama-3.1-70B-Instruct", "backend": "unsloth"},
 }
+# `--answer KEY=VALUE` settings carried into a step's inputs (a short run, a smaller eval): (step, input, type).
+RUN_OPTIONS: dict[str, tuple[str, str, type]] = {
+    "max_steps": ("train", "max_steps", int), "lr": ("train", "lr", float),
+    "gradient_checkpointing": ("train", "gradient_checkpointing", bool),
+    "eval_examples": ("eval", "examples", int), "max_new_tokens": ("eval", "max_new_tokens", int),
+}
 STEP_TOOLS = {"split": "tools.split", "index": "tools.index", "train": "tools.train / tools.openai_ft",
               "eval": "tools.evaluate", "deploy": "tools.deploy"}
 APPROACH_STEPS = {"prompt_engineering": ["split", "eval"], "rag": ["split", "index", "eval", "deploy"],
@@ -98,18 +104,49 @@ def _price(step: dict, state: AgentState, plan: dict, estimate: dict | None, eva
         step["inputs"] = {"backend": spec["backend"], "model": spec.get("model"), "gpu": estimate.get("gpu"),
                           "base_model": preset.get("base_model") or spec.get("base_model"), "option": estimate["option"]}
         step["description"] = estimate["summary"]
+        step["inputs"].update(run_options(preset, "train"))
         _needs(step, data, "--data FILE")
     elif name == "eval":
         tuned = "train" in APPROACH_STEPS[plan["approach"]]
         step["inputs"] = {"examples": eval_count, "candidates": ["tuned", "base", "prompted"] if tuned else ["base", "prompted"]}
         if not tuned:  # the prompt-engineered path is judged on the model it prompts
             step["inputs"]["model"] = f"openai:{PROMPTED_MODEL}"
-        step["cost_usd"] = _eval_cost(path if tuned else None, state.get("validation"), eval_count)
-        step["description"] = (f"score {eval_count} held-out examples: the result against the base model and the "
+        step["inputs"].update(run_options(preset, "eval"))
+        scored = min(eval_count, step["inputs"]["examples"])  # --answer eval_examples=N scores fewer of them
+        step["cost_usd"] = _eval_cost(path if tuned else None, state.get("validation"), scored)
+        step["description"] = (f"score {scored} held-out examples: the result against the base model and the "
                                f"prompt-engineered one")
         _needs(step, data, "--data FILE")
     elif name == "deploy":
         step["description"] = "write the deployment folder (model, collection, system prompt) for `tunewise serve`"
+
+
+def run_option(key: str, value: str) -> int | float | bool:
+    """One `--answer` run setting, read from its text; a bad value is one clear error."""
+    from tools.errors import TunewiseError
+
+    kind = RUN_OPTIONS[key][2]
+    text = str(value).strip().lower()
+    try:
+        if kind is bool:
+            if text not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                raise ValueError(text)
+            return text in ("true", "yes", "on", "1")
+        number = kind(text)
+    except ValueError:
+        wanted = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
+        raise TunewiseError(f"--answer {key}={value!r} is not {wanted}",
+                            hint=f"e.g. --answer {key}={'false' if kind is bool else 40 if kind is int else 0.005}",
+                            exit_code=2) from None
+    if number <= 0:
+        raise TunewiseError(f"--answer {key}={value!r} must be above 0", hint=f"e.g. --answer {key}=40", exit_code=2)
+    return number
+
+
+def run_options(preset: dict, step: str) -> dict:
+    """The step's inputs that `--answer` settings replace."""
+    return {name: run_option(key, preset[key]) for key, (where, name, _) in RUN_OPTIONS.items()
+            if where == step and key in preset}
 
 
 def _chain(steps: list[dict]) -> None:

@@ -384,3 +384,10 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
         modelfile=str(out / "Modelfile") if "Modelfile" in files else None, vllm_command=vllm,
         serve_command=shlex.join(["tunewise", "serve", str(out)]), warnings=warnings,
     )
+
+
+def from_plan(ctx) -> dict:
+    """The agent's deploy step, called by graphs.execute: the plan's trained model and collection (tools.deploy_plan)."""
+    from tools.deploy_plan import from_plan as deploy_approved_plan
+
+    return deploy_approved_plan(ctx)

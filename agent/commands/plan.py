@@ -26,7 +26,7 @@ def plan(
     data: Annotated[Optional[Path], typer.Option(help="Training examples (JSONL): validated and counted for step 3.")] = None,
     docs: Annotated[Optional[Path], typer.Option(help="Documents the model should answer from (for RAG).")] = None,
     budget: Annotated[Optional[float], typer.Option(help="Refuse plans that cost more than this many USD.")] = None,
-    answer: Annotated[Optional[list[str]], typer.Option("--answer", help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model.")] = None,
+    answer: Annotated[Optional[list[str]], typer.Option("--answer", help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model; run settings: max_steps, lr, gradient_checkpointing, eval_examples, max_new_tokens.")] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve the costed plan without asking (within --budget).")] = False,
     non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Ask nothing: what cannot be inferred is assumed and listed.")] = False,
     llm: Annotated[str, typer.Option(help="Interviewer: auto (an LLM when one is configured, else offline), offline or llm.")] = "auto",

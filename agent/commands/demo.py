@@ -1,0 +1,142 @@
+"""`tunewise demo`: the whole pipeline offline on examples/, a line per stage with a progress bar inside each."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ICONS = {"done": "[green]✓[/]", "skipped": "[yellow]–[/]"}
+ANSWER_LINES = 12  # the rest is in served.json
+
+
+def demo(
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer training steps and eval examples: about 3 minutes on 2 CPU cores.")] = False,
+    workdir: Annotated[Path, typer.Option(help="Folder for everything the demo writes; a second run there resumes.")] = Path("tunewise-demo"),
+    base_model: Annotated[Optional[str], typer.Option(help="A real base model (folder or cached Hub name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct); default: a smoke-test model built here.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="No progress; print the stage record (demo.json) as one JSON object.")] = False,
+) -> None:
+    """Validate, plan (the agent, approved by the demo), index, train a LoRA, evaluate, deploy and serve: offline, on examples/."""
+    import json
+    import os
+
+    from agent.console import print_json
+    from graphs.demo import run
+    from tools.demo import DemoOptions
+
+    folder = workdir.expanduser().resolve()
+    # The demo's sessions, runs and index live inside its folder, so it never touches the user's own .tunewise.
+    os.environ["TUNEWISE_HOME"] = str(folder / ".tunewise")
+    if base_model is None:
+        # The smoke-test model's 128-wide matrices gain nothing from a second thread, and on cores other work shares,
+        # OpenMP's spinning threads made training 4-6x slower (measured at load 5 on 2 cores). Set before torch loads,
+        # so this process, the training worker and the server all inherit it; an explicit setting wins.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    started = time.perf_counter()
+    view = None if json_out else _View()
+    try:
+        record = run(folder, DemoOptions(quick=quick, base_model=base_model), view.emit if view else (lambda e: None))
+    finally:
+        if view:
+            view.close()
+    seconds = time.perf_counter() - started
+    if json_out:
+        print_json(json.dumps({**record, "workdir": str(folder), "seconds": round(seconds, 1)}))
+        return
+    _finish(record, folder, seconds)
+
+
+class _View:
+    """One line per stage: a live rich progress bar while it runs (on a terminal), then a plain line that stays."""
+
+    def __init__(self) -> None:
+        from agent.console import console
+
+        self.console = console
+        self.stage: str | None = None
+        self.count = ""
+        self.bar = None  # (Progress, task id) on a terminal; logs get only the finished lines
+
+    def emit(self, event: dict) -> None:
+        kind, stage = event.get("event"), event.get("stage")
+        if kind == "note":
+            self.console.print(f"  [dim]{_short(event['message'], 200)}[/]", highlight=False, soft_wrap=True)
+        elif kind == "stage" and event.get("earlier"):
+            self.close()
+            self._line(event["status"], stage, "", f"earlier run, {event.get('seconds')} s", event)
+        elif kind == "stage" and event["status"] in ("running", "resuming"):
+            self._start(stage, "resuming" if event["status"] == "resuming" else "")
+        elif kind == "stage":
+            count = self.count if self.stage == stage else ""
+            self.close()
+            self._line(event["status"], stage, count, f"{event.get('seconds', 0):.1f} s", event)
+        elif kind == "progress" and self.stage == stage:
+            fields = {"what": _short(event.get("what") or "", 40)}
+            if event.get("total"):
+                self.count = f"{event.get('done') or 0}/{event['total']}"
+                fields.update(total=event["total"], completed=event.get("done") or 0, count=self.count)
+            if self.bar:
+                self.bar[0].update(self.bar[1], **fields)
+
+    def _start(self, stage: str, what: str) -> None:
+        if self.stage == stage:
+            return
+        self.close()
+        self.stage, self.count = stage, ""
+        if not self.console.is_terminal:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        # transient: the live bar gives way to the stage's plain line when it ends
+        progress = Progress(TextColumn("[cyan]…[/]"), TextColumn("[bold]{task.description:<8}[/]"),
+                            BarColumn(bar_width=20), TextColumn("{task.fields[count]:>7}"), TimeElapsedColumn(),
+                            TextColumn("{task.fields[what]}"), console=self.console, transient=True)
+        task = progress.add_task(stage, total=None, count="", what=what)
+        progress.start()
+        self.bar = (progress, task)
+
+    def _line(self, status: str, stage: str, count: str, when: str, event: dict) -> None:
+        summary = _short(event.get("summary") or event.get("message") or "", 300)
+        bar = "[green]" + "━" * 20 + "[/]" if status == "done" else "[yellow]" + "╌" * 20 + "[/]"
+        self.console.print(f"{ICONS.get(status, '✓')} [bold]{stage:<8}[/] {bar} {count:>7} {when:>8}  {summary}",
+                           highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar[0].stop()
+        self.stage, self.bar = None, None
+
+
+def _short(text: str, width: int = 70) -> str:
+    from rich.markup import escape
+
+    text = " ".join(str(text).split())
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _finish(record: dict, folder: Path, seconds: float) -> None:
+    from agent.console import console
+
+    stages = record["stages"]
+    say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    served = stages.get("serve") or {}
+    if served.get("answer") is not None:
+        say("\nserved answer (through `tunewise serve` and the openai client):")
+        lines = [line for line in served["answer"].strip().splitlines() if line.strip()]
+        say("  " + "\n  ".join(lines[:ANSWER_LINES]) + (f"\n  … ({len(lines) - ANSWER_LINES} more lines in "
+            f"{served['path']})" if len(lines) > ANSWER_LINES else ""))
+        for i, source in enumerate(served.get("sources", []), 1):
+            say(f"  [{i}] {source['source']}#{source['chunk']}  score {source['score']}")
+    if (stages.get("model") or {}).get("smoke_test"):
+        say("note: the base model is a SMOKE-TEST model with random weights; its text and scores test the pipeline, "
+            "not quality. Pass --base-model for a real one.")
+    say(f"\nreport: {(stages.get('report') or {}).get('path')}")
+    if (stages.get("deploy") or {}).get("path"):
+        say(f"serve it again: tunewise serve {stages['deploy']['path']}")
+    say(f"session: TUNEWISE_HOME={folder / '.tunewise'} tunewise sessions  ·  finished in {seconds:.0f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
