@@ -7,15 +7,8 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from agent.commands import split, validate
-from agent.commands import jobs
-from agent.commands import estimate
-from agent.commands import index, search
-from agent.commands import train
-from agent.commands import plan
-from agent.commands import eval as eval_cmd
-from agent.commands import deploy, serve
-from agent.commands import demo
+from agent.commands import deploy, demo, estimate, index, jobs, plan, search, serve, split, train, validate
+from agent.commands import eval as eval_cmd  # `eval` would shadow the builtin
 from tools.errors import TunewiseError
 
 # Explicit list: the order is the order `tunewise --help` shows.
