@@ -9,12 +9,11 @@ request through `tunewise serve` -> an HTML report. Finished stages are recorded
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from tools.demo import DemoOptions, DemoRecord, write_report
 from tools.errors import TunewiseError
@@ -143,27 +142,6 @@ def import_quietly() -> None:
 
 # ---- the agent: plan, approval, execution ---------------------------------------------------------------------
 
-@contextlib.contextmanager
-def open_graph() -> Iterator[Any]:
-    """The agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite), as `tunewise plan` opens it."""
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from agent.settings import get_settings
-    from graphs.pipeline import build
-
-    path = get_settings().sessions_db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()
-        yield build(checkpointer=saver)
-    finally:
-        conn.close()
-
-
 def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goal: str, emit: Emit) -> None:
     for name in ["plan", *EXECUTION]:  # stages run in order, so the finished ones come first
         if not record.done(name):
@@ -182,6 +160,8 @@ def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goa
 
     preset = {"base_model": model["base_model"], "collection": COLLECTION, **(QUICK if options.quick else FULL),
               **(SMOKE_TRAIN if model.get("smoke_test") else {}), **({} if torch.cuda.is_available() else CPU_TRAIN)}
+    from graphs.pipeline import open_graph
+
     with open_graph() as graph:
         session = record.data.get("session")
         config = {"configurable": {"thread_id": session}} if session else None

@@ -7,9 +7,10 @@ runs. `--budget` refuses a plan that costs more. `graph` is what `langgraph.json
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, StateGraph
@@ -149,3 +150,23 @@ def build(checkpointer=None):
 
 
 graph = build()
+
+
+@contextlib.contextmanager
+def open_graph() -> Iterator[Any]:
+    """The agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo` share it."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from agent.settings import get_settings
+
+    path = get_settings().sessions_db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()
+        yield build(checkpointer=saver)
+    finally:
+        conn.close()

@@ -3,11 +3,10 @@ a session up again (answer, approve, reject, or continue an execution that was k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -54,7 +53,9 @@ def plan(
     if not json_out:
         why = " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)" if interviewer.name == "offline" and llm == "auto" else ""
         console.print(f"[bold]session[/] {session} · interviewer: {interviewer.name}{why}")
-    with _graph() as graph:
+    from graphs.pipeline import open_graph
+
+    with open_graph() as graph:
         _drive(graph, session, state, interviewer, approve=approve, reject=False, interactive=interactive,
                json_out=json_out)
 
@@ -64,7 +65,9 @@ def sessions(json_out: Annotated[bool, typer.Option("--json", help="Print a JSON
     from agent.console import console, print_json
 
     rows = []
-    with _graph() as graph:
+    from graphs.pipeline import open_graph
+
+    with open_graph() as graph:
         for thread_id, _ in graph.checkpointer.conn.execute(
                 "SELECT thread_id, MAX(checkpoint_id) FROM checkpoints GROUP BY thread_id ORDER BY 2 DESC").fetchall():
             snap = graph.get_state({"configurable": {"thread_id": thread_id}})
@@ -98,7 +101,9 @@ def resume(
 
     if approve and reject:
         raise TunewiseError("--approve and --reject both given", hint="pick one", exit_code=2)
-    with _graph() as graph:
+    from graphs.pipeline import open_graph
+
+    with open_graph() as graph:
         snap = graph.get_state({"configurable": {"thread_id": session}})
         if not snap.values:
             raise TunewiseError(f"no session '{session}'", hint="list them with `tunewise sessions`", exit_code=2)
@@ -189,27 +194,6 @@ def _status(snap) -> str:
 
 
 # ---- plumbing --------------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _graph() -> Iterator[Any]:
-    """The agent graph on the SQLite session database (`.tunewise/sessions.sqlite`)."""
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from agent.settings import get_settings
-    from graphs.pipeline import build
-
-    path = get_settings().sessions_db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()
-        yield build(checkpointer=saver)
-    finally:
-        conn.close()
-
 
 def _date(value: str | None) -> str | None:
     import datetime as dt
