@@ -22,6 +22,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tools.digest import file_sha256
 from tools.errors import TunewiseError
 
 FORMAT = 1
@@ -129,14 +130,6 @@ class DeployResult(BaseModel):
 def content_hash(deployment: dict) -> str:
     body = {k: v for k, v in deployment.items() if k not in ("created_at", "content_hash")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_hashes(folder: Path) -> dict[str, str]:

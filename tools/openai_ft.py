@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools import openai_jobs as jobs
 from tools.atomic import atomic_open, write_json
+from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.openai_jobs import JobError, Progress
 
@@ -91,14 +92,6 @@ class OpenAITrainResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _hyper(inp: OpenAITrainInput) -> dict[str, Any]:
     return {"n_epochs": inp.epochs, "batch_size": inp.batch_size, "learning_rate_multiplier": inp.lr_multiplier}
 
@@ -143,8 +136,8 @@ def prepare(inp: OpenAITrainInput) -> Prepared:
         _validate(inp.eval_file, inp.model, inp.method, inp.allow_secrets, "the eval file")
     epochs = inp.epochs if isinstance(inp.epochs, int) else openai_default_epochs(train.valid_examples)
     billed = train.tokens.total * epochs
-    data_sha = sha256_file(inp.data)
-    eval_sha = sha256_file(inp.eval_file) if inp.eval_file is not None else None
+    data_sha = file_sha256(inp.data)
+    eval_sha = file_sha256(inp.eval_file) if inp.eval_file is not None else None
     digest = run_hash(inp, data_sha, eval_sha)
     warnings = [f"{w.code}: {w.message}" for w in train.warnings[:5]]
     state = catalog.availability.status()
@@ -177,7 +170,7 @@ def upload(client: Any, path: Path) -> tuple[str, bool]:
     if size > MAX_UPLOAD_BYTES:
         raise TunewiseError(f"the file is {size / 2**20:.0f} MB; OpenAI accepts at most 512 MB per file", path=str(path),
                             hint="split it or sample it down with `tunewise split`")
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     tag = f"sha256-{digest}"
     api = client.with_options(max_retries=jobs.READ_RETRIES, timeout=UPLOAD_TIMEOUT_S)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import defaultdict
@@ -89,6 +88,7 @@ def run(inp: SplitInput) -> SplitResult:
     """Split a training file into train and held-out eval sets, keeping near-duplicates together so nothing leaks."""
     from tools import quality
     from tools.atomic import atomic_open, write_json
+    from tools.digest import file_sha256
     from tools.validate import ValidateInput, collect
 
     fmt, scan = collect(ValidateInput(path=inp.path, model=inp.model, hosted=False))
@@ -137,6 +137,6 @@ def run(inp: SplitInput) -> SplitResult:
     result = SplitResult(train_path=str(train_path), eval_path=str(eval_path), train_examples=n - len(eval_lines),
                          eval_examples=len(eval_lines), groups=sum(1 for g in groups.values() if len(g) > 1),
                          grouped_examples=grouped, strata=strata_counts, seed=inp.seed)
-    source_sha = hashlib.sha256(Path(inp.path).read_bytes()).hexdigest()
+    source_sha = file_sha256(inp.path)
     write_json(out / "split.json", {**result.model_dump(), "source": str(inp.path), "source_sha256": source_sha, "format": fmt})
     return result

@@ -8,11 +8,11 @@ prompt; tokens whose text starts inside such a span get labels, every other toke
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.formats import ChatExample
 
@@ -40,14 +40,6 @@ class Prepared:
     truncated: int = 0
     dropped: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def named_template(name: str) -> str:
