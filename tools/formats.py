@@ -101,7 +101,7 @@ def to_messages(record: dict[str, Any], fmt: str) -> list[dict[str, Any]]:
     raise ValueError(fmt)
 
 
-def _is_json_array(path: Path) -> bool:
+def is_json_array(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"[")
@@ -147,7 +147,7 @@ def load_examples(path: str | Path, fmt: str | None = None) -> list[ChatExample]
     if not p.is_file():
         raise TunewiseError("training file not found", path=str(p), hint="check the path")
     records: Iterator[tuple[int, Any]]
-    if _is_json_array(p):
+    if is_json_array(p):
         records = iter_json_array(p)
     else:
         records = ((n, json.loads(raw)) for n, raw in iter_raw_lines(p) if raw.strip())

@@ -39,9 +39,9 @@ class SplitResult(BaseModel):
 
 def _records(path: Path) -> dict[int, str]:
     """line -> the record as one JSONL line (JSON arrays are rewritten as JSONL)."""
-    from tools.formats import _is_json_array, iter_json_array, iter_raw_lines
+    from tools.formats import is_json_array, iter_json_array, iter_raw_lines
 
-    if _is_json_array(path):
+    if is_json_array(path):
         return {line: json.dumps(rec, ensure_ascii=False) for line, rec in iter_json_array(path)}
     return {line: raw.decode("utf-8").rstrip("\r\n") for line, raw in iter_raw_lines(path) if raw.strip()}
 

@@ -162,11 +162,13 @@ def collect(inp: ValidateInput) -> tuple[str, Scan]:
     """The streaming pass alone: (format, scan). `split` reuses it for the near-duplicate clusters."""
     from tools.catalog import openai_catalog
 
+    from tools.formats import is_json_array
+
     path = Path(inp.path)
     _check_path(path)
     info = openai_catalog().model(inp.model)
     fmt = inp.format or _first_record_format(path)
-    if fmt in ("alpaca", "sharegpt") and _is_array(path):
+    if fmt in ("alpaca", "sharegpt") and is_json_array(path):
         return fmt, _scan_array(path, fmt, info, inp)
     workers = inp.workers or (2 if path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1 else 1)
     cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
@@ -213,11 +215,6 @@ def run(inp: ValidateInput) -> ValidateResult:
         length_histogram=_histogram(scan.ex_tokens),
         price_source=f"OpenAI pricing as of {catalog.date}, tools/data/openai.json",
     )
-
-
-def _is_array(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
 
 
 def _scan_array(path: Path, fmt: str, info, inp: ValidateInput) -> Scan:
