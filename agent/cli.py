@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 from typer.core import TyperGroup
 
-from agent.commands import deploy, demo, estimate, index, jobs, plan, search, serve, split, train, validate
-from agent.commands import eval as eval_cmd  # `eval` would shadow the builtin
 from tools.errors import TunewiseError
 
-# Explicit list: the order is the order `tunewise --help` shows.
-COMMANDS: list = [validate, split, estimate, train, jobs, index, search, plan, eval_cmd, deploy, serve, demo]
+# (module in agent.commands, the commands it adds), in the order `tunewise --help` shows them.
+COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("validate", ("validate",)), ("split", ("split",)), ("estimate", ("estimate",)), ("train", ("train",)),
+    ("jobs", ("jobs",)), ("index", ("index",)), ("search", ("search",)), ("plan", ("plan", "sessions", "resume")),
+    ("eval", ("eval",)), ("deploy", ("deploy",)), ("serve", ("serve",)), ("demo", ("demo",)),
+)
 
 
 class _Group(TyperGroup):
@@ -36,27 +39,41 @@ class _Group(TyperGroup):
         return list(self.commands)  # keep COMMANDS order rather than alphabetical
 
 
-app = typer.Typer(
-    name="tunewise",
-    cls=_Group,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-
-@app.callback()
 def _root() -> None:
     """Should you prompt, retrieve or fine-tune, and what will it cost? tunewise decides, prices and runs the plan."""
 
 
-for _module in COMMANDS:
-    _module.register(app)
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with only `command` and what its module adds.
+
+    Running one command needs only its own module: `tunewise validate` then starts without importing the
+    training, serving and agent modules (start-up is part of every run's time)."""
+    cli = typer.Typer(
+        name="tunewise",
+        cls=_Group,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    cli.callback()(_root)
+    for module, names in COMMANDS:
+        if command is None or command in names:
+            importlib.import_module(f"agent.commands.{module}").register(cli)
+    return cli
+
+
+def __getattr__(name: str):
+    if name == "app":  # `from agent.cli import app` (tests, embedding): the full CLI, built once on first use
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    first = sys.argv[1] if len(sys.argv) > 1 else None
+    known = any(first in names for _, names in COMMANDS)
+    build_app(first if known else None)()
 
 
 if __name__ == "__main__":
