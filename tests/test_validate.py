@@ -66,7 +66,10 @@ BAD_LINES = {
     ],
     "special_token": [chat("hi <|endoftext|> there", "ok"), chat("hi", "answer <|im_start|>")],
     "secret": [chat("my key is sk-proj-abcdefghijklmnopqrstuvwxyz123456", "thanks"),
-               chat("AKIAIOSFODNN7EXAMPLE is our key", "noted")],
+               chat("AKIAIOSFODNN7EXAMPLE is our key", "noted"),
+               chat("token ghp_" + "a1B2" * 9 + " works", "ok"), chat("github_pat_" + "x" * 30, "ok"),
+               chat("slack xoxb-123456789012-abcdef", "ok"), chat("maps AIza" + "Sy0-_" * 7, "ok"),
+               chat("-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "ok")],
 }
 
 
@@ -182,6 +185,20 @@ def test_quality_warnings(tmp_path: Path) -> None:
     assert len(pii_messages) == 3 and any("card" in m for m in pii_messages) and any("phone" in m for m in pii_messages)
     assert "inconsistent_format" in codes(result, "warnings")
     assert result.ok
+
+
+def test_duplicates_ignore_case_and_whitespace(tmp_path: Path) -> None:
+    base = good_examples(12)
+    twin = chat("  " + base[3]["messages"][1]["content"].upper().replace(" ", "\n  "), base[3]["messages"][2]["content"].lower())
+    result = validate(write_jsonl(tmp_path / "d.jsonl", base + [twin]))
+    assert [(w.line, w.code) for w in result.warnings if w.code == "duplicate"] == [(13, "duplicate")]
+
+
+def test_json_nested_too_deeply_is_an_error_on_its_line(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", good_examples(11) + ["[" * 200_000 + "]" * 200_000] + good_examples(2))
+    result = validate(path)
+    assert [(e.line, e.code) for e in result.errors] == [(12, "invalid_json")]
+    assert "nested" in result.errors[0].message and result.valid_examples == 13
 
 
 def test_repeated_long_system_prompt_is_flagged_with_its_cost(tmp_path: Path) -> None:

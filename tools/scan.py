@@ -2,11 +2,13 @@
 
 A scan covers a byte range of the file so that two processes can share a large file; everything it keeps per
 example is a few integers in `array`s, so memory stays flat however large the file is.
+
+Text hashes use Python's `hash()`. It is salted per interpreter, which is what we want: the scanning processes are
+forked from one parent and share its salt, and no hash outlives the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from array import array
@@ -14,12 +16,14 @@ from dataclasses import dataclass, field
 
 from tools.checks import CHECKERS
 from tools.formats import content_text, detect_format
+from tools.sketch import EMPTY, MINHASHES, PAD, USER_TOKENS, Sketcher
+
+__all__ = ["EMPTY", "MINHASHES", "NEAR_DUP_LIMIT", "STYLES", "Scan", "ScanConfig", "Measurer", "scan_range", "scan_raw"]
 
 MAX_LINE_BYTES = 64 * 1024 * 1024  # longer lines are reported, not parsed: one line must not take the memory budget
 NEAR_DUP_LIMIT = 300_000  # examples sketched for near-duplicates (16 int64 each = 38 MB at the limit)
-MINHASHES = 16  # a bottom-k sketch: the k smallest shingle hashes (one permutation, k samples)
-EMPTY = 2**63 - 1  # pads a sketch of a text with fewer than k shingles
 _HUGE_TEXT = 1_000_000  # characters; longer texts are counted from a sample, to keep a 50 MB line fast
+_SYSTEM_CACHE = 256  # distinct system prompts whose token counts are remembered
 
 SPECIAL_RE = re.compile(r"<\|(?:endoftext|im_start|im_end|im_sep|fim_prefix|fim_middle|fim_suffix|endofprompt|startoftext|eot_id|start_header_id|end_header_id)\|>")
 SECRET_RE = re.compile(
@@ -32,9 +36,7 @@ PHONE_RE = re.compile(r"^\+?(?:\d[ .\-]?)?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]?\d{4}$")
 NUMBERED_RE = re.compile(r"^\s*\d+[.)]\s", re.M)
 BULLET_RE = re.compile(r"^\s*[-*•]\s", re.M)
 STYLES = ("prose", "numbered", "bullets", "json")
-# Per encoding: system prompt -> (tokens, stable hash). hash() of a tuple of ints, unlike of a str, is the same in
-# every process and run, so it can key duplicates across the two scanning processes.
-_system_caches: dict[str, dict[str, tuple[int, int]]] = {}
+_DIGITS = b"0123456789"
 
 
 def _luhn(digits: str) -> bool:
@@ -47,13 +49,15 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _h64(text: str) -> int:
-    """A 64-bit hash that is the same in every process and every run (str hash() is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
+_WHITESPACE = b" \t\n\r\x0b\x0c"
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
+def norm_hash(text: str) -> int:
+    """Hash of the text with case and whitespace ignored.
+
+    Deleting the whitespace bytes costs a third of collapsing runs with split/join (one C pass, no word objects);
+    texts that differ only in where their spaces fall are rare enough to count as duplicates."""
+    return hash(text.lower().encode("utf-8", "surrogatepass").translate(None, _WHITESPACE))
 
 
 def style_of(answer: str) -> int:
@@ -76,6 +80,11 @@ class ScanConfig:
     max_issues: int = 1000
 
 
+# Per-example arrays and their types: 33 bytes an example (a 1 GB file holds ~1.8 million).
+EXAMPLE_ARRAYS = (("ex_line", "q"), ("ex_tokens", "i"), ("ex_answer_tokens", "i"), ("ex_prompt", "q"),
+                  ("ex_answer", "q"), ("ex_style", "b"))
+
+
 @dataclass
 class Scan:
     """What one pass over a byte range found; `merge` joins the scans of consecutive ranges."""
@@ -89,14 +98,13 @@ class Scan:
     tokens_trained: int = 0
     messages_total: int = 0
     ex_line: array = field(default_factory=lambda: array("q"))
-    ex_tokens: array = field(default_factory=lambda: array("q"))
-    ex_answer_tokens: array = field(default_factory=lambda: array("q"))
-    ex_key: array = field(default_factory=lambda: array("q"))
-    ex_prompt: array = field(default_factory=lambda: array("q"))
-    ex_answer: array = field(default_factory=lambda: array("q"))
-    ex_style: array = field(default_factory=lambda: array("b"))
-    ex_minhash: array = field(default_factory=lambda: array("q"))
-    systems: dict = field(default_factory=dict)  # system hash -> [count, tokens, first line]
+    ex_tokens: array = field(default_factory=lambda: array("i"))  # with overhead; over-limit examples are not kept
+    ex_answer_tokens: array = field(default_factory=lambda: array("i"))
+    ex_prompt: array = field(default_factory=lambda: array("q"))  # norm_hash of everything before the answer
+    ex_answer: array = field(default_factory=lambda: array("q"))  # norm_hash of the final assistant turn
+    ex_style: array = field(default_factory=lambda: array("b"))  # index into STYLES
+    ex_minhash: array = field(default_factory=lambda: array("q"))  # MINHASHES per example, first NEAR_DUP_LIMIT only
+    systems: dict = field(default_factory=dict)  # leading system prompt hash -> [count, tokens, first line]
 
     def add(self, line: int, severity: str, code: str, message: str, cap: int) -> None:
         key = (severity, code)
@@ -104,7 +112,8 @@ class Scan:
         if len(self.issues) < cap:
             self.issues.append((line, severity, code, message))
 
-    def merge(self, other: "Scan", line_offset: int) -> None:
+    def merge_totals(self, other: "Scan", line_offset: int) -> None:
+        """Join everything but the per-example arrays, which `merge` (or a pipe reader) appends."""
         self.lines += other.lines
         self.examples += other.examples
         self.valid += other.valid
@@ -114,17 +123,25 @@ class Scan:
         self.tokens_total += other.tokens_total
         self.tokens_trained += other.tokens_trained
         self.messages_total += other.messages_total
-        # Sketches cover a prefix of the examples: append the next range's only if this one sketched all of its own.
-        if len(self.ex_minhash) == MINHASHES * len(self.ex_line):
-            self.ex_minhash.extend(other.ex_minhash[: MINHASHES * max(0, NEAR_DUP_LIMIT - len(self.ex_line))])
-        self.ex_line.extend(ln + line_offset for ln in other.ex_line)
-        for name in ("ex_tokens", "ex_answer_tokens", "ex_key", "ex_prompt", "ex_answer", "ex_style"):
-            getattr(self, name).extend(getattr(other, name))
         for key, (n, tok, first) in other.systems.items():
             if key in self.systems:
                 self.systems[key][0] += n
             else:
                 self.systems[key] = [n, tok, first + line_offset]
+
+    def sketch_room(self) -> int:
+        """Sketch rows the next range may append: sketches cover a prefix of the examples, up to NEAR_DUP_LIMIT."""
+        if len(self.ex_minhash) != MINHASHES * len(self.ex_line):
+            return 0
+        return max(0, NEAR_DUP_LIMIT - len(self.ex_line))
+
+    def merge(self, other: "Scan", line_offset: int) -> None:
+        room = self.sketch_room()
+        self.merge_totals(other, line_offset)
+        self.ex_minhash.extend(other.ex_minhash[: MINHASHES * room])
+        self.ex_line.extend(ln + line_offset for ln in other.ex_line)
+        for name, _ in EXAMPLE_ARRAYS[1:]:
+            getattr(self, name).extend(getattr(other, name))
 
 
 def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
@@ -133,8 +150,11 @@ def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
     Returns True when the line holds a secret that bars it from a hosted API (an error, not a warning)."""
     cap = cfg.max_issues
     leaked = False
-    # Plain substring tests gate every regex: they are several times cheaper than a regex search of the line.
-    if b"sk-" in raw or b"AKIA" in raw or b"PRIVATE KEY" in raw or b"ghp_" in raw or b"xox" in raw or b"AIza" in raw or b"github_pat_" in raw:
+    # Single-byte tests run at memchr speed and gate the multi-byte ones (each ~3x dearer): every sk-/xox/PEM
+    # secret has a '-', every GitHub token a '_', AWS keys a 'K', Google keys a 'z'.
+    if ((b"-" in raw and (b"sk-" in raw or b"xox" in raw or b"PRIVATE KEY" in raw))
+            or (b"_" in raw and (b"ghp_" in raw or b"github_pat_" in raw))
+            or (b"K" in raw and b"AKIA" in raw) or (b"z" in raw and b"AIza" in raw)):
         found = SECRET_RE.search(raw)
         if found:
             shown = found.group()[:8].decode("ascii", "replace") + "…"
@@ -143,7 +163,7 @@ def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
             leaked = cfg.hosted
     if b"@" in raw and EMAIL_RE.search(raw):
         scan.add(line, "warning", "pii", "contains an email address", cap)
-    if len(raw) - len(raw.translate(None, b"0123456789")) < 10:
+    if len(raw) - len(raw.translate(None, _DIGITS)) < 10:
         return leaked  # no phone or card number has fewer than 10 digits
     kinds = set()
     for match in DIGITS_RE.finditer(raw):
@@ -158,21 +178,118 @@ def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
     return leaked
 
 
-def _count(enc, text: str) -> int:
-    if len(text) <= _HUGE_TEXT:
-        return len(enc.encode_ordinary(text))
-    sample = text[:_HUGE_TEXT]
-    return int(len(enc.encode_ordinary(sample)) * len(text) / len(sample))
+class Measurer:
+    """Token counts (with the per-message overhead OpenAI's cookbook uses) and the quality sketches of valid examples.
+
+    This is the hot loop of `validate`: each text is encoded once, and its tokens serve the count, the trained
+    count and the near-duplicate shingles alike. The leading system prompt, the same in most files, is encoded once.
+    """
+
+    def __init__(self, enc, cfg: ScanConfig, scan: Scan) -> None:
+        self.encode = enc.encode_ordinary
+        self.cfg = cfg
+        self.scan = scan
+        self.sketcher = Sketcher(scan.ex_minhash, NEAR_DUP_LIMIT)
+        self.system_cache: dict[str, tuple[int, int, str]] = {}  # system text -> (tokens, hash, its part of the prompt)
+
+    def count(self, text: str) -> int:
+        if len(text) <= _HUGE_TEXT:
+            return len(self.encode(text))
+        sample = text[:_HUGE_TEXT]
+        return int(len(self.encode(sample)) * len(text) / len(sample))
+
+    def finish(self) -> Scan:
+        self.sketcher.flush()
+        return self.scan
+
+    def __call__(self, messages: list, line: int, maybe_special: bool = True) -> None:
+        scan, encode, cfg = self.scan, self.encode, self.cfg
+        total = 3  # every reply is primed with <|start|>assistant<|message|>
+        trained = answer_tokens = 0
+        user_tokens: list[int] = []
+        prompt: list[str] = []
+        answer = ""
+        for msg in messages:
+            content = msg.get("content")
+            text = content if type(content) is str else content_text(content)
+            if maybe_special and "<|" in text and SPECIAL_RE.search(text):
+                scan.add(line, "error", "special_token", "text contains a special token such as <|endoftext|>, which OpenAI rejects; remove or escape it", cfg.max_issues)
+                return
+            role = msg["role"]
+            toks = None
+            if role == "system":
+                cached = self.system_cache.get(text)
+                if cached is None:
+                    # The prompt hash takes the system prompt's hash, not its text: no re-normalising it per line.
+                    cached = (self.count(text), hash(text), f"\0system {hash(text)}")
+                    if len(self.system_cache) < _SYSTEM_CACHE:
+                        self.system_cache[text] = cached
+                n = cached[0]
+            elif len(text) <= _HUGE_TEXT:
+                toks = encode(text)
+                n = len(toks)
+            else:
+                n = self.count(text)
+            total += 4 + n  # 3 framing tokens plus the role
+            if len(msg) > 2:
+                if msg.get("name"):
+                    total += 1 + len(encode(str(msg["name"])))
+                calls = msg.get("tool_calls") or msg.get("function_call")
+                if calls:
+                    call_tokens = self.count(json.dumps(calls))
+                    total += call_tokens
+                    n += call_tokens
+            if role == "assistant":
+                if msg.get("weight", 1):
+                    trained += n
+                answer, answer_tokens = text, n
+            elif role == "user":
+                if toks is not None and len(user_tokens) < USER_TOKENS:
+                    user_tokens += toks[: USER_TOKENS - len(user_tokens)]
+                prompt.append(text)
+            elif role == "system" and not prompt:
+                key = cached[1]
+                entry = scan.systems.get(key)
+                if entry:
+                    entry[0] += 1
+                else:
+                    scan.systems[key] = [1, n, line]
+                prompt.append(cached[2])
+            else:
+                prompt.append(f"\0{role}")
+                prompt.append(text)
+        if total > cfg.max_example_tokens:
+            scan.add(line, "error", "too_many_tokens", f"{total:,} tokens, over the model's {cfg.max_example_tokens:,} per example; shorten or split it", cfg.max_issues)
+            return
+        scan.valid += 1
+        scan.messages_total += len(messages)
+        scan.tokens_total += total
+        scan.tokens_trained += trained
+        scan.ex_line.append(line)
+        scan.ex_tokens.append(total)
+        scan.ex_answer_tokens.append(answer_tokens)
+        scan.ex_prompt.append(norm_hash("\0".join(prompt)))
+        scan.ex_answer.append(norm_hash(answer))
+        scan.ex_style.append(style_of(answer))
+        sketcher = self.sketcher
+        if sketcher.limit > len(sketcher.ends):
+            if len(user_tokens) < 3 and user_tokens:
+                user_tokens += [PAD] * (3 - len(user_tokens))
+            sketcher.tokens.extend(user_tokens)
+            sketcher.ends.append(len(sketcher.tokens))
+            if sketcher.full():
+                sketcher.flush()
 
 
 def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
     """Scan the lines that begin in [start, end) of `path`; line numbers are relative to `start`."""
     from tools.tokens import get_encoding
 
-    enc = get_encoding(cfg.encoding_name)
     checker = CHECKERS[cfg.fmt]
     scan = Scan()
+    measure = Measurer(get_encoding(cfg.encoding_name), cfg, scan)
     cap = cfg.max_issues
+    loads = json.loads
     with open(path, "rb") as fh:
         fh.seek(start)
         pos = start
@@ -194,108 +311,52 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
                 continue
             if start == 0 and line == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-            if not raw.strip():
+            if raw.isspace() or not raw:
                 continue
             scan.examples += 1
             try:
-                record = json.loads(raw)
+                # Decoding first is faster than json.loads(bytes), which sniffs for UTF-16 and UTF-32.
+                record = loads(raw.decode())
             except UnicodeDecodeError:
                 scan.add(line, "error", "invalid_json", "bytes that are not UTF-8; re-save the file as UTF-8", cap)
                 continue
             except ValueError as exc:
                 scan.add(line, "error", "invalid_json", f"not valid JSON ({exc.msg} at column {exc.colno})", cap)
                 continue
+            except RecursionError:
+                scan.add(line, "error", "invalid_json", "JSON nested too deeply to parse; flatten the record", cap)
+                continue
             leaked = scan_raw(raw, line, cfg, scan)
-            problems: list = []
             kind = detect_format(record)
             if kind is not None and kind != cfg.fmt:
                 scan.add(line, "error", "data_type", f"record looks like {kind}, but the file is {cfg.fmt}; use one format per file", cap)
                 continue
+            problems: list = []
             messages = checker(record, problems)
             for code, msg in problems:
                 scan.add(line, "error", code, msg, cap)
             if messages is None or leaked:
                 continue
-            measure_example(messages, line, enc, cfg, scan, b"<|" in raw or b"\\u003c|" in raw)
+            measure(messages, line, b"|" in raw and (b"<|" in raw or b"\\u003c|" in raw))
     scan.lines = line
-    return scan
+    return measure.finish()
 
 
-def measure_example(messages: list, line: int, enc, cfg: ScanConfig, scan: Scan, maybe_special: bool = True) -> None:
-    """Token counts (with the per-message overhead OpenAI's cookbook uses) and the quality sketches.
+def scan_records(elements: list, cfg: ScanConfig) -> Scan:
+    """Scan parsed records given as (line, record): the elements of a JSON-array file."""
+    from tools.tokens import get_encoding
 
-    This is the hot loop of `validate`: each text is encoded once, and its tokens serve the count, the trained
-    count and the near-duplicate shingles alike.
-    """
-    total = 3  # every reply is primed with <|start|>assistant<|message|>
-    trained = 0
-    answer_tokens = 0
-    user_tokens: list[int] = []
-    parts: list[str] = []
-    answer = ""
-    _system_cache = _system_caches.setdefault(cfg.encoding_name, {})
-    for msg in messages:
-        content = msg.get("content")
-        text = content if type(content) is str else content_text(content)
-        if maybe_special and "<|" in text and SPECIAL_RE.search(text):
-            scan.add(line, "error", "special_token", "text contains a special token such as <|endoftext|>, which OpenAI rejects; remove or escape it", cfg.max_issues)
-            return
-        role = msg["role"]
-        if role == "system" and text in _system_cache:
-            toks = None
-            n, system_key = _system_cache[text]
-        else:
-            toks = enc.encode_ordinary(text) if len(text) <= _HUGE_TEXT else None
-            n = len(toks) if toks is not None else _count(enc, text)
-            if role == "system" and len(_system_cache) < 256:
-                # The same system prompt opens most examples: encode it once per process, not once per line.
-                _system_cache[text] = (n, hash(tuple(toks)) if toks is not None else _h64(text))
-        total += 4 + n  # 3 framing tokens plus the role
-        if len(msg) > 2:
-            if msg.get("name"):
-                total += 1 + len(enc.encode_ordinary(str(msg["name"])))
-            calls = msg.get("tool_calls") or msg.get("function_call")
-            if calls:
-                call_tokens = _count(enc, json.dumps(calls))
-                total += call_tokens
-                n += call_tokens
-        if role == "assistant":
-            if msg.get("weight", 1):
-                trained += n
-            answer, answer_tokens = text, n
-        else:
-            if role == "user" and toks is not None and len(user_tokens) < 4096:
-                user_tokens += toks
-            elif not parts and role == "system":
-                key = _system_cache[text][1] if text in _system_cache else _h64(text)
-                entry = scan.systems.get(key)
-                if entry:
-                    entry[0] += 1
-                else:
-                    scan.systems[key] = [1, n, line]
-                # The prompt hash takes the system prompt's key, not its text: no re-normalising a long prompt per line.
-                parts.append(f"system\0{key}")
-                continue
-            parts.append(role)
-            parts.append(text)
-    if total > cfg.max_example_tokens:
-        scan.add(line, "error", "too_many_tokens", f"{total:,} tokens, over the model's {cfg.max_example_tokens:,} per example; shorten or split it", cfg.max_issues)
-        return
-    scan.valid += 1
-    scan.messages_total += len(messages)
-    scan.tokens_total += total
-    scan.tokens_trained += trained
-    prompt_h = _h64(_norm("\0".join(parts)))
-    answer_h = _h64(_norm(answer))
-    scan.ex_line.append(line)
-    scan.ex_tokens.append(total)
-    scan.ex_answer_tokens.append(answer_tokens)
-    scan.ex_prompt.append(prompt_h)
-    scan.ex_answer.append(answer_h)
-    scan.ex_key.append(hash((prompt_h, answer_h)))
-    scan.ex_style.append(style_of(answer))
-    if len(scan.ex_line) <= NEAR_DUP_LIMIT:
-        # Bottom-k MinHash over token-id trigrams of the user turns: one sort instead of k passes.
-        toks = user_tokens
-        hashes = sorted(set(map(hash, zip(toks, toks[1:], toks[2:]))) if len(toks) > 2 else {hash(tuple(toks))})[:MINHASHES]
-        scan.ex_minhash.extend(hashes + [EMPTY] * (MINHASHES - len(hashes)))
+    checker = CHECKERS[cfg.fmt]
+    scan = Scan()
+    measure = Measurer(get_encoding(cfg.encoding_name), cfg, scan)
+    for line, record in elements:
+        scan.examples += 1
+        leaked = scan_raw(json.dumps(record, ensure_ascii=False).encode(), line, cfg, scan)
+        problems: list = []
+        messages = checker(record, problems)
+        for code, msg in problems:
+            scan.add(line, "error", code, msg, cfg.max_issues)
+        if messages is not None and not leaked:
+            measure(messages, line)
+    scan.lines = elements[-1][0] if elements else 0
+    return measure.finish()

@@ -120,20 +120,24 @@ def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
 
 
 def _scan_file(path: Path, cfg: ScanConfig, workers: int) -> Scan:
-    if workers <= 1:
-        return scan_range(str(path), 0, path.stat().st_size, cfg)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    size = path.stat().st_size
+    if workers <= 1 or not hasattr(os, "fork"):
+        return scan_range(str(path), 0, size, cfg)
+    import numpy  # noqa: F401 - imported before the fork, so that no child imports anything
 
+    from tools.forkscan import ForkedScan
     from tools.tokens import get_encoding
 
-    get_encoding(cfg.encoding_name)  # load once here; forked workers inherit it
+    get_encoding(cfg.encoding_name)  # load once here; the forked children inherit it
     ranges = _ranges(path, workers)
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("fork")) as pool:
-        futures = [pool.submit(scan_range, str(path), a, b, cfg) for a, b in ranges[1:]]
+    children = [ForkedScan.start(str(path), a, b, cfg) for a, b in ranges[1:]]
+    try:
         merged = scan_range(str(path), *ranges[0], cfg)
-        for future in futures:
-            merged.merge(future.result(), merged.lines)
+        for child in children:
+            child.merge_into(merged)
+    finally:
+        for child in children:
+            child.close()
     return merged
 
 
@@ -142,7 +146,7 @@ def _distribution(values) -> Distribution:
 
     if len(values) == 0:
         return Distribution()
-    arr = np.frombuffer(values, dtype=np.int64)
+    arr = np.frombuffer(values, dtype=values.typecode)
     p50, p95 = np.percentile(arr, [50, 95])
     return Distribution(min=int(arr.min()), mean=round(float(arr.mean()), 1), p50=float(p50), p95=float(p95), max=int(arr.max()))
 
@@ -152,7 +156,7 @@ def _histogram(values, buckets: int = 8) -> list[tuple[int, int, int]]:
 
     if len(values) == 0:
         return []
-    arr = np.frombuffer(values, dtype=np.int64)
+    arr = np.frombuffer(values, dtype=values.typecode)
     edges = np.unique(np.geomspace(max(arr.min(), 1), max(arr.max(), 2), buckets + 1).astype(np.int64))
     counts, edges = np.histogram(arr, bins=edges)
     return [(int(lo), int(hi), int(c)) for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
@@ -219,29 +223,13 @@ def run(inp: ValidateInput) -> ValidateResult:
 
 def _scan_array(path: Path, fmt: str, info, inp: ValidateInput) -> Scan:
     """A JSON-array file (Alpaca/ShareGPT exports): parse it whole, then check each element like a line."""
-    from tools.checks import CHECKERS
     from tools.formats import iter_json_array
-    import json
-
-    from tools.scan import measure_example, scan_raw
-    from tools.tokens import get_encoding
+    from tools.scan import scan_records
 
     cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
                      hosted=inp.hosted, max_issues=inp.max_issues)
-    enc = get_encoding(info.encoding)
-    scan = Scan()
     try:
         elements = list(iter_json_array(path))
     except UnicodeDecodeError:
         raise TunewiseError("bytes that are not UTF-8", path=str(path), hint="re-save the file as UTF-8") from None
-    for line, record in elements:
-        scan.examples += 1
-        leaked = scan_raw(json.dumps(record, ensure_ascii=False).encode(), line, cfg, scan)
-        problems: list = []
-        messages = CHECKERS[fmt](record, problems)
-        for code, msg in problems:
-            scan.add(line, "error", code, msg, cfg.max_issues)
-        if messages is not None and not leaked:
-            measure_example(messages, line, enc, cfg, scan)
-    scan.lines = elements[-1][0] if elements else 0
-    return scan
+    return scan_records(elements, cfg)
