@@ -75,7 +75,7 @@ _PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _PLAIN_KEYS = frozenset({"role", "content", "name"})
 
 
-def _plain(messages: Any) -> bool:
+def is_plain_chat(messages: Any) -> bool:
     """The common case, checked fast: text messages with plain roles and at least one assistant turn."""
     if type(messages) is not list or not messages:
         return False
@@ -93,7 +93,7 @@ def _plain(messages: Any) -> bool:
 
 def check_messages(messages: Any, problems: Problems, *, need_assistant: bool = True) -> list[dict] | None:
     """Check an OpenAI `messages` list; return it when usable."""
-    if _plain(messages):
+    if is_plain_chat(messages):
         return messages
     if not isinstance(messages, list) or not messages:
         problems.append(("missing_messages_list", "'messages' must be a non-empty list"))
