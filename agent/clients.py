@@ -43,6 +43,7 @@ class LocalEmbedder:
 
     name = "local:all-MiniLM-L6-v2"
     dimension = 384
+    price_per_million = 0.0  # runs on this machine
 
     def __init__(self, device: str | None = None) -> None:
         import importlib.util
@@ -122,14 +123,28 @@ class LocalEmbedder:
 
 
 class OpenAIEmbedder:
-    """OpenAI (or any compatible endpoint's) embeddings, e.g. openai:text-embedding-3-small."""
+    """OpenAI (or any compatible endpoint's) embeddings, e.g. openai:text-embedding-3-small.
+
+    Embedding costs money: `price_per_million` (USD per 1M input tokens) comes from tools/data/openai.json, is 0.0
+    for a model the price list does not know on a server on this machine (Ollama, vLLM), and None (unknown, so
+    `tunewise index` asks before spending) for such a model elsewhere."""
 
     def __init__(self, model: str, client=None) -> None:
+        from tools.catalog import openai_catalog
+
         self._client = client or get_openai_client()
         self._model = model
         self.name = f"openai:{model}"
-        self.dimension = len(self.embed(["dimension probe"])[0])
         self.max_tokens = 8191  # OpenAI's per-input limit for its embedding models
+        known = openai_catalog().embedding(model)
+        self._dimensions = known.dimensions if known is not None and known.shortenable else None
+        if known is not None:
+            self.price_per_million: float | None = known.price
+            self.max_tokens = known.max_input_tokens
+            self.dimension = known.dimensions
+        else:
+            self.price_per_million = 0.0 if _is_local(str(self._client.base_url)) else None
+            self.dimension = len(self.embed(["dimension probe"])[0])  # a model of unknown size: ask it (2 tokens)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """cl100k tokens per text: the encoding OpenAI's embedding models read."""
@@ -142,9 +157,16 @@ class OpenAIEmbedder:
 
         out = []
         for start in range(0, len(texts), batch_size):
-            resp = self._client.embeddings.create(model=self._model, input=list(texts[start : start + batch_size]))
+            extra = {"dimensions": self._dimensions} if self._dimensions else {}
+            resp = self._client.embeddings.create(model=self._model, input=list(texts[start : start + batch_size]), **extra)
             out.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         return np.asarray(out, dtype="float32")
+
+
+def _is_local(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 _EMBEDDERS: dict[str, object] = {}

@@ -142,7 +142,8 @@ def test_cli_index_json_then_installed_entry_point_rerun(corpus, tmp_path: Path)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
     assert list(result) == ["collection", "files_seen", "files_indexed", "files_skipped", "chunks_added",
-                            "chunks_deleted", "chunks_total", "seconds"]
+                            "chunks_deleted", "chunks_total", "seconds", "embedding_tokens", "embedding_cost_usd"]
+    assert result["embedding_cost_usd"] == 0.0  # the local embedder costs nothing
     assert (result["files_seen"], result["files_indexed"], result["chunks_added"], result["chunks_deleted"]) == (6, 1, 1, 1)
     assert result["files_skipped"] == [{"path": "docs/notes.bin", "reason": "unsupported file type '.bin'"}]
     retriever = Retriever(client, "kbase", get_embedder("local"))

@@ -32,6 +32,15 @@ class OpenAIModel(BaseModel):
     base: TokenPrices
 
 
+class EmbeddingModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    price: float  # USD per 1M input tokens
+    dimensions: int
+    max_input_tokens: int
+    shortenable: bool  # the API takes a `dimensions` parameter
+
+
 class Availability(BaseModel):
     model_config = ConfigDict(frozen=True)
     fine_tuning_new_jobs_close: dt.date
@@ -56,6 +65,11 @@ class OpenAICatalog(BaseModel):
     availability: Availability
     min_examples: int
     recommended_min_examples: int
+    embeddings: dict[str, EmbeddingModel] = {}
+
+    def embedding(self, name: str) -> EmbeddingModel | None:
+        """The embedding model's price and size, or None for a model the price list does not know."""
+        return self.embeddings.get(name.removeprefix("openai:"))
 
     def model(self, name: str) -> OpenAIModel:
         """Resolve a model name, a dated snapshot or an `ft:` model to its catalog entry."""
@@ -91,11 +105,17 @@ def _load(override: str | None) -> OpenAICatalog:
         extra = _read_json(Path(override))
         for name, entry in extra.get("models", {}).items():
             data["models"][name] = {**data["models"].get(name, {}), **entry}
+        for name, entry in extra.get("embeddings", {}).items():
+            if name.startswith("_"):
+                continue
+            data.setdefault("embeddings", {})[name] = {**data.get("embeddings", {}).get(name, {}), **entry}
         for key in ("availability", "_date", "_source"):
             if key in extra:
                 data[key] = extra[key]
-    models = {name: OpenAIModel(name=name, **entry) for name, entry in data["models"].items()}
     try:
+        models = {name: OpenAIModel(name=name, **entry) for name, entry in data["models"].items()}
+        embeddings = {name: EmbeddingModel(name=name, **entry)
+                      for name, entry in data.get("embeddings", {}).items() if not name.startswith("_")}
         return OpenAICatalog(
             source=data["_source"],
             date=data["_date"],
@@ -103,6 +123,7 @@ def _load(override: str | None) -> OpenAICatalog:
             availability=Availability(**data["availability"]),
             min_examples=data["min_examples"],
             recommended_min_examples=data["recommended_min_examples"],
+            embeddings=embeddings,
         )
     except Exception as exc:  # pydantic's message names the bad field
         raise TunewiseError(f"prices data is incomplete: {exc}", path=override, hint="compare with tools/data/openai.json") from None

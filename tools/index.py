@@ -63,6 +63,22 @@ class IndexResult(BaseModel):
     chunks_deleted: int = Field(description="Chunks of changed, vanished or unreadable files removed.")
     chunks_total: int = Field(description="Chunks in the collection afterwards.")
     seconds: float
+    embedding_tokens: int = Field(default=0, description="Tokens embedded this run, counted by the embedder's tokenizer.")
+    embedding_cost_usd: float | None = Field(default=0.0, description="What embedding them cost (None: the price is unknown).")
+
+
+class EmbeddingSpend(BaseModel):
+    """What an index run is about to spend on a paid embedder, for its approval."""
+
+    model_config = ConfigDict(frozen=True)
+    embedder: str
+    chunks: int
+    tokens: int
+    cost_usd: float | None = Field(description="None when the embedder's price is unknown.")
+
+    def describe(self) -> str:
+        price = f"about ${self.cost_usd:,.4f}" if self.cost_usd is not None else "an unknown amount (not in tools/data/openai.json)"
+        return f"embedding {self.chunks:,} chunks ({self.tokens:,} tokens) with {self.embedder} costs {price}"
 
 
 def effective_chunk_tokens(chunk_tokens: int, embedder) -> int:
@@ -152,8 +168,12 @@ def run(
     embedder,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 512,
+    approve: Callable[[EmbeddingSpend], None] | None = None,
 ) -> IndexResult:
-    """Index documents (Markdown, text, reStructuredText, HTML, PDF, JSONL) into a searchable collection."""
+    """Index documents (Markdown, text, reStructuredText, HTML, PDF, JSONL) into a searchable collection.
+
+    A paid embedder is priced on the exact chunks to embed before any is sent; `approve` sees that spend and
+    raises to decline it. Without `approve`, a run that would spend money is refused."""
     started = time.perf_counter()
     max_tokens = effective_chunk_tokens(inp.chunk_tokens, embedder)
     if inp.overlap > max_tokens // 2:
@@ -210,6 +230,12 @@ def run(
             if _under(source, roots):
                 stale.extend(i for i, _ in old)
 
+        spend = _spend(embedder, pending)
+        if spend.cost_usd != 0.0:
+            if approve is None:
+                raise TunewiseError(f"{spend.describe()} and needs approval",
+                                    hint="approve it (tunewise index --yes), or use --embedder local (free, offline)")
+            approve(spend)
         added = _embed_and_write(collection, embedder, pending, batch_size, progress)
         # Deleting last means a crash before this line leaves old and new versions side by side, never neither.
         for start in range(0, len(stale), limit):
@@ -223,7 +249,21 @@ def run(
             chunks_deleted=len(stale),
             chunks_total=collection.count(),
             seconds=round(time.perf_counter() - started, 3),
+            embedding_tokens=spend.tokens,
+            embedding_cost_usd=spend.cost_usd,
         )
+
+
+def _spend(embedder, pending) -> EmbeddingSpend:
+    tokens = sum(int(meta["tokens"]) for _, _, meta in pending)
+    price = getattr(embedder, "price_per_million", 0.0)
+    if not pending:
+        cost: float | None = 0.0
+    elif price is None:
+        cost = None
+    else:
+        cost = round(tokens * price / 1e6, 6)
+    return EmbeddingSpend(embedder=embedder.name, chunks=len(pending), tokens=tokens, cost_usd=cost)
 
 
 def _embed_and_write(collection, embedder, pending, batch_size: int, progress) -> int:

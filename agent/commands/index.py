@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +18,7 @@ def index(
     chunk_tokens: Annotated[Optional[int], typer.Option(min=8, help="Most tokens per chunk [default: 400, capped at what the embedder reads].")] = None,
     overlap: Annotated[int, typer.Option(min=0, help="Tokens repeated across each cut.")] = 60,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve what a paid embedder (openai:MODEL) will cost without asking.")] = False,
 ) -> None:
     """Index documents for retrieval; a re-run embeds only new or changed files and drops vanished ones."""
     from agent.clients import get_chroma_client, get_embedder
@@ -32,14 +34,16 @@ def index(
         used = effective_chunk_tokens(chunk_tokens, model)
         err_console.print(f"note: {model.name} reads at most {used} tokens, so chunks are capped at {used}", markup=False, soft_wrap=True)
     inp = IndexInput(paths=paths, collection=collection, db=None if chroma_url else db, chunk_tokens=chunk_tokens or 400, overlap=overlap)
+    approve = _approver(yes=yes, interactive=not json_out and sys.stdin.isatty())
     if json_out or not err_console.is_terminal:
-        result = run(inp, client=client, embedder=model)
+        result = run(inp, client=client, embedder=model, approve=approve)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console) as bar:
             task = bar.add_task("embed", total=None)
-            result = run(inp, client=client, embedder=model, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            result = run(inp, client=client, embedder=model, approve=approve,
+                         progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json(result.model_dump_json())
         return
@@ -49,8 +53,30 @@ def index(
         markup=False,
         soft_wrap=True,
     )
+    if result.embedding_cost_usd != 0.0:
+        spent = f"${result.embedding_cost_usd:,.4f}" if result.embedding_cost_usd is not None else "an unknown amount"
+        console.print(f"  embedded {result.embedding_tokens:,} tokens with {model.name}: {spent}", markup=False, soft_wrap=True)
     for skip in result.files_skipped:
         console.print(f"  skipped {skip.path}: {skip.reason}", markup=False, soft_wrap=True)
+
+
+def _approver(*, yes: bool, interactive: bool):
+    """A paid embedder spends only with --yes or a yes at the prompt; scripts without --yes are refused."""
+
+    def approve(spend) -> None:
+        from agent.console import err_console
+        from tools.errors import TunewiseError
+
+        if yes:
+            err_console.print(f"approved: {spend.describe()}", markup=False, soft_wrap=True)
+            return
+        if not interactive:
+            raise TunewiseError(f"{spend.describe()} and needs approval",
+                                hint="pass --yes to approve it, or use --embedder local (free, offline)")
+        if not typer.confirm(f"{spend.describe()[0].upper()}{spend.describe()[1:]}. Go ahead?", default=False):
+            raise TunewiseError("not indexed: approval declined", hint="nothing was embedded and nothing was spent")
+
+    return approve
 
 
 def register(app: typer.Typer) -> None:
