@@ -16,7 +16,7 @@ from graphs.state import AgentState
 TOKENS_PER_EXAMPLE = 500  # the article's "10,000 training examples averaging 500 tokens each"
 EVAL_MAX = 100  # the article: "a held-out evaluation set: 50-100 examples the model never saw"
 EVAL_CANDIDATES = 3  # tuned vs base vs prompt-engineered
-CHUNK_CHARS = 1600  # ~400 tokens per chunk, tools.index's default
+CHUNK_CHARS = 1600  # a size-based guess, only when the local embedder's tokenizer is not installed
 CHUNKS_PER_SECOND = 50  # MiniLM on 2 CPU cores, measured by benchmarks/rag_bench.py's order of magnitude
 FEW_SHOT = 4  # the article's "3-5 few-shot examples"
 PROMPTED_MODEL = "gpt-4.1-mini"  # the base model a prompt-engineering plan is evaluated on
@@ -89,7 +89,8 @@ def _price(step: dict, state: AgentState, plan: dict, estimate: dict | None, eva
     name, data, docs = step["step"], state.get("data_path"), state.get("docs_dir")
     if name == "split":
         step["inputs"] = {"path": data, "eval": eval_count}
-        step["description"] = f"keep {eval_count} examples aside for evaluation, near-duplicates on one side"
+        step["description"] = (f"keep {eval_count} examples aside for evaluation, near-duplicates on one side" if data
+                               else "keep examples aside for evaluation, once there are some (--data FILE)")
         _needs(step, data, "--data FILE")
     elif name == "index":
         plan["index_plan"] = index_plan(docs, preset.get("collection") or _collection(state))
@@ -114,8 +115,8 @@ def _price(step: dict, state: AgentState, plan: dict, estimate: dict | None, eva
         step["inputs"].update(run_options(preset, "eval"))
         scored = min(eval_count, step["inputs"]["examples"])  # --answer eval_examples=N scores fewer of them
         step["cost_usd"] = _eval_cost(path if tuned else None, state.get("validation"), scored)
-        step["description"] = (f"score {scored} held-out examples: the result against the base model and the "
-                               f"prompt-engineered one")
+        step["description"] = (f"score {scored if data else 'the'} held-out examples: the result against the base "
+                               f"model and the prompt-engineered one")
         _needs(step, data, "--data FILE")
     elif name == "deploy":
         step["description"] = "write the deployment folder (model, collection, system prompt) for `tunewise serve`"
@@ -233,11 +234,22 @@ def index_plan(docs: str | None, collection: str) -> dict:
     files = [p for p in Path(docs).rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)] \
         if docs and Path(docs).is_dir() else ([Path(docs)] if docs and Path(docs).is_file() else [])
     size = sum(p.stat().st_size for p in files)
-    chunks = max(1, size // CHUNK_CHARS) if files else 0
+    chunks, counted = (max(1, size // CHUNK_CHARS) if files else 0), False
+    if files:
+        from tools.errors import TunewiseError
+
+        try:  # the index step's own chunking with MiniLM's tokenizer: exact, and quick (no model, no store)
+            from agent.clients import get_embedder
+            from tools.index import count_chunks
+
+            _, chunks, _ = count_chunks([Path(docs)], get_embedder("local"), chunk_tokens=400, overlap=60)
+            counted = True
+        except TunewiseError:
+            pass  # the rag extra is not installed: keep the size-based guess
     from agent.settings import get_settings
 
-    return {"docs": docs, "files": len(files), "bytes": size, "estimated_chunks": chunks, "collection": collection,
-            "embedder": "local:all-MiniLM-L6-v2", "chunk_tokens": 400, "overlap": 60,
+    return {"docs": docs, "files": len(files), "bytes": size, "estimated_chunks": chunks, "chunks_counted": counted,
+            "collection": collection, "embedder": "local:all-MiniLM-L6-v2", "chunk_tokens": 400, "overlap": 60,
             "db": str(get_settings().chroma_dir), "hours": round(chunks / CHUNKS_PER_SECOND / 3600, 3),
             "refresh": "re-run the index step when the documents change: only changed files are embedded again"}
 

@@ -87,3 +87,16 @@ def test_an_unknown_price_is_refused_without_approval_and_shown_to_the_approver(
     assert embedder.calls == 0 and seen[0].cost_usd is None and seen[0].chunks > 0 and seen[0].tokens > 0
     result = run(inp, client=client, embedder=embedder, approve=seen.append)
     assert result.chunks_added == seen[0].chunks and result.embedding_cost_usd is None
+
+
+def test_the_dry_run_count_is_what_a_real_run_embeds(tmp_path: Path) -> None:
+    from tools.index import count_chunks
+
+    docs = _docs(tmp_path / "docs", count=5)
+    (docs / "notes.bin").write_bytes(b"\x00")  # skipped by both
+    embedder = HashEmbedder()
+    files, chunks, tokens = count_chunks([docs], embedder, chunk_tokens=40, overlap=5)
+    result = run(IndexInput(paths=[docs], collection="help-kb", db=tmp_path / "db", chunk_tokens=40, overlap=5),
+                 client=get_chroma_client(tmp_path / "db"), embedder=embedder)
+    assert (files, chunks, tokens) == (result.files_indexed, result.chunks_added, result.embedding_tokens)
+    assert chunks > 5  # the pages were cut, not taken whole

@@ -199,8 +199,7 @@ def run(
             source = str(path)
             old = indexed.pop(source, [])
             try:
-                if path.suffix.lower() not in loaders.LOADERS:
-                    raise loaders.SkipFile(f"unsupported file type '{path.suffix or path.name}'")
+                _check_type(path)
                 try:
                     data, mtime = path.read_bytes(), path.stat().st_mtime
                 except OSError as exc:
@@ -210,7 +209,7 @@ def run(
                 if _complete(current):
                     stale.extend(i for i, m in old if (m.get("sha256"), m.get("chunking")) != (sha, chunking))
                     continue
-                chunks = chunk_sections(loaders.load(path), max_tokens=max_tokens, overlap=inp.overlap, count=count)
+                chunks = _chunks(path, max_tokens, inp.overlap, count)
             except loaders.SkipFile as why:
                 skipped.append(SkippedFile(path=_display(path), reason=str(why)))
                 stale.extend(i for i, _ in old)
@@ -252,6 +251,35 @@ def run(
             embedding_tokens=spend.tokens,
             embedding_cost_usd=spend.cost_usd,
         )
+
+
+def _check_type(path: Path) -> None:
+    if path.suffix.lower() not in loaders.LOADERS:
+        raise loaders.SkipFile(f"unsupported file type '{path.suffix or path.name}'")
+
+
+def _chunks(path: Path, max_tokens: int, overlap: int, count) -> list:
+    return chunk_sections(loaders.load(path), max_tokens=max_tokens, overlap=overlap, count=count)
+
+
+def count_chunks(paths: list[Path], embedder, *, chunk_tokens: int = 400, overlap: int = 60) -> tuple[int, int, int]:
+    """(files that would be indexed, their chunks, their tokens): a dry run of the chunking, for plans and prices.
+
+    Needs only the embedder's tokenizer, never its model or a store."""
+    files, _ = walk(paths)
+    max_tokens = effective_chunk_tokens(chunk_tokens, embedder)
+    count = token_counter(embedder)
+    indexed = chunks = tokens = 0
+    for path in files:
+        try:
+            _check_type(path)
+            found = _chunks(path, max_tokens, overlap, count)
+        except loaders.SkipFile:
+            continue
+        indexed += 1
+        chunks += len(found)
+        tokens += sum(c.tokens for c in found)
+    return indexed, chunks, tokens
 
 
 def _spend(embedder, pending) -> EmbeddingSpend:
