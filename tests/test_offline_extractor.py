@@ -161,6 +161,12 @@ FRESHNESS_IS_KNOWLEDGE = [
     ("Always give the latest opening hours and fees.", {"knowledge": True}, {"behaviour"}),
     ("Always answer in our house style and use the latest prices.", {"behaviour": True, "knowledge": True}, set()),
 ]
+# 2b. "answer about N ..." counts messages; it is not "answer questions about" a subject.
+COUNTS_ARE_NOT_SUBJECTS = [
+    ("We answer about 900 emails a day and want replies in our house style.", {"behaviour": True}, {"knowledge"}),
+    ("Our team answers on 300 tickets a week; make the replies sound like our best agent.", {"behaviour": True}, {"knowledge"}),
+    ("It should answer questions about our warranty terms in our brand voice.", {"behaviour": True, "knowledge": True}, set()),
+]
 # 3. Style talk that rules style out is not a behaviour problem (and, alone, points to knowledge).
 STYLE_RULED_OUT = [
     ("We're happy with the tone; the problem is it doesn't know our return policy.", {"knowledge": True}, {"behaviour"}),
@@ -206,7 +212,8 @@ def _facts(interviewer: OfflineInterviewer, text: str, focus: str | None = None)
 
 
 @pytest.mark.parametrize("text,expected,absent", ISSUE_EXAMPLES + OWN_TEXTS + HELD_OUT + HELD_OUT_2
-                         + NUMBERS_THAT_COUNT_NOTHING + FRESHNESS_IS_KNOWLEDGE + STYLE_RULED_OUT)
+                         + NUMBERS_THAT_COUNT_NOTHING + FRESHNESS_IS_KNOWLEDGE + STYLE_RULED_OUT
+                         + COUNTS_ARE_NOT_SUBJECTS)
 def test_reads_what_people_wrote(interviewer, text, expected, absent):
     facts = _facts(interviewer, text)
     assert {k: facts.get(k) for k in expected} == expected, facts

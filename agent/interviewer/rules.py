@@ -85,9 +85,11 @@ KNOWLEDGE = re.compile(
     r"|pricing|prices?|price list|catalog(?:ue)?|inventory|stock levels?|specs?|specifications|product (?:info\w*|details|data)"
     r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)|facts?|help ?cent(?:re|er)|rate cards?"
     r"|recent (?:events|news|changes)|real[- ]time|current (?:prices|stock|status|offers)|news|look(?:s|ing)? up"
-    r"|answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on)|cite|citations?|sources"
+    r"|(?:answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on))(?!\s*~?\d| (?:a few |several )?(?:dozens?|hundreds?|thousands?)\b)"
+    r"|cite|citations?|sources"
     r"|retriev\w+|search(?:es|ing)? (?:our|the|through)|needs? to know|know(?:s|ing)? (?:about )?(?:our|the|their|what)"
     r"|product line|(?:from|in|on) our (?:\w+ )?(?:list|database|inventory|listings|records)|doesn'?t know|does not know|hallucinat\w+|terms (?:and|&) conditions)\b")
+# "answer about 900 emails" counts emails: only "answer questions about <a subject>" asks for facts.
 # Freshness talk ("always use the latest version", "updated weekly") is about which facts to use: knowledge.
 FRESH = re.compile(
     r"\b(?:latest|newest|most recent|up[- ]to[- ]date)\b(?! (?:\w+ )?(?:models?|gpt|llama|claude|gemini|mistral)\b)"
