@@ -158,3 +158,24 @@ def test_cli_index_json_then_installed_entry_point_rerun(corpus, tmp_path: Path)
     # This process's local vector index still holds the chunk the other process deleted: it must not surface.
     hits = retriever.search("watering tomato plants", k=5)
     assert len(hits) == 5 and not any(h.source.endswith("garden.html") for h in hits)
+
+
+def test_a_repeated_query_is_embedded_once(tmp_path: Path, monkeypatch) -> None:
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    client = get_chroma_client(tmp_path / "db")
+    embedder = HashEmbedder()
+    index_run(IndexInput(paths=[docs], collection="kbase", db=tmp_path / "db"), client=client, embedder=embedder)
+    retriever = Retriever(client, "kbase", embedder)
+    monkeypatch.setattr(Retriever, "QUERY_CACHE", 2)
+    before = embedder.calls
+    first = retriever.search("when will I get my money back")
+    assert retriever.search("when will I get my money back") == first and embedder.calls == before + 1
+    retriever.search("how often to water tomatoes")
+    retriever.search("why do comets have tails")  # the oldest query falls out of the two-entry cache
+    retriever.search("when will I get my money back")
+    assert embedder.calls == before + 4

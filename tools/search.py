@@ -124,9 +124,31 @@ def parse_where(items: list[str]) -> dict[str, Scalar] | None:
 class Retriever:
     """An opened collection plus its embedder, for many cheap searches (the server and the eval hold one)."""
 
+    QUERY_CACHE = 2048  # recent query vectors kept: 2048 x 384 float32 is 3 MB for MiniLM
+
     def __init__(self, client, collection: str, embedder) -> None:
+        import threading
+        from collections import OrderedDict
+
         self.collection = open_collection(client, collection, embedder)
         self.embedder = embedder
+        # A served assistant sees the same questions again and again; embedding one is most of a search's time
+        # on a CPU (and a paid call with an OpenAI embedder). Exact text only: any change is a new query.
+        self._vectors: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _embed(self, query: str):
+        with self._lock:
+            vector = self._vectors.get(query)
+            if vector is not None:
+                self._vectors.move_to_end(query)
+                return vector
+        vector = self.embedder.embed([query])
+        with self._lock:
+            self._vectors[query] = vector
+            while len(self._vectors) > self.QUERY_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
 
     def search(self, query: str, k: int = 4, where: dict | None = None) -> list[SearchHit]:
         """The `k` passages closest to `query`, best first."""
@@ -134,7 +156,7 @@ class Retriever:
             raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
         if where and len(where) > 1 and not any(key.startswith("$") for key in where):
             where = {"$and": [{key: value} for key, value in where.items()]}
-        vector = self.embedder.embed([query])
+        vector = self._embed(query)
         hits, stale = self._query(vector, k, where)
         if stale:  # dead entries were skipped: ask for more so k live hits still come back
             hits, _ = self._query(vector, 4 * k + 10, where)
