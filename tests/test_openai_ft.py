@@ -165,6 +165,24 @@ def test_failed_job_prints_openais_error_and_a_rerun_starts_afresh(openai_server
     assert len(openai_server.finetune.jobs) == 2
 
 
+def test_rerunning_follows_its_job_without_asking_but_never_starts_another_unapproved(openai_server, data):  # noqa: F811
+    import time
+
+    openai_server.finetune.step_seconds = 0.5  # still running when the command returns
+    openai_server.next_job = JobScript(outcome="failed")
+    started = _train(data, wait=False, json_out=True)
+    assert started.exit_code == 0, started.output
+    job = json.loads(started.stdout)["job_id"]
+    following = _train(data, yes=False, wait=False)  # no --yes, no terminal: it must not need an approval
+    assert following.exit_code == 0, following.output
+    assert f"job {job} was started earlier for this run: following it" in following.stderr
+    while openai_server.finetune.list_jobs()[0]["status"] != "failed":
+        time.sleep(0.1)
+    refused = _train(data, yes=False, wait=False)  # the job failed: a new one would spend, so it is refused
+    assert refused.exit_code == 1 and "needs approval" in refused.stderr and "--yes" in refused.stderr
+    assert len(openai_server.calls("POST", CREATE)) == 1
+
+
 def test_cancelled_job_says_so(openai_server, data):  # noqa: F811
     client = _client()
     openai_server.finetune.step_seconds = 60.0  # the job is still running when the cancel arrives

@@ -293,8 +293,11 @@ def record_job(run_dir: Path, record: dict[str, Any], job: Any, price_per_token:
 
 def run(inp: OpenAITrainInput, *, client: Any, prepared: Prepared | None = None,
         progress: Callable[[Progress], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep) -> OpenAITrainResult:
-    """Fine-tune an OpenAI model on a training file, reusing uploads and never starting the same job twice."""
+        sleep: Callable[[float], None] = time.sleep, create: bool = True) -> OpenAITrainResult:
+    """Fine-tune an OpenAI model on a training file, reusing uploads and never starting the same job twice.
+
+    `create=False` only follows the job this run already has: a caller that has no approval to spend uses it,
+    and gets an error instead of a new job when that one has ended."""
     from tools.catalog import openai_catalog
 
     prep = prepared or prepare(inp)
@@ -316,6 +319,10 @@ def run(inp: OpenAITrainInput, *, client: Any, prepared: Prepared | None = None,
     job, attached = _existing_job(client, record, prep, notes)
     if job is not None:  # nothing to upload or create: follow the job this run already has
         train_id, valid_id, reused = job.training_file, job.validation_file, True
+    elif not create:
+        raise TunewiseError(f"the job this run started has ended ({notes[-1]}); a new one costs about "
+                            f"${prep.estimated_cost_usd:.2f} and needs approval",
+                            hint="re-run with --yes (or --plan FILE) to start it")
     else:
         train_id, reused = upload(client, _upload_source(inp.data, prep.format, run_dir))
         valid_id = upload(client, _upload_source(inp.eval_file, prep.format, run_dir))[0] if inp.eval_file else None

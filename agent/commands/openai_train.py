@@ -126,15 +126,25 @@ def run_openai_train(data: Path, *, model: str, eval_file: Path | None, epochs: 
                           f"${prep.estimated_cost_usd:.2f}", markup=False, soft_wrap=True)
         for note in prep.warnings:
             err_console.print(f"note: {note}", markup=False, soft_wrap=True)
-    _approve(prep, yes=yes, plan=plan, json_out=json_out)
+    # Re-running the command that started a job follows it: nothing new is spent, so nothing is asked. Should
+    # that job have ended badly, `create=False` stops at an error rather than starting a new one unapproved.
+    record = read_record(prep.run_dir)
+    follow_only = (not yes and plan is None and record.get("run_hash") == prep.run_hash and bool(record.get("job_id"))
+                   and record.get("status") not in ("failed", "cancelled"))
+    if follow_only:
+        if not json_out:
+            err_console.print(f"job {record['job_id']} was started earlier for this run: following it, nothing new "
+                              f"is spent", markup=False, soft_wrap=True)
+    else:
+        _approve(prep, yes=yes, plan=plan, json_out=json_out)
 
     client = get_openai_client(max_retries=0, timeout=CREATE_TIMEOUT_S)
     try:
         if json_out or not wait:
-            result = run(inp, client=client, prepared=prep)
+            result = run(inp, client=client, prepared=prep, create=not follow_only)
         else:
             with _ProgressView() as view:
-                result = run(inp, client=client, prepared=prep, progress=view)
+                result = run(inp, client=client, prepared=prep, progress=view, create=not follow_only)
     except KeyboardInterrupt:
         job = read_record(prep.run_dir).get("job_id")
         if job is None:
