@@ -194,6 +194,13 @@ def test_duplicates_ignore_case_and_whitespace(tmp_path: Path) -> None:
     assert [(w.line, w.code) for w in result.warnings if w.code == "duplicate"] == [(13, "duplicate")]
 
 
+def test_findings_past_the_cap_are_counted_not_listed(tmp_path: Path) -> None:
+    base = good_examples(12)
+    result = validate(write_jsonl(tmp_path / "d.jsonl", base * 5), max_issues=10)
+    assert result.warning_counts["duplicate"] == 48 and len(result.warnings) == 10
+    assert [w.line for w in result.warnings][:3] == [13, 14, 15] and result.ok
+
+
 def test_json_nested_too_deeply_is_an_error_on_its_line(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", good_examples(11) + ["[" * 200_000 + "]" * 200_000] + good_examples(2))
     result = validate(path)

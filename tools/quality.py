@@ -74,84 +74,113 @@ class UnionFind:
 
 
 def related_groups(scan: Scan) -> list[int]:
-    """Cluster id per valid example: exact duplicates, near-duplicates and same-prompt examples share one."""
-    exact, near = duplicate_pairs(scan)
+    """Cluster id per valid example: exact duplicates, near-duplicates and same-prompt examples share one.
+
+    Exact duplicates share their prompt, so the prompt groups hold them as well as the conflicting answers."""
     uf = UnionFind(len(scan.ex_line))
-    for a, b in exact:
-        uf.union(a, b)
-    for a, b, _ in near:
-        uf.union(a, b)
-    for a, b in conflicts(scan):
+    for group in _groups(_prompts(scan)):
+        first = int(group[0])
+        for other in group[1:].tolist():
+            uf.union(first, other)
+    for a, b, _ in near_pairs(scan, _repeats(scan)):
         uf.union(a, b)
     return [uf.find(i) for i in range(len(scan.ex_line))]
 
 
-def duplicate_pairs(scan: Scan) -> tuple[list[tuple[int, int]], list[tuple[int, int, float]]]:
-    """(exact pairs, near pairs with similarity) as example indices, later index second."""
-    prompts = np.frombuffer(scan.ex_prompt, dtype=np.int64)
-    keys = prompts * _MIX  # one key per (prompt, answer), built in place; int64 arithmetic wraps
+def _prompts(scan: Scan) -> np.ndarray:
+    return np.frombuffer(scan.ex_prompt, dtype=np.int64)
+
+
+def exact_groups(scan: Scan):
+    """Index arrays of examples with the same prompt and answer (case and whitespace ignored)."""
+    keys = _prompts(scan) * _MIX  # one key per (prompt, answer), built in place; int64 arithmetic wraps
     keys += np.frombuffer(scan.ex_answer, dtype=np.int64)
-    exact = []
-    exact_set = set()
-    for group in _groups(keys):
-        first = int(group[0])
-        for other in group[1:]:
-            exact.append((first, int(other)))
-            exact_set.add(int(other))
+    yield from _groups(keys)
+
+
+def _repeats(scan: Scan) -> np.ndarray:
+    """True for each example that repeats an earlier one exactly."""
+    mask = np.zeros(len(scan.ex_line), dtype=bool)
+    for group in exact_groups(scan):
+        mask[group[1:]] = True
+    return mask
+
+
+def _earliest(groups, n: int, cap: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """From (first, laters) groups: the `cap` (first, later) pairs with the lowest later index, and a mask of
+    every later one."""
+    first_of = np.full(n, -1, dtype=np.int64)
+    for first, later in groups:
+        first_of[later] = first
+    mask = first_of >= 0
+    later = np.flatnonzero(mask)[:cap]
+    return list(zip(first_of[later].tolist(), later.tolist())), mask
+
+
+def near_pairs(scan: Scan, repeats: np.ndarray) -> list[tuple[int, int, float]]:
+    """(earlier, later, similarity) for user turns that are nearly the same but not the same prompt."""
+    prompts = _prompts(scan)
     near: dict[tuple[int, int], float] = {}
     rows = len(scan.ex_minhash) // MINHASHES
-    if rows > 1:
-        sketch = np.frombuffer(scan.ex_minhash, dtype=np.int64).reshape(rows, MINHASHES)
-        # Candidates share two of their four smallest shingle hashes, in any positions: near-duplicates almost
-        # always do, while texts that merely share a common phrase ("how do I") rarely share two of them.
-        pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-        keys = np.empty(rows * len(pairs), dtype=np.int64)  # block k holds pair k's key for every row
-        for k, (i, j) in enumerate(pairs):
-            block = keys[k * rows : (k + 1) * rows]
-            np.multiply(sketch[:, i], _MIX, out=block)
-            block += sketch[:, j]
-        for group in _groups(keys):
-            owners = group % rows
-            if sketch[owners[0], 0] == EMPTY:
-                continue  # no user text at all: nothing to compare
-            members = np.unique(owners)[:MAX_GROUP]
-            for pos, a in enumerate(members[:4]):
-                for b in members[pos + 1 :]:
-                    a_i, b_i = int(a), int(b)
-                    if b_i in exact_set or (a_i, b_i) in near or prompts[a_i] == prompts[b_i]:
-                        continue  # exact duplicates and same-prompt conflicts are reported as such
-                    sim = sketch_similarity(sketch[a_i].tolist(), sketch[b_i].tolist())
-                    if sim >= NEAR_DUP_SIMILARITY:
-                        near[(a_i, b_i)] = sim
-    return exact, [(a, b, s) for (a, b), s in sorted(near.items())]
+    if rows < 2:
+        return []
+    sketch = np.frombuffer(scan.ex_minhash, dtype=np.int64).reshape(rows, MINHASHES)
+    # Candidates share two of their four smallest shingle hashes, in any positions: near-duplicates almost
+    # always do, while texts that merely share a common phrase ("how do I") rarely share two of them.
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    keys = np.empty(rows * len(pairs), dtype=np.int64)  # block k holds pair k's key for every row
+    for k, (i, j) in enumerate(pairs):
+        block = keys[k * rows : (k + 1) * rows]
+        np.multiply(sketch[:, i], _MIX, out=block)
+        block += sketch[:, j]
+    for group in _groups(keys):
+        owners = group % rows
+        if sketch[owners[0], 0] == EMPTY:
+            continue  # no user text at all: nothing to compare
+        members = np.unique(owners)[:MAX_GROUP].tolist()
+        for pos, a in enumerate(members[:4]):
+            for b in members[pos + 1 :]:
+                if repeats[b] or (a, b) in near or prompts[a] == prompts[b]:
+                    continue  # exact duplicates and same-prompt conflicts are reported as such
+                sim = sketch_similarity(sketch[a].tolist(), sketch[b].tolist())
+                if sim >= NEAR_DUP_SIMILARITY:
+                    near[(a, b)] = sim
+    return [(a, b, s) for (a, b), s in sorted(near.items())]
 
 
-def conflicts(scan: Scan) -> list[tuple[int, int]]:
-    """Pairs of examples with the same prompt but a different answer."""
-    prompts = np.frombuffer(scan.ex_prompt, dtype=np.int64)
+def conflict_groups(scan: Scan):
+    """(first, later examples) with the first one's prompt but a different answer."""
     answers = np.frombuffer(scan.ex_answer, dtype=np.int64)
-    out = []
-    for group in _groups(prompts):
-        first = int(group[0])
-        for other in group[1:]:
-            if answers[other] != answers[first]:
-                out.append((first, int(other)))
-    return out
+    for group in _groups(_prompts(scan)):
+        others = group[1:][answers[group[1:]] != answers[group[0]]]
+        if len(others):
+            yield int(group[0]), others
 
 
-def findings(scan: Scan, *, price_per_token: float, epochs: int) -> list[Finding]:
+def findings(scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000) -> tuple[list[Finding], dict[str, int]]:
+    """(findings, how many of each code there are): the first `cap` of each code by line are spelled out, all
+    are counted. A file concatenated to itself holds a duplicate per example; a message for each of millions
+    would take more memory than the whole scan."""
     lines = scan.ex_line
+    n = len(lines)
     out: list[Finding] = []
-    exact, near = duplicate_pairs(scan)
-    for a, b in exact:
+    counts: dict[str, int] = {}
+    dups, repeats = _earliest(((int(g[0]), g[1:]) for g in exact_groups(scan)), n, cap)
+    counts["duplicate"] = int(repeats.sum())
+    for a, b in dups:
         out.append(Finding(lines[b], "duplicate", f"exact duplicate of line {lines[a]}; drop it"))
-    for a, b, sim in near:
+    near = near_pairs(scan, repeats)
+    counts["near_duplicate"] = len(near)
+    for a, b, sim in sorted(near, key=lambda pair: pair[1])[:cap]:
         out.append(Finding(lines[b], "near_duplicate", f"user turns nearly identical to line {lines[a]} (similarity ~{sim:.2f})"))
-    for a, b in conflicts(scan):
+    clashes, clashing = _earliest(conflict_groups(scan), n, cap)
+    counts["conflicting_answers"] = int(clashing.sum())
+    for a, b in clashes:
         out.append(Finding(lines[b], "conflicting_answers", f"same prompt as line {lines[a]} but a different answer; keep the one you want taught"))
-    out.extend(_format_findings(scan))
-    out.extend(_system_prompt_findings(scan, price_per_token=price_per_token, epochs=epochs))
-    return out
+    for finding in _format_findings(scan) + _system_prompt_findings(scan, price_per_token=price_per_token, epochs=epochs):
+        counts[finding.code] = counts.get(finding.code, 0) + 1
+        out.append(finding)
+    return out, {code: total for code, total in counts.items() if total}
 
 
 def _format_findings(scan: Scan) -> list[Finding]:

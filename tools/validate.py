@@ -192,8 +192,12 @@ def run(inp: ValidateInput) -> ValidateResult:
     fmt, scan = collect(inp)
     epochs = openai_default_epochs(scan.valid)
     price = info.training / 1_000_000
-    for f in quality.findings(scan, price_per_token=price, epochs=epochs):
+    found, totals = quality.findings(scan, price_per_token=price, epochs=epochs, cap=inp.max_issues)
+    for f in found:
         scan.add(f.line, "warning", f.code, f.message, inp.max_issues)
+    for code, total in totals.items():  # the findings past the cap are counted, not spelled out
+        key = ("warning", code)
+        scan.counts[key] = scan.counts.get(key, 0) + total - sum(1 for f in found if f.code == code)
     if scan.valid < catalog.min_examples:
         scan.add(1, "error", "too_few_examples",
                  f"{scan.valid} valid examples; OpenAI requires at least {catalog.min_examples} (and 50-100 to see a change)", inp.max_issues)
