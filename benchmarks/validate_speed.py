@@ -4,7 +4,8 @@
 
 Both run as fresh processes on the same generated file, so start-up counts for both. The ratio is
 article seconds / tunewise seconds (>= 1.0 means tunewise is no slower). Then, unless --big-gb 0, the peak RSS
-of `tunewise validate` on a file of about that many GB.
+of `tunewise validate` on a file of about that many GB, and on one as large made of copies of the first file
+(a duplicate finding for nearly every example: the worst case for the cross-example findings).
 """
 
 from __future__ import annotations
@@ -47,11 +48,21 @@ def side_by_side(a: list[str], b: list[str], repeats: int) -> tuple[list[float],
     return times_a, out_a, times_b, out_b
 
 
+_MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, proc.returncode)
+"""
+
+
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """(seconds, largest max-RSS of any process the command ran) — the two validate processes are measured each."""
-    start = time.perf_counter()
-    subprocess.run(cmd, capture_output=True)
-    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    """(seconds, largest max-RSS of any process the command ran), measured in a fresh parent of its own so that
+    earlier runs do not count; the two validate processes are measured each."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True).stdout.split()
+    if out[2] not in ("0", "1"):
+        sys.exit(f"{cmd[0]} failed with exit code {out[2]}")
+    return float(out[0]), float(out[1])
 
 
 def main() -> None:
@@ -82,6 +93,15 @@ def main() -> None:
             write_chat_file(big, int(args.big_gb * 1e9 / per_example), seed=1)
             seconds, rss = peak_rss_mb(tunewise + [str(big)])
             print(f"{big.stat().st_size / 1e9:.2f} GB file: {seconds:.1f} s, peak RSS {rss:.0f} MB per process (target < 400 MB)")
+            big.unlink()
+            # The same size made of the 100k file over and over: a duplicate finding for almost every example.
+            copies = max(1, round(args.big_gb * 1e9 / data.stat().st_size))
+            with big.open("wb") as out:
+                for _ in range(copies):
+                    out.write(data.read_bytes())
+            seconds, rss = peak_rss_mb(tunewise + [str(big)])
+            print(f"{big.stat().st_size / 1e9:.2f} GB of {copies} copies (duplicates everywhere): {seconds:.1f} s, "
+                  f"peak RSS {rss:.0f} MB per process")
 
 
 if __name__ == "__main__":
