@@ -76,7 +76,8 @@ def test_the_merged_scan_keeps_line_numbers_and_sketch_rows(tmp_path: Path) -> N
     child = ForkedScan.start(str(path), middle, size, CFG)
     merged = scan_range(str(path), 0, middle, CFG)
     child.merge_into(merged)
-    for name in ("ex_line", "ex_tokens", "ex_answer_tokens", "ex_prompt", "ex_answer", "ex_style", "ex_minhash"):
+    for name in ("ex_line", "ex_tokens", "ex_answer_tokens", "ex_prompt", "ex_answer", "ex_style", "ex_system",
+                 "ex_system_tokens", "ex_minhash"):
         assert getattr(merged, name) == getattr(alone, name), name
     assert (merged.lines, merged.valid, merged.tokens_total) == (alone.lines, alone.valid, alone.tokens_total)
     assert merged.ex_line[-1] == 799 and quality.findings(merged, price_per_token=0.0, epochs=3) == ([], {})

@@ -208,6 +208,15 @@ def test_json_nested_too_deeply_is_an_error_on_its_line(tmp_path: Path) -> None:
     assert "nested" in result.errors[0].message and result.valid_examples == 13
 
 
+def test_the_most_common_system_prompt_is_found_among_unique_ones(tmp_path: Path) -> None:
+    system = " ".join(f"Rule {i}: always be polite and precise about topic {i}." for i in range(40))
+    unique = [chat(f"Question {i}?", f"Answer {i}.", system=f"You help customer number {i}.") for i in range(10)]
+    repeated = [chat(f"Other question {i}?", f"Other answer {i}.", system=system) for i in range(12)]
+    result = validate(write_jsonl(tmp_path / "d.jsonl", unique + repeated))
+    found = [w for w in result.warnings if w.code == "repeated_system_prompt"]
+    assert len(found) == 1 and found[0].line == 11 and "12 examples" in found[0].message
+
+
 def test_repeated_long_system_prompt_is_flagged_with_its_cost(tmp_path: Path) -> None:
     system = " ".join(f"Rule {i}: always be polite and precise about topic {i}." for i in range(40))
     records = [chat(f"Question {i} about order {i * 11}?", f"Answer {i}.", system=system) for i in range(12)]

@@ -206,12 +206,26 @@ def _format_findings(scan: Scan) -> list[Finding]:
 
 
 def _system_prompt_findings(scan: Scan, *, price_per_token: float, epochs: int) -> list[Finding]:
-    if not scan.systems or not scan.valid:
+    keys = np.frombuffer(scan.ex_system, dtype=np.int64)
+    if not len(keys):
         return []
-    count, tokens, first = max(scan.systems.values(), key=lambda v: v[0])
+    n = len(keys)
+    if keys[0] != 0 and (keys == keys[0]).all():  # the usual file: one prompt everywhere
+        top, count = 0, n
+    else:
+        # Only a prompt in at least half the examples matters, and in sorted order such a run of equal values
+        # always covers one of the (up to) four middle positions: a partition finds them without a full sort.
+        mid = (n - 1) // 2
+        kth = sorted({max(0, mid - 1), mid, n // 2, min(n - 1, n // 2 + 1)})
+        candidates = set(np.partition(keys, kth)[kth].tolist()) - {0}  # 0: no system prompt
+        if not candidates:
+            return []
+        count, value = max((int(np.count_nonzero(keys == c)), c) for c in candidates)
+        top = int(np.argmax(keys == value))
+    tokens = scan.ex_system_tokens[top]
     if count < max(2, scan.valid // 2) or tokens < SYSTEM_PROMPT_TOKENS:
         return []
     cost = count * tokens * epochs * price_per_token
     share = count * tokens / max(scan.tokens_total, 1)
-    return [Finding(first, "repeated_system_prompt",
+    return [Finding(scan.ex_line[top], "repeated_system_prompt",
                     f"the same {tokens:,}-token system prompt is in {count:,} examples ({100 * share:.0f}% of all tokens, ~${cost:,.2f} of training); shorten it: the fine-tune learns the behaviour")]

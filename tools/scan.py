@@ -80,9 +80,9 @@ class ScanConfig:
     max_issues: int = 1000
 
 
-# Per-example arrays and their types: 33 bytes an example (a 1 GB file holds ~1.8 million).
+# Per-example arrays and their types: 45 bytes an example (a 1 GB file holds ~1.8 million).
 EXAMPLE_ARRAYS = (("ex_line", "q"), ("ex_tokens", "i"), ("ex_answer_tokens", "i"), ("ex_prompt", "q"),
-                  ("ex_answer", "q"), ("ex_style", "b"))
+                  ("ex_answer", "q"), ("ex_style", "b"), ("ex_system", "q"), ("ex_system_tokens", "i"))
 
 
 @dataclass
@@ -103,8 +103,11 @@ class Scan:
     ex_prompt: array = field(default_factory=lambda: array("q"))  # norm_hash of everything before the answer
     ex_answer: array = field(default_factory=lambda: array("q"))  # norm_hash of the final assistant turn
     ex_style: array = field(default_factory=lambda: array("b"))  # index into STYLES
+    # The leading system prompt's hash (0: none) and tokens. Per example rather than a dict of prompts: a file
+    # whose system prompt names each customer has as many prompts as examples.
+    ex_system: array = field(default_factory=lambda: array("q"))
+    ex_system_tokens: array = field(default_factory=lambda: array("i"))
     ex_minhash: array = field(default_factory=lambda: array("q"))  # MINHASHES per example, first NEAR_DUP_LIMIT only
-    systems: dict = field(default_factory=dict)  # leading system prompt hash -> [count, tokens, first line]
 
     def add(self, line: int, severity: str, code: str, message: str, cap: int) -> None:
         key = (severity, code)
@@ -123,11 +126,6 @@ class Scan:
         self.tokens_total += other.tokens_total
         self.tokens_trained += other.tokens_trained
         self.messages_total += other.messages_total
-        for key, (n, tok, first) in other.systems.items():
-            if key in self.systems:
-                self.systems[key][0] += n
-            else:
-                self.systems[key] = [n, tok, first + line_offset]
 
     def sketch_room(self) -> int:
         """Sketch rows the next range may append: sketches cover a prefix of the examples, up to NEAR_DUP_LIMIT."""
@@ -209,6 +207,7 @@ class Measurer:
         user_tokens: list[int] = []
         prompt: list[str] = []
         answer = ""
+        system = system_tokens = 0
         for msg in messages:
             content = msg.get("content")
             text = content if type(content) is str else content_text(content)
@@ -248,12 +247,7 @@ class Measurer:
                     user_tokens += toks[: USER_TOKENS - len(user_tokens)]
                 prompt.append(text)
             elif role == "system" and not prompt:
-                key = cached[1]
-                entry = scan.systems.get(key)
-                if entry:
-                    entry[0] += 1
-                else:
-                    scan.systems[key] = [1, n, line]
+                system, system_tokens = cached[1] or 1, n
                 prompt.append(cached[2])
             else:
                 prompt.append(f"\0{role}")
@@ -271,6 +265,8 @@ class Measurer:
         scan.ex_prompt.append(norm_hash("\0".join(prompt)))
         scan.ex_answer.append(norm_hash(answer))
         scan.ex_style.append(style_of(answer))
+        scan.ex_system.append(system)
+        scan.ex_system_tokens.append(system_tokens)
         sketcher = self.sketcher
         if sketcher.limit > len(sketcher.ends):
             if len(user_tokens) < 3 and user_tokens:
