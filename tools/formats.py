@@ -116,29 +116,91 @@ def iter_raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
+_ARRAY_CHUNK = 1 << 20  # characters read at a time
+MAX_ELEMENT_CHARS = 64 * 1024 * 1024  # an element that does not parse within this much text is reported, not read on
+
+
 def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, element) of a JSON array file; the line is where the element starts."""
-    text = path.read_text("utf-8-sig")
+    """Yield (line number, element) of a JSON array file, where the line is the one its element starts on.
+
+    Streams: only the element being parsed and the chunk around it are held, so a 1 GB Alpaca export costs no
+    more memory than a small one."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TunewiseError(f"invalid JSON array ({exc.msg})", path=str(path), line=exc.lineno,
-                            hint="fix the JSON, or convert the file to JSONL (one object per line)") from None
-    if not isinstance(data, list):
-        raise TunewiseError("a .json training file must hold a JSON array of examples", path=str(path), line=1)
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    line = text.count("\n", 0, pos) + 1
-    for element in data:
-        # Recover each element's starting line by scanning to it; cheap next to json.loads itself.
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            if text[pos] == "\n":
-                line += 1
-            pos += 1
-        _, end = decoder.raw_decode(text, pos)
-        yield line, element
-        line += text.count("\n", pos, end)
-        pos = end
+        with path.open("r", encoding="utf-8-sig") as fh:
+            yield from _JsonArrayReader(fh, path)
+    except UnicodeDecodeError:
+        raise TunewiseError("bytes that are not UTF-8", path=str(path), hint="re-save the file as UTF-8") from None
+
+
+class _JsonArrayReader:
+    _SPACE = " \t\r\n"
+
+    def __init__(self, fh, path: Path) -> None:
+        self.fh, self.path = fh, path
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        """Drop what was consumed and read another chunk; False once the file has ended."""
+        # Read at least as much as is held: an element many chunks long is re-parsed a few times, not once a chunk.
+        more = "" if self.eof else self.fh.read(max(_ARRAY_CHUNK, len(self.buf) - self.pos))
+        self.buf, self.pos = self.buf[self.pos :] + more, 0
+        self.eof = self.eof or not more
+        return bool(more)
+
+    def _next_char(self) -> str:
+        """Skip whitespace, counting lines; the next character, or "" at the end of the file."""
+        while True:
+            buf, pos = self.buf, self.pos
+            while pos < len(buf) and buf[pos] in self._SPACE:
+                self.line += buf[pos] == "\n"
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                return buf[pos]
+            if not self._fill():
+                return ""
+
+    def _bad(self, message: str) -> TunewiseError:
+        return TunewiseError(message, path=str(self.path), line=self.line,
+                             hint="fix the JSON, or convert the file to JSONL (one object per line)")
+
+    def _element(self) -> Any:
+        while True:
+            try:
+                element, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # Out of text mid-element: read on. It is a real error once the file ends or the element is huge.
+                if len(self.buf) - self.pos > MAX_ELEMENT_CHARS or not self._fill():
+                    raise self._bad(f"invalid JSON array ({exc.msg})") from None
+                continue
+            # A number cut by the chunk's end parses too soon ("-0." reads as -0): near the end, read on first.
+            if not isinstance(element, (dict, list, str)) and len(self.buf) - end < 64 and not self.eof:
+                self._fill()  # moves the buffer, so parse again either way
+                continue
+            self.line += self.buf.count("\n", self.pos, end)
+            self.pos = end
+            return element
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        if self._next_char() != "[":
+            raise TunewiseError("a .json training file must hold a JSON array of examples", path=str(self.path), line=1)
+        self.pos += 1
+        if self._next_char() == "]":
+            self.pos += 1
+        else:
+            while True:
+                line = self.line
+                yield line, self._element()
+                after = self._next_char()
+                self.pos += 1
+                if after == "]":
+                    break
+                if after != ",":
+                    raise self._bad("invalid JSON array (expected ',' or ']' after an element)")
+                self._next_char()
+        if self._next_char():
+            raise self._bad("text after the end of the JSON array")
 
 
 def load_examples(path: str | Path, fmt: str | None = None) -> list[ChatExample]:

@@ -344,13 +344,14 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
     return measure.finish()
 
 
-def scan_records(elements: list, cfg: ScanConfig) -> Scan:
-    """Scan parsed records given as (line, record): the elements of a JSON-array file."""
+def scan_records(elements, cfg: ScanConfig) -> Scan:
+    """Scan parsed records given as (line, record), as they stream: the elements of a JSON-array file."""
     from tools.tokens import get_encoding
 
     checker = CHECKERS[cfg.fmt]
     scan = Scan()
     measure = Measurer(get_encoding(cfg.encoding_name), cfg, scan)
+    line = 0
     for line, record in elements:
         scan.examples += 1
         leaked = scan_raw(json.dumps(record, ensure_ascii=False).encode(), line, cfg, scan)
@@ -360,5 +361,5 @@ def scan_records(elements: list, cfg: ScanConfig) -> Scan:
             scan.add(line, "error", code, msg, cfg.max_issues)
         if messages is not None and not leaked:
             measure(messages, line)
-    scan.lines = elements[-1][0] if elements else 0
+    scan.lines = line
     return measure.finish()

@@ -76,8 +76,18 @@ def _first_record_format(path: Path) -> str:
     """Detect the format from the first parsable record (JSON arrays are Alpaca or ShareGPT)."""
     import json
 
-    from tools.formats import detect_format
+    from itertools import islice
 
+    from tools.formats import detect_format, is_json_array, iter_json_array
+
+    if is_json_array(path):
+        try:  # the first elements, streamed: an array's lines end in commas and do not parse one by one
+            for _, record in islice(iter_json_array(path), 50):
+                if fmt := detect_format(record):
+                    return fmt
+        except TunewiseError:
+            pass  # a broken array is reported by the scan itself
+        return "alpaca"
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, 1):
             raw = raw.lstrip(b"\xef\xbb\xbf").strip()
@@ -232,8 +242,4 @@ def _scan_array(path: Path, fmt: str, info, inp: ValidateInput) -> Scan:
 
     cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
                      hosted=inp.hosted, max_issues=inp.max_issues)
-    try:
-        elements = list(iter_json_array(path))
-    except UnicodeDecodeError:
-        raise TunewiseError("bytes that are not UTF-8", path=str(path), hint="re-save the file as UTF-8") from None
-    return scan_records(elements, cfg)
+    return scan_records(iter_json_array(path), cfg)
