@@ -76,6 +76,23 @@ def test_same_seed_same_split_and_other_seed_differs(tmp_path: Path) -> None:
     assert len(a.splitlines()) == 30
 
 
+def test_the_split_does_not_depend_on_the_interpreters_hash_salt(tmp_path: Path) -> None:
+    """Text hashes are salted per interpreter; the clusters, and so the split, must not be."""
+    import os
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "d.jsonl", corpus())
+    outputs = []
+    for salt in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": salt}
+        cmd = [sys.executable, "-m", "agent.cli", "split", str(path), "--eval", "30", "--seed", "7", "--out", str(tmp_path / salt)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append((tmp_path / salt / "eval.jsonl").read_text())
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 30
+
+
 def test_stratified_by_metadata_keeps_proportions(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
     result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "o", stratify_by="team"))
