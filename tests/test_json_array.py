@@ -45,9 +45,10 @@ def _expected_lines(text: str) -> list[int]:
 def test_any_chunk_size_gives_the_same_elements_and_lines(tmp_path: Path, monkeypatch, chunk: int) -> None:
     monkeypatch.setattr(formats, "_ARRAY_CHUNK", chunk)
     text = "\ufeff[\n" + ",\n".join(json.dumps(r, indent=2 if i % 3 else None) for i, r in enumerate(RECORDS)) + "\n]\n"
-    got = list(iter_json_array(_write(tmp_path / "a.json", text)))
-    assert [element for _, element in got] == RECORDS
-    assert [line for line, _ in got] == _expected_lines(text.lstrip("\ufeff"))
+    got = list(iter_json_array(_write(tmp_path / "a.json", text), with_text=True))
+    assert [element for _, element, _ in got] == RECORDS
+    assert [line for line, _, _ in got] == _expected_lines(text.lstrip("\ufeff"))
+    assert [json.loads(raw) for _, _, raw in got] == RECORDS  # each element's own text, as written
 
 
 def test_numbers_cut_by_a_chunk_are_read_whole(tmp_path: Path, monkeypatch) -> None:

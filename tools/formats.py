@@ -120,14 +120,15 @@ _ARRAY_CHUNK = 1 << 20  # characters read at a time
 MAX_ELEMENT_CHARS = 64 * 1024 * 1024  # an element that does not parse within this much text is reported, not read on
 
 
-def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, element) of a JSON array file, where the line is the one its element starts on.
+def iter_json_array(path: Path, *, with_text: bool = False) -> Iterator[tuple]:
+    """Yield (line number, element) of a JSON array file, where the line is the one its element starts on;
+    with `with_text`, (line number, element, the element's JSON text as written).
 
     Streams: only the element being parsed and the chunk around it are held, so a 1 GB Alpaca export costs no
     more memory than a small one."""
     try:
         with path.open("r", encoding="utf-8-sig") as fh:
-            yield from _JsonArrayReader(fh, path)
+            yield from _JsonArrayReader(fh, path, with_text)
     except UnicodeDecodeError:
         raise TunewiseError("bytes that are not UTF-8", path=str(path), hint="re-save the file as UTF-8") from None
 
@@ -135,8 +136,9 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
 class _JsonArrayReader:
     _SPACE = " \t\r\n"
 
-    def __init__(self, fh, path: Path) -> None:
-        self.fh, self.path = fh, path
+    def __init__(self, fh, path: Path, with_text: bool = False) -> None:
+        self.fh, self.path, self.with_text = fh, path, with_text
+        self.text = ""
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
         self.decoder = json.JSONDecoder()
 
@@ -178,6 +180,8 @@ class _JsonArrayReader:
             if not isinstance(element, (dict, list, str)) and len(self.buf) - end < 64 and not self.eof:
                 self._fill()  # moves the buffer, so parse again either way
                 continue
+            if self.with_text:
+                self.text = self.buf[self.pos : end]
             self.line += self.buf.count("\n", self.pos, end)
             self.pos = end
             return element
@@ -191,7 +195,8 @@ class _JsonArrayReader:
         else:
             while True:
                 line = self.line
-                yield line, self._element()
+                element = self._element()
+                yield (line, element, self.text) if self.with_text else (line, element)
                 after = self._next_char()
                 self.pos += 1
                 if after == "]":

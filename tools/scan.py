@@ -345,16 +345,16 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
 
 
 def scan_records(elements, cfg: ScanConfig) -> Scan:
-    """Scan parsed records given as (line, record), as they stream: the elements of a JSON-array file."""
+    """Scan parsed records given as (line, record, JSON text), as they stream: the elements of a JSON-array file."""
     from tools.tokens import get_encoding
 
     checker = CHECKERS[cfg.fmt]
     scan = Scan()
     measure = Measurer(get_encoding(cfg.encoding_name), cfg, scan)
     line = 0
-    for line, record in elements:
+    for line, record, text in elements:
         scan.examples += 1
-        leaked = scan_raw(json.dumps(record, ensure_ascii=False).encode(), line, cfg, scan)
+        leaked = scan_raw(text.encode("utf-8", "surrogatepass"), line, cfg, scan)
         problems: list = []
         messages = checker(record, problems)
         for code, msg in problems:

@@ -242,4 +242,4 @@ def _scan_array(path: Path, fmt: str, info, inp: ValidateInput) -> Scan:
 
     cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
                      hosted=inp.hosted, max_issues=inp.max_issues)
-    return scan_records(iter_json_array(path), cfg)
+    return scan_records(iter_json_array(path, with_text=True), cfg)
