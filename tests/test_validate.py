@@ -291,3 +291,20 @@ def test_two_processes_agree_with_one(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", records)
     one, two = validate(path, workers=1), validate(path, workers=2)
     assert one.model_dump() == two.model_dump()
+
+
+def test_a_pipe_is_validated_whole_and_split_refuses_it_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "d.jsonl", good_examples(30))
+    data = path.read_bytes()
+    got = subprocess.run([sys.executable, "-m", "agent.cli", "validate", "/dev/stdin", "--json"], input=data,
+                         capture_output=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert report["path"] == "/dev/stdin" and report["valid_examples"] == 30 and not report["errors"]
+    refused = subprocess.run([sys.executable, "-m", "agent.cli", "split", "/dev/stdin", "--eval", "5", "--out",
+                              str(tmp_path / "out")], input=data, capture_output=True, timeout=120)
+    assert refused.returncode != 0 and b"Traceback" not in refused.stderr
+    assert b"not a regular file" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

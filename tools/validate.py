@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -109,11 +110,31 @@ def _check_path(path: Path) -> None:
         raise TunewiseError("file not found", path=str(path), hint="check the path")
     if path.is_dir():
         raise TunewiseError("is a directory, not a training file", path=str(path), hint="pass the .jsonl file inside it")
+    if not path.is_file():
+        return  # a pipe: opening it to test it would lose data (or the writer); spooling it reports any error
     try:
         with path.open("rb") as fh:
             fh.read(1)
     except OSError as exc:
         raise TunewiseError(f"cannot read the file ({exc.strerror})", path=str(path)) from None
+
+
+@contextlib.contextmanager
+def _spooled(path: Path):
+    """A temporary regular-file copy of a stream, removed afterwards."""
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="tunewise-validate-", suffix=".jsonl")
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except OSError as exc:
+            raise TunewiseError(f"cannot read the stream ({exc.strerror or exc})", path=str(path)) from None
+        yield Path(name)
+    finally:
+        os.unlink(name)
 
 
 def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -180,6 +201,9 @@ def collect(inp: ValidateInput) -> tuple[str, Scan]:
 
     path = Path(inp.path)
     _check_path(path)
+    if not path.is_file():
+        raise TunewiseError("not a regular file (a pipe or a device): this needs to read the data more than once",
+                            path=str(path), hint="save the data to a file first")
     info = openai_catalog().model(inp.model)
     fmt = inp.format or _first_record_format(path)
     if fmt in ("alpaca", "sharegpt") and is_json_array(path):
@@ -197,6 +221,10 @@ def run(inp: ValidateInput) -> ValidateResult:
     from tools.epochs import openai_default_epochs
 
     path = Path(inp.path)
+    _check_path(path)
+    if not path.is_file():  # `... | tunewise validate /dev/stdin`: the scan sniffs, then seeks, so spool it first
+        with _spooled(path) as copy:
+            return run(inp.model_copy(update={"path": copy})).model_copy(update={"path": str(path)})
     catalog = openai_catalog()
     info = catalog.model(inp.model)
     fmt, scan = collect(inp)
