@@ -212,6 +212,8 @@ def load_examples(path: str | Path, fmt: str | None = None) -> list[ChatExample]
     """Read a training file that has passed validation into chat examples (train, split and eval use this)."""
     p = Path(path)
     if not p.is_file():
+        if p.exists() and not p.is_dir():
+            raise TunewiseError("not a regular file (a pipe or a device)", path=str(p), hint="save the data to a file first")
         raise TunewiseError("training file not found", path=str(p), hint="check the path")
     records: Iterator[tuple[int, Any]]
     if is_json_array(p):
