@@ -308,3 +308,5 @@ def test_a_pipe_is_validated_whole_and_split_refuses_it_in_one_line(tmp_path: Pa
                               str(tmp_path / "out")], input=data, capture_output=True, timeout=120)
     assert refused.returncode != 0 and b"Traceback" not in refused.stderr
     assert b"not a regular file" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    device = runner.invoke(app, ["validate", "/dev/zero"])  # endless: refused, not copied until the disk is full
+    assert device.exit_code == 1 and "neither a regular file nor a pipe" in device.stderr

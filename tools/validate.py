@@ -223,6 +223,11 @@ def run(inp: ValidateInput) -> ValidateResult:
     path = Path(inp.path)
     _check_path(path)
     if not path.is_file():  # `... | tunewise validate /dev/stdin`: the scan sniffs, then seeks, so spool it first
+        import stat
+
+        if not stat.S_ISFIFO(path.stat().st_mode) and not stat.S_ISSOCK(path.stat().st_mode):
+            raise TunewiseError("neither a regular file nor a pipe (a device?)", path=str(path),
+                                hint="pass a .jsonl file, or pipe the data in: cat FILE | tunewise validate /dev/stdin")
         with _spooled(path) as copy:
             return run(inp.model_copy(update={"path": copy})).model_copy(update={"path": str(path)})
     catalog = openai_catalog()
