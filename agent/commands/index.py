@@ -35,7 +35,8 @@ def index(
         err_console.print(f"note: {model.name} reads at most {used} tokens, so chunks are capped at {used}", markup=False, soft_wrap=True)
     inp = IndexInput(paths=paths, collection=collection, db=None if chroma_url else db, chunk_tokens=chunk_tokens or 400, overlap=overlap)
     approve = _approver(yes=yes, interactive=not json_out and sys.stdin.isatty())
-    if json_out or not err_console.is_terminal:
+    asks = getattr(model, "price_per_million", 0.0) != 0.0 and not yes  # no live bar over the approval prompt
+    if json_out or not err_console.is_terminal or asks:
         result = run(inp, client=client, embedder=model, approve=approve)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
