@@ -77,7 +77,10 @@ class EmbeddingSpend(BaseModel):
     cost_usd: float | None = Field(description="None when the embedder's price is unknown.")
 
     def describe(self) -> str:
-        price = f"about ${self.cost_usd:,.4f}" if self.cost_usd is not None else "an unknown amount (not in tools/data/openai.json)"
+        if self.cost_usd is None:
+            price = "an unknown amount (not in tools/data/openai.json)"
+        else:
+            price = f"about ${self.cost_usd:,.4f}" if self.cost_usd >= 0.0001 else "less than $0.0001"
         return f"embedding {self.chunks:,} chunks ({self.tokens:,} tokens) with {self.embedder} costs {price}"
 
 

@@ -55,7 +55,8 @@ def index(
         soft_wrap=True,
     )
     if result.embedding_cost_usd != 0.0:
-        spent = f"${result.embedding_cost_usd:,.4f}" if result.embedding_cost_usd is not None else "an unknown amount"
+        cost = result.embedding_cost_usd
+        spent = "an unknown amount" if cost is None else (f"${cost:,.4f}" if cost >= 0.0001 else "less than $0.0001")
         console.print(f"  embedded {result.embedding_tokens:,} tokens with {model.name}: {spent}", markup=False, soft_wrap=True)
     for skip in result.files_skipped:
         console.print(f"  skipped {skip.path}: {skip.reason}", markup=False, soft_wrap=True)
