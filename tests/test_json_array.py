@@ -87,3 +87,13 @@ def test_a_long_array_is_detected_and_validated_as_a_stream(tmp_path: Path, monk
     path = _write(tmp_path / "big.json", "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # 60+ lines ending in ','
     result = run(ValidateInput(path=path))
     assert result.format == "alpaca" and result.valid_examples == 120 and result.ok
+
+
+def test_an_endless_element_stops_at_the_limit(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(formats, "_ARRAY_CHUNK", 16)
+    monkeypatch.setattr(formats, "MAX_ELEMENT_CHARS", 200)
+    path = _write(tmp_path / "long.json", '[\n{"a": 1},\n{"b": "' + "x" * 1000 + '"}]')
+    got = []
+    with pytest.raises(TunewiseError, match="runs past") as caught:
+        got.extend(iter_json_array(path))
+    assert got == [(2, {"a": 1})] and caught.value.line == 3

@@ -173,7 +173,10 @@ class _JsonArrayReader:
                 element, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
                 # Out of text mid-element: read on. It is a real error once the file ends or the element is huge.
-                if len(self.buf) - self.pos > MAX_ELEMENT_CHARS or not self._fill():
+                if len(self.buf) - self.pos > MAX_ELEMENT_CHARS:
+                    raise self._bad(f"an element runs past {MAX_ELEMENT_CHARS >> 20} M characters without parsing "
+                                    f"({exc.msg})") from None
+                if not self._fill():
                     raise self._bad(f"invalid JSON array ({exc.msg})") from None
                 continue
             # A number cut by the chunk's end parses too soon ("-0." reads as -0): near the end, read on first.
