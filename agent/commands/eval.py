@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -75,16 +74,15 @@ def _paid(specs: dict, judge: str | None) -> list[str]:
 
 def _approve(specs: dict, judge: str | None, *, yes: bool, json_out: bool) -> None:
     """Calls to OpenAI itself cost money: they need --yes or a yes at the prompt; local endpoints do not."""
-    from tools.errors import TunewiseError
+    from agent.console import approve_spend
 
     paid = _paid(specs, judge)
-    if not paid or yes:
+    if not paid:
         return
     line = f"this evaluation calls the OpenAI API and is billed per token: {', '.join(paid)}"
-    if json_out or not sys.stdin.isatty():
-        raise TunewiseError(line, hint="pass --yes to approve the spend (try --max-examples 20 first)")
-    if not typer.confirm(line + ". Continue?", default=False):
-        raise TunewiseError("not started: approval declined", hint="nothing was sent and nothing was spent")
+    approve_spend(line, question=line + ". Continue?", yes=yes, json_out=json_out,
+                  hint="pass --yes to approve the spend (try --max-examples 20 first)",
+                  declined="not started: approval declined", nothing_spent="nothing was sent and nothing was spent")
 
 
 def _render(result, console) -> None:

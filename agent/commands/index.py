@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,7 +33,7 @@ def index(
         used = effective_chunk_tokens(chunk_tokens, model)
         err_console.print(f"note: {model.name} reads at most {used} tokens, so chunks are capped at {used}", markup=False, soft_wrap=True)
     inp = IndexInput(paths=paths, collection=collection, db=None if chroma_url else db, chunk_tokens=chunk_tokens or 400, overlap=overlap)
-    approve = _approver(yes=yes, interactive=not json_out and sys.stdin.isatty())
+    approve = _approver(yes=yes, json_out=json_out)
     asks = getattr(model, "price_per_million", 0.0) != 0.0 and not yes  # no live bar over the approval prompt
     if json_out or not err_console.is_terminal or asks:
         result = run(inp, client=client, embedder=model, approve=approve)
@@ -62,21 +61,18 @@ def index(
         console.print(f"  skipped {skip.path}: {skip.reason}", markup=False, soft_wrap=True)
 
 
-def _approver(*, yes: bool, interactive: bool):
+def _approver(*, yes: bool, json_out: bool):
     """A paid embedder spends only with --yes or a yes at the prompt; scripts without --yes are refused."""
 
     def approve(spend) -> None:
-        from agent.console import err_console
-        from tools.errors import TunewiseError
+        from agent.console import approve_spend, err_console
 
         if yes:
             err_console.print(f"approved: {spend.describe()}", markup=False, soft_wrap=True)
-            return
-        if not interactive:
-            raise TunewiseError(f"{spend.describe()} and needs approval",
-                                hint="pass --yes to approve it, or use --embedder local (free, offline)")
-        if not typer.confirm(f"{spend.describe()[0].upper()}{spend.describe()[1:]}. Go ahead?", default=False):
-            raise TunewiseError("not indexed: approval declined", hint="nothing was embedded and nothing was spent")
+        what = spend.describe()
+        approve_spend(f"{what} and needs approval", question=f"{what[0].upper()}{what[1:]}. Go ahead?", yes=yes,
+                      json_out=json_out, hint="pass --yes to approve it, or use --embedder local (free, offline)",
+                      declined="not indexed: approval declined", nothing_spent="nothing was embedded and nothing was spent")
 
     return approve
 

@@ -30,23 +30,18 @@ def _auto(value: str | None, kind: type, flag: str) -> int | float | str:
 
 def _approve(prep, *, yes: bool, plan: Path | None, json_out: bool) -> None:
     """Nothing spends money without --yes, an approved plan, or a yes at the prompt."""
-    import typer
-
-    from agent.console import err_console
+    from agent.console import approve_spend, err_console
     from tools.approval import check_plan_file
-    from tools.errors import TunewiseError
 
     if plan is not None:
         check_plan_file(plan, step="train", cost_usd=prep.estimated_cost_usd)
         return
-    if yes:
-        return
-    if json_out or not sys.stdin.isatty():
-        raise TunewiseError(f"fine-tuning on OpenAI costs about ${prep.estimated_cost_usd:.2f} and needs approval",
-                            hint="pass --yes, or --plan FILE with an approved plan")
-    err_console.print("")
-    if not typer.confirm(f"Start the OpenAI fine-tuning job (about ${prep.estimated_cost_usd:.2f})?", default=False):
-        raise TunewiseError("not started: approval declined", hint="nothing was uploaded and nothing was spent")
+    if not yes and not json_out and sys.stdin.isatty():
+        err_console.print("")
+    approve_spend(f"fine-tuning on OpenAI costs about ${prep.estimated_cost_usd:.2f} and needs approval",
+                  question=f"Start the OpenAI fine-tuning job (about ${prep.estimated_cost_usd:.2f})?",
+                  yes=yes, json_out=json_out, hint="pass --yes, or --plan FILE with an approved plan",
+                  declined="not started: approval declined", nothing_spent="nothing was uploaded and nothing was spent")
 
 
 class _ProgressView:

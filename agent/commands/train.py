@@ -205,9 +205,8 @@ def _estimate(inp: TrainInput, checked) -> tuple[float, str]:
 
 def _approve(inp: TrainInput, checked, *, yes: bool, plan: Path | None, json_out: bool) -> None:
     """Training spends GPU time: it needs --yes, an approved plan, or a yes at the prompt."""
-    from agent.console import err_console
+    from agent.console import approve_spend, err_console
     from tools.approval import check_plan_file
-    from tools.errors import TunewiseError
 
     if yes and plan is None:
         return
@@ -215,12 +214,12 @@ def _approve(inp: TrainInput, checked, *, yes: bool, plan: Path | None, json_out
     if plan is not None:
         check_plan_file(plan, step="train", cost_usd=cost)
         return
-    if json_out or not sys.stdin.isatty():
-        raise TunewiseError(f"training spends compute and needs approval: {line}",
-                            hint="pass --yes, or --plan FILE with an approved plan")
-    err_console.print(f"estimate: {line}", markup=False, soft_wrap=True)
-    if not typer.confirm(f"Train {inp.base_model} with {inp.backend} on {checked.examples:,} examples?", default=False):
-        raise TunewiseError("not started: approval declined", hint="nothing was trained and nothing was spent")
+    if not json_out and sys.stdin.isatty():
+        err_console.print(f"estimate: {line}", markup=False, soft_wrap=True)
+    approve_spend(f"training spends compute and needs approval: {line}",
+                  question=f"Train {inp.base_model} with {inp.backend} on {checked.examples:,} examples?",
+                  yes=False, json_out=json_out, hint="pass --yes, or --plan FILE with an approved plan",
+                  declined="not started: approval declined", nothing_spent="nothing was trained and nothing was spent")
 
 
 class _Progress:
