@@ -54,6 +54,13 @@ def _crumbs(stack: list[tuple[int, str]]) -> str:
     return " > ".join(title for _, title in stack)
 
 
+def _flush(sections: list[Section], stack: list[tuple[int, str]], body: list[str]) -> None:
+    """Close the lines gathered under the current heading into a section (none if they are blank)."""
+    if any(line.strip() for line in body):
+        sections.append(Section(_crumbs(stack), "\n".join(body).strip("\n")))
+    body.clear()
+
+
 def _push(stack: list[tuple[int, str]], level: int, title: str) -> None:
     while stack and stack[-1][0] >= level:
         stack.pop()
@@ -80,11 +87,6 @@ def load_markdown(path: Path) -> list[Section]:
     body: list[str] = []
     in_fence = False
 
-    def flush() -> None:
-        if any(line.strip() for line in body):
-            sections.append(Section(_crumbs(stack), "\n".join(body).strip("\n")))
-        body.clear()
-
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -100,18 +102,18 @@ def load_markdown(path: Path) -> list[Section]:
             and re.fullmatch(r"\s*(=+|-+)\s*", nxt)
         )
         if atx:
-            flush()
+            _flush(sections, stack, body)
             _push(stack, len(atx.group(1)), atx.group(2))
             body.append(line)
         elif setext:
-            flush()
+            _flush(sections, stack, body)
             _push(stack, 1 if nxt.strip().startswith("=") else 2, line.strip())
             body.append(line)
             i += 1  # the underline belongs to the heading
         else:
             body.append(line)
         i += 1
-    flush()
+    _flush(sections, stack, body)
     return sections
 
 
@@ -125,11 +127,6 @@ def load_rst(path: Path) -> list[Section]:
     stack: list[tuple[int, str]] = []
     styles: list[tuple[str, bool]] = []
     body: list[str] = []
-
-    def flush() -> None:
-        if any(line.strip() for line in body):
-            sections.append(Section(_crumbs(stack), "\n".join(body).strip("\n")))
-        body.clear()
 
     i = 0
     while i < len(lines):
@@ -146,11 +143,11 @@ def load_rst(path: Path) -> list[Section]:
             continue
         if style not in styles:
             styles.append(style)
-        flush()
+        _flush(sections, stack, body)
         _push(stack, styles.index(style) + 1, title)
         body.append(title)
         i += step
-    flush()
+    _flush(sections, stack, body)
     return sections
 
 
