@@ -87,7 +87,7 @@ EXAMPLE_ARRAYS = (("ex_line", "q"), ("ex_tokens", "i"), ("ex_answer_tokens", "i"
 
 @dataclass
 class Scan:
-    """What one pass over a byte range found; `merge` joins the scans of consecutive ranges."""
+    """What one pass over a byte range found; tools.forkscan joins the scans of consecutive ranges."""
 
     lines: int = 0
     examples: int = 0
@@ -116,7 +116,7 @@ class Scan:
             self.issues.append((line, severity, code, message))
 
     def merge_totals(self, other: "Scan", line_offset: int) -> None:
-        """Join everything but the per-example arrays, which `merge` (or a pipe reader) appends."""
+        """Join everything but the per-example arrays, which tools.forkscan appends as they arrive."""
         self.lines += other.lines
         self.examples += other.examples
         self.valid += other.valid
@@ -132,14 +132,6 @@ class Scan:
         if len(self.ex_minhash) != MINHASHES * len(self.ex_line):
             return 0
         return max(0, NEAR_DUP_LIMIT - len(self.ex_line))
-
-    def merge(self, other: "Scan", line_offset: int) -> None:
-        room = self.sketch_room()
-        self.merge_totals(other, line_offset)
-        self.ex_minhash.extend(other.ex_minhash[: MINHASHES * room])
-        self.ex_line.extend(ln + line_offset for ln in other.ex_line)
-        for name, _ in EXAMPLE_ARRAYS[1:]:
-            getattr(self, name).extend(getattr(other, name))
 
 
 def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:

@@ -206,11 +206,15 @@ def collect(inp: ValidateInput) -> tuple[str, Scan]:
                             path=str(path), hint="save the data to a file first")
     info = openai_catalog().model(inp.model)
     fmt = inp.format or _first_record_format(path)
-    if fmt in ("alpaca", "sharegpt") and is_json_array(path):
-        return fmt, _scan_array(path, fmt, info, inp)
-    workers = inp.workers or (2 if path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1 else 1)
     cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
                      hosted=inp.hosted, max_issues=inp.max_issues)
+    if fmt in ("alpaca", "sharegpt") and is_json_array(path):
+        from tools.formats import iter_json_array
+        from tools.scan import scan_records
+
+        # A JSON-array file (Alpaca/ShareGPT exports): its elements stream through the same checks as lines.
+        return fmt, scan_records(iter_json_array(path, with_text=True), cfg)
+    workers = inp.workers or (2 if path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1 else 1)
     return fmt, _scan_file(path, cfg, workers)
 
 
@@ -221,11 +225,12 @@ def run(inp: ValidateInput) -> ValidateResult:
     from tools.epochs import openai_default_epochs
 
     path = Path(inp.path)
-    _check_path(path)
-    if not path.is_file():  # `... | tunewise validate /dev/stdin`: the scan sniffs, then seeks, so spool it first
+    if path.exists() and not path.is_dir() and not path.is_file():
+        # `... | tunewise validate /dev/stdin`: the scan sniffs, then seeks, so a stream is spooled first.
         import stat
 
-        if not stat.S_ISFIFO(path.stat().st_mode) and not stat.S_ISSOCK(path.stat().st_mode):
+        mode = path.stat().st_mode
+        if not stat.S_ISFIFO(mode) and not stat.S_ISSOCK(mode):
             raise TunewiseError("neither a regular file nor a pipe (a device?)", path=str(path),
                                 hint="pass a .jsonl file, or pipe the data in: cat FILE | tunewise validate /dev/stdin")
         with _spooled(path) as copy:
@@ -266,13 +271,3 @@ def run(inp: ValidateInput) -> ValidateResult:
         length_histogram=_histogram(scan.ex_tokens),
         price_source=f"OpenAI pricing as of {catalog.date}, tools/data/openai.json",
     )
-
-
-def _scan_array(path: Path, fmt: str, info, inp: ValidateInput) -> Scan:
-    """A JSON-array file (Alpaca/ShareGPT exports): parse it whole, then check each element like a line."""
-    from tools.formats import iter_json_array
-    from tools.scan import scan_records
-
-    cfg = ScanConfig(fmt=fmt, encoding_name=info.encoding, max_example_tokens=info.max_example_tokens,
-                     hosted=inp.hosted, max_issues=inp.max_issues)
-    return scan_records(iter_json_array(path, with_text=True), cfg)
