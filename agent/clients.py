@@ -163,10 +163,11 @@ class OpenAIEmbedder:
         return np.asarray(out, dtype="float32")
 
 
-def _is_local(base_url: str) -> bool:
-    from urllib.parse import urlsplit
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # this machine: a server here bills nobody and is reachable by nobody else
 
-    return (urlsplit(base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+def _is_local(base_url: str) -> bool:
+    return (urlsplit(base_url).hostname or "") in LOOPBACK
 
 
 _EMBEDDERS: dict[str, object] = {}

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from agent.clients import LOOPBACK
 
 
 def serve(
