@@ -1,37 +1,60 @@
-"""Scale-out: an accelerate config (FSDP2 over every GPU of one machine) and the `accelerate launch` command that
-runs the same `tunewise train` on all of them. Nothing is trained here; the user runs the printed command."""
+"""Scale-out: an accelerate config and `accelerate launch` running the same `tunewise train` in N processes.
+
+On CUDA machines the config is FSDP2 over the GPUs; on a machine without CUDA it is DDP over N CPU processes
+(gloo), so the multi-process path runs anywhere. `launch` spawns the launcher, relays rank 0's progress (rank 0
+writes `TUNEWISE_EVENT <json>` lines on its stdout; everything else goes to OUTPUT/train.log) and turns a dead
+rank or launcher into one clear error. `plan` is the dry run: write the config, return the command.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import write_text
 from tools.errors import TunewiseError
 from tools.train.config import TrainInput
+from tools.train.metrics import Emit
 
 CONFIG_NAME = "accelerate_config.yaml"
+EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
+EVENTS_ENV = "TUNEWISE_EVENTS"  # set for the ranks: rank 0 then reports through event lines instead of printing
+_REPO = Path(__file__).resolve().parents[2]
 
 
 class LaunchPlan(BaseModel):
-    """What `--launcher accelerate` wrote and what to run."""
+    """What `--launcher accelerate --dry-run` wrote and what to run."""
 
     model_config = ConfigDict(frozen=True)
 
     launcher: str = "accelerate"
     config_file: str
     num_processes: int
-    command: str = Field(description="The shell command that trains on every GPU.")
+    command: str = Field(description="The shell command that trains in every process.")
     notes: list[str]
 
 
-def accelerate_config(num_processes: int) -> dict:
-    """FSDP2 with full-state-dict saves, so the LoRA adapter is written whole by rank 0."""
+def accelerate_config(num_processes: int, *, cuda: bool = True) -> dict:
+    """FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
+    common = {"compute_environment": "LOCAL_MACHINE", "debug": False, "machine_rank": 0, "num_machines": 1,
+              "num_processes": num_processes, "main_process_port": 0,  # 0: a free port, so two runs can share a box
+              "rdzv_backend": "static", "same_network": True, "main_training_function": "main"}
+    if not cuda:
+        # accelerate's MULTI_CPU type launches through mpirun; MULTI_GPU is its torchrun path, and each rank then
+        # trains on the CPU (use_cpu) over gloo. FSDP is left out on CPUs: its CPU support in accelerate is partial.
+        return {**common, "distributed_type": "MULTI_GPU", "mixed_precision": "no", "use_cpu": True,
+                "downcast_bf16": "no"}
     return {
-        "compute_environment": "LOCAL_MACHINE",
-        "debug": False,
+        **common,
         "distributed_type": "FSDP",
         "downcast_bf16": "no",
         "fsdp_config": {
@@ -43,24 +66,18 @@ def accelerate_config(num_processes: int) -> dict:
             "fsdp_state_dict_type": "FULL_STATE_DICT",
             "fsdp_activation_checkpointing": False,  # the trainer's gradient checkpointing does this
         },
-        "machine_rank": 0,
-        "main_training_function": "main",
         "mixed_precision": "bf16",
-        "num_machines": 1,
-        "num_processes": num_processes,
-        "rdzv_backend": "static",
-        "same_network": True,
         "use_cpu": False,
     }
 
 
-def _flags(inp: TrainInput) -> list[str]:
-    """The CLI flags that reproduce `inp` (defaults left out)."""
+def train_flags(inp: TrainInput) -> list[str]:
+    """The `tunewise train` flags that reproduce `inp` (defaults left out)."""
     defaults = TrainInput(data=inp.data, base_model=inp.base_model, output=inp.output)
     args = [str(inp.data), "--backend", inp.backend, "--base-model", inp.base_model, "--output", str(inp.output)]
     for name in TrainInput.model_fields:
         value = getattr(inp, name)
-        if name in ("data", "backend", "base_model", "output", "resume") or value == getattr(defaults, name):
+        if name in ("data", "backend", "base_model", "output") or value == getattr(defaults, name):
             continue
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -72,23 +89,123 @@ def _flags(inp: TrainInput) -> list[str]:
     return args
 
 
-def plan(inp: TrainInput, *, gpus: int) -> LaunchPlan:
-    """Write OUTPUT/accelerate_config.yaml and return the launch command (a dry run: nothing trains)."""
-    import yaml
-
+def _check(inp: TrainInput, processes: int) -> None:
     if inp.backend != "hf":
         raise TunewiseError("--launcher accelerate runs the hf backend (unsloth's multi-GPU mode has its own launcher)",
                             hint="use --backend hf --launcher accelerate", exit_code=2)
+    if processes < 1:
+        raise TunewiseError(f"--processes must be at least 1, not {processes}", exit_code=2)
+
+
+def _write_config(inp: TrainInput, processes: int, cuda: bool) -> Path:
+    import yaml
+
+    config = Path(inp.output) / CONFIG_NAME
+    write_text(config, yaml.safe_dump(accelerate_config(processes, cuda=cuda), sort_keys=False))
+    return config
+
+
+def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
+    """Write the GPU machine's OUTPUT/accelerate_config.yaml (FSDP2) and return its launch command; nothing trains."""
     notes = []
-    processes = gpus
-    if gpus < 2:
-        processes = 2
-        notes.append(f"this machine has {gpus} CUDA GPU(s); the config assumes 2: set num_processes to the number "
-                     "of GPUs of the machine that runs it")
-    out = Path(inp.output)
-    config = out / CONFIG_NAME
-    write_text(config, yaml.safe_dump(accelerate_config(processes), sort_keys=False))
-    command = ["accelerate", "launch", "--config_file", str(config), "-m", "agent.cli", "train", *_flags(inp), "--yes"]
-    notes.append("--yes is in the command because running it is the approval; the processes shard the model (FSDP) "
-                 "and split each batch")
+    if processes is None:
+        processes = gpus if gpus >= 2 else 2
+        if gpus < 2:
+            notes.append(f"this machine has {gpus} CUDA GPU(s); the config assumes 2: set num_processes to the number "
+                         "of GPUs of the machine that runs it")
+    _check(inp, processes)
+    config = _write_config(inp, processes, cuda=True)
+    command = ["accelerate", "launch", "--config_file", str(config), "-m", "agent.cli", "train", *train_flags(inp),
+               "--yes"]
+    notes.append("--yes is in the command because running it is the approval; every process runs `tunewise train`: "
+                 "rank 0 checks the data and writes the run folder, the processes shard the model (FSDP) and split "
+                 "each batch")
+    if not gpus:
+        notes.append("without --dry-run on this machine (no CUDA), tunewise runs the processes itself on the CPU "
+                     "(DDP over gloo) instead")
     return LaunchPlan(config_file=str(config), num_processes=processes, command=shlex.join(command), notes=notes)
+
+
+def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path: Path) -> dict[str, Any]:
+    """Run `accelerate launch` over N processes and return rank 0's result; raise one clear error if a process
+    or the launcher dies."""
+    import os
+
+    _check(inp, processes)
+    config = _write_config(inp, processes, cuda)
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+               "-m", "agent.cli", "train", *train_flags(inp), "--yes", "--json"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{EVENTS_ENV: "1"})
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO), env.get("PYTHONPATH", "")) if p)
+    if not cuda:  # the cores shared out, not one thread each (torchrun's default) nor every core each
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
+        assert proc.stdout is not None
+        try:
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace")
+                at = line.find(EVENT_MARK)
+                if at < 0:
+                    if line.strip():  # an event line's leading newline leaves an empty one
+                        log.write(raw)
+                    continue
+                if at:
+                    log.write(raw[:at].rstrip().encode() + b"\n")
+                try:
+                    event = json.loads(line[at + len(EVENT_MARK):])
+                except json.JSONDecodeError:
+                    continue
+                kind = event.pop("event", None)
+                if kind == "result":
+                    result = event
+                elif kind == "error":
+                    error = event
+                else:
+                    emit({"event": kind, **event})
+            code = proc.wait()
+        except KeyboardInterrupt:
+            _stop(proc)
+            raise
+    if error is not None:
+        raise TunewiseError(error["message"], hint=error.get("hint"), path=error.get("path"), line=error.get("line"),
+                            exit_code=int(error.get("exit_code") or 1))
+    if result is None or code != 0:
+        raise TunewiseError(_failure(code, log_path, processes), path=str(log_path),
+                            hint="--resume continues from the newest complete checkpoint")
+    return result
+
+
+def _failure(code: int, log_path: Path, processes: int) -> str:
+    """One line for how the run ended: which rank died and how, from torch's failure report in the log."""
+    if code < 0:
+        return (f"the accelerate launcher was killed by {_signal(-code)}; its {processes} training processes "
+                "stopped with it")
+    text = log_path.read_text("utf-8", "replace")
+    root = text.rfind("Root Cause (first observed failure)")
+    rank = re.search(r"rank\s*:\s*(\d+)", text[root:]) if root >= 0 else None
+    exit_code = re.search(r"exitcode\s*:\s*(-?\d+)", text[root:]) if root >= 0 else None
+    if rank is None or exit_code is None:
+        return f"the accelerate launcher ended with code {code} before rank 0 reported a result"
+    died = int(exit_code.group(1))
+    how = f"was killed by {_signal(-died)}" if died < 0 else f"exited with code {died}"
+    return f"training process rank {rank.group(1)} of {processes} {how}; the launcher stopped the others"
+
+
+def _signal(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """The launcher got the same Ctrl-C and stops its ranks; make sure it is gone."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
