@@ -32,8 +32,9 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
 
     from agent.console import console, print_json
     from tools.train import preflight
-    from tools.train.launcher import plan
+    from tools.train.launcher import check, plan
 
+    check(inp, processes or 2)
     preflight(inp)  # the printed command must not fail on the data or the run folder
     result = plan(inp, processes=processes, gpus=torch.cuda.device_count())
     if json_out:
@@ -53,10 +54,11 @@ def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progres
 
     from tools.atomic import write_json
     from tools.train import TrainResult, preflight
-    from tools.train.launcher import launch as run_launcher
+    from tools.train.launcher import check, launch as run_launcher
 
     cuda = torch.cuda.is_available()
     count = processes or (torch.cuda.device_count() if cuda else 2)
+    check(inp, count)
     checked = preflight(inp)
     approve(checked)
     out = Path(inp.output)
@@ -79,7 +81,7 @@ def _record_end(out: Path, exc: BaseException, write_json) -> None:
         record = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return
-    if record.get("status") != "running":
+    if record.get("status") not in ("running", "failed"):  # rank 0 may have blamed the peer that hung up on it
         return
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
     record.update(status=status, error=str(exc) or status,

@@ -28,6 +28,7 @@ from tools.train.metrics import Emit
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
 EVENTS_ENV = "TUNEWISE_EVENTS"  # set for the ranks: rank 0 then reports through event lines instead of printing
+RESUME_HINT = "its log has the details; --resume continues from the newest complete checkpoint"
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -89,7 +90,8 @@ def train_flags(inp: TrainInput) -> list[str]:
     return args
 
 
-def _check(inp: TrainInput, processes: int) -> None:
+def check(inp: TrainInput, processes: int) -> None:
+    """Refuse what the launcher cannot run, before anything is checked, approved or written."""
     if inp.backend != "hf":
         raise TunewiseError("--launcher accelerate runs the hf backend (unsloth's multi-GPU mode has its own launcher)",
                             hint="use --backend hf --launcher accelerate", exit_code=2)
@@ -113,7 +115,7 @@ def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
         if gpus < 2:
             notes.append(f"this machine has {gpus} CUDA GPU(s); the config assumes 2: set num_processes to the number "
                          "of GPUs of the machine that runs it")
-    _check(inp, processes)
+    check(inp, processes)
     config = _write_config(inp, processes, cuda=True)
     command = ["accelerate", "launch", "--config_file", str(config), "-m", "agent.cli", "train", *train_flags(inp),
                "--yes"]
@@ -131,14 +133,18 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
     or the launcher dies."""
     import os
 
-    _check(inp, processes)
+    check(inp, processes)
     config = _write_config(inp, processes, cuda)
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
                "-m", "agent.cli", "train", *train_flags(inp), "--yes", "--json"]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{EVENTS_ENV: "1"})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO), env.get("PYTHONPATH", "")) if p)
-    if not cuda:  # the cores shared out, not one thread each (torchrun's default) nor every core each
+    if not cuda:
+        # The cores shared out, not one thread each (torchrun's default) nor every core each.
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+        # accelerate names a CPU rank's device "cpu:<rank>", and torch.load cannot map a resumed checkpoint's
+        # optimizer state to that name (transformers maps to args.device when world_size > 1): plain "cpu".
+        env["ACCELERATE_TORCH_DEVICE"] = "cpu"
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     with log_path.open("ab") as log:
@@ -169,29 +175,52 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
         except KeyboardInterrupt:
             _stop(proc)
             raise
+    killed = _killed_rank(log_path) if code != 0 else None
+    if killed is not None:  # the others' errors (a peer that hung up) follow from this one
+        raise TunewiseError(f"training process rank {killed[0]} of {processes} was killed by {_signal(killed[1])}; "
+                            "the launcher stopped the others", path=str(log_path), hint=RESUME_HINT)
     if error is not None:
         raise TunewiseError(error["message"], hint=error.get("hint"), path=error.get("path"), line=error.get("line"),
                             exit_code=int(error.get("exit_code") or 1))
     if result is None or code != 0:
-        raise TunewiseError(_failure(code, log_path, processes), path=str(log_path),
-                            hint="--resume continues from the newest complete checkpoint")
+        raise TunewiseError(_failure(code, log_path, processes), path=str(log_path), hint=RESUME_HINT)
     return result
 
 
+def _report(log_path: Path) -> list[tuple[int, int]]:
+    """(rank, exit code) of each failed process in torch's last failure report in the log, root cause first."""
+    text = log_path.read_text("utf-8", "replace")
+    start = text.rfind("Failures:")
+    if start < 0:
+        return []
+    found = [(int(r), int(c)) for r, c in re.findall(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", text[start:],
+                                                       flags=re.S)]
+    root = text.rfind("Root Cause")
+    first = re.search(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", text[root:], flags=re.S) if root >= 0 else None
+    if first:
+        found.insert(0, (int(first.group(1)), int(first.group(2))))
+    return found
+
+
+def _killed_rank(log_path: Path) -> tuple[int, int] | None:
+    """The rank a signal killed from outside (not the SIGTERM the launcher sends the survivors), with the signal."""
+    for rank, code in _report(log_path):
+        if code < 0 and -code != signal.SIGTERM:
+            return rank, -code
+    return None
+
+
 def _failure(code: int, log_path: Path, processes: int) -> str:
-    """One line for how the run ended: which rank died and how, from torch's failure report in the log."""
+    """One line for how the run ended when no rank was killed: the launcher itself, or a rank's exit code."""
     if code < 0:
         return (f"the accelerate launcher was killed by {_signal(-code)}; its {processes} training processes "
                 "stopped with it")
-    text = log_path.read_text("utf-8", "replace")
-    root = text.rfind("Root Cause (first observed failure)")
-    rank = re.search(r"rank\s*:\s*(\d+)", text[root:]) if root >= 0 else None
-    exit_code = re.search(r"exitcode\s*:\s*(-?\d+)", text[root:]) if root >= 0 else None
-    if rank is None or exit_code is None:
+    report = _report(log_path)
+    if not report:
         return f"the accelerate launcher ended with code {code} before rank 0 reported a result"
-    died = int(exit_code.group(1))
+    rank, died = report[0]
     how = f"was killed by {_signal(-died)}" if died < 0 else f"exited with code {died}"
-    return f"training process rank {rank.group(1)} of {processes} {how}; the launcher stopped the others"
+    return f"training process rank {rank} of {processes} {how}; the launcher stopped the others"
 
 
 def _signal(number: int) -> str:
