@@ -164,3 +164,20 @@ def test_the_launcher_options_are_checked_before_anything_runs(files, tmp_path: 
     tracker = runner.invoke(app, base + ["--backend", "hf", "--report-to", "comet"])
     assert tracker.exit_code == 2 and "--report-to" in tracker.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("path", ["qlora_70b", "lora_70b"])
+def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str) -> None:
+    from graphs.plan import build_plan
+
+    state = {"recommendation": {"approach": "fine_tune", "fine_tune_path": path, "rationale": "a 70B path"},
+             "decision": {"facts": {"examples": 2000}}, "validation": None, "preset": {}, "data_path": None, "goal": ""}
+    plan = build_plan(state)
+    train = next(s for s in plan["steps"] if s["step"] == "train")
+    gpus = plan["estimate"]["gpus"]
+    assert train["inputs"]["launcher"] == "accelerate" and train["inputs"]["backend"] == "hf"
+    assert train["inputs"]["processes"] == train["inputs"]["gpus"] == gpus
+    assert f"{gpus} x H100" in train["description"] and "accelerate launch" in train["description"]
+    assert train["cost_usd"] == plan["estimate"]["training_cost_usd"] > 0
+    if path == "lora_70b":  # 16-bit 70B does not fit one H100: the same compute over several, in less wall time
+        assert gpus >= 2 and train["hours"] == pytest.approx(plan["estimate"]["training_hours"])

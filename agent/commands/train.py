@@ -102,8 +102,7 @@ def train(
     elif launcher == "accelerate" and dry_run:
         train_launch.dry_run(inp, processes=processes, json_out=json_out)
     elif launcher == "accelerate":
-        result = train_launch.launch(inp, processes=processes, approve=approve, progress=_Progress(quiet=json_out),
-                                     json_out=json_out)
+        result = train_launch.launch(inp, processes=processes, approve=approve, progress=_Progress(quiet=json_out))
         _output(result, json_out=json_out)
     else:
         _run_local(inp, yes=yes, plan=plan, json_out=json_out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 from tools.errors import TunewiseError
@@ -19,12 +18,15 @@ from tools.train.config import TrainInput
 
 
 def world() -> tuple[int, int] | None:
-    """(rank, world size) when a launcher started this process as one of several; None otherwise."""
+    """(rank, world size) when a launcher (torchrun, `accelerate launch`) started this process; None otherwise.
+
+    A world of one counts too: `--processes 1` still reports through the launcher's event lines."""
+    if "LOCAL_RANK" not in os.environ:
+        return None
     try:
-        size, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+        return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:
         return None
-    return (rank, size) if size > 1 else None
 
 
 def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
@@ -48,45 +50,15 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
-def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progress, json_out: bool):
+def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progress):
     """Check and approve once here, then run every process through `accelerate launch`; return rank 0's result."""
-    import torch
+    from tools.train import preflight
+    from tools.train.launcher import check, run
 
-    from tools.atomic import write_json
-    from tools.train import TrainResult, preflight
-    from tools.train.launcher import check, launch as run_launcher
-
-    cuda = torch.cuda.is_available()
-    count = processes or (torch.cuda.device_count() if cuda else 2)
-    check(inp, count)
-    checked = preflight(inp)
-    approve(checked)
-    out = Path(inp.output)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        with progress:
-            result = run_launcher(inp, processes=count, cuda=cuda, emit=progress, log_path=out / "train.log")
-    except (TunewiseError, KeyboardInterrupt) as exc:
-        _record_end(out, exc, write_json)
-        raise
-    return TrainResult(**result)
-
-
-def _record_end(out: Path, exc: BaseException, write_json) -> None:
-    """Every rank is gone: say in run.json how it ended if rank 0 never could (it was killed, not stopped)."""
-    import datetime as dt
-
-    path = out / "run.json"
-    try:
-        record = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return
-    if record.get("status") not in ("running", "failed"):  # rank 0 may have blamed the peer that hung up on it
-        return
-    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    record.update(status=status, error=str(exc) or status,
-                  ended_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    write_json(path, record)
+    check(inp, processes or 1)
+    approve(preflight(inp))
+    with progress:
+        return run(inp, processes=processes, emit=progress)
 
 
 def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool) -> None:
@@ -94,8 +66,9 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
     import torch
 
     from tools.train import Preflight, distributed, preflight, run, run_rank
+    from tools.train.launcher import EVENTS_ENV
 
-    events = bool(os.environ.get("TUNEWISE_EVENTS"))
+    events = bool(os.environ.get(EVENTS_ENV))
     distributed.start(rank=rank, cuda=torch.cuda.is_available())
     try:
         if rank != 0:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,9 @@ from tools.atomic import write_text
 from tools.errors import TunewiseError
 from tools.train.config import TrainInput
 from tools.train.metrics import Emit
+
+if TYPE_CHECKING:
+    from tools.train import TrainResult
 
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
@@ -126,6 +129,44 @@ def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
         notes.append("without --dry-run on this machine (no CUDA), tunewise runs the processes itself on the CPU "
                      "(DDP over gloo) instead")
     return LaunchPlan(config_file=str(config), num_processes=processes, command=shlex.join(command), notes=notes)
+
+
+def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> "TrainResult":
+    """Train in `processes` processes (default: every GPU, or 2 CPU processes without CUDA) after `preflight` and the
+    approval; return rank 0's result. Spends GPU time."""
+    import torch
+
+    from tools.train import TrainResult
+
+    cuda = torch.cuda.is_available()
+    count = processes or (torch.cuda.device_count() if cuda else 2)
+    out = Path(inp.output)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = launch(inp, processes=count, cuda=cuda, emit=emit, log_path=out / "train.log")
+    except (TunewiseError, KeyboardInterrupt) as exc:
+        _record_end(out, exc)
+        raise
+    return TrainResult(**result)
+
+
+def _record_end(out: Path, exc: BaseException) -> None:
+    """Every rank is gone: say in run.json how it ended when rank 0 could not (it was killed, not stopped)."""
+    import datetime as dt
+
+    from tools.atomic import write_json
+
+    path = out / "run.json"
+    try:
+        record = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return
+    if record.get("status") not in ("running", "failed"):  # rank 0 may have blamed the peer that hung up on it
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    record.update(status=status, error=str(exc) or status,
+                  ended_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    write_json(path, record)
 
 
 def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path: Path) -> dict[str, Any]:
