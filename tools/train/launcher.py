@@ -54,7 +54,8 @@ def accelerate_config(num_processes: int, *, cuda: bool = True) -> dict:
               "rdzv_backend": "static", "same_network": True, "main_training_function": "main"}
     if not cuda:
         # accelerate's MULTI_CPU type launches through mpirun; MULTI_GPU is its torchrun path, and each rank then
-        # trains on the CPU (use_cpu) over gloo. FSDP is left out on CPUs: its CPU support in accelerate is partial.
+        # trains on the CPU (use_cpu) over gloo. No FSDP: accelerate enables it only for accelerator groups, never
+        # for MULTI_CPU (AcceleratorState), so a CPU run is DDP whatever the config says.
         return {**common, "distributed_type": "MULTI_GPU", "mixed_precision": "no", "use_cpu": True,
                 "downcast_bf16": "no"}
     return {
