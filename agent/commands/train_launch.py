@@ -66,8 +66,9 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
     import torch
 
     from tools.train import Preflight, distributed, preflight, run, run_rank
-    from tools.train.launcher import EVENTS_ENV
+    from tools.train.launcher import EVENTS_ENV, check
 
+    check(inp, size)  # a hand-run `accelerate launch ... --backend unsloth` is refused by every rank alike
     events = bool(os.environ.get(EVENTS_ENV))
     distributed.start(rank=rank, cuda=torch.cuda.is_available())
     try:

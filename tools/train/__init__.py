@@ -9,11 +9,12 @@ The run folder (OUTPUT), which `tunewise eval` and `tunewise serve` load:
                              tokens_trained, tokens_per_second, wall_seconds, final_loss, best_eval_loss, warnings,
                              status (running | succeeded | stopped_early | interrupted | failed), base_model,
                              adapter_dir, end_of_turn, steps, total_steps, peak_vram_gib (CUDA), dtype,
-                             quantized_4bit
+                             quantized_4bit, processes (1, or N under --launcher accelerate), launcher
     OUTPUT/metrics.jsonl     one record per logging step: step, loss, learning_rate, tokens_per_second, eval_loss
     OUTPUT/loss.png          train and eval loss curves
     OUTPUT/checkpoints/      checkpoint-N/ folders; only those holding TUNEWISE_COMPLETE are whole
-    OUTPUT/train.log         the unsloth worker's own output (names the device it trained on)
+    OUTPUT/train.log         the unsloth worker's or the launched processes' own output
+    OUTPUT/accelerate_config.yaml   --launcher accelerate: the config the processes ran with
     OUTPUT/merged/           --merge: the adapter folded into 16-bit weights, with tokenizer and template
     OUTPUT/gguf/             --gguf: GGUF files from unsloth's exporter
     OUTPUT/Modelfile         --merge / --gguf: Ollama Modelfile with the same template and stop tokens
