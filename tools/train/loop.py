@@ -103,7 +103,6 @@ def sft_config(inp: TrainInput, out: Path, *, cuda: bool, has_eval: bool, total_
         gradient_checkpointing_kwargs={"use_reentrant": False}, include_num_input_tokens_seen="non_padding",
         report_to=inp.report_to, disable_tqdm=True, dataloader_pin_memory=cuda,
         ddp_find_unused_parameters=False,  # LoRA uses every trainable weight each step; True adds a graph walk
-
     )
     if inp.early_stopping and has_eval:
         args.update(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False)
