@@ -141,7 +141,14 @@ def train(ctx: StepContext) -> dict:
     settings = {k: inputs[k] for k in ("max_steps", "lr", "gradient_checkpointing") if inputs.get(k) is not None}
     inp = TrainInput(data=train_file, backend=inputs["backend"], base_model=inputs["base_model"], output=out,
                      eval_file=eval_file, resume=ctx.resume and (out / "checkpoints").is_dir(), **settings)
-    result = train_local(inp, on_event=lambda e: ctx.progress(_train_event(e)))
+    if inputs.get("launcher") == "accelerate":  # the 70B paths: one process per GPU the plan priced
+        from tools.train import launcher, preflight
+
+        launcher.check(inp, inputs.get("processes") or 1)
+        preflight(inp)  # the data and the run folder, before any process starts
+        result = launcher.run(inp, processes=inputs.get("processes"), emit=lambda e: ctx.progress(_train_event(e)))
+    else:
+        result = train_local(inp, on_event=lambda e: ctx.progress(_train_event(e)))
     return {"status": result.status, "backend": inputs["backend"], "adapter": str(out / "adapter"), "run_dir": str(out),
             "summary": result.model_dump(mode="json")}
 

@@ -28,10 +28,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "openai_gpt41": {"provider": "openai", "model": "gpt-4.1", "backend": "openai"},
     "qlora_self_hosted": {"provider": "local", "catalog": "Llama-3.1-8B", "quant": "4bit", "gpu": "RTX 4090",
                           "base_model": "unsloth/Meta-Llama-3.1-8B-bnb-4bit", "backend": "unsloth"},
+    # The 70B paths train through `accelerate launch` (hf backend, FSDP), one process per GPU the estimate needs.
     "qlora_70b": {"provider": "local", "catalog": "Llama-3.1-70B", "quant": "4bit", "gpu": "H100",
-                  "base_model": "unsloth/Meta-Llama-3.1-70B-bnb-4bit", "backend": "unsloth"},
+                  "base_model": "unsloth/Meta-Llama-3.1-70B-bnb-4bit", "backend": "hf", "launcher": "accelerate"},
     "lora_70b": {"provider": "local", "catalog": "Llama-3.1-70B", "quant": "16bit", "gpu": "H100",
-                 "base_model": "meta-llama/Llama-3.1-70B-Instruct", "backend": "unsloth"},
+                 "base_model": "meta-llama/Llama-3.1-70B-Instruct", "backend": "hf", "launcher": "accelerate"},
 }
 # `--answer KEY=VALUE` settings carried into a step's inputs (a short run, a smaller eval): (step, input, type).
 RUN_OPTIONS: dict[str, tuple[str, str, type]] = {
@@ -105,6 +106,10 @@ def _price(step: dict, state: AgentState, plan: dict, estimate: dict | None, eva
         step["inputs"] = {"backend": spec["backend"], "model": spec.get("model"), "gpu": estimate.get("gpu"),
                           "base_model": preset.get("base_model") or spec.get("base_model"), "option": estimate["option"]}
         step["description"] = estimate["summary"]
+        if spec.get("launcher"):
+            step["inputs"].update(launcher=spec["launcher"], processes=estimate["gpus"], gpus=estimate["gpus"])
+            n = estimate["gpus"]
+            step["description"] += f" ({n} process{'es' if n > 1 else ''} through accelerate launch)"
         step["inputs"].update(run_options(preset, "train"))
         _needs(step, data, "--data FILE")
     elif name == "eval":

@@ -218,7 +218,7 @@ def test_accelerate_launcher_is_a_dry_run_with_a_config_accelerate_reads(files, 
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", str(files["train"]), "--backend", "hf", "--base-model", str(files["model"]),
                                  "--output", str(out), "--lora-r", "8", "--packing", "--launcher", "accelerate",
-                                 "--json"])
+                                 "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     config = load_config_from_file(plan["config_file"])
@@ -230,7 +230,7 @@ def test_accelerate_launcher_is_a_dry_run_with_a_config_accelerate_reads(files, 
     assert sorted(p.name for p in out.iterdir()) == ["accelerate_config.yaml"]  # nothing trained
     # The printed command is itself a valid `tunewise train` invocation (tried here as another dry run).
     words = plan["command"].split()
-    again = runner.invoke(app, words[words.index("train"):] + ["--launcher", "accelerate", "--json"])
+    again = runner.invoke(app, words[words.index("train"):] + ["--launcher", "accelerate", "--dry-run", "--json"])
     assert again.exit_code == 0, again.output
 
 

@@ -17,7 +17,8 @@ from tools.train.config import TrainInput
 _F = TrainInput.model_fields
 LOCAL_ONLY = ("base_model", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "load_in_4bit",
               "lr", "grad_accum", "max_seq_len", "warmup_steps", "packing", "max_steps", "save_steps", "eval_steps",
-              "resume", "merge", "gguf", "early_stopping", "chat_template", "gradient_checkpointing", "launcher")
+              "resume", "merge", "gguf", "early_stopping", "chat_template", "gradient_checkpointing", "launcher",
+              "processes", "dry_run", "report_to")
 OPENAI_ONLY = ("model", "lr_multiplier", "suffix", "method", "allow_secrets", "wait")
 
 
@@ -55,7 +56,10 @@ def train(
     early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping", help=_h("early_stopping"))] = None,
     chat_template: Annotated[Optional[str], typer.Option(help=_h("chat_template"))] = None,
     gradient_checkpointing: Annotated[Optional[bool], typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help=_h("gradient_checkpointing"))] = None,
-    launcher: Annotated[Optional[str], typer.Option(help="[local] accelerate: write an FSDP config and print the multi-GPU launch command (nothing trains).")] = None,
+    launcher: Annotated[Optional[str], typer.Option(help="[local] accelerate: run the training in several processes through `accelerate launch` (FSDP over GPUs; DDP over CPU processes without CUDA).")] = None,
+    processes: Annotated[Optional[int], typer.Option(help="[local] --launcher accelerate: how many processes [default: the GPU count; 2 without CUDA].")] = None,
+    dry_run: Annotated[Optional[bool], typer.Option("--dry-run", help="[local] --launcher accelerate: write the accelerate config and print the launch command; nothing trains.")] = None,
+    report_to: Annotated[Optional[str], typer.Option(help="[local] " + _F["report_to"].description)] = None,
     suffix: Annotated[Optional[str], typer.Option(help="[openai] Suffix of the fine-tuned model's name.")] = None,
     method: Annotated[Optional[str], typer.Option(help="[openai] sft | dpo.")] = None,
     wait: Annotated[Optional[bool], typer.Option("--wait/--no-wait", help="[openai] Follow the job to the end.")] = None,
@@ -82,11 +86,26 @@ def train(
     _reject(given, OPENAI_ONLY, backend)
     if launcher not in (None, "accelerate"):
         raise TunewiseError(f"unknown launcher '{launcher}'", hint="use --launcher accelerate", exit_code=2)
+    if launcher is None and (processes is not None or dry_run):
+        raise TunewiseError("--processes and --dry-run go with --launcher accelerate", exit_code=2,
+                            hint="add --launcher accelerate")
     inp = _local_input(given, data=data, backend=backend)
-    if launcher == "accelerate":
-        _launch(inp, json_out=json_out)
-        return
-    _run_local(inp, yes=yes, plan=plan, json_out=json_out)
+    from agent.commands import train_launch
+
+    def approve(checked) -> None:
+        _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
+
+    rank = train_launch.world()
+    if rank is not None:  # started by a launcher as one of several processes
+        train_launch.as_rank(inp, rank=rank[0], size=rank[1], approve=approve, progress=_Progress(quiet=json_out),
+                             json_out=json_out)
+    elif launcher == "accelerate" and dry_run:
+        train_launch.dry_run(inp, processes=processes, json_out=json_out)
+    elif launcher == "accelerate":
+        result = train_launch.launch(inp, processes=processes, approve=approve, progress=_Progress(quiet=json_out))
+        _output(result, json_out=json_out)
+    else:
+        _run_local(inp, yes=yes, plan=plan, json_out=json_out)
 
 
 def _reject(given: dict[str, Any], names: tuple[str, ...], backend: str) -> None:
@@ -133,34 +152,19 @@ def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInp
                             exit_code=2) from None
 
 
-def _launch(inp: TrainInput, *, json_out: bool) -> None:
-    import torch
-
-    from agent.console import console, print_json
-    from tools.train import preflight
-    from tools.train.launcher import plan
-
-    preflight(inp)  # the printed command must not fail on the data or the run folder
-    result = plan(inp, gpus=torch.cuda.device_count())
-    if json_out:
-        print_json(result.model_dump_json())
-        return
-    console.print(f"accelerate config written to {result.config_file} ({result.num_processes} processes, FSDP2)",
-                  markup=False, soft_wrap=True)
-    console.print("run on the multi-GPU machine:", markup=False)
-    console.print(f"  {result.command}", markup=False, soft_wrap=True)
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False, soft_wrap=True)
-
-
 def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool) -> None:
-    from agent.console import print_json
     from tools.train import preflight, run
 
     checked = preflight(inp)  # data errors stop here, before any model loads or anything is spent
     _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
     with _Progress(quiet=json_out) as progress:
         result = run(inp, on_event=progress, checked=checked)
+    _output(result, json_out=json_out)
+
+
+def _output(result, *, json_out: bool) -> None:
+    from agent.console import print_json
+
     if json_out:
         print_json(result.model_dump_json())
     else:

@@ -9,11 +9,12 @@ The run folder (OUTPUT), which `tunewise eval` and `tunewise serve` load:
                              tokens_trained, tokens_per_second, wall_seconds, final_loss, best_eval_loss, warnings,
                              status (running | succeeded | stopped_early | interrupted | failed), base_model,
                              adapter_dir, end_of_turn, steps, total_steps, peak_vram_gib (CUDA), dtype,
-                             quantized_4bit
+                             quantized_4bit, processes (1, or N under --launcher accelerate), launcher
     OUTPUT/metrics.jsonl     one record per logging step: step, loss, learning_rate, tokens_per_second, eval_loss
     OUTPUT/loss.png          train and eval loss curves
     OUTPUT/checkpoints/      checkpoint-N/ folders; only those holding TUNEWISE_COMPLETE are whole
-    OUTPUT/train.log         the unsloth worker's own output (names the device it trained on)
+    OUTPUT/train.log         the unsloth worker's or the launched processes' own output
+    OUTPUT/accelerate_config.yaml   --launcher accelerate: the config the processes ran with
     OUTPUT/merged/           --merge: the adapter folded into 16-bit weights, with tokenizer and template
     OUTPUT/gguf/             --gguf: GGUF files from unsloth's exporter
     OUTPUT/Modelfile         --merge / --gguf: Ollama Modelfile with the same template and stop tokens
@@ -31,7 +32,7 @@ from tools.errors import TunewiseError
 from tools.train.config import TrainInput, TrainResult
 from tools.train.preflight import Preflight, preflight
 
-__all__ = ["TrainInput", "TrainResult", "Preflight", "preflight", "run"]
+__all__ = ["TrainInput", "TrainResult", "Preflight", "preflight", "run", "run_rank"]
 
 
 def _now() -> str:
@@ -39,8 +40,10 @@ def _now() -> str:
 
 
 def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = None,
-        checked: Preflight | None = None) -> TrainResult:
-    """Fine-tune a local model with LoRA on a validated chat dataset and save the adapter (spends GPU time)."""
+        checked: Preflight | None = None, processes: int = 1, launcher: str | None = None) -> TrainResult:
+    """Fine-tune a local model with LoRA on a validated chat dataset and save the adapter (spends GPU time).
+
+    Under a launcher this runs in rank 0 only (`processes` > 1): the other ranks call `run_rank`."""
     from tools.train import checkpoints
     from tools.train.metrics import plot_loss, read_metrics, truncate_metrics
 
@@ -58,7 +61,7 @@ def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = 
         "inputs": inp.model_dump(mode="json"), "data_sha256": checked.data_sha256,
         "eval_sha256": checked.eval_sha256, "hyperparameters": inp.hyperparameters(),
         "started_at": checked.started_at or _now(), "resumed_from": checked.resume_from,
-        "warnings": list(checked.warnings),
+        "warnings": list(checked.warnings), "processes": processes, "launcher": launcher,
     }
     write_json(out / "run.json", record)
     for message in checked.warnings:
@@ -106,3 +109,10 @@ def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = 
         merged_dir=record.get("merged_dir"), gguf_files=record.get("gguf_files", []), modelfile=record.get("modelfile"),
         warnings=warnings,
     )
+
+
+def run_rank(inp: TrainInput, *, resume_from: str | None) -> None:
+    """Train as a rank other than 0 of a multi-process run: rank 0 writes the run folder, this one only trains."""
+    from tools.train import hf_backend, loop
+
+    loop.run_training(inp, hf_backend.load, lambda event: None, resume_from=resume_from)

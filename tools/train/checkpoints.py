@@ -84,6 +84,10 @@ def marker_callback(keep: int):
 
     class CheckpointMarker(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
+            if args.world_size > 1:  # every rank has written its RNG state before the marker says "whole"
+                import torch.distributed as dist
+
+                dist.barrier()
             if state.is_world_process_zero:
                 path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 if path.is_dir():

@@ -15,6 +15,7 @@ DEFAULT_SAVE_STEPS = 50  # a crash loses minutes, not hours, and saving stays a 
 KEEP_CHECKPOINTS = 2  # the newest complete one plus one before it, in case the newest turns out bad
 NEAR_ZERO_LOSS = 0.05  # the article: a training loss "dropping to near zero" means the data is being memorised
 
+Tracker = Literal["none", "tensorboard", "mlflow", "wandb"]
 RunStatus = Literal["running", "succeeded", "stopped_early", "interrupted", "failed"]
 
 
@@ -51,6 +52,7 @@ class TrainInput(BaseModel):
     early_stopping: bool = Field(default=False, description="Stop when the eval loss rises twice in a row and keep the best adapter.")
     chat_template: str | None = Field(default=None, description="Named template in prompts/ (chatml, plain) when the tokenizer has none.")
     gradient_checkpointing: bool = Field(default=True, description="Recompute activations: a little compute for a lot of memory (the article: always on).")
+    report_to: Tracker = Field(default="none", description="Also log to this tracker through the trainer's own integration: tensorboard, mlflow, wandb or none.")
 
     @field_validator("base_model")
     @classmethod

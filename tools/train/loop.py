@@ -101,7 +101,8 @@ def sft_config(inp: TrainInput, out: Path, *, cuda: bool, has_eval: bool, total_
         bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda, max_length=inp.max_seq_len, packing=inp.packing,
         gradient_checkpointing=inp.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False}, include_num_input_tokens_seen="non_padding",
-        report_to="none", disable_tqdm=True, dataloader_pin_memory=cuda,
+        report_to=inp.report_to, disable_tqdm=True, dataloader_pin_memory=cuda,
+        ddp_find_unused_parameters=False,  # LoRA uses every trainable weight each step; True adds a graph walk
     )
     if inp.early_stopping and has_eval:
         args.update(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False)

@@ -84,7 +84,9 @@ def _resume_state(inp: TrainInput, data_sha: str, eval_sha: str | None) -> tuple
     if out.exists() and not out.is_dir():
         raise TunewiseError("the output path is a file", path=str(out), hint="pass a folder for --output")
     if not run_json.is_file() and not checkpoints.all_checkpoints(folder):
-        if out.is_dir() and any(p.name != "accelerate_config.yaml" for p in out.iterdir()) and not inp.resume:
+        # What `--launcher accelerate` writes before rank 0 gets here is no earlier run.
+        launch_files = ("accelerate_config.yaml", "train.log")
+        if out.is_dir() and any(p.name not in launch_files for p in out.iterdir()) and not inp.resume:
             raise TunewiseError("the output folder is not empty and holds no tunewise run", path=str(out),
                                 hint="choose a new --output folder")
         notes = ["--resume: no earlier run in the output folder, starting from step 0"] if inp.resume else []
