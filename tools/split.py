@@ -106,7 +106,7 @@ def run(inp: SplitInput) -> SplitResult:
     stratum = _strata(records, lines, inp.stratify_by, inp.seed)
 
     groups: dict[int, list[int]] = defaultdict(list)
-    for idx, root in enumerate(cluster_of):
+    for idx, root in enumerate(cluster_of.tolist()):
         groups[root].append(lines[idx])
     by_stratum: dict[str, list[list[int]]] = defaultdict(list)
     for members in groups.values():
