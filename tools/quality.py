@@ -99,15 +99,24 @@ def related_groups(scan: Scan) -> np.ndarray:
 
     Exact duplicates share their prompt, so the prompt groups hold them as well as the conflicting answers."""
     prompts = _prompts(scan)
+    order, starts = _prompt_runs(prompts)
+    same = order[starts][np.cumsum(starts) - 1]  # each example joined to the first one with its prompt
+    near = near_search(scan)
+    return _components(len(prompts), np.concatenate((same, near.a)), np.concatenate((order, near.b)))
+
+
+def _prompt_runs(prompts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the examples ordered by prompt, stably; True where a run of one prompt starts in that order)."""
     order = np.argsort(prompts, kind="stable")
     ordered = prompts[order]
     starts = np.ones(len(order), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    del ordered
-    firsts = order[starts]
-    same = firsts[np.cumsum(starts) - 1]  # each example joined to the first one with its prompt
-    near = near_search(scan)
-    return _components(len(prompts), np.concatenate((same, near.a)), np.concatenate((order, near.b)))
+    return order, starts
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values.sort()
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 def _prompts(scan: Scan) -> np.ndarray:
@@ -150,7 +159,8 @@ class NearSearch:
 BANDS = tuple((i, j) for i in range(4) for j in range(i + 1, 4))
 ANCHORS = 4  # each bucket member is verified against the bucket's first few members
 _VERIFY_BATCH = 1 << 15  # pairs verified per numpy batch: ~10 MB of temporaries
-_PART_ENTRIES = 1 << 20  # band keys sorted at once
+_PART_ENTRIES = 1 << 21  # band keys sorted at once, up to PARTS parts
+PARTS = 8
 TEMPLATE_SIMILARITY = 0.3
 TEMPLATE_BUCKETS = 400
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -169,8 +179,9 @@ def near_search(scan: Scan) -> NearSearch:
     if rows < 2:
         return empty
     sketch = np.frombuffer(scan.ex_minhash, dtype=np.uint32).reshape(rows, MINHASHES)
-    _, first = np.unique(_prompts(scan)[:rows], return_index=True)
-    first.sort()
+    order, starts = _prompt_runs(_prompts(scan)[:rows])
+    first = np.sort(order[starts])
+    del order, starts
     members = first[sketch[first, 0] != EMPTY]  # no user text: nothing to compare
     del first
     if len(members) < 2:
@@ -179,29 +190,32 @@ def near_search(scan: Scan) -> NearSearch:
     owner_mask = (np.uint64(1) << owner_bits) - np.uint64(1)
     candidates = np.zeros(0, dtype=np.uint64)  # earlier << 32 | later, example indices
     templates: dict[int, int] = {}
-    # The keys of all bands share one key space (two of the four smallest, in any positions), split into parts by
-    # the key itself so that one part's arrays stay near 8 MB whatever the file's size.
-    parts = 1 + len(BANDS) * len(members) // _PART_ENTRIES
+    # The keys of all bands share one key space (two of the four smallest, in any positions). They are sorted in
+    # at most PARTS parts, by the first hash of the pair, so that a bucket lies in one part and a part's arrays
+    # stay under ~50 MB at the sketch limit; the number of parts is bounded, so the work stays linear.
+    parts = min(PARTS, 1 + len(BANDS) * len(members) // _PART_ENTRIES)
+    # The part of each member's first three hashes (a band's first hash is one of them), 255 for none.
+    firsts = sketch[members, :3]
+    part_of = ((firsts * np.uint32(0x9E3779B1)) >> np.uint32(24)).astype(np.uint8) % np.uint8(parts)
+    part_of[firsts == EMPTY] = 255
+    del firsts
     for part in range(parts):
         keys = []
         for i, j in BANDS:
-            hi = sketch[members, i]
+            live = np.flatnonzero(part_of[:, i] == part)
+            rows_live = members[live]
             # The two hashes mixed into the key's high bits, the member's position in the low ones: one sort of
             # the keys groups the buckets with their members in file order. A collision of two buckets' mixed
             # hashes only adds candidates, which the verification drops.
-            key = (hi.astype(np.uint64) << np.uint64(32)) | sketch[members, j]
+            key = (sketch[rows_live, i].astype(np.uint64) << np.uint64(32)) | sketch[rows_live, j]
             key *= np.uint64(0x9E3779B97F4A7C15)
             key >>= owner_bits
-            live = hi != EMPTY
-            if parts > 1:
-                live &= key % np.uint64(parts) == np.uint64(part)
-            live = np.flatnonzero(live)
-            key = key[live]
             key <<= owner_bits
             key |= live.astype(np.uint64)
             keys.append(key)
+            del rows_live, live
         key = np.concatenate(keys)
-        del keys, hi, live
+        del keys
         key.sort()
         # a member whose text has under four shingles holds the same key in several bands: keep it once
         key = key[np.r_[True, key[1:] != key[:-1]]]
@@ -224,7 +238,7 @@ def near_search(scan: Scan) -> NearSearch:
             a = members[owner[starts[bucket[later]] + k]].astype(np.uint64)
             b = members[owner[later]].astype(np.uint64)
             found.append((a << np.uint64(32)) | b)
-        candidates = np.unique(np.concatenate(found))
+        candidates = _sorted_unique(np.concatenate(found))
         del owner, bucket, pos, found
     a = (candidates >> np.uint64(32)).astype(np.int64)
     b = (candidates & _LOW32).astype(np.int64)
