@@ -269,13 +269,16 @@ def near_pairs(scan: Scan) -> list[tuple[int, int, float]]:
     return list(zip(found.a.tolist(), found.b.tolist(), found.sim.tolist()))
 
 
-def conflict_groups(scan: Scan):
-    """(first, later examples) with the first one's prompt but a different answer."""
+def conflicts(scan: Scan) -> np.ndarray:
+    """Per example, the first example with its prompt when their answers differ, else -1: one stable sort of the
+    prompts, where a loop over each prompt's group cost a Python step per repeated prompt."""
     answers = np.frombuffer(scan.ex_answer, dtype=np.int64)
-    for group in _groups(_prompts(scan)):
-        others = group[1:][answers[group[1:]] != answers[group[0]]]
-        if len(others):
-            yield int(group[0]), others
+    order, starts = _prompt_runs(_prompts(scan))
+    first = order[starts][np.cumsum(starts) - 1]  # by position in `order`: the earliest example with that prompt
+    clash = answers[order] != answers[first]
+    first_of = np.full(len(answers), -1, dtype=np.int64)
+    first_of[order[clash]] = first[clash]
+    return first_of
 
 
 def findings(scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000) -> tuple[list[Finding], dict[str, int]]:
@@ -301,8 +304,10 @@ def findings(scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000
                            f"{size:,} examples share this user turn's wording: one request repeated with other details. "
                            f"The model learns it {size:,} times; keep a varied few. Near-duplicates among them were "
                            f"checked against the first {MAX_GROUP} of them"))
-    clashes, clashing = _earliest(conflict_groups(scan), n, cap)
-    counts["conflicting_answers"] = int(clashing.sum())
+    first_of = conflicts(scan)
+    later = np.flatnonzero(first_of >= 0)
+    clashes = list(zip(first_of[later[:cap]].tolist(), later[:cap].tolist()))
+    counts["conflicting_answers"] = len(later)
     for a, b in clashes:
         out.append(Finding(lines[b], "conflicting_answers", f"same prompt as line {lines[a]} but a different answer; keep the one you want taught"))
     for finding in _format_findings(scan) + _system_prompt_findings(scan, price_per_token=price_per_token, epochs=epochs):
