@@ -112,7 +112,7 @@ def main() -> None:
             against = f", {seconds / reference:.1f}x the {args.examples:,} run (target <= {1.1 * args.scale:.0f}x)" if reference else ""
             print(f"templated x{args.scale}: {n:,} examples ({big.stat().st_size / 1e6:.0f} MB) in {seconds:.1f} s{against}, "
                   f"peak RSS {rss:.0f} MB per process (target < 400 MB); warnings: {warned}; "
-                  f"near-duplicates searched among {result.get('near_duplicates_searched', 'the first 300,000 (before issue 16)')}")
+                  f"near-duplicates searched among {result.get('near_duplicates_searched', 300_000):,} examples")
             big.unlink()
         if args.big_gb > 0:
             data = write_chat_file(Path(tmp) / "train.jsonl", args.examples)
