@@ -20,6 +20,9 @@ def render_validation(result) -> None:
                   f"p95 {t.per_example.p95:.0f}, max {t.per_example.max}")
     console.print(f"estimated training cost: [bold]${result.estimated_training_cost_usd:,.2f}[/] "
                   f"({result.epochs} epochs, OpenAI's auto heuristic; prices: {result.price_source})")
+    if result.near_duplicate_horizon is not None:
+        console.print(f"[yellow]near-duplicates searched among the first {result.near_duplicates_searched:,} valid examples "
+                      f"only; from line {result.near_duplicate_horizon:,} on they were not looked for[/]")
     if result.length_histogram:
         peak = max(c for _, _, c in result.length_histogram) or 1
         console.print("tokens per example:")

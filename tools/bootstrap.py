@@ -70,6 +70,36 @@ def rows_stat(fn: Callable[[np.ndarray], float]) -> Stat:
     return stat
 
 
+def labels_f1_stat(predicted: list[str], gold: list[str]) -> Stat:
+    """tools.metrics_eval.macro_f1 of the indexed examples, for one index row or many at once.
+
+    Applied row by row, macro_f1 made a Python pass per label over every resample: 2000 x labels x n steps, over a
+    minute for 800 examples. Here each resample's confusion matrix is one bincount of (row, gold, predicted) codes."""
+    labels = sorted(set(gold) | set(predicted))
+    code = {label: k for k, label in enumerate(labels)}
+    g = np.array([code[x] for x in gold], dtype=np.int64)
+    p = np.array([code[x] for x in predicted], dtype=np.int64)
+    size = len(labels)
+    chunk = max(1, (1 << 22) // max(size * size, 1))  # resamples per bincount: its counts stay near 32 MB
+
+    def stat(idx: np.ndarray):
+        rows = np.atleast_2d(idx)
+        out = np.empty(len(rows))
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cells = (np.arange(len(part))[:, None] * size + g[part]) * size + p[part]
+            confusion = np.bincount(cells.ravel(), minlength=len(part) * size * size).reshape(len(part), size, size)
+            tp = np.diagonal(confusion, axis1=1, axis2=2)
+            golds, preds = confusion.sum(axis=2), confusion.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f1 = np.where(tp > 0, 2 * tp / (golds + preds), 0.0)  # 2tp / (2tp + fp + fn)
+                present = golds > 0  # the gold labels of this resample, as macro_f1 averages over
+                out[start : start + len(part)] = (f1 * present).sum(axis=1) / present.sum(axis=1)
+        return out[0] if idx.ndim == 1 else out
+
+    return stat
+
+
 def _samples(stat: Stat, idx: np.ndarray) -> np.ndarray:
     return np.asarray(stat(idx), dtype=float)
 

@@ -197,7 +197,7 @@ def run(inp: EvalInput, *, progress: Progress | None = None, load=None, client=N
         if prof.labels:
             gold = [me.norm_label(r) for r in refs]
             pred = me.predicted_labels(outputs[name], prof)
-            stats[name]["macro_f1"] = bs.rows_stat(lambda r, p=pred: me.macro_f1([p[i] for i in r], [gold[i] for i in r]))
+            stats[name]["macro_f1"] = bs.labels_f1_stat(pred, gold)
     metric_names = [m for m in prof.names if m in next(iter(stats.values()))]
     intervals = {name: {m: bs.interval(stats[name][m], idx) for m in metric_names} for name in stats}
     comparisons = [bs.compare(a, b, m, stats[a][m], stats[b][m], idx)

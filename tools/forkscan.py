@@ -15,7 +15,7 @@ from array import array
 from tools.errors import TunewiseError
 from tools.scan import EXAMPLE_ARRAYS, MINHASHES, Scan, ScanConfig, scan_range
 
-_ARRAYS = (("ex_minhash", "q"),) + EXAMPLE_ARRAYS  # the sketch first: its room depends on the rows before the merge
+_ARRAYS = (("ex_minhash", "I"),) + EXAMPLE_ARRAYS  # the sketch first: its room depends on the rows before the merge
 _SKIP_CHUNK = 1 << 20
 
 

@@ -57,34 +57,66 @@ def sketch_similarity(a_row, b_row) -> float:
     return sum(1 for h in union if h in a and h in b) / len(union) if union else 1.0
 
 
-class UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+def similarities(sketch: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`sketch_similarity` of rows a[i] and b[i] for every i, in numpy: one sort of each pair's 32 hashes.
 
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
+    In the sorted pair a value held by both rows sits next to its twin; the union's k smallest are the first k
+    distinct values, so a pair's shared count is the twins whose distinct rank is at most k."""
+    both = np.concatenate((sketch[a], sketch[b]), axis=1)
+    both.sort(axis=1)
+    new = np.empty(both.shape, dtype=bool)
+    new[:, 0] = True
+    np.not_equal(both[:, 1:], both[:, :-1], out=new[:, 1:])
+    valid = both != EMPTY
+    rank = np.cumsum(new, axis=1, dtype=np.int8)
+    shared = np.count_nonzero(~new & valid & (rank <= MINHASHES), axis=1)
+    union = np.minimum(np.count_nonzero(new & valid, axis=1), MINHASHES)
+    return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label (its smallest member) per node of the graph with edges a[i]-b[i], in numpy:
+    label propagation with pointer jumping, a few passes over the edges whatever their number."""
+    label = np.arange(n, dtype=np.int64)
+    if not len(a):
+        return label
+    while True:
+        low = np.minimum(label[a], label[b])
+        before = label.copy()
+        np.minimum.at(label, a, low)
+        np.minimum.at(label, b, low)
+        while True:  # point every node at its label's label until they settle
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
+        if np.array_equal(label, before):
+            return label
 
 
-def related_groups(scan: Scan) -> list[int]:
+def related_groups(scan: Scan) -> np.ndarray:
     """Cluster id per valid example: exact duplicates, near-duplicates and same-prompt examples share one.
 
     Exact duplicates share their prompt, so the prompt groups hold them as well as the conflicting answers."""
-    uf = UnionFind(len(scan.ex_line))
-    for group in _groups(_prompts(scan)):
-        first = int(group[0])
-        for other in group[1:].tolist():
-            uf.union(first, other)
-    for a, b, _ in near_pairs(scan, _repeats(scan)):
-        uf.union(a, b)
-    return [uf.find(i) for i in range(len(scan.ex_line))]
+    prompts = _prompts(scan)
+    order, starts = _prompt_runs(prompts)
+    same = order[starts][np.cumsum(starts) - 1]  # each example joined to the first one with its prompt
+    near = near_search(scan)
+    return _components(len(prompts), np.concatenate((same, near.a)), np.concatenate((order, near.b)))
+
+
+def _prompt_runs(prompts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the examples ordered by prompt, stably; True where a run of one prompt starts in that order)."""
+    order = np.argsort(prompts, kind="stable")
+    ordered = prompts[order]
+    starts = np.ones(len(order), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    return order, starts
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values.sort()
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 def _prompts(scan: Scan) -> np.ndarray:
@@ -98,14 +130,6 @@ def exact_groups(scan: Scan):
     yield from _groups(keys)
 
 
-def _repeats(scan: Scan) -> np.ndarray:
-    """True for each example that repeats an earlier one exactly."""
-    mask = np.zeros(len(scan.ex_line), dtype=bool)
-    for group in exact_groups(scan):
-        mask[group[1:]] = True
-    return mask
-
-
 def _earliest(groups, n: int, cap: int) -> tuple[list[tuple[int, int]], np.ndarray]:
     """From (first, laters) groups: the `cap` (first, later) pairs with the lowest later index, and a mask of
     every later one."""
@@ -117,44 +141,144 @@ def _earliest(groups, n: int, cap: int) -> tuple[list[tuple[int, int]], np.ndarr
     return list(zip(first_of[later].tolist(), later.tolist())), mask
 
 
-def near_pairs(scan: Scan, repeats: np.ndarray) -> list[tuple[int, int, float]]:
-    """(earlier, later, similarity) for user turns that are nearly the same but not the same prompt."""
-    prompts = _prompts(scan)
-    near: dict[tuple[int, int], float] = {}
+@dataclass(frozen=True)
+class NearSearch:
+    """Near-duplicate pairs (earlier example a[i], later b[i], estimated similarity sim[i]), ordered by (a, b);
+    the templates: (first example, examples sharing its wording) for each over-full bucket, largest first; and how
+    many examples, from the first, were searched."""
+
+    a: np.ndarray
+    b: np.ndarray
+    sim: np.ndarray
+    templates: list[tuple[int, int]]
+    searched: int
+
+
+# Bands: a candidate pair shares two of its four smallest shingle hashes, in any positions. Near-duplicates
+# almost always do, while texts that merely share a common phrase ("how do I") rarely share two of them.
+BANDS = tuple((i, j) for i in range(4) for j in range(i + 1, 4))
+ANCHORS = 4  # each bucket member is verified against the bucket's first few members
+_VERIFY_BATCH = 1 << 15  # pairs verified per numpy batch: ~10 MB of temporaries
+_PART_ENTRIES = 1 << 21  # band keys sorted at once, up to PARTS parts
+PARTS = 8
+TEMPLATE_SIMILARITY = 0.3
+TEMPLATE_BUCKETS = 400
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def near_search(scan: Scan) -> NearSearch:
+    """Near-duplicate user turns by banded LSH over the sketches, linear in the examples whatever their shape.
+
+    Each band's key puts examples into buckets; the members of a bucket are verified against its first ANCHORS
+    members, up to MAX_GROUP members. A bucket with more is a template: the same request written again and again
+    with other numbers or names. It is reported as that, once, rather than as a quadratic number of pairs.
+    Only the first example of each prompt is searched: a later one has the same user turns, and is reported as a
+    duplicate or a conflicting answer instead."""
     rows = len(scan.ex_minhash) // MINHASHES
+    empty = NearSearch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), [], rows)
     if rows < 2:
+        return empty
+    sketch = np.frombuffer(scan.ex_minhash, dtype=np.uint32).reshape(rows, MINHASHES)
+    order, starts = _prompt_runs(_prompts(scan)[:rows])
+    first = np.sort(order[starts])
+    del order, starts
+    members = first[sketch[first, 0] != EMPTY]  # no user text: nothing to compare
+    del first
+    if len(members) < 2:
+        return empty
+    owner_bits = np.uint64(max(1, int(len(members) - 1).bit_length()))
+    owner_mask = (np.uint64(1) << owner_bits) - np.uint64(1)
+    candidates = np.zeros(0, dtype=np.uint64)  # earlier << 32 | later, example indices
+    templates: dict[int, int] = {}
+    # The keys of all bands share one key space (two of the four smallest, in any positions). They are sorted in
+    # at most PARTS parts, by the first hash of the pair, so that a bucket lies in one part and a part's arrays
+    # stay under ~50 MB at the sketch limit; the number of parts is bounded, so the work stays linear.
+    parts = min(PARTS, 1 + len(BANDS) * len(members) // _PART_ENTRIES)
+    # The part of each member's first three hashes (a band's first hash is one of them), 255 for none.
+    firsts = sketch[members, :3]
+    part_of = ((firsts * np.uint32(0x9E3779B1)) >> np.uint32(24)).astype(np.uint8) % np.uint8(parts)
+    part_of[firsts == EMPTY] = 255
+    del firsts
+    for part in range(parts):
+        keys = []
+        for i, j in BANDS:
+            live = np.flatnonzero(part_of[:, i] == part)
+            rows_live = members[live]
+            # The two hashes mixed into the key's high bits, the member's position in the low ones: one sort of
+            # the keys groups the buckets with their members in file order. A collision of two buckets' mixed
+            # hashes only adds candidates, which the verification drops.
+            key = (sketch[rows_live, i].astype(np.uint64) << np.uint64(32)) | sketch[rows_live, j]
+            key *= np.uint64(0x9E3779B97F4A7C15)
+            key >>= owner_bits
+            key <<= owner_bits
+            key |= live.astype(np.uint64)
+            keys.append(key)
+            del rows_live, live
+        key = np.concatenate(keys)
+        del keys
+        key.sort()
+        # a member whose text has under four shingles holds the same key in several bands: keep it once
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+        owner = (key & owner_mask).astype(np.int64)
+        key >>= owner_bits
+        opens = np.ones(len(key), dtype=bool)
+        np.not_equal(key[1:], key[:-1], out=opens[1:])
+        del key
+        starts = np.flatnonzero(opens)
+        sizes = np.diff(np.append(starts, len(opens)))
+        bucket = np.cumsum(opens) - 1
+        del opens
+        pos = np.arange(len(bucket)) - starts[bucket]
+        for anchor, size in zip(starts[sizes > MAX_GROUP].tolist(), sizes[sizes > MAX_GROUP].tolist()):
+            first_example = int(members[owner[anchor]])
+            templates[first_example] = max(size, templates.get(first_example, 0))
+        found = [candidates]
+        for k in range(ANCHORS):
+            later = np.flatnonzero((pos > k) & (pos < MAX_GROUP))
+            a = members[owner[starts[bucket[later]] + k]].astype(np.uint64)
+            b = members[owner[later]].astype(np.uint64)
+            found.append((a << np.uint64(32)) | b)
+        candidates = _sorted_unique(np.concatenate(found))
+        del owner, bucket, pos, found
+    a = (candidates >> np.uint64(32)).astype(np.int64)
+    b = (candidates & _LOW32).astype(np.int64)
+    del candidates
+    sim = np.concatenate([similarities(sketch, a[k : k + _VERIFY_BATCH], b[k : k + _VERIFY_BATCH])
+                          for k in range(0, len(a), _VERIFY_BATCH)] or [np.zeros(0)])
+    near = sim >= NEAR_DUP_SIMILARITY - 1e-9
+    return NearSearch(a[near], b[near], sim[near], _template_families(sketch, templates), rows)
+
+
+def _template_families(sketch: np.ndarray, templates: dict[int, int]) -> list[tuple[int, int]]:
+    """One (first example, examples) per template: over-full buckets whose first examples share a third of their
+    wording are one request written with other details (a product, a greeting), so they are reported once, by the
+    largest bucket. Only the largest TEMPLATE_BUCKETS buckets are compared, two by two."""
+    ranked = sorted(templates.items(), key=lambda item: (-item[1], item[0]))[:TEMPLATE_BUCKETS]
+    if not ranked:
         return []
-    sketch = np.frombuffer(scan.ex_minhash, dtype=np.int64).reshape(rows, MINHASHES)
-    # Candidates share two of their four smallest shingle hashes, in any positions: near-duplicates almost
-    # always do, while texts that merely share a common phrase ("how do I") rarely share two of them.
-    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-    keys = np.empty(rows * len(pairs), dtype=np.int64)  # block k holds pair k's key for every row
-    for k, (i, j) in enumerate(pairs):
-        block = keys[k * rows : (k + 1) * rows]
-        np.multiply(sketch[:, i], _MIX, out=block)
-        block += sketch[:, j]
-    for group in _groups(keys):
-        owners = group % rows
-        if sketch[owners[0], 0] == EMPTY:
-            continue  # no user text at all: nothing to compare
-        members = np.unique(owners)[:MAX_GROUP].tolist()
-        for pos, a in enumerate(members[:4]):
-            for b in members[pos + 1 :]:
-                if repeats[b] or (a, b) in near or prompts[a] == prompts[b]:
-                    continue  # exact duplicates and same-prompt conflicts are reported as such
-                sim = sketch_similarity(sketch[a].tolist(), sketch[b].tolist())
-                if sim >= NEAR_DUP_SIMILARITY:
-                    near[(a, b)] = sim
-    return [(a, b, s) for (a, b), s in sorted(near.items())]
+    anchors = np.array([first for first, _ in ranked], dtype=np.int64)
+    i, j = np.triu_indices(len(anchors), 1)
+    close = similarities(sketch, anchors[i], anchors[j]) >= TEMPLATE_SIMILARITY
+    family = _components(len(anchors), i[close], j[close])
+    return [ranked[k] for k in np.flatnonzero(family == np.arange(len(anchors))).tolist()]
 
 
-def conflict_groups(scan: Scan):
-    """(first, later examples) with the first one's prompt but a different answer."""
+def near_pairs(scan: Scan) -> list[tuple[int, int, float]]:
+    """(earlier, later, similarity) for user turns that are nearly the same but not the same prompt."""
+    found = near_search(scan)
+    return list(zip(found.a.tolist(), found.b.tolist(), found.sim.tolist()))
+
+
+def conflicts(scan: Scan) -> np.ndarray:
+    """Per example, the first example with its prompt when their answers differ, else -1: one stable sort of the
+    prompts, where a loop over each prompt's group cost a Python step per repeated prompt."""
     answers = np.frombuffer(scan.ex_answer, dtype=np.int64)
-    for group in _groups(_prompts(scan)):
-        others = group[1:][answers[group[1:]] != answers[group[0]]]
-        if len(others):
-            yield int(group[0]), others
+    order, starts = _prompt_runs(_prompts(scan))
+    first = order[starts][np.cumsum(starts) - 1]  # by position in `order`: the earliest example with that prompt
+    clash = answers[order] != answers[first]
+    first_of = np.full(len(answers), -1, dtype=np.int64)
+    first_of[order[clash]] = first[clash]
+    return first_of
 
 
 def findings(scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000) -> tuple[list[Finding], dict[str, int]]:
@@ -169,12 +293,21 @@ def findings(scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000
     counts["duplicate"] = int(repeats.sum())
     for a, b in dups:
         out.append(Finding(lines[b], "duplicate", f"exact duplicate of line {lines[a]}; drop it"))
-    near = near_pairs(scan, repeats)
-    counts["near_duplicate"] = len(near)
-    for a, b, sim in sorted(near, key=lambda pair: pair[1])[:cap]:
-        out.append(Finding(lines[b], "near_duplicate", f"user turns nearly identical to line {lines[a]} (similarity ~{sim:.2f})"))
-    clashes, clashing = _earliest(conflict_groups(scan), n, cap)
-    counts["conflicting_answers"] = int(clashing.sum())
+    near = near_search(scan)
+    counts["near_duplicate"] = len(near.a)
+    for k in np.argsort(near.b, kind="stable")[:cap].tolist():
+        out.append(Finding(lines[int(near.b[k])], "near_duplicate",
+                           f"user turns nearly identical to line {lines[int(near.a[k])]} (similarity ~{near.sim[k]:.2f})"))
+    counts["template"] = len(near.templates)
+    for first, size in near.templates[:cap]:
+        out.append(Finding(lines[first], "template",
+                           f"{size:,} examples share this user turn's wording: one request repeated with other details. "
+                           f"The model learns it {size:,} times; keep a varied few. Near-duplicates among them were "
+                           f"checked against the first {MAX_GROUP} of them"))
+    first_of = conflicts(scan)
+    later = np.flatnonzero(first_of >= 0)
+    clashes = list(zip(first_of[later[:cap]].tolist(), later[:cap].tolist()))
+    counts["conflicting_answers"] = len(later)
     for a, b in clashes:
         out.append(Finding(lines[b], "conflicting_answers", f"same prompt as line {lines[a]} but a different answer; keep the one you want taught"))
     for finding in _format_findings(scan) + _system_prompt_findings(scan, price_per_token=price_per_token, epochs=epochs):

@@ -21,7 +21,9 @@ from tools.sketch import EMPTY, MINHASHES, PAD, USER_TOKENS, Sketcher
 __all__ = ["EMPTY", "MINHASHES", "NEAR_DUP_LIMIT", "STYLES", "Scan", "ScanConfig", "Measurer", "scan_range", "scan_raw"]
 
 MAX_LINE_BYTES = 64 * 1024 * 1024  # longer lines are reported, not parsed: one line must not take the memory budget
-NEAR_DUP_LIMIT = 300_000  # examples sketched for near-duplicates (16 int64 each = 38 MB at the limit)
+# Examples sketched for near-duplicates: 16 uint32 each, 128 MB at the limit, which is past the 1.8 million
+# examples of a 1 GB file. A longer file is searched up to here, and validate says so (near_duplicate_horizon).
+NEAR_DUP_LIMIT = 2_000_000
 _HUGE_TEXT = 1_000_000  # characters; longer texts are counted from a sample, to keep a 50 MB line fast
 _SYSTEM_CACHE = 256  # distinct system prompts whose token counts are remembered
 
@@ -107,7 +109,7 @@ class Scan:
     # whose system prompt names each customer has as many prompts as examples.
     ex_system: array = field(default_factory=lambda: array("q"))
     ex_system_tokens: array = field(default_factory=lambda: array("i"))
-    ex_minhash: array = field(default_factory=lambda: array("q"))  # MINHASHES per example, first NEAR_DUP_LIMIT only
+    ex_minhash: array = field(default_factory=lambda: array("I"))  # MINHASHES per example, first NEAR_DUP_LIMIT only
 
     def add(self, line: int, severity: str, code: str, message: str, cap: int) -> None:
         key = (severity, code)

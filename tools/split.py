@@ -46,6 +46,17 @@ def _records(path: Path) -> dict[int, str]:
     return {line: raw.decode("utf-8").rstrip("\r\n") for line, raw in iter_raw_lines(path) if raw.strip()}
 
 
+def _write_lines(path: Path, valid: set[int], eval_lines: set[int], train_path: Path, eval_path: Path) -> None:
+    """Copy each valid line of a JSONL file to the train or the eval file, as written (line ending normalised)."""
+    from tools.atomic import atomic_open
+    from tools.formats import iter_raw_lines
+
+    with atomic_open(train_path, "wb") as tr, atomic_open(eval_path, "wb") as ev:
+        for line, raw in iter_raw_lines(path):
+            if line in valid:
+                (ev if line in eval_lines else tr).write(raw.rstrip(b"\r\n") + b"\n")
+
+
 def _strata(records: dict[int, str], lines: list[int], field: str | None, seed: int) -> dict[int, str]:
     if field is None:
         return {line: "all" for line in lines}
@@ -102,15 +113,19 @@ def run(inp: SplitInput) -> SplitResult:
         raise TunewiseError(f"--eval {inp.eval:g} asks for {target} of {n} examples", hint="leave at least one example on each side", exit_code=2)
     cluster_of = quality.related_groups(scan)
     lines = list(scan.ex_line)
-    records = _records(Path(inp.path))
-    stratum = _strata(records, lines, inp.stratify_by, inp.seed)
+    from tools.formats import is_json_array
+
+    # The records are held in memory only when they are needed: to stratify by a field or a topic, or to rewrite a
+    # JSON array as JSONL. Otherwise the file is streamed a second time, line by line, as it is written out.
+    records = _records(Path(inp.path)) if inp.stratify_by is not None or is_json_array(Path(inp.path)) else None
+    stratum = _strata(records, lines, inp.stratify_by, inp.seed) if records is not None else {}
 
     groups: dict[int, list[int]] = defaultdict(list)
-    for idx, root in enumerate(cluster_of):
+    for idx, root in enumerate(cluster_of.tolist()):
         groups[root].append(lines[idx])
     by_stratum: dict[str, list[list[int]]] = defaultdict(list)
     for members in groups.values():
-        by_stratum[stratum[members[0]]].append(members)
+        by_stratum[stratum.get(members[0], "all")].append(members)
     rng = random.Random(inp.seed)
     eval_lines: set[int] = set()
     strata_counts: dict[str, int] = {}
@@ -130,9 +145,12 @@ def run(inp: SplitInput) -> SplitResult:
         strata_counts[name] = taken
     out = Path(inp.out)
     train_path, eval_path = out / "train.jsonl", out / "eval.jsonl"
-    with atomic_open(train_path) as tr, atomic_open(eval_path) as ev:
-        for line in lines:
-            (ev if line in eval_lines else tr).write(records[line] + "\n")
+    if records is not None:
+        with atomic_open(train_path) as tr, atomic_open(eval_path) as ev:
+            for line in lines:
+                (ev if line in eval_lines else tr).write(records[line] + "\n")
+    else:
+        _write_lines(Path(inp.path), set(lines), eval_lines, train_path, eval_path)
     grouped = sum(len(g) for g in groups.values() if len(g) > 1)
     result = SplitResult(train_path=str(train_path), eval_path=str(eval_path), train_examples=n - len(eval_lines),
                          eval_examples=len(eval_lines), groups=sum(1 for g in groups.values() if len(g) > 1),

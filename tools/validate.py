@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import TunewiseError
-from tools.scan import Scan, ScanConfig, scan_range
+from tools.scan import MINHASHES, Scan, ScanConfig, scan_range
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024  # below this, starting a second process costs more than it saves
 
@@ -67,6 +67,8 @@ class ValidateResult(BaseModel):
     assistant_token_share: float
     length_histogram: list[tuple[int, int, int]] = Field(description="(low, high, count) buckets of tokens per example.")
     price_source: str
+    near_duplicates_searched: int = Field(default=0, description="Valid examples, from the first, whose user turns were searched for near-duplicates.")
+    near_duplicate_horizon: int | None = Field(default=None, description="First line not searched for near-duplicates (a file past tools.scan.NEAR_DUP_LIMIT examples); None: the whole file was.")
 
     @property
     def ok(self) -> bool:
@@ -253,6 +255,8 @@ def run(inp: ValidateInput) -> ValidateResult:
         scan.add(1, "warning", "few_examples",
                  f"only {scan.valid} valid examples; 50-100 is the usual minimum for a behaviour change", inp.max_issues)
     issues = sorted(scan.issues, key=lambda i: (i[0], i[2]))
+    searched = len(scan.ex_minhash) // MINHASHES
+    horizon = scan.ex_line[searched] if searched < len(scan.ex_line) else None
     return ValidateResult(
         path=str(path),
         format=fmt,
@@ -270,4 +274,6 @@ def run(inp: ValidateInput) -> ValidateResult:
         assistant_token_share=round(scan.tokens_trained / scan.tokens_total, 4) if scan.tokens_total else 0.0,
         length_histogram=_histogram(scan.ex_tokens),
         price_source=f"OpenAI pricing as of {catalog.date}, tools/data/openai.json",
+        near_duplicates_searched=searched,
+        near_duplicate_horizon=horizon,
     )

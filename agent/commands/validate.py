@@ -29,7 +29,8 @@ def validate(
         print_json(result.model_dump_json(include={"path", "format", "model", "examples", "valid_examples", "errors",
                                                    "warnings", "tokens", "estimated_training_cost_usd", "epochs",
                                                    "error_counts", "warning_counts", "messages_per_example",
-                                                   "assistant_token_share"}))
+                                                   "assistant_token_share", "near_duplicates_searched",
+                                                   "near_duplicate_horizon"}))
     else:
         from agent.reports import render_validation
 
