@@ -71,7 +71,7 @@ def __getattr__(name: str):
 
 
 # Commands that load heavy libraries: their import noise goes to $TUNEWISE_HOME/logs/COMMAND.log unless --verbose.
-QUIET = ("serve", "train", "eval", "index")
+QUIET = ("serve", "train", "eval", "index", "demo")
 
 
 def _quiet(command: str | None) -> None:
