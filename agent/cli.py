@@ -70,9 +70,29 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# Commands that load heavy libraries: their import noise goes to $TUNEWISE_HOME/logs/COMMAND.log unless --verbose.
+QUIET = ("serve", "train", "eval", "index", "demo")
+
+
+def _quiet(command: str | None) -> None:
+    import os
+
+    verbose = "--verbose" in sys.argv[2:] or os.environ.get("TUNEWISE_VERBOSE", "") not in ("", "0")
+    if command not in QUIET:
+        return
+    if "--verbose" in sys.argv[2:]:
+        sys.argv.remove("--verbose")  # every heavy command takes it; their own options need not repeat it
+    if not verbose:
+        from agent.quiet import quiet_start
+        from agent.settings import get_settings
+
+        quiet_start(get_settings().home / "logs" / f"{command}.log")
+
+
 def main() -> None:
     first = sys.argv[1] if len(sys.argv) > 1 else None
     known = any(first in names for _, names in COMMANDS)
+    _quiet(first)
     build_app(first if known else None)()
 
 

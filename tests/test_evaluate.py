@@ -239,3 +239,54 @@ def test_the_agent_step_evaluates_the_trained_run(world, tmp_path) -> None:
     assert again["verdict"] == result["verdict"]
     nothing = from_plan(StepContext(**{**ctx.__dict__, "results": {}}))
     assert nothing["status"] == "skipped" and "tunewise eval" in nothing["message"]
+
+
+def test_prompted_rag_prompts_are_fitted_to_the_window_and_the_trimming_is_reported(tmp_path) -> None:
+    """A 640-token model: the few-shot examples stay, the passages that do not fit are left out, lowest rank first."""
+    from agent.clients import get_chroma_client
+    from tools.generation import load_generator
+    from tools.index import IndexInput, run as index_run
+    from tools.modelspec import parse_spec
+    from tools.search import Retriever
+
+    root = tmp_path
+    (root / "train.jsonl").write_text("".join(_row(q, TUNED_REPLY) + "\n" for q in TRAIN_Q))
+    (root / "eval.jsonl").write_text("".join(_row(q, _ref(i)) + "\n" for i, q in enumerate(EVAL_Q)))
+    base = build_tiny_model(root / "small", max_positions=640)
+    docs = root / "docs"
+    docs.mkdir()
+    for i, city in enumerate(["oslo", "madrid", "paris", "rome"]):
+        (docs / f"{city}.md").write_text(f"# {city}\n\n" + f"{city} is a capital. " * (2 + 2 * i) + "\n")
+    client, embedder = get_chroma_client(root / "db"), HashEmbedder()
+    index_run(IndexInput(paths=[docs], collection="kb9", db=root / "db"), client=client, embedder=embedder)
+    generator = load_generator(parse_spec(f"hf:{base}"))
+    seen: list[list[dict]] = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(generator, name)
+
+        def generate(self, conversations, **kw):
+            seen.extend(conversations)
+            return generator.generate(conversations, **kw)
+
+    retriever = Retriever(client, "kb9", embedder)
+    result = run(_inp(root, root / "report", [f"pr=hf:{base}+prompted+rag", f"plain=hf:{base}"], collection="kb9",
+                      rag_k=4), load=lambda spec: Recording(), retriever=retriever, embedder=embedder)
+    report = json.loads((Path(result.report_dir) / "report.json").read_text())
+    fitted = report["context"]["pr"]
+    assert fitted["window"] == 640 and fitted["trimmed"] == len(EVAL_Q) and fitted["passages_dropped"] > 0
+    assert fitted["few_shot_dropped"] == 0 and report["context"]["plain"]["trimmed"] == 0
+    assert any(w.startswith("pr: 6 of 6 prompts were trimmed to the model's 640-token window") for w in report["warnings"])
+    tokens = lambda conv: len(generator.tokenizer(generator.render(conv), add_special_tokens=False)["input_ids"])  # noqa: E731
+    prompted = [c for c in seen if len(c) > 3]
+    assert len(prompted) == len(EVAL_Q) and all(tokens(c) + 20 <= 640 for c in prompted)
+    kept_counts = []
+    for conv in prompted:  # the few-shot turns are all there; the passages kept are the top of the ranking
+        assert sum(m["role"] == "assistant" for m in conv) == 2
+        question = conv[-1]["content"].rsplit("\n\n", 1)[-1]
+        kept = re.findall(r"^\[(\d+)\] (\S+)", conv[-1]["content"], re.M)
+        top = [Path(h.source).name for h in retriever.search(question, k=4)]
+        assert [int(n) for n, _ in kept] == list(range(1, len(kept) + 1)) and [s for _, s in kept] == top[: len(kept)]
+        kept_counts.append(len(kept))
+    assert max(kept_counts) >= 1, "some passages fit: the trimming keeps what fits rather than dropping them all"

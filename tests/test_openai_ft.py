@@ -314,3 +314,42 @@ def test_tool_errors_are_tunewise_errors(openai_server, tmp_path):  # noqa: F811
     with pytest.raises(TunewiseError) as err:
         prepare(OpenAITrainInput(data=bad))
     assert err.value.path == str(bad) and err.value.line == 1
+
+
+def test_a_compatible_servers_float_times_extra_and_missing_fields_are_followed(monkeypatch, data, tmp_path):
+    """created_at 1796196786.38, fields OpenAI never sends, optional ones left out: the job is followed to its end."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(wire=("float_times", "extra_fields", "missing_optional")) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+        job = fake.finetune  # the server really answers with floats: check the wire, not only our reading of it
+        out = _train(data)
+        assert out.exit_code == 0, out.output
+        raw = fake.handle("GET", f"/v1/fine_tuning/jobs/{next(iter(job.jobs))}", {}, None)[1]
+        assert isinstance(raw["created_at"], float) and "x_gateway" in raw and "method" not in raw
+    assert "Traceback" not in out.output and "job ftjob-" in out.stdout and ": succeeded" in out.stdout
+    assert "fine-tuned model: ft:gpt-4.1-mini:tunewise-fake:" in out.stdout
+    record = json.loads(next((tmp_path / ".tunewise" / "runs").glob("openai-*/run.json")).read_text())
+    assert record["status"] == "succeeded" and record["job_id"].startswith("ftjob-")
+
+
+def test_an_unusable_answer_is_one_line_naming_the_job_and_how_to_follow_it(monkeypatch, data, tmp_path):
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(wire=("no_status",)) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+        out = _train(data)
+        listed = _run_cli(["jobs", "show", next(iter(fake.finetune.jobs))])
+    record = json.loads(next((tmp_path / ".tunewise" / "runs").glob("openai-*/run.json")).read_text())
+    job = record["job_id"]
+    assert job.startswith("ftjob-") and record["status"] == "unknown", "the job's id is on disk before the error"
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and job in line and f"tunewise jobs show {job}" in line
+    assert listed.exit_code == 1 and "has no status" in listed.output and "Traceback" not in listed.output
+
+
+def _run_cli(args: list[str]):
+    return CliRunner().invoke(cli_app, args)

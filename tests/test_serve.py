@@ -351,4 +351,5 @@ def test_cli_serve_errors_are_one_line(world, tmp_path):
         taken = runner.invoke(app, ["serve", str(world / "geo-bot"), "--port", port])
     assert taken.exit_code == 2 and "cannot listen on 127.0.0.1" in taken.output and "Traceback" not in taken.output
     missing = runner.invoke(app, ["serve", str(tmp_path / "nowhere"), "--port", port])
-    assert missing.exit_code == 1 and missing.output.count("\n") == 1 and "no deployment.json here" in missing.output
+    # Every start-up failure is one line and exit code 2 (issue 18), a missing folder too.
+    assert missing.exit_code == 2 and missing.output.count("\n") == 1 and "no deployment.json here" in missing.output

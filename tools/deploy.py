@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tools.digest import file_sha256
 from tools.errors import TunewiseError
+from tools.serving.budget import ContextBudget
 
 FORMAT = 1
 MANIFEST = "deployment.json"
@@ -125,6 +126,8 @@ class DeployResult(BaseModel):
     vllm_command: str | None = Field(description="`vllm serve` command line (local models).")
     serve_command: str = Field(description="How to serve this deployment with tunewise.")
     warnings: list[str] = Field(default_factory=list)
+    budget: ContextBudget | None = Field(default=None, description="A typical request against the model's context "
+                                                                  "window (local models whose window is known).")
 
 
 def content_hash(deployment: dict) -> str:
@@ -239,7 +242,7 @@ def _stops(tokenizer, template: str, gen_dir: Path) -> list[str]:
     return [s for s in dict.fromkeys(found) if s]
 
 
-def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings: list[str]):
+def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings: list[str], check):
     """Copy or merge the adapter into `tmp`, write the template, Modelfile and vllm.sh; (model, description, vllm)."""
     from transformers import AutoTokenizer
 
@@ -262,6 +265,7 @@ def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings:
     if not isinstance(template, str) or not template:
         template = named_template("plain")  # what tools.generation falls back to as well
         warnings.append("the model has no chat template; prompts are rendered with prompts/plain.jinja")
+    check(tokenizer=tokenizer, template=template, model_dir=base)  # before any copying or merging
     stops = _stops(tokenizer, template, adapter if has("generation_config.json") else base)
     rank = None
     if adapter is not None:
@@ -331,7 +335,7 @@ def _base_folder_or_none(name: str) -> Path | None:
 
 def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = None) -> DeployResult:
     """Write a deployment folder that serves a model with retrieval from a collection over an OpenAI-style API."""
-    from tools.modelspec import parse_spec
+    from tools.modelspec import base_model, parse_spec
 
     status = on_status or (lambda message: None)
     spec = parse_spec(inp.model)
@@ -346,6 +350,7 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
     retrieval, chunks = _retrieval(inp, client)
     warnings = [] if chunks else [f"collection '{inp.collection}' is empty: answers will come without context"]
 
+    context: ContextBudget | None = None
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -355,7 +360,17 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
             described, vllm = f"openai:{spec.model}" + (f" at {spec.base_url}" if spec.base_url else ""), None
         else:
             status("reading the model's tokenizer and chat template")
-            model, described, vllm = _package_local(spec, tmp, out, merge=inp.merge, status=status, warnings=warnings)
+
+            def check(**model) -> None:
+                nonlocal context
+                from tools import deploy_budget
+
+                context = deploy_budget.check(**model, system_prompt=system_prompt, k=inp.k, warnings=warnings,
+                                              collection=client.get_collection(inp.collection, embedding_function=None),
+                                              model_name=base_model(spec))
+
+            model, described, vllm = _package_local(spec, tmp, out, merge=inp.merge, status=status, warnings=warnings,
+                                                    check=check)
         record = Deployment(
             name=out.name, spec=inp.model, model=model, retrieval=retrieval, system_prompt=system_prompt,
             files=folder_hashes(tmp), created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -375,7 +390,7 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
         out=str(out), name=out.name, kind=spec.kind, model=described, collection=inp.collection, chunks=chunks,
         embedder=retrieval.embedder, k=inp.k, content_hash=record["content_hash"], files=files,
         modelfile=str(out / "Modelfile") if "Modelfile" in files else None, vllm_command=vllm,
-        serve_command=shlex.join(["tunewise", "serve", str(out)]), warnings=warnings,
+        serve_command=shlex.join(["tunewise", "serve", str(out)]), warnings=warnings, budget=context,
     )
 
 

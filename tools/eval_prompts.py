@@ -57,17 +57,22 @@ def data_system_prompt(*pools: list[ChatExample]) -> str | None:
     return None
 
 
-def few_shot(train: list[ChatExample], k: int, seed: int) -> list[dict[str, str]]:
-    """`k` train examples (seeded sample, file order) as alternating user / assistant turns."""
+def few_shot_examples(train: list[ChatExample], k: int, seed: int) -> list[list[dict[str, str]]]:
+    """`k` train examples (seeded sample, file order), each as its user / assistant turns."""
     pool = usable(train)
     picked = sorted(random.Random(seed).sample(range(len(pool)), min(k, len(pool))))
-    turns: list[dict[str, str]] = []
+    out = []
     for i in picked:
         ex = pool[i]
-        turns += [{"role": m["role"], "content": m.get("content") or ""} for m in ex.prompt_messages
-                  if m["role"] != "system"]
-        turns.append({"role": "assistant", "content": ex.reference})
-    return turns
+        turns = [{"role": m["role"], "content": m.get("content") or ""} for m in ex.prompt_messages
+                 if m["role"] != "system"]
+        out.append(turns + [{"role": "assistant", "content": ex.reference}])
+    return out
+
+
+def few_shot(train: list[ChatExample], k: int, seed: int) -> list[dict[str, str]]:
+    """`k` train examples (seeded sample, file order) as alternating user / assistant turns."""
+    return [turn for example in few_shot_examples(train, k, seed) for turn in example]
 
 
 def prompted(messages: list[dict[str, str]], system: str | None, demos: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -85,3 +90,24 @@ def with_rag(messages: list[dict[str, str]], hits) -> list[dict[str, str]]:
     from tools.serving.context import with_context
 
     return with_context(messages, list(hits), None)
+
+
+def fit_prompt(messages: list[dict[str, str]], *, system: str | None, examples: list[list[dict[str, str]]] | None,
+               hits: list | None, count, window: int | None, reserve: int) -> tuple[list[dict[str, str]], int, int]:
+    """A candidate's prompt fitted to its model's window as `tunewise serve` fits a request: the few-shot examples,
+    then the passages in rank order. Passages give way first (lowest rank first), then few-shot examples (last
+    first); returns (conversation, passages dropped, few-shot examples dropped)."""
+    from tools.serving.budget import fit
+
+    def build(shots: list, passages: list | None) -> list[dict[str, str]]:
+        conv = prompted(messages, system, [t for ex in shots for t in ex]) if examples is not None else messages
+        return with_rag(conv, passages) if passages is not None else conv
+
+    shots = examples or []
+    first = fit(lambda used: build(shots, used if hits is not None else None), hits or [], count=count, window=window,
+                reserve=reserve)
+    if first.prompt_tokens is None or first.prompt_tokens + reserve <= window or not shots:
+        return first.conversation, first.dropped, 0
+    second = fit(lambda used: build(used, [] if hits is not None else None), shots, count=count, window=window,
+                 reserve=reserve)
+    return second.conversation, len(hits or []), second.dropped

@@ -64,7 +64,8 @@ def _charts(result, lengths: dict[str, list[int]]) -> list[tuple[str, str]]:
 
 
 def write_reports(inp, result, *, examples, generations: dict[str, list], per_example: dict[str, dict[str, list]],
-                  comparisons, ranked: list[str], profile, warnings: list[str], prompted: dict[str, Any]) -> None:
+                  comparisons, ranked: list[str], profile, warnings: list[str], prompted: dict[str, Any],
+                  context: dict[str, Any] | None = None) -> None:
     """Write every report file into `inp.out` (each atomically); outputs.jsonl first, the summary files last."""
     out = Path(inp.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,8 @@ def write_reports(inp, result, *, examples, generations: dict[str, list], per_ex
                          "high": round(c.high, 4), "significant": c.significant} for c in comparisons],
         "metrics": {m: {"label": METRICS[m].label, "better": METRICS[m].better, "points": METRICS[m].points}
                     for m in result.candidates[0].metrics},
-        "usage": usage, "habits": habit_rates, "prompted": prompted, "warnings": warnings,
+        "usage": usage, "habits": habit_rates, "prompted": prompted, "context": context or {},
+        "warnings": warnings,
         "files": {"outputs": "outputs.jsonl", "markdown": "report.md", "html": "report.html"},
     }
     write_text(out / "report.md", _markdown(result, summary, records))

@@ -137,12 +137,14 @@ def run(inp: EvalInput, *, progress: Progress | None = None, load=None, client=N
         ep.check_overlap(examples, train, inp.eval_file, inp.train_file)
     warnings: list[str] = []
     demos: list[dict[str, str]] = []
+    shots: list[list[dict[str, str]]] = []
     system = _read_text(inp.system_prompt_file) if inp.system_prompt_file else None
     if any(s.prompted for s in specs.values()):
         if inp.few_shot and not train:
             raise TunewiseError("+prompted draws its few-shot examples from --train-file, which is missing",
                                 hint="pass --train-file train.jsonl (never the eval file), or --few-shot 0", exit_code=2)
-        demos = ep.few_shot(train, inp.few_shot, inp.seed)
+        shots = ep.few_shot_examples(train, inp.few_shot, inp.seed)
+        demos = [turn for example in shots for turn in example]
         system = system or ep.data_system_prompt(train, examples)
         if not system and not demos:
             warnings.append("+prompted adds nothing here: no system prompt and no few-shot examples")
@@ -158,12 +160,18 @@ def run(inp: EvalInput, *, progress: Progress | None = None, load=None, client=N
     load = load or (lambda spec: load_generator(spec, client=client))
     loaded: dict[tuple, object] = {}
     generations: dict[str, list] = {}
+    context: dict[str, dict] = {}
     for name, spec in specs.items():
         key = (spec.kind, spec.path, spec.adapter, spec.model, spec.base_url)  # +prompted shares its model's load
         if key not in loaded:
             loaded[key] = load(spec)
-        convs = [ep.prompted(m, system, demos) if spec.prompted else m for m in base]
-        convs = [ep.with_rag(c, h) for c, h in zip(convs, hits)] if spec.rag else convs
+        convs, context[name] = _fit_candidate(loaded[key], base, hits, system=system, shots=shots, spec=spec,
+                                              reserve=inp.max_new_tokens)
+        if context[name]["trimmed"]:
+            c = context[name]
+            warnings.append(f"{name}: {c['trimmed']} of {len(convs)} prompts were trimmed to the model's "
+                            f"{c['window']}-token window ({c['passages_dropped']} passages and "
+                            f"{c['few_shot_dropped']} few-shot examples left out)")
         generations[name] = []
         for start in range(0, len(convs), 8):
             generations[name] += loaded[key].generate(convs[start : start + 8], max_new_tokens=inp.max_new_tokens,
@@ -213,8 +221,25 @@ def run(inp: EvalInput, *, progress: Progress | None = None, load=None, client=N
         winner=winner, verdict=verdict, report_dir=str(inp.out))
     write_reports(inp, result, examples=examples, generations=generations, per_example=per_example,
                   comparisons=comparisons, ranked=ranked, profile=prof, warnings=warnings,
-                  prompted={"system_prompt": system, "few_shot_turns": len(demos)})
+                  prompted={"system_prompt": system, "few_shot_turns": len(demos)}, context=context)
     return result
+
+
+def _fit_candidate(generator, base: list, hits: list, *, system, shots, spec, reserve: int) -> tuple[list, dict]:
+    """Each example's prompt for this candidate, fitted to the model's window, and what the fitting left out."""
+    from tools.serving.budget import context_window
+
+    render, tokenizer = getattr(generator, "render", None), getattr(generator, "tokenizer", None)
+    window = context_window(getattr(getattr(generator, "model", None), "config", None), tokenizer) \
+        if render is not None and tokenizer is not None else None
+    count = (lambda conv: len(tokenizer(render(conv), add_special_tokens=False)["input_ids"])) if window else None
+    convs, passages, few, trimmed = [], 0, 0, 0
+    for i, messages in enumerate(base):
+        conv, p, f = ep.fit_prompt(messages, system=system, examples=shots if spec.prompted else None,
+                                   hits=hits[i] if spec.rag else None, count=count, window=window, reserve=reserve)
+        convs.append(conv)
+        passages, few, trimmed = passages + p, few + f, trimmed + bool(p or f)
+    return convs, {"window": window, "trimmed": trimmed, "passages_dropped": passages, "few_shot_dropped": few}
 
 
 def _retriever(collection: str | None):

@@ -281,8 +281,16 @@ def read_record(run_dir: Path) -> dict[str, Any]:
 
 
 def record_job(run_dir: Path, record: dict[str, Any], job: Any, price_per_token: float) -> dict[str, Any]:
-    """Fold the job's latest state (an SDK job or a JobSummary) into run.json, atomically."""
-    summary = job if isinstance(job, jobs.JobSummary) else jobs.summarize(job)
+    """Fold the job's latest state (an SDK job or a JobSummary) into run.json, atomically.
+
+    An answer too broken to summarise still leaves the job's id on disk before the error goes up."""
+    try:
+        summary = job if isinstance(job, jobs.JobSummary) else jobs.summarize(job, record.get("job_id"))
+    except jobs.UnusableAnswer:
+        if jobs.field(job, "id") or record.get("job_id"):
+            record.update(job_id=jobs.field(job, "id") or record.get("job_id"), status="unknown", updated_at=_now())
+            write_json(run_dir / "run.json", record)
+        raise
     record.update(job_id=summary.id, status=summary.status, fine_tuned_model=summary.fine_tuned_model,
                   trained_tokens=summary.trained_tokens, billed_tokens=summary.trained_tokens,
                   billed_cost_usd=round(summary.trained_tokens * price_per_token, 4) if summary.trained_tokens is not None else None,
@@ -318,7 +326,7 @@ def run(inp: OpenAITrainInput, *, client: Any, prepared: Prepared | None = None,
 
     job, attached = _existing_job(client, record, prep, notes)
     if job is not None:  # nothing to upload or create: follow the job this run already has
-        train_id, valid_id, reused = job.training_file, job.validation_file, True
+        train_id, valid_id, reused = jobs.field(job, "training_file", ""), jobs.field(job, "validation_file"), True
     elif not create:
         raise TunewiseError(f"the job this run started has ended ({notes[-1]}); a new one costs about "
                             f"${prep.estimated_cost_usd:.2f} and needs approval",
@@ -338,21 +346,22 @@ def run(inp: OpenAITrainInput, *, client: Any, prepared: Prepared | None = None,
         body.update({k: v for k, v in optional.items() if v is not None})
         job, attached = create_job(client, body, prep, inp, sleep=sleep)
         if attached:
-            notes.append(f"an earlier create that got no answer had made job {job.id}; using it")
+            notes.append(f"an earlier create that got no answer had made job {jobs.field(job, 'id')}; using it")
     record.update(training_file_id=train_id, validation_file_id=valid_id)
     record = record_job(run_dir, record, job, price)  # the job id is on disk before any waiting
+    job_id = record["job_id"]
 
-    if inp.wait and job.status not in jobs.TERMINAL:
-        for step in jobs.follow(client, job.id, sleep=sleep):
+    if inp.wait and record["status"] not in jobs.TERMINAL:
+        for step in jobs.follow(client, job_id, sleep=sleep):
             if progress is not None:
                 progress(step)
         try:
-            job = jobs.reader(client).fine_tuning.jobs.retrieve(job.id)
+            job = jobs.reader(client).fine_tuning.jobs.retrieve(job_id)
         except Exception as exc:  # noqa: BLE001
-            raise jobs.api_error(exc, client, f"reading job {job.id}") from None
+            raise jobs.api_error(exc, client, f"reading job {job_id}") from None
         record = record_job(run_dir, record, job, price)
     return OpenAITrainResult(
-        run_dir=str(run_dir), run_hash=prep.run_hash, model=inp.model, job_id=job.id, status=job.status,
+        run_dir=str(run_dir), run_hash=prep.run_hash, model=inp.model, job_id=job_id, status=record["status"],
         fine_tuned_model=record["fine_tuned_model"], training_file_id=train_id, validation_file_id=valid_id,
         reused_upload=reused, attached=attached, examples=prep.examples,
         estimated_billed_tokens=prep.estimated_billed_tokens, estimated_cost_usd=prep.estimated_cost_usd,
@@ -368,12 +377,13 @@ def _existing_job(client: Any, record: dict[str, Any], prep: Prepared, notes: li
             job = jobs.reader(client).fine_tuning.jobs.retrieve(record["job_id"])
         except Exception as exc:  # noqa: BLE001
             raise jobs.api_error(exc, client, f"reading job {record['job_id']}") from None
-        if job.status not in ("failed", "cancelled"):
-            notes.append(f"attached to job {job.id} started earlier for this run")
+        status = jobs.status_of(job, record["job_id"])
+        if status not in ("failed", "cancelled"):
+            notes.append(f"attached to job {record['job_id']} started earlier for this run")
             return job, True
-        notes.append(f"the earlier job {job.id} ended {job.status}; starting a new one")
+        notes.append(f"the earlier job {record['job_id']} ended {status}; starting a new one")
     job = jobs.find_job(client, prep.run_hash)
     if job is not None:
-        notes.append(f"attached to job {job.id} found on OpenAI for this run")
+        notes.append(f"attached to job {jobs.field(job, 'id')} found on OpenAI for this run")
         return job, True
     return None, False

@@ -1,6 +1,9 @@
 """OpenAI fine-tuning jobs, seen from the outside: find, follow, show, list, cancel, and errors in one line.
 
 The client is passed in (built only in `agent/clients.py`); nothing here reads the environment or prints.
+Answers are read leniently where the difference is harmless, as OpenAI-compatible servers differ: a float or string
+timestamp, extra fields, a missing optional field. A job whose answer has no id or status cannot be followed:
+that is one `UnusableAnswer` line naming the job, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +24,44 @@ READ_RETRIES = 3
 _STEP_RE = re.compile(r"Step (\d+)/(\d+): training loss=([\d.]+)(?:, validation loss=([\d.]+))?")
 
 
+class UnusableAnswer(TunewiseError):
+    """The server's answer about a job lacks what following it needs (its id or status)."""
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """An attribute of an SDK object or a key of a dict, `default` when the server left it out."""
+    value = obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+    return default if value is None else value
+
+
+def whole(value: Any) -> int | None:
+    """A timestamp or count as an int: compatible servers send 1796196786.38 or "1796196786" as well."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def number(value: Any) -> float | None:
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def status_of(job: Any, job_id: str | None = None) -> str:
+    """The job's status, or an UnusableAnswer naming the job and how to follow it."""
+    status = field(job, "status")
+    if isinstance(status, str) and status:
+        return status
+    jid = field(job, "id") or job_id or "?"
+    raise UnusableAnswer(f"the server's answer about fine-tuning job {jid} has no status, so tunewise cannot tell "
+                         "whether it is running", hint=f"the job exists; follow it with `tunewise jobs show {jid}` "
+                                                      "(or on the provider's dashboard)")
+
+
 class JobError(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str | None = Field(default=None, description="OpenAI's error code, e.g. invalid_training_file.")
@@ -37,9 +78,9 @@ class JobSummary(BaseModel):
     model: str
     fine_tuned_model: str | None = None
     trained_tokens: int | None = Field(default=None, description="Tokens OpenAI billed (file tokens x epochs).")
-    created_at: int
+    created_at: int | None = None
     finished_at: int | None = None
-    training_file: str
+    training_file: str = ""
     validation_file: str | None = None
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     method: str | None = None
@@ -76,16 +117,34 @@ class Progress(BaseModel):
     valid_loss: float | None = None
 
 
-def summarize(job: Any) -> JobSummary:
-    err = getattr(job, "error", None)
-    hyper = job.hyperparameters.model_dump(exclude_none=True) if getattr(job, "hyperparameters", None) else {}
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def summarize(job: Any, job_id: str | None = None) -> JobSummary:
+    """The job as tunewise reports it; an UnusableAnswer only when its id or status is missing."""
+    jid = _text(field(job, "id")) or job_id
+    if jid is None:
+        raise UnusableAnswer("the server's answer about a fine-tuning job carries no job id",
+                             hint="list the jobs with `tunewise jobs list`; re-running the command attaches to "
+                                  "the job made for this run instead of creating another")
+    status = status_of(job, jid)
+    err = field(job, "error")
+    hyper = field(job, "hyperparameters")
+    if hasattr(hyper, "model_dump"):
+        hyper = hyper.model_dump(exclude_none=True)
+    metadata = field(job, "metadata", {})
+    message = _text(field(err, "message")) if err else None
     return JobSummary(
-        id=job.id, status=job.status, model=job.model, fine_tuned_model=job.fine_tuned_model,
-        trained_tokens=job.trained_tokens, created_at=job.created_at, finished_at=job.finished_at,
-        training_file=job.training_file, validation_file=job.validation_file, hyperparameters=hyper,
-        method=job.method.type if getattr(job, "method", None) else None,
-        suffix=getattr(job, "user_provided_suffix", None), run_hash=(job.metadata or {}).get(RUN_HASH_KEY),
-        error=JobError(code=err.code, message=err.message, param=err.param) if err and err.message else None,
+        id=jid, status=status, model=_text(field(job, "model")) or "", fine_tuned_model=_text(field(job, "fine_tuned_model")),
+        trained_tokens=whole(field(job, "trained_tokens")), created_at=whole(field(job, "created_at")),
+        finished_at=whole(field(job, "finished_at")), training_file=_text(field(job, "training_file")) or "",
+        validation_file=_text(field(job, "validation_file")), hyperparameters=hyper if isinstance(hyper, dict) else {},
+        method=_text(field(field(job, "method"), "type")) if field(job, "method") else None,
+        suffix=_text(field(job, "user_provided_suffix")),
+        run_hash=metadata.get(RUN_HASH_KEY) if isinstance(metadata, dict) else None,
+        error=JobError(code=_text(field(err, "code")), message=message, param=_text(field(err, "param")))
+        if message else None,
     )
 
 
@@ -100,25 +159,29 @@ def find_job(client: Any, run_hash: str) -> Any | None:
         page = reader(client).fine_tuning.jobs.list(metadata={RUN_HASH_KEY: run_hash}, limit=20)
     except Exception as exc:  # noqa: BLE001 - translated to one line
         raise api_error(exc, client, "looking up earlier jobs for this run") from None
-    for job in page.data:  # newest first
-        if (job.metadata or {}).get(RUN_HASH_KEY) == run_hash and job.status not in ("failed", "cancelled"):
+    for job in field(page, "data", []):  # newest first
+        metadata = field(job, "metadata", {})
+        if isinstance(metadata, dict) and metadata.get(RUN_HASH_KEY) == run_hash and \
+                field(job, "status") not in ("failed", "cancelled"):
             return job
     return None
 
 
 def progress_of(event: Any, status: str) -> Progress:
     """Read step, train loss and valid loss from a job event (its `data`, or the message as a fallback)."""
-    data = event.data if isinstance(getattr(event, "data", None), dict) else {}
-    step, total = data.get("step"), data.get("total_steps")
-    train, valid = data.get("train_loss"), data.get("valid_loss")
-    if step is None and (m := _STEP_RE.search(event.message or "")):
+    data = field(event, "data", {})
+    data = data if isinstance(data, dict) else {}
+    message = field(event, "message", "")
+    message = message if isinstance(message, str) else str(message)
+    step, total = whole(data.get("step")), whole(data.get("total_steps"))
+    train, valid = number(data.get("train_loss")), number(data.get("valid_loss"))
+    if step is None and (m := _STEP_RE.search(message)):
         step, total, train = int(m[1]), int(m[2]), float(m[3])
         valid = float(m[4]) if m[4] else None
-    return Progress(status=status, message=event.message or "", level=event.level or "info",
-                    created_at=event.created_at, step=int(step) if step is not None else None,
-                    total_steps=int(total) if total is not None else None,
-                    train_loss=float(train) if train is not None else None,
-                    valid_loss=float(valid) if valid is not None else None)
+    level = field(event, "level", "info")
+    return Progress(status=status, message=message, level=level if isinstance(level, str) else "info",
+                    created_at=whole(field(event, "created_at")), step=step, total_steps=total, train_loss=train,
+                    valid_loss=valid)
 
 
 def follow(client: Any, job_id: str, *, sleep: Callable[[float], None] = time.sleep,
@@ -132,15 +195,17 @@ def follow(client: Any, job_id: str, *, sleep: Callable[[float], None] = time.sl
     while True:
         try:
             job = api.fine_tuning.jobs.retrieve(job_id)  # before the events, so none after the end is missed
-            events = api.fine_tuning.jobs.list_events(job_id, limit=100).data
+            events = field(api.fine_tuning.jobs.list_events(job_id, limit=100), "data", [])
         except Exception as exc:  # noqa: BLE001
             raise api_error(exc, client, f"following job {job_id}") from None
+        status = status_of(job, job_id)
         for event in reversed(events):
-            if event.id not in seen:
-                seen.add(event.id)
-                yield progress_of(event, job.status)
-        if job.status in TERMINAL:
-            yield Progress(status=job.status)  # no message: it only moves the bar to the final status
+            key = field(event, "id") or (field(event, "created_at"), field(event, "message"))
+            if key not in seen:
+                seen.add(key)
+                yield progress_of(event, status)
+        if status in TERMINAL:
+            yield Progress(status=status)  # no message: it only moves the bar to the final status
             return
         sleep(poll)
         poll = min(poll * 1.5, max_poll_s)
@@ -148,7 +213,7 @@ def follow(client: Any, job_id: str, *, sleep: Callable[[float], None] = time.sl
 
 def list_jobs(client: Any, *, limit: int = 20) -> list[JobSummary]:
     try:
-        return [summarize(j) for j in reader(client).fine_tuning.jobs.list(limit=limit).data]
+        return [summarize(j) for j in field(reader(client).fine_tuning.jobs.list(limit=limit), "data", [])]
     except Exception as exc:  # noqa: BLE001
         raise api_error(exc, client, "listing fine-tuning jobs") from None
 
@@ -158,20 +223,22 @@ def show(client: Any, job_id: str) -> JobDetail:
     api = reader(client)
     try:
         job = api.fine_tuning.jobs.retrieve(job_id)
-        rows = api.fine_tuning.jobs.checkpoints.list(job_id, limit=10).data if job.status == "succeeded" else []
+        succeeded = status_of(job, job_id) == "succeeded"
+        rows = field(api.fine_tuning.jobs.checkpoints.list(job_id, limit=10), "data", []) if succeeded else []
     except Exception as exc:  # noqa: BLE001
         raise api_error(exc, client, f"reading job {job_id}") from None
-    checkpoints = [Checkpoint(step=c.step_number, model=c.fine_tuned_model_checkpoint,
-                              train_loss=c.metrics.train_loss, valid_loss=c.metrics.valid_loss) for c in rows]
-    return JobDetail(job=summarize(job), checkpoints=checkpoints)
+    checkpoints = [Checkpoint(step=whole(field(c, "step_number")) or 0, model=field(c, "fine_tuned_model_checkpoint", ""),
+                              train_loss=number(field(field(c, "metrics", {}), "train_loss")),
+                              valid_loss=number(field(field(c, "metrics", {}), "valid_loss"))) for c in rows]
+    return JobDetail(job=summarize(job, job_id), checkpoints=checkpoints)
 
 
 def events(client: Any, job_id: str, *, limit: int = 100) -> list[Progress]:
     """The job's latest `limit` events, oldest first."""
     api = reader(client)
     try:
-        status = api.fine_tuning.jobs.retrieve(job_id).status
-        rows = api.fine_tuning.jobs.list_events(job_id, limit=limit).data
+        status = status_of(api.fine_tuning.jobs.retrieve(job_id), job_id)
+        rows = field(api.fine_tuning.jobs.list_events(job_id, limit=limit), "data", [])
     except Exception as exc:  # noqa: BLE001
         raise api_error(exc, client, f"reading the events of job {job_id}") from None
     return [progress_of(e, status) for e in reversed(rows)]

@@ -43,6 +43,10 @@ def deploy(
     say(f"deployed '{result.name}' to {result.out}")
     say(f"  model      {result.model}")
     say(f"  retrieval  {result.collection} ({result.chunks} passages, {result.embedder}), k={result.k}")
+    if result.budget:
+        b = result.budget
+        say(f"  context    {b.window} tokens; a typical request with k={b.k} passages of up to {b.passage_tokens} tokens "
+            f"needs {b.needed}" + ("" if b.fits_k >= b.k else f" (fits {b.fits_k}: lower-ranked passages are dropped)"))
     say(f"  hash       {result.content_hash}")
     if result.modelfile:
         say(f"  ollama     ollama create {result.name} -f {result.modelfile}")

@@ -89,6 +89,23 @@ class _ProgressView:
             self.console.print(f"  step {p.step}{total}: {loss}", markup=False, soft_wrap=True)
 
 
+def _unreadable(exc: Exception, run_dir: Path):
+    """One line for an answer that could not be read, naming the job run.json already holds and how to follow it."""
+    from tools.errors import TunewiseError
+    from tools.openai_ft import read_record
+
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    what = f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+    job = read_record(run_dir).get("job_id")
+    if job:
+        return TunewiseError(f"could not read the server's answer about fine-tuning job {job} ({what})",
+                             hint=f"the job keeps running: follow it with `tunewise jobs show {job}`, or re-run this "
+                                  f"command to attach to it (its id is in {run_dir / 'run.json'})")
+    return TunewiseError(f"could not read the server's answer before a job was recorded ({what})",
+                         hint="check `tunewise jobs list`; re-running this command attaches to a job made for this run "
+                              "instead of creating another")
+
+
 def run_openai_train(data: Path, *, model: str, eval_file: Path | None, epochs: str | None, batch_size: str | None,
                      lr_multiplier: str | None, suffix: str | None, seed: int | None, method: str,
                      output: Path | None, wait: bool, yes: bool, plan: Path | None, allow_secrets: bool,
@@ -147,6 +164,10 @@ def run_openai_train(data: Path, *, model: str, eval_file: Path | None, epochs: 
         raise TunewiseError(f"stopped following job {job}; it keeps running on OpenAI",
                             hint=f"tunewise jobs show {job}  (or re-run this command to follow it again)",
                             exit_code=130) from None
+    except TunewiseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an answer the SDK or tunewise could not read: one line, never a traceback
+        raise _unreadable(exc, prep.run_dir) from None
 
     if json_out:
         print_json(result.model_dump_json())

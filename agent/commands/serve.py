@@ -25,14 +25,16 @@ def serve(
     import socket
 
     from agent.console import err_console
-    from tools.deploy import load_deployment
     from tools.errors import TunewiseError
 
     try:
-        from tools.serving import create_app
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from tools.serving.protocol import Limits
     except ImportError as exc:
-        raise TunewiseError(f"the server's packages are missing ({exc.name})", hint='pip install "tunewise[serve]"') from None
+        raise TunewiseError(f"the server's packages are missing ({exc.name})", hint='pip install "tunewise[serve]"',
+                            exit_code=2) from None
 
     say = lambda text: err_console.print(text, markup=False, soft_wrap=True)  # noqa: E731
     try:  # a busy port is a one-line error before the model loads, not a uvicorn traceback after
@@ -49,11 +51,9 @@ def serve(
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    load_deployment(deployment, verify=False)  # a wrong folder is one line before anything slow starts
-    say(f"loading {deployment} ...")
     limits = Limits(max_tokens=max_tokens, max_messages=max_messages, max_request_bytes=max_request_bytes,
                     default_max_tokens=min(512, max_tokens))
-    app = create_app(deployment, api_key_env=api_key_env, log_prompts=log_prompts, limits=limits)
+    app = _start(deployment, say, api_key_env=api_key_env, log_prompts=log_prompts, limits=limits)
     if host not in LOOPBACK and not api_key_env:
         say(f"warning: serving on {host} without --api-key-env: anyone who can reach this port can use the model")
     name = app.state.engine.deployment.name
@@ -63,6 +63,32 @@ def serve(
 
     # Our own line per request replaces uvicorn's access log, which would say less and could carry query strings.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+def _start(deployment: Path, say, **options):
+    """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
+    from tools.deploy import load_deployment
+    from tools.errors import TunewiseError
+    from tools.serving import create_app
+    from tools.serving.protocol import ApiError
+
+    fix = "fix the deployment (`tunewise deploy ...` again), then re-run `tunewise serve`"
+    try:
+        load_deployment(deployment, verify=False)  # a wrong folder is one line before anything slow starts
+        say(f"loading {deployment} ...")
+        return create_app(deployment, **options)
+    except TunewiseError as exc:
+        exc.exit_code = 2
+        raise
+    except ApiError as exc:  # the warm-up request was refused: no request could be answered either
+        hint = ("shorten the system prompt, or deploy a model with a longer context" if exc.code ==
+                "context_length_exceeded" else fix)
+        raise TunewiseError(f"the deployment cannot answer a one-word question: {exc.message}", hint=hint,
+                            path=str(deployment), exit_code=2) from None
+    except Exception as exc:  # noqa: BLE001 - a start-up failure is reported, not dumped
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TunewiseError(f"could not start: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                            path=str(deployment), hint=fix, exit_code=2) from None
 
 
 def register(app: typer.Typer) -> None:

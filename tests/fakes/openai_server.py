@@ -74,7 +74,13 @@ class FakeOpenAI:
     """The fake server; start it with `with FakeOpenAI() as server:` or `start()`/`stop()`."""
 
     def __init__(self, *, step_seconds: float = 0.05, api_key: str | None = None, embedding_dimensions: int = 64,
-                 clock: Callable[[], float] = time.time, hang_seconds: float = 30.0) -> None:
+                 clock: Callable[[], float] = time.time, hang_seconds: float = 30.0,
+                 wire: tuple[str, ...] = ()) -> None:
+        """`wire` makes the fine-tuning answers differ from OpenAI's as compatible servers do (see WIRE)."""
+        unknown = set(wire) - set(WIRE)
+        if unknown:
+            raise ValueError(f"wire takes {sorted(WIRE)}, not {sorted(unknown)}")
+        self.wire = tuple(wire)
         self.finetune = FineTuneState(step_seconds=step_seconds, clock=clock)
         self.chat = ChatResponder()
         self.api_key = api_key
@@ -154,6 +160,12 @@ class FakeOpenAI:
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         """Route one request; returns (status, JSON object | bytes | an iterator of SSE chunks)."""
+        status, answer = self._route(method, path, query, body)
+        if self.wire and path.startswith("/v1/fine_tuning/") and isinstance(answer, dict):
+            answer = _rewire(answer, self.wire)
+        return status, answer
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         q = {k: v[-1] for k, v in query.items()}
         limit = int(q.get("limit", 20))
         ft = self.finetune
@@ -300,6 +312,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
         self.close_connection = True
+
+
+# How compatible fine-tuning servers (proxies, self-hosted gateways) have been seen to differ from OpenAI's wire format.
+WIRE = {
+    "float_times": "created_at / finished_at / estimated_finish as floats with a fraction (1796196786.38)",
+    "extra_fields": "fields OpenAI does not send, on jobs and events",
+    "missing_optional": "optional fields left out: method, hyperparameters, suffix, seed, integrations, event data",
+    "no_status": "jobs without a status: unusable, nobody can tell whether the job is running",
+}
+_OPTIONAL = ("method", "hyperparameters", "user_provided_suffix", "seed", "integrations", "estimated_finish",
+             "result_files", "organization_id", "data", "type")
+
+
+def _rewire(obj: Any, wire: tuple[str, ...]) -> Any:
+    if isinstance(obj, list):
+        return [_rewire(x, wire) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: _rewire(v, wire) if k == "data" and isinstance(v, list) else v for k, v in obj.items()}
+    if out.get("object") not in ("fine_tuning.job", "fine_tuning.job.event"):
+        return out
+    if "float_times" in wire:
+        for key in ("created_at", "finished_at", "estimated_finish"):
+            if isinstance(out.get(key), int):
+                out[key] = out[key] + 0.38
+    if "extra_fields" in wire:
+        out.update(x_gateway={"region": "eu-1", "shard": 7}, priority="normal")
+    if "missing_optional" in wire:
+        out = {k: v for k, v in out.items() if k not in _OPTIONAL}
+    if "no_status" in wire and out["object"] == "fine_tuning.job":
+        out.pop("status", None)
+    return out
 
 
 def _fault_body(status: int) -> dict[str, Any]:

@@ -78,7 +78,8 @@ def create_app(deployment_dir: str | Path, *, api_key_env: str | None = None, lo
         parts = [request.method, request.url.path, str(status), f"total_ms={(time.perf_counter() - started) * 1000:.1f}"]
         if turn is not None:
             parts += [f"retrieval_ms={turn.retrieval_ms:.1f}", f"generation_ms={turn.generation_ms:.1f}",
-                      f"sources={len(turn.hits)}", f"stream={str(turn.request.stream).lower()}"]
+                      f"sources={len(turn.hits)}", f"dropped={turn.dropped}",
+                      f"stream={str(turn.request.stream).lower()}"]
         parts += [f"{k}={v}" for k, v in extra.items() if v is not None]
         if log_prompts and turn is not None and turn.question:
             parts.append(f"prompt={turn.question!r}")

@@ -9,6 +9,7 @@ from typing import Iterator
 
 from tools.errors import TunewiseError
 from tools.search import SearchHit
+from tools.serving import budget
 from tools.serving.context import latest_question, with_context
 from tools.serving.protocol import ApiError, ChatRequest
 
@@ -24,7 +25,9 @@ class Turn:
     request: ChatRequest
     max_tokens: int
     stops: list[str]
-    hits: list[SearchHit] = field(default_factory=list)
+    hits: list[SearchHit] = field(default_factory=list)  # after fitting: only the passages the model is given
+    dropped: int = 0  # passages retrieved but left out because they did not fit the model's window
+    messages: list[dict] = field(default_factory=list)
     conversation: list[dict] = field(default_factory=list)
     question: str = ""
     prompt_tokens: int | None = None
@@ -35,7 +38,7 @@ class Turn:
     def extension(self) -> dict:
         """The response's `tunewise` field: which passages were used, and where the time went."""
         return {"sources": [{"id": h.id, "source": h.source, "chunk": h.chunk, "score": h.score} for h in self.hits],
-                "retrieval_ms": self.retrieval_ms, "generation_ms": self.generation_ms}
+                "dropped_sources": self.dropped, "retrieval_ms": self.retrieval_ms, "generation_ms": self.generation_ms}
 
 
 class Engine:
@@ -46,6 +49,9 @@ class Engine:
         self.generator = generator
         self.retriever = retriever
         self.upstream = upstream
+        # An upstream endpoint checks its own context; a local model's window is read from its config.
+        self.window = None if upstream else budget.context_window(
+            getattr(getattr(generator, "model", None), "config", None), getattr(generator, "tokenizer", None))
         # Tokenizers refuse concurrent use from threads ("Already borrowed"): one embedding at a time.
         self._retrieval_lock = threading.Lock()
 
@@ -71,25 +77,45 @@ class Engine:
         except TunewiseError as exc:
             raise ApiError(503, f"retrieval failed: {exc}", type="server_error", code="retrieval_unavailable") from None
         turn.retrieval_ms = _ms(started)
+        turn.messages = messages
         turn.conversation = with_context(messages, turn.hits, self.deployment.system_prompt)
 
-    def check_length(self, turn: Turn) -> None:
-        """Refuse a prompt that, with max_tokens, does not fit the local model's context (as OpenAI does)."""
+    def _count(self):
         render = getattr(self.generator, "render", None)
         tokenizer = getattr(self.generator, "tokenizer", None)
         if self.upstream or render is None or tokenizer is None:
+            return None
+
+        def count(conversation: list[dict]) -> int:
+            try:
+                prompt = render(conversation)
+            except TunewiseError as exc:
+                raise ApiError(400, str(exc), param="messages") from None
+            return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+        return count
+
+    def check_length(self, turn: Turn) -> None:
+        """Fit the passages into the local model's window, lowest rank out first; refuse a conversation that does not
+        fit even without them (as OpenAI does). Runs under the model's slot: the tokenizer is not thread-safe."""
+        count = self._count()
+        if count is None:
             return  # an upstream endpoint checks its own context
-        try:
-            prompt = render(turn.conversation)
-        except TunewiseError as exc:
-            raise ApiError(400, str(exc), param="messages") from None
-        turn.prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        limit = getattr(getattr(getattr(self.generator, "model", None), "config", None), "max_position_embeddings", None)
-        if isinstance(limit, int) and turn.prompt_tokens + turn.max_tokens > limit:
+        asked = turn.request.max_completion_tokens or turn.request.max_tokens
+        reserve = min(turn.max_tokens, budget.answer_reserve(self.window, asked, turn.max_tokens))
+        system = self.deployment.system_prompt
+        fitted = budget.fit(lambda hits: with_context(turn.messages, hits, system), turn.hits, count=count,
+                            window=self.window, reserve=reserve)
+        turn.hits, turn.dropped, turn.conversation = fitted.used, fitted.dropped, fitted.conversation
+        turn.prompt_tokens = fitted.prompt_tokens if fitted.prompt_tokens is not None else count(turn.conversation)
+        limit = self.window
+        if limit is not None and turn.prompt_tokens + reserve > limit:
             raise ApiError(400, f"This model's maximum context length is {limit} tokens. However, you requested "
-                                f"{turn.prompt_tokens + turn.max_tokens} tokens ({turn.prompt_tokens} in the messages, "
-                                f"{turn.max_tokens} in the completion). Please reduce the length of the messages or "
+                                f"{turn.prompt_tokens + reserve} tokens ({turn.prompt_tokens} in the messages, "
+                                f"{reserve} in the completion). Please reduce the length of the messages or "
                                 "completion.", param="messages", code="context_length_exceeded")
+        if limit is not None and asked is None:  # no max_tokens given: the answer may use what the prompt left
+            turn.max_tokens = min(turn.max_tokens, limit - turn.prompt_tokens)
 
     def _failed(self, exc: BaseException) -> ApiError:
         if isinstance(exc, ApiError):

@@ -96,8 +96,18 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ApiError(400, f"We could not parse the JSON body of your request{where}: {exc}", code="invalid_json") from None
+    except RecursionError:  # the parser recurses per level: 100,000 nested [ would otherwise be a 500
+        raise ApiError(400, "We could not parse the JSON body of your request: it is nested too deeply",
+                       code="invalid_json") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits, which Python refuses to convert
+        raise ApiError(400, f"We could not parse the JSON body of your request: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object")
+    try:  # a lone surrogate (\ud800) parses, but no tokenizer or embedder can encode it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise ApiError(400, "the request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not "
+                            "text", code="invalid_json") from None
     try:
         request = ChatRequest.model_validate(data)
     except ValidationError as exc:
