@@ -164,7 +164,8 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
             if not interactive:
                 break
             ask = plan_view.ask if pending["type"] == "question" else plan_view.confirm
-            payload = Command(resume=ask(pending))
+            answer = _asking(ask, pending, reading)
+            payload = Command(resume=answer)
             continue
         if not json_out and not shown:
             plan_view.show_plan(snap.values)
@@ -177,6 +178,13 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
             break
         payload = Command(resume=plan_view.ask_approval(pending))
     _finish(graph, config, json_out, shown=shown)
+
+
+def _asking(ask, pending: dict, reading) -> str:
+    """Show a question and wait for the reply; the goal's full reading loads meanwhile (the person's time)."""
+    if reading is not None:
+        reading.begin()
+    return ask(pending)
 
 
 def _finish(graph, config: dict, json_out: bool, *, shown: bool = False) -> None:

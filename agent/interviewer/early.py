@@ -38,10 +38,18 @@ class GoalReading:
         self._reader, self._quick_reader, self._wait = reader, quick_reader, wait
         self.quick = quick_reader.extract(goal)
         self._done = threading.Event()
+        self._started = False
         self._result: list | None = None
         self._error: BaseException | None = None
-        # A daemon thread: a session that ends early (an error, Ctrl-C) must not wait for torch to finish loading.
-        threading.Thread(target=self._run, name="tunewise-goal-reading", daemon=True).start()
+
+    def begin(self) -> None:
+        """Start the full reading in the background. The CLI calls this as it shows the first question, not
+        before: importing torch in parallel with the graph's own imports would share one GIL and delay that
+        question, while the person's reading and typing time is free."""
+        if not self._started:
+            self._started = True
+            # A daemon thread: a session that ends early (an error, Ctrl-C) must not wait for torch to load.
+            threading.Thread(target=self._run, name="tunewise-goal-reading", daemon=True).start()
 
     def _run(self) -> None:
         try:
@@ -56,6 +64,7 @@ class GoalReading:
 
     def result(self) -> list:
         """The full reading; waits (showing why) if the embedder is still loading."""
+        self.begin()
         if not self._done.is_set():
             with self._wait():
                 self._done.wait()
