@@ -38,7 +38,9 @@ def ask(pending: dict) -> str:
         console.print(f"\n[bold]{pending['title']}[/]\n{pending['question']}")
     console.print(f"[dim]Why it matters: {pending['why']}[/]")
     if pending.get("read"):  # asked because the reading was unsure or read two ways: say what was read
-        console.print(f"[yellow]{pending['read']}[/]", markup=True, highlight=False)
+        from rich.markup import escape
+
+        console.print(f"[yellow]{escape(pending['read'])}[/]", highlight=False)
     return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
 
 
@@ -66,6 +68,7 @@ def _short(text: str, width: int) -> str:
 
 
 def show_plan(values: dict) -> None:
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -77,7 +80,7 @@ def show_plan(values: dict) -> None:
             s = steps[key]
             style = SOURCE_STYLE.get(s["source"], "")
             answer = "n/a" if s["answer"] is None else str(s["answer"])
-            table.add_row(title, answer, f"[{style}]{s['source']}[/]", s["evidence"][:70])
+            table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
     console.print(Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left"))
