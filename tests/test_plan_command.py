@@ -177,3 +177,16 @@ def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, appr
         assert "Costed plan" in screen and "nothing runs until you give --" in screen
     risks = [line for line in result.stdout.splitlines() if line.startswith("risk ")]
     assert len(risks) == len(set(risks))  # each risk once (the OpenAI closing notice used to come twice)
+
+
+def test_resume_shows_the_result_of_a_finished_session(monkeypatch):
+    from agent.console import console
+
+    monkeypatch.setattr(console, "_width", 200)
+    runner = CliRunner()
+    goal, approach = ISSUE[4][0], ISSUE[4][1]
+    session = _json(runner.invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json", *TODAY]))["session"]
+    again = runner.invoke(app, ["resume", session])
+    assert again.exit_code == 0, again.stderr
+    screen = " ".join(again.stdout.split())
+    assert "The five steps" in screen and f"Recommendation: {approach}" in screen and "Collect: you have 25" in screen
