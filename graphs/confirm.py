@@ -13,8 +13,10 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.interview import _answer, _record, interviewer_of, known, openai_status, problem_fact, settle
 from graphs.state import STEPS, AgentState, Context
+
+# graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
+# (`iv.name`), which lets either module be imported first.
 
 ACCEPT = re.compile(r"^\W*(y|yes|yep|yeah|ok|okay|fine|correct|right|that'?s right|looks (good|right|fine)|all good|"
                     r"accept(ed)?|confirm(ed)?|lgtm|go|go ahead|good)?\W*$", re.I)
@@ -44,9 +46,11 @@ def describe(fact: str, value: Any) -> str:
 
 def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
     """The numbered list: one item per step, what was read, its source and evidence, and any doubt."""
+    from graphs import interview as iv
+
     out = []
     for n, (key, fact, title) in enumerate(STEPS, 1):
-        entry = problem_fact(facts) if fact == "problem" else facts.get(fact)
+        entry = iv.problem_fact(facts) if fact == "problem" else facts.get(fact)
         label = title.split(". ", 1)[-1]
         if entry is None:
             out.append({"n": n, "step": key, "title": label, "read": "not needed: the recommendation is the same "
@@ -77,14 +81,20 @@ def corrections(text: str) -> list[tuple[int | None, str]]:
 
 def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]:
     """The facts one correction states (source `stated`, over any reading), or why it could not be read."""
+    from graphs import interview as iv
+
     if n is not None and not 1 <= n <= len(STEPS):
         return {}, f"there is no item {n}: the list has {len(STEPS)}"
     fact = STEPS[n - 1][1] if n else None
     found = reader.extract(said, focus=fact)
     evidence = f"corrected: {said}"
-    new = {f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0} for f in found}
+    # A numbered correction speaks to its item: other facts read in passing ("4: it changes every month" also
+    # sounds like volatile knowledge) would change items the person did not mean to touch.
+    keep = {fact, *(("behaviour", "knowledge") if fact == "problem" else ())} if fact else None
+    new = {f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0} for f in found
+           if keep is None or f.fact in keep}
     if fact == "problem" and "problem" not in new and {"behaviour", "knowledge"} & new.keys():
-        new["problem"] = {**problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
+        new["problem"] = {**iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
                           "source": "stated", "evidence": evidence, "confidence": 1.0}
     if fact is not None and fact not in new:
         return {}, f"I could not read “{said}” as item {n} ({STEPS[n - 1][2].split('. ', 1)[-1]})"
@@ -95,9 +105,11 @@ def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]
 
 def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Show what was read and take "yes" or corrections; nothing before the interrupt has effects."""
+    from graphs import interview as iv
+
     if not state.get("interactive", True):
         return {}  # --non-interactive: what was not read is assumed and listed, as the steps recorded it
-    settled = settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
+    settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
     facts = {**(state.get("facts") or {}), **settled.get("facts", {})}
     open_doubts = {k: v for k, v in {**(state.get("doubts") or {}), **settled.get("doubts", {})}.items() if v}
     reply = interrupt({"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")})
@@ -106,7 +118,7 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     if ACCEPT.match(text):
         return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk,
                 "steps": _records(state, facts)}
-    reader = interviewer_of(runtime)
+    reader = iv.interviewer_of(runtime)
     new: dict = {}
     notes = []
     for n, said in corrections(text):
@@ -122,12 +134,14 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
 
 def _records(state: AgentState, facts: dict) -> dict:
     """The step records from the facts as accepted (the goal's full reading may have been merged since)."""
+    from graphs import interview as iv
+
     out = {}
-    have = {**known(facts), "openai_status": openai_status(state)}
+    have = {**iv.known(facts), "openai_status": iv.openai_status(state)}
     for key, fact, _ in STEPS:
-        entry = problem_fact(facts) if fact == "problem" else facts.get(fact)
+        entry = iv.problem_fact(facts) if fact == "problem" else facts.get(fact)
         if entry is not None:  # a step with nothing read keeps its "not needed" record
-            out[key] = _record(key, fact, entry, _answer(key, state, have))
+            out[key] = iv._record(key, fact, entry, iv._answer(key, state, have))
     return out
 
 
