@@ -58,11 +58,23 @@ def plan(
         from agent.interviewer import early
 
         reading = early.start(state["goal"], interviewer, wait=_waiting(json_out))
+    elif not json_out and interviewer.name == "offline":
+        _load_embedder(_waiting(json_out))  # nothing to ask meanwhile: at least say what the seconds are for
     from graphs.pipeline import open_graph
 
     with open_graph() as graph:
         _drive(graph, session, state, interviewer, approve=approve, reject=False, interactive=interactive,
                json_out=json_out, reading=reading)
+
+
+def _load_embedder(waiting) -> None:
+    """Load the local MiniLM the offline reader uses, under the spinner (a terminal) or silently (a pipe)."""
+    from agent.clients import get_embedder
+    from agent.console import err_console
+
+    if err_console.is_terminal:
+        with waiting():
+            get_embedder("local").embed(["warm up"])
 
 
 def _waiting(json_out: bool):

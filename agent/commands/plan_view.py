@@ -95,8 +95,9 @@ def show_plan(values: dict) -> None:
         console.print(costs)
     if plan.get("starter_prompt"):
         sp = plan["starter_prompt"]
-        console.print(Panel(sp["system"], title=f"Starter system prompt (+{len(sp['few_shot'])} few-shot examples from your data)",
-                            title_align="left"))
+        shots = (f"+{len(sp['few_shot'])} few-shot examples from your data" if sp["few_shot"]
+                 else "add 3-5 few-shot examples of your own")
+        console.print(Panel(sp["system"], title=f"Starter system prompt ({shots})", title_align="left"))
     if plan.get("index_plan"):
         ip = plan["index_plan"]
         console.print(f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
