@@ -22,6 +22,8 @@ from prompts import render
 from tools.errors import TunewiseError
 
 RANK = {"assumed": 0, "inferred": 1, "stated": 2, "asked": 3}
+SURE = 0.75  # below this a reading that could change the recommendation is asked about rather than trusted
+INFERRED = 0.5  # the most an inference (similarity, not a stated phrase) counts as
 MAX_RETRIES = 2  # after two replies it could not read, the agent assumes and says so rather than nagging
 SKIP = re.compile(r"^\W*(skip|pass|don'?t know|dunno|not sure|no idea|unsure|\?+)\W*$", re.I)
 ASSUMED: dict[str, tuple[Any, str]] = {
@@ -54,6 +56,13 @@ def interviewer_of(runtime: Runtime[Context] | None):
     return ctx.interviewer
 
 
+def confidence(finding) -> float:
+    """How sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
+    phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure."""
+    sure = float(getattr(finding, "confidence", 1.0))
+    return min(sure, INFERRED) if finding.how == "inferred" else sure
+
+
 def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
     """The facts that `findings` add or improve on (a finding never overrides a stronger source)."""
     out: dict = {}
@@ -61,8 +70,30 @@ def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
         source = "asked" if f.fact == asked else f.how
         old = out.get(f.fact) or facts.get(f.fact)
         if old is None or RANK[source] >= RANK[old["source"]]:
-            out[f.fact] = {"value": f.value, "source": source, "evidence": f.evidence}
+            out[f.fact] = {"value": f.value, "source": source, "evidence": f.evidence,
+                           "confidence": 1.0 if source == "asked" else confidence(f)}
     return out
+
+
+def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]:
+    """Facts read two different ways (in one text, or a reply against what was read before): fact -> the two
+    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt."""
+    seen: dict[str, tuple] = {k: (v["value"], v["evidence"]) for k, v in facts.items()
+                              if v["source"] in ("stated", "inferred")}
+    out: dict[str, str] = {}
+    for f in findings:
+        if f.fact == asked or f.fact not in DOMAINS:
+            continue
+        if f.fact in seen and seen[f.fact][0] != f.value:
+            (value, evidence) = seen[f.fact]
+            out[f.fact] = f"I read two different answers: {value!r} (“{evidence}”) and {f.value!r} (“{f.evidence}”)"
+        seen.setdefault(f.fact, (f.value, f.evidence))
+    return out
+
+
+def weak(entry: dict | None) -> bool:
+    """A reading too unsure to decide on without asking: a low confidence (inferences count as low)."""
+    return entry is not None and entry["source"] in ("inferred", "stated") and entry.get("confidence", 1.0) < SURE
 
 
 def known(facts: dict) -> dict:
@@ -83,7 +114,8 @@ def problem_fact(facts: dict) -> dict | None:
     value = "both" if len(cues) == 2 else "behaviour" if "behaviour" in facts else "knowledge"
     source = max((c["source"] for c in cues), key=RANK.__getitem__)
     evidence = " / ".join(dict.fromkeys(c["evidence"] for c in cues))
-    return {"value": value, "source": source, "evidence": evidence}
+    return {"value": value, "source": source, "evidence": evidence,
+            "confidence": min(c.get("confidence", 1.0) for c in cues)}
 
 
 def openai_status(state: AgentState) -> str:
@@ -95,11 +127,36 @@ def openai_status(state: AgentState) -> str:
 
 # ---- nodes ------------------------------------------------------------------------------------------------------
 
+def early_reading(state: AgentState, runtime: Runtime[Context] | None):
+    """The goal's reading the CLI started before the graph (rules now, the rest in the background), if any."""
+    reading = getattr(runtime.context, "reading", None) if runtime is not None and runtime.context else None
+    if reading is None or reading.goal != (state.get("goal") or "") or not state.get("interactive", True):
+        return None  # --non-interactive reads everything at once: nobody is waiting for a question
+    return reading
+
+
+def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
+    """The goal's full reading (similarity included), merged once it is due: intake read only what the rules
+    find, so the first question did not wait for the embedder. Deterministic given the state, so a node may
+    call it again when it is re-run on resume."""
+    if not state.get("reading_pending"):
+        return {}
+    reading = early_reading(state, runtime)
+    goal = state.get("goal") or ""
+    found = reading.result() if reading is not None else interviewer_of(runtime).extract(goal)
+    facts = state.get("facts") or {}
+    return {"facts": absorb(facts, found), "doubts": doubts(facts, found), "reading_pending": False}
+
+
 def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Read the goal, the --answer presets, the training file (validated) and the docs folder."""
     reader = interviewer_of(runtime)
     facts = dict(state.get("facts") or {})
-    facts.update(absorb(facts, reader.extract(state.get("goal") or "")))
+    reading = early_reading(state, runtime)
+    found = reading.quick if reading is not None else reader.extract(state.get("goal") or "")
+    update: dict = {"status": "interviewing", "validation": None, "doubts": doubts({}, found),
+                    "reading_pending": reading is not None}
+    facts.update(absorb(facts, found))
     for key, value in (state.get("preset") or {}).items():
         fact = ANSWER_KEYS.get(key.lower())
         if fact is None:
@@ -109,13 +166,14 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
                 continue
             raise TunewiseError(f"unknown --answer key '{key}'", exit_code=2,
                                 hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}")
-        found = reader.extract(value, focus=fact)
+        found = reading.read_quickly(value, focus=fact) if reading is not None else []
+        if fact not in {f.fact for f in found}:  # the rules alone could not read it: the full reader can wait
+            found = reader.extract(value, focus=fact)
         facts.update(absorb(facts, found, asked=fact))
         if fact not in {f.fact for f in found}:
             raise TunewiseError(f"could not read --answer {key}={value!r}", exit_code=2,
                                 hint=f"answer the question: {question(fact)[0]}")
         facts[fact]["evidence"] = f"--answer {key}={value}"
-    update: dict = {"status": "interviewing", "validation": None}
     if state.get("data_path"):
         update["validation"] = validation_summary(state["data_path"])
         facts["examples"] = {"value": update["validation"]["good_examples"], "source": "inferred",
@@ -158,37 +216,73 @@ def make_step(key: str, fact: str, title: str):
         facts = state.get("facts") or {}
         entry = problem_fact(facts) if fact == "problem" else facts.get(fact)
         have = {**known(facts), "openai_status": openai_status(state)}
+        interactive = state.get("interactive", True)
+        doubt = (state.get("doubts") or {}).get(fact)
+        # Ask rather than guess: a reading that conflicts with another, or an unsure one, when it could still
+        # change the recommendation (`relevant` with this fact left open).
+        unsure = (interactive and entry is not None and entry["source"] in ("stated", "inferred")
+                  and bool(doubt or weak(entry)) and relevant(fact, {k: v for k, v in have.items() if k != fact}))
         if entry is None and not relevant(fact, have):
             return {"steps": {key: _record(key, fact, None)}}
-        if entry is not None:
+        if entry is not None and not unsure:
             return {"steps": {key: _record(key, fact, entry, _answer(key, state, have))}}
         text, why = question(fact)
         tries = (state.get("retries") or {}).get(key, 0)
-        if not state.get("interactive", True) or tries > MAX_RETRIES:
-            return _assume(key, fact, state, tries)
+        if not interactive or tries > MAX_RETRIES:
+            return _keep(key, fact, state, entry) if entry is not None else _assume(key, fact, state, tries)
         retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
-        reply = interrupt({"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry})
+        payload = {"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry}
+        if unsure:
+            from graphs.confirm import describe
+
+            payload["read"] = doubt or (f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am "
+                                        f"not sure. Enter keeps it.")
+        reply = interrupt(payload)
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
         reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
         talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]
+        settled = settle(state, runtime)  # the goal's full reading, merged while the person was typing
+        facts = {**facts, **settled.get("facts", {})}
         if not reply or SKIP.match(reply):
-            update = _assume(key, fact, state, tries)
-            update["transcript"] = talk
-            return update
+            update = _keep(key, fact, {**state, "facts": facts}, entry) if unsure else _assume(key, fact, state, tries)
+            return _with(update, settled, talk)
         found = interviewer_of(runtime).extract(reply, focus=fact)
         new = absorb(facts, found, asked=fact)
         if fact == "problem" and "problem" not in new and ({"behaviour", "knowledge"} & new.keys()):
             cues = {k: v for k, v in new.items() if k in ("behaviour", "knowledge")}
-            new["problem"] = {**problem_fact(cues), "source": "asked"}
-        if fact not in new:
-            return {"retries": {key: tries + 1}, "transcript": talk}
+            new["problem"] = {**problem_fact(cues), "source": "asked", "confidence": 1.0}
+        if fact not in new:  # asked again: `asking` keeps route_step here even when a first walk recorded the step
+            return _with({"retries": {key: tries + 1}, "asking": key}, settled, talk)
+        conflicts = doubts({**facts, **settled.get("facts", {})}, found, asked=fact)
+        for other in conflicts:
+            new.pop(other, None)  # keep the earlier reading; the other fact's step (or the confirm list) asks
         have = {**known({**facts, **new}), "openai_status": openai_status(state)}
-        return {"facts": new, "transcript": talk,
-                "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))}}
+        update = {"facts": new, "doubts": {fact: None, **conflicts},
+                  "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))}}
+        return _with(update, settled, talk)
 
-    step.__name__ = f"step_{key}"
-    step.__doc__ = f"Step {title}"
-    return step
+    def node(state: AgentState, runtime: Runtime[Context]) -> dict:
+        return {"asking": None, **step(state, runtime)}
+
+    node.__name__ = f"step_{key}"
+    node.__doc__ = f"Step {title}"
+    return node
+
+
+def _with(update: dict, settled: dict, talk: list[dict]) -> dict:
+    """A step's update plus the goal's full reading merged under it (the step's own facts win)."""
+    out = {**settled, **update, "transcript": talk}
+    out["facts"] = {**settled.get("facts", {}), **update.get("facts", {})}
+    out["doubts"] = {**settled.get("doubts", {}), **update.get("doubts", {})}
+    return out
+
+
+def _keep(key: str, fact: str, state: AgentState, entry: dict) -> dict:
+    """Keep an unsure reading the person let stand (Enter, skip) or that could not be checked: no asking twice."""
+    entry = {**entry, "confidence": 1.0}  # stored even when derived (problem from its cues), so it stays settled
+    have = {**known({**(state.get("facts") or {}), fact: entry}), "openai_status": openai_status(state)}
+    return {"facts": {fact: entry}, "doubts": {fact: None},
+            "steps": {key: _record(key, fact, entry, _answer(key, state, have))}}
 
 
 def _answer(key: str, state: AgentState, have: dict) -> Any:
@@ -223,22 +317,29 @@ def decide_node(state: AgentState) -> dict:
 
 def route_step(key: str):
     def route(state: AgentState) -> Literal["again", "next"]:
-        return "next" if key in (state.get("steps") or {}) else "again"
+        return "next" if key in (state.get("steps") or {}) and state.get("asking") != key else "again"
 
     return route
 
 
 def add_interview(builder: StateGraph) -> None:
-    """Add intake, the five step nodes and decide; decide's outgoing edge is the caller's."""
+    """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
+
+    A correction at the confirm step walks the five steps again: they ask only what the correction made
+    relevant and still unknown, then the list is shown again."""
+    from graphs.confirm import confirm, route_confirm
+
     builder.add_node("intake", intake)
     names = [f"step_{key}" for key, _, _ in STEPS]
     for (key, fact, title), name in zip(STEPS, names):
         builder.add_node(name, make_step(key, fact, title))
+    builder.add_node("confirm", confirm)
     builder.add_node("decide", decide_node)
     builder.add_edge(START, "intake")
     builder.add_edge("intake", names[0])
-    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["decide"]):
+    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
         builder.add_conditional_edges(name, route_step(key), {"again": name, "next": nxt})
+    builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
 
 
 def build(checkpointer=None):

@@ -191,7 +191,9 @@ def _estimate(path: str, examples: int, validation: dict | None, preset: dict, f
     out = {"option": option.id, "provider": option.provider, "model": option.model, "gpu": option.gpu,
            "epochs": option.epochs, "billed_tokens": option.billed_tokens, "vram_gb": option.vram_gb, "fits": option.fits,
            "available": option.available, "training_cost_usd": option.training_cost_usd,
-           "training_hours": option.training_hours, "notes": list(option.notes) + list(result.notes), "gpus": 1,
+           "training_hours": option.training_hours, "gpus": 1,
+           # the option and the estimate both carry OpenAI's closing notice: said once
+           "notes": list(dict.fromkeys([*option.notes, *result.notes])),
            "tokens_assumed": validation is None}
     if option.fits is False:  # no single GPU holds it: price the same compute on enough GPUs (ideal scaling)
         fit = run(EstimateInput(**{**args, "quant": "4bit", "gpu": option.gpu}))

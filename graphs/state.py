@@ -63,6 +63,11 @@ class AgentState(TypedDict, total=False):
     questions: Annotated[list[dict], append]  # asked of nobody and assumed (non-interactive)
     retries: Annotated[dict[str, int], merge]
     transcript: Annotated[list[dict], append]  # {"role": "agent"|"user", "text"}
+    doubts: Annotated[dict[str, str | None], merge]  # fact -> why its reading is in doubt (two readings); None: settled
+    reading_pending: bool  # intake read the goal with the rules only; the full reading is merged after the first answer
+    asking: str | None  # the step that is asking again (its reply could not be read)
+    confirmed: bool  # the person accepted the list of what was read (interactive); corrections reset it
+    confirm_note: str | None  # why the last reply to the confirm list could not be read
     validation: dict | None
     recommendation: dict  # the --json contract: approach, fine_tune_path, rationale
     decision: dict  # the full decision: notes, collect, the facts it was made from
@@ -79,6 +84,9 @@ class Context:
     """Per-run objects with side effects; LangGraph passes them to nodes and does not persist them."""
 
     interviewer: Any = None  # .extract(text, focus=) -> list[Finding]
+    # The goal's reading started before the graph ran (agent.interviewer.early.GoalReading): .goal, .quick (rules
+    # only, ready), .result() (the full reading; may wait for the embedder), .read_quickly(text, focus=).
+    reading: Any = None
     runners: dict[str, Callable[..., dict]] | None = None  # step name -> runner; None: graphs.pipeline.RUNNERS
     approved_by: str = "cli"
     extras: dict[str, Any] = field(default_factory=dict)

@@ -99,6 +99,15 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
     out = run(Command(resume="stable"))
     assert out["__interrupt__"][0].value == _question("path", "private", "5. Which path?")
     out = run(Command(resume="it can go to OpenAI"))
+    # Before deciding, what was read comes back as a numbered list; Enter accepts it.
+    shown = out["__interrupt__"][0].value
+    assert shown["type"] == "confirm" and shown["retry"] is None and graph.get_state(config).next == ("confirm",)
+    assert [(i["n"], i["step"], i["source"]) for i in shown["items"]] == [
+        (1, "prompt", "asked"), (2, "problem", "stated"), (3, "data", "inferred"), (4, "stability", "asked"),
+        (5, "path", "asked")]
+    assert shown["items"][2]["read"] == "120 good examples" and shown["items"][4]["read"] == "may go to OpenAI"
+    assert "recommendation" not in graph.get_state(config).values  # nothing is decided before the list is accepted
+    out = run(Command(resume=""))
 
     values = graph.get_state(config).values
     plan = values["plan"]
@@ -231,6 +240,125 @@ def test_langgraph_json_names_the_graphs():
         module, attr = ref.removeprefix("./").split(":")
         graph = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), attr)
         nodes[name] = set(graph.get_graph().nodes)
-    steps = {"intake", "step_prompt", "step_problem", "step_data", "step_stability", "step_path", "decide"}
+    steps = {"intake", "step_prompt", "step_problem", "step_data", "step_stability", "step_path", "confirm", "decide"}
     assert steps <= nodes["interview"]
     assert steps | {"plan", "approval", "split", "index", "train", "eval", "deploy", "report"} <= nodes["tunewise"]
+
+
+# ---- the confirm step, asking instead of guessing, and the early reading (scripted readers: flow, not reading) ----
+
+NDA = "Our legal team drafts NDAs in our exact clause structure. We have about 30 past NDAs."
+
+
+def _nda_reader(**extra):
+    from tests.fakes.scripted_reader import ScriptedReader, said
+
+    script = {
+        NDA: [said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure."),
+              said("examples", 30, "We have about 30 past NDAs.")],
+        "yes, it fell short": [said("prompting", "fell_short", "yes, it fell short")],
+        "stable": [said("stable", True, "stable")],
+        "we have 400 NDAs": [said("examples", 400, "we have 400 NDAs")],
+        "it must stay on our servers": [said("private", True, "it must stay on our servers")],
+        **extra,
+    }
+    return ScriptedReader(script)
+
+
+def test_a_correction_at_the_confirm_step_changes_the_decision(graph):
+    reader = _nda_reader()
+    out, run, config = _start(graph, reader, "c1", goal=NDA)
+    assert out["__interrupt__"][0].value["step"] == "prompt"
+    out = run(Command(resume="yes, it fell short"))
+    assert out["__interrupt__"][0].value["step"] == "stability"
+    out = run(Command(resume="stable"))
+    shown = out["__interrupt__"][0].value
+    assert shown["type"] == "confirm"
+    assert shown["items"][2] == {"n": 3, "step": "data", "title": "Is there enough good training data?",
+                                 "read": "30 good examples", "source": "stated", "evidence": "We have about 30 past NDAs.",
+                                 "doubt": None}
+    assert shown["items"][4]["read"].startswith("not needed")  # 30 examples: collect more, whatever the path
+
+    out = run(Command(resume="3: we have 400 NDAs"))
+    assert ("we have 400 NDAs", "examples") in reader.calls  # read with the item's fact as focus
+    # 400 examples make fine-tuning possible, so step 5 now matters and is asked; then the list comes back.
+    assert out["__interrupt__"][0].value["step"] == "path"
+    out = run(Command(resume="it must stay on our servers"))
+    again = out["__interrupt__"][0].value
+    assert again["type"] == "confirm" and again["retry"] is None
+    assert again["items"][2]["read"] == "400 good examples" and again["items"][2]["source"] == "stated"
+    assert again["items"][2]["evidence"] == "corrected: we have 400 NDAs"
+    out = run(Command(resume="yes"))
+    values = graph.get_state(config).values
+    assert values["recommendation"]["approach"] == "fine_tune"
+    assert values["recommendation"]["fine_tune_path"] == "qlora_self_hosted"
+    assert values["decision"]["facts"]["examples"] == 400 and values["steps"]["data"]["answer"] == 400
+
+
+def test_an_unreadable_correction_is_said_and_the_list_shown_again(graph):
+    reader = _nda_reader()
+    out, run, _ = _start(graph, reader, "c2", goal=NDA, preset={"prompt": "yes, it fell short", "stable": "stable"})
+    assert out["__interrupt__"][0].value["type"] == "confirm"
+    out = run(Command(resume="7: nothing"))
+    assert out["__interrupt__"][0].value["retry"].startswith("there is no item 7")
+    out = run(Command(resume="3: purple"))
+    shown = out["__interrupt__"][0].value
+    assert shown["type"] == "confirm" and shown["retry"].startswith("I could not read “purple” as item 3")
+
+
+def test_two_readings_of_one_fact_are_asked_about_not_guessed(graph):
+    from tests.fakes.scripted_reader import said
+
+    # The reply to step 1 also mentions a count that disagrees with the goal's: the agent keeps neither silently.
+    reader = _nda_reader(**{"tried it with 5 examples, fell short": [
+        said("prompting", "fell_short", "tried it with 5 examples, fell short"),
+        said("examples", 5, "tried it with 5 examples, fell short")]})
+    out, run, config = _start(graph, reader, "c3", goal=NDA)
+    out = run(Command(resume="tried it with 5 examples, fell short"))
+    asked = out["__interrupt__"][0].value
+    assert asked["step"] == "data" and "two different answers: 30" in asked["read"] and "5 (" in asked["read"]
+    assert graph.get_state(config).values["facts"]["examples"]["value"] == 30  # not overwritten by the aside
+    out = run(Command(resume="we have 400 NDAs"))
+    assert graph.get_state(config).values["facts"]["examples"] == {
+        "value": 400, "source": "asked", "evidence": "we have 400 NDAs", "confidence": 1.0}
+
+
+def test_an_unsure_reading_that_matters_is_asked_and_enter_keeps_it(graph):
+    from tests.fakes.scripted_reader import ScriptedReader, said
+
+    goal = "Help the team with our product catalogue."
+    reader = ScriptedReader({goal: [said("knowledge", True, goal, how="inferred")]})
+    out, run, config = _start(graph, reader, "c4", goal=goal)
+    asked = out["__interrupt__"][0].value
+    assert asked["step"] == "problem" and asked["read"].startswith(f"I read “{goal}” as: knowledge")
+    out = run(Command(resume=""))  # Enter keeps the reading, now settled: it is not asked again
+    assert out["__interrupt__"][0].value["type"] == "confirm"
+    assert graph.get_state(config).values["steps"]["problem"]["answer"] == "knowledge"
+    # Non-interactive runs never ask: the same unsure reading is used and listed as inferred.
+    out, _, _ = _start(graph, ScriptedReader(reader.script), "c5", goal=goal, interactive=False)
+    assert out["recommendation"]["approach"] == "rag" and out["steps"]["problem"]["source"] == "inferred"
+
+
+def test_the_first_question_does_not_wait_for_the_full_reading(graph):
+    import threading
+
+    from agent.interviewer.early import GoalReading
+    from tests.fakes.scripted_reader import ScriptedReader, said
+
+    gate = threading.Event()
+    quick = ScriptedReader({NDA: [said("examples", 30, "We have about 30 past NDAs.")]})
+    full = ScriptedReader({NDA: [said("examples", 30, "We have about 30 past NDAs."),
+                                 said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure.",
+                                      how="inferred")]}, gate=gate)
+    reading = GoalReading(NDA, full, quick)
+    ctx = Context(interviewer=_nda_reader(), runners=RUNNERS, approved_by="test", reading=reading)
+    config = {"configurable": {"thread_id": "e1"}}
+    out = graph.invoke({"session": "e1", "goal": NDA, "interactive": True, "today": TODAY}, config, context=ctx,
+                       durability="sync")
+    assert out["__interrupt__"][0].value["step"] == "prompt" and not reading.ready()  # asked while still reading
+    gate.set()
+    out = graph.invoke(Command(resume="yes, it fell short"), config, context=ctx, durability="sync")
+    facts = graph.get_state(config).values["facts"]
+    assert facts["behaviour"]["source"] == "inferred" and graph.get_state(config).values["reading_pending"] is False
+    # The inferred half is unsure and could change the recommendation, so step 2 asks about it.
+    assert out["__interrupt__"][0].value["step"] == "problem"

@@ -99,3 +99,42 @@ def test_agent_in_llm_mode_end_to_end_and_the_key_is_never_stored(openai_server,
     for path in written:
         assert FAKE_API_KEY.encode() not in path.read_bytes(), path
     assert FAKE_API_KEY not in result.stdout + result.stderr
+
+
+def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_path):  # noqa: F811
+    """The confirm step is a graph node: a correction is read by the LLM with the item's question as focus."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
+
+    from graphs.pipeline import build
+    from graphs.state import Context
+
+    openai_server.chat.script(
+        {"content": {"facts": FACTS}},
+        {"content": {"facts": [{"fact": "examples", "value": "30", "evidence": "about 30"}]}},
+        {"content": {"facts": [{"fact": "examples", "value": "1200", "evidence": "we have 1,200 examples"}]}},
+    )
+    conn = sqlite3.connect(str(tmp_path / "s.sqlite"), check_same_thread=False)
+    graph = build(checkpointer=SqliteSaver(conn))
+    config = {"configurable": {"thread_id": "llm1"}}
+    ctx = Context(interviewer=_interviewer(), approved_by="test")
+
+    def run(payload):
+        return graph.invoke(payload, config, context=ctx, durability="sync")
+
+    out = run({"session": "llm1", "goal": GOAL, "interactive": True, "today": "2026-11-01"})
+    assert out["__interrupt__"][0].value["step"] == "data"
+    out = run(Command(resume="about 30"))
+    shown = out["__interrupt__"][0].value
+    assert shown["type"] == "confirm" and shown["items"][2]["read"] == "30 good examples"
+    out = run(Command(resume="3: we have 1,200 examples"))
+    correction = _chat_calls(openai_server)[-1]["messages"][1]["content"]
+    assert "How many good examples" in correction and "we have 1,200 examples" in correction
+    again = out["__interrupt__"][0].value
+    assert again["type"] == "confirm" and again["items"][2]["read"] == "1,200 good examples"
+    out = run(Command(resume="yes"))
+    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == ("fine_tune", "openai_gpt41_mini")
+    assert out["decision"]["facts"]["examples"] == 1200
+    conn.close()

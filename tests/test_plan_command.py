@@ -101,9 +101,10 @@ def test_answers_approval_sessions_and_resume(tmp_path, monkeypatch):
 def test_interactive_conversation(tmp_path):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     result = CliRunner().invoke(app, ["plan", "Make replies more concise.", "--data", str(data), *TODAY],
-                                input="no, not yet\nreject\n")
+                                input="no, not yet\n\nreject\n")
     assert result.exit_code == 0, result.stderr
     assert "1. Can a better prompt solve it?" in result.stdout and "Why it matters:" in result.stdout
+    assert "Before I decide, this is what I read:" in result.stdout and "3. Is there enough good training data? 120" in result.stdout
     assert "Recommendation: prompt_engineering" in result.stdout and "Costed plan" in result.stdout
     assert "Rejected: nothing was run" in result.stdout
 
@@ -135,3 +136,57 @@ def test_installed_entry_point(tmp_path):
     out = json.loads(proc.stdout)
     assert out["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
     assert (tmp_path / ".tunewise" / "sessions.sqlite").exists() or Path(".tunewise", "sessions.sqlite").exists()
+
+
+def test_resume_answers_the_confirm_step(tmp_path):
+    """The confirm step is an interrupt like the questions: a session stopped there is picked up by `resume`."""
+    goal = "Follow our bullet format. Prompting fell short. It is stable. We have 20 examples."
+    runner = CliRunner()
+    started = runner.invoke(app, ["plan", "--goal", goal, "--answer", "path=it must stay in-house", *TODAY], input="")
+    assert "Before I decide, this is what I read:" in started.stdout  # then the input ended: the session waits
+    session = started.stdout.split()[1]
+    listed = json.loads(runner.invoke(app, ["sessions", "--json"]).stdout)
+    assert [(r["session"], r["status"]) for r in listed] == [(session, "awaiting_answer")]
+    corrected = _json(runner.invoke(app, ["resume", session, "--answer", "3: we have 400 examples", "--non-interactive",
+                                          "--json"]))
+    assert corrected["status"] == "awaiting_answer" and corrected["recommendation"] is None
+    done = _json(runner.invoke(app, ["resume", session, "--answer", "yes", "--non-interactive", "--json"]))
+    assert done["recommendation"]["approach"] == "fine_tune" and done["status"] == "planned"
+    data = next(s for s in done["steps"] if s["step"] == "data")
+    assert (data["answer"], data["source"], data["evidence"]) == (400, "stated", "corrected: we have 400 examples")
+
+
+@pytest.mark.parametrize("goal,approach,path,assumed", ISSUE)
+def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, approach, path, assumed, monkeypatch):
+    from agent.console import console
+
+    monkeypatch.setattr(console, "_width", 200)  # a wide terminal: table cells unwrapped
+    result = CliRunner().invoke(app, ["plan", "--goal", goal, "--non-interactive", *TODAY])
+    assert result.exit_code == 0, result.stderr
+    screen = " ".join(result.stdout.split())  # rich wraps long lines; the words are what matter
+    assert "The five steps" in screen and "answer" in screen and "source" in screen and "evidence" in screen
+    for title in ("1. Can a better prompt solve it?", "3. Is there enough good training data?", "5. Which path?"):
+        assert title in screen
+    assert f"Recommendation: {approach}" + (f" · {path}" if path else "") in screen
+    assert "Next:" in screen and "the plan above is the result" not in screen
+    if approach == "prompt_engineering":  # a plan with no data still says what to write and how to measure it
+        assert "Starter system prompt" in screen and "80% of the way" in screen
+    if approach == "collect_more_data":
+        assert "Collect: you have 25; collect at least 75 more to reach 100, and aim for 500" in screen
+    if approach in ("rag", "fine_tune", "fine_tune_rag"):
+        assert "Costed plan" in screen and "nothing runs until you give --" in screen
+    risks = [line for line in result.stdout.splitlines() if line.startswith("risk ")]
+    assert len(risks) == len(set(risks))  # each risk once (the OpenAI closing notice used to come twice)
+
+
+def test_resume_shows_the_result_of_a_finished_session(monkeypatch):
+    from agent.console import console
+
+    monkeypatch.setattr(console, "_width", 200)
+    runner = CliRunner()
+    goal, approach = ISSUE[4][0], ISSUE[4][1]
+    session = _json(runner.invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json", *TODAY]))["session"]
+    again = runner.invoke(app, ["resume", session])
+    assert again.exit_code == 0, again.stderr
+    screen = " ".join(again.stdout.split())
+    assert "The five steps" in screen and f"Recommendation: {approach}" in screen and "Collect: you have 25" in screen

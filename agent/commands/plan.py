@@ -53,11 +53,39 @@ def plan(
     if not json_out:
         why = " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)" if interviewer.name == "offline" and llm == "auto" else ""
         console.print(f"[bold]session[/] {session} · interviewer: {interviewer.name}{why}")
+    reading = None
+    if interactive:  # someone is waiting for the first question: read with the rules now, the rest meanwhile
+        from agent.interviewer import early
+
+        reading = early.start(state["goal"], interviewer, wait=_waiting(json_out))
+    elif not json_out and interviewer.name == "offline":
+        _load_embedder(_waiting(json_out))  # nothing to ask meanwhile: at least say what the seconds are for
     from graphs.pipeline import open_graph
 
     with open_graph() as graph:
         _drive(graph, session, state, interviewer, approve=approve, reject=False, interactive=interactive,
-               json_out=json_out)
+               json_out=json_out, reading=reading)
+
+
+def _load_embedder(waiting) -> None:
+    """Load the local MiniLM the offline reader uses, under the spinner (a terminal) or silently (a pipe)."""
+    from agent.clients import get_embedder
+    from agent.console import err_console
+
+    if err_console.is_terminal:
+        with waiting():
+            get_embedder("local").embed(["warm up"])
+
+
+def _waiting(json_out: bool):
+    """A spinner that says why the person waits (the embedder still loading), on stderr and only for people."""
+    import contextlib
+
+    from agent.console import err_console
+
+    if json_out:
+        return contextlib.nullcontext
+    return lambda: err_console.status("Reading your goal: loading the local MiniLM model (once per run)…")
 
 
 def sessions(json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
@@ -112,7 +140,7 @@ def resume(
         pending = snap.interrupts[0].value if snap.interrupts else None
         if pending and pending["type"] == "approval" and budget is not None:
             first = {"budget": budget}
-        elif pending and pending["type"] == "question" and answer is not None:
+        elif pending and pending["type"] in ("question", "confirm") and answer is not None:
             first = answer
         _drive(graph, session, None, interviewer, approve=approve, reject=reject, interactive=not non_interactive,
                json_out=json_out, first=first, resuming=True)
@@ -121,7 +149,7 @@ def resume(
 # ---- the loop --------------------------------------------------------------------------------------------------
 
 def _drive(graph, session: str, state: dict | None, interviewer, *, approve: bool, reject: bool, interactive: bool,
-           json_out: bool, first: Any = None, resuming: bool = False) -> None:
+           json_out: bool, first: Any = None, resuming: bool = False, reading: Any = None) -> None:
     """Run to the next interrupt, answer it (from flags or the terminal), and repeat until the graph stops."""
     from langgraph.types import Command
 
@@ -129,7 +157,7 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
     from graphs.state import Context
 
     config = {"configurable": {"thread_id": session}}
-    ctx = Context(interviewer=interviewer, approved_by="cli --approve" if approve else "cli")
+    ctx = Context(interviewer=interviewer, approved_by="cli --approve" if approve else "cli", reading=reading)
     shown = False
     payload: Any = state if not resuming else (Command(resume=first) if first is not None else None)
     decided_once = False
@@ -144,10 +172,12 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
             continue
         if pending is None:
             break
-        if pending["type"] == "question":
+        if pending["type"] in ("question", "confirm"):
             if not interactive:
                 break
-            payload = Command(resume=plan_view.ask(pending))
+            ask = plan_view.ask if pending["type"] == "question" else plan_view.confirm
+            answer = _asking(ask, pending, reading)
+            payload = Command(resume=answer)
             continue
         if not json_out and not shown:
             plan_view.show_plan(snap.values)
@@ -159,10 +189,17 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
         if not interactive or decided_once:
             break
         payload = Command(resume=plan_view.ask_approval(pending))
-    _finish(graph, config, json_out)
+    _finish(graph, config, json_out, shown=shown)
 
 
-def _finish(graph, config: dict, json_out: bool) -> None:
+def _asking(ask, pending: dict, reading) -> str:
+    """Show a question and wait for the reply; the goal's full reading loads meanwhile (the person's time)."""
+    if reading is not None:
+        reading.begin()
+    return ask(pending)
+
+
+def _finish(graph, config: dict, json_out: bool, *, shown: bool = False) -> None:
     from agent.commands import plan_view
     from agent.console import print_json
     from tools.errors import TunewiseError
@@ -173,6 +210,8 @@ def _finish(graph, config: dict, json_out: bool) -> None:
     if json_out:
         print_json(json.dumps(out, default=str))
     else:
+        if not shown and snap.values.get("recommendation"):  # every ending shows its result, whatever the status
+            plan_view.show_plan(snap.values)
         plan_view.show_result(snap.values, status)
     if status == "over_budget":  # exit 1: the input (the budget) has a problem, as the house style says
         if json_out:
@@ -185,7 +224,7 @@ def _status(snap) -> str:
     values = snap.values or {}
     if snap.interrupts:
         kind = snap.interrupts[0].value.get("type")
-        if kind == "question":
+        if kind in ("question", "confirm"):
             return "awaiting_answer"
         return "over_budget" if values.get("status") == "over_budget" else "awaiting_approval"
     if snap.next:

@@ -37,10 +37,38 @@ def ask(pending: dict) -> str:
     else:
         console.print(f"\n[bold]{pending['title']}[/]\n{pending['question']}")
     console.print(f"[dim]Why it matters: {pending['why']}[/]")
+    if pending.get("read"):  # asked because the reading was unsure or read two ways: say what was read
+        from rich.markup import escape
+
+        console.print(f"[yellow]{escape(pending['read'])}[/]", highlight=False)
     return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
 
 
+def confirm(pending: dict) -> str:
+    """What was read, as a numbered list with sources; Enter accepts, "N: ..." corrects item N."""
+    from rich.markup import escape
+
+    if pending.get("retry"):
+        console.print(f"[yellow]{escape(pending['retry'])}[/]")
+    console.print("\n[bold]Before I decide, this is what I read:[/]")
+    for item in pending["items"]:
+        style = SOURCE_STYLE.get(item["source"], "")
+        evidence = f" [dim]“{escape(_short(item['evidence'], 90))}”[/]" if item["evidence"] else ""
+        console.print(f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
+                      highlight=False)
+        if item.get("doubt"):
+            console.print(f"     [yellow]? {escape(item['doubt'])}[/]", highlight=False)
+    console.print("Press Enter if that is right, or correct an item in your words, e.g. “3: we have 400 NDAs”.")
+    return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def show_plan(values: dict) -> None:
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -52,7 +80,7 @@ def show_plan(values: dict) -> None:
             s = steps[key]
             style = SOURCE_STYLE.get(s["source"], "")
             answer = "n/a" if s["answer"] is None else str(s["answer"])
-            table.add_row(title, answer, f"[{style}]{s['source']}[/]", s["evidence"][:70])
+            table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
     console.print(Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left"))
@@ -67,15 +95,17 @@ def show_plan(values: dict) -> None:
         console.print(costs)
     if plan.get("starter_prompt"):
         sp = plan["starter_prompt"]
-        console.print(Panel(sp["system"], title=f"Starter system prompt (+{len(sp['few_shot'])} few-shot examples from your data)",
-                            title_align="left"))
+        shots = (f"+{len(sp['few_shot'])} few-shot examples from your data" if sp["few_shot"]
+                 else "add 3-5 few-shot examples of your own")
+        console.print(Panel(sp["system"], title=f"Starter system prompt ({shots})", title_align="left"))
     if plan.get("index_plan"):
         ip = plan["index_plan"]
         console.print(f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
                       f"({ip['embedder']}); {ip['refresh']}")
     if plan.get("collect"):
         c = plan["collect"]
-        console.print(f"[bold]Collect:[/] you have {c['have']}; reach {c['minimum']}, aim for {c['target']}: {c['what']}")
+        console.print(f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
+                      f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}.")
     for risk in plan.get("risks", []):
         console.print(f"[yellow]risk[/] {risk}")
 
@@ -118,10 +148,28 @@ def show_result(values: dict, status: str) -> None:
     elif status == "rejected":
         console.print("Rejected: nothing was run and nothing was spent.")
     elif status == "planned":
-        console.print("Nothing to run yet: the plan above is the result.")
+        next_steps(values)
     for step in report.get("steps", []):
         console.print(f"  {step['step']}: {step['status']}" + (f" — {step['message']}" if step.get("message") else ""))
     if report.get("eval_verdict"):
         console.print(f"[bold]Evaluation:[/] {report['eval_verdict']}")
     if report.get("serve"):
         console.print(f"[bold]Serve it:[/] {report['serve']}")
+
+
+def next_steps(values: dict) -> None:
+    """A plan with nothing to run still says what to do next (prompts/next_*.md), not just that it stopped."""
+    from prompts import render
+
+    plan, goal = values.get("plan") or {}, (values.get("goal") or "").replace('"', "'")
+    approach = plan.get("approach")
+    if approach == "prompt_engineering":
+        text = render("next_prompt_engineering", goal=goal)
+    elif approach == "collect_more_data":
+        c = plan.get("collect") or {}
+        text = render("next_collect", minimum=c.get("minimum", ""), target=c.get("target", ""), goal=goal)
+    else:
+        needs = sorted({s["blocked_by"].removeprefix("needs ") for s in plan.get("steps", [])
+                        if not s.get("runnable", True) and s.get("blocked_by", "").startswith("needs --")})
+        text = render("next_inputs", needs=" and ".join(needs) or "the missing inputs", goal=goal)
+    console.print(f"[bold]Next:[/] {text.strip()}", highlight=False)
