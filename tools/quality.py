@@ -159,8 +159,8 @@ class NearSearch:
 BANDS = tuple((i, j) for i in range(4) for j in range(i + 1, 4))
 ANCHORS = 4  # each bucket member is verified against the bucket's first few members
 _VERIFY_BATCH = 1 << 15  # pairs verified per numpy batch: ~10 MB of temporaries
-_PART_ENTRIES = 1 << 21  # band keys sorted at once, up to PARTS parts
-PARTS = 8
+_PART_ENTRIES = 1 << 20  # band keys sorted at once, up to PARTS parts
+PARTS = 16
 TEMPLATE_SIMILARITY = 0.3
 TEMPLATE_BUCKETS = 400
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -192,7 +192,7 @@ def near_search(scan: Scan) -> NearSearch:
     templates: dict[int, int] = {}
     # The keys of all bands share one key space (two of the four smallest, in any positions). They are sorted in
     # at most PARTS parts, by the first hash of the pair, so that a bucket lies in one part and a part's arrays
-    # stay under ~50 MB at the sketch limit; the number of parts is bounded, so the work stays linear.
+    # stay near 25 MB at the sketch limit; the number of parts is bounded, so the work stays linear.
     parts = min(PARTS, 1 + len(BANDS) * len(members) // _PART_ENTRIES)
     # The part of each member's first three hashes (a band's first hash is one of them), 255 for none.
     firsts = sketch[members, :3]
@@ -219,16 +219,16 @@ def near_search(scan: Scan) -> NearSearch:
         key.sort()
         # a member whose text has under four shingles holds the same key in several bands: keep it once
         key = key[np.r_[True, key[1:] != key[:-1]]]
-        owner = (key & owner_mask).astype(np.int64)
+        owner = (key & owner_mask).astype(np.int32)  # int32 indices: a part's temporaries are half as large
         key >>= owner_bits
         opens = np.ones(len(key), dtype=bool)
         np.not_equal(key[1:], key[:-1], out=opens[1:])
         del key
-        starts = np.flatnonzero(opens)
+        starts = np.flatnonzero(opens).astype(np.int32)
         sizes = np.diff(np.append(starts, len(opens)))
-        bucket = np.cumsum(opens) - 1
+        bucket = np.cumsum(opens, dtype=np.int32) - 1
         del opens
-        pos = np.arange(len(bucket)) - starts[bucket]
+        pos = np.arange(len(bucket), dtype=np.int32) - starts[bucket]
         for anchor, size in zip(starts[sizes > MAX_GROUP].tolist(), sizes[sizes > MAX_GROUP].tolist()):
             first_example = int(members[owner[anchor]])
             templates[first_example] = max(size, templates.get(first_example, 0))

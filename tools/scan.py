@@ -21,9 +21,10 @@ from tools.sketch import EMPTY, MINHASHES, PAD, USER_TOKENS, Sketcher
 __all__ = ["EMPTY", "MINHASHES", "NEAR_DUP_LIMIT", "STYLES", "Scan", "ScanConfig", "Measurer", "scan_range", "scan_raw"]
 
 MAX_LINE_BYTES = 64 * 1024 * 1024  # longer lines are reported, not parsed: one line must not take the memory budget
-# Examples sketched for near-duplicates: 16 uint32 each, 128 MB at the limit, which is past the 1.8 million
-# examples of a 1 GB file. A longer file is searched up to here, and validate says so (near_duplicate_horizon).
-NEAR_DUP_LIMIT = 2_000_000
+# Examples sketched for near-duplicates: 16 uint32 each, 64 MB at the limit. With 2 million, a 1 GB file
+# (1.8 million examples) peaked at 452 MB per process, over the 400 MB budget. A longer file is searched up to
+# here, and validate says so (near_duplicate_horizon in --json, a line in the report).
+NEAR_DUP_LIMIT = 1_000_000
 _HUGE_TEXT = 1_000_000  # characters; longer texts are counted from a sample, to keep a 50 MB line fast
 _SYSTEM_CACHE = 256  # distinct system prompts whose token counts are remembered
 
