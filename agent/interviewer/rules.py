@@ -42,7 +42,7 @@ _SHORT = re.compile(
     # what people say of a prompt's output when it falls short: "didn't fix it", "too polite", "meh", "generic"
     r"|(?:didn'?t|did not|doesn'?t|does not|couldn'?t|can'?t|won'?t|never) (?:\w+ )?(?:fix|solve|capture|nail|got|get|worked|managed|fixed|captured|nailed)"
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
-    r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\bnot (?:good|great|there|right|reliable|consistent)\b|\bbad\b|\bpoor\w*|mediocre"
+    r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough)\b|\bbad\b|\bpoor\w*|mediocre"
     r"|\bwrong\b|close,? but not|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
     r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)")
 _TRIED = re.compile(r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b")
@@ -107,10 +107,20 @@ KNOWLEDGE = re.compile(
     r"|product line|(?:from|in|on) our (?:\w+ )?(?:list|database|inventory|listings|records)|doesn'?t know|does not know|hallucinat\w+|terms (?:and|&) conditions"
     # Live data and the systems it lives in: "live data from our order-tracking API", "the status of a refund in our
     # payments system", "look it up in our orders", "which lives in Jira", "room availability", "today's menu".
-    r"|(?:live|real[- ]time|current|up[- ]to[- ]date|today'?s|latest)\s+(?:\w+\s+)?(?:data|status|stock|availability|prices?"
+    r"|(?:live|real[- ]time|current|up[- ]to[- ]date|today'?s|latest)\s+(?:\w+\s+)?(?:data|status|stock|availability|prices?|tariffs?"
+    r"|fares?|departures|arrivals|cancellations|usage|deadlines|due dates?|events|offers|terms|opening times"
     r"|rates?|information|info|numbers|figures|schedules?|menus?|specials|forecast|balance|listings|rules|products?)"
-    r"|(?:our|its|their|the|public|external|third[- ]party|rest)\s+(?:[\w-]+\s+){0,2}?(?<!openai )(?<!openai's )(?:apis?|endpoints?|databases?|erp|crm"
-    r"|spreadsheets?|google sheets?)|(?:our|its|their|the)\s+(?:[\w-]+\s+){1,2}?system(?! prompts?| messages?| instructions?)"
+    # A system read from ("from our billing platform", "call its API", "in our CRM"); "our API error messages"
+    # names no source.
+    r"|(?:from|in|into|via|using|through|against|with|call\w*|quer(?:y|ies|ying)|hit\w*|check\w*|on)\s+(?:our|its|their|the|a|public"
+    r"|external|third[- ]party)\s+(?:[\w-]+\s+){0,2}?(?<!openai )(?<!openai's )(?:apis?|endpoints?|databases?|db|erp|crm|spreadsheets?"
+    r"|google sheets?|platform|portal|backend|ledger|registry|(?<!prompt )system)(?!\s+(?:prompts?|messages?|instructions?))\b"
+    r"|(?:our|its|their)\s+(?:[\w-]+\s+){1,2}?system(?!\s+(?:prompts?|messages?|instructions?))\b"
+    # A record looked up for the person asking, or facts of the day: "their current plan", "today's departures".
+    r"|(?:their|your|his|her|the customer'?s|customers'|callers'?|users'?)\s+(?:own\s+)?(?:current\s+|next\s+|latest\s+|remaining\s+|upcoming\s+)?"
+    r"(?:order|account|invoice|bill|balance|plan|usage|booking|reservation|tariff|contract|subscription|policy|claim|shipment"
+    r"|delivery|appointment|ticket|project|case|application|loan|payment|refund|parcel|package|machine|device)s?"
+    r"|(?:their|your)\s+(?:current|next|latest|remaining|upcoming)\s+\w+|(?:is|are)\s+(?:still\s+)?available\b|(?:today|tonight|tomorrow|this week)'?s\s+(?:\w+\s+)?\w+"
     r"|look(?:s|ing)? (?:it|them|this|that|things) up|status of|(?:order|shipment|delivery|refund|claim|project|account|ticket"
     r"|flight|application|case) status|availability|in stock|stock levels?|balances?|schedules?|timetables?|menus?|opening hours"
     r"|forecasts?|exchange rates?|delays|(?:lives?|stored|kept|held|sits?) in|info(?:rmation)? is in"
@@ -210,7 +220,9 @@ def style_ruled_out(text: str) -> bool:
 _WRITE_BEFORE = re.compile(r"\b(?:write|writes|writing|wrote|draft|drafts|drafting|generate|generates|produce|produces|create"
                            r"|compose|translate|rewrite|rewrites|summari[sz]e|summari[sz]es|convert|turn)\s+(?:[\w'-]+\s+){0,3}$")
 _LESSER = re.compile(r"\b(?:more than|rather than|instead of|not about|other than|than)\s+(?:the\s+|our\s+)?$")
-_DATA_FROM = re.compile(r"\b(?:export\w*|pulled|collected|gathered|taken|came|logged|scraped|sampled|dumped)\b[^.;]*\bfrom\s+(?:[\w-]+\s+){0,3}$")
+# "5k tickets exported from our CRM" is where data came from; "answers pulled from the manuals" is retrieval.
+_DATA_FROM = re.compile(r"(?:\d|\b(?:tickets|chats|conversations|emails|examples|logs|data|transcripts|messages|replies|samples))"
+                        r"[^.;]*\b(?:export\w*|pulled|collected|gathered|taken|came|logged|scraped|sampled|dumped)\b[^.;]*\bfrom\s+(?:[\w-]+\s+){0,3}$")
 _HEDGE = re.compile(r"\b(?:not sure|unsure|don'?t know|do not know|no idea|wondering|unclear) (?:if|whether)\b")
 _LISTED = re.compile(r"\b((?:labels?|categories|classes|codes|genres|intents|tags|aspects|fields|sections)\s*)\([^)]*\)")
 
