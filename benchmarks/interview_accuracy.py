@@ -1,7 +1,7 @@
 """How well the offline interviewer reads goals as people write them: per-fact accuracy, an approach confusion
 table, approach accuracy and path accuracy, on the dev corpus (tuned on) and the held-out corpus (never seen).
 
-    python benchmarks/interview_accuracy.py [--dev FILE] [--heldout FILE] [--show-misses]
+    python benchmarks/interview_accuracy.py [--dev FILE] [--heldout FILE] [--show-misses] [--rules-only]
 
 Each item runs the real offline interviewer the way `tunewise plan --non-interactive` does: the goal text is read,
 then each answer is read as the reply to its question (`focus=`), later readings overriding earlier ones as the
@@ -149,11 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--show-misses", action="store_true", help="list each item read to a wrong approach or path")
+    parser.add_argument("--rules-only", action="store_true", help="read with the rules alone, without the MiniLM similarity pass")
     args = parser.parse_args(argv)
-    from agent.clients import get_embedder
     from agent.interviewer.offline import OfflineInterviewer
 
-    reader = OfflineInterviewer(get_embedder("local"))
+    if args.rules_only:
+        reader = OfflineInterviewer(rules_only=True)
+    else:
+        from agent.clients import get_embedder
+
+        reader = OfflineInterviewer(get_embedder("local"))
+    print(f"reader: offline interviewer, {'rules only' if args.rules_only else 'rules + MiniLM similarity'}")
     status = 0
     for name, path in (("dev (tuned on)", args.dev), ("held-out (never tuned on)", args.heldout)):
         if not path.exists():
