@@ -375,7 +375,7 @@ def test_confidence_says_how_sure_a_reading_is(interviewer):
     assert conflict["examples"].confidence < 0.5  # two equally specific counts: ask which
     similar = {f.fact: f for f in interviewer.extract("Our security team will not allow customer records to be handed "
                                                       "to any outside company.")}
-    assert similar["private"].how == "inferred" and 0.5 <= similar["private"].confidence <= 0.85
+    assert similar["private"].how == "inferred" and 0.5 <= similar["private"].confidence < 0.8
 
 
 def test_the_rules_alone_read_the_dev_corpus_and_never_load_the_embedder():
