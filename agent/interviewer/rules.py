@@ -43,7 +43,7 @@ _SHORT = re.compile(
     r"|(?:didn'?t|did not|doesn'?t|does not|couldn'?t|can'?t|won'?t|never) (?:\w+ )?(?:fix|solve|capture|nail|got|get|worked|managed|fixed|captured|nailed)"
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
     r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough)\b|\bbad\b|\bpoor\w*|mediocre"
-    r"|\bwrong\b|close,? but not|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
+    r"|\bwrong\b|close,? but not|\b(?:got|gets|came|comes|is) close,? but\b|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
     r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)")
 _TRIED = re.compile(r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b")
 _LARGE = re.compile(
@@ -158,6 +158,7 @@ _RULED_OUT = re.compile(
     r"|^\W*(?:it's |it is |the problem is |the issue is )?not (?:the |our |its |about )?\w+\W*$"
     r"|\b(?:don'?t|do not|doesn'?t|does not)\s+have\s+an?\s+(?:\w+\s+)?(?:problem|issue|gap)\b"
     r"|\b(?:don'?t|do not|doesn'?t|does not)\s+(?:want|need)\s+(?:it|the model|the bot|them)?\s*to\s+know\b"
+    r"|\b(?:don'?t|do not|doesn'?t|does not)\s+(?:want|need)\s+(?:any\s+)?(?:new\s+|more\s+)?(?:facts|knowledge|information|info)\b"
     r"|\b(?:gets?|got|has|have)\s+(?:the\s+)?(?:facts|content|answers|information|info)\s+(?:right|correct)\b(?!\s+(?:only|most|some|half|sometimes))"
     r"|\banswers? correct(?:ly)?\b")
 _SPLIT = re.compile(r"[,;]\s*(?:(?:and|but|or|so|yet)\s+)?|\s*[()]\s*|\s+(?:and|but|while|although|though|because|so|whereas|however|yet)\s+|\s+-\s+|:\s*")
