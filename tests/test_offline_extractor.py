@@ -269,3 +269,124 @@ def test_only_numbers_attached_to_data_count(text, count):
     from agent.interviewer import rules
 
     assert rules.counts(text).get("examples") == count
+
+
+# ---- reading an answer in the context of its question (issue 14) -------------------------------------------------
+
+NDA_GOAL = ("Our legal team wants a model that drafts NDAs in our firm's exact clause structure. We have about 400 past "
+            "NDAs.")
+NDA_PROMPTING = "yes, we tried GPT-4.1 with 5 examples, it gets the clauses in the wrong order about half the time"
+
+
+def _decide(interviewer, goal: str, answers: dict[str, str]):
+    from graphs.decision import Facts, decide
+    from graphs.interview import absorb, defaults, known
+
+    facts: dict = {}
+    facts.update(absorb(facts, interviewer.extract(goal)))
+    for fact, answer in answers.items():
+        facts.update(absorb(facts, interviewer.extract(answer, focus=fact), asked=fact))
+    return Facts(**{**defaults(), **known(facts)}), decide(Facts(**{**defaults(), **known(facts)}))
+
+
+def test_few_shot_examples_in_the_prompting_answer_are_not_training_data(interviewer):
+    reply = {f.fact: f for f in interviewer.extract(NDA_PROMPTING, focus="prompting")}
+    assert reply["prompting"].value == "fell_short" and "examples" not in reply
+    facts, d = _decide(interviewer, NDA_GOAL, {"prompting": NDA_PROMPTING})
+    assert (facts.examples, facts.prompting, facts.complex_domain) == (400, "fell_short", True)
+    assert d.approach == "fine_tune"
+
+
+@pytest.mark.parametrize("text,count", [
+    ("We tried a prompt with 3 examples and it breaks the layout. Our reports (around 2,000, written 2019-2024) "
+     "follow a strict layout.", 2000),
+    ("A careful prompt with 5 examples gets 88%. We tagged 1,000 episodes by hand.", 1000),
+    ("Our prompt has 20 few-shot examples in every request.", None),
+])
+def test_few_shot_counts_in_a_goal_are_not_data(text, count):
+    from agent.interviewer import rules
+
+    assert rules.counts(text.lower()).get("examples") == count
+
+
+@pytest.mark.parametrize("text,count", [
+    ("we have about 400 past ndas.", 400), ("6k labeled tickets", 6000), ("20k logged prompt/response pairs", 20000),
+    ("we have 2,400 filings annotated by our analysts.", 2400), ("40k commits in our repo follow it", 40000),
+    ("classify emails. 2k labeled.", 2000), ("we have 1 000 good short answers", 1000),
+    ("650 answered questions from the legal team", 650), ("we have 2,000 labelled intents", 2000),
+    # numbers that count people, places, taxonomies, money, time or volume
+    ("our team of 8 writers since 2021", None), ("we're 3 support agents handling ~1,500 orders a week", None),
+    ("45% of complaints last year", None), ("we pay $0.02 per call and handle 40,000 calls a day", None),
+    ("pick one of our 60 intents", None), ("24/7 support in 4 languages", None), ("our 14 restaurants", None),
+    ("the 12 risk factors from 10-k filings", None), ("a 6-point rubric", None),
+])
+def test_domain_nouns_count_as_data_and_distractors_do_not(text, count):
+    from agent.interviewer import rules
+
+    assert rules.counts(text).get("examples") == count
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("We want a bot that answers customers using live data from our order-tracking API.", "knowledge"),
+    ("The assistant should look it up in our Shopify orders and reply.", "knowledge"),
+    ("Build a customer service agent which checks the status of a refund in our payments system.", "knowledge"),
+    ("Each one asks about their own project status which lives in Jira.", "knowledge"),
+    ("We want release notes written in our format from merged PR titles.", "behaviour"),
+    ("We don't have a knowledge problem. It just doesn't write lab reports in our group's format.", "behaviour"),
+    ("Answer from our help-centre articles and sound like our agents: short, warm.", "both"),
+    ("Assistant that knows the current tax rules and writes memos like our seniors.", "both"),
+])
+def test_live_data_is_knowledge_and_behaviour_plus_knowledge_is_both(interviewer, text, problem):
+    from graphs.interview import absorb, problem_fact
+
+    assert problem_fact(absorb({}, interviewer.extract(text)))["value"] == problem
+
+
+@pytest.mark.parametrize("text,value", [
+    ("Prompting already handles the format; we want it a bit more consistent.", "good_enough"),
+    ("Our system prompt handles the tone well.", "good_enough"),
+    ("Prompting is at 65%.", "fell_short"), ("Our prompt is 95% accurate on the format.", "good_enough"),
+    ("The prompt couldn't get the tone right.", "fell_short"), ("Prompted GPT-4.1: comments are too polite.", "fell_short"),
+    ("Nobody on the team has written a prompt yet.", "not_tried"),
+])
+def test_how_far_prompting_got(interviewer, text, value):
+    assert _facts(interviewer, text).get("prompting") == value
+
+
+def test_a_reply_about_stability_says_nothing_about_knowledge(interviewer):
+    assert _facts(interviewer, "it changes every season", "stable") == {"stable": False}
+
+
+def test_a_problem_reply_without_the_word_still_answers_it(interviewer):
+    assert _facts(interviewer, "it has to know our current stock and prices", "problem")["problem"] == "knowledge"
+
+
+def test_confidence_says_how_sure_a_reading_is(interviewer):
+    from agent.interviewer.offline import Finding
+
+    assert Finding("examples", 3, "x", "stated").confidence == 1.0  # the contract's default
+    reply = {f.fact: f for f in interviewer.extract("about 300", focus="examples")}
+    assert reply["examples"].confidence == 1.0  # a rule on the reply to its own question
+    goal = {f.fact: f for f in interviewer.extract("Make replies shorter. We have 2,000 approved replies. "
+                                                   "We tried a system prompt last month.")}
+    assert 0.8 <= goal["examples"].confidence < 1.0  # a rule on a goal text
+    assert goal["prompting"].how == "inferred" and goal["prompting"].confidence < goal["examples"].confidence
+    conflict = {f.fact: f for f in interviewer.extract("We have 2,000 reviewed emails and 3,000 reviewed tickets.")}
+    assert conflict["examples"].confidence < 0.5  # two equally specific counts: ask which
+    similar = {f.fact: f for f in interviewer.extract("Our security team will not allow customer records to be handed "
+                                                      "to any outside company.")}
+    assert similar["private"].how == "inferred" and 0.5 <= similar["private"].confidence < 0.8
+
+
+def test_the_rules_alone_read_the_dev_corpus_and_never_load_the_embedder():
+    """The rules carry the reading (the embedder only fills gaps), so a first question can come before MiniLM loads.
+    A floor, not the benchmark: benchmarks/interview_accuracy.py gives the figures with the embedder."""
+    from benchmarks.interview_accuracy import DEV, load, score
+
+    class Refuse:
+        def embed(self, texts):
+            raise AssertionError("rules_only must not embed")
+
+    result = score(load(DEV), OfflineInterviewer(Refuse(), rules_only=True))
+    assert result["n"] >= 150 and not result["label_errors"]
+    assert result["approach_accuracy"] >= 0.9 and result["path_accuracy"] >= 0.9

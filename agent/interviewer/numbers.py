@@ -20,7 +20,7 @@ _VAGUE = {"a handful": 5, "a couple": 2, "a few": 3, "several": 5, "a dozen": 12
 _SCALE = {"hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
 
 _NUMBER = re.compile(
-    r"(?<![\w$€£.])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(?P<scale>k|m|thousand|million|hundred)?(?![\w%])\+?"
+    r"(?<![\w$€£./])(?P<num>\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d,.])|\d+(?:\.\d+)?)\s?(?P<scale>k|m|thousand|million|hundred)?(?![\w%/-])\+?"
     r"|(?P<vague>tens of thousands|a handful|a couple|a few|several|a dozen|dozens|hundreds|thousands)"
     r"(?:\s+(?:of\s+)?(?P<vscale>hundred|thousand))?"
     r"|\b(?P<word>(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
@@ -32,7 +32,7 @@ _NUMBER = re.compile(
 
 def _value(m: re.Match) -> int | None:
     if m.group("num"):
-        value = float(m.group("num").replace(",", ""))
+        value = float(m.group("num").replace(",", "").replace(" ", ""))
         return int(value * _SCALE.get((m.group("scale") or "").lower(), 1))
     if m.group("vague"):
         base = _VAGUE[m.group("vague").lower()]
@@ -52,7 +52,7 @@ def _value(m: re.Match) -> int | None:
 _EXAMPLE_NOUNS = (r"examples?|samples?|conversations?|convos?|chats?|chat logs?|dialog(?:ue)?s?|transcripts?|tickets?"
                   r"|pairs?|answers?|replies|reply|responses?|emails?|messages?|summaries|summary|records?|rows?"
                   r"|demonstrations?|completions?|q&as?|qa pairs?|instances|items|threads?|translations?|comments?"
-                  r"|descriptions?|reviews?|letters?|notes?|posts?|reports?|calls?|logs?|outputs?|labels?|them|those|these")
+                  r"|descriptions?|reviews?|letters?|notes?|posts?|reports?|calls?|logs?|outputs?|them|those|these")
 _DOC_NOUNS = r"documents?|docs?|pages?|pdfs?|files?|articles?|manuals?|policies|wiki pages?"
 _VOLUME_NOUNS = r"requests?|queries|questions|calls|users|sessions|visitors|api calls|interactions"  # counted only with a rate
 # What a number measures when it is not data: time, length, layout, people, versions. One of these between the
@@ -66,6 +66,7 @@ _STOP = (r"the|a|an|of|to|in|on|at|for|with|by|from|per|each|every|is|are|was|we
          r"|than|as|into|over|under|about|that|which|who|it|its|it's|we|we're|we've|our|they|their|this|more|less|most"
          r"|up|out|so|if|then|i|you|he|she|his|her|my|your|not|no|will|would|can|could|should|must|may|might|do|does"
          r"|did|just|only|also|all|after|before|within|below|above|took|take|make|made|want|need|use|used|using")
+_STOP_ALT = _STOP
 _MOD = rf"(?!(?:{_STOP}|{_MEASURES})\b)[a-z][a-z'/&-]*"
 _DATA = rf"(?P<ex>{_EXAMPLE_NOUNS})|(?P<doc>{_DOC_NOUNS})|(?P<vol>{_VOLUME_NOUNS})"
 # "8,000 of her conversations", "3,200 of them", "hundreds of tickets", "300 letters", "2k question/SQL pairs",
@@ -87,8 +88,48 @@ _HAVE = re.compile(r"\b(?:have|has|had|'ve|got|collected|gathered|labell?ed|anno
 _OWNED = re.compile(r"\b(?:our|my|her|his|their|these|those|on|from|using|with)\s+(?:\w+\s+)?$")
 # "10,000 edited articles" are examples of the wanted writing, not a knowledge base; curated data is also the more
 # specific mention when a text gives several counts.
-_CURATED = re.compile(r"\b(edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated"
+_CURATED = re.compile(r"\b(edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated|answered|resolved"
                       r"|human[- ]written|ideal|perfect|hand[- ]\w+|vetted|checked|verified|best|good|high[- ]quality)\b")
+# Nouns a number counts that are never training data: people, places, a taxonomy's size, money, hardware.
+# "3 support agents", "14 restaurants", "our 40 categories", "$20", "8 GPUs" are context, not examples.
+_NOT_DATA = (r"agents?|reps?|users?|customers?|clients?|employees?|engineers?|devs?|developers?|writers?|founders?|doctors?"
+             r"|physicians?|lawyers?|attorneys?|analysts?|annotators?|moderators?|buyers?|students?|teachers?|partners?"
+             r"|members?|people|persons?|staff|teams?|seats?|accountants?|pharmacists?|nurses?|technicians?|editors?"
+             r"|authors?|coders?|radiologists?|translators?|managers?|leads?|seniors?|interns?|volunteers?|donors?"
+             r"|tenants?|players?|passengers?|drivers?|patients?|dispatchers?|experts?|specialists?|lawyers?|humans?"
+             r"|stores?|shops?|restaurants?|hotels?|offices?|locations?|branches|sites?|countries|regions?|cities|city"
+             r"|warehouses?|hospitals?|clinics?|schools?|companies|company|brands?|departments?|markets?|channels?"
+             r"|categories|category|classes|class|labels?|codes?|genres?|intents?|tags?|types?|fields?|columns?"
+             r"|factors?|slots?|aspects?|topics?|languages?|sections?|steps?|parts?|points?|rules?|criteria|dimensions?"
+             r"|options?|levels?|tiers?|grades?|products?|skus?|features?|services?|apis?|endpoints?|tools?|apps?"
+             r"|dollars?|euros?|usd|eur|gbp|cents?|bucks|gpus?|models?|servers?|nodes?|machines?|instances?|cores?"
+             r"|parameters|params|billion|gb|tb|mb|ms|x|times|percent|stars?|digits?|pages?|hours|days|weeks|months"
+             r"|years|minutes|seconds|releases?|versions?|sprints?|quarters?|shifts?|calls|requests?|queries|sessions?"
+             r"|visitors?|interactions?|installs?|downloads?|orders?|tokens?|words?|characters?|lines?|sentences?"
+             r"|paragraphs?|bullets?|times?|ways?|things?|more|others?|ones?|kinds?|sorts?|domains?")
+# A taxonomy noun counts data only when labelled work is said: "60 intents" is a taxonomy, "2,000 labelled intents" data.
+_TAXONOMY = re.compile(r"^(?:categories|category|classes|class|labels?|codes?|genres?|intents?|tags?|types?|aspects?"
+                       r"|topics?)$")
+_HEAD = r"(?!(?:\w+ed|" + _STOP_ALT + r")\b)[a-z][a-z'/&-]*"
+# Any noun phrase after a number, its head the last word before a function word, a participle or punctuation:
+# "400 past NDAs", "2,400 filings annotated by ...", "25,000 corrected titles from ...".
+_GENERIC = re.compile(
+    rf"\s*(?:of\s+(?:(?:her|his|our|their|the|these|those|my|your|its)\s+)?)?(?P<mods>(?:{_MOD}\s+){{0,3}})"
+    rf"(?P<head>{_HEAD})(?=\s*$|\s*[^\w\s'/&-]|\s+(?:{_STOP}|\w+ed|\w+en)\b)")
+_CURATED_WORDS = (r"edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated|vetted|checked"
+                  r"|verified|graded|tagged|coded|rated|resolved|hand[- ]\w+")
+# "2k labeled." and "~250 have a summary written by a human": the count of curated items with the noun left out.
+_BARE_CURATED = re.compile(rf"\s*(?:{_CURATED_WORDS})\b(?=\s*(?:$|[.,;:!?)]))"
+                           rf"|\s*(?:of them\s+)?(?:have|has|are|were|come with|came with)\b[^.;,]*?\b(?:{_CURATED_WORDS})\b")
+# "Our reports (around 2,000, written ...)": a count in brackets right after the noun it counts.
+_PAREN = re.compile(r"([a-z][a-z'-]*)\s*\(\s*(?:about|around|roughly|approx\w*|~|maybe|some|over|nearly)?\s*~?$")
+# Examples shown in a prompt are few-shot examples, not training data: "we tried GPT-4.1 with 5 examples",
+# "a prompt with 3 examples", "10 examples in the prompt", "20 few-shot examples".
+_FEW_SHOT_BEFORE = re.compile(r"\b(?:prompt\w*|tried|trying|try|gave|give|giving|added|adding|put|pasted|few[- ]shot"
+                              r"|in-context|instructions)\b")
+_FEW_SHOT_AFTER = re.compile(r"^\s*(?:[\w-]+\s+){0,3}?(?:in|into|inside)\s+(?:the|our|a|my|every|each)\s+(?:\w+\s+)?"
+                             r"(?:prompts?|context|requests?|calls?)\b")
+_CLAUSE_START = re.compile(r"[.;!?,:)](?:\s+|$)|\(|\s(?:and|but|while|so|because|then)\s")
 _RATE = re.compile(r"^\W*(?:\w+\s+){0,2}?(?:a|per|each|every|/)\s*(day|week|month|year)\b|^\W*(?:\w+\s+){0,2}?(daily|weekly|monthly|yearly)\b")
 _PER_MONTH = {"day": 30, "daily": 30, "week": 4.3, "weekly": 4.3, "month": 1, "monthly": 1, "year": 1 / 12, "yearly": 1 / 12}
 _NO_DATA = re.compile(
@@ -102,7 +143,7 @@ _CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:and|but|while|so|because)\s")
 class Mention(NamedTuple):
     kind: str  # "examples", "documents" or "requests_per_month"
     value: int
-    rank: tuple  # for examples: (curated, exact, value); the largest rank is the most specific mention
+    rank: tuple  # for examples: (curated, exact, a listed data noun, value); the largest is the most specific
 
 
 def _standalone(low: str, m: re.Match) -> bool:
@@ -113,10 +154,15 @@ def _standalone(low: str, m: re.Match) -> bool:
     return True
 
 
+# "JSON output, 5k examples, prompt fails": in a list of fragments each fragment is its own statement.
+_LIST_LIKE = re.compile(r"^[^,]{1,40},\s+(?:[^,]{1,40},\s+)*$")
+
+
 def _wished(low: str, start: int, end: int) -> bool:
     """True for output asked for ("it should draft two replies") rather than data held ("we have 300 replies",
     "fine-tune on our 300 replies", "the 300 replies we saved"): the nearer of a wish and a having verb decides."""
     sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
+    sentence = max((e.end() for e in re.finditer(r",\s+", low[:start])), default=0) if _LIST_LIKE.match(low[sentence:start]) else sentence
     before = low[sentence:start]
     wish = [w.end() for w in _WISH.finditer(before)]
     if not wish or _OWNED.search(before):
@@ -126,30 +172,79 @@ def _wished(low: str, start: int, end: int) -> bool:
     return (not have or have[-1] < wish[-1]) and not _HAVE.search(low, end, clause_end)
 
 
+def _few_shot(low: str, start: int, end: int, mods: str) -> bool:
+    """True when the counted examples were shown in a prompt rather than held as training data."""
+    if re.search(r"few[- ]shot|\bshots?\b", mods):
+        return True
+    sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
+    clause = max((e.end() for e in _CLAUSE_START.finditer(low, sentence, start)), default=sentence)
+    return bool(_FEW_SHOT_BEFORE.search(low, clause, start) or _FEW_SHOT_AFTER.match(low[end:]))
+
+
+def _not_data(word: str) -> bool:
+    return bool(re.fullmatch(rf"(?:{_NOT_DATA}|{_MEASURES}|{_STOP})", word))
+
+
+def _open_noun(low: str, m: re.Match) -> tuple[int, str, bool] | None:
+    """A count of some other noun than the listed data nouns: (end, head, curated), or None for people, places,
+    taxonomies, money and measures. What people hold as data has too many names to list ("400 past NDAs",
+    "2,400 filings", "40k commits"), what a number counts besides data has few."""
+    bare = _BARE_CURATED.match(low, m.end())
+    if bare:
+        return bare.end(), "", True
+    generic = _GENERIC.match(low, m.end())
+    if generic:
+        head, mods = generic.group("head"), generic.group("mods")
+        words = mods.split()
+        curated = bool(re.search(rf"\b(?:{_CURATED_WORDS})\b", low[m.end():generic.end() + 40].split(".")[0]))
+        if _TAXONOMY.match(head):
+            return (generic.end(), head, True) if curated else None
+        if not _not_data(head) and not any(_not_data(w) for w in words[-1:]):
+            return generic.end(), head, curated
+        return None
+    paren = _PAREN.search(low, 0, m.start())  # "our reports (around 2,000, written 2019-2024)"
+    if paren and not _not_data(paren.group(1)) and re.match(r"\s*[,)]", low[m.end():]):
+        end = next((e.start() for e in _CLAUSE_END.finditer(low, m.end())), len(low))
+        return m.end(), paren.group(1), bool(re.search(rf"\b(?:{_CURATED_WORDS})\b", low[m.end():end]))
+    return None
+
+
 def mentions(text: str) -> list[Mention]:
-    """Every count in `text` that is attached to a data noun, a document noun, or a volume with a rate."""
+    """Every count in `text` that is attached to a data noun, a document noun, or a volume with a rate; examples
+    shown in a prompt are kind "few_shot"."""
     low = text.lower()
     out: list[Mention] = []
     for m in _NUMBER.finditer(low):
         value = _value(m)
         if value is None or not _standalone(low, m):
             continue
+        exact = bool(m.group("num") or m.group("word"))
         noun = _NOUN.match(low, m.end())
         if not noun:
+            other = _open_noun(low, m)
+            if other is None or _RATE.match(low[other[0]:]) or _SPEC.match(low[other[0]:]):
+                continue
+            end, head, curated = other
+            if _wished(low, m.start(), end):
+                continue
+            kind = "few_shot" if _few_shot(low, m.start(), end, head) else "examples"
+            out.append(Mention(kind, value, (curated, exact, False, value)))
             continue
         rest = low[noun.end():]
         rate = _RATE.match(rest)
         if rate:
             out.append(Mention("requests_per_month", int(value * _PER_MONTH[rate.group(1) or rate.group(2)]), ()))
             continue
-        if noun.group("vol") or _SPEC.match(rest):
+        end = next((e.start() for e in _CLAUSE_END.finditer(low, noun.end())), len(low))
+        curated = bool(_CURATED.search(low[m.end():end]))
+        if noun.group("vol") and not curated or _SPEC.match(rest):
             continue
         if _wished(low, m.start(), noun.end()):
             continue
-        end = next((e.start() for e in _CLAUSE_END.finditer(low, noun.end())), len(low))
-        curated = bool(_CURATED.search(low[m.end():end]))
-        if noun.group("ex") or curated:
-            out.append(Mention("examples", value, (curated, bool(m.group("num") or m.group("word")), value)))
+        if _few_shot(low, m.start(), noun.end(), low[m.end():noun.end()]):
+            out.append(Mention("few_shot", value, ()))
+        elif noun.group("ex") or curated:
+            out.append(Mention("examples", value, (curated, exact, True, value)))
         else:
             out.append(Mention("documents", value, ()))
     return out
@@ -160,14 +255,14 @@ def best_examples(text: str) -> Mention | None:
     found = [x for x in mentions(text) if x.kind == "examples"]
     if found:
         return max(found, key=lambda x: x.rank)
-    return Mention("examples", 0, (False, False, -1)) if _NO_DATA.search(text.lower()) else None
+    return Mention("examples", 0, (False, False, False, -1)) if _NO_DATA.search(text.lower()) else None
 
 
 def counts(text: str) -> dict:
     """Training-example count, request volume and document count stated in `text` (keys present when found)."""
     out: dict = {}
     for x in mentions(text):
-        if x.kind != "examples":
+        if x.kind not in ("examples", "few_shot"):
             out.setdefault(x.kind, x.value)
     best = best_examples(text)
     if best is not None:

@@ -2,14 +2,20 @@
 
 Two passes. Rules (agent/interviewer/rules.py) catch numbers and the usual phrasings with their negations; they
 are precise, so what they find is `stated`. For the answers the rules leave open, each clause is compared with
-labelled example sentences (examples.json) using the local MiniLM embedder; a clear match is `inferred`.
+labelled example sentences (examples.json) using the local MiniLM embedder; a clear match is `inferred`. The
+embedder is loaded only when the rules leave a fact open, so most replies are read without it.
+
+An answer is read in the context of its question (`focus`): a count in the reply to the prompting question counts
+few-shot examples, not training data, and a reply about stability or privacy says nothing about knowledge versus
+behaviour. Every finding carries a confidence (0..1): rules high, a similarity match from its margin, a guess
+from indirect evidence low, and two readings that disagree lower still, so the interview can ask instead.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -29,8 +35,8 @@ GATES = {
                             r"|experiment\w*|shot|exhausted|fine-tun\w*)\b"),
     "stable": re.compile(r"\b(chang\w*|same|stay\w*|evolv\w*|fixed|settled|rework\w*|redo\w*|redone|revis\w*|replac\w*"
                          r"|rewrit\w*|shift\w*|minds?|years?|months?|weeks?|quarter|season|soon|decid\w*|final\w*|rules"
-                         r"|requirements?|launch\w*|since|summer|different|working out|figuring)\b"),
-    "private": re.compile(r"\b(data|records?|shar\w+|send\w*|sent|cloud|vendors?|apis?|servers?|network|hardware|building"
+                         r"|requirements?|launch\w*|summer|different|working out|figuring)\b"),
+    "private": re.compile(r"\b(data|records?|shar\w+|send\w*|sent|cloud|vendors?|servers?|network|hardware|building"
                           r"|confidential\w*|secur\w+|legal|restrict\w*|providers?|external|third|premises|host\w*|openai"
                           r"|leave|permitted|allowed|approved|comfortable|sensitive|health|patient|customers?|compan\w+)\b"),
     "problem": re.compile(r"."),
@@ -45,6 +51,22 @@ class Finding:
     value: Any
     evidence: str
     how: str  # "stated" (a rule matched what was said) or "inferred" (similarity, or derived from other facts)
+    confidence: float = 1.0  # 0..1: how sure the reading is; low when the evidence is weak or readings conflict
+
+
+# Confidence by how a fact was read. A rule on the reply to the fact's own question is as sure as reading gets; a
+# rule on a goal text may still meet a phrasing it does not know; a guess from indirect evidence ("we tried a
+# prompt" -> it fell short) is a coin with a bias; two readings that disagree are worth asking about.
+SURE, STATED, INDIRECT, CONFLICT = 1.0, 0.9, 0.6, 0.4
+# A similarity match never counts as a rule does: on the goal corpus (benchmarks/interview_accuracy.py) its wrong
+# matches had margins as wide as its right ones, so even a clear margin stays below ASK_BELOW.
+SIMILAR_MIN, SIMILAR_MAX = 0.5, 0.75
+ASK_BELOW = 0.8  # a finding under this is worth confirming when its value could change the recommendation
+
+
+def similarity_confidence(margin: float, min_margin: float) -> float:
+    """A clear margin over the runner-up label is a surer match than one at the threshold, within the band."""
+    return round(min(SIMILAR_MAX, SIMILAR_MIN + 2.5 * max(0.0, margin - min_margin)), 2)
 
 
 def sentences(text: str) -> list[str]:
@@ -71,8 +93,11 @@ class OfflineInterviewer:
 
     name = "offline"
 
-    def __init__(self, embedder: Any | None = None) -> None:
+    def __init__(self, embedder: Any | None = None, *, rules_only: bool = False) -> None:
+        """`rules_only` skips the similarity pass and never loads the embedder: a lighter reader for a first
+        question that must appear before MiniLM has loaded."""
         self._embedder = embedder
+        self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
 
     # -- the two passes ---------------------------------------------------------------------------------------
@@ -81,12 +106,24 @@ class OfflineInterviewer:
         found: dict[str, Finding] = {}
         ranks: dict[str, tuple] = {}  # the example count kept is the most specific mention, not the first
 
-        def add(fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None) -> None:
-            if fact not in found or (found[fact].how == "inferred" and how == "stated") or (
-                    rank is not None and found[fact].how == how and rank > ranks.get(fact, rank)):
-                found[fact] = Finding(fact, value, evidence, how)
-                if rank is not None:
-                    ranks[fact] = rank
+        def add(fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None,
+                confidence: float | None = None) -> None:
+            sure = confidence if confidence is not None else (
+                SURE if fact == focus and how == "stated" else STATED if how == "stated" else INDIRECT)
+            old = found.get(fact)
+            if old is None or (old.how == "inferred" and how == "stated"):
+                found[fact] = Finding(fact, value, evidence, how, sure)
+            elif rank is not None and old.how == how and rank > ranks.get(fact, rank):
+                # A more specific count replaces a less specific one; two equally specific counts ("2,000 ... 3,000
+                # reviewed answers") are a conflict the person should settle.
+                tie = old.value != value and ranks[fact][:-1] == rank[:-1]
+                found[fact] = Finding(fact, value, evidence, how, min(sure, CONFLICT) if tie else sure)
+            elif old.how == how and old.value != value and not (rank is not None and ranks.get(fact, rank)[:-1] > rank[:-1]):
+                found[fact] = replace(old, confidence=min(old.confidence, CONFLICT))
+            else:
+                return
+            if rank is not None and found[fact].value == value:
+                ranks[fact] = rank
 
         if focus:
             self._focused(text, focus, add)
@@ -108,10 +145,32 @@ class OfflineInterviewer:
                         add("knowledge", True, sentence)
                 else:
                     add("stable", steady, sentence)
-        self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh)
-        if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys():
+        self._in_context(text, focus, found)
+        cues = [found[c] for c in ("behaviour", "knowledge") if c in found]
+        if focus == "problem" and "problem" not in found and cues:  # "it has to know our current stock" answers it
+            value = "both" if len(cues) == 2 else cues[0].fact
+            add("problem", value, " / ".join(dict.fromkeys(c.evidence for c in cues)), cues[0].how,
+                confidence=min(c.confidence for c in cues))
+        if not self.rules_only and (focus is None or focus == "problem" or focus not in found):
+            self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh, focus=focus)
+        if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys() and focus in (None, "problem"):
             add("knowledge", True, style_ok, "inferred")  # "the tone is fine" rules out the behaviour half
         return list(found.values())
+
+    @staticmethod
+    def _in_context(text: str, focus: str | None, found: dict[str, Finding]) -> None:
+        """Drop what the question's context says a reply did not mean. A count in the answer to "have you tried a
+        prompt with 3-5 examples?" counts few-shot examples unless the person says they hold them as data; a reply
+        about stability, data, privacy or prompting is not a statement of knowledge versus behaviour ("it changes
+        every season" is about the behaviour's stability, not a knowledge gap)."""
+        if focus is None:
+            return
+        if focus == "prompting" and "examples" in found and not re.search(
+                r"\b(?:have|has|had|'ve|got|collected|labell?ed|annotated|dataset|training data)\b", _normalise(text)):
+            del found["examples"]
+        if focus != "problem":
+            for cue in ("behaviour", "knowledge"):
+                found.pop(cue, None)
 
     def _rules(self, sentence: str, low: str, add) -> None:
         for fact, value in rules.counts(low).items():
@@ -119,7 +178,10 @@ class OfflineInterviewer:
                 add(fact, value, sentence)
         count = rules.best_examples(low)
         if count is not None:
-            add("examples", count.value, sentence, rank=count.rank)
+            # "2,000 emails and 3,000 tickets": two equally specific counts in one sentence; keep the larger, ask.
+            tie = any(x.kind == "examples" and x.value != count.value and x.rank[:-1] == count.rank[:-1]
+                      for x in rules.mentions(low))
+            add("examples", count.value, sentence, rank=count.rank, confidence=CONFLICT if tie else None)
         verdict = rules.prompting(low)
         if verdict:
             add("prompting", verdict, sentence)
@@ -152,6 +214,8 @@ class OfflineInterviewer:
                 add("prompting", "not_tried", evidence)
             elif yes or rules.prompt_tried(low) or re.search(r"\b(tried|did|have)\b", low):
                 add("prompting", "fell_short", evidence)
+            elif re.search(r"\b(gave|used|added|put|tested|wrote|done|played|shot)\b", low):
+                add("prompting", "fell_short", evidence, confidence=INDIRECT)  # said what was done, not how far it got
         elif focus == "problem":
             word = rules.problem_word(low)
             if word:
@@ -180,9 +244,9 @@ class OfflineInterviewer:
 
     # -- similarity ---------------------------------------------------------------------------------------------
     def _similar(self, text: str, found: dict[str, Finding], add, *, style_ok: bool = False,
-                 fresh: set[str] = frozenset()) -> None:
-        wanted = [g for g in ("prompting", "stable", "private") if g not in found]
-        if "behaviour" not in found and "knowledge" not in found and "problem" not in found:
+                 fresh: set[str] = frozenset(), focus: str | None = None) -> None:
+        wanted = [g for g in ("prompting", "stable", "private") if g not in found and focus in (None, g)]
+        if "behaviour" not in found and "knowledge" not in found and "problem" not in found and focus in (None, "problem"):
             wanted.append("problem")
         pieces = [(s, c) for s in sentences(text) for c in {s, *clauses(s)} if len(c.split()) >= 3]
         if not wanted or not pieces:
@@ -205,22 +269,24 @@ class OfflineInterviewer:
                 runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
                 if top >= min_similarity and top - runner_up >= min_margin and top - neutral[i] >= MIN_OVER_NEUTRAL:
                     if label not in best or top > best[label][0]:
-                        best[label] = (top, sentence)
+                        best[label] = (top, sentence, similarity_confidence(top - runner_up, min_margin))
             if group == "problem" and style_ok:
                 best.pop("behaviour", None)  # style was ruled out in so many words; only a stated cue overrides that
             self._accept(group, best, add)
 
     @staticmethod
-    def _accept(group: str, best: dict[str, tuple[float, str]], add) -> None:
+    def _accept(group: str, best: dict[str, tuple[float, str, float]], add) -> None:
         if group == "problem":
-            for label, (_, sentence) in best.items():
-                add(label, True, sentence, "inferred")  # each clause may carry one half of "both"
+            for label, (_, sentence, sure) in best.items():
+                add(label, True, sentence, "inferred", confidence=sure)  # each clause may carry one half of "both"
             return
         if not best:
             return
-        label, (_, sentence) = max(best.items(), key=lambda item: item[1][0])
+        label, (_, sentence, sure) = max(best.items(), key=lambda item: item[1][0])
+        if len(best) > 1:
+            sure = min(sure, CONFLICT)  # clauses matched different labels: "it works ... it still drifts"
         value: Any = {"true": True, "false": False}.get(label, label)
-        add(group, value, sentence, "inferred")
+        add(group, value, sentence, "inferred", confidence=sure)
 
     def _embed(self, texts: list[str]):
         if self._embedder is None:
