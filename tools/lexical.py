@@ -85,19 +85,27 @@ class Bm25:
         mean = float(lengths.mean()) if self.count else 1.0
         self._norm = self.K1 * (1.0 - self.B + self.B * lengths / max(mean, 1e-9))
 
-    def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(chunk index, score) of the `n` best chunks that share a term with `query`, best first.
+    def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float, float]]:
+        """(chunk index, score, coverage) of the `n` best chunks that share a term with `query`, best first.
 
-        `allowed` (a boolean mask over chunks) restricts the search to a metadata filter's chunks."""
+        coverage: the share of the query's term weight (idf, summed over its distinct terms) that the chunk
+        contains. Terms no chunk has count at the largest idf: a question whose words are mostly absent from
+        the corpus is not a keyword match, however well its one common word scores. `allowed` (a boolean mask
+        over chunks) restricts the search to a metadata filter's chunks."""
         scores = np.zeros(self.count, dtype=np.float32)
+        matched = np.zeros(self.count, dtype=np.float32)
+        total = 0.0
         for term in dict.fromkeys(tokenize(query)):
             tid = self.vocab.get(term)
-            if tid is None:
+            df = 0 if tid is None else int(self._start[tid + 1] - self._start[tid])
+            idf = math.log(1.0 + (self.count - df + 0.5) / (df + 0.5))
+            total += idf
+            if not df:
                 continue
             lo, hi = self._start[tid], self._start[tid + 1]
             docs, tf = self._docs[lo:hi], self._tf[lo:hi]
-            idf = math.log(1.0 + (self.count - len(docs) + 0.5) / (len(docs) + 0.5))
             scores[docs] += idf * tf * (self.K1 + 1.0) / (tf + self._norm[docs])
+            matched[docs] += idf
         if allowed is not None:
             scores[~allowed] = 0.0
         found = np.flatnonzero(scores > 0)
@@ -105,7 +113,7 @@ class Bm25:
             found = found[np.argpartition(-scores[found], n - 1)[:n]]
         # Ties (chunks identical but for an unmatched word) break by chunk id, so results never depend on row order.
         order = sorted(found.tolist(), key=lambda i: (-float(scores[i]), self.ids[i]))
-        return [(i, float(scores[i])) for i in order]
+        return [(i, float(scores[i]), float(matched[i]) / total) for i in order]
 
 
 def store_path(client) -> Path:
