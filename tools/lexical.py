@@ -117,14 +117,16 @@ class Bm25:
 
 
 def store_path(client) -> Path:
-    """Where a client's lexical index lives: inside a local Chroma folder, or under $TUNEWISE_HOME per server."""
+    """Where a client's lexical index lives: inside a local Chroma folder (covered by its writer lock), or, for a
+    Chroma server, in tunewise's cache folder: a server keeps no files of ours, and the index is a cache of its
+    documents that `sync` rebuilds on any machine."""
     settings = client.get_settings()
     if settings.is_persistent and settings.persist_directory:
         return Path(settings.persist_directory) / FILE_NAME
-    from agent.settings import get_settings
+    from tools.tokens import cache_dir
 
     host = re.sub(r"[^A-Za-z0-9.-]", "_", str(settings.chroma_server_host or "server"))
-    return get_settings().home / "lexical" / f"{host}-{settings.chroma_server_http_port}.sqlite3"
+    return cache_dir() / "lexical" / f"{host}-{settings.chroma_server_http_port}.sqlite3"
 
 
 class LexicalStore:
