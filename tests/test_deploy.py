@@ -63,7 +63,7 @@ def test_adapter_deployment_writes_manifest_modelfile_and_vllm_command(models, c
     assert manifest["model"]["stop"] == ["<|im_end|>", "<|endoftext|>"]
     assert "<|im_start|>" in manifest["model"]["chat_template"]
     assert manifest["retrieval"] == {"collection": "docs", "db": str(db.resolve()), "chroma_url": None,
-                                     "embedder": LOCAL_EMBEDDER, "k": 3}
+                                     "embedder": LOCAL_EMBEDDER, "k": 3, "mode": "hybrid"}
     assert manifest["system_prompt"] == "You answer geography questions in one sentence."
     assert result.chunks == 1 and result.warnings == []
     # The adapter is a copy, byte for byte, and every owned file is hashed in the manifest.

@@ -37,6 +37,16 @@ class Store:
         inp = IndexInput(paths=list(paths), collection=self.collection, db=self.db, chunk_tokens=40, overlap=5, **kw)
         return run(inp, client=self.client, embedder=embedder or HashEmbedder(), batch_size=4)
 
+    def lexical(self) -> dict[str, str]:
+        """The lexical index's tokens by chunk id, for this collection."""
+        from tools.lexical import LexicalStore
+
+        col = self.client.get_collection(self.collection, embedding_function=None)
+        store = LexicalStore.for_client(self.client)
+        rows = store._db.execute("SELECT id, tokens FROM chunks WHERE collection = ?", (str(col.id),)).fetchall()
+        store.close()
+        return dict(rows)
+
     def chunks(self) -> list[dict]:
         col = self.client.get_collection(self.collection, embedding_function=None)
         got = col.get(include=["metadatas"])
@@ -205,6 +215,7 @@ def test_kill_9_then_rerun_ends_consistent(store: Store, tmp_path: Path) -> None
     assert final.chunks_total == reference.chunks_total
     assert sorted(c["id"] for c in store.chunks()) == sorted(c["id"] for c in fresh.chunks())
     assert check_consistent(store) == check_consistent(fresh)
+    assert store.lexical() == fresh.lexical() and len(fresh.lexical()) == reference.chunks_total  # BM25 side too
 
 
 def test_second_writer_is_refused_at_once(tmp_path: Path) -> None:

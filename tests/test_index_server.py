@@ -27,6 +27,13 @@ from tests.test_index import (  # noqa: F401 - collected here again, with this m
     test_other_roots_are_left_alone,
     test_unreadable_or_emptied_file_is_skipped_and_its_chunks_dropped,
 )
+from tests.test_lexical import (  # noqa: F401 - the lexical index's checks, on the server too
+    test_a_collection_without_a_lexical_index_gets_one_on_first_search,
+    test_a_run_killed_between_the_two_writes_heals_without_embedding,
+    test_an_unusable_lexical_index_falls_back_to_dense_with_a_line,
+    test_lexical_index_follows_every_upsert_and_delete,
+    test_where_filters_the_lexical_list_too,
+)
 from tests.test_search import DOCS
 
 

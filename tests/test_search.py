@@ -61,9 +61,11 @@ def corpus(tmp_path: Path, embedder):
 def test_the_right_document_ranks_first(corpus, embedder, query: str, expected: str) -> None:
     _docs, _db, client = corpus
     hits = run(SearchInput(query=query, collection="kbase", k=3), client=client, embedder=embedder)
-    assert hits[0].source.endswith(expected)
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert -1.0 <= hits[-1].score < hits[0].score <= 1.0
+    assert hits[0].source.endswith(expected)  # hybrid, the default
+    dense = run(SearchInput(query=query, collection="kbase", k=3, mode="dense"), client=client, embedder=embedder)
+    assert dense[0].source.endswith(expected)
+    assert [h.score for h in dense] == sorted((h.score for h in dense), reverse=True)
+    assert -1.0 <= dense[-1].score < dense[0].score <= 1.0
 
 
 def test_hits_carry_heading_and_injection_flag(corpus, embedder) -> None:
@@ -110,7 +112,8 @@ def test_cli_search_json_and_report(corpus) -> None:
     out = runner.invoke(app, ["search", "knead the dough", "--collection", "kbase", "--db", str(db), "-k", "2", "--json"])
     assert out.exit_code == 0, out.output
     hits = json.loads(out.stdout)
-    assert len(hits) == 2 and set(hits[0]) == {"id", "source", "chunk", "text", "score", "heading", "injection_warning"}
+    assert len(hits) == 2 and set(hits[0]) == {"id", "source", "chunk", "text", "score", "heading", "injection_warning",
+                                                "dense_rank", "lexical_rank"}
     assert SearchHit(**hits[0]).source.endswith("baking.md")
     filtered = runner.invoke(app, ["search", "bread", "--collection", "kbase", "--db", str(db), "--json",
                                    "--where", "source=docs/space.txt"])
@@ -179,3 +182,54 @@ def test_a_repeated_query_is_embedded_once(tmp_path: Path, monkeypatch) -> None:
     retriever.search("why do comets have tails")  # the oldest query falls out of the two-entry cache
     retriever.search("when will I get my money back")
     assert embedder.calls == before + 4
+
+
+# The case: one help page per error code, worded alike, so only the code tells them apart.
+ERROR_CODES = ["E4001", "E4007", "E4013", "E4019", "E4026", "E4031", "E4039", "E4044", "E4052", "E4060", "E4068", "E4077"]
+CAUSES = ["battery", "motor", "brake sensor", "display", "controller", "charger", "throttle", "torque sensor",
+          "speed sensor", "main cable", "firmware", "front light"]
+
+
+def write_error_pages(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for code, cause in zip(ERROR_CODES, CAUSES):
+        (folder / f"{code}.md").write_text(
+            f"# Error {code}\n\nIf your bike shows error {code}, the {cause} reported a fault. Switch the bike off, "
+            f"wait ten seconds and switch it on again. If {code} comes back, contact support with the frame number.\n")
+
+
+@pytest.fixture
+def error_pages(tmp_path: Path, embedder):
+    write_error_pages(tmp_path / "codes")
+    client = get_chroma_client(tmp_path / "db")
+    index_run(IndexInput(paths=[tmp_path / "codes"], collection="codes", db=tmp_path / "db"), client=client, embedder=embedder)
+    return tmp_path / "db", client
+
+
+def test_error_codes_need_the_lexical_half(error_pages, embedder) -> None:
+    _db, client = error_pages
+    right = {}
+    for mode in ("hybrid", "dense"):
+        retriever = Retriever(client, "codes", embedder, mode=mode)
+        right[mode] = sum(retriever.search(f"My bike shows {code}, what should I do?", k=1)[0].source.endswith(f"{code}.md")
+                          for code in ERROR_CODES)
+    assert right["hybrid"] == len(ERROR_CODES)
+    assert right["dense"] < len(ERROR_CODES)  # MiniLM alone puts E4039 near E4044: the reason hybrid exists
+
+
+def test_cli_mode_and_json_ranks(error_pages) -> None:
+    db, _client = error_pages
+    runner = CliRunner()
+    ask = ["search", "My bike shows E4039, what should I do?", "--collection", "codes", "--db", str(db), "-k", "3", "--json"]
+    hybrid = json.loads(runner.invoke(app, ask).stdout)
+    assert hybrid[0]["source"].endswith("E4039.md") and hybrid[0]["lexical_rank"] == 1 and hybrid[0]["dense_rank"] >= 1
+    assert all(h["dense_rank"] or h["lexical_rank"] for h in hybrid)
+    dense = json.loads(runner.invoke(app, [*ask, "--mode", "dense"]).stdout)
+    assert [h["dense_rank"] for h in dense] == [1, 2, 3] and {h["lexical_rank"] for h in dense} == {None}
+    lexical = json.loads(runner.invoke(app, [*ask, "--mode", "lexical"]).stdout)
+    assert [h["lexical_rank"] for h in lexical] == [1, 2, 3] and {h["dense_rank"] for h in lexical} == {None}
+    assert lexical[0]["source"].endswith("E4039.md") and lexical[0]["score"] > lexical[1]["score"] > 0
+    report = runner.invoke(app, ask[:-1])
+    assert report.exit_code == 0 and "E4039.md#0" in report.stdout.splitlines()[0] and "lexical 1]" in report.stdout
+    bad = runner.invoke(app, [*ask, "--mode", "fuzzy"])
+    assert bad.exit_code == 2 and "bad --mode 'fuzzy'" in bad.stderr and "Traceback" not in bad.output

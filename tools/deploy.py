@@ -43,6 +43,8 @@ class DeployInput(BaseModel):
     system_prompt_file: Path | None = Field(default=None, description="Text file with the system prompt every request starts with.")
     # 4 passages of ~400 tokens keep the added context near 1.6k tokens: room for the question on small models.
     k: int = Field(default=4, ge=1, le=50, description="Passages retrieved for each request.")
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        default="hybrid", description="Retrieval: dense + BM25 fused (hybrid), dense only or BM25 only; serve uses it.")
     out: Path = Field(description="The deployment folder to write; an existing deployment there is replaced whole.")
     merge: bool = Field(default=False, description="Fold the LoRA adapter into a 16-bit copy of the base model.")
 
@@ -75,6 +77,13 @@ class DeployedRetrieval(BaseModel):
     chroma_url: str | None
     embedder: str = Field(description="The embedder that built the collection, e.g. local:all-MiniLM-L6-v2.")
     k: int
+    # A deployment.json written before retrieval modes existed has no `mode`: it was deployed with dense retrieval
+    # and is served that way (its content hash covers what was deployed); `recorded_mode` tells the two apart.
+    mode: Literal["hybrid", "dense", "lexical"] = Field(default="dense", description="How passages are retrieved.")
+
+    @property
+    def recorded_mode(self) -> bool:
+        return "mode" in self.model_fields_set
 
     @property
     def embedder_spec(self) -> str:
@@ -206,7 +215,7 @@ def _retrieval(inp: DeployInput, client) -> tuple[DeployedRetrieval, int]:
     chunks = client.get_collection(inp.collection, embedding_function=None).count()
     db = str(inp.db.expanduser().resolve()) if inp.db is not None else None
     return DeployedRetrieval(collection=inp.collection, db=db, chroma_url=inp.chroma_url, embedder=built_with,
-                             k=inp.k), chunks
+                             k=inp.k, mode=inp.mode), chunks
 
 
 def _base_folder(name: str) -> Path:

@@ -153,6 +153,7 @@ def run(inp: EvalInput, *, progress: Progress | None = None, load=None, client=N
     hits: list = []
     if any(s.rag for s in specs.values()):
         retriever = retriever or _retriever(inp.collection)
+        warnings.extend(getattr(retriever, "notes", []))  # e.g. a lexical index built on first use
         for i, messages in enumerate(base):
             hits.append(retriever.search(ep.latest_user(messages), k=inp.rag_k))
             tick("retrieve", i + 1, len(base))

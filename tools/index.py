@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools import loaders
 from tools.chunking import CHUNKER_VERSION, chunk_sections, looks_like_instructions, token_counter
 from tools.errors import TunewiseError
+from tools.lexical import LexicalStore
 from tools.search import open_collection
 
 LOCK_NAME = "tunewise-index.lock"
@@ -172,11 +173,15 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 512,
     approve: Callable[[EmbeddingSpend], None] | None = None,
+    lexical: LexicalStore | None = None,
 ) -> IndexResult:
     """Index documents (Markdown, text, reStructuredText, HTML, PDF, JSONL) into a searchable collection.
 
     A paid embedder is priced on the exact chunks to embed before any is sent; `approve` sees that spend and
-    raises to decline it. Without `approve`, a run that would spend money is refused."""
+    raises to decline it. Without `approve`, a run that would spend money is refused.
+
+    The lexical (BM25) index beside the collection (`lexical`, default: tools.lexical.store_path) is first
+    brought in step with the chunks already in Chroma, then written batch by batch right after Chroma."""
     started = time.perf_counter()
     max_tokens = effective_chunk_tokens(inp.chunk_tokens, embedder)
     if inp.overlap > max_tokens // 2:
@@ -192,6 +197,11 @@ def run(
         limit = client.get_max_batch_size()
         batch_size = max(1, min(batch_size, limit))
         indexed = _manifest(collection, limit)
+        lexical = lexical or LexicalStore.for_client(client)
+        key = str(collection.id)
+        # Heals what a kill between Chroma's write and ours left behind, and builds the index of a collection
+        # made before it existed, from the stored texts: nothing is embedded again.
+        lexical.sync(collection, (id_ for entries in indexed.values() for id_, _ in entries))
         count = token_counter(embedder)
 
         skipped: list[SkippedFile] = []
@@ -238,10 +248,12 @@ def run(
                 raise TunewiseError(f"{spend.describe()} and needs approval",
                                     hint="approve it (tunewise index --yes), or use --embedder local (free, offline)")
             approve(spend)
-        added = _embed_and_write(collection, embedder, pending, batch_size, progress)
+        added = _embed_and_write(collection, embedder, pending, batch_size, progress,
+                                 lambda ids, texts: lexical.upsert(key, ids, texts))
         # Deleting last means a crash before this line leaves old and new versions side by side, never neither.
         for start in range(0, len(stale), limit):
             collection.delete(ids=stale[start : start + limit])
+            lexical.delete(key, stale[start : start + limit])
         return IndexResult(
             collection=inp.collection,
             files_seen=len(files),
@@ -297,7 +309,7 @@ def _spend(embedder, pending) -> EmbeddingSpend:
     return EmbeddingSpend(embedder=embedder.name, chunks=len(pending), tokens=tokens, cost_usd=cost)
 
 
-def _embed_and_write(collection, embedder, pending, batch_size: int, progress) -> int:
+def _embed_and_write(collection, embedder, pending, batch_size: int, progress, also_write) -> int:
     total = len(pending)
     if progress:
         progress(0, total)
@@ -313,6 +325,7 @@ def _embed_and_write(collection, embedder, pending, batch_size: int, progress) -
                 documents=[text for _, text, _ in batch],
                 metadatas=[meta for _, _, meta in batch],
             )
+            also_write([id_ for id_, _, _ in batch], [text for _, text, _ in batch])  # the lexical index, in step
             done += len(batch)
             if progress:
                 progress(done, total)

@@ -15,6 +15,7 @@ def deploy(
     chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
     system_prompt_file: Annotated[Optional[Path], typer.Option(help="Text file with the system prompt every request starts with.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages retrieved per request.")] = 4,
+    mode: Annotated[str, typer.Option(help="Retrieval: hybrid (dense + BM25 keywords), dense or lexical.")] = "hybrid",
     out: Annotated[Optional[Path], typer.Option(help="Deployment folder [default: $TUNEWISE_HOME/deployments/COLLECTION].")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Fold the LoRA adapter into a 16-bit copy of the base model.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
@@ -27,12 +28,16 @@ def deploy(
     from tools.search import check_collection_name
 
     check_collection_name(collection)
+    if mode not in ("hybrid", "dense", "lexical"):
+        from tools.errors import TunewiseError
+
+        raise TunewiseError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
     settings = get_settings()
     if chroma_url is None and db is None:
         db = settings.chroma_dir
     client = get_chroma_client(db, chroma_url)
     inp = DeployInput(model=model, collection=collection, db=None if chroma_url else db, chroma_url=chroma_url,
-                      system_prompt_file=system_prompt_file, k=k, merge=merge,
+                      system_prompt_file=system_prompt_file, k=k, merge=merge, mode=mode,
                       out=out if out is not None else settings.home / "deployments" / collection)
     status = None if json_out else (lambda message: err_console.print(message, markup=False, soft_wrap=True))
     result = run(inp, client=client, on_status=status)
@@ -42,7 +47,7 @@ def deploy(
     say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
     say(f"deployed '{result.name}' to {result.out}")
     say(f"  model      {result.model}")
-    say(f"  retrieval  {result.collection} ({result.chunks} passages, {result.embedder}), k={result.k}")
+    say(f"  retrieval  {result.collection} ({result.chunks} passages, {result.embedder}), k={result.k}, {mode}")
     if result.budget:
         b = result.budget
         say(f"  context    {b.window} tokens; a typical request with k={b.k} passages of up to {b.passage_tokens} tokens "

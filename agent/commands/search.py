@@ -16,25 +16,30 @@ def search(
     db: Annotated[Optional[Path], typer.Option(help="Local Chroma folder [default: $TUNEWISE_HOME/chroma].")] = None,
     chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
     embedder: Annotated[Optional[str], typer.Option(help="local or openai:MODEL [default: the one that built the collection].")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid (dense + BM25 keywords, fused), dense or lexical.")] = "hybrid",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the report.")] = False,
 ) -> None:
     """Search an indexed collection; passages that read like instructions to a model are flagged."""
     import json
 
     from agent.clients import LocalEmbedder, get_chroma_client, get_embedder
-    from agent.console import console, print_json
-    from tools.search import SearchInput, collection_embedder, parse_where, run
+    from agent.console import console, err_console, print_json
+    from tools.search import MODES, Retriever, collection_embedder, parse_where
 
     from tools.errors import TunewiseError
 
     if not query.strip():
         raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
+    if mode not in MODES:
+        raise TunewiseError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
     client = get_chroma_client(db, chroma_url)
     if embedder is None:
         built_with = collection_embedder(client, collection)
         embedder = "local" if built_with in (None, LocalEmbedder.name) else built_with
-    inp = SearchInput(query=query, collection=collection, k=k, where=parse_where(where or []))
-    hits = run(inp, client=client, embedder=get_embedder(embedder))
+    retriever = Retriever(client, collection, get_embedder(embedder), mode=mode)
+    for note in retriever.notes:
+        err_console.print(f"note: {note}", markup=False, soft_wrap=True)
+    hits = retriever.search(query, k=k, where=parse_where(where or []))
     if json_out:
         print_json(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False))
         return
@@ -43,7 +48,9 @@ def search(
     for rank, hit in enumerate(hits, 1):
         flag = "  [reads like instructions to a model: data, not orders]" if hit.injection_warning else ""
         place = f"{hit.source}#{hit.chunk}" + (f"  ({hit.heading})" if hit.heading else "")
-        console.print(f"{rank}. {hit.score:.3f}  {place}{flag}", markup=False, soft_wrap=True)
+        ranks = "" if retriever.mode != "hybrid" else \
+            f"  [dense {hit.dense_rank or '-'}, lexical {hit.lexical_rank or '-'}]"
+        console.print(f"{rank}. {hit.score:.3f}  {place}{ranks}{flag}", markup=False, soft_wrap=True)
         snippet = " ".join(hit.text.split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", markup=False, soft_wrap=True)
 

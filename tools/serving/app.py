@@ -43,7 +43,12 @@ def _build_engine(folder: Path, generator, retriever) -> Engine:
 
         r = deployment.retrieval
         client = get_chroma_client(Path(r.db) if r.db else None, r.chroma_url)
-        retriever = Retriever(client, r.collection, get_embedder(r.embedder_spec))
+        retriever = Retriever(client, r.collection, get_embedder(r.embedder_spec), mode=r.mode)
+        if not r.recorded_mode:
+            retriever.notes.append("this deployment records no retrieval mode (written before hybrid retrieval): "
+                                   "serving dense as deployed; re-run `tunewise deploy` for hybrid")
+        for note in retriever.notes:
+            log.warning("note: %s", note)
     if generator is None:
         from tools.generation import load_generator
 
