@@ -180,3 +180,17 @@ def test_nothing_is_added_when_no_row_changed(tmp_path: Path) -> None:
     assert token_rows.save(model, before, tmp_path / "adapter") == {}
     assert "trainable_token_indices" not in json.loads((tmp_path / "adapter" / "adapter_config.json").read_text()) \
         or not json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["trainable_token_indices"]
+
+
+@pytest.mark.parametrize(("specials", "eos", "pad"), [
+    (["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>",
+      "<|reserved_special_token_0|>"], "<|end_of_text|>", "<|finetune_right_pad_id|>"),  # Llama 3.1
+    (["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|reserved_special_token_3|>"], "<|end_of_text|>",
+     "<|reserved_special_token_3|>"),
+    (["<s>", "</s>", "<unk>"], "</s>", "<unk>"),  # Llama 2 / Mistral
+    (["<s>", "</s>"], "</s>", "</s>"),  # nothing else to pad with: eos, the last resort
+])
+def test_the_pad_token_is_never_eos_when_the_vocabulary_reserves_one(specials, eos, pad) -> None:
+    from tools.train.padding import choose_pad_token
+
+    assert choose_pad_token(specials, eos=eos, avoid={"<|eot_id|>"}) == pad

@@ -6,6 +6,7 @@ from tools.train import device
 from tools.train.config import TrainInput
 from tools.train.device import DeviceFacts
 from tools.train.loop import Loaded
+from tools.train.padding import set_pad_token
 
 
 def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
@@ -35,8 +36,7 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
         raise TunewiseError(f"cannot load base model '{inp.base_model}' ({str(exc).splitlines()[0][:200]})",
                             hint="pass a local model folder or a name already in the Hugging Face cache") from None
     tokenizer = AutoTokenizer.from_pretrained(inp.base_model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    set_pad_token(tokenizer)  # never eos when the vocabulary reserves a pad (see tools/train/padding.py)
     model.config.use_cache = False  # training never reuses a KV cache
     if use_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=inp.gradient_checkpointing,

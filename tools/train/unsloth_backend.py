@@ -25,6 +25,7 @@ from tools.train import device  # noqa: E402
 from tools.train.config import TrainInput  # noqa: E402
 from tools.train.device import DeviceFacts  # noqa: E402
 from tools.train.loop import Loaded, run_training  # noqa: E402
+from tools.train.padding import set_pad_token  # noqa: E402
 
 
 def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
@@ -49,8 +50,7 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
         use_gradient_checkpointing="unsloth" if inp.gradient_checkpointing else False,
         random_state=inp.seed, max_seq_length=inp.max_seq_len,
     )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    set_pad_token(tokenizer)  # never eos when the vocabulary reserves a pad (see tools/train/padding.py)
     quantized = any(type(m).__name__ == "Linear4bit" for m in model.modules())
     warnings = []
     if use_4bit and not quantized:
