@@ -187,7 +187,8 @@ def run_training(inp: TrainInput, load: Callable[[TrainInput, DeviceFacts], Load
     losses = [r["loss"] for r in records if r.get("loss") is not None]
     evals_seen = [r["eval_loss"] for r in records if r.get("eval_loss") is not None]
     result = {
-        "device": where, "device_facts": facts.to_json(), "dtype": loaded.dtype, "quantized_4bit": loaded.quantized, "steps": state.global_step,
+        "device": where, "device_facts": facts.to_json(),
+        "dtype": loaded.dtype, "quantized_4bit": loaded.quantized, "steps": state.global_step,
         "total_steps": state.max_steps, "tokens_trained": tokens,
         "tokens_per_second": round((tokens - tokens_before) / wall, 1) if wall > 0 else 0.0,
         "wall_seconds": round(wall, 2), "final_loss": losses[-1] if losses else None,

@@ -38,9 +38,12 @@ def _matrices(model) -> dict[str, tuple[str, Any]]:
 def _fingerprint(weight):
     import torch
 
-    with torch.no_grad():
-        w = weight.detach().float()
-        return torch.stack([w.sum(dim=1), w.abs().sum(dim=1)])  # 2 floats a row: cheap, and any edit moves one
+    parts = []
+    with torch.no_grad():  # in slices: an fp32 copy of a 128k x 4096 embedding at once would be 2 GB of GPU memory
+        for start in range(0, weight.shape[0], 8192):
+            w = weight.detach()[start:start + 8192].float()
+            parts.append(torch.stack([w.sum(dim=1), w.abs().sum(dim=1)]))  # 2 floats a row; any edit moves one
+    return torch.cat(parts, dim=1)
 
 
 def snapshot(model) -> Snapshot:
