@@ -194,3 +194,10 @@ def test_the_pad_token_is_never_eos_when_the_vocabulary_reserves_one(specials, e
     from tools.train.padding import choose_pad_token
 
     assert choose_pad_token(specials, eos=eos, avoid={"<|eot_id|>"}) == pad
+
+
+def test_the_launchers_mixed_precision_matches_the_trainers() -> None:
+    assert device.accelerate_mixed_precision(FSDP) == "bf16"
+    assert device.accelerate_mixed_precision(DeviceFacts(gpu_count=2, capability=(7, 5), launcher="accelerate",
+                                                         processes=2)) == "fp16"  # two T4s
+    assert device.accelerate_mixed_precision(CPU) == "no"

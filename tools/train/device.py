@@ -95,6 +95,12 @@ def merge_dtype(facts: DeviceFacts) -> Literal["bfloat16", "float16"]:
     return "float16" if facts.cuda and precision(facts, "hf").dtype == "float16" else "bfloat16"
 
 
+def accelerate_mixed_precision(facts: DeviceFacts) -> Literal["bf16", "fp16", "no"]:
+    """`mixed_precision` for the launcher's accelerate config: the trainer's precision, in accelerate's words."""
+    mixed = precision(facts, "hf")
+    return "bf16" if mixed.bf16 else "fp16" if mixed.fp16 else "no"
+
+
 def optimizer(facts: DeviceFacts) -> str:
     if not facts.cuda:
         return "adamw_torch"  # bitsandbytes has no CPU 8-bit optimizer
