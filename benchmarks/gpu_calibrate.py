@@ -10,6 +10,16 @@ with random bf16 weights on the GPU and saved, with a small BPE tokenizer from t
 RESULTS.json is rewritten after every run, so a timeout keeps what finished. The 8B unsloth run is skipped when less
 than a third of the budget is left.
 
+Before the calibration runs, `gpu_checks` (a small model, a few steps, well under a minute) exercises the GPU paths
+of issue 20 that no CPU can reach, and writes each verdict under "gpu_checks":
+- finding 1, precision: each backend trains and run.json's dtype is what tools/train/device.py decides for this
+  GPU's compute capability (fp16 below 8.0, bf16 from 8.0), with the facts recorded beside it;
+- finding 2, GGUF: an unsloth run with --gguf q8_0 lists existing .gguf files and writes a Modelfile (llama.cpp must
+  be buildable offline; otherwise the verdict says so);
+- finding 5, base name: the adapter records exactly the base the run was given;
+- finding 6, untrained rows: the model's end-of-turn rows are zeroed before training, so unsloth's trainer fixes
+  them in place; the adapter must carry them (trainable_token_indices) and a reload must see them non-zero.
+
 Needs on the GPU machine: trl, bitsandbytes, datasets, pydantic, unsloth and unsloth_zoo (as wheels), and
 tiktoken's o200k_base file (the validator counts tokens with it): TIKTOKEN_CACHE_DIR, or .device/tiktoken-cache.
 """
@@ -139,6 +149,62 @@ def run_one(spec: str) -> None:
         raise SystemExit(exc.exit_code) from None
 
 
+def gpu_checks(work: Path, data: Path) -> dict:
+    """Findings 1, 2, 5 and 6 of issue 20, on this GPU (see the module docstring)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from tests.fakes.tiny_model import EOT, build_tiny_model
+    from tools.train import device
+
+    model = build_tiny_model(work / "checks-model", hidden_size=256, heads=4, kv_heads=2, intermediate_size=512,
+                             vocab_size=512, max_positions=2048, init_std=0.02)
+    weights = load_file(str(model / "model.safetensors"))
+    eot = json.loads((model / "tokenizer.json").read_text())["added_tokens"]
+    eot_id = next(t["id"] for t in eot if t["content"] == EOT)
+    for key in ("model.embed_tokens.weight", "lm_head.weight"):
+        weights[key][eot_id] = 0  # an untrained row, like <|eot_id|> in a Llama-3 base
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    facts = device.detect()
+    verdicts: dict = {"device_facts": facts.to_json(), "expected_dtype": device.precision(facts, "unsloth").dtype}
+    for backend in ("hf", "unsloth"):
+        out = work / f"checks-{backend}"
+        spec = {"data": str(data), "backend": backend, "base_model": str(model), "output": str(out), "max_steps": 6,
+                "batch_size": 2, "grad_accum": 1, "max_seq_len": 256, "save_steps": 100_000, "warmup_steps": 1,
+                "load_in_4bit": False, "merge": backend == "unsloth",
+                **({"gguf": "q8_0"} if backend == "unsloth" else {})}
+        proc = subprocess.run([sys.executable, __file__, "--run-one", json.dumps(spec)], capture_output=True, text=True,
+                              timeout=600, cwd=ROOT)
+        if not (out / "run.json").is_file() or proc.returncode != 0:
+            verdicts[backend] = {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:500]}
+            continue
+        run = json.loads((out / "run.json").read_text())
+        adapter = Path(run["adapter_dir"])
+        config = json.loads((adapter / "adapter_config.json").read_text())
+        row: dict = {"finding_1_dtype": run.get("dtype"), "finding_1_ok": run.get("dtype") ==
+                     device.precision(facts, backend).dtype, "device_facts": run.get("device_facts"),
+                     "finding_5_base": config.get("base_model_name_or_path"),
+                     "finding_5_ok": config.get("base_model_name_or_path") == str(model)}
+        if backend == "unsloth":
+            files = run.get("gguf_files") or []
+            row["finding_2_gguf_files"] = files
+            row["finding_2_ok"] = bool(files) and all(Path(f).is_file() for f in files) and bool(run.get("modelfile"))
+            if not files:
+                row["finding_2_warnings"] = [w for w in run.get("warnings", []) if "GGUF" in w]
+            indices = config.get("trainable_token_indices") or {}
+            row["finding_6_rows"] = indices
+            from peft import PeftModel
+            from transformers import AutoModelForCausalLM
+
+            merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model), str(adapter)).merge_and_unload()
+            fixed = float(merged.get_input_embeddings().weight[eot_id].abs().sum())
+            row["finding_6_reloaded_eot_row_abs_sum"] = fixed
+            row["finding_6_ok"] = eot_id in indices.get("embed_tokens", []) and fixed > 0
+        verdicts[backend] = row
+    torch.cuda.empty_cache()
+    return verdicts
+
+
 def check_tiktoken() -> str | None:
     """The validator counts tokens with tiktoken, which cannot download on a machine without network."""
     try:
@@ -179,6 +245,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tunewise-calibrate-"))
     atexit.register(shutil.rmtree, work, True)  # 8B weights are 16 GB
     data = write_data(work / "train.jsonl")
+    try:
+        report["gpu_checks"] = gpu_checks(work, data)
+    except Exception as exc:  # the calibration below is the other half of this run: keep going
+        report["gpu_checks"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+    args.results.write_text(json.dumps(report, indent=2))
+    print(json.dumps({"gpu_checks": report["gpu_checks"]}, default=str)[:3000], flush=True)
     for shape in SHAPES:
         left = args.budget - (time.monotonic() - began)
         if left < 90:

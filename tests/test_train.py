@@ -95,12 +95,27 @@ def assert_reloads_and_stops_at_end_of_turn(base_dir: Path, adapter_dir: Path) -
     return tokenizer.decode(new)
 
 
-@pytest.mark.parametrize("backend", ["hf", "unsloth"])
-def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path, backend: str) -> None:
+# The unsloth run depends on a CPU feature: unsloth trains in bf16 weights where the CPU computes bf16 natively
+# (AVX512-BF16, AMX, Arm BF16) and in fp32 elsewhere. Both paths run here on any CPU (TUNEWISE_CPU_BF16 sets the
+# fact; bf16 is only emulated, slower, without it). The hf backend trains in fp32 on every CPU.
+#
+# Full-batch steps (all 16 examples) and lora_alpha 32: with batch 4, alpha 16, 24 steps left the tiny model at
+# loss ~2.1, answering garbage in fp32 and bf16 alike (0/16 answers right, top-2 logit gaps ~0.05), and whether
+# greedy decoding happened to reach the end-of-turn token within 40 tokens flipped with bf16 rounding. Trained
+# this way the loss falls smoothly to ~0.6 and the model answers "The capital of Italy is Rome." and stops.
+LEARN = dict(max_steps=24, save_steps=8, eval_steps=8, batch_size=16, lora_alpha=32)
+
+
+@pytest.mark.parametrize(("backend", "cpu_bf16"), [("hf", None), ("unsloth", "1"), ("unsloth", "0")],
+                         ids=["hf", "unsloth-bf16", "unsloth-fp32"])
+def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path, monkeypatch, backend: str,
+                                                           cpu_bf16: str | None) -> None:
+    if cpu_bf16 is not None:
+        monkeypatch.setenv("TUNEWISE_CPU_BF16", cpu_bf16)
     out = tmp_path / "run"
     events: list[dict] = []
-    result = run(fast(files, out, backend=backend, eval_file=files["eval"], max_steps=24, save_steps=8, eval_steps=8,
-                      merge=True), on_event=events.append)
+    result = run(fast(files, out, backend=backend, eval_file=files["eval"], merge=True, **LEARN),
+                 on_event=events.append)
     assert (result.status, result.steps, result.total_steps, result.device) == ("succeeded", 24, 24, "cpu")
     records = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in records] == list(range(1, 25))
@@ -110,9 +125,12 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path
     assert last < first - 2.0, f"loss went {first:.2f} -> {last:.2f}"
     evals = [r["eval_loss"] for r in records if "eval_loss" in r]
     assert result.best_eval_loss == min(evals) and evals[-1] < evals[0]
-    assert_only_the_adapter_changed(files["model"], out)
+    assert_only_the_adapter_changed(files["model"], out, alpha_over_r=LEARN["lora_alpha"] / 16)
     assert_reloads_and_stops_at_end_of_turn(files["model"], out / "adapter")
     saved = json.loads((out / "run.json").read_text())
+    if cpu_bf16 is not None:  # the precision decided from the CPU's bf16 fact, and the fact, are on record
+        assert saved["dtype"] == ("bfloat16" if cpu_bf16 == "1" else "float32")
+        assert saved["device_facts"]["cpu_bf16"] is (cpu_bf16 == "1") and saved["device_facts"]["gpu_count"] == 0
     assert saved["status"] == "succeeded" and saved["tokens_trained"] == result.tokens_trained > 0
     assert saved["tokens_per_second"] > 0 and saved["end_of_turn"] == EOT and saved["adapter_dir"] == str(out / "adapter")
     from tools.train.data import file_sha256

@@ -97,3 +97,15 @@ def test_full_fine_tuning_of_4bit_weights_is_refused():
 def test_serving_memory_holds_16bit_weights():
     arch = resolve_base_model("Llama-3.1-8B")
     assert serving_gib(arch) > arch.total_params * 2 / GIB
+
+
+def test_the_hf_backends_qlora_holds_unquantised_weights_in_fp32():
+    # peft's prepare_model_for_kbit_training casts every non-4-bit parameter (embeddings, lm_head, norms) to fp32.
+    arch = resolve_base_model("Llama-3.1-8B")
+    quantised = arch.num_hidden_layers * 218_103_808
+    plain = training_vram(arch, trainable_params=0, quant="4bit")
+    upcast = training_vram(arch, trainable_params=0, quant="4bit", upcast_unquantized=True)
+    assert round(upcast.weights_gib - plain.weights_gib, 2) == round((arch.total_params - quantised) * 2 / GIB, 2)
+    assert 1.8 < upcast.weights_gib - plain.weights_gib < 2.2  # about 2 GB on Llama-3-8B, as the issue says
+    assert training_vram(arch, trainable_params=0, quant="16bit", upcast_unquantized=True) \
+        == training_vram(arch, trainable_params=0, quant="16bit")  # nothing is prepared for k-bit there

@@ -56,7 +56,11 @@ class HFGenerator:
         # The adapter's run saved the tokenizer and the chat template it was trained with: prompts must match them.
         tok_source = adapter if adapter is not None and (adapter / "tokenizer_config.json").is_file() else base
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+        dtype = torch.float32
+        if self.device.startswith("cuda"):  # bf16 only where the GPU computes it natively (device.precision)
+            from tools.train import device as devices
+
+            dtype = getattr(torch, devices.inference_dtype(devices.detect()))
         from transformers.utils import logging as hf_logging
 
         bar = hf_logging.is_progress_bar_enabled()

@@ -3,7 +3,9 @@
 The model (bytes; bf16 = 2):
 - frozen weights: 16-bit = 2 bytes/param; 4-bit = bitsandbytes NF4 with double quantisation on every linear layer
   inside the decoder (4 bits + one 8-bit absmax per 64 weights + one fp32 constant per 256 absmaxes), while the
-  embeddings, lm_head, norms and biases stay 16-bit, as transformers leaves them.
+  embeddings, lm_head, norms and biases stay 16-bit, as transformers leaves them, except under the hf backend
+  (`upcast_unquantized`): peft's prepare_model_for_kbit_training casts every parameter that is not 4-bit to fp32
+  (peft/utils/other.py), about 2 GB more on Llama-3-8B, whose embeddings and lm_head are 1 B parameters.
 - trainable state: LoRA adapters are kept in fp32 (peft upcasts them): 4 weight + 4 gradient + optimizer
   (32-bit AdamW: 8, 8-bit AdamW: 2). Full fine-tuning counts ZeRO's mixed-precision bytes: 2 gradient +
   4 fp32 master + optimizer, on top of the 2-byte weights.
@@ -49,11 +51,11 @@ class VramBreakdown(BaseModel):
     total_gib: float
 
 
-def _weights_bytes(arch: Architecture, quant: Quant) -> float:
+def _weights_bytes(arch: Architecture, quant: Quant, upcast_unquantized: bool = False) -> float:
     if quant == "16bit":
         return arch.total_params * BF16
     quantised = arch.num_hidden_layers * sum(a * b for a, b, _ in arch.linear_modules().values())
-    return quantised * NF4_BITS / 8 + (arch.total_params - quantised) * BF16
+    return quantised * NF4_BITS / 8 + (arch.total_params - quantised) * (4 if upcast_unquantized else BF16)
 
 
 def _activation_bytes_per_token(arch: Architecture, lora_r: int, lora_modules: int, checkpointing: bool) -> float:
@@ -76,8 +78,10 @@ def training_vram(
     optim_bits: Literal[8, 32] = 8,
     lora_r: int = 16,
     lora_modules: int = 7,
+    upcast_unquantized: bool = False,
 ) -> VramBreakdown:
-    """Memory one training step needs; `lora_modules` is how many linear layers per block carry adapters."""
+    """Memory one training step needs; `lora_modules` is how many linear layers per block carry adapters;
+    `upcast_unquantized`: the non-4-bit weights are held in fp32 (the hf backend's QLoRA preparation)."""
     if method == "full" and quant == "4bit":
         raise TunewiseError("full fine-tuning cannot train 4-bit weights", hint="use --quant 16bit or LoRA", exit_code=2)
     if seq_len < 1 or batch_size < 1:
@@ -86,7 +90,7 @@ def training_vram(
     per_trainable = (4 + 4 + optimizer) if method == "lora" else (2 + 4 + optimizer)
     r, modules = (lora_r, lora_modules) if method == "lora" else (0, 0)
     tokens = seq_len * batch_size
-    weights = _weights_bytes(arch, quant)
+    weights = _weights_bytes(arch, quant, upcast_unquantized)
     state = trainable_params * per_trainable
     activations = tokens * _activation_bytes_per_token(arch, r, modules, gradient_checkpointing)
     logits = tokens * arch.vocab_size * 4

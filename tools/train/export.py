@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from tools.atomic import write_text
+from tools.train.device import DeviceFacts
 
 _S, _U, _A, _U2 = "\x01SYSTEM\x01", "\x01USER\x01", "\x01ASSISTANT\x01", "\x01USER2\x01"
 
@@ -26,15 +27,45 @@ def replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def merge(base_model: str, adapter_dir: Path, out_dir: Path, *, cuda: bool) -> Path:
+def free_training_memory() -> None:
+    """Collect the trainer's reference cycles, then hand the cached GPU blocks back, before a 16-bit base loads."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def record_base(adapter_dir: Path, base_model: str) -> None:
+    """Make the adapter name the base the user trained on (unsloth may have loaded a pre-quantised mirror of it)."""
+    import json
+
+    config = adapter_dir / "adapter_config.json"
+    if not config.is_file():
+        return
+    data = json.loads(config.read_text("utf-8"))
+    if data.get("base_model_name_or_path") != base_model:
+        data["base_model_name_or_path"] = base_model
+        write_text(config, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def merge(base_model: str, adapter_dir: Path, out_dir: Path, *, facts: DeviceFacts | None = None,
+          cuda: bool | None = None) -> Path:
     """Reload the base in 16 bits (never the 4-bit copy: merging into quantised weights loses the update), fold the
-    adapter in, and save the result with the adapter's tokenizer, chat template and generation config."""
+    adapter in, and save the result with the adapter's tokenizer, chat template and generation config.
+    `cuda=False` merges on the CPU whatever the machine has; otherwise the device facts decide."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
-    base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, device_map={"": 0} if cuda else None)
+    from tools.train import device
+
+    facts = DeviceFacts() if cuda is False else (facts or device.detect())
+    dtype = getattr(torch, device.merge_dtype(facts))
+    base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype,
+                                                device_map={"": facts.local_rank} if facts.cuda else None)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     if (adapter_dir / "generation_config.json").is_file():
         merged.generation_config = GenerationConfig.from_pretrained(str(adapter_dir))
@@ -47,11 +78,25 @@ def merge(base_model: str, adapter_dir: Path, out_dir: Path, *, cuda: bool) -> P
     return out_dir
 
 
+def gguf_files(returned, out_dir: Path) -> list[str]:
+    """The GGUF files an unsloth export wrote. unsloth 2026.10's GPU exporter returns a dict whose `gguf_files` lie in
+    the sibling folder OUTPUT/gguf_gguf (save.py, `_gguf_output_directory`); its CPU exporter returns a list of
+    paths inside OUTPUT/gguf. Both answers are taken as given, and both folders are searched when neither is."""
+    if isinstance(returned, dict):
+        returned = returned.get("gguf_files")
+    if isinstance(returned, (list, tuple)) and returned:
+        return sorted(str(p) for p in returned if str(p).endswith(".gguf") and Path(p).is_file())
+    sibling = out_dir.with_name(f"{out_dir.name}_gguf")
+    return sorted(str(p) for folder in (out_dir, sibling) if folder.is_dir() for p in folder.rglob("*.gguf"))
+
+
 def gguf(model, tokenizer, out_dir: Path, quant: str) -> list[str]:
     """GGUF through unsloth's exporter (it builds llama.cpp); returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quant)
-    return sorted(str(p) for p in out_dir.rglob("*.gguf"))
+    files = gguf_files(model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quant), out_dir)
+    if not files:
+        raise RuntimeError(f"unsloth's exporter reported success but no .gguf file is in {out_dir} or its _gguf sibling")
+    return files
 
 
 def _cut(text: str, marker: str) -> tuple[str, str]:

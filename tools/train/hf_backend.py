@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from tools.train import device
 from tools.train.config import TrainInput
+from tools.train.device import DeviceFacts
 from tools.train.loop import Loaded
+from tools.train.padding import set_pad_token
 
 
-def load(inp: TrainInput, cuda: bool) -> Loaded:
+def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
     """Load the base model (4-bit NF4 on a GPU unless told otherwise) and wrap it with LoRA adapters."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -14,18 +17,13 @@ def load(inp: TrainInput, cuda: bool) -> Loaded:
 
     from tools.errors import TunewiseError
 
+    cuda = facts.cuda
     use_4bit = inp.load_in_4bit if inp.load_in_4bit is not None else cuda
-    if cuda:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    else:
-        dtype = torch.float32  # CPU autocast is off in this backend; fp32 keeps LoRA updates exact
+    dtype = getattr(torch, device.precision(facts, "hf").dtype)  # fp32 on a CPU: no autocast, exact LoRA updates
     kwargs: dict = {"dtype": dtype}
-    if cuda:
-        from accelerate import PartialState
-
-        state = PartialState()
-        if state.num_processes == 1:  # under `accelerate launch` (FSDP) the shards are placed by FSDP instead
-            kwargs["device_map"] = {"": state.local_process_index}
+    placement = device.device_map(facts)  # one GPU per process; under FSDP the shards are placed by FSDP instead
+    if placement is not None:
+        kwargs["device_map"] = placement
     if use_4bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -38,8 +36,7 @@ def load(inp: TrainInput, cuda: bool) -> Loaded:
         raise TunewiseError(f"cannot load base model '{inp.base_model}' ({str(exc).splitlines()[0][:200]})",
                             hint="pass a local model folder or a name already in the Hugging Face cache") from None
     tokenizer = AutoTokenizer.from_pretrained(inp.base_model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    set_pad_token(tokenizer)  # never eos when the vocabulary reserves a pad (see tools/train/padding.py)
     model.config.use_cache = False  # training never reuses a KV cache
     if use_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=inp.gradient_checkpointing,

@@ -17,6 +17,7 @@ from typing import Any
 
 from tools.errors import TunewiseError
 from tools.train.config import TrainInput
+from tools.train.device import detect_cpu_bf16
 from tools.train.metrics import Emit
 
 _REPO = Path(__file__).resolve().parents[2]  # where `tools` is importable from, installed or not
@@ -27,6 +28,8 @@ def run(inp: TrainInput, *, resume_from: str | None, emit: Emit, log_path: Path)
     read_fd, write_fd = os.pipe()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO), env.get("PYTHONPATH", "")) if p)
+    # unsloth's CPU internals (its bf16 trainer flags, 4-bit probe) must agree with the dtype tools.train.device picks
+    env["UNSLOTH_CPU_BF16"] = "1" if detect_cpu_bf16() else "0"
     spec = json.dumps({"input": inp.model_dump(mode="json"), "resume_from": resume_from})
     with log_path.open("ab") as log:
         proc = subprocess.Popen(

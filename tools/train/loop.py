@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tools.train import checkpoints, data, export
+from tools.train import checkpoints, data, device, export, token_rows
 from tools.train.config import KEEP_CHECKPOINTS, TrainInput
+from tools.train.device import DeviceFacts
 from tools.train.metrics import Emit, Guard, metrics_callback, read_metrics
 
 
@@ -81,15 +82,14 @@ def _prepare(inp: TrainInput, tokenizer):
     return train, evals, template, eot, source, warnings
 
 
-def sft_config(inp: TrainInput, out: Path, *, cuda: bool, has_eval: bool, total_hint: int, overrides: dict):
-    import torch
+def sft_config(inp: TrainInput, out: Path, *, facts: DeviceFacts, has_eval: bool, total_hint: int, overrides: dict):
     from trl import SFTConfig
 
     save_steps = inp.resolved_save_steps
     eval_steps = inp.eval_steps or max(1, total_hint // 10)
     if inp.early_stopping and has_eval:
         eval_steps = save_steps  # the best checkpoint must exist on disk to be restored at the end
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    cuda, mixed = facts.cuda, device.precision(facts, inp.backend)
     args: dict[str, Any] = dict(
         output_dir=str(out / "checkpoints"), per_device_train_batch_size=inp.resolved_batch_size,
         per_device_eval_batch_size=inp.resolved_batch_size, gradient_accumulation_steps=inp.grad_accum,
@@ -97,8 +97,8 @@ def sft_config(inp: TrainInput, out: Path, *, cuda: bool, has_eval: bool, total_
         warmup_steps=inp.warmup_steps, lr_scheduler_type="linear", seed=inp.seed, data_seed=inp.seed,
         logging_steps=1, save_strategy="steps", save_steps=save_steps, save_total_limit=None,
         eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps if has_eval else None,
-        optim="adamw_8bit" if cuda else "adamw_torch",  # 8-bit states on a GPU (the article); bnb has none on CPU
-        bf16=bf16, fp16=cuda and not bf16, use_cpu=not cuda, max_length=inp.max_seq_len, packing=inp.packing,
+        optim=device.optimizer(facts), bf16=mixed.bf16, fp16=mixed.fp16, use_cpu=not cuda,
+        max_length=inp.max_seq_len, packing=inp.packing,
         gradient_checkpointing=inp.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False}, include_num_input_tokens_seen="non_padding",
         report_to=inp.report_to, disable_tqdm=True, dataloader_pin_memory=cuda,
@@ -107,11 +107,16 @@ def sft_config(inp: TrainInput, out: Path, *, cuda: bool, has_eval: bool, total_
     if inp.early_stopping and has_eval:
         args.update(load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False)
     args.update(overrides)
-    return SFTConfig(**args)
+    config = SFTConfig(**args)
+    if cuda and config.n_gpu > device.trainer_gpus(facts):
+        config._n_gpu = device.trainer_gpus(facts)  # as Trainer does for a placed model; no nn.DataParallel
+    return config
 
 
-def _save_adapter(trainer, tokenizer, template: str, eot: data.EndOfTurn, out: Path) -> Path:
-    """adapter/ = LoRA weights + tokenizer + the chat template trained with + a generation config that stops at eot."""
+def _save_adapter(trainer, tokenizer, template: str, eot: data.EndOfTurn, out: Path, *, rows: token_rows.Snapshot,
+                  base_model: str) -> Path:
+    """adapter/ = LoRA weights (+ any embedding rows changed outside LoRA) + tokenizer + the chat template trained
+    with + a generation config that stops at eot, recording `base_model` as the base eval, serve and merge load."""
     from transformers import GenerationConfig
 
     final, tmp = out / "adapter", out / ".adapter.tmp"
@@ -121,6 +126,8 @@ def _save_adapter(trainer, tokenizer, template: str, eot: data.EndOfTurn, out: P
     trainer.save_model(str(tmp))  # every rank takes part: under FSDP this gathers the sharded adapter
     if not main:
         return final
+    token_rows.save(trainer.model, rows, tmp)
+    export.record_base(tmp, base_model)
     tokenizer.chat_template = template
     tokenizer.save_pretrained(str(tmp))
     stops = [i for i in (eot.token_id, tokenizer.eos_token_id) if i is not None]
@@ -133,28 +140,30 @@ def _save_adapter(trainer, tokenizer, template: str, eot: data.EndOfTurn, out: P
     return final
 
 
-def run_training(inp: TrainInput, load: Callable[[TrainInput, bool], Loaded], emit: Emit, *,
+def run_training(inp: TrainInput, load: Callable[[TrainInput, DeviceFacts], Loaded], emit: Emit, *,
                  resume_from: str | None) -> dict[str, Any]:
     """Train, save the adapter and the exports; return the numbers run.json records."""
     import torch
     from transformers import AutoTokenizer, PrinterCallback
 
     out = Path(inp.output)
-    cuda = torch.cuda.is_available()
-    device = device_name()
+    facts = device.detect()
+    cuda = facts.cuda
+    where = device_name()
     emit({"event": "status", "message": f"preparing data with {inp.base_model}'s tokenizer"})
     train, evals, template, eot, source, warnings = _prepare(inp, AutoTokenizer.from_pretrained(inp.base_model))
-    emit({"event": "status", "message": f"loading {inp.base_model} on {device}"})
-    loaded = load(inp, cuda)
+    emit({"event": "status", "message": f"loading {inp.base_model} on {where}"})
+    loaded = load(inp, facts)
     warnings += loaded.warnings
     for message in warnings:
         emit({"event": "note", "message": message})
     steps_per_epoch = -(-len(train.rows) // (inp.resolved_batch_size * inp.grad_accum))
     total_hint = inp.max_steps or max(1, int(steps_per_epoch * inp.resolved_epochs))
-    config = sft_config(inp, out, cuda=cuda, has_eval=evals is not None and bool(evals.rows), total_hint=total_hint,
+    config = sft_config(inp, out, facts=facts, has_eval=evals is not None and bool(evals.rows), total_hint=total_hint,
                         overrides=loaded.trainer_args)
     metrics_path = out / "metrics.jsonl"
     guard = Guard(early_stopping=inp.early_stopping, history=read_metrics(metrics_path))
+    rows = token_rows.snapshot(loaded.model)  # before the trainer: unsloth's trainer edits embedding rows in place
     trainer = _trainer_class(loaded.plain_loss)(
         model=loaded.model, args=config, train_dataset=_dataset(train),
         eval_dataset=_dataset(evals) if evals is not None and evals.rows else None,
@@ -162,7 +171,7 @@ def run_training(inp: TrainInput, load: Callable[[TrainInput, bool], Loaded], em
         callbacks=[checkpoints.marker_callback(KEEP_CHECKPOINTS), metrics_callback(metrics_path, emit, guard)],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `emit`, not print()
-    emit({"event": "start", "device": device, "resumed_from": resume_from, "total_steps": total_hint})
+    emit({"event": "start", "device": where, "resumed_from": resume_from, "total_steps": total_hint})
     started = time.perf_counter()
     tokens_before = 0
     if resume_from:
@@ -172,14 +181,15 @@ def run_training(inp: TrainInput, load: Callable[[TrainInput, bool], Loaded], em
     state = trainer.state
     tokens = int(state.num_input_tokens_seen)
     emit({"event": "status", "message": "saving the adapter"})
-    adapter = _save_adapter(trainer, loaded.tokenizer, template, eot, out)
+    adapter = _save_adapter(trainer, loaded.tokenizer, template, eot, out, rows=rows, base_model=inp.base_model)
     if not trainer.is_world_process_zero():
         return {"main_process": False}
     records = read_metrics(metrics_path)
     losses = [r["loss"] for r in records if r.get("loss") is not None]
     evals_seen = [r["eval_loss"] for r in records if r.get("eval_loss") is not None]
     result = {
-        "device": device, "dtype": loaded.dtype, "quantized_4bit": loaded.quantized, "steps": state.global_step,
+        "device": where, "device_facts": facts.to_json(),
+        "dtype": loaded.dtype, "quantized_4bit": loaded.quantized, "steps": state.global_step,
         "total_steps": state.max_steps, "tokens_trained": tokens,
         "tokens_per_second": round((tokens - tokens_before) / wall, 1) if wall > 0 else 0.0,
         "wall_seconds": round(wall, 2), "final_loss": losses[-1] if losses else None,
@@ -201,7 +211,8 @@ def run_training(inp: TrainInput, load: Callable[[TrainInput, bool], Loaded], em
     del trainer, loaded
     if inp.merge:
         emit({"event": "status", "message": "merging the adapter into a 16-bit model"})
-        result["merged_dir"] = str(export.merge(inp.base_model, adapter, out / "merged", cuda=cuda))
+        export.free_training_memory()  # unsloth's trainer references itself: only a collection frees its GPU memory
+        result["merged_dir"] = str(export.merge(inp.base_model, adapter, out / "merged", facts=facts))
     if inp.merge or result.get("gguf_files"):
         source_path = result.get("gguf_files") or [result["merged_dir"]]
         relative = "./" + Path(source_path[0]).relative_to(out).as_posix()

@@ -21,16 +21,24 @@ import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from tools.errors import TunewiseError  # noqa: E402
+from tools.train import device  # noqa: E402
 from tools.train.config import TrainInput  # noqa: E402
+from tools.train.device import DeviceFacts  # noqa: E402
 from tools.train.loop import Loaded, run_training  # noqa: E402
+from tools.train.padding import set_pad_token  # noqa: E402
 
 
-def load(inp: TrainInput, cuda: bool) -> Loaded:
+def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
     """FastLanguageModel.from_pretrained + get_peft_model, as in the article's script."""
+    import torch
+
+    cuda = facts.cuda
     use_4bit = inp.load_in_4bit if inp.load_in_4bit is not None else cuda
+    dtype = getattr(torch, device.precision(facts, "unsloth").dtype)  # ours, not unsloth's guess (see device.py)
     try:
         model, tokenizer = FastLanguageModel.from_pretrained(
-            model_name=inp.base_model, max_seq_length=inp.max_seq_len, dtype=None, load_in_4bit=use_4bit,
+            **device.unsloth_model_name(inp.base_model), max_seq_length=inp.max_seq_len, dtype=dtype,
+            load_in_4bit=use_4bit,
             use_gradient_checkpointing="unsloth" if inp.gradient_checkpointing else False,
         )
     except (OSError, ValueError) as exc:
@@ -42,8 +50,7 @@ def load(inp: TrainInput, cuda: bool) -> Loaded:
         use_gradient_checkpointing="unsloth" if inp.gradient_checkpointing else False,
         random_state=inp.seed, max_seq_length=inp.max_seq_len,
     )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    set_pad_token(tokenizer)  # never eos when the vocabulary reserves a pad (see tools/train/padding.py)
     quantized = any(type(m).__name__ == "Linear4bit" for m in model.modules())
     warnings = []
     if use_4bit and not quantized:
