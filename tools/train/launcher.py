@@ -47,7 +47,7 @@ class LaunchPlan(BaseModel):
     notes: list[str]
 
 
-def accelerate_config(num_processes: int, *, cuda: bool = True) -> dict:
+def accelerate_config(num_processes: int, *, cuda: bool = True, mixed_precision: str = "bf16") -> dict:
     """FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
     common = {"compute_environment": "LOCAL_MACHINE", "debug": False, "machine_rank": 0, "num_machines": 1,
               "num_processes": num_processes, "main_process_port": 0,  # 0: a free port, so two runs can share a box
@@ -71,7 +71,7 @@ def accelerate_config(num_processes: int, *, cuda: bool = True) -> dict:
             "fsdp_state_dict_type": "FULL_STATE_DICT",
             "fsdp_activation_checkpointing": False,  # the trainer's gradient checkpointing does this
         },
-        "mixed_precision": "bf16",
+        "mixed_precision": mixed_precision,  # fp16 on pre-Ampere GPUs, as the trainer (tools/train/device.py)
         "use_cpu": False,
     }
 
@@ -107,7 +107,15 @@ def _write_config(inp: TrainInput, processes: int, cuda: bool) -> Path:
     import yaml
 
     config = Path(inp.output) / CONFIG_NAME
-    write_text(config, yaml.safe_dump(accelerate_config(processes, cuda=cuda), sort_keys=False))
+    mixed = "bf16"  # a dry run on a machine without GPUs writes the config for an Ampere-or-newer one
+    if cuda:
+        import torch
+
+        from tools.train import device
+
+        if torch.cuda.is_available():
+            mixed = device.accelerate_mixed_precision(device.detect("accelerate"))
+    write_text(config, yaml.safe_dump(accelerate_config(processes, cuda=cuda, mixed_precision=mixed), sort_keys=False))
     return config
 
 
