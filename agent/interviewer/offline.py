@@ -128,9 +128,15 @@ class OfflineInterviewer:
         if focus:
             self._focused(text, focus, add)
         topic, style_ok, fresh = None, None, set()
+        after_prompt = False  # the previous sentence spoke of a prompt, so "It works, but ..." judges it
         for sentence in sentences(text):
             low = _normalise(sentence)
             self._rules(sentence, low, add)
+            if after_prompt and not rules.PROMPT_WORDS.search(low):
+                verdict = rules.prompting_follow_up(low)
+                if verdict:
+                    add("prompting", verdict, sentence)
+            after_prompt = bool(rules.PROMPT_WORDS.search(low))
             if style_ok is None and rules.style_ruled_out(low):
                 style_ok = sentence
             for clause in clauses(low):
@@ -185,8 +191,9 @@ class OfflineInterviewer:
         verdict = rules.prompting(low)
         if verdict:
             add("prompting", verdict, sentence)
-        elif rules.prompt_tried(low):
-            # Someone who tried a prompt and is now weighing fine-tuning found that it fell short.
+        elif rules.prompt_tried(low) and not rules.prompt_large(low):
+            # Someone who tried a prompt and is now weighing fine-tuning found that it fell short; one who only says
+            # the prompt is large and costly has given no verdict on its quality.
             add("prompting", "fell_short", sentence, "inferred")
         if rules.prompt_large(low):
             add("prompt_large", True, sentence)

@@ -13,7 +13,11 @@ from agent.interviewer.numbers import best_examples, counts, mentions, numbers, 
 
 # ---- step 1: prompting ---------------------------------------------------------------------------------------
 
-PROMPT_WORDS = re.compile(r"\b(prompt\w*|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
+# "prompt/response pairs" and "prompts and completions" are logged data, not a prompt. Trying a model is trying a
+# prompt: "we tried GPT-4.1 and it hallucinated", "tested Claude on it".
+PROMPT_WORDS = re.compile(r"\b((?:prompt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
+                          r"|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to)\s+(?:\w+\s+){0,2}?"
+                          r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model)|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
                           r"|asked the model|asking the model|in-context|default (?:chatgpt|model|settings)|vanilla"
                           r"|out of the box)\b")
 _NOT_TRIED = re.compile(
@@ -24,6 +28,11 @@ _NOT_TRIED = re.compile(
     r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b")
 _GOOD = re.compile(
     r"\b(?:mostly|almost|nearly|pretty much|largely|basically) (?:works|there|right|good)\b|\bworks? (?:well|fine|okay|ok|great)\b"
+    # "it works, but it's expensive": the prompt does the job and the complaint is cost; not "works only half the time"
+    r"|(?<!kind of )(?<!sort of )(?<!kinda )(?<!sorta )(?<!only )\b(?:it |that |this |which |prompt |prompting )?works\b(?!\s+(?:only|sometimes|half|about|around|for some|in some|on some|\d|ok-?ish|so-?so))(?=\s*(?:[,.;!]|$|but|and|though|well|fine))"
+    r"|\b(?:does|did|do|handles?|gets?|got) (?:it|this|that|them|the job|(?:the |our )?[\w-]+ (?:format|tone|style|structure|layout|part))\s+(?:\w+\s+)?(?:fine|well|right|correctly|ok|okay)\b(?!\s+(?:only|some|half|sometimes|about|around|\d|part|in some|for some))"
+    r"|\bnail(?:s|ed|ing)?\b|\b(?:is|are|was|were|'s|'re)\s+(?:already|really|pretty|quite|totally|mostly|generally|largely)\s+(?:fine|good|ok|okay|right|great|acceptable|decent|solid)\b"
+    r"|\b(?:quality|accuracy|output|results?|answers?)\s+(?:is|are|was|were)\s+(?:acceptable|high|good enough|fine|great|solid)\b"
     r"|(?<!not )(?<!n't )(?<!quite )(?<!never )\bgood enough\b|\bclose enough\b"
     r"|\b(?:is|are|was|were) (?:fine|good|ok|okay|great|decent|solid)\b|\bmost of the way\b|\bpretty close\b|\b(?:gets|got) us close\b"
     # "our prompt handles the tone well", "prompting already handles the format", "already writes them the way we
@@ -33,12 +42,17 @@ _GOOD = re.compile(
     r"|\b(?:format\w*|tone|style|voice|structure|layout)\s+(?:is\s+|are\s+|was\s+)?(?:ok|okay|fine|good|right|correct)\b(?!\s+(?:only|most|some|half|sometimes))")
 _SHORT = re.compile(
     r"fell short|falls? short|not good enough|(?:wasn'?t|isn'?t|not) enough|didn'?t (?:get|work|help|stick|cut)"
-    r"|doesn'?t (?:work|help|stick|cut)|did not (?:get|work|help)|does not (?:work|help)|no luck|gave up|giving up"
+    r"|doesn'?t (?:work|help|stick|cut|fit|scale)|did not (?:get|work|help)|does not (?:work|help)|no luck|gave up|giving up"
     r"|(?:can'?t|couldn'?t|unable to|haven'?t been able to|cannot) (?:get|make|stop|fix)|still (?:wrong|off|bad|worse|inconsistent|drifts?|ignores?|sounds?|misses)"
     r"|ignor(?:es|ed|ing)|keeps? (?:drifting|forgetting|ignoring|breaking|slipping)|hit a wall|plateau|struggl|failed|fails"
     r"|tried everything|no matter how|despite|weeks of|months of|not reliabl|unreliabl|inconsistent|hit or miss|flaky"
     r"|only (?:gets|got) us|not quite|falling short|short of|\bmiss(?:es|ed|ing)?\b|slips?|kind of works|sort of works"
     r"|no joy|no dice|no success|nothing worked|didn'?t get anywhere|to no avail|for ages"
+    # verbs of a prompt losing the behaviour, and "no good", "sucks", "isn't getting the phrasing right"
+    r"|\bno good\b|\bnot (?:any |much )?(?:good|use|help)\b|\buseless\b|\bsucks?\b|\bok-?ish\b|\bso-?so\b|\blos(?:es|t|ing)\b|\bdrift\w*"
+    r"|\bmangl\w+|\bmix(?:es|ed)? up\b|\bmess(?:es|ed)? up\b|\bconfus\w+|\bhallucinat\w+|\bmisrout\w+|\bmisclassif\w+|\bmislabel\w+"
+    r"|(?:isn'?t|aren'?t|wasn'?t|weren'?t|not|doesn'?t|don'?t|didn'?t|can'?t|won'?t|never)\s+(?:\w+\s+)?(?:getting|get|gets|got|doing|do|does|did|producing|following|keeping|matching|hitting)\b"
+    r"|\bgets? (?:\w+ ){0,3}?wrong\b|\boff\b"
     # what people say of a prompt's output when it falls short: "didn't fix it", "too polite", "meh", "generic"
     r"|(?:didn'?t|did not|doesn'?t|does not|couldn'?t|can'?t|won'?t|never) (?:\w+ )?(?:fix|solve|capture|nail|got|get|worked|managed|fixed|captured|nailed)"
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
@@ -47,9 +61,10 @@ _SHORT = re.compile(
     r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)")
 _TRIED = re.compile(r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b")
 _LARGE = re.compile(
-    r"\b(?:long|huge|large|massive|giant|enormous|bloated|\d[\d,]*k?[- ]token)\s+(?:system\s+)?prompt"
-    r"|prompt (?:is|has grown|runs|of) (?:\w+\s+){0,2}?(?:huge|long|large|massive|\d[\d,]*k? tokens)"
-    r"|(?:\d[\d,]*|dozens of|forty|fifty) (?:few-shot )?examples in (?:every|each|the) (?:prompt|request|call)"
+    r"\b(?:huge|massive|giant|enormous|bloated)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt"
+    r"|prompt (?:is|has grown|runs|of) (?:\w+\s+){0,2}?(?:huge|massive|giant|enormous|bloated)"
+    r"|(?:\d[\d,]*|dozens of|forty|fifty) (?:few-shot )?examples in (?:every|each) (?:prompt|request|call)"
+    r"|(?:dozens of|forty|fifty|[3-9]\d|\d{3,}) (?:few-shot )?examples in the prompt"
     r"|(?:on|in|with) every (?:single )?(?:request|call)|costly at (?:our )?volume|paying for (?:\w+\s+){0,3}tokens"
     r"|prompt (?:\w+ ){0,2}?(?:costs?|is costing) (?:a lot|too much|\w+ much)|(?:pasted|paste|stuff\w*) (?:\w+ ){0,2}?into (?:the |every |each )?prompt")
 
@@ -80,12 +95,40 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
     return None
 
 
+# A sentence right after one about the prompt that speaks of "it" or of the output is a verdict on the prompt:
+# "Our triage prompt is 9k tokens. It works, accuracy is good enough, but the bill is crazy."
+_FOLLOW_UP = re.compile(r"^\W*(?:(?:but|and|so|still|honestly|tbh)\W+)?(?:it|it's|that|this|which|they|works|worked|mostly|output|outputs|results?|quality|accuracy|answers"
+                        r"|(?:the|its) (?:output|outputs|results?|quality|accuracy|answers|format|tone|style))\b")
+
+
+def prompting_follow_up(clause: str) -> str | None:
+    """The verdict in a sentence that follows talk of a prompt without naming it again."""
+    return prompting(clause, focus=True) if _FOLLOW_UP.search(clause) else None
+
+
 def prompt_tried(clause: str) -> bool:
     return bool(PROMPT_WORDS.search(clause) and _TRIED.search(clause))
 
 
+# A prompt's size in tokens: "a 10k-token tone prompt", "the prompt is ~3,000 tokens", "8k tokens of tone rules".
+_TOKENS = re.compile(r"(\d[\d,.]*)\s?(k)?[- ]?tokens?\b")
+# "long" or "large" alone is a description ("GPT-4.1 with a long prompt gets 74%"); with a cost it is the step-1 case.
+_LONG = re.compile(r"\b(?:long|large|big|lengthy)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt|prompt (?:is|has grown|runs) (?:\w+\s+)?(?:long|large|big)")
+_COST = re.compile(r"\b(?:expensive|costly|cost\w*|pricey|bill|budget|pay\w*|per (?:call|request|ticket|turn|message)|at (?:our )?volume|latency|slow)\b")
+
+
+def _prompt_tokens(clause: str) -> int:
+    sizes = [float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1) for m in _TOKENS.finditer(clause)
+             if re.fullmatch(r"\d+(?:,\d{3})*(?:\.\d+)?", m.group(1))]
+    return int(max(sizes, default=0))
+
+
 def prompt_large(clause: str) -> bool:
-    return bool(_LARGE.search(clause)) and bool(PROMPT_WORDS.search(clause) or "few-shot" in clause or "tokens" in clause)
+    """Today's prompt is large and costly: a size of a thousand tokens or more, a huge prompt, or a long one whose
+    cost is said."""
+    if not (PROMPT_WORDS.search(clause) or "few-shot" in clause or "tokens" in clause):
+        return False
+    return bool(_LARGE.search(clause) or _prompt_tokens(clause) >= 1000 or _LONG.search(clause) and _COST.search(clause))
 
 
 # ---- step 2: behaviour or knowledge --------------------------------------------------------------------------
@@ -334,12 +377,17 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
     return None
 
 
-# Enterprise scale or a specialised profession's domain (law, medicine, finance, regulated science and engineering).
-COMPLEX = re.compile(r"(?<!like a )(?<!like an )\b(enterprise|complex|specialis\w+|specializ\w+|highly technical|niche|legal(?! (?:promises?|advice|disclaimers?))"
-                     r"|law firm|medical|clinical|pharma\w*|financ\w+|fintech|insurance|reinsurance|scientific|biotech|engineering specs"
-                     r"|bank(?:s|ing)?|tax|accounting|accountants?|audit\w*|actuar\w+|underwrit\w+|radiolog\w+|patholog\w+|physicians?"
-                     r"|hospitals?|patients?|pharmacists?|lawyers?|attorneys?|patents?|10-k|sec filings?|aerospace|aircraft"
-                     r"|semiconductor\w*|chemistry|lab reports?|genomic\w*|icd-10|hipaa)\b")
+# Step 5's "enterprise or complex, specialised domain" is read only where the writer says so: enterprise scale, or
+# a domain called complex, specialised, highly technical or the like. A domain noun alone (legal, medical, a bank)
+# does not make it complex: plenty of legal letters are routine, and the corpora are labelled that way.
+COMPLEX = re.compile(
+    r"(?<!not )(?<!n't )(?<!nothing )(?<!no )(?<!not that )(?<!not very )(?<!not particularly )"
+    r"\b(?:enterprise(?!\s+(?:agreement|plan|tier|account|license|licence|contract|api|edition|version|subscription))"
+    r"|enterprise[- ](?:scale|grade|wide)|fortune[- ]?(?:500|100)|large[- ]scale (?:deployment|rollout|organi[sz]ation|company)"
+    r"|(?:multi|trans)national (?:company|corporation|group|bank|insurer)|complex(?:ity)?|complicated|intricate|esoteric|arcane"
+    r"|speciali[sz]ed|specialist (?:domain|field|area|knowledge|subject)|(?:highly|very|deeply|extremely|heavily|super|quite|really) technical"
+    r"|technical (?:domain|field|subject matter)|(?:niche|expert|hard|difficult|demanding) (?:domain|field|area|subject|knowledge)"
+    r"|domain[- ](?:heavy|specific knowledge|expertise)|deep (?:domain|subject[- ]matter) (?:knowledge|expertise))\b")
 BEST = re.compile(r"\b(best (?:possible )?(?:quality|results|model|output)|best (?:\w+ )?we can get|regardless of (?:the )?cost"
                   r"|budget (?:isn'?t|is not) (?:a |an )?(?:problem|issue|concern)|best results matter|quality (?:matters|is what matters|above all|first)"
                   r"|budget is (?:flexible|not an issue|not a concern|no (?:object|issue))|money is no object|whatever it costs"
