@@ -358,16 +358,31 @@ _OPENAI_OK = re.compile(
 _NO_CONCERN = re.compile(r"\bno (?:real |big )?(?:privacy|data|security|confidentiality|compliance) (?:concerns?|issues?|problems?|constraints?|restrictions?)\b"
                          r"|\bopenai\s+(?:is\s+|are\s+)?(?:fine|ok|okay|allowed|acceptable)\b|\bpublic (?:reviews|data|information|content|posts|records|documents|comments)\b"
                          r"|\bdata:? (?:is |are )?public\b|\breviews are public\b")
+# Permission to send data out, said the many ways people say it: "we're fine sending this data to OpenAI", "legal
+# cleared sending the notes to OpenAI", "clients agreed to OpenAI processing", "our OpenAI enterprise agreement
+# covers this data", "OpenAI enterprise is approved for this", "data can go wherever", "OK to send to OpenAI".
+_CLOUD = r"(?:openai|open ai|gpt[\w.-]*|chatgpt|azure(?: openai)?|anthropic|claude|gemini|the cloud|cloud|(?:an? |any )?(?:external|hosted|third[- ]party|public|cloud) (?:api|apis|llm|model|provider|vendor|service)s?|third[- ]part(?:y|ies)|vendors?|external (?:providers?|services?))"
+_PERMIT = (r"(?:fine|ok|okay|happy|comfortable|allowed|permitted|approved|cleared|agreed|consented|signed off|green[- ]?lit"
+           r"|no problem|not a problem|acceptable|authori[sz]ed|free)")
+_CLOUD_OK = re.compile(
+    rf"(?<!not )(?<!n't )(?<!never )\b{_PERMIT}\s+(?:\w+\s+){{0,2}}?(?:to\s+|with\s+|for\s+)?(?:send|sending|use|using|upload|uploading|share|sharing|process\w*|go|going|putting|put)\b[^.;]*\b{_CLOUD}"
+    rf"|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:is|are|'s|was|has been|have been)\s+(?:totally |completely |perfectly |also |already )?{_PERMIT}\b"
+    rf"|\b(?:agreed|consented|signed off|said yes) to\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
+    rf"|\b(?:cleared|approved|allowed|permitted)\s+(?:\w+\s+){{0,3}}?(?:for|to|with)\s+{_CLOUD}"
+    r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b")
+# "is not allowed to go to OpenAI", "legal has not approved sending", "never cleared": a permission taken back.
+_NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno longer|\bnobody|\bno one)\s+(?:\w+\s+)?(?:yet\s+)?$")
 _NOT_SENSITIVE = re.compile(r"\b(?:not|isn'?t|aren'?t|nothing|no) (?:very |really |particularly |that )?(?:sensitive|confidential|private)\b")
 
 
 def privacy(clause: str, *, focus: bool = False) -> bool | None:
     """True: the data must stay in-house; False: it may go to OpenAI."""
-    about = focus or re.search(r"\b(data|openai|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
+    about = focus or re.search(r"\b(data|openai|gpt|azure|anthropic|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
                                r"|customer|patient|records|hosted|upload|send\w*|leave|share|compliance|external|vendors?|services?|providers?)\b", clause)
     if not about:
         return None
-    if _NO_CONCERN.search(clause):
+    if _NO_CONCERN.search(clause) or any(not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30):m.start()])
+                                         for m in _CLOUD_OK.finditer(clause)):
         return False
     negated_ok = re.search(r"\b(?:not|isn'?t|aren'?t|never)\s+(?:\w+\s+)?(?:fine|ok|okay|allowed|an option)\b", clause)
     if negated_ok or _PRIVATE.search(clause) and not _NOT_SENSITIVE.search(clause):
@@ -382,7 +397,7 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
 # does not make it complex: plenty of legal letters are routine, and the corpora are labelled that way.
 COMPLEX = re.compile(
     r"(?<!not )(?<!n't )(?<!nothing )(?<!no )(?<!not that )(?<!not very )(?<!not particularly )"
-    r"\b(?:enterprise(?!\s+(?:agreement|plan|tier|account|license|licence|contract|api|edition|version|subscription))"
+    r"(?<!openai )(?<!chatgpt )(?<!azure )\b(?:enterprise(?!\s+(?:agreement|plan|tier|account|license|licence|contract|api|edition|version|subscription))"
     r"|enterprise[- ](?:scale|grade|wide)|fortune[- ]?(?:500|100)|large[- ]scale (?:deployment|rollout|organi[sz]ation|company)"
     r"|(?:multi|trans)national (?:company|corporation|group|bank|insurer)|complex(?:ity)?|complicated|intricate|esoteric|arcane"
     r"|speciali[sz]ed|specialist (?:domain|field|area|knowledge|subject)|(?:highly|very|deeply|extremely|heavily|super|quite|really) technical"
