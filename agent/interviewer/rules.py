@@ -134,8 +134,16 @@ def prompt_large(clause: str) -> bool:
 # ---- step 2: behaviour or knowledge --------------------------------------------------------------------------
 
 BEHAVIOUR = re.compile(
-    r"\b(tone|voice|stop (?:saying|using|adding|apologi\w+|writing|starting)|step by step|in an? (?:\w+ )?(?:way|manner)|explain\w*|styled?|sound(?:s|ing)? (?:like|less|more)|(?:talk|speak|write)s? like|robotic|stiff|vibe|personality|format\w*|structure[ds]?|concise\w*|verbose|verbosity|shorter|brevity|terse"
-    r"|terminology|terms(?! (?:and|&) conditions| of service)|jargon|wording|phrasing|persona|brand|polite|formal|casual"
+    r"\b(tone|voice(?![- ](?:assistants?|bots?|agents?|calls?|notes?|messages?|interface|input|recognition|channel|app))|stop (?:saying|using|adding|apologi\w+|writing|starting)|step by step|in an? (?:\w+ )?(?:way|manner)|explain\w*|styled?|sound(?:s|ing)? (?:like|less|more)|(?:talk|speak|write)s? like|robotic|stiff|vibe|personality|format\w*|structure[ds]?|concise\w*|verbose|verbosity|shorter|brevity|terse"
+    # Transformations and judgements are behaviour, as is following a script, a flow or a convention, and the
+    # language a reply is written in: "grade answers on a rubric", "qualify leads with a question flow", "follow
+    # our de-escalation script", "always answer in Spanish".
+    r"|rewrit\w+|paraphras\w+|translat\w+|normali[sz]\w+|grad(?:e|es|ing)|scor(?:e|es|ing)|rubrics?|triag\w+|redlin\w+|markup"
+    r"|conventions?|scripts?|scripted|(?:question|conversation|dialog\w*|sales|call|qualification|intake|onboarding) flows?"
+    r"|checklists?|justifications?|turns? (?:\w+ ){1,3}into|(?:into|in|to) (?:our|the|their|a) (?:[\w'-]+ ){0,2}?(?:format|template|schema|structure|layout|house style)"
+    r"|(?:answer|reply|respond|write|speak|talk)\w*\s+(?:\w+\s+){0,2}?in\s+(?:the (?:same|user'?s|customer'?s|caller'?s) language|plain (?:english|language)|english|spanish|french|german|italian"
+    r"|portuguese|dutch|polish|czech|swedish|danish|norwegian|finnish|japanese|chinese|korean|arabic|turkish|russian|ukrainian|hindi|greek|hungarian|romanian)"
+    r"|terminology|(?<!warranty )(?<!payment )(?<!contract )(?<!license )(?<!licence )(?<!loan )(?<!credit )(?<!trade )(?<!delivery )(?<!rental )(?<!lease )(?<!new )(?<!updated )(?<!current )(?<!latest )(?<!policy )(?<!insurance )(?<!legal )terms(?! (?:and|&) conditions| of (?:service|use|sale|the (?:contract|policy|agreement)))|jargon|(?<!policy )(?<!contract )(?<!legal )(?<!regulatory )(?<!current )(?<!exact )wording|phrasing|persona|brand|polite|formal|casual"
     r"|friendl\w+|empath\w+|json|schema|fields|extract\w*|classif\w+|categor\w+|label\w*|refus\w+|summar\w+|bullet\w*"
     r"|markdown|template|consistent\w*|always (?:answer|respond|reply|use|start|end|write)|writ(?:e|ing|es) (?:[\w-]+ ){0,2}?(?:like|in the style)|writ(?:e|ing|es) in"
     r"|house style|guidelines?|behaviou?r|manner|register|rambl\w+|too long|(?:under|below|at most|max(?:imum)?|no more than|fewer than|less than|within) \d+ (?:words|characters|sentences|lines|paragraphs)|hedg\w+|apologi\w+|sign-?off|greeting)\b")
@@ -144,8 +152,15 @@ KNOWLEDGE = re.compile(
     r"|pricing|prices?|price list|catalog(?:ue)?|inventory|stock levels?|specs?|specifications|product (?:info\w*|details|data)"
     r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)|facts?|help ?cent(?:re|er)|rate cards?"
     r"|recent (?:events|news|changes)|real[- ]time|current (?:prices|stock|status|offers)|news|look(?:s|ing)? up"
-    r"|(?:answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on))(?!\s*~?\d| (?:a few |several )?(?:dozens?|hundreds?|thousands?)\b)"
-    r"|cite|citations?|sources"
+    r"|(?:answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on))(?!\s+an? (?:[\w-]*\d|scale|rubric))(?!\s*~?\d| (?:a few |several )?(?:dozens?|hundreds?|thousands?)\b)"
+    r"|cit(?:e|es|ed|ing)|citations?|sources"
+    # Facts read from a live system or a source named as where an answer comes from: "reads live alarms from our
+    # NMS", "the answer should come from our TMS", "crew-scheduling Q&A from live rosters", "take info from manuals".
+    r"|live (?!chat|agents?|support|demos?|streams?|person|humans?|in\b|with\b|on\b)[a-z]+"
+    r"|(?:read|reads|reading|pull|pulls|pulling|fetch\w*|take|takes|taking|grab\w*|draw|draws|drawing|come|comes|coming|sourced|looked up)\s+(?:[\w-]+\s+){0,3}?from\s+(?:our|the|their|its|a|an|each|every|live)\b"
+    r"|(?:q&a|chatbot|bot|assistant)\s+(?:\w+\s+)?(?:from|over|on top of|grounded in|based on)\s+(?:our|the|their|live|a|an)\b"
+    r"|grounded in|current (?:standards|rules|regulations|laws?|guidance|wording|rate sheets?|rates|tariffs?|terms|products|polic\w+|prices|pricing|stock|availability|offers|api|docs|documentation|catalog\w*|listings|menu|inventory|schedule\w*|roster\w*)"
+    r"|rate sheets?|formular(?:y|ies)|listings|rosters?|lore|case law|precedents?|playbooks?"
     r"|retriev\w+|search(?:es|ing)? (?:our|the|through)|needs? to know|know(?:s|ing)? (?:about )?(?:our|the|their|what)"
     r"|product line|(?:from|in|on) our (?:\w+ )?(?:list|database|inventory|listings|records)|doesn'?t know|does not know|hallucinat\w+|terms (?:and|&) conditions"
     # Live data and the systems it lives in: "live data from our order-tracking API", "the status of a refund in our
@@ -191,7 +206,7 @@ _WEAK = re.compile(r"^(?:always \w+|consistent\w*)$")
 _RULED_OUT = re.compile(
     r"(?<!be )\b(?:happy|satisfied|pleased|content|fine|ok|okay|comfortable)\s+with\b"
     r"|\b(?:is|are|'s|'re|was|were|looks?|seems?|sounds?|feels?)\s+(?!not\b|never\b|hardly\b|barely\b|rarely\b)"
-    r"(?:\w+\s+)?(?:already\s+)?(?:fine|good|great|ok|okay|right|correct|spot[- ]on|perfect|acceptable|on point|ideal)\b"
+    r"(?:\w+\s+)?(?:already\s+)?(?:fine|good|great|ok|okay|right|correct|spot[- ]on|perfect|acceptable|on point|ideal)\b(?!-)"
     r"(?!\s+(?:most|some|half|only|sometimes|about|around|enough|\d))"
     r"|\b(?:isn't|is not|aren't|are not|'s not|'re not|wasn't|was not)\s+(?:really\s+|actually\s+)?(?:the|an?|our)?\s*"
     r"(?:\w+\s+)?(?:issue|problem|concern)\b|\b(?:problem|issue)\s+(?:isn't|is not|'s not|wasn't)\b"
@@ -261,7 +276,7 @@ def style_ruled_out(text: str) -> bool:
 # A cue does not count where it names the thing to write ("write release notes", "drafts contracts"), a team
 # ("our docs team"), the lesser half of a comparison ("the format more than the facts"), or where the clause is a
 # hedge ("not sure if it is knowledge or style").
-_WRITE_BEFORE = re.compile(r"\b(?:write|writes|writing|wrote|draft|drafts|drafting|generate|generates|produce|produces|create"
+_WRITE_BEFORE = re.compile(r"\b(?:(?:translations?|summar(?:y|ies)|rewrites?|versions?|drafts?|redlines?)\s+of|write|writes|writing|wrote|draft|drafts|drafting|generate|generates|produce|produces|create"
                            r"|compose|translate|rewrite|rewrites|summari[sz]e|summari[sz]es|convert|turn)\s+(?:[\w'-]+\s+){0,3}$")
 _LESSER = re.compile(r"\b(?:more than|rather than|instead of|not about|other than|than)\s+(?:the\s+|our\s+)?$")
 # "5k tickets exported from our CRM" is where data came from; "answers pulled from the manuals" is retrieval.
@@ -275,7 +290,10 @@ def _cue_counts(text: str, m: re.Match, spans) -> bool:
     clause = next((text[a:b] for a, b in spans if a <= m.start() < b), text)
     before = text[max(0, m.start() - 60):m.start()]
     return not (ruled_out(clause) or _HEDGE.search(clause) or _WRITE_BEFORE.search(before) or _LESSER.search(before)
-                or _DATA_FROM.search(before) or re.match(r"\s+(?:teams?\b|(?:written|drafted|generated|produced|formatted)\b)", text[m.end():]))
+                or _DATA_FROM.search(before) or re.match(r"\s+(?:teams?\b|(?:written|drafted|generated|produced|formatted)\b)", text[m.end():])
+                # "our SOP format", "contract redlines", "policy summaries": the cue names the kind of output
+                or re.match(r"[\s-]+(?:format|template|style|structure|layout|tone|voice|conventions?|schema|redlines?|summar\w+"
+                            r"|drafts?|letters?|narratives?|clauses?)\b", text[m.end():]))
 
 
 def knowledge(text: str) -> bool:
@@ -318,10 +336,16 @@ _CHANGING = re.compile(
     r"|\b(?:change[sd]?|changing|updated|revised|rewritten|replaced|shifts?)\s+(?:\w+\s+)?(?:every|each|often|frequently|constantly"
     r"|all the time|weekly|monthly|daily|regularly|soon|next)\b|\bnext (?:quarter|month|year|week|release|season)\b"
     r"|\bin flux\b|\bevolving\b|\bstill (?:figuring|deciding|iterating|experimenting|changing|working out|debating)"
-    r"|\bnot (?:yet |really |very )?(?:stable|settled|final|fixed)\b|\bisn'?t (?:yet |really |very )?(?:stable|settled|final|fixed)\b"
+    r"|\bnot (?:yet |really |very )?(?:stable|settled|final|fixed|decided|agreed)\b|\bisn'?t (?:yet |really |very )?(?:stable|settled|final|fixed)\b"
     r"|\bunstable\b|\brebrand\w*|\bmoving target\b|\bkeeps? changing\b|\bchanges? (?:a lot|often|quickly)\b|\bin progress\b"
     r"|\b(?:weekly|daily|monthly)\b(?=\s*(?:$|[,.;)!?]|and\b|or\b))|\bvolatile\b|\bnew (?:guidelines|style guide) (?:soon|next)\b"
-    r"|\bnew (?:\w+ )?(?:template|format|schema|version|guidelines?|rules|style guide|categories)\b(?:\s+\w+)?\s+(?:every|each)\b")
+    r"|\bnew (?:\w+ )?(?:template|format|schema|version|guidelines?|rules|style guide|categories)\b(?:\s+\w+)?\s+(?:every|each)\b"
+    # A change under way, in the present: "is being relaunched", "gets rewritten from scratch", "we're redoing the
+    # format", "under review", "partners are rewriting it", "pivoting to B2B", "gets reworked every month".
+    r"|\b(?:being|gets?|getting|got) (?:\w+ )?(?:re[a-z]{3,}ed|changed|overhauled|replaced|updated|revamped|scrapped|redone|rewritten)\b(?!\s+(?:once|years? ago|last year|in 20\d\d))"
+    r"|\b(?:is|are|'re|am|'m|we're|they're)\s+(?:currently |now |actively |still )?(?:re(?!ad|ply|ceiv|tain|quir|spond|main|ach|turn|ly|ferr|present|view|port|gister|ject|lat|sult|ason|search|cord)[a-z]{3,}ing|changing|overhauling|replacing|revamping|scrapping|pivoting|moving to|switching to)\b"
+    r"|\bunder (?:review|revision|discussion|construction|development|negotiation)\b|\bpivot\w*|\boverhaul\w*|\bfrom scratch\b|\bup in the air\b"
+    r"|\b(?:will|going to|about to|may|might|could)\s+(?:\w+\s+){0,2}?(?:totally |completely |probably )?(?:change|shift|look different|be different)\b")
 _STABLE = re.compile(
     r"\b(?:stable|settled|established|long[- ]standing|locked(?: in| down)?|finali[sz]ed|fixed for)\b"
     r"|\b(?:won'?t|will not|doesn'?t|does not|hasn'?t|has not|haven'?t|rarely|never|shouldn'?t|isn'?t going to)\s+(?:\w+\s+){0,2}?(?:change|changed|evolve|move)\b"
@@ -403,9 +427,19 @@ COMPLEX = re.compile(
     r"|speciali[sz]ed|specialist (?:domain|field|area|knowledge|subject)|(?:highly|very|deeply|extremely|heavily|super|quite|really) technical"
     r"|technical (?:domain|field|subject matter)|(?:niche|expert|hard|difficult|demanding) (?:domain|field|area|subject|knowledge)"
     r"|domain[- ](?:heavy|specific knowledge|expertise)|deep (?:domain|subject[- ]matter) (?:knowledge|expertise))\b")
-BEST = re.compile(r"\b(best (?:possible )?(?:quality|results|model|output)|best (?:\w+ )?we can get|regardless of (?:the )?cost"
-                  r"|budget (?:isn'?t|is not) (?:a |an )?(?:problem|issue|concern)|best results matter|quality (?:matters|is what matters|above all|first)"
-                  r"|budget is (?:flexible|not an issue|not a concern|no (?:object|issue))|money is no object|whatever it costs"
-                  r"|top quality|highest (?:quality|accuracy)|state of the art|no matter the cost|cost is not a concern)\b")
-FAST = re.compile(r"\b(iterate (?:fast|quickly)|fast iteration|iterating fast|move fast|quickly|asap|speed|rapid\w*|startup"
-                  r"|this week|by friday|ship fast|no ops|no infra\w*|don'?t want to (?:run|manage) (?:gpus|servers|infra\w*))\b")
+# Best quality with a flexible budget: "the best possible assistant", "quality is priority #1, we'll pay for H100s",
+# "budget flexible", "the absolute best quality".
+BEST = re.compile(r"\b(best (?:possible |achievable )?(?:quality|results|model|output|accuracy|assistant|system|performance)|best (?:\w+ )?we can (?:get|build|buy)"
+                  r"|(?:the )?(?:absolute|very) best|best possible|regardless of (?:the )?(?:cost|price|budget)"
+                  r"|(?:budget|money|cost|price|spend)\s+(?:is\s+|are\s+)?(?:isn'?t|is not|not)\s+(?:really\s+)?(?:a |an |the |our )?(?:problem|issue|concern|constraint|object)"
+                  r"|(?:budget|money|cost) (?:is )?(?:flexible|no (?:object|issue|problem))|flexible budget|generous budget|big budget|deep pockets"
+                  r"|best results matter|quality (?:matters|is what matters|above all|first|over cost|over speed|is (?:the |our )?(?:top |#1 |number one |first |main )?priority)"
+                  r"|(?:top|#1|number one|first) priority is (?:the )?quality|money is no object|whatever it costs|we'?ll pay (?:for|whatever)|willing to pay|happy to pay|cost doesn'?t matter"
+                  r"|top quality|highest (?:possible )?(?:quality|accuracy)|state of the art|no matter (?:the|what it) cost\w*|cost is not a concern|spare no expense)\b")
+# Iterating fast is a way of working ("we ship weekly", "quick experiments", "move fast"); a startup or a deadline
+# ("decisions published this week") is not.
+FAST = re.compile(r"\b(iterat\w+ (?:fast|quickly|rapidly|often|a lot)|fast iteration|quick(?:ly)? (?:iterations?|experiments?|turnaround|to iterate)"
+                  r"|experiment\w* (?:fast|quickly|a lot)|(?:move|moving|ship|shipping|release|releasing|launch\w*|go(?:ing)? live|deploy\w*) (?:fast|quick|quickly|often|weekly|daily|every week|every day|this week|next week|soon|by \w+day|in (?:a |\w+ )(?:days?|weeks?))"
+                  r"|by (?:monday|tuesday|wednesday|thursday|friday|tomorrow|end of (?:the )?week)"
+                  r"|rapid\w* (?:iteration|prototyp\w+|experiment\w*)|asap|speed (?:matters|is key|of iteration)|time[- ]to[- ]market|no ops|no infra\w*"
+                  r"|don'?t want to (?:run|manage|host) (?:gpus|servers|infra\w*|anything)|want to (?:try|test) (?:things )?quickly|fast feedback)\b")
