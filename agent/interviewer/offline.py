@@ -229,6 +229,8 @@ class OfflineInterviewer:
                 add("problem", word, evidence)
         elif focus == "examples":
             stated = rules.counts(low).get("examples")
+            if stated is None and any(x.kind == "raw" for x in rules.mentions(low)):
+                stated = 0  # "none labelled yet, just the raw inbox (~90k emails)": material, not examples
             if stated is None:
                 values = rules.numbers(low)
                 stated = max(values) if values else 0 if no or re.search(r"\b(zero|nothing|none)\b", low) else None

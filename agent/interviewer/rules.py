@@ -338,7 +338,7 @@ _CHANGING = re.compile(
     r"|\bin flux\b|\bevolving\b|\bstill (?:figuring|deciding|iterating|experimenting|changing|working out|debating)"
     r"|\bnot (?:yet |really |very )?(?:stable|settled|final|fixed|decided|agreed)\b|\bisn'?t (?:yet |really |very )?(?:stable|settled|final|fixed)\b"
     r"|\bunstable\b|\brebrand\w*|\bmoving target\b|\bkeeps? changing\b|\bchanges? (?:a lot|often|quickly)\b|\bin progress\b"
-    r"|\b(?:weekly|daily|monthly)\b(?=\s*(?:$|[,.;)!?]|and\b|or\b))|\bvolatile\b|\bnew (?:guidelines|style guide) (?:soon|next)\b"
+    r"|(?<!ship )(?<!ships )(?<!shipping )(?<!release )(?<!releasing )(?<!deploy )(?<!deploying )(?<!meet )(?<!report )\b(?:weekly|daily|monthly)\b(?=\s*(?:$|[,.;)!?]|and\b|or\b))|\bvolatile\b|\bnew (?:guidelines|style guide) (?:soon|next)\b"
     r"|\bnew (?:\w+ )?(?:template|format|schema|version|guidelines?|rules|style guide|categories)\b(?:\s+\w+)?\s+(?:every|each)\b"
     # A change under way, in the present: "is being relaunched", "gets rewritten from scratch", "we're redoing the
     # format", "under review", "partners are rewriting it", "pivoting to B2B", "gets reworked every month".
