@@ -16,13 +16,15 @@ from agent.interviewer.numbers import best_examples, counts, mentions, numbers, 
 # "prompt/response pairs" and "prompts and completions" are logged data, not a prompt. Trying a model is trying a
 # prompt: "we tried GPT-4.1 and it hallucinated", "tested Claude on it".
 PROMPT_WORDS = re.compile(r"\b((?:prompt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
-                          r"|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to)\s+(?:\w+\s+){0,2}?"
+                          r"|one-?liner|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to|gave|giving|fed|feeding)\s+(?:\w+\s+){0,2}?"
                           r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model)|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
                           r"|asked the model|asking the model|in-context|default (?:chatgpt|model|settings)|vanilla"
                           r"|out of the box)\b")
 _NOT_TRIED = re.compile(
     r"\b(?:haven'?t|have not|hasn'?t|has not|never|not yet|didn'?t|did not|not)\s+(?:\w+\s+){0,3}?"
-    r"(?:tried|try|used|use|written|write|wrote|experimented|bothered|attempted|looked at|touched|done|played)\b"
+    r"(?:tried|try|used|use|written|write|wrote|experimented|bothered|attempted|looked at|touched|done|played|tested|test"
+    r"|evaluated|explored|looked into|invested in|worked on)\b"
+    r"|\bone-?liner\b|\bonly (?:tried|used|wrote|have) (?:a |one )?(?:basic|simple|quick|short|one-line|single-line|naive|bare) (?:prompt|instruction)"
     r"|\bno (?:real |proper |custom |dedicated )?(?:system )?prompt\b|\bwithout (?:a |any )?(?:real |proper )?(?:system )?prompt"
     r"|\b(?:nobody|no one|noone)(?:'s)?(?:\s+\w+){0,4}?\s+(?:tried|written|wrote|touched|done)\b"
     r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b")
@@ -33,6 +35,7 @@ _GOOD = re.compile(
     r"|\b(?:does|did|do|handles?|gets?|got) (?:it|this|that|them|the job|(?:the |our )?[\w-]+ (?:format|tone|style|structure|layout|part))\s+(?:\w+\s+)?(?:fine|well|right|correctly|ok|okay)\b(?!\s+(?:only|some|half|sometimes|about|around|\d|part|in some|for some))"
     r"|\bnail(?:s|ed|ing)?\b|\b(?:is|are|was|were|'s|'re)\s+(?:already|really|pretty|quite|totally|mostly|generally|largely)\s+(?:fine|good|ok|okay|right|great|acceptable|decent|solid)\b"
     r"|\b(?:quality|accuracy|output|results?|answers?)\s+(?:is|are|was|were)\s+(?:acceptable|high|good enough|fine|great|solid)\b"
+    r"|\bacceptable\b(?!\s+(?:only|some|half|sometimes))"
     r"|(?<!not )(?<!n't )(?<!quite )(?<!never )\bgood enough\b|\bclose enough\b"
     r"|\b(?:is|are|was|were) (?:fine|good|ok|okay|great|decent|solid)\b|\bmost of the way\b|\bpretty close\b|\b(?:gets|got) us close\b"
     # "our prompt handles the tone well", "prompting already handles the format", "already writes them the way we
@@ -52,7 +55,10 @@ _SHORT = re.compile(
     r"|\bno good\b|\bnot (?:any |much )?(?:good|use|help)\b|\buseless\b|\bsucks?\b|\bok-?ish\b|\bso-?so\b|\blos(?:es|t|ing)\b|\bdrift\w*"
     r"|\bmangl\w+|\bmix(?:es|ed)? up\b|\bmess(?:es|ed)? up\b|\bconfus\w+|\bhallucinat\w+|\bmisrout\w+|\bmisclassif\w+|\bmislabel\w+"
     r"|(?:isn'?t|aren'?t|wasn'?t|weren'?t|not|doesn'?t|don'?t|didn'?t|can'?t|won'?t|never)\s+(?:\w+\s+)?(?:getting|get|gets|got|doing|do|does|did|producing|following|keeping|matching|hitting)\b"
-    r"|\bgets? (?:\w+ ){0,3}?wrong\b|\boff\b"
+    r"|\bgets? (?:\w+ ){0,3}?wrong\b|\boff\b|disaster\w*|terrible|awful|horrible|garbage|rubbish|unusable|underwhelm\w*|disappoint\w*"
+    r"|frustrat\w+|painful|a mess\b|not there yet|wobbl\w*|wanders?|varies|unpredictabl\w+|hit and miss|like a robot"
+    r"|\bstill (?:\w+ )?(?:writes|reads|feels|comes out|looks|sounds|uses|adds|produces|gets|makes|says|puts|breaks|fails|drops|ignores"
+    r"|invents|hallucinates|too|not|isn'?t|doesn'?t|can'?t|won'?t)\b"
     # what people say of a prompt's output when it falls short: "didn't fix it", "too polite", "meh", "generic"
     r"|(?:didn'?t|did not|doesn'?t|does not|couldn'?t|can'?t|won'?t|never) (?:\w+ )?(?:fix|solve|capture|nail|got|get|worked|managed|fixed|captured|nailed)"
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
@@ -88,7 +94,16 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
             return "fell_short" if failing or share < 80 else "good_enough"
     if _NOT_TRIED.search(clause):
         return "not_tried"
-    if any(not re.search(r"(?:\bnot|n't|\bnever|\bcannot|\bhardly|\bbarely)\b[^,;]*$", clause[:g.start()]) for g in _GOOD.finditer(clause)):
+    good = [g for g in _GOOD.finditer(clause)
+            if not re.search(r"(?:\bnot|n't|\bnever|\bcannot|\bhardly|\bbarely)\b[^,;]*$", clause[:g.start()])]
+    if good:
+        # "decent but the tone wobbles" takes the verdict back; "it works, but it's expensive" keeps it (cost is
+        # step 1's large-prompt case, not a shortfall in quality), and so does "format ok but it makes up the
+        # policy" (missing facts are step 2's knowledge gap, which no prompt closes).
+        turn = re.search(r"\b(?:but|though|although|except|however|yet)\b(.*)", clause[good[0].end():])
+        if turn and _SHORT.search(turn.group(1)) and not _COST.search(turn.group(1)) and not _GOOD.search(turn.group(1)) \
+                and not KNOWLEDGE.search(turn.group(1)):
+            return "fell_short"
         return "good_enough"
     if _SHORT.search(clause):
         return "fell_short"
@@ -370,7 +385,7 @@ _PRIVATE = re.compile(
     r"|\b(?:nothing|no data|none of (?:it|this|our data))\s+(?:\w+\s+){0,2}?(?:can|may|should|is allowed to)\s+(?:\w+\s+){0,2}?(?:go|leave|be sent|be shared)\b"
     r"|\b(?:forbid\w*|prohibit\w*|not permitted|banned|bans)\b|\bno (?:third[- ]part\w+|external|cloud|outside)\b|\bconfidential|\bsensitive\b|\bproprietary\b|\bprivacy\b|\bprivate\b"
     r"|\bhipaa\b|\bgdpr\b|\bpii\b|\bphi\b|\bair[- ]gapped\b|\bregulat\w+|\bcompliance\b|\bsovereign\w*|\bin[- ]house\b"
-    r"|\bfirewall\b|\bdata residency\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b")
+    r"|\bfirewall\b|\bdata residency\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b")
 _OPENAI_OK = re.compile(
     r"\b(?:can|may|could|is allowed to|are allowed to|fine to|ok to|okay to|happy to|allowed to|able to|free to)\s+(?:\w+\s+){0,2}?"
     r"(?:go|be sent|send|upload|share|use|be shared|be uploaded)\b"
@@ -389,9 +404,9 @@ _CLOUD = r"(?:openai|open ai|gpt[\w.-]*|chatgpt|azure(?: openai)?|anthropic|clau
 _PERMIT = (r"(?:fine|ok|okay|happy|comfortable|allowed|permitted|approved|cleared|agreed|consented|signed off|green[- ]?lit"
            r"|no problem|not a problem|acceptable|authori[sz]ed|free)")
 _CLOUD_OK = re.compile(
-    rf"(?<!not )(?<!n't )(?<!never )\b{_PERMIT}\s+(?:\w+\s+){{0,2}}?(?:to\s+|with\s+|for\s+)?(?:send|sending|use|using|upload|uploading|share|sharing|process\w*|go|going|putting|put)\b[^.;]*\b{_CLOUD}"
+    rf"(?<!not )(?<!n't )(?<!never )\b{_PERMIT}\s+(?:\w+\s+){{0,3}}?(?:to\s+|with\s+|for\s+)?(?:send|sending|use|using|upload|uploading|share|sharing|process\w*|go|going|putting|put)\b[^.;]*\b{_CLOUD}"
     rf"|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:is|are|'s|was|has been|have been)\s+(?:totally |completely |perfectly |also |already )?{_PERMIT}\b"
-    rf"|\b(?:agreed|consented|signed off|said yes) to\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
+    rf"|\b(?:agreed|consented|signed off|said yes) (?:to|on)\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
     rf"|\b(?:cleared|approved|allowed|permitted)\s+(?:\w+\s+){{0,3}}?(?:for|to|with)\s+{_CLOUD}"
     r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b")
 # "is not allowed to go to OpenAI", "legal has not approved sending", "never cleared": a permission taken back.
@@ -402,7 +417,8 @@ _NOT_SENSITIVE = re.compile(r"\b(?:not|isn'?t|aren'?t|nothing|no) (?:very |reall
 def privacy(clause: str, *, focus: bool = False) -> bool | None:
     """True: the data must stay in-house; False: it may go to OpenAI."""
     about = focus or re.search(r"\b(data|openai|gpt|azure|anthropic|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
-                               r"|customer|patient|records|hosted|upload|send\w*|leave|share|compliance|external|vendors?|services?|providers?)\b", clause)
+                               r"|customer|patient|records|hosted|upload|send\w*|leave|leaving|share|compliance|external|vendors?|services?|providers?"
+                               r"|gpus?|hardware|premises|prem|everything|azure|infosec|security|legal|dpo)\b", clause)
     if not about:
         return None
     if _NO_CONCERN.search(clause) or any(not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30):m.start()])
