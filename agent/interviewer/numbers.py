@@ -206,6 +206,9 @@ _RAW = re.compile(r"\b(?:raw|unlabell?ed|unannotated|uncurated|unreviewed|unsort
                   r"|not (?:yet )?(?:labell?ed|annotated|reviewed|tagged|graded)|without (?:any )?(?:labels|answers|replies|annotations|summaries|tags))\b")
 
 
+_RAW_AFTER = re.compile(r"\b(?:labell?ed|annotated|reviewed|tagged|graded|answered|unlabell?ed|unannotated|answers|labels|replies)\b")
+
+
 def _raw(low: str, start: int, end: int, num_end: int) -> bool:
     """True when the counted material is said to be raw: in the words before the number (same clause, a bracket
     aside, at most five words back) or in its own clause after it."""
@@ -213,7 +216,11 @@ def _raw(low: str, start: int, end: int, num_end: int) -> bool:
     clause = max((e.end() for e in _CLAUSE_START.finditer(low, sentence, start) if e.group(0) != "("), default=sentence)
     before = " ".join(low[clause:start].split()[-5:])
     clause_end = next((e.start() for e in _CLAUSE_END.finditer(low, end)), len(low))
-    return bool(_RAW.search(before) or _RAW.search(low, num_end, clause_end))
+    # "500k emails but none are labelled": a "but" clause that takes the labels away
+    sentence_end = next((e.start() for e in _SENTENCE_END.finditer(low, end)), len(low))
+    taken_back = re.search(r"^[^.;]*?\b(?:but|though|although|yet)\s+(?:none|not one|nothing|no one|they(?:'re| are)? not|they'?re un\w+|they are un\w+|without)\b",
+                           low[clause_end:sentence_end]) and _RAW_AFTER.search(low, clause_end, sentence_end)
+    return bool(_RAW.search(before) or _RAW.search(low, num_end, clause_end) or taken_back)
 
 
 def _open_noun(low: str, m: re.Match) -> tuple[int, str, bool] | None:

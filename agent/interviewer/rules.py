@@ -154,6 +154,12 @@ BEHAVIOUR = re.compile(
     # language a reply is written in: "grade answers on a rubric", "qualify leads with a question flow", "follow
     # our de-escalation script", "always answer in Spanish".
     r"|rewrit\w+|paraphras\w+|translat\w+|normali[sz]\w+|grad(?:e|es|ing)|scor(?:e|es|ing)|rubrics?|triag\w+|redlin\w+|markup"
+    r"|(?:respond|reply|answer|sound)\w*\s+(?:\w+\s+)?like|warm|cheerful|playful|witty|punchy|upbeat|snappy|crisp"
+    r"|sort\w* (?:\w+ ){0,3}?into|tag(?:s|ged|ging)? (?:\w+ ){0,3}?(?:by|with|as)|buckets?|queues?|rout(?:e|es|ing) (?:\w+ ){0,3}?to|prioriti[sz]\w+|flag(?:s|ging)? (?:\w+ ){0,2}?(?:as|that|which)"
+    # What every answer must or must never do: "end with the standard disclaimer", "never give investment advice",
+    # "handle returns like our agents do".
+    r"|(?:end|start|begin|close|open)s? (?:\w+ ){0,2}?with (?:a|an|the|our)|disclaimers?|never (?:give|say|mention|offer|promise|recommend|discuss|use|reveal|make)"
+    r"|(?:handle|treat|deal with|process|approach|tackle)\w* (?:\w+ ){0,3}?like (?:our|the|a|an|how)|like (?:our|the) (?:[\w-]+ ){0,2}?(?:agents?|staff|team|experts?|writers?|editors?|people|humans?|reps?|seniors?) (?:do|does|would)"
     r"|conventions?|scripts?|scripted|(?:question|conversation|dialog\w*|sales|call|qualification|intake|onboarding) flows?"
     r"|checklists?|justifications?|turns? (?:\w+ ){1,3}into|(?:into|in|to) (?:our|the|their|a) (?:[\w'-]+ ){0,2}?(?:format|template|schema|structure|layout|house style)"
     r"|(?:answer|reply|respond|write|speak|talk)\w*\s+(?:\w+\s+){0,2}?in\s+(?:the (?:same|user'?s|customer'?s|caller'?s) language|plain (?:english|language)|english|spanish|french|german|italian"
@@ -165,7 +171,7 @@ BEHAVIOUR = re.compile(
 KNOWLEDGE = re.compile(
     r"\b(knowledge(?: base)?|kb|docs|documentation|documents|manuals?|wiki|handbook|faqs?|intranet|confluence|notion"
     r"|pricing|prices?|price list|catalog(?:ue)?|inventory|stock levels?|specs?|specifications|product (?:info\w*|details|data)"
-    r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)|facts?|help ?cent(?:re|er)|rate cards?"
+    r"|policies|(?:leave|refund|returns?|travel|expense|hr|company|cancellation|shipping|warranty) policy|contracts?|changelog|release notes|codebase|internal (?:data|information|info)(?!\s+(?:only|stays?|must|can'?t|cannot|never|is (?:confidential|sensitive|private)))|facts?|help ?cent(?:re|er)|rate cards?"
     r"|recent (?:events|news|changes)|real[- ]time|current (?:prices|stock|status|offers)|news|look(?:s|ing)? up"
     r"|(?:answer(?:s|ing)? (?:questions? )?(?:about|on|from|using|based on)|questions (?:about|on))(?!\s+an? (?:[\w-]*\d|scale|rubric))(?!\s*~?\d| (?:a few |several )?(?:dozens?|hundreds?|thousands?)\b)"
     r"|cit(?:e|es|ed|ing)|citations?|sources"
@@ -385,7 +391,7 @@ _PRIVATE = re.compile(
     r"|\b(?:nothing|no data|none of (?:it|this|our data))\s+(?:\w+\s+){0,2}?(?:can|may|should|is allowed to)\s+(?:\w+\s+){0,2}?(?:go|leave|be sent|be shared)\b"
     r"|\b(?:forbid\w*|prohibit\w*|not permitted|banned|bans)\b|\bno (?:third[- ]part\w+|external|cloud|outside)\b|\bconfidential|\bsensitive\b|\bproprietary\b|\bprivacy\b|\bprivate\b"
     r"|\bhipaa\b|\bgdpr\b|\bpii\b|\bphi\b|\bair[- ]gapped\b|\bregulat\w+|\bcompliance\b|\bsovereign\w*|\bin[- ]house\b"
-    r"|\bfirewall\b|\bdata residency\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b")
+    r"|\bfirewall\b|\bdata residency\b|\b(?:internal|local|in-house|on-?prem)(?: data| use| hosting)? only\b|\bonly (?:internal(?:ly)?|local(?:ly)?|in-house|on-?prem\w*)\b|\bstays? (?:internal|local|inside|in-house)\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b")
 _OPENAI_OK = re.compile(
     r"\b(?:can|may|could|is allowed to|are allowed to|fine to|ok to|okay to|happy to|allowed to|able to|free to)\s+(?:\w+\s+){0,2}?"
     r"(?:go|be sent|send|upload|share|use|be shared|be uploaded)\b"
