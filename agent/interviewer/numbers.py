@@ -17,7 +17,7 @@ _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven
           "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1}
 _VAGUE = {"a handful": 5, "a couple": 2, "a few": 3, "several": 5, "a dozen": 12, "dozens": 36, "hundreds": 200,
           "thousands": 2000, "tens of thousands": 20000}
-_SCALE = {"hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
+_SCALE = {"dozen": 12, "hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
 
 _NUMBER = re.compile(
     r"(?<![\w$€£./])(?P<num>\d+,\d{1,2}(?=\s?(?:k|m|thousand|million)\b)|\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d,.])"
@@ -26,7 +26,7 @@ _NUMBER = re.compile(
     r"(?:\s+(?:of\s+)?(?P<vscale>hundred|thousand))?"
     r"|\b(?P<word>(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
     r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen"
-    r"|eighteen|nineteen|a|an)(?:\s+(?P<wscale>hundred|thousand))?\b",
+    r"|eighteen|nineteen|a|an)(?:\s+(?P<wscale>hundred|thousand|dozen))?\b",
     re.I,
 )
 
@@ -72,7 +72,7 @@ _STOP = (r"the|a|an|of|to|in|on|at|for|with|by|from|per|each|every|is|are|was|we
          r"|than|as|into|over|under|about|that|which|who|it|its|it's|we|we're|we've|our|they|their|this|more|less|most"
          r"|up|out|so|if|then|i|you|he|she|his|her|my|your|not|no|will|would|can|could|should|must|may|might|do|does"
          r"|did|just|only|also|all|after|before|within|below|above|took|take|make|made|want|need|use|used|using|since|until"
-         r"|till|during|through|across|via|like|such")
+         r"|till|during|through|across|via|like|such|among|amongst|including|except|besides|plus|versus|vs")
 _STOP_ALT = _STOP
 _MOD = rf"(?!(?:{_STOP})(?![a-z'/&-]))(?!(?:{_MEASURES})(?![a-z'/&-])(?!\s+(?:pairs?|examples?|samples?|translations?)\b))[a-z][a-z'/&-]*"
 _DATA = rf"(?P<ex>{_EXAMPLE_NOUNS})|(?P<doc>{_DOC_NOUNS})|(?P<vol>{_VOLUME_NOUNS})"
