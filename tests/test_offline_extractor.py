@@ -264,6 +264,19 @@ def test_similarity_catches_paraphrases_the_rules_miss(interviewer):
     assert found["private"].value is True
 
 
+def test_similarity_never_lets_data_out(interviewer):
+    """Only stated words may send data to OpenAI: a similarity guess of "may go" is dropped, so privacy keeps its
+    safe default and the interview asks."""
+    seen = []
+
+    def add(fact, value, *args, **kwargs):
+        seen.append((fact, value))
+
+    interviewer._accept("private", {"false": (0.9, "Internal data only.", 0.7)}, add)
+    interviewer._accept("private", {"true": (0.9, "It stays with us.", 0.7)}, add)
+    assert seen == [("private", True)]
+
+
 def test_split_keeps_wording():
     assert sentences("One. Two; three\nfour!") == ["One.", "Two", "three", "four!"]
     assert clauses("a, b and c") == ["a", "b", "c"]

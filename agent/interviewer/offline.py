@@ -295,6 +295,11 @@ class OfflineInterviewer:
         if len(best) > 1:
             sure = min(sure, CONFLICT)  # clauses matched different labels: "it works ... it still drifts"
         value: Any = {"true": True, "false": False}.get(label, label)
+        if group == "private" and value is False:
+            # Letting data go out is read from words only: MiniLM tells "internal data only" from "fine to send"
+            # by topic, not polarity (the first blind set had it read as may-go), and a wrong "may go" sends data
+            # out while a wrong "stays in" only costs a question. Unread, privacy keeps its safe default and is asked.
+            return
         add(group, value, sentence, "inferred", confidence=sure)
 
     def _embed(self, texts: list[str]):

@@ -412,6 +412,7 @@ _PERMIT = (r"(?:fine|ok|okay|happy|comfortable|allowed|permitted|approved|cleare
 _CLOUD_OK = re.compile(
     rf"(?<!not )(?<!n't )(?<!never )\b{_PERMIT}\s+(?:\w+\s+){{0,3}}?(?:to\s+|with\s+|for\s+)?(?:send|sending|use|using|upload|uploading|share|sharing|process\w*|go|going|putting|put)\b[^.;]*\b{_CLOUD}"
     rf"|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:is|are|'s|was|has been|have been)\s+(?:totally |completely |perfectly |also |already )?{_PERMIT}\b"
+    rf"|\b{_PERMIT}\s+(?:with|about)\s+{_CLOUD}\s+(?:seeing|having|getting|reading|processing|handling|using|accessing|storing|hosting|receiving)\b"
     rf"|\b(?:agreed|consented|signed off|said yes) (?:to|on)\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
     rf"|\b(?:cleared|approved|allowed|permitted)\s+(?:\w+\s+){{0,3}}?(?:for|to|with)\s+{_CLOUD}"
     r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b")
