@@ -365,12 +365,15 @@ _CHANGING = re.compile(
     # format", "under review", "partners are rewriting it", "pivoting to B2B", "gets reworked every month".
     r"|\b(?:being|gets?|getting|got) (?:\w+ )?(?:re[a-z]{3,}ed|changed|overhauled|replaced|updated|revamped|scrapped|redone|rewritten)\b(?!\s+(?:once|years? ago|last year|in 20\d\d))"
     r"|\b(?:is|are|'re|am|'m|we're|they're)\s+(?:currently |now |actively |still )?(?:re(?!ad|ply|ceiv|tain|quir|spond|main|ach|turn|ly|ferr|present|view|port|gister|ject|lat|sult|ason|search|cord)[a-z]{3,}ing|changing|overhauling|replacing|revamping|scrapping|pivoting|moving to|switching to)\b"
+    r"|\b(?:still )?being (?:finali[sz]ed|drafted|defined|worked out|decided|discussed|developed|designed|written|agreed|negotiated)\b|\bstill (?:in draft|a draft|a work in progress)\b"
+    r"|\bnot (?:yet )?(?:set|carved|written) in stone\b|\bkeeps? (?:tweaking|changing|revising|updating|rewriting|adjusting|reworking|editing)\b"
+    r"|\b(?:constantly|always|forever) (?:tweak|chang|revis|updat|rewrit|adjust)\w*|\bmid-re\w+"
     r"|\bunder (?:review|revision|discussion|construction|development|negotiation)\b|\bpivot\w*|\boverhaul\w*|\bfrom scratch\b|\bup in the air\b"
     r"|\b(?:will|going to|about to|may|might|could)\s+(?:\w+\s+){0,2}?(?:totally |completely |probably )?(?:change|shift|look different|be different)\b")
 _STABLE = re.compile(
     r"\b(?:stable|settled|established|long[- ]standing|locked(?: in| down)?|finali[sz]ed|fixed for)\b"
     r"|\b(?:won'?t|will not|doesn'?t|does not|hasn'?t|has not|haven'?t|rarely|never|shouldn'?t|isn'?t going to)\s+(?:\w+\s+){0,2}?(?:change|changed|evolve|move)\b"
-    r"|\bsame (?:for|since) (?:years|ages|a long time)\b|\bfor (?:years|ages|a decade)\b|\bunchanged\b|\bconsistent for\b")
+    r"|\b(?:set|carved|written) in stone\b|\bsame (?:for|since) (?:years|ages|a long time)\b|\bfor (?:years|ages|a decade)\b|\bunchanged\b|\bconsistent for\b")
 
 
 def stability(clause: str) -> bool | None:
@@ -448,7 +451,7 @@ COMPLEX = re.compile(
     r"|enterprise[- ](?:scale|grade|wide)|fortune[- ]?(?:500|100)|large[- ]scale (?:deployment|rollout|organi[sz]ation|company)"
     r"|(?:multi|trans)national (?:company|corporation|group|bank|insurer)|complex(?:ity)?|complicated|intricate|esoteric|arcane"
     r"|speciali[sz]ed|specialist (?:domain|field|area|knowledge|subject)|(?:highly|very|deeply|extremely|heavily|super|quite|really) technical"
-    r"|technical (?:domain|field|subject matter)|(?:niche|expert|hard|difficult|demanding) (?:domain|field|area|subject|knowledge)"
+    r"|technical (?:domain|field|subject matter)|(?:niche|expert|hard|difficult|demanding) (?:[\w-]+ )?(?:domain|field|area|subject|knowledge)"
     r"|domain[- ](?:heavy|specific knowledge|expertise)|deep (?:domain|subject[- ]matter) (?:knowledge|expertise))\b")
 # Best quality with a flexible budget: "the best possible assistant", "quality is priority #1, we'll pay for H100s",
 # "budget flexible", "the absolute best quality".
