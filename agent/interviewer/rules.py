@@ -178,7 +178,9 @@ KNOWLEDGE = re.compile(
     # Facts read from a live system or a source named as where an answer comes from: "reads live alarms from our
     # NMS", "the answer should come from our TMS", "crew-scheduling Q&A from live rosters", "take info from manuals".
     r"|live (?!chat|agents?|support|demos?|streams?|person|humans?|in\b|with\b|on\b)[a-z]+"
-    r"|(?:read|reads|reading|pull|pulls|pulling|fetch\w*|take|takes|taking|grab\w*|draw|draws|drawing|come|comes|coming|sourced|looked up)\s+(?:[\w-]+\s+){0,3}?from\s+(?:our|the|their|its|a|an|each|every|live)\b"
+    r"|aware of|up[- ]to[- ]date (?:on|with)|informed (?:about|of)|familiar with|(?:same|recurring|repeat\w*|common|frequent|typical|basic|routine) (?:[\w-]+ )?questions"
+    r"|check\w* (?:the|our|their) (?:[\w-]+ )?(?:warehouse|inventory|stock|calendar|records?|files?|schedule|roster|diary|bookings?|availability)"
+    r"|(?:read|reads|reading|pull|pulls|pulling|fetch\w*|take|takes|taking|grab\w*|draw|draws|drawing|drawn|come|comes|coming|sourced|based|looked up)\s+(?:[\w-]+\s+){0,3}?from\s+(?:our|the|their|its|a|an|each|every|live)\b"
     r"|(?:q&a|chatbot|bot|assistant)\s+(?:\w+\s+)?(?:from|over|on top of|grounded in|based on)\s+(?:our|the|their|live|a|an)\b"
     r"|grounded in|current (?:standards|rules|regulations|laws?|guidance|wording|rate sheets?|rates|tariffs?|terms|products|polic\w+|prices|pricing|stock|availability|offers|api|docs|documentation|catalog\w*|listings|menu|inventory|schedule\w*|roster\w*)"
     r"|rate sheets?|formular(?:y|ies)|listings|rosters?|lore|case law|precedents?|playbooks?"
