@@ -125,9 +125,11 @@ _GENERIC = re.compile(
     rf"(?P<head>{_HEAD})(?=\s*$|\s*[^\w\s'/&-]|\s+(?:{_STOP}|\w+ed|\w+en)\b)")
 _CURATED_WORDS = (r"edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated|vetted|checked"
                   r"|verified|graded|tagged|coded|rated|resolved|hand[- ]\w+")
+# Adjectives that pick the usable part out of a larger heap: "a dozen good ones, most of our 40k commits are 'wip'".
+_GOOD_WORDS = r"good|clean|usable|useful|solid|decent|proper|great|high[- ]quality|quality|gold|perfect|ideal|correct|real"
 # "2k labeled." and "~250 have a summary written by a human": the count of curated items with the noun left out.
 _BARE_CURATED = re.compile(rf"\s*(?:{_CURATED_WORDS})\b(?=\s*(?:$|[.,;:!?)]))"
-                           rf"|\s*(?:of them\s+)?(?:have|has|are|were|come with|came with)\b[^.;,]*?\b(?:{_CURATED_WORDS})\b")
+                           rf"|\s*(?:of them\s+)?(?:have|has|are|were|come with|came with)\b[^.;,]*?\b(?:{_CURATED_WORDS}|{_GOOD_WORDS})\b")
 # "Our reports (around 2,000, written ...)": a count in brackets right after the noun it counts.
 _PAREN = re.compile(r"([a-z][a-z'-]*)\s*\(\s*(?:about|around|roughly|approx\w*|~|maybe|some|over|nearly)?\s*~?$")
 # Examples shown in a prompt are few-shot examples, not training data: "we tried GPT-4.1 with 5 examples",
@@ -195,8 +197,6 @@ def _not_data(word: str) -> bool:
     return any(re.fullmatch(rf"(?:{_NOT_DATA}|{_MEASURES}|{_STOP})", part) for part in word.split("/") if part)
 
 
-# Adjectives that pick the usable part out of a larger heap: "a dozen good ones, most of our 40k commits are 'wip'".
-_GOOD_WORDS = r"good|clean|usable|useful|solid|decent|proper|great|high[- ]quality|quality|gold|perfect|ideal|correct|real"
 # Nouns that usually count a volume ("1,500 orders a week") but count records held after "we have": "18.000 work orders".
 _HELD_NOUNS = r"orders|calls|sessions|interactions|queries|requests"
 _HELD_BEFORE = re.compile(r"\b(?:have|has|had|'ve|got|kept|saved|logged|archived|collected|recorded|there are)\s+(?:about |around |roughly |some |~|over |nearly |almost |maybe )?$")

@@ -27,13 +27,15 @@ _NOT_TRIED = re.compile(
     r"|\bone-?liner\b|\bonly (?:tried|used|wrote|have) (?:a |one )?(?:basic|simple|quick|short|one-line|single-line|naive|bare) (?:prompt|instruction)"
     r"|\bno (?:real |proper |custom |dedicated )?(?:system )?prompt\b|\bwithout (?:a |any )?(?:real |proper )?(?:system )?prompt"
     r"|\b(?:nobody|no one|noone)(?:'s)?(?:\s+\w+){0,4}?\s+(?:tried|written|wrote|touched|done)\b"
+    r"|\bnothing serious\b|\bnot (?:very |really )?seriously\b|\bonly (?:a bit|a little|briefly)\b|^\W*(?:a bit|a little|barely|briefly)\b"
     r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b")
 _GOOD = re.compile(
     r"\b(?:mostly|almost|nearly|pretty much|largely|basically) (?:works|there|right|good)\b|\bworks? (?:well|fine|okay|ok|great)\b"
     # "it works, but it's expensive": the prompt does the job and the complaint is cost; not "works only half the time"
     r"|(?<!kind of )(?<!sort of )(?<!kinda )(?<!sorta )(?<!only )\b(?:it |that |this |which |prompt |prompting )?works\b(?!\s+(?:only|sometimes|half|about|around|for some|in some|on some|\d|ok-?ish|so-?so))(?=\s*(?:[,.;!]|$|but|and|though|well|fine))"
     r"|\b(?:does|did|do|handles?|gets?|got) (?:it|this|that|them|the job|(?:the |our )?[\w-]+ (?:format|tone|style|structure|layout|part))\s+(?:\w+\s+)?(?:fine|well|right|correctly|ok|okay)\b(?!\s+(?:only|some|half|sometimes|about|around|\d|part|in some|for some))"
-    r"|\bnail(?:s|ed|ing)?\b|\b(?:is|are|was|were|'s|'re)\s+(?:already|really|pretty|quite|totally|mostly|generally|largely)\s+(?:fine|good|ok|okay|right|great|acceptable|decent|solid)\b"
+    r"|\b(?:does|did|do) (?:the|its) job\b|\bgets? the job done\b|\bserves? (?:the|its) purpose\b|\b(?:good enough|fine) for now\b"
+    r"|\b(?:it's|it is|that's|its) (?:(?!not\b|never\b|hardly\b|barely\b|rarely\b)\w+ )?(?:fine|ok|okay|good|decent|solid)\b(?!\s+(?:only|some|half|sometimes))|\bnail(?:s|ed|ing)?\b|\b(?:is|are|was|were|'s|'re)\s+(?:already|really|pretty|quite|totally|mostly|generally|largely)\s+(?:fine|good|ok|okay|right|great|acceptable|decent|solid)\b"
     r"|\b(?:quality|accuracy|output|results?|answers?)\s+(?:is|are|was|were)\s+(?:acceptable|high|good enough|fine|great|solid)\b"
     r"|\bacceptable\b(?!\s+(?:only|some|half|sometimes))"
     r"|(?<!not )(?<!n't )(?<!quite )(?<!never )\bgood enough\b|\bclose enough\b"
@@ -361,7 +363,8 @@ _CHANGING = re.compile(
     r"|\bin flux\b|\bevolving\b|\bstill (?:figuring|deciding|iterating|experimenting|changing|working out|debating)"
     r"|\bnot (?:yet |really |very )?(?:stable|settled|final|fixed|decided|agreed)\b|\bisn'?t (?:yet |really |very )?(?:stable|settled|final|fixed)\b"
     r"|\bunstable\b|\brebrand\w*|\bmoving target\b|\bkeeps? changing\b|\bchanges? (?:a lot|often|quickly)\b|\bin progress\b"
-    r"|(?<!ship )(?<!ships )(?<!shipping )(?<!release )(?<!releasing )(?<!deploy )(?<!deploying )(?<!meet )(?<!report )\b(?:weekly|daily|monthly)\b(?=\s*(?:$|[,.;)!?]|and\b|or\b))|\bvolatile\b|\bnew (?:guidelines|style guide) (?:soon|next)\b"
+    r"|\bchang\w* (?:\w+ ){0,2}?(?:whenever|every time|each time|a few times|several times|many times|twice|\d+ times)\b"
+    r"|(?<!it )(?<!them )(?<!ship )(?<!ships )(?<!shipping )(?<!release )(?<!releasing )(?<!deploy )(?<!deploying )(?<!meet )(?<!report )\b(?:weekly|daily|monthly)\b(?=\s*(?:$|[,.;)!?]|and\b|or\b))|\bvolatile\b|\bnew (?:guidelines|style guide) (?:soon|next)\b"
     r"|\bnew (?:\w+ )?(?:template|format|schema|version|guidelines?|rules|style guide|categories)\b(?:\s+\w+)?\s+(?:every|each)\b"
     # A change under way, in the present: "is being relaunched", "gets rewritten from scratch", "we're redoing the
     # format", "under review", "partners are rewriting it", "pivoting to B2B", "gets reworked every month".
@@ -406,7 +409,7 @@ _OPENAI_OK = re.compile(
     r"|\bdata is public\b|\bdon'?t mind\b")
 # Said before the keep-it-private words are checked, since "no privacy concerns" holds one of them.
 _NO_CONCERN = re.compile(r"\bno (?:real |big )?(?:privacy|data|security|confidentiality|compliance) (?:concerns?|issues?|problems?|constraints?|restrictions?)\b"
-                         r"|\bopenai\s+(?:is\s+|are\s+)?(?:fine|ok|okay|allowed|acceptable)\b|\bpublic (?:reviews|data|information|content|posts|records|documents|comments)\b"
+                         r"|\bopenai\s+(?:is\s+|are\s+)?(?:fine|ok|okay|allowed|acceptable)\b|\bpublic (?:[\w-]+ )?(?:reviews|data|information|content|posts|records|documents|comments|pages|articles|docs|documentation|text)\b"
                          r"|\bdata:? (?:is |are )?public\b|\breviews are public\b")
 # Permission to send data out, said the many ways people say it: "we're fine sending this data to OpenAI", "legal
 # cleared sending the notes to OpenAI", "clients agreed to OpenAI processing", "our OpenAI enterprise agreement
