@@ -64,7 +64,7 @@ _SHORT = re.compile(
     # what people say of a prompt's output when it falls short: "didn't fix it", "too polite", "meh", "generic"
     r"|(?:didn'?t|did not|doesn'?t|does not|couldn'?t|can'?t|won'?t|never) (?:\w+ )?(?:fix|solve|capture|nail|got|get|worked|managed|fixed|captured|nailed)"
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
-    r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough)\b|\bbad\b|\bpoor\w*|mediocre"
+    r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough|fine|ok|okay|acceptable)\b|\bbad\b|\bpoor\w*|mediocre"
     r"|\bwrong\b|close,? but not|\b(?:got|gets|came|comes|is) close,? but\b|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
     r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)")
 _TRIED = re.compile(r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b")
