@@ -243,7 +243,11 @@ _RULED_OUT = re.compile(
     r"|\b(?:don'?t|do not|doesn'?t|does not)\s+(?:want|need)\s+(?:it|the model|the bot|them)?\s*to\s+know\b"
     r"|\b(?:don'?t|do not|doesn'?t|does not)\s+(?:want|need)\s+(?:any\s+)?(?:new\s+|more\s+)?(?:facts|knowledge|information|info)\b"
     r"|\b(?:gets?|got|has|have)\s+(?:the\s+)?(?:facts|content|answers|information|info)\s+(?:right|correct)\b(?!\s+(?:only|most|some|half|sometimes))"
-    r"|\banswers? correct(?:ly)?\b")
+    r"|\banswers? correct(?:ly)?\b"
+    # The facts come with each request, or the model has them: "the facts are all in the input", "it already knows
+    # the domain", "doesn't need to know anything beyond the ticket".
+    r"|\b(?:facts|information|info|everything|all it needs|details)\s+(?:\w+\s+){0,2}?(?:is|are|comes?|come)\s+(?:all\s+|already\s+)?(?:in|with|given in|provided in|contained in)\s+(?:the|each|every)\s+(?:input|ticket|email|message|request|document|text|prompt|form|call)"
+    r"|\balready knows?\b|\b(?:doesn'?t|does not|don'?t|do not) need to know (?:anything|much)\b")
 _SPLIT = re.compile(r"[,;]\s*(?:(?:and|but|or|so|yet)\s+)?|\s*[()]\s*|\s+(?:and|but|while|although|though|because|so|whereas|however|yet)\s+|\s+-\s+|:\s*")
 _LIST_ITEM = re.compile(r"^(?:(?:the|its|our|their|her|his|my|your|a|an)\s+\S+(?:\s+\S+)?|(?:tone|style|format\w*|voice"
                         r"|structure|length|wording|layout|terminology|phrasing|grammar)(?:\s+\S+)?)$")
