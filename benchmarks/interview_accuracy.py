@@ -1,7 +1,11 @@
 """How well the offline interviewer reads goals as people write them: per-fact accuracy, an approach confusion
-table, approach accuracy and path accuracy, on the dev corpus (tuned on) and the held-out corpus (never seen).
+table, approach accuracy and path accuracy, on the dev corpora (tuned on) and the held-out corpus (never seen).
 
-    python benchmarks/interview_accuracy.py [--dev FILE] [--heldout FILE] [--show-misses] [--rules-only]
+    python benchmarks/interview_accuracy.py [--dev FILE ...] [--heldout FILE] [--show-misses] [--rules-only]
+
+The dev part is two files, each reported on its own: goals_dev.jsonl (written alongside the reader) and
+goals_blind1.jsonl (written by someone who never saw the reader; measured blind once, then tuned on). The held-out
+part, goals_heldout.jsonl, is a second blind set that nobody tunes on; when it is missing the run says so and skips it.
 
 Each item runs the real offline interviewer the way `tunewise plan --non-interactive` does: the goal text is read,
 then each answer is read as the reply to its question (`focus=`), later readings overriding earlier ones as the
@@ -26,7 +30,7 @@ if str(REPO) not in sys.path:
 
 from graphs.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
 
-DEV = REPO / "tests" / "data" / "goals_dev.jsonl"
+DEV = (REPO / "tests" / "data" / "goals_dev.jsonl", REPO / "tests" / "data" / "goals_blind1.jsonl")
 HELDOUT = REPO / "tests" / "data" / "goals_heldout.jsonl"
 PRIMARY = ("prompting", "problem", "examples", "stable", "private")
 MODIFIERS = ("complex_domain", "best_quality", "fast_iteration", "prompt_large")
@@ -147,7 +151,8 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--dev", type=Path, action="append", metavar="FILE",
+                        help="a tuned-on corpus; repeat for several (default: goals_dev.jsonl and goals_blind1.jsonl)")
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--show-misses", action="store_true", help="list each item read to a wrong approach or path")
     parser.add_argument("--rules-only", action="store_true", help="read with the rules alone, without the MiniLM similarity pass")
@@ -162,9 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         reader = OfflineInterviewer(get_embedder("local"))
     print(f"reader: offline interviewer, {'rules only' if args.rules_only else 'rules + MiniLM similarity'}")
     status = 0
-    for name, path in (("dev (tuned on)", args.dev), ("held-out (never tuned on)", args.heldout)):
+    parts = [(f"dev {path.name} (tuned on)", path) for path in args.dev or DEV]
+    for name, path in [*parts, ("held-out (never tuned on)", args.heldout)]:
         if not path.exists():
-            print(f"\n== {name}: skipped, {path} does not exist ==")
+            shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            print(f"\n== {name}: skipped, {shown} does not exist (no held-out figures in this run) ==")
             continue
         try:
             items = load(path)

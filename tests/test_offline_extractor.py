@@ -38,7 +38,8 @@ OWN_TEXTS = [
     ("I run a small law firm. We want drafts of client letters in our firm's voice. We have roughly 300 letters we're "
      "proud of. Client information is privileged and can't leave our office network. Haven't really tried prompting "
      "beyond asking ChatGPT.",
-     {"behaviour": True, "examples": 300, "private": True, "prompting": "not_tried", "complex_domain": True}, set()),
+     # a law firm is not by itself a complex domain: only "enterprise", "complex", "specialised" and the like are
+     {"behaviour": True, "examples": 300, "private": True, "prompting": "not_tried"}, {"complex_domain"}),
     ("Help! Our docs bot hallucinates API parameters that don't exist. It should only answer from our developer "
      "documentation, which we update with every release.", {"knowledge": True}, {"stable", "examples"}),
     ("We need JSON output that matches our schema every single time, for extracting fields from invoices. A long "
@@ -53,8 +54,8 @@ OWN_TEXTS = [
     ("Our medical transcription summaries need to follow a strict SOAP note format. We have ~15,000 de-identified "
      "notes written by our physicians. Patient data must stay on-prem for HIPAA. Prompt engineering with Llama 3 "
      "couldn't get the section structure consistent. The SOAP format is a standard and won't change.",
-     {"behaviour": True, "examples": 15000, "private": True, "prompting": "fell_short", "stable": True,
-      "complex_domain": True}, set()),
+     {"behaviour": True, "examples": 15000, "private": True, "prompting": "fell_short", "stable": True},
+     {"complex_domain"}),
     ("make it sound less robotic", {"behaviour": True}, {"knowledge", "examples"}),
     ("We're a startup building a coding assistant for our internal framework. It needs to know our APIs, and also "
      "write code in our conventions (naming, error handling). We have 800 reviewed PRs as examples. We've tried a "
@@ -200,6 +201,29 @@ REPLIES = [
 ]
 
 
+# Phrase families the first blind set showed the reader missing, each written here in words other than the blind
+# set's: the rules must cover the family, not the sentence.
+PHRASE_FAMILIES = [
+    ("We're OK with the data going to OpenAI.", {"private": False}, set()),
+    ("Our infosec team signed off on OpenAI for this.", {"private": False}, set()),
+    ("The data is not allowed to go to OpenAI.", {"private": True}, set()),
+    ("A hospital wants discharge letters in our template.", {"behaviour": True}, {"complex_domain"}),
+    ("We are a large enterprise in a highly technical field.", {"complex_domain": True}, set()),
+    ("Our prompt is 4k tokens. It works, but the bill at our volume is painful.",
+     {"prompting": "good_enough", "prompt_large": True}, set()),
+    ("We tried Claude; the results were underwhelming.", {"prompting": "fell_short"}, set()),
+    ("Our prompt is decent but the tone wobbles.", {"prompting": "fell_short"}, set()),
+    ("We have 12.500 signed-off replies.", {"examples": 12500}, set()),
+    ("We have 500k emails but none are labelled.", {"examples": 0}, set()),
+    ("Maybe two dozen usable ones among our 80k tickets.", {"examples": 24}, set()),
+    ("It must pull each customer's plan from our billing backend and reply in our friendly tone.",
+     {"behaviour": True, "knowledge": True}, set()),
+    ("The tone guide is being rewritten by the new brand agency.", {"stable": False}, set()),
+    ("Budget is flexible; we want the best possible assistant.", {"best_quality": True}, set()),
+    ("We release every week and want quick experiments.", {"fast_iteration": True}, {"stable"}),
+]
+
+
 @pytest.fixture(scope="session")
 def interviewer() -> OfflineInterviewer:
     from agent.clients import get_embedder
@@ -213,7 +237,7 @@ def _facts(interviewer: OfflineInterviewer, text: str, focus: str | None = None)
 
 @pytest.mark.parametrize("text,expected,absent", ISSUE_EXAMPLES + OWN_TEXTS + HELD_OUT + HELD_OUT_2
                          + NUMBERS_THAT_COUNT_NOTHING + FRESHNESS_IS_KNOWLEDGE + STYLE_RULED_OUT
-                         + COUNTS_ARE_NOT_SUBJECTS)
+                         + COUNTS_ARE_NOT_SUBJECTS + PHRASE_FAMILIES)
 def test_reads_what_people_wrote(interviewer, text, expected, absent):
     facts = _facts(interviewer, text)
     assert {k: facts.get(k) for k in expected} == expected, facts
@@ -238,6 +262,19 @@ def test_similarity_catches_paraphrases_the_rules_miss(interviewer):
     found = {f.fact: f for f in interviewer.extract("Our security team will not allow customer records to be handed "
                                                     "to any outside company.")}
     assert found["private"].value is True
+
+
+def test_similarity_never_lets_data_out(interviewer):
+    """Only stated words may send data to OpenAI: a similarity guess of "may go" is dropped, so privacy keeps its
+    safe default and the interview asks."""
+    seen = []
+
+    def add(fact, value, *args, **kwargs):
+        seen.append((fact, value))
+
+    interviewer._accept("private", {"false": (0.9, "Internal data only.", 0.7)}, add)
+    interviewer._accept("private", {"true": (0.9, "It stays with us.", 0.7)}, add)
+    assert seen == [("private", True)]
 
 
 def test_split_keeps_wording():
@@ -293,7 +330,7 @@ def test_few_shot_examples_in_the_prompting_answer_are_not_training_data(intervi
     reply = {f.fact: f for f in interviewer.extract(NDA_PROMPTING, focus="prompting")}
     assert reply["prompting"].value == "fell_short" and "examples" not in reply
     facts, d = _decide(interviewer, NDA_GOAL, {"prompting": NDA_PROMPTING})
-    assert (facts.examples, facts.prompting, facts.complex_domain) == (400, "fell_short", True)
+    assert (facts.examples, facts.prompting, facts.complex_domain) == (400, "fell_short", False)
     assert d.approach == "fine_tune"
 
 
@@ -387,6 +424,8 @@ def test_the_rules_alone_read_the_dev_corpus_and_never_load_the_embedder():
         def embed(self, texts):
             raise AssertionError("rules_only must not embed")
 
-    result = score(load(DEV), OfflineInterviewer(Refuse(), rules_only=True))
-    assert result["n"] >= 150 and not result["label_errors"]
-    assert result["approach_accuracy"] >= 0.9 and result["path_accuracy"] >= 0.9
+    reader = OfflineInterviewer(Refuse(), rules_only=True)
+    for path in DEV:  # the reader's own corpus and the first blind set, both tuned on now
+        result = score(load(path), reader)
+        assert result["n"] >= 90 and not result["label_errors"], path
+        assert result["approach_accuracy"] >= 0.9 and result["path_accuracy"] >= 0.9, path

@@ -17,22 +17,28 @@ _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven
           "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1}
 _VAGUE = {"a handful": 5, "a couple": 2, "a few": 3, "several": 5, "a dozen": 12, "dozens": 36, "hundreds": 200,
           "thousands": 2000, "tens of thousands": 20000}
-_SCALE = {"hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
+_SCALE = {"dozen": 12, "hundred": 100, "thousand": 1000, "k": 1000, "million": 1_000_000, "m": 1_000_000}
 
 _NUMBER = re.compile(
-    r"(?<![\w$€£./])(?P<num>\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d,.])|\d+(?:\.\d+)?)\s?(?P<scale>k|m|thousand|million|hundred)?(?![\w%/-])\+?"
+    r"(?<![\w$€£./])(?P<num>\d+,\d{1,2}(?=\s?(?:k|m|thousand|million)\b)|\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d,.])"
+    r"|\d{1,3}(?:\.\d{3})+(?![\d,.]|\s?(?:k|m|thousand|million)\b)|\d+(?:\.\d+)?)\s?(?P<scale>k|m|thousand|million|hundred)?(?![\w%/-])\+?"
     r"|(?P<vague>tens of thousands|a handful|a couple|a few|several|a dozen|dozens|hundreds|thousands)"
     r"(?:\s+(?:of\s+)?(?P<vscale>hundred|thousand))?"
     r"|\b(?P<word>(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
     r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen"
-    r"|eighteen|nineteen|a|an)(?:\s+(?P<wscale>hundred|thousand))?\b",
+    r"|eighteen|nineteen|a|an)(?:\s+(?P<wscale>hundred|thousand|dozen))?\b",
     re.I,
 )
 
 
 def _value(m: re.Match) -> int | None:
     if m.group("num"):
-        value = float(m.group("num").replace(",", "").replace(" ", ""))
+        num = m.group("num")
+        if re.fullmatch(r"\d+,\d{1,2}", num):  # "1,2 million": a decimal comma
+            num = num.replace(",", ".")
+        elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+", num):  # "18.000 work orders": dots group thousands
+            num = num.replace(".", "")
+        value = float(num.replace(",", "").replace(" ", ""))
         return int(value * _SCALE.get((m.group("scale") or "").lower(), 1))
     if m.group("vague"):
         base = _VAGUE[m.group("vague").lower()]
@@ -65,14 +71,15 @@ _MEASURES = (r"seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|y
 _STOP = (r"the|a|an|of|to|in|on|at|for|with|by|from|per|each|every|is|are|was|were|be|been|have|has|had|and|or|but"
          r"|than|as|into|over|under|about|that|which|who|it|its|it's|we|we're|we've|our|they|their|this|more|less|most"
          r"|up|out|so|if|then|i|you|he|she|his|her|my|your|not|no|will|would|can|could|should|must|may|might|do|does"
-         r"|did|just|only|also|all|after|before|within|below|above|took|take|make|made|want|need|use|used|using")
+         r"|did|just|only|also|all|after|before|within|below|above|took|take|make|made|want|need|use|used|using|since|until"
+         r"|till|during|through|across|via|like|such|among|amongst|including|except|besides|plus|versus|vs")
 _STOP_ALT = _STOP
-_MOD = rf"(?!(?:{_STOP}|{_MEASURES})\b)[a-z][a-z'/&-]*"
+_MOD = rf"(?!(?:{_STOP})(?![a-z'/&-]))(?!(?:{_MEASURES})(?![a-z'/&-])(?!\s+(?:pairs?|examples?|samples?|translations?)\b))[a-z][a-z'/&-]*"
 _DATA = rf"(?P<ex>{_EXAMPLE_NOUNS})|(?P<doc>{_DOC_NOUNS})|(?P<vol>{_VOLUME_NOUNS})"
 # "8,000 of her conversations", "3,200 of them", "hundreds of tickets", "300 letters", "2k question/SQL pairs",
 # "800 reviewed PRs as examples".
 _NOUN = re.compile(
-    rf"\s*(?:of\s+(?:(?:her|his|our|their|the|these|those|my|your|its)\s+)?(?:{_MOD}\s+)?"
+    rf"\s*(?:(?:lines?\s+)?of\s+(?:(?:her|his|our|their|the|these|those|my|your|its)\s+)?(?:{_MOD}\s+)?"
     rf"|(?:(?:{_MOD})\s+){{0,3}}?(?:(?:{_MOD})\s+as\s+(?:training\s+)?(?=examples?\b))?)(?:{_DATA})\b")
 # Words right before a number that make it a label, a rank or a model name, not a count: "version 2", "GPT-4".
 _LABEL = re.compile(r"(?:\b(?:versions?|v|ver|step|steps|chapter|section|page|tier|level|phase|round|number|no|gpt|llama"
@@ -118,9 +125,11 @@ _GENERIC = re.compile(
     rf"(?P<head>{_HEAD})(?=\s*$|\s*[^\w\s'/&-]|\s+(?:{_STOP}|\w+ed|\w+en)\b)")
 _CURATED_WORDS = (r"edited|written|reviewed|approved|annotated|labell?ed|gold|curated|corrected|translated|vetted|checked"
                   r"|verified|graded|tagged|coded|rated|resolved|hand[- ]\w+")
+# Adjectives that pick the usable part out of a larger heap: "a dozen good ones, most of our 40k commits are 'wip'".
+_GOOD_WORDS = r"good|clean|usable|useful|solid|decent|proper|great|high[- ]quality|quality|gold|perfect|ideal|correct|real"
 # "2k labeled." and "~250 have a summary written by a human": the count of curated items with the noun left out.
 _BARE_CURATED = re.compile(rf"\s*(?:{_CURATED_WORDS})\b(?=\s*(?:$|[.,;:!?)]))"
-                           rf"|\s*(?:of them\s+)?(?:have|has|are|were|come with|came with)\b[^.;,]*?\b(?:{_CURATED_WORDS})\b")
+                           rf"|\s*(?:of them\s+)?(?:have|has|are|were|come with|came with)\b[^.;,]*?\b(?:{_CURATED_WORDS}|{_GOOD_WORDS})\b")
 # "Our reports (around 2,000, written ...)": a count in brackets right after the noun it counts.
 _PAREN = re.compile(r"([a-z][a-z'-]*)\s*\(\s*(?:about|around|roughly|approx\w*|~|maybe|some|over|nearly)?\s*~?$")
 # Examples shown in a prompt are few-shot examples, not training data: "we tried GPT-4.1 with 5 examples",
@@ -135,7 +144,8 @@ _PER_MONTH = {"day": 30, "daily": 30, "week": 4.3, "weekly": 4.3, "month": 1, "m
 _NO_DATA = re.compile(
     r"\b(?:no|zero|without any|without)\s+(?:\w+\s+)?(?:training\s+)?(?:data|examples|dataset|samples|labell?ed data)\b"
     r"|\b(?:don'?t|do not|doesn'?t|haven'?t)\s+(?:yet\s+)?(?:have|got|collected|gathered)\s+(?:any\s+)?(?:\w+\s+)?(?:data|examples|dataset)\b"
-    r"|\bnothing (?:labell?ed|collected)\b")
+    r"|\bnothing (?:labell?ed|collected|annotated)\b|\bnone (?:of (?:it|them) )?(?:is |are )?(?:labell?ed|annotated|reviewed|tagged)\b"
+    r"|\bno (?:labell?ed|annotated|curated|clean|good) (?:\w+ )?(?:data|examples|ones|items|tickets|emails)\b|\bno (?:labels|annotations|gold answers)\b")
 _SENTENCE_END = re.compile(r"[.;!?:](?:\s|$)")
 _CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:and|but|while|so|because)\s")
 
@@ -143,7 +153,8 @@ _CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:and|but|while|so|because)\s")
 class Mention(NamedTuple):
     kind: str  # "examples", "documents" or "requests_per_month"
     value: int
-    rank: tuple  # for examples: (curated, exact, a listed data noun, value); the largest is the most specific
+    rank: tuple  # for examples: (curated: 0, 1, or 2 for "the good ones" of a heap, exact, a listed data noun, value);
+    # the largest is the most specific
 
 
 def _standalone(low: str, m: re.Match) -> bool:
@@ -182,7 +193,34 @@ def _few_shot(low: str, start: int, end: int, mods: str) -> bool:
 
 
 def _not_data(word: str) -> bool:
-    return bool(re.fullmatch(rf"(?:{_NOT_DATA}|{_MEASURES}|{_STOP})", word))
+    """People, places, measures; "times/month" is two measures."""
+    return any(re.fullmatch(rf"(?:{_NOT_DATA}|{_MEASURES}|{_STOP})", part) for part in word.split("/") if part)
+
+
+# Nouns that usually count a volume ("1,500 orders a week") but count records held after "we have": "18.000 work orders".
+_HELD_NOUNS = r"orders|calls|sessions|interactions|queries|requests"
+_HELD_BEFORE = re.compile(r"\b(?:have|has|had|'ve|got|kept|saved|logged|archived|collected|recorded|there are)\s+(?:about |around |roughly |some |~|over |nearly |almost |maybe )?$")
+# Material without the wanted answers is not an example of the behaviour: "the raw inbox (~90k emails)", "50k
+# unlabelled tickets", "transcripts without summaries".
+_RAW = re.compile(r"\b(?:raw|unlabell?ed|unannotated|uncurated|unreviewed|unsorted|unprocessed|untagged|ungraded|unanswered"
+                  r"|not (?:yet )?(?:labell?ed|annotated|reviewed|tagged|graded)|without (?:any )?(?:labels|answers|replies|annotations|summaries|tags))\b")
+
+
+_RAW_AFTER = re.compile(r"\b(?:labell?ed|annotated|reviewed|tagged|graded|answered|unlabell?ed|unannotated|answers|labels|replies)\b")
+
+
+def _raw(low: str, start: int, end: int, num_end: int) -> bool:
+    """True when the counted material is said to be raw: in the words before the number (same clause, a bracket
+    aside, at most five words back) or in its own clause after it."""
+    sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
+    clause = max((e.end() for e in _CLAUSE_START.finditer(low, sentence, start) if e.group(0) != "("), default=sentence)
+    before = " ".join(low[clause:start].split()[-5:])
+    clause_end = next((e.start() for e in _CLAUSE_END.finditer(low, end)), len(low))
+    # "500k emails but none are labelled": a "but" clause that takes the labels away
+    sentence_end = next((e.start() for e in _SENTENCE_END.finditer(low, end)), len(low))
+    taken_back = re.search(r"^[^.;]*?\b(?:but|though|although|yet)\s+(?:none|not one|nothing|no one|they(?:'re| are)? not|they'?re un\w+|they are un\w+|without)\b",
+                           low[clause_end:sentence_end]) and _RAW_AFTER.search(low, clause_end, sentence_end)
+    return bool(_RAW.search(before) or _RAW.search(low, num_end, clause_end) or taken_back)
 
 
 def _open_noun(low: str, m: re.Match) -> tuple[int, str, bool] | None:
@@ -199,6 +237,10 @@ def _open_noun(low: str, m: re.Match) -> tuple[int, str, bool] | None:
         curated = bool(re.search(rf"\b(?:{_CURATED_WORDS})\b", low[m.end():generic.end() + 40].split(".")[0]))
         if _TAXONOMY.match(head):
             return (generic.end(), head, True) if curated else None
+        if head in ("ones", "them", "those") and re.search(rf"\b(?:{_GOOD_WORDS}|{_CURATED_WORDS})\b", mods):
+            return generic.end(), "ones", True  # "a dozen good ones", "50k really clean ones": the usable part
+        if re.fullmatch(_HELD_NOUNS, head) and _HELD_BEFORE.search(low[:m.start()]):
+            return generic.end(), head, curated  # "we have 18.000 work orders": records held, not a volume
         if not _not_data(head) and not any(_not_data(w) for w in words[-1:]):
             return generic.end(), head, curated
         return None
@@ -219,6 +261,10 @@ def mentions(text: str) -> list[Mention]:
         if value is None or not _standalone(low, m):
             continue
         exact = bool(m.group("num") or m.group("word"))
+        if m.group("num") and re.fullmatch(r"(?:19|20)\d\d", m.group("num")) and not m.group("scale") and (
+                re.search(r"\b(?:in|since|from|until|till|by|of|for|during|before|after|as of)\s+$", low[:m.start()])
+                or not (g := _GENERIC.match(low, m.end())) or not g.group("head").endswith("s")):
+            continue  # "our 2024 price list", "in 2023": a year, not a count ("2000 examples" names a plural)
         noun = _NOUN.match(low, m.end())
         if not noun:
             other = _open_noun(low, m)
@@ -227,8 +273,9 @@ def mentions(text: str) -> list[Mention]:
             end, head, curated = other
             if _wished(low, m.start(), end):
                 continue
-            kind = "few_shot" if _few_shot(low, m.start(), end, head) else "examples"
-            out.append(Mention(kind, value, (curated, exact, False, value)))
+            kind = "few_shot" if _few_shot(low, m.start(), end, head) else "raw" if _raw(low, m.start(), end, m.end()) else "examples"
+            # The usable part picked out of a larger heap ranks above every other count: 2 over curated's 1.
+            out.append(Mention(kind, value, (2 if head == "ones" else curated, exact, False, value)))
             continue
         rest = low[noun.end():]
         rate = _RATE.match(rest)
@@ -243,6 +290,8 @@ def mentions(text: str) -> list[Mention]:
             continue
         if _few_shot(low, m.start(), noun.end(), low[m.end():noun.end()]):
             out.append(Mention("few_shot", value, ()))
+        elif _raw(low, m.start(), noun.end(), m.end()):
+            out.append(Mention("raw", value, ()))
         elif noun.group("ex") or curated:
             out.append(Mention("examples", value, (curated, exact, True, value)))
         else:
@@ -262,7 +311,7 @@ def counts(text: str) -> dict:
     """Training-example count, request volume and document count stated in `text` (keys present when found)."""
     out: dict = {}
     for x in mentions(text):
-        if x.kind not in ("examples", "few_shot"):
+        if x.kind not in ("examples", "few_shot", "raw"):
             out.setdefault(x.kind, x.value)
     best = best_examples(text)
     if best is not None:

@@ -128,9 +128,15 @@ class OfflineInterviewer:
         if focus:
             self._focused(text, focus, add)
         topic, style_ok, fresh = None, None, set()
+        after_prompt = False  # the previous sentence spoke of a prompt, so "It works, but ..." judges it
         for sentence in sentences(text):
             low = _normalise(sentence)
             self._rules(sentence, low, add)
+            if after_prompt and not rules.PROMPT_WORDS.search(low):
+                verdict = rules.prompting_follow_up(low)
+                if verdict:
+                    add("prompting", verdict, sentence)
+            after_prompt = bool(rules.PROMPT_WORDS.search(low))
             if style_ok is None and rules.style_ruled_out(low):
                 style_ok = sentence
             for clause in clauses(low):
@@ -185,8 +191,9 @@ class OfflineInterviewer:
         verdict = rules.prompting(low)
         if verdict:
             add("prompting", verdict, sentence)
-        elif rules.prompt_tried(low):
-            # Someone who tried a prompt and is now weighing fine-tuning found that it fell short.
+        elif rules.prompt_tried(low) and not rules.prompt_large(low):
+            # Someone who tried a prompt and is now weighing fine-tuning found that it fell short; one who only says
+            # the prompt is large and costly has given no verdict on its quality.
             add("prompting", "fell_short", sentence, "inferred")
         if rules.prompt_large(low):
             add("prompt_large", True, sentence)
@@ -222,6 +229,8 @@ class OfflineInterviewer:
                 add("problem", word, evidence)
         elif focus == "examples":
             stated = rules.counts(low).get("examples")
+            if stated is None and any(x.kind == "raw" for x in rules.mentions(low)):
+                stated = 0  # "none labelled yet, just the raw inbox (~90k emails)": material, not examples
             if stated is None:
                 values = rules.numbers(low)
                 stated = max(values) if values else 0 if no or re.search(r"\b(zero|nothing|none)\b", low) else None
@@ -286,6 +295,11 @@ class OfflineInterviewer:
         if len(best) > 1:
             sure = min(sure, CONFLICT)  # clauses matched different labels: "it works ... it still drifts"
         value: Any = {"true": True, "false": False}.get(label, label)
+        if group == "private" and value is False:
+            # Letting data go out is read from words only: MiniLM tells "internal data only" from "fine to send"
+            # by topic, not polarity (the first blind set had it read as may-go), and a wrong "may go" sends data
+            # out while a wrong "stays in" only costs a question. Unread, privacy keeps its safe default and is asked.
+            return
         add(group, value, sentence, "inferred", confidence=sure)
 
     def _embed(self, texts: list[str]):
