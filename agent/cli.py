@@ -12,9 +12,18 @@ from tools.errors import TunewiseError
 
 # (module in agent.commands, the commands it adds), in the order `tunewise --help` shows them.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("validate", ("validate",)), ("split", ("split",)), ("estimate", ("estimate",)), ("train", ("train",)),
-    ("jobs", ("jobs",)), ("index", ("index",)), ("search", ("search",)), ("plan", ("plan", "sessions", "resume")),
-    ("eval", ("eval",)), ("deploy", ("deploy",)), ("serve", ("serve",)), ("demo", ("demo",)),
+    ("validate", ("validate",)),
+    ("split", ("split",)),
+    ("estimate", ("estimate",)),
+    ("train", ("train",)),
+    ("jobs", ("jobs",)),
+    ("index", ("index",)),
+    ("search", ("search",)),
+    ("plan", ("plan", "sessions", "resume")),
+    ("eval", ("eval",)),
+    ("deploy", ("deploy",)),
+    ("serve", ("serve",)),
+    ("demo", ("demo",)),
 )
 
 
@@ -47,7 +56,8 @@ def build_app(command: str | None = None) -> typer.Typer:
     """The CLI with every command, or with only `command` and what its module adds.
 
     Running one command needs only its own module: `tunewise validate` then starts without importing the
-    training, serving and agent modules (start-up is part of every run's time)."""
+    training, serving and agent modules (start-up is part of every run's time).
+    """
     cli = typer.Typer(
         name="tunewise",
         cls=_Group,
@@ -84,7 +94,7 @@ def _quiet(command: str | None) -> None:
         sys.argv.remove("--verbose")  # every heavy command takes it; their own options need not repeat it
     if not verbose:
         from agent.quiet import quiet_start
-        from agent.settings import get_settings
+        from tools.settings import get_settings
 
         quiet_start(get_settings().home / "logs" / f"{command}.log")
 

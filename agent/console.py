@@ -16,10 +16,12 @@ def print_json(text: str) -> None:
     sys.stdout.flush()
 
 
-def approve_spend(refusal: str, *, question: str, yes: bool, json_out: bool, hint: str, declined: str,
-                  nothing_spent: str) -> None:
+def approve_spend(
+    refusal: str, *, question: str, yes: bool, json_out: bool, hint: str, declined: str, nothing_spent: str
+) -> None:
     """The commands' one gate before spending money or GPU time: --yes passes; a script (no terminal, or
-    --json) gets `refusal` as one line; a person is asked `question` and a no stops with `declined`."""
+    --json) gets `refusal` as one line; a person is asked `question` and a no stops with `declined`.
+    """
     import typer
 
     from tools.errors import TunewiseError

@@ -60,7 +60,7 @@ def report(name: str, sizes: list[int], seconds: list[float]) -> None:
 
 def prefix(scan, n: int):
     """The scan of the file's first n valid examples: its per-example arrays cut at n."""
-    from tools.scan import EXAMPLE_ARRAYS, MINHASHES
+    from tools.dataset.scan import EXAMPLE_ARRAYS, MINHASHES
 
     part = copy.copy(scan)
     for name, typecode in EXAMPLE_ARRAYS:
@@ -71,7 +71,7 @@ def prefix(scan, n: int):
 
 
 def scanned(shape: str, n: int, tmp: Path):
-    from tools.scan import ScanConfig, scan_range
+    from tools.dataset.scan import ScanConfig, scan_range
 
     path = write_file(tmp / f"{shape}.jsonl", shape, n)
     cfg = ScanConfig(fmt="chat", encoding_name="o200k_base", max_example_tokens=65_536, hosted=True)
@@ -89,7 +89,7 @@ def conflicting(scan, seed: int = 0):
 
 
 def cross_example(args, tmp: Path) -> None:
-    from tools import quality
+    from tools.dataset import quality
 
     sizes = [args.examples * k for k in SIZES]
     want = set(args.only.split(","))
@@ -113,9 +113,9 @@ def cross_example(args, tmp: Path) -> None:
 
 
 def index_growth(args, tmp: Path) -> None:
-    from agent.clients import get_chroma_client
     from tests.fakes.hash_embedder import HashEmbedder
-    from tools.index import IndexInput, run
+    from tools.clients import get_chroma_client
+    from tools.rag.index import IndexInput, run
 
     words = "bread comet wheel tomato adapter tide violin glacier chess coffee bridge colony orbit string".split()
     sizes = [args.files * k for k in SIZES]
@@ -141,7 +141,7 @@ def index_growth(args, tmp: Path) -> None:
 def bootstrap_growth(args) -> None:
     import numpy as np
 
-    from tools import bootstrap as bs
+    from tools.evaluation import bootstrap as bs
 
     sizes = [args.eval * k for k in SIZES]
     times = []
@@ -149,19 +149,30 @@ def bootstrap_growth(args) -> None:
         rng = np.random.default_rng(0)
         labels = [f"label{k}" for k in range(8)]
         gold = [labels[k] for k in rng.integers(0, 8, n)]
-        preds = {name: [g if rng.random() < acc else labels[int(rng.integers(0, 8))] for g in gold]
-                 for name, acc in (("a", 0.8), ("b", 0.7))}
+        preds = {
+            name: [g if rng.random() < acc else labels[int(rng.integers(0, 8))] for g in gold]
+            for name, acc in (("a", 0.8), ("b", 0.7))
+        }
         scores = {name: rng.random(n).tolist() for name in preds}
 
         def once() -> None:
             idx = bs.resamples(n)
-            stats = {name: {"score": bs.mean_stat(scores[name]), "macro_f1": bs.labels_f1_stat(preds[name], gold)}
-                     for name in preds}
+            stats = {
+                name: {"score": bs.mean_stat(scores[name]), "macro_f1": bs.labels_f1_stat(preds[name], gold)}
+                for name in preds
+            }
             for name in stats:
                 for stat in stats[name].values():
                     bs.interval(stat, idx)
             for metric in ("score", "macro_f1"):
-                bs.compare("a", "b", "label_accuracy" if metric == "score" else "macro_f1", stats["a"][metric], stats["b"][metric], idx)
+                bs.compare(
+                    "a",
+                    "b",
+                    "label_accuracy" if metric == "score" else "macro_f1",
+                    stats["a"][metric],
+                    stats["b"][metric],
+                    idx,
+                )
 
         times.append(best(once, repeats=1))
     report("eval bootstrap (examples)", sizes, times)

@@ -18,23 +18,36 @@ from graphs.state import STEPS, AgentState, Context
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
 # (`iv.name`), which lets either module be imported first.
 
-ACCEPT = re.compile(r"^\W*(y|yes|yep|yeah|ok|okay|fine|correct|right|that'?s right|looks (good|right|fine)|all good|"
-                    r"accept(ed)?|confirm(ed)?|lgtm|go|go ahead|good)?\W*$", re.I)
+ACCEPT = re.compile(
+    r"^\W*(y|yes|yep|yeah|ok|okay|fine|correct|right|that'?s right|looks (good|right|fine)|all good|"
+    r"accept(ed)?|confirm(ed)?|lgtm|go|go ahead|good)?\W*$",
+    re.I,
+)
 # "3: we have 400 NDAs", "2) both", "item 4 - it changes monthly"; several may share a line, split at ";" or " and N:".
 ITEM = re.compile(r"(?:^|;|\band\b)\s*(?:item\s*|#)?([1-9])\s*[:.)=\-]\s*", re.I)
-MODIFIERS = {"complex_domain": "a complex, specialised domain", "best_quality": "best quality, budget flexible",
-             "fast_iteration": "fast iteration matters", "prompt_large": "today's prompt is large and costly"}
+MODIFIERS = {
+    "complex_domain": "a complex, specialised domain",
+    "best_quality": "best quality, budget flexible",
+    "fast_iteration": "fast iteration matters",
+    "prompt_large": "today's prompt is large and costly",
+}
 ITEM_MODIFIERS = {"prompting": ("prompt_large",), "private": ("complex_domain", "best_quality", "fast_iteration")}
 
 
 def describe(fact: str, value: Any) -> str:
     """A fact's value in words, as the list shows it."""
     if fact == "prompting":
-        return {"not_tried": "not tried yet", "fell_short": "tried, and it fell short",
-                "good_enough": "tried, and it is good enough (about 80% of the way or more)"}.get(value, str(value))
+        return {
+            "not_tried": "not tried yet",
+            "fell_short": "tried, and it fell short",
+            "good_enough": "tried, and it is good enough (about 80% of the way or more)",
+        }.get(value, str(value))
     if fact == "problem":
-        return {"knowledge": "knowledge (facts the model lacks)", "behaviour": "behaviour (how it answers)",
-                "both": "both knowledge and behaviour"}.get(value, str(value))
+        return {
+            "knowledge": "knowledge (facts the model lacks)",
+            "behaviour": "behaviour (how it answers)",
+            "both": "both knowledge and behaviour",
+        }.get(value, str(value))
     if fact == "examples":
         return f"{value:,} good examples" if isinstance(value, int) else str(value)
     if fact == "stable":
@@ -53,28 +66,46 @@ def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
         entry = iv.problem_fact(facts) if fact == "problem" else facts.get(fact)
         label = title.split(". ", 1)[-1]
         if entry is None:
-            out.append({"n": n, "step": key, "title": label, "read": "not needed: the recommendation is the same "
-                        "whatever the answer", "source": "inferred", "evidence": "", "doubt": None})
+            out.append(
+                {
+                    "n": n,
+                    "step": key,
+                    "title": label,
+                    "read": "not needed: the recommendation is the same whatever the answer",
+                    "source": "inferred",
+                    "evidence": "",
+                    "doubt": None,
+                }
+            )
             continue
         read = describe(fact, entry["value"])
         extra = [MODIFIERS[m] for m in ITEM_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
         if extra:
             read += "; " + "; ".join(extra)
-        out.append({"n": n, "step": key, "title": label, "read": read, "source": entry["source"],
-                    "evidence": entry["evidence"], "doubt": open_doubts.get(fact)})
+        out.append(
+            {
+                "n": n,
+                "step": key,
+                "title": label,
+                "read": read,
+                "source": entry["source"],
+                "evidence": entry["evidence"],
+                "doubt": open_doubts.get(fact),
+            }
+        )
     return out
 
 
 def corrections(text: str) -> list[tuple[int | None, str]]:
     """(item number or None, what the person said) for each correction in the reply."""
     marks = list(ITEM.finditer(text))
-    if not marks or marks[0].start() > 0 and text[:marks[0].start()].strip(" ;,"):
-        head = text[:marks[0].start()] if marks else text
+    if not marks or marks[0].start() > 0 and text[: marks[0].start()].strip(" ;,"):
+        head = text[: marks[0].start()] if marks else text
         out: list[tuple[int | None, str]] = [(None, head.strip(" ;,"))]
     else:
         out = []
     for mark, nxt in zip(marks, marks[1:] + [None]):
-        said = text[mark.end():nxt.start() if nxt else len(text)].strip(" ;,")
+        said = text[mark.end() : nxt.start() if nxt else len(text)].strip(" ;,")
         out.append((int(mark.group(1)), said))
     return [(n, said) for n, said in out if said]
 
@@ -91,11 +122,18 @@ def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]
     # A numbered correction speaks to its item: other facts read in passing ("4: it changes every month" also
     # sounds like volatile knowledge) would change items the person did not mean to touch.
     keep = {fact, *(("behaviour", "knowledge") if fact == "problem" else ())} if fact else None
-    new = {f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0} for f in found
-           if keep is None or f.fact in keep}
+    new = {
+        f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0}
+        for f in found
+        if keep is None or f.fact in keep
+    }
     if fact == "problem" and "problem" not in new and {"behaviour", "knowledge"} & new.keys():
-        new["problem"] = {**iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
-                          "source": "stated", "evidence": evidence, "confidence": 1.0}
+        new["problem"] = {
+            **iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
+            "source": "stated",
+            "evidence": evidence,
+            "confidence": 1.0,
+        }
     if fact is not None and fact not in new:
         return {}, f"I could not read “{said}” as item {n} ({STEPS[n - 1][2].split('. ', 1)[-1]})"
     if not new:
@@ -112,12 +150,13 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
     facts = {**(state.get("facts") or {}), **settled.get("facts", {})}
     open_doubts = {k: v for k, v in {**(state.get("doubts") or {}), **settled.get("doubts", {})}.items() if v}
-    reply = interrupt({"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")})
+    reply = interrupt(
+        {"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")}
+    )
     text = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]
     if ACCEPT.match(text):
-        return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk,
-                "steps": _records(state, facts)}
+        return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk, "steps": _records(state, facts)}
     reader = iv.interviewer_of(runtime)
     new: dict = {}
     notes = []
@@ -126,10 +165,16 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
         new.update(got)
         if note:
             notes.append(note)
-    return {**settled, "facts": {**settled.get("facts", {}), **new}, "doubts": {fact: None for fact in new},
-            "confirmed": False, "transcript": talk,
-            "confirm_note": "; ".join(notes) + ". Correct an item as “N: what is true”, or press Enter to accept."
-            if notes else None}
+    return {
+        **settled,
+        "facts": {**settled.get("facts", {}), **new},
+        "doubts": {fact: None for fact in new},
+        "confirmed": False,
+        "transcript": talk,
+        "confirm_note": "; ".join(notes) + ". Correct an item as “N: what is true”, or press Enter to accept."
+        if notes
+        else None,
+    }
 
 
 def _records(state: AgentState, facts: dict) -> dict:
@@ -147,4 +192,3 @@ def _records(state: AgentState, facts: dict) -> dict:
 
 def route_confirm(state: AgentState) -> Literal["decide", "again"]:
     return "decide" if state.get("confirmed") or not state.get("interactive", True) else "again"
-

@@ -15,10 +15,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.decision import DOMAINS, Facts, decide, pick_path, relevant
 from graphs.plan import RUN_OPTIONS, run_option
 from graphs.state import STEPS, AgentState, Context
 from prompts import render
+from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
 
 RANK = {"assumed": 0, "inferred": 1, "stated": 2, "asked": 3}
@@ -27,15 +27,32 @@ INFERRED = 0.5  # the most an inference (similarity, not a stated phrase) counts
 MAX_RETRIES = 2  # after two replies it could not read, the agent assumes and says so rather than nagging
 SKIP = re.compile(r"^\W*(skip|pass|don'?t know|dunno|not sure|no idea|unsure|\?+)\W*$", re.I)
 ASSUMED: dict[str, tuple[Any, str]] = {
-    "prompting": ("not_tried", "assumed: no careful prompt has been tried yet, so the framework's first step comes first"),
+    "prompting": (
+        "not_tried",
+        "assumed: no careful prompt has been tried yet, so the framework's first step comes first",
+    ),
     "problem": ("behaviour", "assumed: a behaviour problem (how the model answers, not what it knows)"),
     "examples": (0, "assumed: no training examples yet"),
     "stable": (True, "assumed: the wanted behaviour is stable"),
     "private": (True, "assumed: the data must stay in-house, the safe default until you say it may go to OpenAI"),
 }
-ANSWER_KEYS = {"1": "prompting", "prompt": "prompting", "prompting": "prompting", "2": "problem", "problem": "problem",
-               "3": "examples", "data": "examples", "examples": "examples", "4": "stable", "stability": "stable",
-               "stable": "stable", "5": "private", "path": "private", "private": "private", "privacy": "private"}
+ANSWER_KEYS = {
+    "1": "prompting",
+    "prompt": "prompting",
+    "prompting": "prompting",
+    "2": "problem",
+    "problem": "problem",
+    "3": "examples",
+    "data": "examples",
+    "examples": "examples",
+    "4": "stable",
+    "stability": "stable",
+    "stable": "stable",
+    "5": "private",
+    "path": "private",
+    "private": "private",
+    "privacy": "private",
+}
 EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  # read by the plan, not the interview
 
 
@@ -58,7 +75,8 @@ def interviewer_of(runtime: Runtime[Context] | None):
 
 def confidence(finding) -> float:
     """How sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
-    phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure."""
+    phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure.
+    """
     sure = float(getattr(finding, "confidence", 1.0))
     return min(sure, INFERRED) if finding.how == "inferred" else sure
 
@@ -70,16 +88,22 @@ def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
         source = "asked" if f.fact == asked else f.how
         old = out.get(f.fact) or facts.get(f.fact)
         if old is None or RANK[source] >= RANK[old["source"]]:
-            out[f.fact] = {"value": f.value, "source": source, "evidence": f.evidence,
-                           "confidence": 1.0 if source == "asked" else confidence(f)}
+            out[f.fact] = {
+                "value": f.value,
+                "source": source,
+                "evidence": f.evidence,
+                "confidence": 1.0 if source == "asked" else confidence(f),
+            }
     return out
 
 
 def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]:
     """Facts read two different ways (in one text, or a reply against what was read before): fact -> the two
-    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt."""
-    seen: dict[str, tuple] = {k: (v["value"], v["evidence"]) for k, v in facts.items()
-                              if v["source"] in ("stated", "inferred")}
+    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt.
+    """
+    seen: dict[str, tuple] = {
+        k: (v["value"], v["evidence"]) for k, v in facts.items() if v["source"] in ("stated", "inferred")
+    }
     out: dict[str, str] = {}
     for f in findings:
         if f.fact == asked or f.fact not in DOMAINS:
@@ -114,18 +138,23 @@ def problem_fact(facts: dict) -> dict | None:
     value = "both" if len(cues) == 2 else "behaviour" if "behaviour" in facts else "knowledge"
     source = max((c["source"] for c in cues), key=RANK.__getitem__)
     evidence = " / ".join(dict.fromkeys(c["evidence"] for c in cues))
-    return {"value": value, "source": source, "evidence": evidence,
-            "confidence": min(c.get("confidence", 1.0) for c in cues)}
+    return {
+        "value": value,
+        "source": source,
+        "evidence": evidence,
+        "confidence": min(c.get("confidence", 1.0) for c in cues),
+    }
 
 
 def openai_status(state: AgentState) -> str:
-    from tools.catalog import openai_catalog
+    from tools.costs.catalog import openai_catalog
 
     today = dt.date.fromisoformat(state["today"]) if state.get("today") else None
     return openai_catalog().availability.status(today)
 
 
 # ---- nodes ------------------------------------------------------------------------------------------------------
+
 
 def early_reading(state: AgentState, runtime: Runtime[Context] | None):
     """The goal's reading the CLI started before the graph (rules now, the rest in the background), if any."""
@@ -138,7 +167,8 @@ def early_reading(state: AgentState, runtime: Runtime[Context] | None):
 def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
     """The goal's full reading (similarity included), merged once it is due: intake read only what the rules
     find, so the first question did not wait for the embedder. Deterministic given the state, so a node may
-    call it again when it is re-run on resume."""
+    call it again when it is re-run on resume.
+    """
     if not state.get("reading_pending"):
         return {}
     reading = early_reading(state, runtime)
@@ -154,8 +184,12 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
     facts = dict(state.get("facts") or {})
     reading = early_reading(state, runtime)
     found = reading.quick if reading is not None else reader.extract(state.get("goal") or "")
-    update: dict = {"status": "interviewing", "validation": None, "doubts": doubts({}, found),
-                    "reading_pending": reading is not None}
+    update: dict = {
+        "status": "interviewing",
+        "validation": None,
+        "doubts": doubts({}, found),
+        "reading_pending": reading is not None,
+    }
     facts.update(absorb(facts, found))
     for key, value in (state.get("preset") or {}).items():
         fact = ANSWER_KEYS.get(key.lower())
@@ -164,23 +198,35 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
                 if key in RUN_OPTIONS:
                     run_option(key, value)  # a bad value stops here, before anything is priced
                 continue
-            raise TunewiseError(f"unknown --answer key '{key}'", exit_code=2,
-                                hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}")
+            raise TunewiseError(
+                f"unknown --answer key '{key}'",
+                exit_code=2,
+                hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}",
+            )
         found = reading.read_quickly(value, focus=fact) if reading is not None else []
         if fact not in {f.fact for f in found}:  # the rules alone could not read it: the full reader can wait
             found = reader.extract(value, focus=fact)
         facts.update(absorb(facts, found, asked=fact))
         if fact not in {f.fact for f in found}:
-            raise TunewiseError(f"could not read --answer {key}={value!r}", exit_code=2,
-                                hint=f"answer the question: {question(fact)[0]}")
+            raise TunewiseError(
+                f"could not read --answer {key}={value!r}",
+                exit_code=2,
+                hint=f"answer the question: {question(fact)[0]}",
+            )
         facts[fact]["evidence"] = f"--answer {key}={value}"
     if state.get("data_path"):
         update["validation"] = validation_summary(state["data_path"])
-        facts["examples"] = {"value": update["validation"]["good_examples"], "source": "inferred",
-                             "evidence": update["validation"]["summary"]}
+        facts["examples"] = {
+            "value": update["validation"]["good_examples"],
+            "source": "inferred",
+            "evidence": update["validation"]["summary"],
+        }
         if not ({"behaviour", "knowledge", "problem"} & facts.keys()):
-            facts["behaviour"] = {"value": True, "source": "inferred",
-                                  "evidence": "--data gives examples of the wanted answers: a behaviour to learn"}
+            facts["behaviour"] = {
+                "value": True,
+                "source": "inferred",
+                "evidence": "--data gives examples of the wanted answers: a behaviour to learn",
+            }
     if state.get("docs_dir") and "knowledge" not in facts and "problem" not in facts:
         facts["knowledge"] = {"value": True, "source": "inferred", "evidence": "--docs gives documents to answer from"}
     update["facts"] = facts
@@ -188,27 +234,48 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
 
 
 def validation_summary(path: str) -> dict:
-    from tools.validate import ValidateInput, run
+    from tools.dataset.validate import ValidateInput, run
 
     result = run(ValidateInput(path=path))
     flawed = sum(result.warning_counts.get(code, 0) for code in ("duplicate", "near_duplicate", "conflicting_answers"))
     good = max(0, result.valid_examples - flawed)
-    summary = (f"{result.valid_examples} valid of {result.examples} examples in {path} (tunewise validate)"
-               + (f", {flawed} duplicates or conflicts left out" if flawed else ""))
-    return {"path": path, "format": result.format, "examples": result.examples, "valid_examples": result.valid_examples,
-            "good_examples": good, "errors": len(result.errors), "error_counts": dict(result.error_counts),
-            "warning_counts": dict(result.warning_counts), "tokens_total": result.tokens.total,
-            "tokens_trained": result.tokens.trained, "tokens_per_example_mean": result.tokens.per_example.mean,
-            "estimated_training_cost_usd": result.estimated_training_cost_usd, "summary": summary}
+    summary = f"{result.valid_examples} valid of {result.examples} examples in {path} (tunewise validate)" + (
+        f", {flawed} duplicates or conflicts left out" if flawed else ""
+    )
+    return {
+        "path": path,
+        "format": result.format,
+        "examples": result.examples,
+        "valid_examples": result.valid_examples,
+        "good_examples": good,
+        "errors": len(result.errors),
+        "error_counts": dict(result.error_counts),
+        "warning_counts": dict(result.warning_counts),
+        "tokens_total": result.tokens.total,
+        "tokens_trained": result.tokens.trained,
+        "tokens_per_example_mean": result.tokens.per_example.mean,
+        "estimated_training_cost_usd": result.estimated_training_cost_usd,
+        "summary": summary,
+    }
 
 
 def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict:
     text = question(fact)[0]
     if entry is None:
-        return {"step": key, "question": text, "answer": None, "source": "inferred",
-                "evidence": "not needed: the recommendation is the same whatever the answer"}
-    return {"step": key, "question": text, "answer": entry["value"] if answer is None else answer,
-            "source": entry["source"], "evidence": entry["evidence"]}
+        return {
+            "step": key,
+            "question": text,
+            "answer": None,
+            "source": "inferred",
+            "evidence": "not needed: the recommendation is the same whatever the answer",
+        }
+    return {
+        "step": key,
+        "question": text,
+        "answer": entry["value"] if answer is None else answer,
+        "source": entry["source"],
+        "evidence": entry["evidence"],
+    }
 
 
 def make_step(key: str, fact: str, title: str):
@@ -220,8 +287,13 @@ def make_step(key: str, fact: str, title: str):
         doubt = (state.get("doubts") or {}).get(fact)
         # Ask rather than guess: a reading that conflicts with another, or an unsure one, when it could still
         # change the recommendation (`relevant` with this fact left open).
-        unsure = (interactive and entry is not None and entry["source"] in ("stated", "inferred")
-                  and bool(doubt or weak(entry)) and relevant(fact, {k: v for k, v in have.items() if k != fact}))
+        unsure = (
+            interactive
+            and entry is not None
+            and entry["source"] in ("stated", "inferred")
+            and bool(doubt or weak(entry))
+            and relevant(fact, {k: v for k, v in have.items() if k != fact})
+        )
         if entry is None and not relevant(fact, have):
             return {"steps": {key: _record(key, fact, None)}}
         if entry is not None and not unsure:
@@ -235,8 +307,9 @@ def make_step(key: str, fact: str, title: str):
         if unsure:
             from graphs.confirm import describe
 
-            payload["read"] = doubt or (f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am "
-                                        f"not sure. Enter keeps it.")
+            payload["read"] = doubt or (
+                f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am not sure. Enter keeps it."
+            )
         reply = interrupt(payload)
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
         reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
@@ -257,8 +330,11 @@ def make_step(key: str, fact: str, title: str):
         for other in conflicts:
             new.pop(other, None)  # keep the earlier reading; the other fact's step (or the confirm list) asks
         have = {**known({**facts, **new}), "openai_status": openai_status(state)}
-        update = {"facts": new, "doubts": {fact: None, **conflicts},
-                  "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))}}
+        update = {
+            "facts": new,
+            "doubts": {fact: None, **conflicts},
+            "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))},
+        }
         return _with(update, settled, talk)
 
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
@@ -281,8 +357,11 @@ def _keep(key: str, fact: str, state: AgentState, entry: dict) -> dict:
     """Keep an unsure reading the person let stand (Enter, skip) or that could not be checked: no asking twice."""
     entry = {**entry, "confidence": 1.0}  # stored even when derived (problem from its cues), so it stays settled
     have = {**known({**(state.get("facts") or {}), fact: entry}), "openai_status": openai_status(state)}
-    return {"facts": {fact: entry}, "doubts": {fact: None},
-            "steps": {key: _record(key, fact, entry, _answer(key, state, have))}}
+    return {
+        "facts": {fact: entry},
+        "doubts": {fact: None},
+        "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
+    }
 
 
 def _answer(key: str, state: AgentState, have: dict) -> Any:
@@ -299,8 +378,11 @@ def _assume(key: str, fact: str, state: AgentState, tries: int) -> dict:
     entry = {"value": value, "source": "assumed", "evidence": evidence}
     have = known({**(state.get("facts") or {}), fact: entry})
     text, why = question(fact)
-    return {"facts": {fact: entry}, "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
-            "questions": [{"step": key, "question": text, "why": why, "assumed": value}]}
+    return {
+        "facts": {fact: entry},
+        "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
+        "questions": [{"step": key, "question": text, "why": why, "assumed": value}],
+    }
 
 
 def defaults() -> dict:
@@ -311,8 +393,10 @@ def decide_node(state: AgentState) -> dict:
     """Apply the framework to the answers: the recommendation and its rationale."""
     facts = Facts(**{**defaults(), **known(state.get("facts") or {}), "openai_status": openai_status(state)})
     d = decide(facts)
-    return {"recommendation": {"approach": d.approach, "fine_tune_path": d.fine_tune_path, "rationale": d.rationale},
-            "decision": {**d.model_dump(), "facts": facts.model_dump()}}
+    return {
+        "recommendation": {"approach": d.approach, "fine_tune_path": d.fine_tune_path, "rationale": d.rationale},
+        "decision": {**d.model_dump(), "facts": facts.model_dump()},
+    }
 
 
 def route_step(key: str):
@@ -326,7 +410,8 @@ def add_interview(builder: StateGraph) -> None:
     """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
 
     A correction at the confirm step walks the five steps again: they ask only what the correction made
-    relevant and still unknown, then the list is shown again."""
+    relevant and still unknown, then the list is shown again.
+    """
     from graphs.confirm import confirm, route_confirm
 
     builder.add_node("intake", intake)

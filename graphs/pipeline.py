@@ -17,7 +17,7 @@ from langgraph.graph import END, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs import execute
+from graphs import steps as execute
 from graphs.interview import add_interview
 from graphs.plan import build_plan
 from graphs.state import AgentState, Context
@@ -41,27 +41,42 @@ def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
         return {"status": "planned"}  # nothing would run, so there is nothing to approve: the plan is the result
     budget = state.get("budget_usd")
     total = plan["total_usd"]
-    reply = interrupt({
-        "type": "approval", "session": state.get("session"), "plan_hash": plan_hash(plan), "total_usd": total,
-        "total_hours": plan["total_hours"], "budget_usd": budget, "within_budget": budget is None or total <= budget,
-        "steps": [{"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": s.get("runnable", True)}
-                  for s in plan["steps"]],
-        "note": state.get("decision_note"), "options": ["approve", "reject", "budget USD"],
-    })
+    reply = interrupt(
+        {
+            "type": "approval",
+            "session": state.get("session"),
+            "plan_hash": plan_hash(plan),
+            "total_usd": total,
+            "total_hours": plan["total_hours"],
+            "budget_usd": budget,
+            "within_budget": budget is None or total <= budget,
+            "steps": [
+                {"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": s.get("runnable", True)}
+                for s in plan["steps"]
+            ],
+            "note": state.get("decision_note"),
+            "options": ["approve", "reject", "budget USD"],
+        }
+    )
     answer, new_budget = _parse(reply)
     if new_budget is not None:
         within = total <= new_budget
-        return {"budget_usd": new_budget, "status": "awaiting_approval" if within else "over_budget",
-                "decision_note": f"budget set to ${new_budget:.2f}; the plan costs ${total:.2f}"
-                                 + ("" if within else ", which is over it: raise the budget or reject")}
+        return {
+            "budget_usd": new_budget,
+            "status": "awaiting_approval" if within else "over_budget",
+            "decision_note": f"budget set to ${new_budget:.2f}; the plan costs ${total:.2f}"
+            + ("" if within else ", which is over it: raise the budget or reject"),
+        }
     if answer == "reject":
         return {"status": "rejected", "decision_note": "rejected: nothing was run and nothing was spent"}
     if answer != "approve":
         return {"decision_note": f"could not read {reply!r}: answer approve, reject, or budget USD"}
     if budget is not None and total > budget:
-        return {"status": "over_budget",
-                "decision_note": f"refused: the plan costs ${total:.2f}, over the ${budget:.2f} budget; raise the "
-                                 f"budget (budget USD) or reject"}
+        return {
+            "status": "over_budget",
+            "decision_note": f"refused: the plan costs ${total:.2f}, over the ${budget:.2f} budget; raise the "
+            f"budget (budget USD) or reject",
+        }
     ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
     record = approve(plan, approved_by=ctx.approved_by)
     return {"approval": record.model_dump(), "status": "approved", "decision_note": None}
@@ -96,7 +111,7 @@ def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", 
 
 
 def run_dir(state: AgentState) -> Path:
-    from agent.settings import get_settings
+    from tools.settings import get_settings
 
     return get_settings().runs_dir / f"plan-{state.get('session') or 'studio'}"
 
@@ -121,15 +136,19 @@ def report(state: AgentState) -> dict:
     final = status if status in ("rejected", "planned") else "completed"
     evaluation, deployment = executed.get("eval") or {}, executed.get("deploy") or {}
     plan = state.get("plan") or {}
-    return {"status": final, "report": {
-        "approach": plan.get("approach"), "steps": [{"step": k, "status": v.get("status"), "message": v.get("message")}
-                                                    for k, v in executed.items()],
-        "eval_verdict": evaluation.get("verdict") or evaluation.get("message"),
-        "deployment": deployment.get("path") or deployment.get("message"),
-        "serve": f"tunewise serve {deployment['path']}" if deployment.get("path") else None,
-        "starter_prompt": bool(plan.get("starter_prompt")), "collect": plan.get("collect"),
-        "run_dir": str(run_dir(state)) if executed else None,
-    }}
+    return {
+        "status": final,
+        "report": {
+            "approach": plan.get("approach"),
+            "steps": [{"step": k, "status": v.get("status"), "message": v.get("message")} for k, v in executed.items()],
+            "eval_verdict": evaluation.get("verdict") or evaluation.get("message"),
+            "deployment": deployment.get("path") or deployment.get("message"),
+            "serve": f"tunewise serve {deployment['path']}" if deployment.get("path") else None,
+            "starter_prompt": bool(plan.get("starter_prompt")),
+            "collect": plan.get("collect"),
+            "run_dir": str(run_dir(state)) if executed else None,
+        },
+    }
 
 
 def build(checkpointer=None):
@@ -159,7 +178,7 @@ def open_graph() -> Iterator[Any]:
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from agent.settings import get_settings
+    from tools.settings import get_settings
 
     path = get_settings().sessions_db
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,18 @@ from typing import Annotated, Any, Callable, Literal, TypedDict
 
 Source = Literal["stated", "inferred", "asked", "assumed"]
 # planned: nothing in the plan can run (no data or docs yet, or nothing to spend on), so the plan is the result.
-Status = Literal["interviewing", "awaiting_answer", "awaiting_approval", "over_budget", "approved", "rejected",
-                 "executing", "planned", "completed", "failed"]
+Status = Literal[
+    "interviewing",
+    "awaiting_answer",
+    "awaiting_approval",
+    "over_budget",
+    "approved",
+    "rejected",
+    "executing",
+    "planned",
+    "completed",
+    "failed",
+]
 
 # The framework's steps in order: (key, primary fact the step resolves, title).
 STEPS: list[tuple[str, str, str]] = [

@@ -25,5 +25,8 @@ def render(name: str, **variables: object) -> str:
     try:
         return _Slots(text).substitute({k: str(v) for k, v in variables.items()})
     except KeyError as exc:
-        raise TunewiseError(f"prompt '{name}' needs the variable {exc.args[0]}", path=f"prompts/{name}.md",
-                            hint=f"pass {exc.args[0]}=... to render()") from None
+        raise TunewiseError(
+            f"prompt '{name}' needs the variable {exc.args[0]}",
+            path=f"prompts/{name}.md",
+            hint=f"pass {exc.args[0]}=... to render()",
+        ) from None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools import bootstrap as bs
-from tools.metrics_eval import macro_f1
+from tools.evaluation import bootstrap as bs
+from tools.evaluation.metrics import macro_f1
 
 
 def test_labels_f1_stat_matches_macro_f1_on_every_resample() -> None:

@@ -11,15 +11,22 @@ from tests.fakes.openai_server import FAKE_API_KEY, openai_server  # noqa: F401 
 from tests.fakes.tiny_lora import train_tiny_lora
 from tests.fakes.tiny_model import CHAT_TEMPLATE, build_tiny_model
 from tools.errors import TunewiseError
-from tools.generation import Generation, HFGenerator, OpenAIGenerator, load_generator
-from tools.modelspec import parse_spec
+from tools.models.generation import Generation, HFGenerator, OpenAIGenerator, load_generator
+from tools.models.spec import parse_spec
 
 REPLY = '{"label": "yes"}'
-QUESTIONS = ["what is the capital of france", "name a city in italy", "which river is in berlin",
-             "how many two", "hello please", "red green blue"]
+QUESTIONS = [
+    "what is the capital of france",
+    "name a city in italy",
+    "which river is in berlin",
+    "how many two",
+    "hello please",
+    "red green blue",
+]
 # The adapter's run used its own template (a colon after the role): generation must use it, not the base's.
 ADAPTER_TEMPLATE = CHAT_TEMPLATE.replace("message['role'] + '\\n'", "message['role'] + ':\\n'").replace(
-    "assistant\\n'", "assistant:\\n'")
+    "assistant\\n'", "assistant:\\n'"
+)
 
 
 def _convs(*questions: str) -> list[list[dict]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import formats
+from tools.dataset import formats
+from tools.dataset.formats import iter_json_array
 from tools.errors import TunewiseError
-from tools.formats import iter_json_array
 
 RECORDS = [{"instruction": f"Say {i}", "input": "", "output": "x" * (i * 7) + "\nend"} for i in range(30)]
 
@@ -53,17 +53,20 @@ def test_any_chunk_size_gives_the_same_elements_and_lines(tmp_path: Path, monkey
 
 def test_numbers_cut_by_a_chunk_are_read_whole(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(formats, "_ARRAY_CHUNK", 3)
-    got = list(iter_json_array(_write(tmp_path / "n.json", "[12345678, true, null, -0.5e10, \"abcdefg\"]")))
+    got = list(iter_json_array(_write(tmp_path / "n.json", '[12345678, true, null, -0.5e10, "abcdefg"]')))
     assert [e for _, e in got] == [12345678, True, None, -0.5e10, "abcdefg"]
 
 
-@pytest.mark.parametrize("text,line,what", [
-    ('[\n{"a": 1},\n{"a": oops}\n]', 3, "invalid JSON array"),
-    ('[\n{"a": 1}\n{"a": 2}\n]', 3, "expected ','"),
-    ('[{"a": 1}] trailing', 1, "text after the end"),
-    ('[\n{"a": 1},\n{"a": "never closed', 3, "invalid JSON array"),
-    ('{"a": 1}', 1, "must hold a JSON array"),
-])
+@pytest.mark.parametrize(
+    "text,line,what",
+    [
+        ('[\n{"a": 1},\n{"a": oops}\n]', 3, "invalid JSON array"),
+        ('[\n{"a": 1}\n{"a": 2}\n]', 3, "expected ','"),
+        ('[{"a": 1}] trailing', 1, "text after the end"),
+        ('[\n{"a": 1},\n{"a": "never closed', 3, "invalid JSON array"),
+        ('{"a": 1}', 1, "must hold a JSON array"),
+    ],
+)
 def test_broken_arrays_name_the_line(tmp_path: Path, monkeypatch, text: str, line: int, what: str) -> None:
     monkeypatch.setattr(formats, "_ARRAY_CHUNK", 4)
     with pytest.raises(TunewiseError, match=what) as caught:
@@ -80,11 +83,16 @@ def test_empty_array_and_non_utf8(tmp_path: Path) -> None:
 
 
 def test_a_long_array_is_detected_and_validated_as_a_stream(tmp_path: Path, monkeypatch) -> None:
-    from tools.validate import ValidateInput, run
+    from tools.dataset.validate import ValidateInput, run
 
     monkeypatch.setattr(formats, "_ARRAY_CHUNK", 512)
-    records = [{"instruction": f"Question {i} about the {i % 7} plan?", "input": "", "output": f"Answer {i}."} for i in range(120)]
-    path = _write(tmp_path / "big.json", "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # 60+ lines ending in ','
+    records = [
+        {"instruction": f"Question {i} about the {i % 7} plan?", "input": "", "output": f"Answer {i}."}
+        for i in range(120)
+    ]
+    path = _write(
+        tmp_path / "big.json", "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n"
+    )  # 60+ lines ending in ','
     result = run(ValidateInput(path=path))
     assert result.format == "alpaca" and result.valid_examples == 120 and result.ok
 

@@ -10,34 +10,58 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.test_validate import chat, write_jsonl
+from tools.dataset.split import SplitInput, run
 from tools.errors import TunewiseError
-from tools.split import SplitInput, run
 
 runner = CliRunner()
 PRODUCTS = ["desk", "chair", "lamp", "monitor", "keyboard", "mouse", "headset", "webcam", "dock", "cable"]
 OPENERS = ["Hi team,", "Good morning.", "Hey there!", "Hello support,", "Quick question:", "Urgent:"]
-PROBLEMS = ["it arrived scratched along one edge", "a screw is missing from the box", "it stopped working after a week",
-            "my card was charged twice for it", "it never shipped at all", "the colour is not what I picked",
-            "the manual is in the wrong language", "it makes a loud buzzing noise", "the box was soaked by rain"]
-CONTEXT = ["I work from home and rely on it daily", "it was a birthday present for my father",
-           "our whole office ordered the same model", "I already contacted you by chat last week",
-           "the courier left it at the wrong door", "I paid extra for express delivery", "it is for a school project"]
-ASKS = ["What are my options?", "Can I get a refund?", "Could you send a replacement?", "How long will a repair take?",
-        "Is there a discount for the trouble?", "Who do I call about this?"]
+PROBLEMS = [
+    "it arrived scratched along one edge",
+    "a screw is missing from the box",
+    "it stopped working after a week",
+    "my card was charged twice for it",
+    "it never shipped at all",
+    "the colour is not what I picked",
+    "the manual is in the wrong language",
+    "it makes a loud buzzing noise",
+    "the box was soaked by rain",
+]
+CONTEXT = [
+    "I work from home and rely on it daily",
+    "it was a birthday present for my father",
+    "our whole office ordered the same model",
+    "I already contacted you by chat last week",
+    "the courier left it at the wrong door",
+    "I paid extra for express delivery",
+    "it is for a school project",
+]
+ASKS = [
+    "What are my options?",
+    "Can I get a refund?",
+    "Could you send a replacement?",
+    "How long will a repair take?",
+    "Is there a discount for the trouble?",
+    "Who do I call about this?",
+]
 
 
 def story(i: int) -> str:
     import random
 
     rng = random.Random(i)
-    return (f"{rng.choice(OPENERS)} my {PRODUCTS[i % 10]} from order {5000 + i * 37}: {rng.choice(PROBLEMS)}. "
-            f"{rng.choice(CONTEXT).capitalize()}, and {rng.choice(CONTEXT)}. {rng.choice(ASKS)} {rng.choice(ASKS)}")
+    return (
+        f"{rng.choice(OPENERS)} my {PRODUCTS[i % 10]} from order {5000 + i * 37}: {rng.choice(PROBLEMS)}. "
+        f"{rng.choice(CONTEXT).capitalize()}, and {rng.choice(CONTEXT)}. {rng.choice(ASKS)} {rng.choice(ASKS)}"
+    )
 
 
 def corpus() -> list[dict]:
     records = []
     for i in range(120):
-        rec = chat(story(i), f"Sorry about the {PRODUCTS[i % 10]}.\n1. Reply with photo {i}.\n2. We ship a fix.\nBest, Acme")
+        rec = chat(
+            story(i), f"Sorry about the {PRODUCTS[i % 10]}.\n1. Reply with photo {i}.\n2. We ship a fix.\nBest, Acme"
+        )
         rec["metadata"] = {"team": ["billing", "shipping", "returns"][i % 3]}
         records.append(rec)
     # near-duplicates of the first 15 (one word changed) and exact copies of the next 5, placed at the end
@@ -86,7 +110,19 @@ def test_the_split_does_not_depend_on_the_interpreters_hash_salt(tmp_path: Path)
     outputs = []
     for salt in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": salt}
-        cmd = [sys.executable, "-m", "agent.cli", "split", str(path), "--eval", "30", "--seed", "7", "--out", str(tmp_path / salt)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "split",
+            str(path),
+            "--eval",
+            "30",
+            "--seed",
+            "7",
+            "--out",
+            str(tmp_path / salt),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs.append((tmp_path / salt / "eval.jsonl").read_text())

@@ -47,11 +47,15 @@ def approve(plan: dict[str, Any], *, approved_by: str) -> Approval:
 def check(plan: dict[str, Any], approval: Approval | None, *, step: str, cost_usd: float) -> None:
     """Raise unless `approval` matches `plan` and the plan priced `step` at no less than `cost_usd` (within tolerance)."""
     if approval is None:
-        raise TunewiseError(f"step '{step}' spends money or GPU time and the plan is not approved",
-                            hint="approve the plan (tunewise plan/resume --approve), or pass --yes to a single command")
+        raise TunewiseError(
+            f"step '{step}' spends money or GPU time and the plan is not approved",
+            hint="approve the plan (tunewise plan/resume --approve), or pass --yes to a single command",
+        )
     if approval.plan_hash != plan_hash(plan):
-        raise TunewiseError(f"the approval does not match this plan (step '{step}')",
-                            hint="the plan changed after it was approved; review and approve it again")
+        raise TunewiseError(
+            f"the approval does not match this plan (step '{step}')",
+            hint="the plan changed after it was approved; review and approve it again",
+        )
     priced = [s for s in plan.get("steps", []) if s.get("step") == step]
     if not priced:
         raise TunewiseError(f"the approved plan has no '{step}' step", hint="re-plan with this step and approve it")

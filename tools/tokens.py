@@ -79,7 +79,9 @@ def get_encoding(name: str):
     worker.join(_LOAD_TIMEOUT_S)
     if "enc" in box:
         return box["enc"]
-    reason = "timed out downloading it" if worker.is_alive() else f"{type(box['err']).__name__}: {str(box['err'])[:120]}"
+    reason = (
+        "timed out downloading it" if worker.is_alive() else f"{type(box['err']).__name__}: {str(box['err'])[:120]}"
+    )
     cache = os.environ.get("TIKTOKEN_CACHE_DIR", "(TIKTOKEN_CACHE_DIR not set)")
     raise TunewiseError(
         f"cannot load the tiktoken encoding '{name}' ({reason})",

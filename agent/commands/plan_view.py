@@ -1,5 +1,6 @@
 """How `tunewise plan` looks: the questions, the costed plan, the approval prompt, progress and the report (rich),
-and the `--json` object. Nothing here decides anything."""
+and the `--json` object. Nothing here decides anything.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ def result(values: dict, status: str) -> dict:
     plan = dict(values.get("plan") or {})
     if plan:
         plan["interviewer"] = values.get("interviewer")
-    out = {"session": values.get("session"), "status": status,
-           "recommendation": values.get("recommendation"),
-           "steps": [steps[key] for key, _, _ in STEPS if key in steps],
-           "questions": values.get("questions") or [], "plan": plan or None}
+    out = {
+        "session": values.get("session"),
+        "status": status,
+        "recommendation": values.get("recommendation"),
+        "steps": [steps[key] for key, _, _ in STEPS if key in steps],
+        "questions": values.get("questions") or [],
+        "plan": plan or None,
+    }
     if values.get("report"):
         out["report"] = values["report"]
     if values.get("approval"):
@@ -54,8 +59,10 @@ def confirm(pending: dict) -> str:
     for item in pending["items"]:
         style = SOURCE_STYLE.get(item["source"], "")
         evidence = f" [dim]“{escape(_short(item['evidence'], 90))}”[/]" if item["evidence"] else ""
-        console.print(f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
-                      highlight=False)
+        console.print(
+            f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
+            highlight=False,
+        )
         if item.get("doubt"):
             console.print(f"     [yellow]? {escape(item['doubt'])}[/]", highlight=False)
     console.print("Press Enter if that is right, or correct an item in your words, e.g. “3: we have 400 NDAs”.")
@@ -83,29 +90,40 @@ def show_plan(values: dict) -> None:
             table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
-    console.print(Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left"))
+    console.print(
+        Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left")
+    )
     if plan.get("validation"):
         console.print(f"[bold]Data:[/] {plan['validation']['summary']}")
     if plan.get("steps"):
         costs = Table("step", "tool", "cost", "hours", "what", title="Costed plan", title_justify="left")
         for s in plan["steps"]:
-            what = s.get("description", "") + (f" [yellow]({s['blocked_by']})[/]" if not s.get("runnable", True) else "")
+            what = s.get("description", "") + (
+                f" [yellow]({s['blocked_by']})[/]" if not s.get("runnable", True) else ""
+            )
             costs.add_row(s["step"], s["tool"], usd(s["cost_usd"]), hours(s["hours"]), what)
         costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan['total_usd'])}[/]", hours(plan["total_hours"]), "")
         console.print(costs)
     if plan.get("starter_prompt"):
         sp = plan["starter_prompt"]
-        shots = (f"+{len(sp['few_shot'])} few-shot examples from your data" if sp["few_shot"]
-                 else "add 3-5 few-shot examples of your own")
+        shots = (
+            f"+{len(sp['few_shot'])} few-shot examples from your data"
+            if sp["few_shot"]
+            else "add 3-5 few-shot examples of your own"
+        )
         console.print(Panel(sp["system"], title=f"Starter system prompt ({shots})", title_align="left"))
     if plan.get("index_plan"):
         ip = plan["index_plan"]
-        console.print(f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
-                      f"({ip['embedder']}); {ip['refresh']}")
+        console.print(
+            f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
+            f"({ip['embedder']}); {ip['refresh']}"
+        )
     if plan.get("collect"):
         c = plan["collect"]
-        console.print(f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
-                      f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}.")
+        console.print(
+            f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
+            f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
+        )
     for risk in plan.get("risks", []):
         console.print(f"[yellow]risk[/] {risk}")
 
@@ -169,7 +187,12 @@ def next_steps(values: dict) -> None:
         c = plan.get("collect") or {}
         text = render("next_collect", minimum=c.get("minimum", ""), target=c.get("target", ""), goal=goal)
     else:
-        needs = sorted({s["blocked_by"].removeprefix("needs ") for s in plan.get("steps", [])
-                        if not s.get("runnable", True) and s.get("blocked_by", "").startswith("needs --")})
+        needs = sorted(
+            {
+                s["blocked_by"].removeprefix("needs ")
+                for s in plan.get("steps", [])
+                if not s.get("runnable", True) and s.get("blocked_by", "").startswith("needs --")
+            }
+        )
         text = render("next_inputs", needs=" and ".join(needs) or "the missing inputs", goal=goal)
     console.print(f"[bold]Next:[/] {text.strip()}", highlight=False)

@@ -20,7 +20,8 @@ from tools.train.config import TrainInput
 def world() -> tuple[int, int] | None:
     """(rank, world size) when a launcher (torchrun, `accelerate launch`) started this process; None otherwise.
 
-    A world of one counts too: `--processes 1` still reports through the launcher's event lines."""
+    A world of one counts too: `--processes 1` still reports through the launcher's event lines.
+    """
     if "LOCAL_RANK" not in os.environ:
         return None
     try:
@@ -42,8 +43,11 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
     if json_out:
         print_json(result.model_dump_json())
         return
-    console.print(f"accelerate config written to {result.config_file} ({result.num_processes} processes, FSDP2)",
-                  markup=False, soft_wrap=True)
+    console.print(
+        f"accelerate config written to {result.config_file} ({result.num_processes} processes, FSDP2)",
+        markup=False,
+        soft_wrap=True,
+    )
     console.print("run on the multi-GPU machine:", markup=False)
     console.print(f"  {result.command}", markup=False, soft_wrap=True)
     for note in result.notes:
@@ -87,12 +91,20 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
                 distributed.share(None)
                 raise
             distributed.share(checked.model_dump())
-            with (_Quiet() if events else progress):
+            with _Quiet() if events else progress:
                 result = run(inp, on_event=emit, checked=checked, processes=size, launcher="accelerate")
         except TunewiseError as exc:
             if events:
-                _event_line({"event": "error", "message": exc.message, "hint": exc.hint, "path": exc.path,
-                             "line": exc.line, "exit_code": exc.exit_code})
+                _event_line(
+                    {
+                        "event": "error",
+                        "message": exc.message,
+                        "hint": exc.hint,
+                        "path": exc.path,
+                        "line": exc.line,
+                        "exit_code": exc.exit_code,
+                    }
+                )
             raise
         if events:
             _event_line({"event": "result", **result.model_dump(mode="json")})

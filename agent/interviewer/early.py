@@ -18,7 +18,8 @@ DIMENSION = 384  # MiniLM's; the value does not matter to a reader that finds no
 
 class NullEmbedder:
     """Similar to nothing: every vector is zero, so a similarity pass over it finds no match and only the
-    rules read. Used for the quick pass, never for retrieval."""
+    rules read. Used for the quick pass, never for retrieval.
+    """
 
     name = "null"
     dimension = DIMENSION
@@ -32,8 +33,9 @@ class NullEmbedder:
 class GoalReading:
     """The goal read by the rules now and by the full reader in the background."""
 
-    def __init__(self, goal: str, reader: Any, quick_reader: Any,
-                 wait: Callable[[], ContextManager] = contextlib.nullcontext) -> None:
+    def __init__(
+        self, goal: str, reader: Any, quick_reader: Any, wait: Callable[[], ContextManager] = contextlib.nullcontext
+    ) -> None:
         self.goal = goal
         self._reader, self._quick_reader, self._wait = reader, quick_reader, wait
         self.quick = quick_reader.extract(goal)
@@ -45,7 +47,8 @@ class GoalReading:
     def begin(self) -> None:
         """Start the full reading in the background. The CLI calls this as it shows the first question, not
         before: importing torch in parallel with the graph's own imports would share one GIL and delay that
-        question, while the person's reading and typing time is free."""
+        question, while the person's reading and typing time is free.
+        """
         if not self._started:
             self._started = True
             # A daemon thread: a session that ends early (an error, Ctrl-C) must not wait for torch to load.

@@ -3,9 +3,9 @@ its prompts and rendering, without loading torch and MiniLM in every process the
 
 from __future__ import annotations
 
-from agent import clients
 from agent.cli import main
 from tests.fakes.hash_embedder import HashEmbedder
+from tools.rag import embedders as clients
 
 if __name__ == "__main__":
     clients._EMBEDDERS["local"] = HashEmbedder(dimension=384, name="local:fake-hash")  # the seam get_embedder reads

@@ -28,8 +28,15 @@ class Limits(BaseModel):
 class ApiError(Exception):
     """An error answered as {"error": {"message", "type", "param", "code"}} with an HTTP status."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
 
@@ -78,8 +85,12 @@ class ChatRequest(BaseModel):
         asked = self.max_completion_tokens or self.max_tokens
         if asked is not None and asked > limits.max_tokens:
             field = "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
-            raise ApiError(400, f"{field} is {asked}; this server allows at most {limits.max_tokens}", param=field,
-                           code="max_tokens_too_large")
+            raise ApiError(
+                400,
+                f"{field} is {asked}; this server allows at most {limits.max_tokens}",
+                param=field,
+                code="max_tokens_too_large",
+            )
         return asked or min(limits.default_max_tokens, limits.max_tokens)
 
     def stops(self) -> list[str]:
@@ -95,10 +106,13 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ApiError(400, f"We could not parse the JSON body of your request{where}: {exc}", code="invalid_json") from None
+        raise ApiError(
+            400, f"We could not parse the JSON body of your request{where}: {exc}", code="invalid_json"
+        ) from None
     except RecursionError:  # the parser recurses per level: 100,000 nested [ would otherwise be a 500
-        raise ApiError(400, "We could not parse the JSON body of your request: it is nested too deeply",
-                       code="invalid_json") from None
+        raise ApiError(
+            400, "We could not parse the JSON body of your request: it is nested too deeply", code="invalid_json"
+        ) from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits, which Python refuses to convert
         raise ApiError(400, f"We could not parse the JSON body of your request: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
@@ -106,8 +120,11 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
     try:  # a lone surrogate (\ud800) parses, but no tokenizer or embedder can encode it
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, RecursionError):
-        raise ApiError(400, "the request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not "
-                            "text", code="invalid_json") from None
+        raise ApiError(
+            400,
+            "the request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not text",
+            code="invalid_json",
+        ) from None
     try:
         request = ChatRequest.model_validate(data)
     except ValidationError as exc:
@@ -119,8 +136,12 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
             raise ApiError(400, f"Missing required parameter: '{loc}'.", param=loc) from None
         raise ApiError(400, f"Invalid value for '{loc}': {first['msg']}", param=loc) from None
     if len(request.messages) > limits.max_messages:
-        raise ApiError(400, f"{len(request.messages)} messages; this server takes at most {limits.max_messages}",
-                       param="messages", code="too_many_messages")
+        raise ApiError(
+            400,
+            f"{len(request.messages)} messages; this server takes at most {limits.max_messages}",
+            param="messages",
+            code="too_many_messages",
+        )
     return request
 
 
@@ -130,19 +151,36 @@ def completion_id() -> str:
 
 def completion(cid: str, model: str, fingerprint: str, text: str, finish: str, usage: dict, extension: dict) -> dict:
     return {
-        "id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "system_fingerprint": fingerprint,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                     "logprobs": None, "finish_reason": finish}],
-        "usage": usage, "tunewise": extension,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage,
+        "tunewise": extension,
     }
 
 
 def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: str | None = None, **extra) -> dict:
     """One chat.completion.chunk; delta None makes the usage-only chunk, whose choices are empty."""
     choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-    return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "system_fingerprint": fingerprint, "choices": choices, **extra}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": choices,
+        **extra,
+    }
 
 
 def sse(obj: dict) -> bytes:
@@ -165,7 +203,7 @@ class StopCutter:
             out, self.held = self.held[: min(found)], ""
             return out
         keep = max((k for s in self.stops for k in range(1, len(s)) if self.held.endswith(s[:k])), default=0)
-        out, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep:]
+        out, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep :]
         return out
 
     def flush(self) -> str:

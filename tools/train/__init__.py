@@ -41,11 +41,18 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = None,
-        checked: Preflight | None = None, processes: int = 1, launcher: str | None = None) -> TrainResult:
+def run(
+    inp: TrainInput,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    checked: Preflight | None = None,
+    processes: int = 1,
+    launcher: str | None = None,
+) -> TrainResult:
     """Fine-tune a local model with LoRA on a validated chat dataset and save the adapter (spends GPU time).
 
-    Under a launcher this runs in rank 0 only (`processes` > 1): the other ranks call `run_rank`."""
+    Under a launcher this runs in rank 0 only (`processes` > 1): the other ranks call `run_rank`.
+    """
     from tools.train import checkpoints
     from tools.train.metrics import plot_loss, read_metrics, truncate_metrics
 
@@ -59,11 +66,18 @@ def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = 
     else:
         metrics_path.unlink(missing_ok=True)
     record: dict[str, Any] = {
-        "status": "running", "backend": inp.backend, "base_model": inp.base_model,
-        "inputs": inp.model_dump(mode="json"), "data_sha256": checked.data_sha256,
-        "eval_sha256": checked.eval_sha256, "hyperparameters": inp.hyperparameters(),
-        "started_at": checked.started_at or _now(), "resumed_from": checked.resume_from,
-        "warnings": list(checked.warnings), "processes": processes, "launcher": launcher,
+        "status": "running",
+        "backend": inp.backend,
+        "base_model": inp.base_model,
+        "inputs": inp.model_dump(mode="json"),
+        "data_sha256": checked.data_sha256,
+        "eval_sha256": checked.eval_sha256,
+        "hyperparameters": inp.hyperparameters(),
+        "started_at": checked.started_at or _now(),
+        "resumed_from": checked.resume_from,
+        "warnings": list(checked.warnings),
+        "processes": processes,
+        "launcher": launcher,
     }
     write_json(out / "run.json", record)
     for message in checked.warnings:
@@ -87,13 +101,28 @@ def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = 
         with (out / "train.log").open("a", encoding="utf-8") as log:
             log.write(traceback.format_exc())
         write_json(out / "run.json", {**record, "status": "failed", "error": repr(exc), "ended_at": _now()})
-        raise TunewiseError(f"training failed ({type(exc).__name__}: {str(exc)[:300]})", path=str(out / "train.log"),
-                            hint="the full traceback is in this log") from None
+        raise TunewiseError(
+            f"training failed ({type(exc).__name__}: {str(exc)[:300]})",
+            path=str(out / "train.log"),
+            hint="the full traceback is in this log",
+        ) from None
     if summary.get("main_process") is False:  # another GPU process of `accelerate launch`: rank 0 reports
-        return TrainResult(status="succeeded", output=str(out), adapter_dir=None, base_model=inp.base_model,
-                           backend=inp.backend, device="", steps=0, total_steps=0, tokens_trained=0,
-                           tokens_per_second=0.0, wall_seconds=0.0, final_loss=None, best_eval_loss=None,
-                           resumed_from=checked.resume_from)
+        return TrainResult(
+            status="succeeded",
+            output=str(out),
+            adapter_dir=None,
+            base_model=inp.base_model,
+            backend=inp.backend,
+            device="",
+            steps=0,
+            total_steps=0,
+            tokens_trained=0,
+            tokens_per_second=0.0,
+            wall_seconds=0.0,
+            final_loss=None,
+            best_eval_loss=None,
+            resumed_from=checked.resume_from,
+        )
     warnings = list(dict.fromkeys(checked.warnings + summary.pop("warnings", [])))
     try:
         plot_loss(read_metrics(metrics_path), out / "loss.png")
@@ -103,12 +132,23 @@ def run(inp: TrainInput, *, on_event: Callable[[dict[str, Any]], None] | None = 
     record.update(summary, status=status, warnings=warnings, ended_at=_now())
     write_json(out / "run.json", record)
     return TrainResult(
-        status=status, output=str(out), adapter_dir=record.get("adapter_dir"), base_model=inp.base_model,
-        backend=inp.backend, device=record["device"], steps=record["steps"], total_steps=record["total_steps"],
-        tokens_trained=record["tokens_trained"], tokens_per_second=record["tokens_per_second"],
-        wall_seconds=record["wall_seconds"], final_loss=record.get("final_loss"),
-        best_eval_loss=record.get("best_eval_loss"), resumed_from=checked.resume_from,
-        merged_dir=record.get("merged_dir"), gguf_files=record.get("gguf_files", []), modelfile=record.get("modelfile"),
+        status=status,
+        output=str(out),
+        adapter_dir=record.get("adapter_dir"),
+        base_model=inp.base_model,
+        backend=inp.backend,
+        device=record["device"],
+        steps=record["steps"],
+        total_steps=record["total_steps"],
+        tokens_trained=record["tokens_trained"],
+        tokens_per_second=record["tokens_per_second"],
+        wall_seconds=record["wall_seconds"],
+        final_loss=record.get("final_loss"),
+        best_eval_loss=record.get("best_eval_loss"),
+        resumed_from=checked.resume_from,
+        merged_dir=record.get("merged_dir"),
+        gguf_files=record.get("gguf_files", []),
+        modelfile=record.get("modelfile"),
         warnings=warnings,
     )
 

@@ -158,5 +158,12 @@ def detect(launcher: Launcher | None = None) -> DeviceFacts:
         index = min(local_rank, count - 1)
         capability = tuple(torch.cuda.get_device_capability(index))
         name = torch.cuda.get_device_name(index)
-    return DeviceFacts(gpu_count=count, capability=capability, gpu_name=name, launcher=launcher,
-                       processes=processes, local_rank=local_rank, cpu_bf16=detect_cpu_bf16())
+    return DeviceFacts(
+        gpu_count=count,
+        capability=capability,
+        gpu_name=name,
+        launcher=launcher,
+        processes=processes,
+        local_rank=local_rank,
+        cpu_bf16=detect_cpu_bf16(),
+    )

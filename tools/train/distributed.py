@@ -25,7 +25,8 @@ def start(*, rank: int, cuda: bool, timeout_s: float = TIMEOUT_S) -> None:
     """Join the process group the launcher set up (gloo on CPUs, accelerate's choice on GPUs) with a timeout.
 
     transformers passes no timeout when it starts a CPU process group (TrainingArguments._setup_devices), so the
-    group is started here first; the trainer then finds it initialised and reuses it."""
+    group is started here first; the trainer then finds it initialised and reuses it.
+    """
     from datetime import timedelta
 
     from accelerate import PartialState

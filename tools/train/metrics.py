@@ -77,8 +77,10 @@ class Guard:
         self.losses.append(loss)
         recent = self.losses[-5:]
         if len(recent) >= 3 and sum(recent) / len(recent) < NEAR_ZERO_LOSS and not self._warned("near zero"):
-            return self._warn(f"training loss is near zero ({loss:.4f} at step {step}): the model is memorising the "
-                              "data; use fewer epochs, more data, or --lora-dropout 0.05")
+            return self._warn(
+                f"training loss is near zero ({loss:.4f} at step {step}): the model is memorising the "
+                "data; use fewer epochs, more data, or --lora-dropout 0.05"
+            )
         return None
 
     def on_eval(self, step: int, eval_loss: float) -> str | None:
@@ -88,10 +90,15 @@ class Guard:
             if self.early_stopping:
                 self.stop = True
             if not self._warned("eval loss rose"):
-                action = "stopping (--early-stopping) and keeping the best adapter" if self.early_stopping else \
-                    "pass --early-stopping to stop at the best point"
-                return self._warn(f"eval loss rose two evaluations in a row ({e[-3]:.4f} -> {e[-2]:.4f} -> "
-                                  f"{e[-1]:.4f} at step {step}): over-fitting; {action}")
+                action = (
+                    "stopping (--early-stopping) and keeping the best adapter"
+                    if self.early_stopping
+                    else "pass --early-stopping to stop at the best point"
+                )
+                return self._warn(
+                    f"eval loss rose two evaluations in a row ({e[-3]:.4f} -> {e[-2]:.4f} -> "
+                    f"{e[-1]:.4f} at step {step}): over-fitting; {action}"
+                )
         return None
 
     def _warned(self, key: str) -> bool:
@@ -128,11 +135,14 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard):
                 now, tokens = time.perf_counter(), state.num_input_tokens_seen
                 then, before = self.mark or (now, tokens)
                 self.mark = (now, tokens)
-                record = {"step": step, "loss": round(float(logs["loss"]), 6),
-                          "learning_rate": float(logs.get("learning_rate", 0.0)),
-                          "tokens_per_second": round((tokens - before) / (now - then), 1) if now > then else 0.0,
-                          "epoch": round(float(logs.get("epoch", state.epoch or 0.0)), 4),
-                          "grad_norm": float(logs["grad_norm"]) if logs.get("grad_norm") is not None else None}
+                record = {
+                    "step": step,
+                    "loss": round(float(logs["loss"]), 6),
+                    "learning_rate": float(logs.get("learning_rate", 0.0)),
+                    "tokens_per_second": round((tokens - before) / (now - then), 1) if now > then else 0.0,
+                    "epoch": round(float(logs.get("epoch", state.epoch or 0.0)), 4),
+                    "grad_norm": float(logs["grad_norm"]) if logs.get("grad_norm") is not None else None,
+                }
                 self._flag(state, guard.on_loss(step, record["loss"]))
                 if control.should_evaluate:
                     self.pending = record  # the eval of this step follows; write them as one record

@@ -26,8 +26,18 @@ def set_pad_token(tokenizer) -> None:
     """Give the tokenizer a pad token (in place) when it has none."""
     if tokenizer.pad_token is not None:
         return
-    specials = list(dict.fromkeys([*tokenizer.all_special_tokens,
-                                   *(t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()
-                                     if getattr(t, "special", False))]))
-    tokenizer.pad_token = choose_pad_token(specials, eos=tokenizer.eos_token,
-                                           avoid={t for t in specials if "end" in t.lower() or "eot" in t.lower()})
+    specials = list(
+        dict.fromkeys(
+            [
+                *tokenizer.all_special_tokens,
+                *(
+                    t.content
+                    for t in getattr(tokenizer, "added_tokens_decoder", {}).values()
+                    if getattr(t, "special", False)
+                ),
+            ]
+        )
+    )
+    tokenizer.pad_token = choose_pad_token(
+        specials, eos=tokenizer.eos_token, avoid={t for t in specials if "end" in t.lower() or "eot" in t.lower()}
+    )

@@ -21,8 +21,10 @@ Snapshot = dict[str, Any]  # module name -> (module path in the peft model, per-
 def _matrices(model) -> dict[str, tuple[str, Any]]:
     """{"embed_tokens"/"lm_head": (module path, weight)}; a tied lm_head is the embedding itself, counted once."""
     found: dict[str, tuple[str, Any]] = {}
-    wanted = [("in", getattr(model, "get_input_embeddings", lambda: None)()),
-              ("out", getattr(model, "get_output_embeddings", lambda: None)())]
+    wanted = [
+        ("in", getattr(model, "get_input_embeddings", lambda: None)()),
+        ("out", getattr(model, "get_output_embeddings", lambda: None)()),
+    ]
     seen: set[int] = set()
     for _, module in wanted:
         weight = getattr(module, "weight", None)
@@ -41,7 +43,7 @@ def _fingerprint(weight):
     parts = []
     with torch.no_grad():  # in slices: an fp32 copy of a 128k x 4096 embedding at once would be 2 GB of GPU memory
         for start in range(0, weight.shape[0], 8192):
-            w = weight.detach()[start:start + 8192].float()
+            w = weight.detach()[start : start + 8192].float()
             parts.append(torch.stack([w.sum(dim=1), w.abs().sum(dim=1)]))  # 2 floats a row; any edit moves one
     return torch.cat(parts, dim=1)
 
