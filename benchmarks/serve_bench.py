@@ -202,9 +202,9 @@ def main() -> None:
     from tests.fakes.tiny_lora import train_tiny_lora
     from tests.fakes.tiny_model import build_tiny_model
     from tools.clients import get_chroma_client
+    from tools.clients import generator_loader
     from tools.deploy.deploy import DeployInput, load_deployment
     from tools.deploy.deploy import run as deploy
-    from tools.models.generation import load_generator
     from tools.rag.embedders import get_embedder
     from tools.rag.index import IndexInput
     from tools.rag.index import run as index
@@ -239,7 +239,7 @@ def main() -> None:
         for name in ("local", "upstream"):
             folder = root / name
             deployment = load_deployment(folder)
-            generator = load_generator(deployment.generator_spec(folder))
+            generator = generator_loader()(deployment.generator_spec(folder))
             label = "tiny model + adapter" if name == "local" else "upstream (fake OpenAI)"
             with serving(folder) as url:
                 rows.append(

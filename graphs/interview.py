@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import STEPS, AgentState, Context
+from graphs.state import STEPS, AgentState, Context, DataSummary
 from prompts import render
 from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
@@ -62,14 +62,14 @@ def question(fact: str) -> tuple[str, str]:
     return text.strip(), why.strip()
 
 
-def interviewer_of(runtime: Runtime[Context] | None):
+def interviewer_of(runtime: Runtime[Context] | None) -> Any:
+    """Return the run's interviewer: the caller puts one in the run context (the CLI, the demo, agent/studio.py)."""
     ctx = runtime.context if runtime is not None else None
-    if ctx is None or ctx.interviewer is None:  # LangGraph Studio passes no context: read offline
-        from agent.interviewer.offline import OfflineInterviewer
-
-        if ctx is None:
-            return OfflineInterviewer()
-        ctx.interviewer = OfflineInterviewer()
+    if ctx is None or ctx.interviewer is None:
+        raise TunewiseError(
+            "no interviewer in the run context",
+            hint="run the graph with context=Context(interviewer=...); agent/studio.py builds one for LangGraph Studio",
+        )
     return ctx.interviewer
 
 
@@ -217,9 +217,9 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
     if state.get("data_path"):
         update["validation"] = validation_summary(state["data_path"])
         facts["examples"] = {
-            "value": update["validation"]["good_examples"],
+            "value": update["validation"].good_examples,
             "source": "inferred",
-            "evidence": update["validation"]["summary"],
+            "evidence": update["validation"].summary,
         }
         if not ({"behaviour", "knowledge", "problem"} & facts.keys()):
             facts["behaviour"] = {
@@ -233,7 +233,8 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
     return update
 
 
-def validation_summary(path: str) -> dict:
+def validation_summary(path: str) -> DataSummary:
+    """Validate the training file and summarise it for step 3 and the plan: good examples leave out the flawed."""
     from tools.dataset.validate import ValidateInput, run
 
     result = run(ValidateInput(path=path))
@@ -242,21 +243,21 @@ def validation_summary(path: str) -> dict:
     summary = f"{result.valid_examples} valid of {result.examples} examples in {path} (tunewise validate)" + (
         f", {flawed} duplicates or conflicts left out" if flawed else ""
     )
-    return {
-        "path": path,
-        "format": result.format,
-        "examples": result.examples,
-        "valid_examples": result.valid_examples,
-        "good_examples": good,
-        "errors": len(result.errors),
-        "error_counts": dict(result.error_counts),
-        "warning_counts": dict(result.warning_counts),
-        "tokens_total": result.tokens.total,
-        "tokens_trained": result.tokens.trained,
-        "tokens_per_example_mean": result.tokens.per_example.mean,
-        "estimated_training_cost_usd": result.estimated_training_cost_usd,
-        "summary": summary,
-    }
+    return DataSummary(
+        path=path,
+        format=result.format,
+        examples=result.examples,
+        valid_examples=result.valid_examples,
+        good_examples=good,
+        errors=len(result.errors),
+        error_counts=dict(result.error_counts),
+        warning_counts=dict(result.warning_counts),
+        tokens_total=result.tokens.total,
+        tokens_trained=result.tokens.trained,
+        tokens_per_example_mean=result.tokens.per_example.mean,
+        estimated_training_cost_usd=result.estimated_training_cost_usd,
+        summary=summary,
+    )
 
 
 def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict:
@@ -427,12 +428,12 @@ def add_interview(builder: StateGraph) -> None:
     builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
 
 
-def build(checkpointer=None):
-    builder = StateGraph(AgentState, context_schema=Context)
+def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) -> Any:
+    """Compile the interview alone (up to the decision); agent/studio.py gives LangGraph Studio its build."""
+    builder = StateGraph(AgentState, context_schema=context_schema)
     add_interview(builder)
     builder.add_edge("decide", END)
     return builder.compile(checkpointer=checkpointer)
 
 
 assert set(ASSUMED) == set(DOMAINS)  # every fact the interview may assume is one the decision enumerates
-graph = build()

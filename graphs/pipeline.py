@@ -2,7 +2,7 @@
 
 Approval is an `interrupt()` that shows the costed plan and takes approve / reject / a new budget; approving
 records the plan's hash and total (tools.approval), and every execution node checks that record before it
-runs. `--budget` refuses a plan that costs more. `graph` is what `langgraph.json` names.
+runs. `--budget` refuses a plan that costs more. `langgraph.json` names agent/studio.py's build of it.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from langgraph.graph import END, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs import steps as execute
+from graphs import steps
 from graphs.interview import add_interview
 from graphs.plan import build_plan
-from graphs.state import AgentState, Context
+from graphs.state import STATE_TYPES, AgentState, Context, DeployStepResult, EvalStepResult, plan_of, results_of
 from tools.approval import approve, plan_hash
 
 EXECUTION = ["split", "index", "train", "eval", "deploy"]
@@ -29,30 +29,47 @@ REJECT = re.compile(r"^\W*(reject(ed)?|no|n|stop|cancel|abort|decline)\W*$", re.
 BUDGET = re.compile(r"^\W*(?:budget\s*)?[=:]?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:usd|\$)?\W*$", re.I)
 
 
-def plan_node(state: AgentState) -> dict:
+def plan_node(state: AgentState) -> dict[str, Any]:
     """Price the recommendation: the steps, their tools, cost and time, and the risks."""
-    return {"plan": build_plan(state)}
+    from tools.settings import get_settings
+
+    return {"plan": build_plan(state, embedder=_chunk_counter(state), chroma_dir=get_settings().chroma_dir)}
+
+
+def _chunk_counter(state: AgentState) -> Any | None:
+    """Return the local embedder, whose tokenizer counts the documents' chunks; None when the rag extra is not
+    installed (the plan then guesses the chunks from the documents' size)."""
+    if not state.get("docs_dir"):
+        return None
+    from tools.errors import TunewiseError
+    from tools.rag.embedders import get_embedder
+
+    try:
+        return get_embedder("local")
+    except TunewiseError:
+        return None
 
 
 def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Show the costed plan and wait for approve / reject / budget USD; nothing before the interrupt has effects."""
-    plan = state["plan"]
-    if not any(s.get("runnable", True) for s in plan["steps"]):
+    plan = plan_of(state["plan"])
+    assert plan is not None  # the plan node ran before this one
+    if not any(s.runnable for s in plan.steps):
         return {"status": "planned"}  # nothing would run, so there is nothing to approve: the plan is the result
     budget = state.get("budget_usd")
-    total = plan["total_usd"]
+    total = plan.total_usd
     reply = interrupt(
         {
             "type": "approval",
             "session": state.get("session"),
-            "plan_hash": plan_hash(plan),
+            "plan_hash": plan_hash(plan.as_json()),
             "total_usd": total,
-            "total_hours": plan["total_hours"],
+            "total_hours": plan.total_hours,
             "budget_usd": budget,
             "within_budget": budget is None or total <= budget,
             "steps": [
-                {"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": s.get("runnable", True)}
-                for s in plan["steps"]
+                {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable}
+                for s in plan.steps
             ],
             "note": state.get("decision_note"),
             "options": ["approve", "reject", "budget USD"],
@@ -78,7 +95,7 @@ def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
             f"budget (budget USD) or reject",
         }
     ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
-    record = approve(plan, approved_by=ctx.approved_by)
+    record = approve(plan.as_json(), approved_by=ctx.approved_by)
     return {"approval": record.model_dump(), "status": "approved", "decision_note": None}
 
 
@@ -106,7 +123,8 @@ def route_approval(state: AgentState) -> Literal["approval", "split", "index", "
 
 def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", "deploy", "report"]:
     done = state.get("executed") or {}
-    planned = [s["step"] for s in state["plan"]["steps"]]
+    plan = plan_of(state["plan"])
+    planned = [s.step for s in plan.steps] if plan is not None else []
     return next((name for name in EXECUTION if name in planned and name not in done), "report")
 
 
@@ -118,10 +136,16 @@ def run_dir(state: AgentState) -> Path:
 
 def make_executor(name: str):
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
+        from tools.settings import get_settings
+
         ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
-        runners = ctx.runners or execute.RUNNERS
+        runners = ctx.runners or steps.RUNNERS
+        plan = plan_of(state["plan"])
+        assert plan is not None  # execution follows an approved plan
         writer = get_stream_writer()
-        result = execute.run_step(name, state, runners, run_dir(state), writer)
+        result = steps.run_step(
+            name, plan, dict(state), runners, run_dir(state), get_settings().chroma_dir, writer
+        )
         return {"executed": {name: result}, "status": "executing"}
 
     node.__name__ = f"execute_{name}"
@@ -131,28 +155,34 @@ def make_executor(name: str):
 
 def report(state: AgentState) -> dict:
     """The end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
-    executed = state.get("executed") or {}
+    executed = results_of(state.get("executed"))
     status = state.get("status")
     final = status if status in ("rejected", "planned") else "completed"
-    evaluation, deployment = executed.get("eval") or {}, executed.get("deploy") or {}
-    plan = state.get("plan") or {}
+    evaluation, deployment = executed.get("eval"), executed.get("deploy")
+    plan = plan_of(state.get("plan"))
+    path = deployment.path if isinstance(deployment, DeployStepResult) else None
     return {
         "status": final,
         "report": {
-            "approach": plan.get("approach"),
-            "steps": [{"step": k, "status": v.get("status"), "message": v.get("message")} for k, v in executed.items()],
-            "eval_verdict": evaluation.get("verdict") or evaluation.get("message"),
-            "deployment": deployment.get("path") or deployment.get("message"),
-            "serve": f"tunewise serve {deployment['path']}" if deployment.get("path") else None,
-            "starter_prompt": bool(plan.get("starter_prompt")),
-            "collect": plan.get("collect"),
+            "approach": plan.approach if plan is not None else None,
+            "steps": [{"step": k, "status": v.status, "message": v.message} for k, v in executed.items()],
+            "eval_verdict": (
+                (evaluation.verdict if isinstance(evaluation, EvalStepResult) else None) or evaluation.message
+                if evaluation is not None
+                else None
+            ),
+            "deployment": path or (deployment.message if deployment is not None else None),
+            "serve": f"tunewise serve {path}" if path else None,
+            "starter_prompt": bool(plan is not None and plan.starter_prompt),
+            "collect": plan.collect if plan is not None else None,
             "run_dir": str(run_dir(state)) if executed else None,
         },
     }
 
 
-def build(checkpointer=None):
-    builder = StateGraph(AgentState, context_schema=Context)
+def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) -> Any:
+    """Compile the agent graph; `context_schema` may give the run context defaults (agent/studio.py does)."""
+    builder = StateGraph(AgentState, context_schema=context_schema)
     add_interview(builder)
     builder.add_node("plan", plan_node)
     builder.add_node("approval", approval)
@@ -168,7 +198,13 @@ def build(checkpointer=None):
     return builder.compile(checkpointer=checkpointer)
 
 
-graph = build()
+
+def session_saver(conn: Any) -> Any:
+    """Return the session checkpointer on `conn`: it may rebuild the typed plan and results, and nothing else."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    return SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES))
 
 
 @contextlib.contextmanager
@@ -176,15 +212,13 @@ def open_graph() -> Iterator[Any]:
     """The agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo` share it."""
     import sqlite3
 
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     from tools.settings import get_settings
 
     path = get_settings().sessions_db
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:
-        saver = SqliteSaver(conn)
+        saver = session_saver(conn)
         saver.setup()
         yield build(checkpointer=saver)
     finally:

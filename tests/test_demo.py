@@ -84,7 +84,7 @@ def test_validation_split_and_smoke_model(demo):
 
 
 def test_session_holds_the_agents_approval(demo):
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from graphs.pipeline import session_saver
 
     from graphs.pipeline import build
     from tools.approval import plan_hash
@@ -93,16 +93,16 @@ def test_session_holds_the_agents_approval(demo):
     conn = sqlite3.connect(str(work / ".tunewise" / "sessions.sqlite"))
     try:
         values = (
-            build(checkpointer=SqliteSaver(conn)).get_state({"configurable": {"thread_id": record["session"]}}).values
+            build(checkpointer=session_saver(conn)).get_state({"configurable": {"thread_id": record["session"]}}).values
         )
     finally:
         conn.close()
     assert values["status"] == "completed" and values["recommendation"]["approach"] == "fine_tune_rag"
     approval = values["approval"]
-    assert approval["approved_by"] == "tunewise demo" and approval["plan_hash"] == plan_hash(values["plan"])
+    assert approval["approved_by"] == "tunewise demo" and approval["plan_hash"] == plan_hash(values["plan"].as_json())
     assert record["stages"]["plan"]["plan_hash"] == approval["plan_hash"]
-    train_inputs = next(s for s in values["plan"]["steps"] if s["step"] == "train")["inputs"]
-    assert train_inputs["backend"] == "unsloth" and train_inputs["max_steps"] == 60  # the quick preset, via the plan
+    train_inputs = values["plan"].step("train").inputs
+    assert train_inputs.backend == "unsloth" and train_inputs.max_steps == 60  # the quick preset, via the plan
     assert set(values["executed"]) == {"split", "index", "train", "eval", "deploy"}
 
 

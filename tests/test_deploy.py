@@ -220,7 +220,7 @@ def test_cli_deploy_json_and_error_line(models, chroma, tmp_path):
 
 
 def test_the_agent_step_deploys_the_trained_run_and_the_collection(models, chroma, tmp_path):
-    from graphs import steps as execute
+    from graphs import steps
     from graphs.steps import StepContext
 
     base, run_dir = models
@@ -238,41 +238,35 @@ def test_the_agent_step_deploys_the_trained_run_and_the_collection(models, chrom
         )
         + "\n"
     )
-    plan = {
-        "steps": [
-            {"step": "train", "inputs": {"backend": "hf", "base_model": str(base)}},
-            {"step": "deploy", "inputs": {}},
-        ]
-    }
+    from tests.fakes.plans import deploy_step, indexed, plan_with, split_done, train_step, trained
+
+    plan = plan_with(train_step(base), deploy_step())
     events: list[dict] = []
     ctx = StepContext(
         plan=plan,
-        step=plan["steps"][1],
+        step=plan.steps[1],
         run_dir=tmp_path / "plan-run",
         plan_file=tmp_path / "plan.json",
-        results={
-            "split": {"train": str(train)},
-            "index": {"collection": "docs", "db": str(db)},
-            "train": {"status": "succeeded", "backend": "hf", "adapter": str(run_dir / "adapter")},
-        },
+        results={"split": split_done(train), "index": indexed("docs", db), "train": trained(run_dir / "adapter")},
         resume=False,
         check_cost=lambda cost: None,
         progress=events.append,
         data_path=None,
         docs_dir=None,
+        chroma_dir=db,
     )
-    result = execute.deploy(ctx)  # the runner the agent calls, no longer "not available"
+    result = steps.deploy(ctx)  # the runner the agent calls
     out = (tmp_path / "plan-run" / "deployment").resolve()
-    assert result["status"] == "done" and result["path"] == str(out)
+    assert result.status == "done" and result.path == str(out)
     deployment = load_deployment(out)
     assert deployment.spec == f"hf:{base}+adapter:{run_dir / 'adapter'}" and deployment.model.adapter == "adapter"
     assert deployment.retrieval.collection == "docs" and deployment.retrieval.db == str(db.resolve())
     assert deployment.system_prompt == "Answer in one sentence."  # what the tuned model was trained with
     assert any(e.get("step") == "deploy" and "packaging" in e.get("message", "") for e in events)
 
-    again = execute.deploy(StepContext(**{**ctx.__dict__, "resume": True}))  # resumed: the whole folder is reused
-    assert again["content_hash"] == result["content_hash"] and load_deployment(out).created_at == deployment.created_at
-    failed = execute.deploy(StepContext(**{**ctx.__dict__, "results": {**ctx.results, "train": {"status": "failed"}}}))
-    assert failed["status"] == "skipped" and "no trained model" in failed["message"]
-    unindexed = execute.deploy(StepContext(**{**ctx.__dict__, "results": {**ctx.results, "index": {}}}))
-    assert unindexed["status"] == "skipped" and "no collection" in unindexed["message"]
+    again = steps.deploy(ctx.again(resume=True))  # resumed: the whole folder is reused
+    assert again.content_hash == result.content_hash and load_deployment(out).created_at == deployment.created_at
+    failed = steps.deploy(ctx.again(results={**ctx.results, "train": trained(run_dir / "adapter", status="failed")}))
+    assert failed.status == "skipped" and "no trained model" in failed.message
+    unindexed = steps.deploy(ctx.again(results={k: v for k, v in ctx.results.items() if k != "index"}))
+    assert unindexed.status == "skipped" and "no collection" in unindexed.message

@@ -289,45 +289,37 @@ def test_cli_json_and_the_paid_endpoint_guard(world, openai_server, tmp_path, mo
 
 
 def test_the_agent_step_evaluates_the_trained_run(world, tmp_path) -> None:
-    from graphs.steps import StepContext
-    from tools.evaluation.evaluate import from_plan
+    from graphs.steps import StepContext, evaluate
+    from tests.fakes.plans import eval_step, plan_with, split_done, train_step, trained
 
     root, base, run_dir = world
     events: list[dict] = []
-    plan = {
-        "starter_prompt": {"system": "Reply in JSON.", "few_shot": []},
-        "steps": [
-            {"step": "train", "inputs": {"backend": "hf", "base_model": str(base)}},
-            {"step": "eval", "inputs": {"examples": 4, "max_new_tokens": 20}},
-        ],
-    }
+    plan = plan_with(train_step(base), eval_step(4, max_new_tokens=20), starter="Reply in JSON.")
     ctx = StepContext(
         plan=plan,
-        step=plan["steps"][1],
+        step=plan.steps[1],
         run_dir=tmp_path,
         plan_file=tmp_path / "plan.json",
-        results={
-            "split": {"train": str(root / "train.jsonl"), "eval": str(root / "eval.jsonl")},
-            "train": {"status": "succeeded", "backend": "hf", "adapter": str(run_dir / "adapter")},
-        },
+        results={"split": split_done(root / "train.jsonl", root / "eval.jsonl"), "train": trained(run_dir / "adapter")},
         resume=False,
         check_cost=lambda cost: None,
         progress=events.append,
         data_path=None,
         docs_dir=None,
+        chroma_dir=tmp_path / "chroma",
     )
-    result = from_plan(ctx)
-    assert result["status"] == "done" and result["winner"] == "tuned"
-    assert result["verdict"].startswith("tuned beats prompted on format adherence")
-    assert [c["name"] for c in result["summary"]["candidates"]] == ["tuned", "base", "prompted"]
-    assert result["summary"]["candidates"][0]["n"] == 4
+    result = evaluate(ctx)
+    assert result.status == "done" and result.winner == "tuned"
+    assert result.verdict.startswith("tuned beats prompted on format adherence")
+    assert [c["name"] for c in result.summary["candidates"]] == ["tuned", "base", "prompted"]
+    assert result.summary["candidates"][0]["n"] == 4
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["prompted"]["system_prompt"] == "Reply in JSON."
     assert any(e.get("step") == "eval" and e.get("stage") == "generate tuned" for e in events)
-    again = from_plan(StepContext(**{**ctx.__dict__, "resume": True}))  # a resumed session reuses the finished report
-    assert again["verdict"] == result["verdict"]
-    nothing = from_plan(StepContext(**{**ctx.__dict__, "results": {}}))
-    assert nothing["status"] == "skipped" and "tunewise eval" in nothing["message"]
+    again = evaluate(ctx.again(resume=True))  # a resumed session reuses the finished report
+    assert again.verdict == result.verdict
+    nothing = evaluate(ctx.again(results={}))
+    assert nothing.status == "skipped" and "tunewise eval" in nothing.message
 
 
 def test_prompted_rag_prompts_are_fitted_to_the_window_and_the_trimming_is_reported(tmp_path) -> None:

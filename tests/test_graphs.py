@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from langgraph.checkpoint.sqlite import SqliteSaver
+from graphs.pipeline import session_saver
 from langgraph.types import Command
 
-from graphs import steps as execute
+from graphs import steps
 from graphs.interview import question
 from graphs.pipeline import build
 from graphs.state import Context
@@ -68,7 +68,7 @@ def step_log(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def graph(tmp_path):
     conn = sqlite3.connect(str(tmp_path / "sessions.sqlite"), check_same_thread=False)
-    yield build(checkpointer=SqliteSaver(conn))
+    yield build(checkpointer=session_saver(conn))
     conn.close()
 
 
@@ -122,7 +122,7 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
     out = run(Command(resume=""))
 
     values = graph.get_state(config).values
-    plan = values["plan"]
+    plan = values["plan"].as_json()  # the typed plan's JSON: what the approval hashes
     assert values["recommendation"]["approach"] == "fine_tune"
     assert values["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
     assert [s["step"] for s in plan["steps"]] == ["split", "train", "eval", "deploy"]
@@ -209,26 +209,32 @@ def test_non_interactive_assumes_and_lists(graph, interviewer):
     assert out["recommendation"]["approach"] == "collect_more_data"
     assert [q["step"] for q in out["questions"]] == ["stability"]
     assert out["steps"]["stability"]["source"] == "assumed" and out["status"] == "planned"
-    assert out["plan"]["collect"] == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"]["collect"]["what"]}
+    assert out["plan"].collect == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"].collect["what"]}
     assert graph.get_state(config).next == ()
 
 
 def test_spending_steps_refuse_without_a_matching_approval(tmp_path, step_log):
-    plan = {"steps": [{"step": "train", "cost_usd": 5.0, "runnable": True, "inputs": {}}], "total_usd": 5.0}
-    state = {"plan": plan, "approval": None, "session": "x"}
+    from tests.fakes.plans import plan_with, train_step
+
+    plan = plan_with(train_step("base", cost_usd=5.0))
+    state = {"approval": None, "session": "x"}
+
+    def run_step(plan, state):
+        return steps.run_step("train", plan, state, RUNNERS, tmp_path / "run", tmp_path / "chroma", lambda e: None)
+
     with pytest.raises(TunewiseError, match="not approved"):
-        execute.run_step("train", state, RUNNERS, tmp_path / "run", lambda e: None)
-    record = approve(plan, approved_by="test").model_dump()
-    tampered = {**plan, "total_usd": 50.0, "steps": [{**plan["steps"][0], "cost_usd": 50.0}]}
+        run_step(plan, state)
+    record = approve(plan.as_json(), approved_by="test").model_dump()
+    tampered = plan.model_copy(
+        update={"total_usd": 50.0, "steps": [plan.steps[0].model_copy(update={"cost_usd": 50.0})]}
+    )
     with pytest.raises(TunewiseError, match="does not match"):
-        execute.run_step(
-            "train", {**state, "plan": tampered, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None
-        )
+        run_step(tampered, {**state, "approval": record})
     assert not calls(step_log)
-    result = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
-    assert result["status"] == "done" and len(calls(step_log)) == 1
+    result = run_step(plan, {**state, "approval": record})
+    assert result.status == "done" and len(calls(step_log)) == 1
     # Finished in the ledger: running the node again returns the recorded result without calling the runner.
-    again = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+    again = run_step(plan, {**state, "approval": record})
     assert again == result and len(calls(step_log)) == 1
 
 
@@ -272,7 +278,7 @@ def test_kill_and_resume_never_repeats_a_spending_step(tmp_path, step_log):
     fresh = [step for step, resumed in log if not resumed]
     assert len(fresh) == len(set(fresh))  # no step started from scratch twice
     conn = sqlite3.connect(str(db))
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     state = graph.get_state({"configurable": {"thread_id": "k1"}})
     assert state.next == () and set(state.values["executed"]) == {"split", "train", "eval", "deploy"}
     conn.close()

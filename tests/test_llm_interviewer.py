@@ -141,7 +141,7 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
     """The confirm step is a graph node: a correction is read by the LLM with the item's question as focus."""
     import sqlite3
 
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from graphs.pipeline import session_saver
     from langgraph.types import Command
 
     from graphs.pipeline import build
@@ -153,7 +153,7 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
         {"content": {"facts": [{"fact": "examples", "value": "1200", "evidence": "we have 1,200 examples"}]}},
     )
     conn = sqlite3.connect(str(tmp_path / "s.sqlite"), check_same_thread=False)
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     config = {"configurable": {"thread_id": "llm1"}}
     ctx = Context(interviewer=_interviewer(), approved_by="test")
 

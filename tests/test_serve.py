@@ -21,7 +21,16 @@ import pytest
 from typer.testing import CliRunner
 
 from tools.errors import TunewiseError
-from tools.serving import create_app
+from tools.serving.app import create_app
+
+
+def own_clients(folder):
+    """The deployment's own generator and retriever, as `tunewise serve` builds them."""
+    from tools.clients import deployment_clients
+
+    generator, retriever = deployment_clients(folder)
+    return {"generator": generator, "retriever": retriever}
+
 from tools.serving.protocol import Limits
 
 QUESTION = "What is the capital of France?"
@@ -133,7 +142,7 @@ def local(world):
     recorder = Recorder(load_generator(load_deployment(folder).generator_spec(folder)))
     app = create_app(
         folder,
-        generator=recorder,
+        **{**own_clients(folder), "generator": recorder},
         limits=Limits(max_messages=8, max_tokens=64, default_max_tokens=16, max_request_bytes=64 * 1024),
     )
     with serving(app) as url:
@@ -319,7 +328,7 @@ def test_api_key_is_required_and_never_logged(world, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="tunewise.serve")
     secret = "tw-test-KEY-0123456789-secret"
     monkeypatch.setenv("TW_SERVE_KEY", secret)
-    app = create_app(world / "geo-bot", api_key_env="TW_SERVE_KEY")  # the default path: loads model and retriever
+    app = create_app(world / "geo-bot", **own_clients(world / "geo-bot"), api_key_env="TW_SERVE_KEY")  # the default path: loads model and retriever
     with serving(app) as url:
         with pytest.raises(openai.AuthenticationError):
             _client(url, "wrong-key").models.list()
@@ -337,7 +346,7 @@ def test_api_key_is_required_and_never_logged(world, monkeypatch, caplog):
     assert all(secret not in line and "authorization" not in line.lower() and QUESTION not in line for line in lines)
     monkeypatch.delenv("TW_SERVE_KEY")
     with pytest.raises(TunewiseError, match="TW_SERVE_KEY is empty or not set"):
-        create_app(world / "geo-bot", api_key_env="TW_SERVE_KEY")
+        create_app(world / "geo-bot", **own_clients(world / "geo-bot"), api_key_env="TW_SERVE_KEY")
 
 
 def test_log_prompts_puts_the_question_in_the_line(world, local, caplog):
@@ -364,7 +373,7 @@ def test_upstream_deployment_through_the_fake_openai_server(world):
             DeployInput(model=model, collection="geo", db=world / "chroma", k=2, out=world / "geo-up"),
             client=get_chroma_client(world / "chroma"),
         )
-        app = create_app(world / "geo-up")
+        app = create_app(world / "geo-up", **own_clients(world / "geo-up"))
         with serving(app) as url:
             client = _client(url)
             resp = client.chat.completions.create(model="geo-up", messages=[{"role": "user", "content": QUESTION}])

@@ -88,6 +88,14 @@ def _ask(client: openai.OpenAI, model: str, code: str):
     return resp.choices[0].message.content, resp.model_extra["tunewise"]["sources"]
 
 
+def own_clients(folder):
+    """The deployment's own generator and retriever, as `tunewise serve` builds them."""
+    from tools.clients import deployment_clients
+
+    generator, retriever = deployment_clients(folder)
+    return {"generator": generator, "retriever": retriever}
+
+
 def test_tunewise_serve_answers_each_error_code_from_its_own_page(served_codes) -> None:
     root, db, fake = served_codes
     assert _deploy(root / "codes-bot", db, fake)["retrieval"]["mode"] == "hybrid"  # the default, recorded
@@ -125,11 +133,12 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
 
     from tests.test_serve import serving
     from tools.deploy.deploy import MANIFEST, content_hash
-    from tools.serving import create_app
+    from tools.serving.app import create_app
+
 
     root, db, fake = served_codes
     assert _deploy(root / "dense-bot", db, fake, "--mode", "dense")["retrieval"]["mode"] == "dense"
-    dense = create_app(root / "dense-bot")
+    dense = create_app(root / "dense-bot", **own_clients(root / "dense-bot"))
     assert dense.state.engine.retriever.mode == "dense"
     with serving(dense) as url:
         client = openai.OpenAI(api_key="unused", base_url=url, max_retries=0, timeout=60)
@@ -146,6 +155,6 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
     record["content_hash"] = content_hash(record)
     (root / "dense-bot" / MANIFEST).write_text(json.dumps(record))
     caplog.set_level(logging.WARNING, logger="tunewise.serve")
-    old = create_app(root / "dense-bot")
+    old = create_app(root / "dense-bot", **own_clients(root / "dense-bot"))
     assert old.state.engine.retriever.mode == "dense"
     assert any("records no retrieval mode" in r.getMessage() for r in caplog.records)

@@ -20,7 +20,16 @@ from typer.testing import CliRunner
 
 from tests.fakes.help_centre import write_pages
 from tests.test_serve import serving
-from tools.serving import create_app
+from tools.serving.app import create_app
+
+
+def own_clients(folder):
+    """The deployment's own generator and retriever, as `tunewise serve` builds them."""
+    from tools.clients import deployment_clients
+
+    generator, retriever = deployment_clients(folder)
+    return {"generator": generator, "retriever": retriever}
+
 from tools.serving.protocol import Limits
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +89,7 @@ def served(centre):
     """The 1024-token model deployed with -k 4 and served; yields (deploy result, base URL, app)."""
     root, db = centre
     result = _deploy(root, db, "m1024", "helpdesk", k=4)
-    app = create_app(root / "helpdesk", limits=Limits(max_tokens=64, default_max_tokens=512))
+    app = create_app(root / "helpdesk", **own_clients(root / "helpdesk"), limits=Limits(max_tokens=64, default_max_tokens=512))
     with serving(app) as url:
         yield result, url, app
 

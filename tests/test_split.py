@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.test_validate import chat, write_jsonl
 from tools.dataset.split import SplitInput, run
+from tools.rag.embedders import get_embedder
 from tools.errors import TunewiseError
 
 runner = CliRunner()
@@ -79,7 +80,7 @@ def user_text(line: str) -> str:
 
 def test_near_duplicates_never_straddle_the_split(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus())
-    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "out"))
+    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "out"), embedder=None)
     train = (tmp_path / "out" / "train.jsonl").read_text().splitlines()
     evals = (tmp_path / "out" / "eval.jsonl").read_text().splitlines()
     assert len(train) + len(evals) == 140 and len(evals) == result.eval_examples
@@ -92,9 +93,9 @@ def test_near_duplicates_never_straddle_the_split(tmp_path: Path) -> None:
 
 def test_same_seed_same_split_and_other_seed_differs(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus())
-    run(SplitInput(path=path, eval=30, out=tmp_path / "a", seed=7))
-    run(SplitInput(path=path, eval=30, out=tmp_path / "b", seed=7))
-    run(SplitInput(path=path, eval=30, out=tmp_path / "c", seed=8))
+    run(SplitInput(path=path, eval=30, out=tmp_path / "a", seed=7), embedder=None)
+    run(SplitInput(path=path, eval=30, out=tmp_path / "b", seed=7), embedder=None)
+    run(SplitInput(path=path, eval=30, out=tmp_path / "c", seed=8), embedder=None)
     a, b, c = ((tmp_path / d / "eval.jsonl").read_text() for d in "abc")
     assert a == b and a != c
     assert len(a.splitlines()) == 30
@@ -131,13 +132,13 @@ def test_the_split_does_not_depend_on_the_interpreters_hash_salt(tmp_path: Path)
 
 def test_stratified_by_metadata_keeps_proportions(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
-    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "o", stratify_by="team"))
+    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "o", stratify_by="team"), embedder=None)
     assert result.strata == {"billing": 10, "returns": 10, "shipping": 10}
 
 
 def test_stratified_by_topic_cluster(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
-    result = run(SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"))
+    result = run(SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"), embedder=get_embedder("local"))
     assert len(result.strata) >= 2 and all(k.startswith("cluster-") for k in result.strata)
     assert abs(result.eval_examples - 24) <= len(result.strata)
 
@@ -145,10 +146,10 @@ def test_stratified_by_topic_cluster(tmp_path: Path) -> None:
 def test_refuses_invalid_data_and_impossible_sizes_without_writing(tmp_path: Path) -> None:
     bad = write_jsonl(tmp_path / "bad.jsonl", corpus()[:20] + ["{nope"])
     with pytest.raises(TunewiseError, match="validation error"):
-        run(SplitInput(path=bad, eval=5, out=tmp_path / "o"))
+        run(SplitInput(path=bad, eval=5, out=tmp_path / "o"), embedder=None)
     good = write_jsonl(tmp_path / "good.jsonl", corpus()[:20])
     with pytest.raises(TunewiseError):
-        run(SplitInput(path=good, eval=20, out=tmp_path / "o"))
+        run(SplitInput(path=good, eval=20, out=tmp_path / "o"), embedder=None)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 

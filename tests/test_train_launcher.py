@@ -246,18 +246,20 @@ def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: s
 def test_an_approved_70b_train_step_goes_through_the_launcher(files, tmp_path: Path) -> None:  # noqa: F811
     """The execute step hands a launcher step to `tools.train.launcher` (here refused there, before any process
     starts: the launcher runs the hf backend only); the real 2-process run is the CLI test above."""
-    from graphs import steps as execute
+    from graphs import steps
     from tools.approval import approve
     from tools.errors import TunewiseError
 
-    inputs = {"backend": "unsloth", "base_model": str(files["model"]), "launcher": "accelerate", "processes": 2}
-    plan = {"steps": [{"step": "train", "cost_usd": 0.0, "runnable": True, "inputs": inputs}], "total_usd": 0.0}
+    from tests.fakes.plans import plan_with, train_step
+
+    plan = plan_with(train_step(files["model"], backend="unsloth", launcher="accelerate", processes=2))
     state = {
-        "plan": plan,
-        "approval": approve(plan, approved_by="test").model_dump(),
+        "approval": approve(plan.as_json(), approved_by="test").model_dump(),
         "session": "x",
         "data_path": str(files["train"]),
     }
     with pytest.raises(TunewiseError, match="runs the hf backend"):
-        execute.run_step("train", state, execute.RUNNERS, tmp_path / "session", lambda event: None)
+        steps.run_step(
+            "train", plan, state, steps.RUNNERS, tmp_path / "session", tmp_path / "chroma", lambda event: None
+        )
     assert not (tmp_path / "session" / "train").exists()

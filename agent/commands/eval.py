@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-PAID_HOST = "api.openai.com"
 
 
 def eval_command(
@@ -50,10 +49,11 @@ def eval_command(
     import datetime as dt
 
     from agent.console import console, err_console, print_json
-    from tools.evaluation.evaluate import EvalInput, parse_candidates, run
+    from tools.clients import generator_loader, retriever_for
+    from tools.evaluation.evaluate import EvalInput, paid_models, run
+    from tools.rag.embedders import get_embedder
     from tools.settings import get_settings
 
-    specs = parse_candidates(candidate)
     if out is None:
         out = get_settings().runs_dir / f"eval-{dt.datetime.now():%Y%m%d-%H%M%S}"
     inp = EvalInput(
@@ -71,9 +71,15 @@ def eval_command(
         seed=seed,
         out=out,
     )
-    _approve(specs, judge, yes=yes, json_out=json_out)
+    _approve(paid_models(inp, env_base_url=os.environ.get("OPENAI_BASE_URL")), yes=yes, json_out=json_out)
+    rag = any(spec.rag for spec in inp.specs.values())
+    clients = {
+        "load": generator_loader(),
+        "retriever": retriever_for(collection, get_settings().chroma_dir) if rag and collection else None,
+        "embedder": get_embedder("local"),
+    }
     if json_out:
-        result = run(inp)
+        result = run(inp, **clients)
         print_json(result.model_dump_json())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -93,28 +99,14 @@ def eval_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        result = run(inp, progress=progress)
+        result = run(inp, progress=progress, **clients)
     _render(result, console)
 
 
-def _paid(specs: dict, judge: str | None) -> list[str]:
-    """The models that bill OpenAI: openai: specs (and the judge) headed for api.openai.com."""
-    from tools.models.spec import parse_spec
-
-    env_url = os.environ.get("OPENAI_BASE_URL") or ""
-    named = [(name, spec) for name, spec in specs.items()] + ([("judge", parse_spec(judge))] if judge else [])
-    return [
-        f"{name} ({spec.model})"
-        for name, spec in named
-        if spec.kind == "openai" and (PAID_HOST in (spec.base_url or env_url) or not (spec.base_url or env_url))
-    ]
-
-
-def _approve(specs: dict, judge: str | None, *, yes: bool, json_out: bool) -> None:
+def _approve(paid: list[str], *, yes: bool, json_out: bool) -> None:
     """Calls to OpenAI itself cost money: they need --yes or a yes at the prompt; local endpoints do not."""
     from agent.console import approve_spend
 
-    paid = _paid(specs, judge)
     if not paid:
         return
     line = f"this evaluation calls the OpenAI API and is billed per token: {', '.join(paid)}"

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from agent.console import console, err_console
-from graphs.state import STEPS
+from graphs.state import STEPS, plan_of
 
 SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
 
@@ -17,16 +17,15 @@ SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "a
 def result(values: dict, status: str) -> dict:
     """The `--json` contract: session, status, recommendation, steps, questions, plan (and report once run)."""
     steps = values.get("steps") or {}
-    plan = dict(values.get("plan") or {})
-    if plan:
-        plan["interviewer"] = values.get("interviewer")
+    typed = plan_of(values.get("plan"))
+    plan = {**typed.as_json(), "interviewer": values.get("interviewer")} if typed is not None else None
     out = {
         "session": values.get("session"),
         "status": status,
         "recommendation": values.get("recommendation"),
         "steps": [steps[key] for key, _, _ in STEPS if key in steps],
         "questions": values.get("questions") or [],
-        "plan": plan or None,
+        "plan": plan,
     }
     if values.get("report"):
         out["report"] = values["report"]
@@ -79,7 +78,7 @@ def show_plan(values: dict) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    rec, plan = values.get("recommendation") or {}, values.get("plan") or {}
+    rec, plan = values.get("recommendation") or {}, plan_of(values.get("plan"))
     steps = values.get("steps") or {}
     table = Table("step", "answer", "source", "evidence", title="The five steps", title_justify="left")
     for key, _, title in STEPS:
@@ -93,38 +92,38 @@ def show_plan(values: dict) -> None:
     console.print(
         Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left")
     )
-    if plan.get("validation"):
-        console.print(f"[bold]Data:[/] {plan['validation']['summary']}")
-    if plan.get("steps"):
+    if plan is None:
+        return
+    if plan.validation:
+        console.print(f"[bold]Data:[/] {plan.validation.summary}")
+    if plan.steps:
         costs = Table("step", "tool", "cost", "hours", "what", title="Costed plan", title_justify="left")
-        for s in plan["steps"]:
-            what = s.get("description", "") + (
-                f" [yellow]({s['blocked_by']})[/]" if not s.get("runnable", True) else ""
-            )
-            costs.add_row(s["step"], s["tool"], usd(s["cost_usd"]), hours(s["hours"]), what)
-        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan['total_usd'])}[/]", hours(plan["total_hours"]), "")
+        for s in plan.steps:
+            what = s.description + (f" [yellow]({s.blocked_by})[/]" if not s.runnable else "")
+            costs.add_row(s.step, s.tool, usd(s.cost_usd), hours(s.hours), what)
+        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan.total_usd)}[/]", hours(plan.total_hours), "")
         console.print(costs)
-    if plan.get("starter_prompt"):
-        sp = plan["starter_prompt"]
+    if plan.starter_prompt:
+        sp = plan.starter_prompt
         shots = (
-            f"+{len(sp['few_shot'])} few-shot examples from your data"
-            if sp["few_shot"]
+            f"+{len(sp.few_shot)} few-shot examples from your data"
+            if sp.few_shot
             else "add 3-5 few-shot examples of your own"
         )
-        console.print(Panel(sp["system"], title=f"Starter system prompt ({shots})", title_align="left"))
-    if plan.get("index_plan"):
-        ip = plan["index_plan"]
+        console.print(Panel(sp.system, title=f"Starter system prompt ({shots})", title_align="left"))
+    if plan.index_plan:
+        ip = plan.index_plan
         console.print(
-            f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
-            f"({ip['embedder']}); {ip['refresh']}"
+            f"[bold]Index:[/] {ip.files} files → ~{ip.estimated_chunks} chunks in '{ip.collection}' "
+            f"({ip.embedder}); {ip.refresh}"
         )
-    if plan.get("collect"):
-        c = plan["collect"]
+    if plan.collect:
+        c = plan.collect
         console.print(
             f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
             f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
         )
-    for risk in plan.get("risks", []):
+    for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
 
 
@@ -179,19 +178,19 @@ def next_steps(values: dict) -> None:
     """A plan with nothing to run still says what to do next (prompts/next_*.md), not just that it stopped."""
     from prompts import render
 
-    plan, goal = values.get("plan") or {}, (values.get("goal") or "").replace('"', "'")
-    approach = plan.get("approach")
+    plan, goal = plan_of(values.get("plan")), (values.get("goal") or "").replace('"', "'")
+    approach = plan.approach if plan is not None else None
     if approach == "prompt_engineering":
         text = render("next_prompt_engineering", goal=goal)
     elif approach == "collect_more_data":
-        c = plan.get("collect") or {}
+        c = (plan.collect if plan is not None else None) or {}
         text = render("next_collect", minimum=c.get("minimum", ""), target=c.get("target", ""), goal=goal)
     else:
         needs = sorted(
             {
-                s["blocked_by"].removeprefix("needs ")
-                for s in plan.get("steps", [])
-                if not s.get("runnable", True) and s.get("blocked_by", "").startswith("needs --")
+                s.blocked_by.removeprefix("needs ")
+                for s in (plan.steps if plan is not None else [])
+                if not s.runnable and s.blocked_by and s.blocked_by.startswith("needs --")
             }
         )
         text = render("next_inputs", needs=" and ".join(needs) or "the missing inputs", goal=goal)

@@ -82,14 +82,16 @@ def _start(deployment: Path, say, **options):
     """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
     from tools.deploy.deploy import load_deployment
     from tools.errors import TunewiseError
-    from tools.serving import create_app
+    from tools.clients import deployment_clients
+    from tools.serving.app import create_app
     from tools.serving.protocol import ApiError
 
     fix = "fix the deployment (`tunewise deploy ...` again), then re-run `tunewise serve`"
     try:
         load_deployment(deployment, verify=False)  # a wrong folder is one line before anything slow starts
         say(f"loading {deployment} ...")
-        return create_app(deployment, **options)
+        generator, retriever = deployment_clients(deployment)
+        return create_app(deployment, generator=generator, retriever=retriever, **options)
     except TunewiseError as exc:
         exc.exit_code = 2
         raise

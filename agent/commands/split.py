@@ -21,9 +21,14 @@ def split(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Split a training file into train.jsonl and eval.jsonl; duplicates and near-duplicates stay on one side."""
-    from tools.dataset.split import SplitInput, run
+    from tools.dataset.split import CLUSTER, SplitInput, run
 
-    result = run(SplitInput(path=file, eval=eval, out=out, seed=seed, stratify_by=stratify_by))
+    embedder = None
+    if stratify_by == CLUSTER:  # only the topic clusters need the embedder (and the rag extra)
+        from tools.rag.embedders import get_embedder
+
+        embedder = get_embedder("local")
+    result = run(SplitInput(path=file, eval=eval, out=out, seed=seed, stratify_by=stratify_by), embedder=embedder)
     if json_out:
         from agent.console import print_json
 

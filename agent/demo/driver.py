@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.demo.record import DemoOptions, DemoRecord, write_report
+from graphs.state import plan_of, result_of, results_of
+from tools.defaults import FINISHED_TRAINING
 from tools.errors import TunewiseError
 
 Emit = Callable[[dict], None]
@@ -255,14 +257,16 @@ def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goa
     record.set("stages", record.data["stages"])
     for name in EXECUTION:  # the graph's own results, also for steps whose events an earlier run never saw
         if not record.done(name):
-            result = (values.get("executed") or {}).get(name) or {"status": "skipped", "message": "not in the plan"}
+            typed = results_of(values.get("executed")).get(name)
+            result = typed.model_dump(mode="json") if typed else {"status": "skipped", "message": "not in the plan"}
             seconds = time.perf_counter() - timer.get(name, time.perf_counter())
             entry = record.finish(name, seconds, **_step_info(name, result))
             emit({"event": "stage", "stage": name, **entry})
 
 
 def _planned(record: DemoRecord, values: dict, pending: dict, timer: dict, emit: Emit) -> None:
-    rec, plan = values["recommendation"], values["plan"]
+    rec, plan = values["recommendation"], plan_of(values["plan"])
+    assert plan is not None  # the approval interrupt follows the plan node
     path = f" ({rec['fine_tune_path']})" if rec.get("fine_tune_path") else ""
     entry = record.finish(
         "plan",
@@ -270,11 +274,11 @@ def _planned(record: DemoRecord, values: dict, pending: dict, timer: dict, emit:
         approach=rec["approach"],
         fine_tune_path=rec.get("fine_tune_path"),
         rationale=rec["rationale"],
-        total_usd=plan["total_usd"],
+        total_usd=plan.total_usd,
         plan_hash=pending["plan_hash"],
         session=values["session"],
-        steps=[s["step"] for s in plan["steps"]],
-        summary=f"{rec['approach']}{path}, ${plan['total_usd']:.2f}, approved by the demo; session {values['session']}",
+        steps=[s.step for s in plan.steps],
+        summary=f"{rec['approach']}{path}, ${plan.total_usd:.2f}, approved by the demo; session {values['session']}",
     )
     emit({"event": "stage", "stage": "plan", **entry})
 
@@ -299,8 +303,9 @@ def _stream(graph, payload, config, ctx, record: DemoRecord, timer: dict, emit: 
                 )
         elif mode == "updates" and isinstance(chunk, dict):
             for name, update in chunk.items():
-                result = ((update or {}).get("executed") or {}).get(name) if name in EXECUTION else None
-                if result is not None and not record.done(name):
+                typed = ((update or {}).get("executed") or {}).get(name) if name in EXECUTION else None
+                if typed is not None and not record.done(name):
+                    result = result_of(name, typed).model_dump(mode="json")
                     entry = record.finish(
                         name, time.perf_counter() - timer.get(name, time.perf_counter()), **_step_info(name, result)
                     )
@@ -309,7 +314,7 @@ def _stream(graph, payload, config, ctx, record: DemoRecord, timer: dict, emit: 
 
 def _step_info(name: str, result: dict) -> dict:
     """What the demo keeps of a step's result: its artefacts and one line to show."""
-    status = "done" if result.get("status") in ("done", "succeeded", "stopped_early") else "skipped"
+    status = "done" if result.get("status") in ("done", *FINISHED_TRAINING) else "skipped"
     info: dict[str, Any] = {"status": status, "agent_status": result.get("status")}
     summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
     if result.get("message"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from langgraph.checkpoint.sqlite import SqliteSaver
+from graphs.pipeline import session_saver
 from langgraph.types import Command
 
 from agent.interviewer.offline import OfflineInterviewer
@@ -22,7 +22,7 @@ from tests.fakes.step_runners import RUNNERS
 
 def main(db: str, session: str, goal: str, data: str) -> None:
     conn = sqlite3.connect(db, check_same_thread=False)
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     config = {"configurable": {"thread_id": session}}
     ctx = Context(interviewer=OfflineInterviewer(), runners=RUNNERS, approved_by="test")
     snap = graph.get_state(config)

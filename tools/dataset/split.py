@@ -6,6 +6,7 @@ import json
 import random
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,11 +63,15 @@ def _write_lines(path: Path, valid: set[int], eval_lines: set[int], train_path: 
                 (ev if line in eval_lines else tr).write(raw.rstrip(b"\r\n") + b"\n")
 
 
-def _strata(records: dict[int, str], lines: list[int], field: str | None, seed: int) -> dict[int, str]:
+def _strata(records: dict[int, str], lines: list[int], field: str | None, seed: int, embedder: Any) -> dict[int, str]:
     if field is None:
         return {line: "all" for line in lines}
     if field == CLUSTER:
-        return _topic_clusters(records, lines, seed)
+        if embedder is None:
+            raise TunewiseError(
+                "--stratify-by cluster needs the local embedder", hint='pip install "tunewise[rag]"', exit_code=2
+            )
+        return _topic_clusters(records, lines, seed, embedder)
     out = {}
     for line in lines:
         meta = json.loads(records[line]).get("metadata") or {}
@@ -74,19 +79,18 @@ def _strata(records: dict[int, str], lines: list[int], field: str | None, seed: 
     return out
 
 
-def _topic_clusters(records: dict[int, str], lines: list[int], seed: int) -> dict[int, str]:
-    """k-means over MiniLM embeddings of each example's first user turn."""
+def _topic_clusters(records: dict[int, str], lines: list[int], seed: int, embedder: Any) -> dict[int, str]:
+    """Cluster the examples by k-means over `embedder`'s vectors of each one's first user turn."""
     import numpy as np
 
     from tools.dataset.formats import detect_format, to_messages
-    from tools.rag.embedders import get_embedder
 
     texts = []
     for line in lines:
         rec = json.loads(records[line])
         msgs = to_messages(rec, detect_format(rec) or "chat")
         texts.append(next((m["content"] for m in msgs if m["role"] == "user"), "")[:2000])
-    vectors = get_embedder("local").embed(texts)
+    vectors = embedder.embed(texts)
     k = max(2, min(20, int(len(texts) ** 0.5 / 2)))
     rng = np.random.default_rng(seed)
     centres = vectors[rng.choice(len(vectors), size=min(k, len(vectors)), replace=False)]
@@ -100,7 +104,7 @@ def _topic_clusters(records: dict[int, str], lines: list[int], seed: int) -> dic
     return {line: f"cluster-{int(label)}" for line, label in zip(lines, labels)}
 
 
-def run(inp: SplitInput) -> SplitResult:
+def run(inp: SplitInput, *, embedder: Any) -> SplitResult:
     """Split a training file into train and held-out eval sets, keeping near-duplicates together so nothing leaks."""
     from tools.atomic import atomic_open, write_json
     from tools.dataset import quality
@@ -130,7 +134,7 @@ def run(inp: SplitInput) -> SplitResult:
     # The records are held in memory only when they are needed: to stratify by a field or a topic, or to rewrite a
     # JSON array as JSONL. Otherwise the file is streamed a second time, line by line, as it is written out.
     records = _records(Path(inp.path)) if inp.stratify_by is not None or is_json_array(Path(inp.path)) else None
-    stratum = _strata(records, lines, inp.stratify_by, inp.seed) if records is not None else {}
+    stratum = _strata(records, lines, inp.stratify_by, inp.seed, embedder) if records is not None else {}
 
     groups: dict[int, list[int]] = defaultdict(list)
     for idx, root in enumerate(cluster_of.tolist()):

@@ -480,10 +480,3 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
         warnings=warnings,
         budget=context,
     )
-
-
-def from_plan(ctx) -> dict:
-    """The agent's deploy step, called by graphs.steps: the plan's trained model and collection (tools.deploy.from_plan)."""
-    from tools.deploy.from_plan import from_plan as deploy_approved_plan
-
-    return deploy_approved_plan(ctx)

@@ -12,9 +12,9 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tools.dataset.formats import load_examples
 from tools.errors import TunewiseError
@@ -22,7 +22,6 @@ from tools.evaluation import candidate_prompts as ep
 from tools.models.spec import ModelSpec, parse_spec
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-DEFAULT_PLAN_MODEL = "openai:gpt-4.1-mini"  # the article's prompt-engineering model when a plan names none
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
 
@@ -56,6 +55,31 @@ class EvalInput(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 is greedy: the same outputs every run.")
     seed: int = Field(default=0, description="Seeds the few-shot sample, the judge's order and the bootstrap.")
     out: Path = Field(description="Report folder: report.json, report.md, report.html, outputs.jsonl.")
+    _specs: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Parse the candidates once, here: a bad spec is one clear error before anything runs."""
+        self._specs = parse_candidates(self.candidates)
+
+    @property
+    def specs(self) -> dict[str, ModelSpec]:
+        """Return the parsed candidates by name."""
+        return self._specs
+
+
+PAID_HOST = "api.openai.com"
+
+
+def paid_models(inp: EvalInput, *, env_base_url: str | None) -> list[str]:
+    """Return the models this evaluation bills on OpenAI itself, as "NAME (MODEL)": `openai:` candidates and the
+    judge headed for api.openai.com (`env_base_url` is OPENAI_BASE_URL, which a spec without @URL uses)."""
+    named = list(inp.specs.items()) + ([("judge", parse_spec(inp.judge))] if inp.judge else [])
+    env_url = env_base_url or ""
+    return [
+        f"{name} ({spec.model})"
+        for name, spec in named
+        if spec.kind == "openai" and (PAID_HOST in (spec.base_url or env_url) or not (spec.base_url or env_url))
+    ]
 
 
 class MetricValue(BaseModel):
@@ -131,22 +155,31 @@ def _finite(x: float) -> float | None:
 
 
 def run(
-    inp: EvalInput, *, progress: Progress | None = None, load=None, client=None, retriever=None, embedder=None
+    inp: EvalInput,
+    *,
+    load: Callable[[ModelSpec], Any],
+    retriever: Any,
+    embedder: Any,
+    progress: Progress | None = None,
 ) -> EvalResult:
-    """Compare models on held-out examples: format, labels, overlap, similarity, refusals, with 95% intervals."""
+    """Compare models on held-out examples: format, labels, overlap, similarity, refusals, with 95% intervals.
+
+    The callers build the clients: `load` turns a model spec into a generator (`tools.clients.generator_loader()`),
+    `retriever` serves +rag candidates (None when there are none; `tools.clients.retriever_for`), and `embedder`
+    scores similarity (`tools.rag.embedders.get_embedder("local")`).
+    """
     from tools.evaluation import bootstrap as bs
     from tools.evaluation import metrics as me
     from tools.evaluation.report import write_reports
-    from tools.models.generation import load_generator
 
     tick = progress or (lambda stage, done, total: None)
-    specs = parse_candidates(inp.candidates)
+    specs = inp.specs
     judge_spec = parse_spec(inp.judge) if inp.judge else None
     if judge_spec is not None and (judge_spec.kind != "openai" or judge_spec.prompted or judge_spec.rag):
         raise TunewiseError(f"bad --judge '{inp.judge}'", hint="use openai:MODEL, e.g. openai:gpt-4.1", exit_code=2)
     if judge_spec is not None and len(specs) < 2:
         raise TunewiseError("--judge compares candidates pairwise and needs two or more", exit_code=2)
-    if any(s.rag for s in specs.values()) and not inp.collection and retriever is None:
+    if any(s.rag for s in specs.values()) and retriever is None:
         raise TunewiseError(
             "a +rag candidate needs --collection",
             hint="build one with `tunewise index DOCS --collection NAME`",
@@ -184,13 +217,11 @@ def run(
     base = [ep.plain_messages(ex) for ex in examples]
     hits: list = []
     if any(s.rag for s in specs.values()):
-        retriever = retriever or _retriever(inp.collection)
         warnings.extend(getattr(retriever, "notes", []))  # e.g. a lexical index built on first use
         for i, messages in enumerate(base):
             hits.append(retriever.search(ep.latest_user(messages), k=inp.rag_k))
             tick("retrieve", i + 1, len(base))
 
-    load = load or (lambda spec: load_generator(spec, client=client))
     loaded: dict[tuple, object] = {}
     generations: dict[str, list] = {}
     context: dict[str, dict] = {}
@@ -218,10 +249,6 @@ def run(
     refs = [ex.reference for ex in examples]
     outputs = {name: [g.text for g in gens] for name, gens in generations.items()}
     prof = me.profile(refs, validator, judge=judge_spec is not None)
-    if embedder is None:
-        from tools.rag.embedders import get_embedder
-
-        embedder = get_embedder("local")
     per_example = {name: me.score(texts, refs, prof, embedder) for name, texts in outputs.items()}
     unreadable = 0
     if judge_spec is not None:
@@ -315,82 +342,3 @@ def _fit_candidate(generator, base: list, hits: list, *, system, shots, spec, re
         convs.append(conv)
         passages, few, trimmed = passages + p, few + f, trimmed + bool(p or f)
     return convs, {"window": window, "trimmed": trimmed, "passages_dropped": passages, "few_shot_dropped": few}
-
-
-def _retriever(collection: str | None):
-    from tools.clients import get_chroma_client
-    from tools.rag.embedders import LocalEmbedder, get_embedder
-    from tools.rag.search import Retriever, collection_embedder
-
-    client = get_chroma_client()
-    built_with = collection_embedder(client, collection or "")
-    return Retriever(
-        client, collection or "", get_embedder("local" if built_with in (None, LocalEmbedder.name) else built_with)
-    )
-
-
-def plan_candidates(ctx) -> list[str]:
-    """The plan's candidates: the trained model, its base, and the base prompt-engineered (+rag when indexed)."""
-    trained = ctx.results.get("train") or {}
-    steps = {s["step"]: s for s in ctx.plan.get("steps", [])}
-    inputs = (steps.get("train") or {}).get("inputs") or {}
-    tuned = None
-    if inputs.get("backend") == "openai":
-        base = f"openai:{inputs.get('model') or 'gpt-4.1-mini'}"
-        tuned = f"openai:{trained['model']}" if trained.get("model") else None
-    elif inputs.get("base_model"):
-        base = f"hf:{inputs['base_model']}"
-        if trained.get("adapter") and trained.get("status") in ("succeeded", "stopped_early"):
-            tuned = f"{base}+adapter:{trained['adapter']}"
-    else:  # nothing to train (the prompt-engineering plan): the base is the plan's API model
-        base = str((ctx.step.get("inputs") or {}).get("model") or DEFAULT_PLAN_MODEL)
-    rag = "+rag" if (ctx.results.get("index") or {}).get("collection") else ""
-    out = ([f"tuned={tuned}"] + ([f"tuned_rag={tuned}{rag}"] if rag else [])) if tuned else []
-    return out + [f"base={base}", f"prompted={base}+prompted"] + ([f"prompted_rag={base}+prompted{rag}"] if rag else [])
-
-
-def from_plan(ctx) -> dict:
-    """The agent's eval step: the split's held-out file, the trained model against its base and the prompted base."""
-    from tools.atomic import write_text
-
-    split = ctx.results.get("split") or {}
-    candidates = plan_candidates(ctx)
-    if not split.get("eval") or not candidates:
-        return {
-            "status": "skipped",
-            "message": "evaluation skipped: no held-out split; run `tunewise eval "
-            "--eval-file EVAL --candidate NAME=SPEC ...` by hand",
-        }
-    out = ctx.run_dir / "eval"
-    step_inputs = ctx.step.get("inputs") or {}
-    if ctx.resume and (out / "report.json").is_file():  # finished before the interruption: nothing to redo
-        done = json.loads((out / "report.json").read_text("utf-8"))
-        return {"status": "done", "verdict": done["verdict"], "winner": done["winner"], "report_dir": str(out)}
-    system = None
-    starter = (ctx.plan.get("starter_prompt") or {}).get("system")
-    if starter:
-        system = out / "system_prompt.md"
-        write_text(system, starter)
-    inp = EvalInput(
-        eval_file=Path(split["eval"]),
-        train_file=Path(split["train"]) if split.get("train") else None,
-        candidates=candidates,
-        system_prompt_file=system,
-        out=out,
-        collection=(ctx.results.get("index") or {}).get("collection"),
-        max_examples=step_inputs.get("examples"),
-        max_new_tokens=step_inputs.get("max_new_tokens", 256),
-    )
-    result = run(
-        inp,
-        progress=lambda stage, done, total: ctx.progress(
-            {"event": "progress", "step": "eval", "stage": stage, "done": done, "total": total}
-        ),
-    )
-    return {
-        "status": "done",
-        "verdict": result.verdict,
-        "winner": result.winner,
-        "report_dir": str(out),
-        "summary": result.model_dump(mode="json"),
-    }

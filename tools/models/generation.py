@@ -250,13 +250,11 @@ _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 class OpenAIGenerator:
     """Chat completions from any OpenAI-compatible endpoint; a few requests in flight at once."""
 
-    def __init__(self, spec: ModelSpec, *, client=None, max_workers: int = 4) -> None:
-        from tools.clients import get_openai_client
-
+    def __init__(self, spec: ModelSpec, *, client: Any, max_workers: int = 4) -> None:
         self.name = str(spec)
         self.model = spec.model or ""
         self.max_workers = max_workers  # parallel requests: endpoints batch on their side, and rate limits stay far
-        self.client = client or get_openai_client(base_url=spec.base_url)
+        self.client = client  # built by the caller (tools.clients.get_openai_client): never from here
         self._token_field = "max_tokens"  # what vLLM, Ollama and older servers read; switched on OpenAI's request
 
     def _error(self, exc: Exception) -> TunewiseError:
@@ -340,10 +338,13 @@ class OpenAIGenerator:
             usage.update(prompt_tokens=0, completion_tokens=count, finish_reason=finish)
 
 
-def load_generator(spec: ModelSpec, *, client=None) -> HFGenerator | OpenAIGenerator:
-    """Build the generator a spec names (local models load here, once); `client` overrides the OpenAI client."""
+def load_generator(spec: ModelSpec, *, client: Any = None) -> HFGenerator | OpenAIGenerator:
+    """Build the generator a spec names: a local model loads here, once; an `openai:` spec needs its `client`
+    (`tools.clients.generator_loader()` builds one per spec from the environment)."""
     if spec.kind == "hf":
         return HFGenerator(spec)
+    if client is None:
+        raise TunewiseError(f"no OpenAI client was given for {spec}", hint="build one with tools.clients.get_openai_client")
     return OpenAIGenerator(spec, client=client)
 
 

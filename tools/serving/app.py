@@ -32,31 +32,14 @@ log = logging.getLogger("tunewise.serve")
 UPSTREAM_CONCURRENCY = 16  # requests in flight to an upstream endpoint; it batches them on its side
 
 
-def _build_engine(folder: Path, generator, retriever) -> Engine:
+def _build_engine(folder: Path, generator: Any, retriever: Any) -> Engine:
+    """Load the deployment in `folder` and wrap it with the given generator and retriever."""
     from tools.deploy.deploy import load_deployment
 
     deployment = load_deployment(folder)
-    upstream = deployment.model.kind == "openai"
-    if retriever is None:
-        from tools.clients import get_chroma_client
-        from tools.rag.embedders import get_embedder
-        from tools.rag.search import Retriever
-
-        r = deployment.retrieval
-        client = get_chroma_client(Path(r.db) if r.db else None, r.chroma_url)
-        retriever = Retriever(client, r.collection, get_embedder(r.embedder_spec), mode=r.mode)
-        if not r.recorded_mode:
-            retriever.notes.append(
-                "this deployment records no retrieval mode (written before hybrid retrieval): "
-                "serving dense as deployed; re-run `tunewise deploy` for hybrid"
-            )
-        for note in retriever.notes:
-            log.warning("note: %s", note)
-    if generator is None:
-        from tools.models.generation import load_generator
-
-        generator = load_generator(deployment.generator_spec(folder))
-    return Engine(deployment, generator, retriever, upstream=upstream)
+    for note in getattr(retriever, "notes", []):
+        log.warning("note: %s", note)
+    return Engine(deployment, generator, retriever, upstream=deployment.model.kind == "openai")
 
 
 def create_app(
@@ -65,10 +48,11 @@ def create_app(
     api_key_env: str | None = None,
     log_prompts: bool = False,
     limits: Limits | None = None,
-    generator=None,
-    retriever=None,
-):
-    """A FastAPI app serving the deployment in `deployment_dir`; `generator` / `retriever` replace the loaded ones.
+    generator: Any,
+    retriever: Any,
+) -> FastAPI:
+    """Build the FastAPI app serving the deployment in `deployment_dir` with `generator` and `retriever`
+    (`tools.clients.deployment_clients(DIR)` builds the deployment's own).
 
     The key is read from the environment variable `api_key_env` here, once, so it never passes through a command
     line; requests must then send it as `Authorization: Bearer KEY`.
