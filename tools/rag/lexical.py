@@ -77,13 +77,13 @@ class Bm25:
         self.vocab = vocab
         lengths = np.fromiter((len(t) for t in term_ids), dtype=np.float32, count=self.count)
         flat = np.fromiter((t for row in term_ids for t in row), dtype=np.int64, count=int(lengths.sum()))
-        docs = np.repeat(np.arange(self.count, dtype=np.int64), lengths.astype(np.int64))
+        docs: np.ndarray = np.repeat(np.arange(self.count, dtype=np.int64), lengths.astype(np.int64))
         # (term, chunk) pairs sorted by term: each term's postings are one contiguous slice (CSR by term).
         pairs, tf = np.unique(flat * max(1, self.count) + docs, return_counts=True)
         terms = pairs // max(1, self.count)
         self._docs = (pairs % max(1, self.count)).astype(np.int32)
         self._tf = tf.astype(np.float32)
-        self._start = np.searchsorted(terms, np.arange(len(vocab) + 1)).astype(np.int64)
+        self._start: np.ndarray = np.searchsorted(terms, np.arange(len(vocab) + 1)).astype(np.int64)
         mean = float(lengths.mean()) if self.count else 1.0
         self._norm = self.K1 * (1.0 - self.B + self.B * lengths / max(mean, 1e-9))
 
@@ -95,15 +95,15 @@ class Bm25:
         the corpus is not a keyword match, however well its one common word scores. `allowed` (a boolean mask
         over chunks) restricts the search to a metadata filter's chunks.
         """
-        scores = np.zeros(self.count, dtype=np.float32)
-        matched = np.zeros(self.count, dtype=np.float32)
+        scores: np.ndarray = np.zeros(self.count, dtype=np.float32)
+        matched: np.ndarray = np.zeros(self.count, dtype=np.float32)
         total = 0.0
         for term in dict.fromkeys(tokenize(query)):
             tid = self.vocab.get(term)
             df = 0 if tid is None else int(self._start[tid + 1] - self._start[tid])
             idf = math.log(1.0 + (self.count - df + 0.5) / (df + 0.5))
             total += idf
-            if not df:
+            if tid is None or not df:  # df is 0 exactly when tid is None
                 continue
             lo, hi = self._start[tid], self._start[tid + 1]
             docs, tf = self._docs[lo:hi], self._tf[lo:hi]
