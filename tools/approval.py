@@ -71,7 +71,7 @@ def check(plan: dict[str, Any], approval: Approval | None, *, step: str, cost_us
 
 
 def check_plan_file(path: str | Path, *, step: str, cost_usd: float) -> None:
-    """`--plan FILE` for the spending commands: read an approved plan file and check the step against it."""
+    """Check a step against an approved plan file: `--plan FILE` of the spending commands."""
     p = Path(path)
     try:
         data = json.loads(p.read_text("utf-8"))

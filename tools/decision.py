@@ -66,7 +66,7 @@ class Decision(BaseModel):
 
 
 def pick_path(f: Facts) -> tuple[Path, list[str]]:
-    """Step 5's table, with OpenAI's availability taken into account and said."""
+    """Return step 5's path and its notes, with OpenAI's availability taken into account and said."""
     notes: list[str] = []
     enterprise = f.complex_domain or f.examples >= LARGE_DATASET
     if f.best_quality:

@@ -135,7 +135,7 @@ def resolve_targets(arch: Architecture, targets: list[str] | None) -> list[str]:
 
 
 def lora_trainable_params(arch: Architecture, r: int, targets: list[str] | None = None) -> int:
-    """LoRA adds A (r x in) and B (out x r) to each targeted linear layer: r * (in + out) weights, no bias."""
+    """Count LoRA's trainable weights: A (r x in) and B (out x r) per targeted linear layer, r * (in + out), no bias."""
     if r < 1:
         raise TunewiseError(f"LoRA rank must be at least 1, got {r}", hint="use e.g. --lora-r 16", exit_code=2)
     modules = arch.linear_modules()

@@ -157,7 +157,7 @@ def collection_embedder(client: ClientAPI, name: str) -> str | None:
 
 
 def parse_where(items: list[str]) -> dict[str, Scalar] | None:
-    """`key=value` filters as typed metadata values; `source` is resolved to an absolute path, as the index stores it."""
+    """Parse `key=value` filters into typed metadata values; `source` is resolved to an absolute path, as the index stores it."""
     where: dict[str, Scalar] = {}
     for item in items:
         key, sep, raw = item.partition("=")
