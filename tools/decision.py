@@ -54,6 +54,8 @@ class Facts(BaseModel):
 
 
 class Decision(BaseModel):
+    """The recommended approach, why, and the fine-tuning path (set only when the approach fine-tunes)."""
+
     model_config = ConfigDict(frozen=True)
     approach: Approach
     fine_tune_path: Path | None = Field(description="Set only when the approach fine-tunes.")
@@ -64,7 +66,7 @@ class Decision(BaseModel):
 
 
 def pick_path(f: Facts) -> tuple[Path, list[str]]:
-    """Step 5's table, with OpenAI's availability taken into account and said."""
+    """Return step 5's path and its notes, with OpenAI's availability taken into account and said."""
     notes: list[str] = []
     enterprise = f.complex_domain or f.examples >= LARGE_DATASET
     if f.best_quality:
@@ -115,7 +117,7 @@ def decide(f: Facts) -> Decision:
     if f.problem == "knowledge":
         return result("rag", [f"The problem is knowledge, not behaviour: {knowledge_why}"])
     lead = [f"The problem is behaviour and knowledge; {knowledge_why}"] if both else []
-    soft = "rag" if both else "prompt_engineering"
+    soft: Approach = "rag" if both else "prompt_engineering"
     soft_what = "RAG, with the behaviour handled in the system prompt" if both else "prompt engineering"
     if not f.stable:
         return result(
@@ -190,7 +192,7 @@ DOMAINS: dict[str, tuple] = {
 
 
 def relevant(fact: str, known: dict) -> bool:
-    """True when some value of the unknown `fact` changes the decision, for some values of the other unknowns."""
+    """Return True when some value of the unknown `fact` changes the decision, for some values of the other unknowns."""
     fixed = {k: v for k, v in known.items() if k in Facts.model_fields}
     others = [k for k in DOMAINS if k != fact and k not in fixed]
     for combo in itertools.product(*(DOMAINS[k] for k in others)):

@@ -15,6 +15,8 @@ from tools.errors import TunewiseError
 
 
 class TokenPrices(BaseModel):
+    """Inference prices in USD per 1M tokens: input, cached input and output."""
+
     model_config = ConfigDict(frozen=True)
     input: float
     cached_input: float
@@ -22,6 +24,8 @@ class TokenPrices(BaseModel):
 
 
 class OpenAIModel(BaseModel):
+    """One OpenAI model: its tokenizer encoding, per-example token limit, whether it fine-tunes, and its prices."""
+
     model_config = ConfigDict(frozen=True)
     name: str
     encoding: str
@@ -33,6 +37,8 @@ class OpenAIModel(BaseModel):
 
 
 class EmbeddingModel(BaseModel):
+    """One OpenAI embedding model: its price, vector size and input limit."""
+
     model_config = ConfigDict(frozen=True)
     name: str
     price: float  # USD per 1M input tokens
@@ -42,13 +48,15 @@ class EmbeddingModel(BaseModel):
 
 
 class Availability(BaseModel):
+    """When OpenAI stops taking new fine-tuning jobs, and how many days before that tunewise warns."""
+
     model_config = ConfigDict(frozen=True)
     fine_tuning_new_jobs_close: dt.date
     note: str
     warn_days_before: int = 60
 
     def status(self, today: dt.date | None = None) -> str:
-        """'open', 'closing' (within the warning window) or 'closed'."""
+        """Return 'open', 'closing' (within the warning window) or 'closed' for `today` (default: the local date)."""
         today = today or dt.date.today()
         if today >= self.fine_tuning_new_jobs_close:
             return "closed"
@@ -58,6 +66,8 @@ class Availability(BaseModel):
 
 
 class OpenAICatalog(BaseModel):
+    """The OpenAI price list: models, embeddings, fine-tuning availability and example minimums, with its source and date."""
+
     model_config = ConfigDict(frozen=True)
     source: str
     date: str
@@ -68,7 +78,7 @@ class OpenAICatalog(BaseModel):
     embeddings: dict[str, EmbeddingModel] = {}
 
     def embedding(self, name: str) -> EmbeddingModel | None:
-        """The embedding model's price and size, or None for a model the price list does not know."""
+        """Return the embedding model's price and size, or None for a model the price list does not know."""
         return self.embeddings.get(name.removeprefix("openai:"))
 
     def model(self, name: str) -> OpenAIModel:
@@ -135,6 +145,6 @@ def _load(override: str | None) -> OpenAICatalog:
 
 
 def openai_catalog(prices_file: str | os.PathLike[str] | None = None) -> OpenAICatalog:
-    """The catalog, with `prices_file` (or TUNEWISE_PRICES_FILE) layered over the shipped data."""
+    """Return the catalog, with `prices_file` (or TUNEWISE_PRICES_FILE) layered over the shipped data."""
     override = prices_file or os.environ.get("TUNEWISE_PRICES_FILE")
     return _load(str(override) if override else None)

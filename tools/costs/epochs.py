@@ -11,7 +11,7 @@ MAX_DEFAULT_EPOCHS = 25
 
 
 def openai_default_epochs(n_examples: int) -> int:
-    """Epochs OpenAI picks with `n_epochs="auto"`: 3, raised for tiny sets and lowered for huge ones."""
+    """Return the epochs OpenAI picks with `n_epochs="auto"`: 3, raised for tiny sets and lowered for huge ones."""
     n = max(int(n_examples), 1)
     if n * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
         return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n)

@@ -11,19 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.costs.vram import VramBreakdown
+from tools.costs.vram import TrainingMemoryArgs, VramBreakdown
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    from tools.costs.catalog import TokenPrices
 
 DEFAULT_MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4.1-nano")
 DEFAULT_BASE_MODEL = "Llama-3.1-8B"  # the article's QLoRA example (unsloth/Meta-Llama-3.1-8B-bnb-4bit)
 CACHE_MIN_TOKENS = 1024  # OpenAI caches a prompt prefix only from 1,024 tokens on
 
+# One month's traffic: (requests, today's long prompt, the short prompt once fine-tuned, output), tokens per request.
+Traffic = tuple[int, float, float, float]
+
 
 class EstimateInput(BaseModel):
+    """What `tunewise estimate` prices: the training data, the paths and models, the run's settings and the traffic."""
+
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(
@@ -109,6 +117,8 @@ class EstimateInput(BaseModel):
 
 
 class Dataset(BaseModel):
+    """The training data as counted: examples and tokens, and where they came from (a file path or 'given')."""
+
     model_config = ConfigDict(frozen=True)
     examples: int
     tokens: int = Field(description="Tokens in the file, all roles: what OpenAI bills per epoch.")
@@ -117,6 +127,8 @@ class Dataset(BaseModel):
 
 
 class EstimateOption(BaseModel):
+    """One priced path: training cost (USD), hours and memory, monthly inference (USD) and break-even month."""
+
     model_config = ConfigDict(frozen=True)
     id: str
     provider: Literal["openai", "local"]
@@ -143,6 +155,8 @@ class EstimateOption(BaseModel):
 
 
 class LoraSummary(BaseModel):
+    """The local run's adapters: rank, target modules and trainable parameters against the model's total."""
+
     model_config = ConfigDict(frozen=True)
     base_model: str
     method: str
@@ -154,6 +168,8 @@ class LoraSummary(BaseModel):
 
 
 class EstimateResult(BaseModel):
+    """Every priced path side by side, with the data, the LoRA summary, the memory breakdown and notes."""
+
     model_config = ConfigDict(frozen=True)
     dataset: Dataset
     options: list[EstimateOption]
@@ -196,7 +212,7 @@ def _dataset(inp: EstimateInput) -> tuple[Dataset, list[str]]:
     )
 
 
-def _api_monthly(requests: int, prompt: float, output: float, prices, cached: float) -> float:
+def _api_monthly(requests: int, prompt: float, output: float, prices: TokenPrices, cached: float) -> float:
     share = cached if prompt >= CACHE_MIN_TOKENS else 0.0
     per_request = prompt * ((1 - share) * prices.input + share * prices.cached_input) + output * prices.output
     return round(requests * per_request / 1_000_000, 2)
@@ -208,8 +224,8 @@ def _break_even(training: float | None, monthly: float | None, baseline: float |
     return max(1, math.ceil(training / (baseline - monthly)))
 
 
-def _traffic(inp: EstimateInput, data: Dataset) -> tuple[int, float, float, float] | None:
-    """(requests, long prompt, short prompt, output) per month's request, or None without --requests-per-month."""
+def _traffic(inp: EstimateInput, data: Dataset) -> Traffic | None:
+    """Return (requests, long prompt, short prompt, output) per month's request, or None without --requests-per-month."""
     if inp.requests_per_month is None:
         return None
     if inp.prompt_tokens is None:
@@ -226,7 +242,7 @@ def _traffic(inp: EstimateInput, data: Dataset) -> tuple[int, float, float, floa
 
 
 def _openai_options(
-    inp: EstimateInput, data: Dataset, epochs: int, traffic, today: dt.date
+    inp: EstimateInput, data: Dataset, epochs: int, traffic: Traffic | None, today: dt.date
 ) -> tuple[list[EstimateOption], list[str]]:
     from tools.costs.catalog import openai_catalog
 
@@ -301,7 +317,12 @@ def _openai_options(
 
 
 def _local_options(
-    inp: EstimateInput, data: Dataset, epochs: int, traffic, baseline: tuple[str, float] | None, hf_cache: Path | None
+    inp: EstimateInput,
+    data: Dataset,
+    epochs: int,
+    traffic: Traffic | None,
+    baseline: tuple[str, float | None] | None,
+    hf_cache: Path | None,
 ) -> tuple[list[EstimateOption], LoraSummary, VramBreakdown, list[str]]:
     from tools.costs import gpu_time, lora_params, vram
 
@@ -310,7 +331,7 @@ def _local_options(
     trainable = (
         arch.total_params if inp.method == "full" else lora_params.lora_trainable_params(arch, inp.lora_r, targets)
     )
-    memory_args = dict(
+    memory_args = TrainingMemoryArgs(
         trainable_params=trainable,
         quant=inp.quant,
         method=inp.method,
@@ -362,7 +383,7 @@ def _local_options(
     options = []
     for gpu in gpus:
         hours = gpu_time.training_hours(trained, fpt, gpu, mfu)
-        cost = round(hours * gpu.usd_per_hour, 2)
+        cost: float | None = round(hours * gpu.usd_per_hour, 2)
         monthly = None
         if traffic:
             requests, _, short_prompt, output = traffic
@@ -372,7 +393,7 @@ def _local_options(
             monthly = round(count * gpu_time.HOURS_PER_MONTH * gpu.usd_per_hour, 2)
         fits = need.total_gib <= gpu.memory_gib
         if not fits:  # a price for a run that cannot start would only invite picking it
-            hours = cost = None
+            cost = None  # and its hours are left out below
         options.append(
             EstimateOption(
                 id=f"local:{arch.name}:{gpu.name}",

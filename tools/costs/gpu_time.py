@@ -31,6 +31,8 @@ DECODE_MFU = 0.05
 
 
 class Gpu(BaseModel):
+    """One GPU: peak dense bf16 TFLOP/s, memory in GiB and USD per GPU-hour on demand; `aliases` are its other names."""
+
     model_config = ConfigDict(frozen=True)
     name: str
     aliases: list[str] = []
@@ -40,13 +42,15 @@ class Gpu(BaseModel):
 
 
 class GpuCatalog(BaseModel):
+    """The GPUs tunewise prices, by catalog name, with the data's source and date."""
+
     model_config = ConfigDict(frozen=True)
     source: str
     date: str
     gpus: dict[str, Gpu]
 
     def find(self, name: str) -> Gpu | None:
-        """Match a catalog name, an alias or a CUDA device name such as 'cuda:NVIDIA A100-SXM4-80GB'."""
+        """Match a catalog name, an alias or a CUDA device name such as 'cuda:NVIDIA A100-SXM4-80GB'; None if none fits."""
         key = _normalise(name)
         for gpu in self.gpus.values():
             if key in {_normalise(gpu.name), *(_normalise(a) for a in gpu.aliases)}:
@@ -63,6 +67,7 @@ class GpuCatalog(BaseModel):
         return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
     def get(self, name: str) -> Gpu:
+        """Return the GPU `name` matches (as find() does); raise TunewiseError (exit code 2) for an unknown one."""
         gpu = self.find(name)
         if gpu is None:
             raise TunewiseError(
@@ -89,7 +94,7 @@ def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
 
 
 def gpu_catalog(prices_file: str | None = None) -> GpuCatalog:
-    """The shipped GPU data, with a prices file's "gpus" entries layered over it (a partial entry overrides fields)."""
+    """Return the shipped GPU data, with a prices file's "gpus" entries layered over it (a partial entry overrides fields)."""
     data = json.loads(resources.files("tools.costs.data").joinpath("gpus.json").read_text("utf-8"))
     if prices_file:
         path = Path(prices_file)
@@ -119,18 +124,19 @@ def gpu_catalog(prices_file: str | None = None) -> GpuCatalog:
 def flops_per_token(
     arch: Architecture, *, method: str = "lora", gradient_checkpointing: bool = True, seq_len: int = 2048
 ) -> float:
-    """Training FLOPs per token under the model in this module's docstring."""
+    """Return the training FLOPs per token under the model in this module's docstring."""
     forward = 2 * arch.matmul_params + 2 * arch.num_hidden_layers * seq_len * arch.q_dim
     passes = (2 if method == "lora" else 3) + (1 if gradient_checkpointing else 0)
     return forward * passes
 
 
 def training_hours(tokens: int, flops_per_tok: float, gpu: Gpu, mfu: float) -> float:
+    """Return the hours `tokens` trained tokens take on `gpu` at `mfu` (a share of its peak bf16 FLOP/s)."""
     return tokens * flops_per_tok / (gpu.peak_bf16_tflops * 1e12 * mfu) / 3600
 
 
 def serving_gpus(arch: Architecture, gpu: Gpu, *, prompt_tokens: float, output_tokens: float, memory_gib: float) -> int:
-    """GPUs needed to serve a month's tokens, and at least enough to hold the model."""
+    """Return how many GPUs serve a month's tokens, and at least enough to hold the model."""
     seconds = (
         2
         * arch.matmul_params
@@ -198,7 +204,7 @@ def read_calibration(
     device = str(data["device"])
     gpu = catalog.find(device) if device.lower().startswith("cuda") else None
     mfu = tps * fpt / (gpu.peak_bf16_tflops * 1e12) if gpu else None
-    if mfu is not None and mfu > 1:
+    if gpu is not None and mfu is not None and mfu > 1:
         raise TunewiseError(
             f"{tps:g} tokens/s of {arch.name} would be {mfu:.0%} of a {gpu.name}'s peak",
             path=str(path),

@@ -59,18 +59,21 @@ class Architecture(BaseModel):
 
     @property
     def family(self) -> Family:
+        """How this model type's modeling file builds its layers."""
         return FAMILIES[self.model_type]
 
     @property
     def q_dim(self) -> int:
+        """Width of the query projection's output: heads x head_dim."""
         return self.num_attention_heads * self.head_dim
 
     @property
     def kv_dim(self) -> int:
+        """Width of the key (and of the value) projection's output: key-value heads x head_dim."""
         return self.num_key_value_heads * self.head_dim
 
     def linear_modules(self) -> dict[str, tuple[int, int, bool]]:
-        """Per-layer linear modules as peft names them: (in_features, out_features, has_bias)."""
+        """Return the per-layer linear modules as peft names them: name -> (in_features, out_features, has_bias)."""
         h, i, ab, mb = self.hidden_size, self.intermediate_size, self.attention_bias, self.mlp_bias
         if self.family.fused:
             return {
@@ -91,14 +94,17 @@ class Architecture(BaseModel):
         }
 
     def layer_linear_params(self) -> int:
+        """Return the parameters of one layer's linear modules, biases included."""
         return sum(a * b + (b if bias else 0) for a, b, bias in self.linear_modules().values())
 
     def layer_params(self) -> int:
+        """Return one decoder layer's parameters: its linear modules plus its norms (and per-head q/k norms)."""
         norms = self.family.norms_per_layer * self.hidden_size + (2 * self.head_dim if self.family.qk_norm else 0)
         return self.layer_linear_params() + norms
 
     @property
     def embedding_params(self) -> int:
+        """Parameters of the token embedding (and of an untied lm_head, the same shape): vocab x hidden."""
         return self.vocab_size * self.hidden_size
 
     @property
@@ -129,7 +135,7 @@ def resolve_targets(arch: Architecture, targets: list[str] | None) -> list[str]:
 
 
 def lora_trainable_params(arch: Architecture, r: int, targets: list[str] | None = None) -> int:
-    """LoRA adds A (r x in) and B (out x r) to each targeted linear layer: r * (in + out) weights, no bias."""
+    """Count LoRA's trainable weights: A (r x in) and B (out x r) per targeted linear layer, r * (in + out), no bias."""
     if r < 1:
         raise TunewiseError(f"LoRA rank must be at least 1, got {r}", hint="use e.g. --lora-r 16", exit_code=2)
     modules = arch.linear_modules()
@@ -179,6 +185,7 @@ def from_config(config: dict, name: str, source: str | None = None) -> Architect
 
 @lru_cache(maxsize=1)
 def base_model_catalog() -> dict:
+    """Return the built-in catalog of open models (tools/costs/data/base_models.json), read once."""
     return json.loads(resources.files("tools.costs.data").joinpath("base_models.json").read_text("utf-8"))
 
 
@@ -221,7 +228,7 @@ def _from_hf_cache(repo_id: str, hf_cache: Path | None) -> Path | None:
 
 
 def default_hf_cache() -> Path | None:
-    """The hub cache huggingface_hub itself uses (it honours HF_HUB_CACHE and HF_HOME), or None without it."""
+    """Return the hub cache huggingface_hub itself uses (it honours HF_HUB_CACHE and HF_HOME), or None without it."""
     try:
         from huggingface_hub.constants import HF_HUB_CACHE
     except ImportError:

@@ -21,12 +21,15 @@ Every term grows with rank, sequence length and batch size, so the total never s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.costs.lora_params import Architecture
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 GIB = 1024**3
 BF16 = 2
@@ -37,6 +40,23 @@ SERVING_HEADROOM = 1.2  # KV cache and batching room on top of the weights when 
 
 Quant = Literal["4bit", "16bit"]
 Method = Literal["lora", "full"]
+
+
+class _MemoryArgsRequired(TypedDict):
+    trainable_params: int
+
+
+class TrainingMemoryArgs(_MemoryArgsRequired, total=False):
+    """training_vram()'s keyword arguments other than `batch_size`: what max_batch_size() passes on."""
+
+    quant: Quant
+    method: Method
+    seq_len: int
+    gradient_checkpointing: bool
+    optim_bits: Literal[8, 32]
+    lora_r: int
+    lora_modules: int
+    upcast_unquantized: bool
 
 
 class VramBreakdown(BaseModel):
@@ -80,7 +100,7 @@ def training_vram(
     lora_modules: int = 7,
     upcast_unquantized: bool = False,
 ) -> VramBreakdown:
-    """Memory one training step needs; `lora_modules` is how many linear layers per block carry adapters;
+    """Return the memory one training step needs; `lora_modules` is how many linear layers per block carry adapters;
     `upcast_unquantized`: the non-4-bit weights are held in fp32 (the hf backend's QLoRA preparation).
     """
     if method == "full" and quant == "4bit":
@@ -110,8 +130,10 @@ def training_vram(
     )
 
 
-def max_batch_size(arch: Architecture, memory_gib: float, *, limit: int = 4096, **kwargs) -> int:
-    """Largest batch whose training step fits in `memory_gib` (0: not even one sequence fits)."""
+def max_batch_size(
+    arch: Architecture, memory_gib: float, *, limit: int = 4096, **kwargs: Unpack[TrainingMemoryArgs]
+) -> int:
+    """Return the largest batch (up to `limit`) whose training step fits in `memory_gib` (0: not one sequence fits)."""
 
     def fits(batch: int) -> bool:
         return training_vram(arch, batch_size=batch, **kwargs).total_gib <= memory_gib
@@ -128,5 +150,5 @@ def max_batch_size(arch: Architecture, memory_gib: float, *, limit: int = 4096, 
 
 
 def serving_gib(arch: Architecture) -> float:
-    """Memory to serve the merged fine-tuned model in 16-bit with room for the KV cache."""
+    """Return the GiB to serve the merged fine-tuned model in 16-bit with room for the KV cache."""
     return round(arch.total_params * BF16 * SERVING_HEADROOM / GIB + CUDA_CONTEXT_GIB, 2)

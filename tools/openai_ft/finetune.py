@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,9 @@ from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.openai_ft import jobs
 from tools.openai_ft.jobs import JobError, Progress
+
+if TYPE_CHECKING:
+    from tools.dataset.validate import ValidateResult
 
 CREATE_ATTEMPTS = 4  # one try plus three after a lookup found nothing; OpenAI's 429/5xx storms rarely outlast that
 BACKOFF_S = 0.5  # doubled per attempt; a Retry-After header wins
@@ -37,6 +40,8 @@ METHODS = {"sft": ("supervised", "chat"), "dpo": ("dpo", "preference")}
 
 
 class OpenAITrainInput(BaseModel):
+    """One `tunewise train --backend openai`: the data, the base model, the hyperparameters and the run folder."""
+
     model_config = ConfigDict(extra="forbid")
 
     data: Path = Field(description="Training file (chat or preference JSONL; Alpaca and ShareGPT are converted).")
@@ -72,6 +77,8 @@ class Prepared(BaseModel):
 
 
 class OpenAITrainResult(BaseModel):
+    """What a run did: its job and files, whether it reused an upload or attached to a job, and estimated vs billed cost."""
+
     model_config = ConfigDict(frozen=True)
     run_dir: str
     run_hash: str
@@ -97,7 +104,7 @@ def _hyper(inp: OpenAITrainInput) -> dict[str, Any]:
 
 
 def run_hash(inp: OpenAITrainInput, data_sha256: str, eval_sha256: str | None) -> str:
-    """Everything that makes a job what it is; the same command on the same data gives the same hash."""
+    """Hash everything that makes a job what it is; the same command on the same data gives the same hash."""
     key = {
         "data": data_sha256,
         "eval": eval_sha256,
@@ -110,7 +117,7 @@ def run_hash(inp: OpenAITrainInput, data_sha256: str, eval_sha256: str | None) -
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _validate(path: Path, model: str, method: str, allow_secrets: bool, role: str):
+def _validate(path: Path, model: str, method: str, allow_secrets: bool, role: str) -> ValidateResult:
     from tools.dataset.validate import ValidateInput
     from tools.dataset.validate import run as validate
 
@@ -177,7 +184,7 @@ def prepare(inp: OpenAITrainInput) -> Prepared:
 
 
 def _upload_source(path: Path, fmt: str, run_dir: Path) -> Path:
-    """OpenAI takes chat JSONL only: Alpaca and ShareGPT are converted into the run folder first."""
+    """Return the file to upload: OpenAI takes chat JSONL only, so Alpaca and ShareGPT are converted into the run folder."""
     if fmt not in ("alpaca", "sharegpt"):
         return path
     from tools.dataset.formats import load_examples
@@ -216,7 +223,7 @@ def upload(client: Any, path: Path) -> tuple[str, bool]:
 
 
 def _is_refusal(exc: BaseException) -> bool:
-    """Permission, deprecation or model-not-available: OpenAI will not take this job at all."""
+    """Tell whether OpenAI will not take this job at all: permission, deprecation or model-not-available."""
     import openai
 
     if isinstance(exc, openai.PermissionDeniedError):
@@ -234,7 +241,7 @@ def _is_refusal(exc: BaseException) -> bool:
 
 
 def refusal_error(exc: Any, client: Any, prep: Prepared, inp: OpenAITrainInput) -> TunewiseError:
-    """The one message for a refused job: what OpenAI said, the announced close date, and the local route."""
+    """Build the one message for a refused job: what OpenAI said, the announced close date, and the local route."""
     from tools.costs.catalog import openai_catalog
 
     avail = openai_catalog().availability
@@ -248,7 +255,7 @@ def refusal_error(exc: Any, client: Any, prep: Prepared, inp: OpenAITrainInput) 
 
 
 def local_alternative(data: Path, prep: Prepared) -> str:
-    """The local QLoRA command for the same data, with the estimator's price, time and memory when it can give them."""
+    """Return the local QLoRA command for the same data, with the estimator's price, time and memory when it can."""
     import shlex
 
     command = f"train locally instead: tunewise train {shlex.quote(str(data))} --backend unsloth --base-model {LOCAL_BASE_MODEL}"
@@ -268,7 +275,7 @@ def local_alternative(data: Path, prep: Prepared) -> str:
         )
     )
     fitting = [
-        o
+        (o.training_cost_usd, o.training_hours, o.vram_gb, o.gpu)
         for o in result.options
         if o.provider == "local"
         and o.path == "fine-tune"
@@ -279,20 +286,21 @@ def local_alternative(data: Path, prep: Prepared) -> str:
     ]
     if not fitting:
         return command
-    best = min(fitting, key=lambda o: o.training_cost_usd)
-    hours = best.training_hours
+    cost, hours, vram_gb, gpu = min(fitting, key=lambda f: f[0])  # the first of the cheapest, as options are ordered
     took = f"{hours:.1f} h" if hours >= 1 else f"{max(1, round(hours * 60))} min"
-    return (
-        f"{command} (QLoRA estimate: ${best.training_cost_usd:.2f}, {took} on {best.gpu}, {best.vram_gb:.1f} GB VRAM)"
-    )
+    return f"{command} (QLoRA estimate: ${cost:.2f}, {took} on {gpu}, {vram_gb:.1f} GB VRAM)"
 
 
 def _retry_delay(exc: BaseException, attempt: int) -> float:
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    backoff = BACKOFF_S * 2 ** (attempt - 1)
+    retry_after = headers.get("retry-after")
+    if retry_after is None:
+        return backoff
     try:
-        return min(float(headers.get("retry-after")), 60.0)
+        return min(float(retry_after), 60.0)
     except (TypeError, ValueError):
-        return BACKOFF_S * 2 ** (attempt - 1)
+        return backoff
 
 
 def create_job(
@@ -327,6 +335,7 @@ def _now() -> str:
 
 
 def read_record(run_dir: Path) -> dict[str, Any]:
+    """Return the run folder's run.json ({} when there is none yet); raise TunewiseError when it is not JSON."""
     try:
         return json.loads((run_dir / "run.json").read_text("utf-8"))
     except FileNotFoundError:
@@ -477,7 +486,10 @@ def run(
 
 
 def _existing_job(client: Any, record: dict[str, Any], prep: Prepared, notes: list[str]) -> tuple[Any | None, bool]:
-    """The job this run already started: the one run.json names, else one OpenAI holds with this run's hash."""
+    """Return (job, True) for the job this run already started, else (None, False).
+
+    That is the job run.json names unless it failed or was cancelled, else one OpenAI holds with this run's hash.
+    """
     if record.get("job_id"):
         try:
             job = jobs.reader(client).fine_tuning.jobs.retrieve(record["job_id"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,13 +29,13 @@ class UnusableAnswer(TunewiseError):
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:
-    """An attribute of an SDK object or a key of a dict, `default` when the server left it out."""
+    """Return an attribute of an SDK object or a key of a dict, `default` when the server left it out (or sent None)."""
     value = obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
     return default if value is None else value
 
 
 def whole(value: Any) -> int | None:
-    """A timestamp or count as an int: compatible servers send 1796196786.38 or "1796196786" as well."""
+    """Return a timestamp or count as an int (None if it is not one): compatible servers send 1796196786.38 or "1796196786" too."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -45,6 +45,7 @@ def whole(value: Any) -> int | None:
 
 
 def number(value: Any) -> float | None:
+    """Return a loss or other metric as a float, None when it is missing or not a number."""
     try:
         return None if value is None or isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
@@ -52,7 +53,7 @@ def number(value: Any) -> float | None:
 
 
 def status_of(job: Any, job_id: str | None = None) -> str:
-    """The job's status, or an UnusableAnswer naming the job and how to follow it."""
+    """Return the job's status; raise UnusableAnswer naming the job and how to follow it when there is none."""
     status = field(job, "status")
     if isinstance(status, str) and status:
         return status
@@ -64,6 +65,8 @@ def status_of(job: Any, job_id: str | None = None) -> str:
 
 
 class JobError(BaseModel):
+    """Why a job failed, as OpenAI reported it."""
+
     model_config = ConfigDict(frozen=True)
     code: str | None = Field(default=None, description="OpenAI's error code, e.g. invalid_training_file.")
     message: str = Field(description="OpenAI's explanation of the failure.")
@@ -91,6 +94,8 @@ class JobSummary(BaseModel):
 
 
 class Checkpoint(BaseModel):
+    """A checkpoint OpenAI kept of a succeeded job: its step, model name and losses at that step."""
+
     model_config = ConfigDict(frozen=True)
     step: int
     model: str = Field(description="The checkpoint's model name, usable like the final fine-tuned model.")
@@ -99,6 +104,8 @@ class Checkpoint(BaseModel):
 
 
 class JobDetail(BaseModel):
+    """A job with its checkpoints (newest first; none until it has succeeded)."""
+
     model_config = ConfigDict(frozen=True)
     job: JobSummary
     checkpoints: list[Checkpoint] = Field(default_factory=list)
@@ -123,7 +130,7 @@ def _text(value: Any) -> str | None:
 
 
 def summarize(job: Any, job_id: str | None = None) -> JobSummary:
-    """The job as tunewise reports it; an UnusableAnswer only when its id or status is missing."""
+    """Return the job as tunewise reports it; raise UnusableAnswer only when its id or status is missing."""
     jid = _text(field(job, "id")) or job_id
     if jid is None:
         raise UnusableAnswer(
@@ -159,12 +166,12 @@ def summarize(job: Any, job_id: str | None = None) -> JobSummary:
 
 
 def reader(client: Any) -> Any:
-    """The same client with retries on, for calls that are safe to repeat."""
+    """Return the same client with READ_RETRIES retries on, for calls that are safe to repeat."""
     return client.with_options(max_retries=READ_RETRIES)
 
 
 def find_job(client: Any, run_hash: str) -> Any | None:
-    """The newest job created for `run_hash` that has not failed or been cancelled, else None."""
+    """Return the newest job created for `run_hash` that has not failed or been cancelled, else None."""
     try:
         page = reader(client).fine_tuning.jobs.list(metadata={RUN_HASH_KEY: run_hash}, limit=20)
     except Exception as exc:  # noqa: BLE001 - translated to one line
@@ -217,7 +224,7 @@ def follow(
     Polling starts fast and slows down, so short jobs finish promptly and long ones cost few requests.
     """
     api = reader(client)
-    seen: set[str] = set()
+    seen: set[Hashable] = set()  # event ids, or (created_at, message) for an event a server sent without one
     poll = first_poll_s
     while True:
         try:
@@ -239,6 +246,7 @@ def follow(
 
 
 def list_jobs(client: Any, *, limit: int = 20) -> list[JobSummary]:
+    """Return the `limit` most recent fine-tuning jobs, newest first."""
     try:
         return [summarize(j) for j in field(reader(client).fine_tuning.jobs.list(limit=limit), "data", [])]
     except Exception as exc:  # noqa: BLE001
@@ -246,7 +254,7 @@ def list_jobs(client: Any, *, limit: int = 20) -> list[JobSummary]:
 
 
 def show(client: Any, job_id: str) -> JobDetail:
-    """The job and, once it has succeeded, its checkpoints (newest first)."""
+    """Return the job and, once it has succeeded, its checkpoints (newest first)."""
     api = reader(client)
     try:
         job = api.fine_tuning.jobs.retrieve(job_id)
@@ -267,7 +275,7 @@ def show(client: Any, job_id: str) -> JobDetail:
 
 
 def events(client: Any, job_id: str, *, limit: int = 100) -> list[Progress]:
-    """The job's latest `limit` events, oldest first."""
+    """Return the job's latest `limit` events, oldest first."""
     api = reader(client)
     try:
         status = status_of(api.fine_tuning.jobs.retrieve(job_id), job_id)
@@ -278,6 +286,7 @@ def events(client: Any, job_id: str, *, limit: int = 100) -> list[Progress]:
 
 
 def cancel(client: Any, job_id: str) -> JobSummary:
+    """Ask OpenAI to cancel the job; return the job as the cancel call answered it."""
     try:
         return summarize(reader(client).fine_tuning.jobs.cancel(job_id))
     except Exception as exc:  # noqa: BLE001
@@ -291,7 +300,7 @@ def scrub(text: str, client: Any) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """OpenAI's own message from an error body, without the SDK's "Error code: 400 - " prefix."""
+    """Return OpenAI's own message from an error body, without the SDK's "Error code: 400 - " prefix."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
         return body["message"]
@@ -299,7 +308,7 @@ def error_text(exc: BaseException) -> str:
 
 
 def api_error(exc: BaseException, client: Any, doing: str) -> BaseException:
-    """One clear line for an OpenAI SDK error, with what to do, and never the key; anything else (a bug) as it is."""
+    """Return one clear line for an OpenAI SDK error, with what to do, and never the key; anything else (a bug) as it is."""
     import openai
 
     if not isinstance(exc, openai.OpenAIError):

@@ -29,13 +29,15 @@ _WORD_GAP = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Chunk:
+    """A piece of a section: its text, the section's heading, and its length in the embedder's tokens."""
+
     text: str
     heading: str
     tokens: int
 
 
-def token_counter(embedder) -> Counter:
-    """The embedder's own token counter, or cl100k when it has none."""
+def token_counter(embedder: object) -> Counter:
+    """Return the embedder's own token counter (`count_tokens`), or a cl100k one when it has none."""
     counter = getattr(embedder, "count_tokens", None)
     if counter is not None:
         return counter
@@ -57,7 +59,7 @@ def chunk_sections(sections: Sequence[Section], *, max_tokens: int, overlap: int
 
 
 def _gaps(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[int, int]]:
-    """Non-blank spans of text[start:end] between matches of `pattern`."""
+    """Return the non-blank spans of text[start:end] between matches of `pattern`."""
     spans, pos = [], start
     for m in pattern.finditer(text, start, end):
         spans.append(_trim(text, pos, m.start()))
@@ -75,7 +77,7 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _units(text: str, max_tokens: int, count: Counter) -> list[tuple[int, int, int]]:
-    """(start, end, tokens) pieces of at most `max_tokens`: paragraphs, else sentences, else word runs."""
+    """Return (start, end, tokens) pieces of at most `max_tokens`: paragraphs, else sentences, else word runs."""
     units: list[tuple[int, int, int]] = []
     paragraphs = _gaps(text, 0, len(text), _PARAGRAPH_GAP)
     for (a, b), n in zip(paragraphs, count([text[a:b] for a, b in paragraphs])):
@@ -109,7 +111,7 @@ def _word_runs(text: str, start: int, end: int, max_tokens: int, count: Counter)
 
 
 def _longest(cuts: list[int], fits: Callable[[int], bool]) -> int | None:
-    """The largest cut that fits, by binary search (token counts grow with the cut)."""
+    """Return the largest cut that fits, by binary search (token counts grow with the cut); None if none fits."""
     lo, hi, best = 0, len(cuts) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -145,7 +147,7 @@ def _pack(text: str, max_tokens: int, overlap: int, count: Counter) -> list[tupl
 
 
 def _tail(text: str, packed: list[tuple[int, int, int]], budget: int, count: Counter) -> tuple[int, int] | None:
-    """Where the overlap starts: whole trailing units, else trailing sentences, else trailing words."""
+    """Return (start, tokens) of the overlap: whole trailing units, else trailing sentences, else trailing words."""
     used, start = -_JOIN, None
     for a, _b, n in reversed(packed):
         if used + _JOIN + n > budget:
@@ -194,5 +196,5 @@ _INSTRUCTIONS = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), 
 
 
 def looks_like_instructions(text: str) -> bool:
-    """Whether text reads like orders to a model (prompt injection, chat role markers), so it is quoted as data."""
+    """Return True when text reads like orders to a model (prompt injection, chat role markers): it is quoted as data."""
     return _INSTRUCTIONS.search(text) is not None

@@ -14,15 +14,19 @@ import os
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import TunewiseError
 from tools.rag import loaders
-from tools.rag.chunking import CHUNKER_VERSION, chunk_sections, looks_like_instructions, token_counter
+from tools.rag.chunking import CHUNKER_VERSION, Chunk, Counter, chunk_sections, looks_like_instructions, token_counter
 from tools.rag.lexical import LexicalStore
-from tools.rag.search import open_collection
+from tools.rag.search import Embedder, open_collection
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 LOCK_NAME = "tunewise-index.lock"
 # Files are taken in windows of this many chunks, each sorted by length so batches pad little (raw
@@ -31,8 +35,12 @@ LOCK_NAME = "tunewise-index.lock"
 # upsert cost against 128 (measured) and still updates the progress bar every few seconds.
 WINDOW = 1024
 
+Pending = tuple[str, str, dict]  # (chunk id, text, metadata) of a chunk to embed
+
 
 class IndexInput(BaseModel):
+    """One `tunewise index`: what to index, into which collection (and local folder), and how to chunk it."""
+
     model_config = ConfigDict(extra="forbid")
 
     paths: list[Path] = Field(
@@ -54,6 +62,8 @@ class IndexInput(BaseModel):
 
 
 class SkippedFile(BaseModel):
+    """A file that could not be indexed (path relative to the working directory when below it), and why."""
+
     model_config = ConfigDict(frozen=True)
 
     path: str
@@ -61,6 +71,8 @@ class SkippedFile(BaseModel):
 
 
 class IndexResult(BaseModel):
+    """What an index run did: files seen, indexed and skipped, chunks added and deleted, time and embedding spend."""
+
     model_config = ConfigDict(frozen=True)
 
     collection: str
@@ -89,6 +101,7 @@ class EmbeddingSpend(BaseModel):
     cost_usd: float | None = Field(description="None when the embedder's price is unknown.")
 
     def describe(self) -> str:
+        """Say the spend in one line: chunks, tokens, embedder and the price in USD (or that it is unknown)."""
         if self.cost_usd is None:
             price = "an unknown amount (not in tools/costs/data/openai.json)"
         else:
@@ -96,8 +109,8 @@ class EmbeddingSpend(BaseModel):
         return f"embedding {self.chunks:,} chunks ({self.tokens:,} tokens) with {self.embedder} costs {price}"
 
 
-def effective_chunk_tokens(chunk_tokens: int, embedder) -> int:
-    """The chunk size actually used: never more than the embedder reads, so no chunk is silently truncated."""
+def effective_chunk_tokens(chunk_tokens: int, embedder: object) -> int:
+    """Return the chunk size actually used: never more than the embedder reads, so no chunk is silently truncated."""
     return min(chunk_tokens, getattr(embedder, "max_tokens", chunk_tokens))
 
 
@@ -131,7 +144,7 @@ def writer_lock(db: Path) -> Iterator[None]:
 
 
 def walk(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Every non-hidden file under `paths` (absolute, sorted, once each), and the absolute roots."""
+    """Return every non-hidden file under `paths` (absolute, sorted, once each), and the absolute roots."""
     files: dict[Path, None] = {}
     roots = []
     for given in paths:
@@ -156,8 +169,8 @@ def _under(source: str, roots: list[Path]) -> bool:
     return any(source == str(r) or source.startswith(str(r) + os.sep) for r in roots)
 
 
-def _manifest(collection, page: int) -> dict[str, list[tuple[str, dict]]]:
-    """What is indexed now: source -> [(id, metadata)], read in pages the client accepts."""
+def _manifest(collection: Collection, page: int) -> dict[str, list[tuple[str, dict]]]:
+    """Return what is indexed now: source -> [(id, metadata)], read in pages the client accepts."""
     found: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     offset = 0
     while True:
@@ -175,14 +188,15 @@ def _complete(entries: list[tuple[str, dict]]) -> bool:
 
 
 def chunk_id(source: str, sha: str, chunking: str, position: int) -> str:
+    """Return the chunk's id: 32 hex digits of sha256 over (source, file sha256, chunking, position)."""
     return hashlib.sha256(f"{source}\n{sha}\n{chunking}\n{position}".encode()).hexdigest()[:32]
 
 
 def run(
     inp: IndexInput,
     *,
-    client,
-    embedder,
+    client: ClientAPI,
+    embedder: Embedder,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 512,
     approve: Callable[[EmbeddingSpend], None] | None = None,
@@ -220,7 +234,7 @@ def run(
 
         skipped: list[SkippedFile] = []
         stale: list[str] = []
-        pending: list[tuple[str, str, dict]] = []  # (id, text, metadata) to embed
+        pending: list[Pending] = []  # (id, text, metadata) to embed
         files_indexed = 0
         for path in files:
             source = str(path)
@@ -296,12 +310,14 @@ def _check_type(path: Path) -> None:
         raise loaders.SkipFile(f"unsupported file type '{path.suffix or path.name}'")
 
 
-def _chunks(path: Path, max_tokens: int, overlap: int, count) -> list:
+def _chunks(path: Path, max_tokens: int, overlap: int, count: Counter) -> list[Chunk]:
     return chunk_sections(loaders.load(path), max_tokens=max_tokens, overlap=overlap, count=count)
 
 
-def count_chunks(paths: list[Path], embedder, *, chunk_tokens: int = 400, overlap: int = 60) -> tuple[int, int, int]:
-    """(files that would be indexed, their chunks, their tokens): a dry run of the chunking, for plans and prices.
+def count_chunks(
+    paths: list[Path], embedder: object, *, chunk_tokens: int = 400, overlap: int = 60
+) -> tuple[int, int, int]:
+    """Return (files that would be indexed, their chunks, their tokens): a dry run of the chunking, for plans and prices.
 
     Needs only the embedder's tokenizer, never its model or a store.
     """
@@ -321,7 +337,7 @@ def count_chunks(paths: list[Path], embedder, *, chunk_tokens: int = 400, overla
     return indexed, chunks, tokens
 
 
-def _spend(embedder, pending) -> EmbeddingSpend:
+def _spend(embedder: Embedder, pending: list[Pending]) -> EmbeddingSpend:
     tokens = sum(int(meta["tokens"]) for _, _, meta in pending)
     price = getattr(embedder, "price_per_million", 0.0)
     if not pending:
@@ -333,7 +349,14 @@ def _spend(embedder, pending) -> EmbeddingSpend:
     return EmbeddingSpend(embedder=embedder.name, chunks=len(pending), tokens=tokens, cost_usd=cost)
 
 
-def _embed_and_write(collection, embedder, pending, batch_size: int, progress, also_write) -> int:
+def _embed_and_write(
+    collection: Collection,
+    embedder: Embedder,
+    pending: list[Pending],
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    also_write: Callable[[list[str], list[str]], None],
+) -> int:
     total = len(pending)
     if progress:
         progress(0, total)
@@ -357,7 +380,7 @@ def _embed_and_write(collection, embedder, pending, batch_size: int, progress, a
 
 
 def _display(path: Path) -> str:
-    """The path relative to the working directory when it lies below it, for short messages."""
+    """Return the path relative to the working directory when it lies below it, for short messages."""
     with contextlib.suppress(ValueError):
         return str(path.relative_to(Path.cwd()))
     return str(path)

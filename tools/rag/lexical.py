@@ -21,9 +21,13 @@ import math
 import re
 import sqlite3
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 TOKENIZER_VERSION = 1  # bump when `tokenize` changes: stored tokens of an older version are rebuilt from Chroma
 FILE_NAME = "tunewise-lexical.sqlite3"
@@ -40,7 +44,7 @@ STOPWORDS = frozenset(
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased terms for BM25: each word or identifier whole, then its parts.
+    """Return the lower-cased terms for BM25: each word or identifier whole, then its parts.
 
     "LK-220X" gives lk-220x, lk, 220x, 220, x; "3.15.1" gives 3.15.1, 3, 15, 1; "E4039" gives e4039, e, 4039.
     A query naming the exact identifier matches its whole form (rare, so high weight); one naming only a part
@@ -77,33 +81,33 @@ class Bm25:
         self.vocab = vocab
         lengths = np.fromiter((len(t) for t in term_ids), dtype=np.float32, count=self.count)
         flat = np.fromiter((t for row in term_ids for t in row), dtype=np.int64, count=int(lengths.sum()))
-        docs = np.repeat(np.arange(self.count, dtype=np.int64), lengths.astype(np.int64))
+        docs: np.ndarray = np.repeat(np.arange(self.count, dtype=np.int64), lengths.astype(np.int64))
         # (term, chunk) pairs sorted by term: each term's postings are one contiguous slice (CSR by term).
         pairs, tf = np.unique(flat * max(1, self.count) + docs, return_counts=True)
         terms = pairs // max(1, self.count)
         self._docs = (pairs % max(1, self.count)).astype(np.int32)
         self._tf = tf.astype(np.float32)
-        self._start = np.searchsorted(terms, np.arange(len(vocab) + 1)).astype(np.int64)
+        self._start: np.ndarray = np.searchsorted(terms, np.arange(len(vocab) + 1)).astype(np.int64)
         mean = float(lengths.mean()) if self.count else 1.0
         self._norm = self.K1 * (1.0 - self.B + self.B * lengths / max(mean, 1e-9))
 
     def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float, float]]:
-        """(chunk index, score, coverage) of the `n` best chunks that share a term with `query`, best first.
+        """Return (chunk index, score, coverage) of the `n` best chunks that share a term with `query`, best first.
 
         coverage: the share of the query's term weight (idf, summed over its distinct terms) that the chunk
         contains. Terms no chunk has count at the largest idf: a question whose words are mostly absent from
         the corpus is not a keyword match, however well its one common word scores. `allowed` (a boolean mask
         over chunks) restricts the search to a metadata filter's chunks.
         """
-        scores = np.zeros(self.count, dtype=np.float32)
-        matched = np.zeros(self.count, dtype=np.float32)
+        scores: np.ndarray = np.zeros(self.count, dtype=np.float32)
+        matched: np.ndarray = np.zeros(self.count, dtype=np.float32)
         total = 0.0
         for term in dict.fromkeys(tokenize(query)):
             tid = self.vocab.get(term)
             df = 0 if tid is None else int(self._start[tid + 1] - self._start[tid])
             idf = math.log(1.0 + (self.count - df + 0.5) / (df + 0.5))
             total += idf
-            if not df:
+            if tid is None or not df:  # a term no chunk has (tid None) has df 0
                 continue
             lo, hi = self._start[tid], self._start[tid + 1]
             docs, tf = self._docs[lo:hi], self._tf[lo:hi]
@@ -119,8 +123,8 @@ class Bm25:
         return [(i, float(scores[i]), float(matched[i]) / total) for i in order]
 
 
-def store_path(client) -> Path:
-    """Where a client's lexical index lives: inside a local Chroma folder (covered by its writer lock), or, for a
+def store_path(client: ClientAPI) -> Path:
+    """Return where a client's lexical index lives: inside a local Chroma folder (covered by its writer lock), or, for a
     Chroma server, in tunewise's cache folder: a server keeps no files of ours, and the index is a cache of its
     documents that `sync` rebuilds on any machine.
     """
@@ -148,10 +152,12 @@ class LexicalStore:
         )
 
     @classmethod
-    def for_client(cls, client) -> "LexicalStore":
+    def for_client(cls, client: ClientAPI) -> LexicalStore:
+        """Open the store at store_path(client), creating it if needed."""
         return cls(store_path(client))
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self._db.close()
 
     def _begin(self, collection: str) -> None:
@@ -163,6 +169,7 @@ class LexicalStore:
             self._db.execute("INSERT OR REPLACE INTO collections VALUES (?, ?)", (collection, TOKENIZER_VERSION))
 
     def upsert(self, collection: str, ids: list[str], texts: list[str]) -> None:
+        """Tokenize `texts` and store them under `ids`, replacing what those ids held, in one transaction."""
         rows = [(collection, id_, " ".join(tokenize(text))) for id_, text in zip(ids, texts)]
         self._begin(collection)
         try:
@@ -173,6 +180,7 @@ class LexicalStore:
             raise
 
     def delete(self, collection: str, ids: Iterable[str]) -> None:
+        """Drop the chunks `ids` of `collection`, in one transaction."""
         self._begin(collection)
         try:
             self._db.executemany("DELETE FROM chunks WHERE collection = ? AND id = ?", [(collection, i) for i in ids])
@@ -182,13 +190,16 @@ class LexicalStore:
             raise
 
     def ids(self, collection: str) -> set[str]:
+        """Return the chunk ids stored for `collection`: none when they were tokenized by another TOKENIZER_VERSION."""
         row = self._db.execute("SELECT tokenizer FROM collections WHERE collection = ?", (collection,)).fetchone()
         if row is None or row[0] != TOKENIZER_VERSION:
             return set()
         return {r[0] for r in self._db.execute("SELECT id FROM chunks WHERE collection = ?", (collection,))}
 
-    def sync(self, chroma_collection, chroma_ids: Iterable[str] | None = None, *, page: int = 1000) -> tuple[int, int]:
-        """Make this collection's tokens match the chunks in Chroma; (chunks added, chunks dropped).
+    def sync(
+        self, chroma_collection: Collection, chroma_ids: Iterable[str] | None = None, *, page: int = 1000
+    ) -> tuple[int, int]:
+        """Make this collection's tokens match the chunks in Chroma; return (chunks added, chunks dropped).
 
         Our ids are read before Chroma's: a writer adds to Chroma first and deletes from Chroma first, so a
         concurrent index run can make this add a chunk twice (harmless) but never drop a live one.
@@ -207,13 +218,14 @@ class LexicalStore:
         return len(missing), len(gone)
 
     def load(self, collection: str) -> Bm25:
+        """Build the BM25 index of `collection`'s stored chunks, rows in chunk id order."""
         rows = self._db.execute(
             "SELECT id, tokens FROM chunks WHERE collection = ? ORDER BY id", (collection,)
         ).fetchall()
         return Bm25([r[0] for r in rows], [r[1].split() for r in rows])
 
 
-def _all_ids(collection, page: int) -> set[str]:
+def _all_ids(collection: Collection, page: int) -> set[str]:
     found: set[str] = set()
     offset = 0
     while True:

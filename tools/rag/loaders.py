@@ -68,6 +68,7 @@ def _push(stack: list[tuple[int, str]], level: int, title: str) -> None:
 
 
 def load_text(path: Path) -> list[Section]:
+    """Read a plain-text file (UTF-8) as one untitled section."""
     return [Section("", _read_text(path))]
 
 
@@ -236,6 +237,7 @@ class _HTMLText(HTMLParser):
 
 
 def load_html(path: Path) -> list[Section]:
+    """Split an HTML page's visible text on its headings; scripts, styles and other non-prose elements are dropped."""
     parser = _HTMLText()
     parser.feed(_read_text(path))
     parser.close()
@@ -244,7 +246,7 @@ def load_html(path: Path) -> list[Section]:
 
 
 def load_pdf(path: Path) -> list[Section]:
-    """One section per page, headed `page N`, so an answer can cite where a passage came from."""
+    """Read one section per page, headed `page N`, so an answer can cite where a passage came from."""
     from pypdf import PdfReader
 
     try:
@@ -262,7 +264,7 @@ def load_pdf(path: Path) -> list[Section]:
 
 
 def load_jsonl(path: Path) -> list[Section]:
-    """One section per record; a bad line skips the whole file so it is never half-indexed."""
+    """Read one section per record; a bad line skips the whole file so it is never half-indexed."""
     sections = []
     for n, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():

@@ -1,14 +1,27 @@
-"""Search an indexed collection: the CLI's `tunewise search`, the agent's retrieval tool and the server's retriever."""
+"""Chroma collections and search over them.
+
+The collection side: check a collection's name, open or create it stamped with the embedder that builds it (and
+refuse one built with another), and read back which embedder that was. The search side: `Retriever`, hybrid dense
++ BM25 retrieval over one opened collection, behind the CLI's `tunewise search`, the agent's retrieval tool, the
+evaluator's +rag candidates and the server's retriever; `run` is one search.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from tools.rag.lexical import Bm25, LexicalStore
 
 Scalar = Union[bool, int, float, str]
 
@@ -16,7 +29,31 @@ Scalar = Union[bool, int, float, str]
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
 
+class Embedder(Protocol):
+    """What a collection needs of an embedder (tools.rag.embedders' LocalEmbedder and OpenAIEmbedder have it).
+
+    Indexing also reads, when present, `count_tokens(texts) -> list[int]`, `max_tokens` (the most tokens it reads)
+    and `price_per_million` (USD per 1M input tokens, None: unknown).
+    """
+
+    @property
+    def name(self) -> str:
+        """Stamped on the collection, e.g. 'local:all-MiniLM-L6-v2'."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def embed(self, texts: list[str], batch_size: int = ...) -> np.ndarray:
+        """Embed `texts`: a float32 array of shape (len(texts), dimension)."""
+        ...
+
+
 class SearchInput(BaseModel):
+    """One `tunewise search`: the query, the collection, how many passages, a metadata filter and the mode."""
+
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, description="What to look for, in plain words.")
@@ -33,6 +70,8 @@ class SearchInput(BaseModel):
 
 
 class SearchHit(BaseModel):
+    """One passage found: where it came from, its text and score, and its ranks in the dense and lexical lists."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="The chunk's content-derived id.")
@@ -58,6 +97,7 @@ class SearchHit(BaseModel):
 
 
 def check_collection_name(name: str) -> None:
+    """Raise TunewiseError (exit code 2) unless `name` follows Chroma's rule: 3-512 of a-z A-Z 0-9 . _ -, alnum ends."""
     if not _COLLECTION_NAME.fullmatch(name):
         raise TunewiseError(
             f"bad collection name '{name}'",
@@ -66,7 +106,7 @@ def check_collection_name(name: str) -> None:
         )
 
 
-def open_collection(client, name: str, embedder, *, create: bool = False):
+def open_collection(client: ClientAPI, name: str, embedder: Embedder, *, create: bool = False) -> Collection:
     """Open (or create) `name`, refusing one built with a different embedder than `embedder`."""
     from chromadb.errors import NotFoundError
 
@@ -103,8 +143,8 @@ def open_collection(client, name: str, embedder, *, create: bool = False):
     return collection
 
 
-def collection_embedder(client, name: str) -> str | None:
-    """The name of the embedder that built `name` (e.g. 'local:all-MiniLM-L6-v2'), so a search can load the same one."""
+def collection_embedder(client: ClientAPI, name: str) -> str | None:
+    """Return the name of the embedder that built `name` (e.g. 'local:all-MiniLM-L6-v2'), so a search can load the same one."""
     from chromadb.errors import NotFoundError
 
     check_collection_name(name)
@@ -117,7 +157,7 @@ def collection_embedder(client, name: str) -> str | None:
 
 
 def parse_where(items: list[str]) -> dict[str, Scalar] | None:
-    """`key=value` filters as typed metadata values; `source` is resolved to an absolute path, as the index stores it."""
+    """Parse `key=value` filters into typed metadata values; `source` is resolved to an absolute path, as the index stores it."""
     where: dict[str, Scalar] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -167,7 +207,15 @@ class Retriever:
 
     QUERY_CACHE = 2048  # recent query vectors kept: 2048 x 384 float32 is 3 MB for MiniLM
 
-    def __init__(self, client, collection: str, embedder, *, mode: str = "hybrid", lexical=None) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        collection: str,
+        embedder: Embedder,
+        *,
+        mode: str = "hybrid",
+        lexical: LexicalStore | None = None,
+    ) -> None:
         import threading
         from collections import OrderedDict
 
@@ -177,15 +225,15 @@ class Retriever:
         self.embedder = embedder
         self.mode = mode
         self.notes: list[str] = []  # one-line facts for the caller to show: an on-demand build, a fallback
-        self._bm25 = None
+        self._bm25: Bm25 | None = None  # loaded unless the mode is dense
         if mode != "dense":
             self._open_lexical(client, collection, lexical)
         # A served assistant sees the same questions again and again; embedding one is most of a search's time
         # on a CPU (and a paid call with an OpenAI embedder). Exact text only: any change is a new query.
-        self._vectors: OrderedDict[str, object] = OrderedDict()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _open_lexical(self, client, name: str, store) -> None:
+    def _open_lexical(self, client: ClientAPI, name: str, store: LexicalStore | None) -> None:
         import sqlite3
 
         from tools.rag.lexical import LexicalStore
@@ -212,7 +260,7 @@ class Retriever:
             )
         self._row = {id_: i for i, id_ in enumerate(self._bm25.ids)}
 
-    def _embed(self, query: str):
+    def _embed(self, query: str) -> np.ndarray:
         with self._lock:
             vector = self._vectors.get(query)
             if vector is not None:
@@ -226,7 +274,7 @@ class Retriever:
         return vector
 
     def search(self, query: str, k: int = 4, where: dict | None = None) -> list[SearchHit]:
-        """The `k` passages that best answer `query`, best first, each with its rank in the dense and lexical lists."""
+        """Return the `k` passages that best answer `query`, best first, each with its rank in the dense and lexical lists."""
         if not query.strip():
             raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
         if where and len(where) > 1 and not any(key.startswith("$") for key in where):
@@ -265,7 +313,7 @@ class Retriever:
                 break
         return hits
 
-    def _dense(self, query: str, n: int, where: dict | None):
+    def _dense(self, query: str, n: int, where: dict | None) -> tuple[np.ndarray, list[SearchHit]]:
         vector = self._embed(query)
         hits, stale = self._query(vector, n, where)
         if stale:  # dead entries were skipped: ask for more so n live hits still come back
@@ -273,21 +321,23 @@ class Retriever:
         return vector, hits[:n]
 
     def _lexical(self, query: str, n: int, where: dict | None, *, gated: bool = False) -> list[tuple[str, float]]:
-        allowed = None
+        bm25 = self._bm25
+        assert bm25 is not None  # the mode is not dense, so _open_lexical loaded it
+        allowed: np.ndarray | None = None
         if where:
             import numpy as np
 
-            allowed = np.zeros(self._bm25.count, dtype=bool)
+            allowed = np.zeros(bm25.count, dtype=bool)
             rows = [self._row[i] for i in self.collection.get(where=where, include=[])["ids"] if i in self._row]
             allowed[rows] = True
-        found = self._bm25.top(query, n, allowed)
+        found = bm25.top(query, n, allowed)
         if gated and found:
             best = found[0][1]
             found = [f for f in found if f[2] >= MIN_COVERAGE and f[1] >= MIN_RELATIVE * best]
-        return [(self._bm25.ids[i], score) for i, score, _ in found]
+        return [(bm25.ids[i], score) for i, score, _ in found]
 
-    def _fetch(self, ids: list[str], vector) -> dict[str, SearchHit]:
-        """Hits for chunks only the lexical list found; with the query `vector`, their cosine score as in dense."""
+    def _fetch(self, ids: list[str], vector: np.ndarray | None) -> dict[str, SearchHit]:
+        """Return hits for chunks only the lexical list found; with the query `vector`, their cosine score as in dense."""
         if not ids:
             return {}
         import numpy as np
@@ -305,7 +355,7 @@ class Retriever:
             out[id_] = _hit(id_, text, meta, round(score, 4))
         return out
 
-    def _query(self, vector, n: int, where: dict | None) -> tuple[list[SearchHit], bool]:
+    def _query(self, vector: np.ndarray, n: int, where: dict | None) -> tuple[list[SearchHit], bool]:
         found = self.collection.query(
             query_embeddings=vector, n_results=n, where=where or None, include=["documents", "metadatas", "distances"]
         )
@@ -334,7 +384,9 @@ def _hit(id_: str, text: str, meta: dict, score: float) -> SearchHit:
     )
 
 
-def run(inp: SearchInput, *, client, embedder, lexical=None) -> list[SearchHit]:
+def run(
+    inp: SearchInput, *, client: ClientAPI, embedder: Embedder, lexical: LexicalStore | None = None
+) -> list[SearchHit]:
     """Find the passages of an indexed collection that best answer a question."""
     return Retriever(client, inp.collection, embedder, mode=inp.mode, lexical=lexical).search(
         inp.query, k=inp.k, where=inp.where
