@@ -98,7 +98,7 @@ def eval_command(
 
 
 def _paid(specs: dict, judge: str | None) -> list[str]:
-    """The models that bill OpenAI: openai: specs (and the judge) headed for api.openai.com."""
+    """Return the models that bill OpenAI, as "name (model)": openai: specs (and the judge) headed for api.openai.com."""
     from tools.models.spec import parse_spec
 
     env_url = os.environ.get("OPENAI_BASE_URL") or ""
@@ -111,7 +111,9 @@ def _paid(specs: dict, judge: str | None) -> list[str]:
 
 
 def _approve(specs: dict, judge: str | None, *, yes: bool, json_out: bool) -> None:
-    """Calls to OpenAI itself cost money: they need --yes or a yes at the prompt; local endpoints do not."""
+    """Ask before calls to OpenAI itself, which cost money: they need --yes or a yes at the prompt; local endpoints
+    do not.
+    """
     from agent.console import approve_spend
 
     paid = _paid(specs, judge)
@@ -149,4 +151,5 @@ def _render(result, console) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise eval` to `app`."""
     app.command("eval")(eval_command)
