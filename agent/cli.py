@@ -49,11 +49,11 @@ class _Group(TyperGroup):
 
 
 def _root() -> None:
-    """Should you prompt, retrieve or fine-tune, and what will it cost? tunewise decides, prices and runs the plan."""
+    """Should you prompt, retrieve or fine-tune, and what will it cost? tunewise decides, prices and runs the plan."""  # noqa: D401 - this is `tunewise --help`'s text: rewording it changes the CLI's output
 
 
 def build_app(command: str | None = None) -> typer.Typer:
-    """The CLI with every command, or with only `command` and what its module adds.
+    """Build the CLI with every command, or with only `command` and what its module adds.
 
     Running one command needs only its own module: `tunewise validate` then starts without importing the
     training, serving and agent modules (start-up is part of every run's time).
@@ -100,6 +100,9 @@ def _quiet(command: str | None) -> None:
 
 
 def main() -> None:
+    """Run `tunewise`: import only the module of the command named in argv (every module for --help or an
+    unknown name), with a heavy command's import noise sent to its log unless --verbose.
+    """
     first = sys.argv[1] if len(sys.argv) > 1 else None
     known = any(first in names for _, names in COMMANDS)
     _quiet(first)

@@ -8,6 +8,9 @@ _SHOWN_PER_CODE = 5
 
 
 def render_validation(result) -> None:
+    """Print a validation result for people: status, tokens, training cost, the length histogram, and the
+    errors and warnings (at most five of each code; --json has them all).
+    """
     from rich.table import Table
 
     status = "[green]ready[/]" if result.ok else f"[red]{sum(result.error_counts.values())} error(s)[/]"

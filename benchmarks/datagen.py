@@ -106,7 +106,7 @@ def templated(rng: random.Random, i: int) -> dict:
 
 
 def _near_edit(rng: random.Random, record: dict) -> dict:
-    """A light edit of an example: one word of its user turn changed, one word added to its answer."""
+    """Return a light edit of an example: one word of its user turn changed, one word added to its answer."""
     user, answer = record["messages"][1]["content"], record["messages"][2]["content"]
     words = user.split()
     words[rng.randrange(len(words))] = rng.choice(WORDS)
@@ -114,7 +114,7 @@ def _near_edit(rng: random.Random, record: dict) -> dict:
 
 
 def _long(rng: random.Random, i: int) -> dict:
-    """A conversation of 40-80 turns, each a few sentences: thousands of tokens."""
+    """Build a conversation of 40-80 turns, each a few sentences: thousands of tokens."""
     messages = [{"role": "system", "content": SYSTEM}]
     for turn in range(rng.randint(20, 40)):
         messages.append({"role": "user", "content": " ".join(sentence(rng, 12) for _ in range(rng.randint(2, 6)))})

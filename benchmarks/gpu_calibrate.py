@@ -121,7 +121,9 @@ def build_model(shape: str, folder: Path) -> dict:
 
 
 def predicted(shape: str, gpu_name: str) -> dict:
-    """What `tunewise estimate` says for this run; tokens given directly so its hours are not rounded to zero."""
+    """Return what `tunewise estimate` says for this run; tokens given directly so its hours are not rounded to
+    zero.
+    """
     try:
         from tools.costs.estimate import EstimateInput, run
 
@@ -220,7 +222,7 @@ def run_one(spec: str) -> None:
 
 
 def gpu_checks(work: Path, data: Path) -> dict:
-    """Findings 1, 2, 5 and 6 of issue 20, on this GPU (see the module docstring)."""
+    """Check findings 1, 2, 5 and 6 of issue 20 on this GPU (see the module docstring)."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -305,7 +307,9 @@ def gpu_checks(work: Path, data: Path) -> dict:
 
 
 def check_tiktoken() -> str | None:
-    """The validator counts tokens with tiktoken, which cannot download on a machine without network."""
+    """Check that tiktoken's encoding is at hand: the validator counts tokens with it, and it cannot download on a
+    machine without network. Return None if it is, else what went wrong and how to carry the cache.
+    """
     try:
         from tools.tokens import get_encoding
 

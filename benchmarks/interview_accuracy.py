@@ -50,7 +50,7 @@ class CorpusError(ValueError):
 
 
 def load(path: Path) -> list[dict]:
-    """The items of a corpus file; a bad line stops with the file, the line and what to fix."""
+    """Read the items of a corpus file; a bad line stops with the file, the line and what to fix."""
     items = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -81,12 +81,12 @@ def load(path: Path) -> list[dict]:
 
 
 def expected_facts(item: dict) -> Facts:
-    """The labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
+    """Return the labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
     return Facts(**{k: v for k, v in item["labels"].items() if v is not None})
 
 
 def read_facts(reader: Any, item: dict) -> Facts:
-    """What the interviewer reads: the goal text, then each answer as the reply to its question."""
+    """Return the facts the interviewer reads: the goal text, then each answer as the reply to its question."""
     from graphs.interview import absorb, defaults, known
 
     facts: dict = {}
@@ -97,7 +97,7 @@ def read_facts(reader: Any, item: dict) -> Facts:
 
 
 def bucket(examples: int) -> str:
-    """What the decision makes of a count: too few, enough, or a large (enterprise-scale) dataset."""
+    """Return what the decision makes of a count: too few, enough, or a large (enterprise-scale) dataset."""
     return "few" if examples < MIN_GOOD_EXAMPLES else "large" if examples >= LARGE_DATASET else "enough"
 
 

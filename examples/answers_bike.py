@@ -341,7 +341,6 @@ def kids_slots(rng, c):
 
 def hours_reply(c):
     city, (ws, address, week, sat, sun) = c["city"], WORKSHOPS[c["city"]]
-    sunday = "closed on Sundays" if sun == "closed" else f"open {sun} on Sundays"
     return (
         [f"{ws} is at {address}.", f"Here are the opening hours for {ws} in {city}."],
         [

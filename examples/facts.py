@@ -117,7 +117,7 @@ SHOP = {
 
 
 def fact(name: str) -> str:
-    """A fact as the pages word it."""
+    """Return a fact as the pages word it."""
     return FACTS[name][0]
 
 
@@ -127,7 +127,7 @@ def money(amount: float) -> str:
 
 
 def size_for(height_cm: int) -> str | None:
-    """The frame-size chart of frame-sizes.md; None outside it."""
+    """Return the frame size (S, M or L) the chart of frame-sizes.md gives for a height in cm; None outside it."""
     if 155 <= height_cm < 168:
         return "S"
     if 168 <= height_cm < 180:

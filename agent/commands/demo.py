@@ -169,4 +169,5 @@ def _finish(record: dict, folder: Path, seconds: float) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise demo` to `app`."""
     app.command("demo")(demo)

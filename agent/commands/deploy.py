@@ -83,4 +83,5 @@ def deploy(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise deploy` to `app`."""
     app.command("deploy")(deploy)

@@ -144,7 +144,7 @@ def _hours(value: float | None) -> str:
 
 
 def render(result) -> None:
-    """The people view: one row per path, then the LoRA summary and the assumptions."""
+    """Print the people view: one row per path, then the LoRA summary and the assumptions."""
     from rich.table import Table
 
     from agent.console import console
@@ -198,4 +198,5 @@ def render(result) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise estimate` to `app`."""
     app.command("estimate")(estimate)

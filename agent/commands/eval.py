@@ -104,7 +104,9 @@ def eval_command(
 
 
 def _approve(paid: list[str], *, yes: bool, json_out: bool) -> None:
-    """Calls to OpenAI itself cost money: they need --yes or a yes at the prompt; local endpoints do not."""
+    """Ask before calls to OpenAI itself, which cost money: they need --yes or a yes at the prompt; local endpoints
+    do not.
+    """
     from agent.console import approve_spend
 
     if not paid:
@@ -141,4 +143,5 @@ def _render(result, console) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise eval` to `app`."""
     app.command("eval")(eval_command)

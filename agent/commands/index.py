@@ -91,7 +91,9 @@ def index(
 
 
 def _approver(*, yes: bool, json_out: bool):
-    """A paid embedder spends only with --yes or a yes at the prompt; scripts without --yes are refused."""
+    """Return the approval hook for a paid embedder: it spends only with --yes or a yes at the prompt; scripts
+    without --yes are refused.
+    """
 
     def approve(spend) -> None:
         from agent.console import approve_spend, err_console
@@ -113,4 +115,5 @@ def _approver(*, yes: bool, json_out: bool):
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise index` to `app`."""
     app.command("index")(index)

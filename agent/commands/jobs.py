@@ -170,4 +170,5 @@ def cancel(job: JobArg, json_out: JsonOpt = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `tunewise jobs` group (list, show, events, cancel) to `app`."""
     app.add_typer(jobs_app, name="jobs")

@@ -65,4 +65,5 @@ def search(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise search` to `app`."""
     app.command("search")(search)

@@ -118,4 +118,5 @@ def _start(deployment: Path, say, **options):
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise serve` to `app`."""
     app.command("serve")(serve)

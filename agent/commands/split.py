@@ -46,4 +46,5 @@ def split(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise split` to `app`."""
     app.command("split")(split)

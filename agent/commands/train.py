@@ -423,4 +423,5 @@ def _render(result) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise train` to `app`."""
     app.command("train")(train)

@@ -31,6 +31,9 @@ def world() -> tuple[int, int] | None:
 
 
 def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
+    """Check the run, write its accelerate config and print the command to start it on the multi-GPU machine;
+    trains nothing.
+    """
     import torch
 
     from agent.console import console, print_json

@@ -60,4 +60,5 @@ def validate(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise validate` to `app`."""
     app.command("validate")(validate)

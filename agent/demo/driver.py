@@ -143,7 +143,9 @@ def _model(options: DemoOptions, chat: Path, workdir: Path, emit: Emit) -> dict:
 
 
 def _real_model(name: str) -> str:
-    """A folder with config.json (made absolute), or a Hub name already in the local cache: the demo is offline."""
+    """Return a folder with config.json (made absolute), or a Hub name already in the local cache: the demo is
+    offline. Anything else raises TunewiseError (exit code 2).
+    """
     folder = Path(name).expanduser()
     if (folder / "config.json").is_file():
         return str(folder.resolve())
@@ -313,7 +315,7 @@ def _stream(graph, payload, config, ctx, record: DemoRecord, timer: dict, emit: 
 
 
 def _step_info(name: str, result: dict) -> dict:
-    """What the demo keeps of a step's result: its artefacts and one line to show."""
+    """Return what the demo keeps of a step's result: its artefacts and one line to show."""
     status = "done" if result.get("status") in ("done", *FINISHED_TRAINING) else "skipped"
     info: dict[str, Any] = {"status": status, "agent_status": result.get("status")}
     summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}

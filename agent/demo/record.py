@@ -58,10 +58,14 @@ class DemoRecord:
         self.data = data
 
     def done(self, stage: str) -> dict | None:
+        """Return the entry of `stage` if it finished (done or skipped), else None."""
         entry = self.data["stages"].get(stage)
         return entry if entry and entry.get("status") in ("done", "skipped") else None
 
     def finish(self, stage: str, seconds: float, **info: Any) -> dict:
+        """Record `stage` as finished after `seconds` (status from `info`, "done" by default; the rest of `info`
+        is its artefacts and summary), save demo.json and return the entry.
+        """
         entry = {
             "status": info.pop("status", "done"),
             "seconds": round(seconds, 1),
@@ -73,10 +77,12 @@ class DemoRecord:
         return entry
 
     def set(self, key: str, value: Any) -> None:
+        """Set a top-level `key` of the record and save demo.json."""
         self.data[key] = value
         write_json(self.path, self.data)
 
     def start_run(self) -> None:
+        """Note the start of a run and the stages already done before it, and save demo.json."""
         self.data.setdefault("runs", []).append(
             {
                 "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

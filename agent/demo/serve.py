@@ -25,7 +25,7 @@ MAX_TOKENS = 160
 
 
 def free_port() -> int:
-    """A port the kernel just handed out on loopback (released again for the server to bind)."""
+    """Return a port the kernel just handed out on loopback (released again for the server to bind)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -25,6 +25,7 @@ class NullEmbedder:
     dimension = DIMENSION
 
     def embed(self, texts: list[str]):
+        """Return one zero vector (DIMENSION float32s) per text."""
         import numpy as np
 
         return np.zeros((len(texts), DIMENSION), dtype=np.float32)
@@ -63,10 +64,13 @@ class GoalReading:
             self._done.set()
 
     def ready(self) -> bool:
+        """Tell whether the full reading has finished (or failed)."""
         return self._done.is_set()
 
     def result(self) -> list:
-        """The full reading; waits (showing why) if the embedder is still loading."""
+        """Return the full reading, starting it if need be; wait (showing why) if the embedder is still loading, and
+        re-raise the error if the reading failed.
+        """
         self.begin()
         if not self._done.is_set():
             with self._wait():
@@ -76,12 +80,14 @@ class GoalReading:
         return list(self._result or [])
 
     def read_quickly(self, text: str, *, focus: str | None = None) -> list:
-        """What the rules alone read in `text` (an --answer value): no waiting for the embedder."""
+        """Return what the rules alone read in `text` (an --answer value): no waiting for the embedder."""
         return self._quick_reader.extract(text, focus=focus)
 
 
 def start(goal: str, reader: Any, wait: Callable[[], ContextManager] = contextlib.nullcontext) -> GoalReading | None:
-    """A two-pass reading for the offline interviewer; None for a reader that needs no embedder to load (an LLM)."""
+    """Return a two-pass reading for the offline interviewer (the quick pass done, the full one not yet begun);
+    None for a reader that needs no embedder to load (an LLM).
+    """
     from agent.interviewer.offline import OfflineInterviewer
 
     if not isinstance(reader, OfflineInterviewer):

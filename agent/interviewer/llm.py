@@ -35,7 +35,7 @@ ENUMS = {"prompting": ("not_tried", "fell_short", "good_enough"), "problem": ("k
 COUNTS = ("examples", "requests_per_month")
 
 
-class Said(BaseModel):
+class Said(BaseModel):  # noqa: D101 - a docstring would become its JSON-schema description, sent to the LLM
     model_config = ConfigDict(extra="forbid")
     fact: Literal[FACTS] = Field(description="Which fact the text settles.")  # type: ignore[valid-type]
     value: str = Field(description="The value, as the system prompt lists it.")
@@ -111,6 +111,10 @@ class LLMInterviewer:
         self.tool_calls: list[str] = []  # names only, for the transcript: arguments may hold paths, never keys
 
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
+        """Return the facts the model reads in `text` (`focus`: the fact just asked about), letting it call the
+        read-only TOOLS for up to MAX_TOOL_ROUNDS rounds; endpoint errors and unreadable replies raise
+        TunewiseError.
+        """
         import openai
 
         focus_text = ""
@@ -216,13 +220,16 @@ def _message(exc) -> str:
 
 
 def configured(model: str | None) -> bool:
-    """An LLM is configured when a model is named and an endpoint or key is present."""
+    """Tell whether an LLM is configured: a model is named and an endpoint or key (OPENAI_BASE_URL or
+    OPENAI_API_KEY) is present.
+    """
     import os
 
     return bool(model) and bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
 
 
 def build(model: str):
+    """Build the LLM interviewer for `model` on the OpenAI client of tools.clients (1 retry, 60 s timeout)."""
     from tools.clients import get_openai_client
 
     return LLMInterviewer(model, get_openai_client(max_retries=1, timeout=60.0))

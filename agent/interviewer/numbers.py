@@ -233,6 +233,8 @@ _CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:and|but|while|so|because)\s")
 
 
 class Mention(NamedTuple):
+    """A number in the text and what it counts."""
+
     kind: str  # "examples", "documents" or "requests_per_month"
     value: int
     rank: tuple  # for examples: (curated: 0, 1, or 2 for "the good ones" of a heap, exact, a listed data noun, value);
@@ -240,7 +242,7 @@ class Mention(NamedTuple):
 
 
 def _standalone(low: str, m: re.Match) -> bool:
-    """True when the number counts something rather than naming or measuring it."""
+    """Return True when the number counts something rather than naming or measuring it."""
     before = low[: m.start()]
     if _LABEL.search(before) or re.match(r"-[a-z]", low[m.end() :]):  # "version 2", "a one-line summary", "200-page"
         return False
@@ -252,8 +254,9 @@ _LIST_LIKE = re.compile(r"^[^,]{1,40},\s+(?:[^,]{1,40},\s+)*$")
 
 
 def _wished(low: str, start: int, end: int) -> bool:
-    """True for output asked for ("it should draft two replies") rather than data held ("we have 300 replies",
-    "fine-tune on our 300 replies", "the 300 replies we saved"): the nearer of a wish and a having verb decides.
+    """Return True for output asked for ("it should draft two replies") rather than data held ("we have 300
+    replies", "fine-tune on our 300 replies", "the 300 replies we saved"): the nearer of a wish and a having verb
+    decides.
     """
     sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
     sentence = (
@@ -271,7 +274,7 @@ def _wished(low: str, start: int, end: int) -> bool:
 
 
 def _few_shot(low: str, start: int, end: int, mods: str) -> bool:
-    """True when the counted examples were shown in a prompt rather than held as training data."""
+    """Return True when the counted examples were shown in a prompt rather than held as training data."""
     if re.search(r"few[- ]shot|\bshots?\b", mods):
         return True
     sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
@@ -303,8 +306,8 @@ _RAW_AFTER = re.compile(
 
 
 def _raw(low: str, start: int, end: int, num_end: int) -> bool:
-    """True when the counted material is said to be raw: in the words before the number (same clause, a bracket
-    aside, at most five words back) or in its own clause after it.
+    """Return True when the counted material is said to be raw: in the words before the number (same clause, a
+    bracket aside, at most five words back) or in its own clause after it.
     """
     sentence = max((e.end() for e in _SENTENCE_END.finditer(low, 0, start)), default=0)
     clause = max((e.end() for e in _CLAUSE_START.finditer(low, sentence, start) if e.group(0) != "("), default=sentence)
@@ -320,8 +323,8 @@ def _raw(low: str, start: int, end: int, num_end: int) -> bool:
 
 
 def _open_noun(low: str, m: re.Match) -> tuple[int, str, bool] | None:
-    """A count of some other noun than the listed data nouns: (end, head, curated), or None for people, places,
-    taxonomies, money and measures. What people hold as data has too many names to list ("400 past NDAs",
+    """Read a count of some other noun than the listed data nouns: return (end, head, curated), or None for
+    people, places, taxonomies, money and measures. What people hold as data has too many names to list ("400 past NDAs",
     "2,400 filings", "40k commits"), what a number counts besides data has few.
     """
     bare = _BARE_CURATED.match(low, m.end())
@@ -411,7 +414,7 @@ def mentions(text: str) -> list[Mention]:
 
 
 def best_examples(text: str) -> Mention | None:
-    """The most specific example count in `text`; "no data yet" is a count of 0, the least specific."""
+    """Return the most specific example count in `text`; "no data yet" is a count of 0, the least specific."""
     found = [x for x in mentions(text) if x.kind == "examples"]
     if found:
         return max(found, key=lambda x: x.rank)
@@ -445,5 +448,6 @@ def numbers(text: str) -> list[int]:
 
 
 def percent(text: str) -> int | None:
+    """Return the first percentage in `text` ("40%", "40 percent", "40 per cent"), or None."""
     m = re.search(r"(\d{1,3})\s?%|(\d{1,3}) per ?cent", text)
     return int(m.group(1) or m.group(2)) if m else None

@@ -71,7 +71,9 @@ ASK_BELOW = 0.8  # a finding under this is worth confirming when its value could
 
 
 def similarity_confidence(margin: float, min_margin: float) -> float:
-    """A clear margin over the runner-up label is a surer match than one at the threshold, within the band."""
+    """Return a similarity match's confidence: a clear margin over the runner-up label is a surer match than one
+    at the threshold, within the band (SIMILAR_MIN to SIMILAR_MAX).
+    """
     return round(min(SIMILAR_MAX, SIMILAR_MIN + 2.5 * max(0.0, margin - min_margin)), 2)
 
 
@@ -82,6 +84,7 @@ def sentences(text: str) -> list[str]:
 
 
 def clauses(sentence: str) -> list[str]:
+    """Split `sentence` into its clauses (rules.clauses)."""
     return rules.clauses(sentence)
 
 

@@ -144,11 +144,14 @@ _FOLLOW_UP = re.compile(
 
 
 def prompting_follow_up(clause: str) -> str | None:
-    """The verdict in a sentence that follows talk of a prompt without naming it again."""
+    """Return the verdict (as `prompting` gives it) in a sentence that follows talk of a prompt without naming
+    it again; None if the sentence does not follow on.
+    """
     return prompting(clause, focus=True) if _FOLLOW_UP.search(clause) else None
 
 
 def prompt_tried(clause: str) -> bool:
+    """Tell whether the clause says a prompt was tried or is in use."""
     return bool(PROMPT_WORDS.search(clause) and _TRIED.search(clause))
 
 
@@ -322,16 +325,20 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
 
 
 def clauses(text: str) -> list[str]:
+    """Split `text` into its clauses (see clause_spans)."""
     return [text[a:b] for a, b in clause_spans(text)]
 
 
 def ruled_out(clause: str) -> bool:
+    """Tell whether the clause rules its topic out as the problem ("we're happy with the tone", "style isn't the
+    problem", "not the tone").
+    """
     return bool(_RULED_OUT.search(clause))
 
 
 def behaviour(text: str) -> bool:
-    """A behaviour (style, format, task) problem is stated: a cue in a clause that does not rule it out, and not a
-    bare habit ("always use ...") beside freshness talk.
+    """Tell whether a behaviour (style, format, task) problem is stated: a cue in a clause that does not rule it
+    out, and not a bare habit ("always use ...") beside freshness talk.
     """
     spans = clause_spans(text)
     for m in BEHAVIOUR.finditer(text):  # matched on the whole text, so "terms and conditions" stays one phrase
@@ -348,7 +355,7 @@ def behaviour(text: str) -> bool:
 
 
 def style_ruled_out(text: str) -> bool:
-    """Some clause rules style talk out ("the tone is fine")."""
+    """Tell whether some clause rules style talk out ("the tone is fine")."""
     return any(ruled_out(c) and BEHAVIOUR.search(c) for c in clauses(text))
 
 
@@ -391,7 +398,7 @@ def _cue_counts(text: str, m: re.Match, spans) -> bool:
 
 
 def knowledge(text: str) -> bool:
-    """A knowledge gap is stated, or freshness is asked for where the clause is not about style."""
+    """Tell whether a knowledge gap is stated, or freshness is asked for where the clause is not about style."""
     text = _LISTED.sub(r"\1", text)  # "our 9 aspect labels (price, delivery, ...)" names labels, not facts
     spans = clause_spans(text)
     if any(_cue_counts(text, m, spans) for m in KNOWLEDGE.finditer(text)):
@@ -400,6 +407,7 @@ def knowledge(text: str) -> bool:
 
 
 def topic(clause: str) -> str | None:
+    """Return what the clause is about: "behaviour" first, else "knowledge", else None."""
     return "behaviour" if behaviour(clause) else "knowledge" if knowledge(clause) else None
 
 
@@ -419,7 +427,9 @@ _OTHER = {"knowledge": "behaviour", "behaviour": "knowledge", "both": "both"}
 
 
 def problem_word(text: str) -> str | None:
-    """A one-word answer to 'knowledge, behaviour, or both?'; a half ruled out ("not the tone") points to the other."""
+    """Read a one-word answer to 'knowledge, behaviour, or both?' (None if it names neither or is unclear); a half
+    ruled out ("not the tone") points to the other.
+    """
     found = set()
     for clause in clauses(text.lower()):
         words = set(re.findall(r"[a-z]+", clause))
@@ -462,6 +472,9 @@ _STABLE = re.compile(
 
 
 def stability(clause: str) -> bool | None:
+    """Return False when the clause says the behaviour will change, True when it says it is stable, None when
+    it says neither.
+    """
     if _CHANGING.search(clause):
         return False
     if _STABLE.search(clause):
@@ -519,7 +532,9 @@ _NOT_SENSITIVE = re.compile(
 
 
 def privacy(clause: str, *, focus: bool = False) -> bool | None:
-    """True: the data must stay in-house; False: it may go to OpenAI."""
+    """Return True when the data must stay in-house, False when it may go to OpenAI, None when the clause is not
+    about where data may go (with `focus`, every clause is: it answers the privacy question).
+    """
     about = focus or re.search(
         r"\b(data|openai|gpt|azure|anthropic|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
         r"|customer|patient|records|hosted|upload|send\w*|leave|leaving|share|compliance|external|vendors?|services?|providers?"
