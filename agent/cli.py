@@ -8,6 +8,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from prompts import PromptError
 from tools.errors import TunewiseError
 
 # (module in agent.commands, the commands it adds), in the order `tunewise --help` shows them.
@@ -38,6 +39,11 @@ class _Group(TyperGroup):
 
             err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
+        except PromptError as exc:  # prompts/ stands alone (stdlib only); its errors read as ours do
+            from agent.console import err_console
+
+            err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             from agent.console import err_console
 

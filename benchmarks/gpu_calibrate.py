@@ -3,7 +3,7 @@ Llama-3.1-8B-shaped models, next to what the estimator predicts for the same set
 
     python benchmarks/gpu_calibrate.py RESULTS.json [--steps 30] [--budget 450]
 
-For a lent GPU machine with no downloads: each model is built from its catalog config (tools/costs/data/base_models.json)
+For a lent GPU machine with no downloads: each model is built from its catalog config (tools/data/base_models.json)
 with random bf16 weights on the GPU and saved, with a small BPE tokenizer from tests/fakes (the model keeps its full
 128,256-row vocabulary, so compute and memory match the real model). Each run is `tools.train.run` (what
 `tunewise train --yes` calls) in its own process (4-bit, batch 2, 1,024 tokens, --steps), so peak VRAM is per run.

@@ -99,7 +99,7 @@ class OpenAICatalog(BaseModel):
 
 def _read_json(path: Path | None) -> dict:
     if path is None:
-        return json.loads(resources.files("tools.costs.data").joinpath("openai.json").read_text("utf-8"))
+        return json.loads(resources.files("tools.data").joinpath("openai.json").read_text("utf-8"))
     try:
         return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -140,7 +140,7 @@ def _load(override: str | None) -> OpenAICatalog:
         )
     except Exception as exc:  # pydantic's message names the bad field
         raise TunewiseError(
-            f"prices data is incomplete: {exc}", path=override, hint="compare with tools/costs/data/openai.json"
+            f"prices data is incomplete: {exc}", path=override, hint="compare with tools/data/openai.json"
         ) from None
 
 

@@ -95,7 +95,7 @@ def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
 
 def gpu_catalog(prices_file: str | None = None) -> GpuCatalog:
     """Return the shipped GPU data, with a prices file's "gpus" entries layered over it (a partial entry overrides fields)."""
-    data = json.loads(resources.files("tools.costs.data").joinpath("gpus.json").read_text("utf-8"))
+    data = json.loads(resources.files("tools.data").joinpath("gpus.json").read_text("utf-8"))
     if prices_file:
         path = Path(prices_file)
         try:

@@ -1,6 +1,6 @@
 """Exact parameter counts of a decoder-only model and of its LoRA adapters, from the architecture alone.
 
-A model is named from the built-in catalog (tools/costs/data/base_models.json), a local folder holding config.json,
+A model is named from the built-in catalog (tools/data/base_models.json), a local folder holding config.json,
 or a Hugging Face repo id already in the local HF cache; nothing is downloaded.
 """
 
@@ -185,8 +185,8 @@ def from_config(config: dict, name: str, source: str | None = None) -> Architect
 
 @lru_cache(maxsize=1)
 def base_model_catalog() -> dict:
-    """Return the built-in catalog of open models (tools/costs/data/base_models.json), read once."""
-    return json.loads(resources.files("tools.costs.data").joinpath("base_models.json").read_text("utf-8"))
+    """Return the built-in catalog of open models (tools/data/base_models.json), read once."""
+    return json.loads(resources.files("tools.data").joinpath("base_models.json").read_text("utf-8"))
 
 
 def _normalise(name: str) -> str:

@@ -319,7 +319,7 @@ def run(inp: ValidateInput) -> ValidateResult:
         messages_per_example=round(scan.messages_total / scan.valid, 2) if scan.valid else 0.0,
         assistant_token_share=round(scan.tokens_trained / scan.tokens_total, 4) if scan.tokens_total else 0.0,
         length_histogram=_histogram(scan.ex_tokens),
-        price_source=f"OpenAI pricing as of {catalog.date}, tools/costs/data/openai.json",
+        price_source=f"OpenAI pricing as of {catalog.date}, tools/data/openai.json",
         near_duplicates_searched=searched,
         near_duplicate_horizon=horizon,
     )

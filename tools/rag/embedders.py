@@ -103,7 +103,7 @@ class LocalEmbedder:
 class OpenAIEmbedder:
     """OpenAI (or any compatible endpoint's) embeddings, e.g. openai:text-embedding-3-small.
 
-    Embedding costs money: `price_per_million` (USD per 1M input tokens) comes from tools/costs/data/openai.json, is 0.0
+    Embedding costs money: `price_per_million` (USD per 1M input tokens) comes from tools/data/openai.json, is 0.0
     for a model the price list does not know on a server on this machine (Ollama, vLLM), and None (unknown, so
     `tunewise index` asks before spending) for such a model elsewhere.
     """

@@ -103,7 +103,7 @@ class EmbeddingSpend(BaseModel):
     def describe(self) -> str:
         """Say the spend in one line: chunks, tokens, embedder and the price in USD (or that it is unknown)."""
         if self.cost_usd is None:
-            price = "an unknown amount (not in tools/costs/data/openai.json)"
+            price = "an unknown amount (not in tools/data/openai.json)"
         else:
             price = f"about ${self.cost_usd:,.4f}" if self.cost_usd >= 0.0001 else "less than $0.0001"
         return f"embedding {self.chunks:,} chunks ({self.tokens:,} tokens) with {self.embedder} costs {price}"
