@@ -168,8 +168,8 @@ def train(ctx: StepContext) -> dict:
             "run_dir": str(out),
             "summary": result.model_dump(mode="json"),
         }
-    from tools.train import TrainInput
-    from tools.train import run as train_local
+    from tools.train.config import TrainInput
+    from tools.train.run import run as train_local
 
     settings = {k: inputs[k] for k in ("max_steps", "lr", "gradient_checkpointing") if inputs.get(k) is not None}
     inp = TrainInput(
@@ -182,7 +182,8 @@ def train(ctx: StepContext) -> dict:
         **settings,
     )
     if inputs.get("launcher") == "accelerate":  # the 70B paths: one process per GPU the plan priced
-        from tools.train import launcher, preflight
+        from tools.train import launcher
+        from tools.train.preflight import preflight
 
         launcher.check(inp, inputs.get("processes") or 1)
         preflight(inp)  # the data and the run folder, before any process starts

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tools.errors import TunewiseError
-from tools.serving import create_app
+from tools.serving.app import create_app
 from tools.serving.protocol import Limits
 
 QUESTION = "What is the capital of France?"

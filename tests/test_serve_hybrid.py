@@ -125,7 +125,7 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
 
     from tests.test_serve import serving
     from tools.deploy.deploy import MANIFEST, content_hash
-    from tools.serving import create_app
+    from tools.serving.app import create_app
 
     root, db, fake = served_codes
     assert _deploy(root / "dense-bot", db, fake, "--mode", "dense")["retrieval"]["mode"] == "dense"

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from tests.fakes.help_centre import write_pages
 from tests.test_serve import serving
-from tools.serving import create_app
+from tools.serving.app import create_app
 from tools.serving.protocol import Limits
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,8 +18,10 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.fakes.tiny_model import EOT, build_tiny_model
 from tools.approval import approve
-from tools.train import TrainInput, checkpoints, run
+from tools.train import checkpoints
+from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
+from tools.train.run import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

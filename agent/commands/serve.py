@@ -82,7 +82,7 @@ def _start(deployment: Path, say, **options):
     """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
     from tools.deploy.deploy import load_deployment
     from tools.errors import TunewiseError
-    from tools.serving import create_app
+    from tools.serving.app import create_app
     from tools.serving.protocol import ApiError
 
     fix = "fix the deployment (`tunewise deploy ...` again), then re-run `tunewise serve`"

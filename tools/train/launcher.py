@@ -26,7 +26,7 @@ from tools.train.config import TrainInput
 from tools.train.metrics import Emit
 
 if TYPE_CHECKING:
-    from tools.train import TrainResult
+    from tools.train.config import TrainResult
 
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
@@ -177,7 +177,7 @@ def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> "TrainResult":
     """
     import torch
 
-    from tools.train import TrainResult
+    from tools.train.config import TrainResult
 
     cuda = torch.cuda.is_available()
     count = processes or (torch.cuda.device_count() if cuda else 2)
