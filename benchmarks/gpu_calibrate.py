@@ -212,7 +212,8 @@ def train(backend: str, model: Path, data: Path, out: Path, steps: int, timeout:
 
 def run_one(spec: str) -> None:
     from tools.errors import TunewiseError
-    from tools.train import TrainInput, run
+    from tools.train.config import TrainInput
+    from tools.train.run import run
 
     try:
         run(TrainInput(**json.loads(spec)))

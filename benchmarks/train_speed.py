@@ -41,7 +41,8 @@ BATCH, SEQ = 4, 512
 
 
 def ours(backend: str, model: Path, data: Path, out: Path, *, packing: bool, steps: int) -> dict:
-    from tools.train import TrainInput, run
+    from tools.train.config import TrainInput
+    from tools.train.run import run
 
     result = run(
         TrainInput(

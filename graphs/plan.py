@@ -10,7 +10,6 @@ from typing import Any
 
 from graphs.risks import risks
 from graphs.state import (
-    validation_of,
     AgentState,
     DeployInputs,
     EvalInputs,
@@ -21,6 +20,7 @@ from graphs.state import (
     StarterPrompt,
     StepName,
     TrainInputs,
+    validation_of,
 )
 from tools.costs.plan_costs import PATHS, TrainingEstimate, eval_cost, eval_count, training_estimate
 from tools.dataset.few_shot import Shot, few_shot

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from tools.errors import TunewiseError
 from tools.serving.app import create_app
+from tools.serving.protocol import Limits
 
 
 def own_clients(folder):
@@ -30,8 +31,6 @@ def own_clients(folder):
 
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}
-
-from tools.serving.protocol import Limits
 
 QUESTION = "What is the capital of France?"
 SYSTEM = "You are a geography assistant."

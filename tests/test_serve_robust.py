@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from tests.fakes.help_centre import write_pages
 from tests.test_serve import serving
 from tools.serving.app import create_app
+from tools.serving.protocol import Limits
 
 
 def own_clients(folder):
@@ -29,8 +30,6 @@ def own_clients(folder):
 
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}
-
-from tools.serving.protocol import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "You answer questions about the bike shop from its help centre."

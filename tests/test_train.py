@@ -18,8 +18,10 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.fakes.tiny_model import EOT, build_tiny_model
 from tools.approval import approve
-from tools.train import TrainInput, checkpoints, run
+from tools.train import checkpoints
+from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
+from tools.train.run import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -173,7 +175,7 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(
     assert (
         saved["tokens_per_second"] > 0 and saved["end_of_turn"] == EOT and saved["adapter_dir"] == str(out / "adapter")
     )
-    from tools.train.data import file_sha256
+    from tools.digest import file_sha256
 
     assert saved["data_sha256"] == file_sha256(files["train"]) and saved["hyperparameters"]["lr"] == 1e-2
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"

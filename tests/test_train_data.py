@@ -181,7 +181,8 @@ def test_guard_flags_near_zero_loss_and_eval_loss_rising_twice() -> None:
 
 def test_the_run_folder_is_protected_unless_nothing_in_it_is_worth_keeping(tiny_dir, tmp_path: Path) -> None:
     from tools.atomic import write_json
-    from tools.train import TrainInput, preflight
+    from tools.train.config import TrainInput
+    from tools.train.preflight import preflight
 
     data_file = tmp_path / "d.jsonl"
     data_file.write_text(json.dumps({"messages": CONVERSATION}) + "\n")

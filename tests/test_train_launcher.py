@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.test_train import files  # noqa: F401 (the tiny model and the capitals data, built once per module)
-from tools.train import checkpoints, run
+from tools.train import checkpoints
 from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
+from tools.train.run import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

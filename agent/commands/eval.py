@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 
-
 def eval_command(
     eval_file: Annotated[Path, typer.Option(help="Held-out examples, e.g. the eval.jsonl from `tunewise split`.")],
     candidate: Annotated[

@@ -243,7 +243,8 @@ def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInp
 
 
 def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool) -> None:
-    from tools.train import preflight, run
+    from tools.train.preflight import preflight
+    from tools.train.run import run
 
     checked = preflight(inp)  # data errors stop here, before any model loads or anything is spent
     _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)

@@ -37,8 +37,8 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
     import torch
 
     from agent.console import console, print_json
-    from tools.train import preflight
     from tools.train.launcher import check, plan
+    from tools.train.preflight import preflight
 
     check(inp, processes or 2)
     preflight(inp)  # the printed command must not fail on the data or the run folder
@@ -59,8 +59,8 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
 
 def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progress):
     """Check and approve once here, then run every process through `accelerate launch`; return rank 0's result."""
-    from tools.train import preflight
     from tools.train.launcher import check, run
+    from tools.train.preflight import preflight
 
     check(inp, processes or 1)
     approve(preflight(inp))
@@ -72,8 +72,10 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
     """One process of a launched run: rank 0 checks, writes and reports; the others train."""
     import torch
 
-    from tools.train import Preflight, distributed, preflight, run, run_rank
+    from tools.train import distributed
     from tools.train.launcher import EVENTS_ENV, check
+    from tools.train.preflight import Preflight, preflight
+    from tools.train.run import run, run_rank
 
     check(inp, size)  # a hand-run `accelerate launch ... --backend unsloth` is refused by every rank alike
     events = bool(os.environ.get(EVENTS_ENV))

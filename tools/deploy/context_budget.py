@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tools.errors import TunewiseError
 from tools.rag.search import SearchHit
 from tools.serving import budget
 from tools.serving.context import with_context
 
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
 SAMPLE = 2000  # passages counted in a large collection, plus the longest by characters: the median is stable by then
 LONGEST = 20  # the longest passages by characters, where the longest in tokens is
 
 
-def _passages(collection) -> list[tuple[str, dict]]:
+def _passages(collection: Collection) -> list[tuple[str, dict]]:
     total = collection.count()
     rows: list[tuple[str, dict]] = []
     for offset in range(0, total, 1000):
@@ -30,8 +34,8 @@ def _passages(collection) -> list[tuple[str, dict]]:
     return rows
 
 
-def window_of(model_dir: Path, tokenizer) -> int | None:
-    """The model's context window from its config.json, else its tokenizer's limit; None when neither says."""
+def window_of(model_dir: Path, tokenizer: Any) -> int | None:
+    """Return the model's context window from its config.json, else its tokenizer's limit; None when neither says."""
     from transformers import AutoConfig
 
     try:
@@ -43,16 +47,18 @@ def window_of(model_dir: Path, tokenizer) -> int | None:
 
 def check(
     *,
-    tokenizer,
+    tokenizer: Any,
     template: str,
     model_dir: Path,
     system_prompt: str | None,
-    collection,
+    collection: Collection,
     k: int,
     model_name: str,
     warnings: list[str],
 ) -> budget.ContextBudget | None:
-    """The deployment's budget; raises for a deployment that can never answer with a passage, warns when some drop."""
+    """Compute the deployment's budget (None when the window is unknown or the collection empty); raise for a
+    deployment that can never answer with a passage, append a warning to `warnings` when some passages drop.
+    """
     window = window_of(model_dir, tokenizer)
     rows = _passages(collection)
     if window is None or not rows:

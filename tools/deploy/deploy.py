@@ -18,13 +18,18 @@ import json
 import shlex
 import shutil
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.serving.budget import ContextBudget
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+    from tools.models.spec import ModelSpec
 
 FORMAT = 1
 MANIFEST = "deployment.json"
@@ -61,6 +66,8 @@ class DeployInput(BaseModel):
 
 
 class DeployedModel(BaseModel):
+    """deployment.json's model: a local base with its adapter or merged copy, or an OpenAI-compatible upstream."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["hf", "openai"] = Field(
@@ -83,6 +90,8 @@ class DeployedModel(BaseModel):
 
 
 class DeployedRetrieval(BaseModel):
+    """deployment.json's retrieval: the collection, where it is stored, the embedder that built it, k and the mode."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     collection: str
@@ -96,11 +105,12 @@ class DeployedRetrieval(BaseModel):
 
     @property
     def recorded_mode(self) -> bool:
+        """Whether deployment.json names the mode (False: written before retrieval modes, served dense)."""
         return "mode" in self.model_fields_set
 
     @property
     def embedder_spec(self) -> str:
-        """What `tools.rag.embedders.get_embedder` takes: 'local' or 'openai:MODEL'."""
+        """Return what `tools.rag.embedders.get_embedder` takes: 'local' or 'openai:MODEL'."""
         return "local" if self.embedder.startswith("local:") else self.embedder
 
 
@@ -119,8 +129,8 @@ class Deployment(BaseModel):
     created_at: str
     content_hash: str = Field(description="sha256 over everything above but created_at: same inputs, same hash.")
 
-    def generator_spec(self, folder: Path):
-        """The ModelSpec `tools.models.generation.load_generator` loads for this deployment in `folder`."""
+    def generator_spec(self, folder: Path) -> ModelSpec:
+        """Return the ModelSpec `tools.models.generation.load_generator` loads for this deployment in `folder`."""
         from tools.models.spec import ModelSpec
 
         m = self.model
@@ -132,6 +142,8 @@ class Deployment(BaseModel):
 
 
 class DeployResult(BaseModel):
+    """What `tunewise deploy` wrote, and the commands that serve it."""
+
     model_config = ConfigDict(frozen=True)
 
     out: str = Field(description="The deployment folder.")
@@ -155,11 +167,15 @@ class DeployResult(BaseModel):
 
 
 def content_hash(deployment: dict) -> str:
+    """Return the sha256 of deployment.json's fields but created_at and content_hash (canonical JSON): same inputs,
+    same hash.
+    """
     body = {k: v for k, v in deployment.items() if k not in ("created_at", "content_hash")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def folder_hashes(folder: Path) -> dict[str, str]:
+    """Return the sha256 of every file under `folder` but deployment.json, by POSIX path relative to it."""
     return {
         p.relative_to(folder).as_posix(): file_sha256(p)
         for p in sorted(folder.rglob("*"))
@@ -232,7 +248,7 @@ def _system_prompt(path: Path | None) -> str | None:
     return text
 
 
-def _retrieval(inp: DeployInput, client) -> tuple[DeployedRetrieval, int]:
+def _retrieval(inp: DeployInput, client: ClientAPI) -> tuple[DeployedRetrieval, int]:
     from tools.rag.search import collection_embedder
 
     built_with = collection_embedder(client, inp.collection)
@@ -268,7 +284,7 @@ def _base_folder(name: str) -> Path:
         ) from None
 
 
-def _stops(tokenizer, template: str, gen_dir: Path) -> list[str]:
+def _stops(tokenizer: Any, template: str, gen_dir: Path) -> list[str]:
     """End of turn first, then every eos the generation config and tokenizer name: where the trained model stops."""
     from transformers import GenerationConfig
 
@@ -291,7 +307,16 @@ def _stops(tokenizer, template: str, gen_dir: Path) -> list[str]:
     return [s for s in dict.fromkeys(found) if s]
 
 
-def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings: list[str], check):
+def _package_local(
+    spec: ModelSpec,
+    tmp: Path,
+    out: Path,
+    *,
+    merge: bool,
+    status: Callable[[str], None],
+    warnings: list[str],
+    check: Callable[..., None],
+) -> tuple[DeployedModel, str, str]:
     """Copy or merge the adapter into `tmp`, write the template, Modelfile and vllm.sh; (model, description, vllm)."""
     from transformers import AutoTokenizer
 
@@ -315,7 +340,7 @@ def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings:
         template = named_template("plain")  # what tools.models.generation falls back to as well
         warnings.append("the model has no chat template; prompts are rendered with prompts/plain.jinja")
     check(tokenizer=tokenizer, template=template, model_dir=base)  # before any copying or merging
-    stops = _stops(tokenizer, template, adapter if has("generation_config.json") else base)
+    stops = _stops(tokenizer, template, adapter if adapter is not None and has("generation_config.json") else base)
     rank = None
     if adapter is not None:
         config = json.loads((adapter / "adapter_config.json").read_text("utf-8"))
@@ -327,6 +352,8 @@ def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings:
     name = out.name
     if merge:
         import torch
+
+        assert adapter is not None  # run() refuses --merge without +adapter, and adapter_dir() found it or raised
         from transformers.utils import logging as hf_logging
 
         status("merging the adapter into a 16-bit copy of the base model")
@@ -368,7 +395,7 @@ def _package_local(spec, tmp: Path, out: Path, *, merge: bool, status, warnings:
     vllm += ["--chat-template", str(out / "chat_template.jinja")]
     command = shlex.join(vllm)
 
-    def render(messages, add_generation_prompt):
+    def render(messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return tokenizer.apply_chat_template(
             messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
         )
@@ -396,7 +423,7 @@ def _base_folder_or_none(name: str) -> Path | None:
         return None
 
 
-def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = None) -> DeployResult:
+def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None] | None = None) -> DeployResult:
     """Write a deployment folder that serves a model with retrieval from a collection over an OpenAI-style API."""
     from tools.models.spec import base_model, parse_spec
 
@@ -427,7 +454,7 @@ def run(inp: DeployInput, *, client, on_status: Callable[[str], None] | None = N
         else:
             status("reading the model's tokenizer and chat template")
 
-            def check(**model) -> None:
+            def check(**model: Any) -> None:
                 nonlocal context
                 from tools.deploy import context_budget as deploy_budget
 

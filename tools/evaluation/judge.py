@@ -11,15 +11,18 @@ import itertools
 import json
 import random
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from prompts import render
+
+if TYPE_CHECKING:
+    from tools.models.generation import HFGenerator, OpenAIGenerator
 
 _WINNER = re.compile(r'"winner"\s*:\s*"(A|B|tie)"', re.I)
 
 
 def parse_verdict(text: str) -> str | None:
-    """'A', 'B' or 'tie' from the judge's reply, or None when it gave none."""
+    """Read 'A', 'B' or 'tie' from the judge's reply; None when it gave none."""
     try:
         value = json.loads(text.strip())
         found = str(value.get("winner", "")) if isinstance(value, dict) else ""
@@ -34,13 +37,15 @@ def judge(
     questions: list[str],
     references: list[str],
     outputs: dict[str, list[str]],
-    generator,
+    generator: HFGenerator | OpenAIGenerator,
     *,
     seed: int = 0,
     max_new_tokens: int = 200,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, list[float]], int]:
-    """Per-example win rates for every candidate, and how many judge replies could not be read (counted as ties)."""
+    """Have `generator` judge every pair of candidates on every example; return per-example win rates for every
+    candidate, and how many judge replies could not be read (counted as ties).
+    """
     names = list(outputs)
     rng = random.Random(seed)
     jobs = []  # (example, first shown, second shown)
@@ -67,7 +72,7 @@ def judge(
         replies += generator.generate(prompts[start : start + 16], max_new_tokens=max_new_tokens, temperature=0.0)
         if progress is not None:
             progress(min(start + 16, len(prompts)), len(prompts))
-    points = {name: [[] for _ in questions] for name in names}
+    points: dict[str, list[list[float]]] = {name: [[] for _ in questions] for name in names}
     unreadable = 0
     for (i, first, second), reply in zip(jobs, replies):
         said = parse_verdict(reply.text)

@@ -11,13 +11,18 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    from tools.rag.embedders import LocalEmbedder, OpenAIEmbedder
 
 
 @dataclass(frozen=True)
 class Metric:
+    """A metric as the report shows it: its name, its words, which way is better, and whether it ranks."""
+
     name: str
     label: str  # how the report and the verdict say it
     better: Literal["higher", "lower"] | None  # None: informative, never a win or a loss (length ratio)
@@ -72,7 +77,7 @@ def list_style(text: str) -> str:
 
 
 def has_summary_line(text: str) -> bool:
-    """A short prose first line (not a list item or heading) with more content after it."""
+    """Whether the text opens with a short prose line (not a list item or heading) with more content after it."""
     lines = _lines(text)
     if len(lines) < 2:
         return False
@@ -81,7 +86,9 @@ def has_summary_line(text: str) -> bool:
 
 
 def has_sign_off(text: str) -> bool:
-    """The last line (or the one before a short name line) closes like a message: 'Best,', 'Hope this helps'."""
+    """Whether the text closes like a message: its last line, or the one before a short name line ('Best,',
+    'Hope this helps').
+    """
     lines = _lines(text)
     if len(lines) < 2:
         return False
@@ -90,6 +97,7 @@ def has_sign_off(text: str) -> bool:
 
 
 def habits(text: str) -> dict[str, Any]:
+    """Return the text's structural habits: summary_line, list_style and sign_off."""
     return {"summary_line": has_summary_line(text), "list_style": list_style(text), "sign_off": has_sign_off(text)}
 
 
@@ -103,8 +111,8 @@ def structure_match(output: str, reference: str) -> float:
 
 
 def parse_json(text: str) -> tuple[bool, Any]:
-    """(parsed, value) for an object or array; a bare number or string is not structured output, and neither is
-    JSON inside a markdown fence: whatever reads the output would have to strip it first.
+    """Return (parsed, value): parsed only for an object or array; a bare number or string is not structured
+    output, and neither is JSON inside a markdown fence: whatever reads the output would have to strip it first.
     """
     try:
         value = json.loads(text.strip())
@@ -113,8 +121,8 @@ def parse_json(text: str) -> tuple[bool, Any]:
     return isinstance(value, (dict, list)), value
 
 
-def schema_validator(schema: dict, path: str = "--schema"):
-    """A jsonschema validator for `schema`, or a TunewiseError that names the file and the schema's mistake."""
+def schema_validator(schema: dict, path: str = "--schema") -> Any:
+    """Build a jsonschema validator for `schema`; raise a TunewiseError that names the file and the schema's mistake."""
     from jsonschema import exceptions, validators
 
     try:
@@ -131,11 +139,12 @@ def schema_validator(schema: dict, path: str = "--schema"):
 
 
 def norm_label(text: str) -> str:
+    """Normalise a label for comparison: lower case, punctuation except hyphens to spaces, whitespace collapsed."""
     return " ".join(re.sub(r"[^\w\s-]", " ", text.lower()).split())
 
 
 def label_set(references: list[str]) -> list[str] | None:
-    """The label set when references are repeated short labels (classification), else None."""
+    """Return the label set when references are repeated short labels (classification), else None."""
     if len(references) < 2 or not all(
         0 < len(r.strip()) <= 40 and len(r.split()) <= 4 and "\n" not in r.strip() for r in references
     ):
@@ -145,7 +154,7 @@ def label_set(references: list[str]) -> list[str] | None:
 
 
 def predict_label(output: str, labels: list[str]) -> str:
-    """The label an output gives: the whole output, else the one label its first line names; '' when unclear."""
+    """Return the label an output gives: the whole output, else the one label its first line names; '' when unclear."""
     text = norm_label(output)
     if text in labels:
         return text
@@ -171,6 +180,7 @@ _WORD = re.compile(r"\w+")
 
 
 def words(text: str) -> list[str]:
+    """Split lower-cased text into word tokens (runs of word characters)."""
     return _WORD.findall(text.lower())
 
 
@@ -200,6 +210,7 @@ def rouge_l(output: str, reference: str) -> float:
 
 
 def length_ratio(output: str, reference: str) -> float:
+    """Return the output's words per reference word; NaN for an empty reference."""
     ref = len(words(reference))
     return len(words(output)) / ref if ref else math.nan
 
@@ -213,6 +224,7 @@ _REFUSAL = re.compile(
 
 
 def is_refusal(text: str) -> bool:
+    """Whether the text refuses like an assistant: 'I'm sorry, but', 'I can't help', 'as an AI'..."""
     return bool(_REFUSAL.search(text))
 
 
@@ -230,6 +242,9 @@ class Profile:
 
 
 def profile(references: list[str], schema: Any = None, *, judge: bool = False) -> Profile:
+    """Decide the metrics the references support: JSON when 80% of them parse, labels when they are short repeated
+    ones, structural habits for prose without a schema; `schema` is a jsonschema validator, `judge` adds the judge.
+    """
     parsed = sum(parse_json(r)[0] for r in references)
     is_json = bool(references) and parsed >= 0.8 * len(references)
     labels = None if is_json else label_set(references)
@@ -246,7 +261,9 @@ def profile(references: list[str], schema: Any = None, *, judge: bool = False) -
     return Profile(json=is_json, labels=labels, schema=schema, names=names)
 
 
-def score(outputs: list[str], references: list[str], prof: Profile, embedder) -> dict[str, list[float]]:
+def score(
+    outputs: list[str], references: list[str], prof: Profile, embedder: LocalEmbedder | OpenAIEmbedder
+) -> dict[str, list[float]]:
     """Per-example values of every per-example metric in the profile (macro-F1 comes from `predicted_labels`)."""
     import numpy as np
 
@@ -262,7 +279,7 @@ def score(outputs: list[str], references: list[str], prof: Profile, embedder) ->
         fmt = out.get("schema_validity") or out.get("json_validity") or out["structure_match"]
         out["format_adherence"].append(fmt[-1])
         if "label_accuracy" in out:
-            out["label_accuracy"].append(float(predict_label(text, prof.labels) == norm_label(ref)))
+            out["label_accuracy"].append(float(predict_label(text, prof.labels or []) == norm_label(ref)))
         out["rouge_l"].append(rouge_l(text, ref))
         out["length_ratio"].append(length_ratio(text, ref))
         out["refusal_rate"].append(float(is_refusal(text)))
@@ -274,4 +291,5 @@ def score(outputs: list[str], references: list[str], prof: Profile, embedder) ->
 
 
 def predicted_labels(outputs: list[str], prof: Profile) -> list[str]:
+    """Return the label each output gives ('' when unclear), for macro-F1."""
     return [predict_label(t, prof.labels or []) for t in outputs]

@@ -10,10 +10,16 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.atomic import atomic_open, write_json, write_text
-from tools.evaluation.metrics import METRICS, habits, words
+from tools.evaluation.metrics import METRICS, Profile, habits, words
+
+if TYPE_CHECKING:
+    from tools.dataset.formats import ChatExample
+    from tools.evaluation.bootstrap import Comparison
+    from tools.evaluation.evaluate import EvalInput, EvalResult, MetricValue
+    from tools.models.generation import Generation
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -22,18 +28,19 @@ def _fmt(metric: str, value: float | None) -> str:
     return f"{value * 100:.1f}" if METRICS[metric].points else f"{value:.2f}"
 
 
-def cell(metric: str, mv) -> str:
+def cell(metric: str, mv: MetricValue) -> str:
+    """Format a metric's mean and 95% interval as the tables show it: "mean [low, high]", points where it is a rate."""
     return f"{_fmt(metric, mv.mean)} [{_fmt(metric, mv.low)}, {_fmt(metric, mv.high)}]"
 
 
-def _png(fig) -> str:
+def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _charts(result, lengths: dict[str, list[int]]) -> list[tuple[str, str]]:
-    """(title, base64 PNG): one bar chart per metric with its intervals, then the output-length distributions."""
+def _charts(result: EvalResult, lengths: dict[str, list[int]]) -> list[tuple[str, str]]:
+    """Return (title, base64 PNG) pairs: one bar chart per metric with its intervals, then the output-length distributions."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend, safe in any thread
 
     charts = []
@@ -67,15 +74,15 @@ def _charts(result, lengths: dict[str, list[int]]) -> list[tuple[str, str]]:
 
 
 def write_reports(
-    inp,
-    result,
+    inp: EvalInput,
+    result: EvalResult,
     *,
-    examples,
-    generations: dict[str, list],
-    per_example: dict[str, dict[str, list]],
-    comparisons,
+    examples: list[ChatExample],
+    generations: dict[str, list[Generation]],
+    per_example: dict[str, dict[str, list[float]]],
+    comparisons: list[Comparison],
     ranked: list[str],
-    profile,
+    profile: Profile,
     warnings: list[str],
     prompted: dict[str, Any],
     context: dict[str, Any] | None = None,
@@ -164,7 +171,7 @@ def write_reports(
     write_json(out / "report.json", summary)
 
 
-def _table_rows(result) -> tuple[list[str], list[list[str]]]:
+def _table_rows(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     metrics = list(result.candidates[0].metrics)
     head = ["candidate", "spec", "n"] + [METRICS[m].label for m in metrics]
     rows = [[c.name, c.spec, str(c.n)] + [cell(m, c.metrics[m]) for m in metrics] for c in result.candidates]
@@ -186,7 +193,7 @@ def _significant(summary: dict) -> list[str]:
     return lines
 
 
-def _markdown(result, summary: dict, records: list[dict]) -> str:
+def _markdown(result: EvalResult, summary: dict, records: list[dict]) -> str:
     head, rows = _table_rows(result)
     md = [
         f"# Evaluation: {summary['examples']} held-out examples",
@@ -216,7 +223,7 @@ def _markdown(result, summary: dict, records: list[dict]) -> str:
     return "\n".join(md) + "\n"
 
 
-def _html(result, summary: dict, records: list[dict], charts: list[tuple[str, str]]) -> str:
+def _html(result: EvalResult, summary: dict, records: list[dict], charts: list[tuple[str, str]]) -> str:
     e = html.escape
     head, rows = _table_rows(result)
     table = (

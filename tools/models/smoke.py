@@ -12,7 +12,7 @@ does, and no run could show a model learn. The folder says what it is in README.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 EOS = "<|endoftext|>"
 EOT = "<|im_end|>"
@@ -37,8 +37,10 @@ tests the plumbing, not quality. Pass a real model (e.g. HuggingFaceTB/SmolLM2-1
 """
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int = 512):
-    """A byte-level BPE tokenizer with the chat template (transformers' fast tokenizer), trained in memory."""
+def build_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Any:
+    """Train a byte-level BPE tokenizer on `texts`, in memory; return it as transformers' fast tokenizer with the chat
+    template.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 

@@ -107,7 +107,10 @@ def parse_spec(spec: str) -> ModelSpec:
 
 
 def adapter_dir(spec: ModelSpec) -> Path | None:
-    """The adapter folder: DIR itself when it holds adapter_config.json, else DIR/adapter (a train run folder)."""
+    """Return the adapter folder: DIR itself when it holds adapter_config.json, else DIR/adapter (a train run folder).
+
+    None when the spec has no +adapter; a TunewiseError when neither folder holds an adapter.
+    """
     if spec.adapter is None:
         return None
     given = Path(spec.adapter).expanduser()
@@ -124,7 +127,7 @@ def adapter_dir(spec: ModelSpec) -> Path | None:
 
 
 def base_model(spec: ModelSpec) -> str:
-    """The base model to load: the spec's path, else the one the adapter was trained on."""
+    """Return the base model to load: the spec's path, else the one the adapter was trained on."""
     if spec.path:
         return spec.path
     folder = adapter_dir(spec)

@@ -16,8 +16,8 @@ from tools.rag.search import SearchHit
 SYSTEM_ROLES = ("system", "developer")
 
 
-def text_of(content) -> str:
-    """A message's text: a string, or the text parts of an OpenAI content array."""
+def text_of(content: object) -> str:
+    """Return a message's text: a string, or the text parts of an OpenAI content array."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -26,7 +26,7 @@ def text_of(content) -> str:
 
 
 def latest_question(messages: list[dict]) -> tuple[int, str] | None:
-    """(index, text) of the last user message, or None when there is none."""
+    """Return (index, text) of the last user message, or None when there is none."""
     for i in range(len(messages) - 1, -1, -1):
         if messages[i]["role"] == "user":
             return i, text_of(messages[i].get("content"))
@@ -34,7 +34,7 @@ def latest_question(messages: list[dict]) -> tuple[int, str] | None:
 
 
 def context_block(question: str, hits: list[SearchHit]) -> str:
-    """The question preceded by its passages, fenced and labelled as quoted data."""
+    """Return the question preceded by its passages, fenced and labelled as quoted data."""
     passages = "\n\n".join(
         render(
             "rag_passage",
@@ -52,7 +52,7 @@ def context_block(question: str, hits: list[SearchHit]) -> str:
 
 
 def with_context(messages: list[dict], hits: list[SearchHit], system_prompt: str | None) -> list[dict]:
-    """The conversation the model sees: one leading system message (the deployment's prompt, then the client's
+    """Build the conversation the model sees: one leading system message (the deployment's prompt, then the client's
     system text), the turns in order, and the latest user turn wrapped with its retrieved passages.
     """
     system = [system_prompt] if system_prompt else []

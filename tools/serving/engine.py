@@ -5,13 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Generator, Iterator, cast
 
 from tools.errors import TunewiseError
 from tools.rag.search import SearchHit
 from tools.serving import budget
 from tools.serving.context import latest_question, with_context
 from tools.serving.protocol import ApiError, ChatRequest
+
+if TYPE_CHECKING:
+    from tools.deploy.deploy import Deployment
+    from tools.models.generation import HFGenerator, OpenAIGenerator
+    from tools.rag.search import Retriever
 
 
 def _ms(since: float) -> float:
@@ -36,7 +41,7 @@ class Turn:
     generation_started: float = 0.0
 
     def extension(self) -> dict:
-        """The response's `tunewise` field: which passages were used, and where the time went."""
+        """Return the response's `tunewise` field: which passages were used, and where the time went."""
         return {
             "sources": [{"id": h.id, "source": h.source, "chunk": h.chunk, "score": h.score} for h in self.hits],
             "dropped_sources": self.dropped,
@@ -48,7 +53,14 @@ class Turn:
 class Engine:
     """The deployment's retriever and generator; `upstream` says whether generation happens elsewhere."""
 
-    def __init__(self, deployment, generator, retriever, *, upstream: bool) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        generator: HFGenerator | OpenAIGenerator,
+        retriever: Retriever,
+        *,
+        upstream: bool,
+    ) -> None:
         self.deployment = deployment
         self.generator = generator
         self.retriever = retriever
@@ -89,7 +101,7 @@ class Engine:
         turn.messages = messages
         turn.conversation = with_context(messages, turn.hits, self.deployment.system_prompt)
 
-    def _count(self):
+    def _count(self) -> budget.Count | None:
         render = getattr(self.generator, "render", None)
         tokenizer = getattr(self.generator, "tokenizer", None)
         if self.upstream or render is None or tokenizer is None:
@@ -145,7 +157,7 @@ class Engine:
         return ApiError(500, f"generation failed ({type(exc).__name__})", type="server_error", code="generation_failed")
 
     def generate(self, turn: Turn) -> tuple[str, str, dict]:
-        """(text, finish_reason, usage) for a non-streaming request."""
+        """Generate a non-streaming reply; return (text, finish_reason, usage)."""
         self.check_length(turn)
         started = time.perf_counter()
         try:
@@ -180,17 +192,18 @@ class Engine:
         try:
             return pieces, next(pieces, None)
         except Exception as exc:
-            pieces.close()
+            cast(Generator[str, None, None], pieces).close()  # both generators' stream() are generator functions
             raise self._failed(exc) from None
 
     def next_piece(self, pieces: Iterator[str]) -> str | None:
+        """Return the stream's next piece, None at its end; a generator failure becomes an ApiError."""
         try:
             return next(pieces, None)
         except Exception as exc:
             raise self._failed(exc) from None
 
     def finish_stream(self, turn: Turn, usage: dict, text: str) -> dict:
-        """Usage for a finished stream; counted from the text when the stream was cut before it could report."""
+        """Return the usage for a finished stream, counted from the text when the stream was cut before it could report."""
         turn.generation_ms = _ms(turn.generation_started)
         completion = usage.get("completion_tokens")
         if completion is None:

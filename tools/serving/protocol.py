@@ -41,10 +41,13 @@ class ApiError(Exception):
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
 
     def body(self) -> dict[str, Any]:
+        """Return the error in OpenAI's JSON shape."""
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
 class TextPart(BaseModel):
+    """A text part of an OpenAI content array (the only part type this server takes)."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["text"]
@@ -52,6 +55,8 @@ class TextPart(BaseModel):
 
 
 class Message(BaseModel):
+    """One message of a chat-completions request."""
+
     # A client may send back an assistant message as it received it (refusal, annotations...): extra keys pass.
     model_config = ConfigDict(extra="ignore")
 
@@ -61,12 +66,16 @@ class Message(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    """A streamed request's options: `include_usage` adds a final usage-only chunk."""
+
     model_config = ConfigDict(extra="forbid")
 
     include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
+    """A chat-completions request: the arguments this server takes (any other is refused), n always 1."""
+
     model_config = ConfigDict(extra="forbid")
 
     model: str
@@ -82,6 +91,9 @@ class ChatRequest(BaseModel):
     user: str | None = None
 
     def token_budget(self, limits: Limits) -> int:
+        """Return the answer's max tokens: max_completion_tokens, else max_tokens, else the default; raise ApiError
+        (400) above the server's cap.
+        """
         asked = self.max_completion_tokens or self.max_tokens
         if asked is not None and asked > limits.max_tokens:
             field = "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
@@ -94,6 +106,7 @@ class ChatRequest(BaseModel):
         return asked or min(limits.default_max_tokens, limits.max_tokens)
 
     def stops(self) -> list[str]:
+        """Return the stop strings as a list; raise ApiError (400) for more than 4 or an empty one."""
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stops) > 4 or any(not s for s in stops):
             raise ApiError(400, "stop takes at most 4 non-empty strings", param="stop")
@@ -101,7 +114,7 @@ class ChatRequest(BaseModel):
 
 
 def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
-    """Bytes -> a checked ChatRequest, or an ApiError naming the first problem."""
+    """Parse bytes into a checked ChatRequest; raise an ApiError naming the first problem."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -146,10 +159,12 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
 
 
 def completion_id() -> str:
+    """Return a fresh `chatcmpl-` id."""
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
 def completion(cid: str, model: str, fingerprint: str, text: str, finish: str, usage: dict, extension: dict) -> dict:
+    """Build a chat.completion response, with this server's `tunewise` extension."""
     return {
         "id": cid,
         "object": "chat.completion",
@@ -169,8 +184,8 @@ def completion(cid: str, model: str, fingerprint: str, text: str, finish: str, u
     }
 
 
-def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: str | None = None, **extra) -> dict:
-    """One chat.completion.chunk; delta None makes the usage-only chunk, whose choices are empty."""
+def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: str | None = None, **extra: Any) -> dict:
+    """Build one chat.completion.chunk; delta None makes the usage-only chunk, whose choices are empty."""
     choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
     return {
         "id": cid,
@@ -184,6 +199,7 @@ def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: st
 
 
 def sse(obj: dict) -> bytes:
+    """Encode one server-sent event carrying `obj` as JSON."""
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode()
 
 
@@ -194,6 +210,7 @@ class StopCutter:
         self.stops, self.held, self.hit = stops, "", False
 
     def feed(self, piece: str) -> str:
+        """Take the next piece; return the text safe to send now (nothing after a stop string)."""
         if not self.stops:
             return piece
         self.held += piece
@@ -207,5 +224,6 @@ class StopCutter:
         return out
 
     def flush(self) -> str:
+        """Return the held-back tail at the end of the stream."""
         out, self.held = self.held, ""
         return out

@@ -114,18 +114,21 @@ class TrainInput(BaseModel):
 
     @property
     def resolved_epochs(self) -> float:
+        """Return the passes over the data: `epochs`, else LOCAL_EPOCHS."""
         return self.epochs if self.epochs is not None else LOCAL_EPOCHS
 
     @property
     def resolved_batch_size(self) -> int:
+        """Return the examples per device step: `batch_size`, else LOCAL_BATCH_SIZE."""
         return self.batch_size if self.batch_size is not None else LOCAL_BATCH_SIZE
 
     @property
     def resolved_save_steps(self) -> int:
+        """Return the steps between checkpoints: `save_steps`, else DEFAULT_SAVE_STEPS."""
         return self.save_steps if self.save_steps is not None else DEFAULT_SAVE_STEPS
 
     def hyperparameters(self) -> dict:
-        """The settings that define the run; a resume must match them exactly."""
+        """Return the settings that define the run; a resume must match them exactly."""
         keys = (
             "backend",
             "base_model",

@@ -42,6 +42,7 @@ class Prepared:
 
 
 def named_template(name: str) -> str:
+    """Read prompts/NAME.jinja, one of NAMED_TEMPLATES; raise TunewiseError (exit code 2) for any other name."""
     path = PROMPTS_DIR / f"{name}.jinja"
     if name not in NAMED_TEMPLATES or not path.is_file():
         raise TunewiseError(
@@ -50,15 +51,17 @@ def named_template(name: str) -> str:
     return path.read_text("utf-8")
 
 
-def _render(tokenizer, template: str, messages: list[dict[str, Any]], *, add_generation_prompt: bool = False) -> str:
+def _render(
+    tokenizer: Any, template: str, messages: list[dict[str, Any]], *, add_generation_prompt: bool = False
+) -> str:
     clean = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
     return tokenizer.apply_chat_template(
         clean, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
     )
 
 
-def end_of_turn(tokenizer, template: str) -> EndOfTurn | None:
-    """The marker the template writes right after an assistant message, or None when it writes none."""
+def end_of_turn(tokenizer: Any, template: str) -> EndOfTurn | None:
+    """Return the marker the template writes right after an assistant message, or None when it writes none."""
     before = _render(tokenizer, template, _PROBE[:1], add_generation_prompt=True)
     after = _render(tokenizer, template, _PROBE)
     content = _PROBE[1]["content"]
@@ -72,7 +75,7 @@ def end_of_turn(tokenizer, template: str) -> EndOfTurn | None:
     return EndOfTurn(text=text, token_id=ids[0] if len(ids) == 1 else None)
 
 
-def choose_template(tokenizer, name: str | None) -> tuple[str, str, EndOfTurn, list[str]]:
+def choose_template(tokenizer: Any, name: str | None) -> tuple[str, str, EndOfTurn, list[str]]:
     """(template, where it came from, its end-of-turn marker, warnings): the tokenizer's own unless one is named."""
     warnings: list[str] = []
     if name:
@@ -117,8 +120,8 @@ def choose_template(tokenizer, name: str | None) -> tuple[str, str, EndOfTurn, l
     return template, source, eot, warnings
 
 
-def _spans(tokenizer, template: str, example: ChatExample, eot: EndOfTurn) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered text and the character spans of its trained assistant turns, each ending after the marker."""
+def _spans(tokenizer: Any, template: str, example: ChatExample, eot: EndOfTurn) -> tuple[str, list[tuple[int, int]]]:
+    """Return the rendered text and the character spans of its trained assistant turns, each ending after the marker."""
     messages = example.messages
     text = _render(tokenizer, template, messages)
     spans = []
@@ -142,7 +145,7 @@ def _spans(tokenizer, template: str, example: ChatExample, eot: EndOfTurn) -> tu
 
 
 def tokenize(
-    examples: list[ChatExample], tokenizer, template: str, eot: EndOfTurn, max_len: int, *, path: str = ""
+    examples: list[ChatExample], tokenizer: Any, template: str, eot: EndOfTurn, max_len: int, *, path: str = ""
 ) -> Prepared:
     """Render, tokenize and label every example; truncate to max_len and drop those left with nothing to learn."""
     out = Prepared(rows=[])

@@ -39,7 +39,7 @@ def start(*, rank: int, cuda: bool, timeout_s: float = TIMEOUT_S) -> None:
 
 
 def share(value: Any) -> Any:
-    """Rank 0's `value`, on every rank (the others pass anything)."""
+    """Return rank 0's `value` on every rank (the others pass anything)."""
     import torch.distributed as dist
 
     box = [value]
@@ -48,6 +48,7 @@ def share(value: Any) -> Any:
 
 
 def finish() -> None:
+    """Destroy the process group, if one was started."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any, Callable
 
 from tools.atomic import write_text
 from tools.train.device import DeviceFacts
+
+# A chat template as a function: render(messages, add_generation_prompt) -> the text the model sees.
+Render = Callable[[list[dict[str, str]], bool], str]
 
 _S, _U, _A, _U2 = "\x01SYSTEM\x01", "\x01USER\x01", "\x01ASSISTANT\x01", "\x01USER2\x01"
 
@@ -81,8 +85,8 @@ def merge(
     return out_dir
 
 
-def gguf_files(returned, out_dir: Path) -> list[str]:
-    """The GGUF files an unsloth export wrote. unsloth 2026.10's GPU exporter returns a dict whose `gguf_files` lie in
+def gguf_files(returned: Any, out_dir: Path) -> list[str]:
+    """Return the GGUF files an unsloth export wrote. unsloth 2026.10's GPU exporter returns a dict whose `gguf_files` lie in
     the sibling folder OUTPUT/gguf_gguf (save.py, `_gguf_output_directory`); its CPU exporter returns a list of
     paths inside OUTPUT/gguf. Both answers are taken as given, and both folders are searched when neither is.
     """
@@ -94,8 +98,11 @@ def gguf_files(returned, out_dir: Path) -> list[str]:
     return sorted(str(p) for folder in (out_dir, sibling) if folder.is_dir() for p in folder.rglob("*.gguf"))
 
 
-def gguf(model, tokenizer, out_dir: Path, quant: str) -> list[str]:
-    """GGUF through unsloth's exporter (it builds llama.cpp); returns the files written."""
+def gguf(model: Any, tokenizer: Any, out_dir: Path, quant: str) -> list[str]:
+    """Export GGUF through unsloth's exporter (it builds llama.cpp); return the files written.
+
+    Raises RuntimeError when the exporter reports success but no .gguf file is there.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     files = gguf_files(model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quant), out_dir)
     if not files:
@@ -110,8 +117,10 @@ def _cut(text: str, marker: str) -> tuple[str, str]:
     return text[:at], text[at + len(marker) :]
 
 
-def go_template(render) -> str:
-    """An Ollama (Go) TEMPLATE equivalent to a chat template; `render(messages, add_generation_prompt)` renders it."""
+def go_template(render: Render) -> str:
+    """Build an Ollama (Go) TEMPLATE equivalent to a chat template; `render(messages, add_generation_prompt)` renders
+    it. Raises ValueError for a template that is not incremental or that a Modelfile cannot quote.
+    """
     r_u = render([{"role": "user", "content": _U}], False)
     r_ua = render([{"role": "user", "content": _U}, {"role": "assistant", "content": _A}], False)
     r_uau = render(
@@ -150,8 +159,10 @@ def go_template(render) -> str:
     return go
 
 
-def write_modelfile(path: Path, *, source: str, render, stops: list[str]) -> list[str]:
-    """Write an Ollama Modelfile for `source` (a GGUF file or a merged folder, relative to the Modelfile)."""
+def write_modelfile(path: Path, *, source: str, render: Render, stops: list[str]) -> list[str]:
+    """Write an Ollama Modelfile for `source` (a GGUF file or a merged folder, relative to the Modelfile); return
+    its warnings (a template Go cannot express is left out, and Ollama uses the model's own).
+    """
     lines = [f"# Built by tunewise; import with: ollama create NAME -f {path.name}", f"FROM {source}"]
     warnings = []
     try:

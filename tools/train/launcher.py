@@ -16,17 +16,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import write_text
 from tools.errors import TunewiseError
-from tools.train.config import TrainInput
+from tools.train.config import TrainInput, TrainResult
 from tools.train.metrics import Emit
-
-if TYPE_CHECKING:
-    from tools.train import TrainResult
 
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
@@ -48,7 +45,7 @@ class LaunchPlan(BaseModel):
 
 
 def accelerate_config(num_processes: int, *, cuda: bool = True, mixed_precision: str = "bf16") -> dict:
-    """FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
+    """Build the accelerate config: FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
     common = {
         "compute_environment": "LOCAL_MACHINE",
         "debug": False,
@@ -90,7 +87,7 @@ def accelerate_config(num_processes: int, *, cuda: bool = True, mixed_precision:
 
 
 def train_flags(inp: TrainInput) -> list[str]:
-    """The `tunewise train` flags that reproduce `inp` (defaults left out)."""
+    """Return the `tunewise train` flags that reproduce `inp` (defaults left out)."""
     defaults = TrainInput(data=inp.data, base_model=inp.base_model, output=inp.output)
     args = [str(inp.data), "--backend", inp.backend, "--base-model", inp.base_model, "--output", str(inp.output)]
     for name in TrainInput.model_fields:
@@ -171,13 +168,11 @@ def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
     return LaunchPlan(config_file=str(config), num_processes=processes, command=shlex.join(command), notes=notes)
 
 
-def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> "TrainResult":
+def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> TrainResult:
     """Train in `processes` processes (default: every GPU, or 2 CPU processes without CUDA) after `preflight` and the
     approval; return rank 0's result. Spends GPU time.
     """
     import torch
-
-    from tools.train import TrainResult
 
     cuda = torch.cuda.is_available()
     count = processes or (torch.cuda.device_count() if cuda else 2)
@@ -254,7 +249,7 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
                         log.write(raw)
                     continue
                 if at:
-                    log.write(raw[:at].rstrip().encode() + b"\n")
+                    log.write(line[:at].rstrip().encode() + b"\n")  # `at` indexes the decoded line
                 try:
                     event = json.loads(line[at + len(EVENT_MARK) :])
                 except json.JSONDecodeError:
@@ -308,7 +303,7 @@ def _report(log_path: Path) -> list[tuple[int, int]]:
 
 
 def _killed_rank(log_path: Path) -> tuple[int, int] | None:
-    """The rank a signal killed from outside (not the SIGTERM the launcher sends the survivors), with the signal."""
+    """Return the rank a signal killed from outside (not the SIGTERM the launcher sends the survivors), with the signal."""
     for rank, code in _report(log_path):
         if code < 0 and -code != signal.SIGTERM:
             return rank, -code
@@ -338,7 +333,7 @@ def _signal(number: int) -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """The launcher got the same Ctrl-C and stops its ranks; make sure it is gone."""
+    """Wait up to 60 s for the launcher, which got the same Ctrl-C and stops its ranks; then kill it."""
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

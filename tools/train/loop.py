@@ -33,7 +33,7 @@ class Loaded:
     plain_loss: bool = False  # compute the loss with the model's own cross-entropy (see _trainer_class)
 
 
-def _trainer_class(plain_loss: bool):
+def _trainer_class(plain_loss: bool) -> Any:
     from trl import SFTTrainer
 
     if not plain_loss:
@@ -54,19 +54,22 @@ def _trainer_class(plain_loss: bool):
 
 
 def device_name() -> str:
+    """Return where this process trains: "cuda:<name of GPU 0>", or "cpu"."""
     import torch
 
     return f"cuda:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
 
 
-def _dataset(prepared: data.Prepared):
+def _dataset(prepared: data.Prepared) -> Any:
     from datasets import Dataset
 
     return Dataset.from_list(prepared.rows)
 
 
-def _prepare(inp: TrainInput, tokenizer):
-    """(train rows, eval rows or None, template, end-of-turn marker, template source, warnings)."""
+def _prepare(
+    inp: TrainInput, tokenizer: Any
+) -> tuple[data.Prepared, data.Prepared | None, str, data.EndOfTurn, str, list[str]]:
+    """Return (train rows, eval rows or None, template, end-of-turn marker, template source, warnings)."""
     from tools.dataset.formats import load_examples
 
     template, source, eot, warnings = data.choose_template(tokenizer, inp.chat_template)
@@ -88,7 +91,12 @@ def _prepare(inp: TrainInput, tokenizer):
     return train, evals, template, eot, source, warnings
 
 
-def sft_config(inp: TrainInput, out: Path, *, facts: DeviceFacts, has_eval: bool, total_hint: int, overrides: dict):
+def sft_config(
+    inp: TrainInput, out: Path, *, facts: DeviceFacts, has_eval: bool, total_hint: int, overrides: dict[str, Any]
+) -> Any:
+    """Build trl's SFTConfig for the run: checkpoints in OUTPUT/checkpoints, the device's precision and optimizer,
+    then the backend's `overrides`. Under early stopping it evaluates at every save, so the best checkpoint is on disk.
+    """
     from trl import SFTConfig
 
     save_steps = inp.resolved_save_steps
@@ -138,9 +146,16 @@ def sft_config(inp: TrainInput, out: Path, *, facts: DeviceFacts, has_eval: bool
 
 
 def _save_adapter(
-    trainer, tokenizer, template: str, eot: data.EndOfTurn, out: Path, *, rows: token_rows.Snapshot, base_model: str
+    trainer: Any,
+    tokenizer: Any,
+    template: str,
+    eot: data.EndOfTurn,
+    out: Path,
+    *,
+    rows: token_rows.Snapshot,
+    base_model: str,
 ) -> Path:
-    """adapter/ = LoRA weights (+ any embedding rows changed outside LoRA) + tokenizer + the chat template trained
+    """Write adapter/: LoRA weights (+ any embedding rows changed outside LoRA) + tokenizer + the chat template trained
     with + a generation config that stops at eot, recording `base_model` as the base eval, serve and merge load.
     """
     from transformers import GenerationConfig

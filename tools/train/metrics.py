@@ -74,6 +74,7 @@ class Guard:
         self.stop = False
 
     def on_loss(self, step: int, loss: float) -> str | None:
+        """Record a training loss; return the warning, once, when the last 3-5 losses average near zero."""
         self.losses.append(loss)
         recent = self.losses[-5:]
         if len(recent) >= 3 and sum(recent) / len(recent) < NEAR_ZERO_LOSS and not self._warned("near zero"):
@@ -84,6 +85,7 @@ class Guard:
         return None
 
     def on_eval(self, step: int, eval_loss: float) -> str | None:
+        """Record an eval loss; return the warning, once, when it rose twice in a row (and stop under early stopping)."""
         self.evals.append(eval_loss)
         e = self.evals
         if len(e) >= 3 and e[-1] > e[-2] > e[-3]:
@@ -109,8 +111,8 @@ class Guard:
         return message
 
 
-def metrics_callback(path: Path, emit: Emit, guard: Guard):
-    """A TrainerCallback that appends one record per logging step and feeds the guard and the progress display."""
+def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
+    """Build a TrainerCallback that appends one record per logging step and feeds the guard and the progress display."""
     from transformers import TrainerCallback
 
     class MetricsWriter(TrainerCallback):
@@ -118,7 +120,7 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard):
             self.pending: dict[str, Any] | None = None
             self.mark: tuple[float, int] | None = None
 
-        def _write(self, state, record: dict[str, Any]) -> None:
+        def _write(self, state: Any, record: dict[str, Any]) -> None:
             if state.is_world_process_zero:
                 with path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
@@ -164,7 +166,7 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard):
                 self.pending = None
             return control
 
-        def _flag(self, state, message: str | None) -> None:
+        def _flag(self, state: Any, message: str | None) -> None:
             if message and state.is_world_process_zero:
                 emit({"event": "warning", "message": message})
 

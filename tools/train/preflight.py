@@ -156,7 +156,7 @@ def _resume_state(inp: TrainInput, data_sha: str, eval_sha: str | None) -> tuple
 
 def preflight(inp: TrainInput) -> Preflight:
     """Validate the data and the run folder; raise a TunewiseError before any model loads if something is wrong."""
-    from tools.train.data import file_sha256
+    from tools.digest import file_sha256
 
     _check_base_model(inp.base_model)
     examples, tokens, notes = _validate(Path(inp.data), "the training file")

@@ -18,8 +18,8 @@ from typing import Any
 Snapshot = dict[str, Any]  # module name -> (module path in the peft model, per-row fingerprint)
 
 
-def _matrices(model) -> dict[str, tuple[str, Any]]:
-    """{"embed_tokens"/"lm_head": (module path, weight)}; a tied lm_head is the embedding itself, counted once."""
+def _matrices(model: Any) -> dict[str, tuple[str, Any]]:
+    """Return {"embed_tokens"/"lm_head": (module path, weight)}; a tied lm_head is the embedding itself, counted once."""
     found: dict[str, tuple[str, Any]] = {}
     wanted = [
         ("in", getattr(model, "get_input_embeddings", lambda: None)()),
@@ -37,7 +37,7 @@ def _matrices(model) -> dict[str, tuple[str, Any]]:
     return found
 
 
-def _fingerprint(weight):
+def _fingerprint(weight: Any) -> Any:
     import torch
 
     parts = []
@@ -48,11 +48,13 @@ def _fingerprint(weight):
     return torch.cat(parts, dim=1)
 
 
-def snapshot(model) -> Snapshot:
+def snapshot(model: Any) -> Snapshot:
+    """Fingerprint each embedding row (and lm_head's, when untied): two floats a row, taken before the trainer runs."""
     return {name: (path, _fingerprint(weight)) for name, (path, weight) in _matrices(model).items()}
 
 
-def changed(model, before: Snapshot) -> dict[str, list[int]]:
+def changed(model: Any, before: Snapshot) -> dict[str, list[int]]:
+    """Return {module: ids of the rows whose fingerprint differs from `before`}; modules without a change are left out."""
     import torch
 
     out: dict[str, list[int]] = {}
@@ -66,7 +68,7 @@ def changed(model, before: Snapshot) -> dict[str, list[int]]:
     return out
 
 
-def save(model, before: Snapshot, folder: Path) -> dict[str, list[int]]:
+def save(model: Any, before: Snapshot, folder: Path) -> dict[str, list[int]]:
     """Add the changed rows to the adapter saved in `folder`; return {module: row ids} (empty: nothing changed)."""
     import torch
     from safetensors.torch import load_file, save_file

@@ -88,7 +88,9 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
 
 
 def _exit_with_parent() -> None:
-    """A worker whose parent died (SIGKILL, OOM) must not keep training into the run folder unattended."""
+    """Exit (code 137) when the parent dies (SIGKILL, OOM): a worker must not keep training into the run folder
+    unattended.
+    """
     parent = os.getppid()
 
     def watch() -> None:
@@ -101,6 +103,7 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Train the run read as JSON from stdin, sending events as JSON lines to --events-fd; return the exit code."""
     events = os.fdopen(int(argv[argv.index("--events-fd") + 1]), "w", buffering=1, encoding="utf-8")
 
     def emit(event: dict) -> None:
