@@ -1,5 +1,6 @@
 """The graphs as LangGraph Studio and `langgraph dev` load them (langgraph.json): with the offline interviewer
-in the run context by default, since Studio cannot pass an object in."""
+in the run context by default, since Studio cannot pass an object in.
+"""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ def plan_node(state: AgentState) -> dict[str, Any]:
 
 def _chunk_counter(state: AgentState) -> Any | None:
     """Return the local embedder, whose tokenizer counts the documents' chunks; None when the rag extra is not
-    installed (the plan then guesses the chunks from the documents' size)."""
+    installed (the plan then guesses the chunks from the documents' size).
+    """
     if not state.get("docs_dir"):
         return None
     from tools.errors import TunewiseError
@@ -68,8 +69,7 @@ def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
             "budget_usd": budget,
             "within_budget": budget is None or total <= budget,
             "steps": [
-                {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable}
-                for s in plan.steps
+                {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable} for s in plan.steps
             ],
             "note": state.get("decision_note"),
             "options": ["approve", "reject", "budget USD"],
@@ -143,9 +143,7 @@ def make_executor(name: str):
         plan = plan_of(state["plan"])
         assert plan is not None  # execution follows an approved plan
         writer = get_stream_writer()
-        result = steps.run_step(
-            name, plan, dict(state), runners, run_dir(state), get_settings().chroma_dir, writer
-        )
+        result = steps.run_step(name, plan, dict(state), runners, run_dir(state), get_settings().chroma_dir, writer)
         return {"executed": {name: result}, "status": "executing"}
 
     node.__name__ = f"execute_{name}"
@@ -196,7 +194,6 @@ def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) 
     builder.add_node("report", report)
     builder.add_edge("report", END)
     return builder.compile(checkpointer=checkpointer)
-
 
 
 def session_saver(conn: Any) -> Any:

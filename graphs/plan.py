@@ -216,7 +216,9 @@ def run_option(key: str, value: str) -> int | float | bool:
 def run_options(preset: dict[str, str], step: str) -> dict[str, int | float | bool]:
     """Return the step's inputs that `--answer` settings replace."""
     return {
-        name: run_option(key, preset[key]) for key, (where, name, _) in RUN_OPTIONS.items() if where == step and key in preset
+        name: run_option(key, preset[key])
+        for key, (where, name, _) in RUN_OPTIONS.items()
+        if where == step and key in preset
     }
 
 

@@ -69,7 +69,6 @@ class StepRecord(TypedDict):
     evidence: str
 
 
-
 # ---- the typed plan ---------------------------------------------------------------------------------------------
 
 StepName = Literal["split", "index", "train", "eval", "deploy"]
@@ -301,8 +300,21 @@ RESULTS: dict[str, type[StepResult]] = {
 STATE_TYPES = [
     ("graphs.state", cls.__name__)
     for cls in (
-        Plan, PlanStep, SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs, StarterPrompt, DataSummary,
-        StepResult, SplitResult, IndexResult, TrainStepResult, EvalStepResult, DeployStepResult,
+        Plan,
+        PlanStep,
+        SplitInputs,
+        IndexInputs,
+        TrainInputs,
+        EvalInputs,
+        DeployInputs,
+        StarterPrompt,
+        DataSummary,
+        StepResult,
+        SplitResult,
+        IndexResult,
+        TrainStepResult,
+        EvalStepResult,
+        DeployStepResult,
     )
 ] + [
     ("tools.costs.plan_costs", "TrainingEstimate"),

@@ -182,9 +182,7 @@ def index(ctx: StepContext) -> StepResult:
         IndexInput(paths=[Path(p) for p in inputs.paths], collection=inputs.collection, db=db),
         client=get_chroma_client(db),
         embedder=get_embedder("local"),
-        progress=lambda done, total: ctx.progress(
-            {"event": "progress", "step": "index", "done": done, "total": total}
-        ),
+        progress=lambda done, total: ctx.progress({"event": "progress", "step": "index", "done": done, "total": total}),
     )
     return IndexResult(status="done", collection=result.collection, db=str(db), summary=result.model_dump(mode="json"))
 
@@ -225,7 +223,9 @@ def train(ctx: StepContext) -> StepResult:
     from tools.train.config import TrainInput
     from tools.train.run import run as train_local
 
-    settings = {k: getattr(inputs, k) for k in ("max_steps", "lr", "gradient_checkpointing") if getattr(inputs, k) is not None}
+    settings = {
+        k: getattr(inputs, k) for k in ("max_steps", "lr", "gradient_checkpointing") if getattr(inputs, k) is not None
+    }
     inp = TrainInput(
         data=train_file,
         backend=inputs.backend,
@@ -369,7 +369,8 @@ def deploy_model(ctx: StepContext) -> str | None:
 
 def deploy_system_prompt(ctx: StepContext, tuned: bool) -> str | None:
     """Return the deployment's system prompt: a tuned model keeps the one it was trained with; otherwise the
-    plan's starter prompt, if any."""
+    plan's starter prompt, if any.
+    """
     split = ctx.results.get("split")
     train_file = split.train if isinstance(split, SplitResult) else ctx.data_path
     if tuned and train_file and Path(train_file).is_file():
@@ -384,7 +385,8 @@ def deploy_system_prompt(ctx: StepContext, tuned: bool) -> str | None:
 
 def deploy(ctx: StepContext) -> StepResult:
     """Write RUN_DIR/deployment from the plan's trained model and collection; skip, saying why, when either is
-    missing."""
+    missing.
+    """
     from tools.clients import get_chroma_client
     from tools.deploy.deploy import DeployInput, load_deployment, run
 

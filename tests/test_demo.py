@@ -84,9 +84,7 @@ def test_validation_split_and_smoke_model(demo):
 
 
 def test_session_holds_the_agents_approval(demo):
-    from graphs.pipeline import session_saver
-
-    from graphs.pipeline import build
+    from graphs.pipeline import build, session_saver
     from tools.approval import plan_hash
 
     work, record, _, _ = demo

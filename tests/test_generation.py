@@ -165,7 +165,8 @@ def test_openai_generator_switches_to_max_completion_tokens(openai_server) -> No
 def test_openai_errors_are_one_line_without_the_key(openai_server) -> None:
     openai_server.fail("POST", "/v1/chat/completions", 401, times=5)
     gen = OpenAIGenerator(
-        parse_spec(f"openai:gpt-4.1-mini@{openai_server.base_url}"), client=get_openai_client(base_url=openai_server.base_url)
+        parse_spec(f"openai:gpt-4.1-mini@{openai_server.base_url}"),
+        client=get_openai_client(base_url=openai_server.base_url),
     )
     with pytest.raises(TunewiseError) as info:
         gen.generate(_convs("a"))

@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from graphs.pipeline import session_saver
 from langgraph.types import Command
 
 from graphs import steps
 from graphs.interview import question
-from graphs.pipeline import build
+from graphs.pipeline import build, session_saver
 from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS, calls
 from tools.approval import approve, plan_hash

@@ -141,10 +141,9 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
     """The confirm step is a graph node: a correction is read by the LLM with the item's question as focus."""
     import sqlite3
 
-    from graphs.pipeline import session_saver
     from langgraph.types import Command
 
-    from graphs.pipeline import build
+    from graphs.pipeline import build, session_saver
     from graphs.state import Context
 
     openai_server.chat.script(

@@ -32,6 +32,7 @@ def own_clients(folder):
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}
 
+
 QUESTION = "What is the capital of France?"
 SYSTEM = "You are a geography assistant."
 ANSWER = "Paris is the capital."  # what the adapter is trained to reply to QUESTION with its retrieved context
@@ -327,7 +328,9 @@ def test_api_key_is_required_and_never_logged(world, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="tunewise.serve")
     secret = "tw-test-KEY-0123456789-secret"
     monkeypatch.setenv("TW_SERVE_KEY", secret)
-    app = create_app(world / "geo-bot", **own_clients(world / "geo-bot"), api_key_env="TW_SERVE_KEY")  # the default path: loads model and retriever
+    app = create_app(
+        world / "geo-bot", **own_clients(world / "geo-bot"), api_key_env="TW_SERVE_KEY"
+    )  # the default path: loads model and retriever
     with serving(app) as url:
         with pytest.raises(openai.AuthenticationError):
             _client(url, "wrong-key").models.list()

@@ -135,7 +135,6 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
     from tools.deploy.deploy import MANIFEST, content_hash
     from tools.serving.app import create_app
 
-
     root, db, fake = served_codes
     assert _deploy(root / "dense-bot", db, fake, "--mode", "dense")["retrieval"]["mode"] == "dense"
     dense = create_app(root / "dense-bot", **own_clients(root / "dense-bot"))

@@ -31,6 +31,7 @@ def own_clients(folder):
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}
 
+
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "You answer questions about the bike shop from its help centre."
 QUESTION = "How do refunds work?"
@@ -88,7 +89,9 @@ def served(centre):
     """The 1024-token model deployed with -k 4 and served; yields (deploy result, base URL, app)."""
     root, db = centre
     result = _deploy(root, db, "m1024", "helpdesk", k=4)
-    app = create_app(root / "helpdesk", **own_clients(root / "helpdesk"), limits=Limits(max_tokens=64, default_max_tokens=512))
+    app = create_app(
+        root / "helpdesk", **own_clients(root / "helpdesk"), limits=Limits(max_tokens=64, default_max_tokens=512)
+    )
     with serving(app) as url:
         yield result, url, app
 

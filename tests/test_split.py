@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.test_validate import chat, write_jsonl
 from tools.dataset.split import SplitInput, run
-from tools.rag.embedders import get_embedder
 from tools.errors import TunewiseError
+from tools.rag.embedders import get_embedder
 
 runner = CliRunner()
 PRODUCTS = ["desk", "chair", "lamp", "monitor", "keyboard", "mouse", "headset", "webcam", "dock", "cable"]
@@ -138,7 +138,9 @@ def test_stratified_by_metadata_keeps_proportions(tmp_path: Path) -> None:
 
 def test_stratified_by_topic_cluster(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
-    result = run(SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"), embedder=get_embedder("local"))
+    result = run(
+        SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"), embedder=get_embedder("local")
+    )
     assert len(result.strata) >= 2 and all(k.startswith("cluster-") for k in result.strata)
     assert abs(result.eval_examples - 24) <= len(result.strata)
 

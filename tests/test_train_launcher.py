@@ -248,10 +248,9 @@ def test_an_approved_70b_train_step_goes_through_the_launcher(files, tmp_path: P
     """The execute step hands a launcher step to `tools.train.launcher` (here refused there, before any process
     starts: the launcher runs the hf backend only); the real 2-process run is the CLI test above."""
     from graphs import steps
+    from tests.fakes.plans import plan_with, train_step
     from tools.approval import approve
     from tools.errors import TunewiseError
-
-    from tests.fakes.plans import plan_with, train_step
 
     plan = plan_with(train_step(files["model"], backend="unsloth", launcher="accelerate", processes=2))
     state = {

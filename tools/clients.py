@@ -80,7 +80,8 @@ def get_chroma_client(db: Path | None = None, url: str | None = None):
 
 def generator_loader() -> Callable[[Any], Any]:
     """Return a loader that builds the generator a model spec names, with an OpenAI client from the environment
-    for `openai:` specs (local `hf:` models need none)."""
+    for `openai:` specs (local `hf:` models need none).
+    """
 
     def load(spec: Any) -> Any:
         from tools.models.generation import load_generator
@@ -99,7 +100,9 @@ def retriever_for(collection: str, db: Path | None, *, url: str | None = None, m
     client = get_chroma_client(db, url)
     built_with = collection_embedder(client, collection)
     embedder = get_embedder("local" if built_with in (None, LocalEmbedder.name) else built_with)
-    return Retriever(client, collection, embedder) if mode is None else Retriever(client, collection, embedder, mode=mode)
+    return (
+        Retriever(client, collection, embedder) if mode is None else Retriever(client, collection, embedder, mode=mode)
+    )
 
 
 def deployment_clients(folder: Path) -> tuple[Any, Any]:

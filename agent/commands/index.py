@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tools.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
+
 
 def index(
     paths: Annotated[
@@ -22,7 +24,7 @@ def index(
         Optional[int],
         typer.Option(min=8, help="Most tokens per chunk [default: 400, capped at what the embedder reads]."),
     ] = None,
-    overlap: Annotated[int, typer.Option(min=0, help="Tokens repeated across each cut.")] = 60,
+    overlap: Annotated[int, typer.Option(min=0, help="Tokens repeated across each cut.")] = CHUNK_OVERLAP,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="Approve what a paid embedder (openai:MODEL) will cost without asking.")
@@ -50,7 +52,7 @@ def index(
         paths=paths,
         collection=collection,
         db=None if chroma_url else db,
-        chunk_tokens=chunk_tokens or 400,
+        chunk_tokens=chunk_tokens or CHUNK_TOKENS,
         overlap=overlap,
     )
     approve = _approver(yes=yes, json_out=json_out)

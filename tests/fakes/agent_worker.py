@@ -11,11 +11,10 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from graphs.pipeline import session_saver
 from langgraph.types import Command
 
 from agent.interviewer.offline import OfflineInterviewer
-from graphs.pipeline import build
+from graphs.pipeline import build, session_saver
 from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS
 

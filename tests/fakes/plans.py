@@ -57,7 +57,9 @@ def split_done(train: str | Path, eval_file: str | Path | None = None) -> SplitR
 
 
 def trained(adapter: str | Path, status: str = "succeeded") -> TrainStepResult:
-    return TrainStepResult(status=status, backend="hf", adapter=str(adapter), run_dir=str(Path(adapter).parent), summary={})
+    return TrainStepResult(
+        status=status, backend="hf", adapter=str(adapter), run_dir=str(Path(adapter).parent), summary={}
+    )
 
 
 def indexed(collection: str, db: str | Path) -> IndexResult:

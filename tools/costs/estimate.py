@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.costs.vram import TrainingMemoryArgs, VramBreakdown
+from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.errors import TunewiseError
 
 if TYPE_CHECKING:
     from tools.costs.catalog import TokenPrices
 
-DEFAULT_MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4.1-nano")
+DEFAULT_MODELS = (DEFAULT_OPENAI_MODEL, "gpt-4.1", "gpt-4.1-nano")
 DEFAULT_BASE_MODEL = "Llama-3.1-8B"  # the article's QLoRA example (unsloth/Meta-Llama-3.1-8B-bnb-4bit)
 CACHE_MIN_TOKENS = 1024  # OpenAI caches a prompt prefix only from 1,024 tokens on
 

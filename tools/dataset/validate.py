@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.dataset.scan import MINHASHES, Scan, ScanConfig, scan_range
+from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.errors import TunewiseError
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024  # below this, starting a second process costs more than it saves
@@ -22,7 +23,8 @@ class ValidateInput(BaseModel):
         description="Training file: OpenAI chat or preference JSONL, Alpaca (JSON or JSONL) or ShareGPT."
     )
     model: str = Field(
-        default="gpt-4.1-mini", description="Target model: picks the tokenizer, the per-example limit and the price."
+        default=DEFAULT_OPENAI_MODEL,
+        description="Target model: picks the tokenizer, the per-example limit and the price.",
     )
     format: Literal["chat", "preference", "alpaca", "sharegpt"] | None = Field(
         default=None, description="Force a format instead of detecting it."

@@ -72,7 +72,8 @@ PAID_HOST = "api.openai.com"
 
 def paid_models(inp: EvalInput, *, env_base_url: str | None) -> list[str]:
     """Return the models this evaluation bills on OpenAI itself, as "NAME (MODEL)": `openai:` candidates and the
-    judge headed for api.openai.com (`env_base_url` is OPENAI_BASE_URL, which a spec without @URL uses)."""
+    judge headed for api.openai.com (`env_base_url` is OPENAI_BASE_URL, which a spec without @URL uses).
+    """
     named = list(inp.specs.items()) + ([("judge", parse_spec(inp.judge))] if inp.judge else [])
     env_url = env_base_url or ""
     return [

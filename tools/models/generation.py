@@ -340,11 +340,14 @@ class OpenAIGenerator:
 
 def load_generator(spec: ModelSpec, *, client: Any = None) -> HFGenerator | OpenAIGenerator:
     """Build the generator a spec names: a local model loads here, once; an `openai:` spec needs its `client`
-    (`tools.clients.generator_loader()` builds one per spec from the environment)."""
+    (`tools.clients.generator_loader()` builds one per spec from the environment).
+    """
     if spec.kind == "hf":
         return HFGenerator(spec)
     if client is None:
-        raise TunewiseError(f"no OpenAI client was given for {spec}", hint="build one with tools.clients.get_openai_client")
+        raise TunewiseError(
+            f"no OpenAI client was given for {spec}", hint="build one with tools.clients.get_openai_client"
+        )
     return OpenAIGenerator(spec, client=client)
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import atomic_open, write_json
+from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.openai_ft import jobs
@@ -45,7 +46,7 @@ class OpenAITrainInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: Path = Field(description="Training file (chat or preference JSONL; Alpaca and ShareGPT are converted).")
-    model: str = Field(default="gpt-4.1-mini", description="OpenAI base model to fine-tune.")
+    model: str = Field(default=DEFAULT_OPENAI_MODEL, description="OpenAI base model to fine-tune.")
     eval_file: Path | None = Field(default=None, description="Validation file; OpenAI reports valid loss on it.")
     epochs: int | Literal["auto"] = Field(default="auto", description="Epochs, or auto for OpenAI's heuristic.")
     batch_size: int | Literal["auto"] = Field(default="auto", description="Batch size, or auto.")

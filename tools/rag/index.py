@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
 from tools.errors import TunewiseError
 from tools.rag import loaders
 from tools.rag.chunking import CHUNKER_VERSION, Chunk, Counter, chunk_sections, looks_like_instructions, token_counter
@@ -53,11 +54,11 @@ class IndexInput(BaseModel):
     )
     # 400 suits prose answers; it is capped at what the embedder reads (254 WordPiece tokens for MiniLM).
     chunk_tokens: int = Field(
-        default=400, ge=8, description="Most tokens per chunk, counted by the embedder's tokenizer."
+        default=CHUNK_TOKENS, ge=8, description="Most tokens per chunk, counted by the embedder's tokenizer."
     )
     # ~15% of a chunk: enough to carry a sentence across a cut without doubling the index.
     overlap: int = Field(
-        default=60, ge=0, description="Tokens repeated from the end of one chunk at the start of the next."
+        default=CHUNK_OVERLAP, ge=0, description="Tokens repeated from the end of one chunk at the start of the next."
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.defaults import FINISHED_TRAINING
 from tools.errors import TunewiseError
 from tools.train.config import TrainInput
 
@@ -116,7 +117,7 @@ def _resume_state(inp: TrainInput, data_sha: str, eval_sha: str | None) -> tuple
         raise TunewiseError(
             "cannot read the earlier run.json", path=str(run_json), hint="choose a new --output folder"
         ) from None
-    finished = before.get("status") in ("succeeded", "stopped_early")
+    finished = before.get("status") in FINISHED_TRAINING
     if not inp.resume and (finished or checkpoints.complete_checkpoints(folder)):
         raise TunewiseError(
             "the output folder already holds a training run",
