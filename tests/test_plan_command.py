@@ -198,9 +198,7 @@ def test_resume_answers_the_confirm_step(tmp_path):
 
 @pytest.mark.parametrize("goal,approach,path,assumed", ISSUE)
 def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, approach, path, assumed, monkeypatch):
-    from agent.console import console
-
-    monkeypatch.setattr(console, "_width", 200)  # a wide terminal: table cells unwrapped
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: table cells unwrapped
     result = CliRunner().invoke(app, ["plan", "--goal", goal, "--non-interactive", *TODAY])
     assert result.exit_code == 0, result.stderr
     screen = " ".join(result.stdout.split())  # rich wraps long lines; the words are what matter
@@ -220,9 +218,7 @@ def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, appr
 
 
 def test_resume_shows_the_result_of_a_finished_session(monkeypatch):
-    from agent.console import console
-
-    monkeypatch.setattr(console, "_width", 200)
+    monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     goal, approach = ISSUE[4][0], ISSUE[4][1]
     session = _json(runner.invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json", *TODAY]))["session"]

@@ -218,7 +218,7 @@ def test_cli_index_json_then_installed_entry_point_rerun(corpus, tmp_path: Path)
     assert len(hits) == 5 and not any(h.source.endswith("garden.html") for h in hits)
 
 
-def test_a_repeated_query_is_embedded_once(tmp_path: Path, monkeypatch) -> None:
+def test_a_repeated_query_is_embedded_once(tmp_path: Path) -> None:
     from tests.fakes.hash_embedder import HashEmbedder
 
     docs = tmp_path / "docs"
@@ -228,8 +228,7 @@ def test_a_repeated_query_is_embedded_once(tmp_path: Path, monkeypatch) -> None:
     client = get_chroma_client(tmp_path / "db")
     embedder = HashEmbedder()
     index_run(IndexInput(paths=[docs], collection="kbase", db=tmp_path / "db"), client=client, embedder=embedder)
-    retriever = Retriever(client, "kbase", embedder)
-    monkeypatch.setattr(Retriever, "QUERY_CACHE", 2)
+    retriever = Retriever(client, "kbase", embedder, query_cache=2)
     before = embedder.calls
     first = retriever.search("when will I get my money back")
     assert retriever.search("when will I get my money back") == first and embedder.calls == before + 1

@@ -178,7 +178,13 @@ def train(
     rank = train_launch.world()
     if rank is not None:  # started by a launcher as one of several processes
         train_launch.as_rank(
-            inp, rank=rank[0], size=rank[1], approve=approve, progress=_Progress(quiet=json_out), json_out=json_out
+            inp,
+            rank=rank[0],
+            size=rank[1],
+            approve=approve,
+            progress=_Progress(quiet=json_out),
+            json_out=json_out,
+            render=_render,
         )
     elif launcher == "accelerate" and dry_run:
         train_launch.dry_run(inp, processes=processes, json_out=json_out)

@@ -68,7 +68,9 @@ def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progres
         return run(inp, processes=processes, emit=progress)
 
 
-def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool) -> None:
+def as_rank(
+    inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool, render: Callable[[Any], None]
+) -> None:
     """One process of a launched run: rank 0 checks, writes and reports; the others train."""
     import torch
 
@@ -118,9 +120,7 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
 
             print_json(result.model_dump_json())
         else:
-            from agent.commands.train import _render
-
-            _render(result)
+            render(result)
     finally:
         distributed.finish()
 

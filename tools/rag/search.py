@@ -205,8 +205,6 @@ class Retriever:
     where that cannot be written, hybrid falls back to dense and says so in `notes`.
     """
 
-    QUERY_CACHE = 2048  # recent query vectors kept: 2048 x 384 float32 is 3 MB for MiniLM
-
     def __init__(
         self,
         client: ClientAPI,
@@ -215,6 +213,7 @@ class Retriever:
         *,
         mode: str = "hybrid",
         lexical: LexicalStore | None = None,
+        query_cache: int = 2048,  # recent query vectors kept: 2048 x 384 float32 is 3 MB for MiniLM
     ) -> None:
         import threading
         from collections import OrderedDict
@@ -231,6 +230,7 @@ class Retriever:
         # A served assistant sees the same questions again and again; embedding one is most of a search's time
         # on a CPU (and a paid call with an OpenAI embedder). Exact text only: any change is a new query.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.query_cache = query_cache
         self._lock = threading.Lock()
 
     def _open_lexical(self, client: ClientAPI, name: str, store: LexicalStore | None) -> None:
@@ -269,7 +269,7 @@ class Retriever:
         vector = self.embedder.embed([query])
         with self._lock:
             self._vectors[query] = vector
-            while len(self._vectors) > self.QUERY_CACHE:
+            while len(self._vectors) > self.query_cache:
                 self._vectors.popitem(last=False)
         return vector
 
