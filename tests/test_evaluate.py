@@ -17,6 +17,7 @@ from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.openai_server import openai_server  # noqa: F401 - the fixture
 from tests.fakes.tiny_lora import train_tiny_lora
 from tests.fakes.tiny_model import build_tiny_model
+from tools.clients import generator_loader
 from tools.errors import TunewiseError
 from tools.evaluation.evaluate import EvalInput, run
 
@@ -96,6 +97,8 @@ def test_tuned_wins_on_format_and_every_candidate_sees_the_same_examples(world, 
             ],
         ),
         progress=lambda stage, done, total: stages.append(stage),
+        load=generator_loader(),
+        retriever=None,
         embedder=HashEmbedder(),
     )
     by = {c.name: c for c in result.candidates}
@@ -157,7 +160,12 @@ class _Images(HTMLParser):
 def test_report_files_open_and_embed_the_charts(world, tmp_path) -> None:
     root, base, run_dir = world
     out = tmp_path / "r"
-    run(_inp(root, out, [f"tuned=hf:{base}+adapter:{run_dir}", f"base=hf:{base}"]), embedder=HashEmbedder())
+    run(
+        _inp(root, out, [f"tuned=hf:{base}+adapter:{run_dir}", f"base=hf:{base}"]),
+        load=generator_loader(),
+        retriever=None,
+        embedder=HashEmbedder(),
+    )
     assert sorted(p.name for p in out.iterdir()) == ["outputs.jsonl", "report.html", "report.json", "report.md"]
     page = (out / "report.html").read_text()
     parser = _Images()
@@ -182,6 +190,8 @@ def test_overlap_between_train_and_eval_is_refused(world, tmp_path) -> None:
             EvalInput(
                 eval_file=leaky, train_file=root / "train.jsonl", candidates=[f"b=hf:{base}"], out=tmp_path / "o"
             ),
+            load=generator_loader(),
+            retriever=None,
             embedder=HashEmbedder(),
         )
     assert info.value.path == str(leaky) and info.value.line == 2
@@ -206,7 +216,7 @@ def test_bad_requests_are_one_line_errors(world, tmp_path, kw, match) -> None:
     inp = dict(eval_file=root / "eval.jsonl", train_file=root / "train.jsonl", out=tmp_path / "o")
     inp.update(kw)
     with pytest.raises(TunewiseError, match=match):
-        run(EvalInput(**inp), embedder=HashEmbedder())
+        run(EvalInput(**inp), load=generator_loader(), retriever=None, embedder=HashEmbedder())
 
 
 def test_rag_and_judge_candidates(world, openai_server, tmp_path) -> None:
@@ -241,6 +251,7 @@ def test_rag_and_judge_candidates(world, openai_server, tmp_path) -> None:
             collection="kb1",
             judge="openai:judge",
         ),
+        load=generator_loader(),
         retriever=Retriever(client, "kb1", embedder),
         embedder=embedder,
     )
