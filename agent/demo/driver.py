@@ -21,7 +21,7 @@ from tools.defaults import FINISHED_TRAINING
 from tools.errors import TunewiseError
 
 Emit = Callable[[dict], None]
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXECUTION = ["split", "index", "train", "eval", "deploy"]
 COLLECTION = "larkspur"
 # A short run for --quick and a longer one otherwise (0.4-0.5 s a step for the smoke-test model on 2 idle cores);
