@@ -99,8 +99,9 @@ def absorb(facts: dict, findings: Sequence[Finding], *, asked: str | None = None
 
 
 def doubts(facts: dict, findings: Sequence[Finding], *, asked: str | None = None) -> dict[str, str]:
-    """Return the facts read two different ways (in one text, or a reply against what was read before): fact -> the two
-    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt.
+    """Return the facts read two different ways (in one text, or a reply against what was read before): fact ->
+    the two readings, said so the person can be asked which is right. The fact a question asked for is its answer,
+    no doubt.
     """
     seen: dict[str, tuple] = {
         k: (v["value"], v["evidence"]) for k, v in facts.items() if v["source"] in ("stated", "inferred")
@@ -173,9 +174,9 @@ def early_reading(state: AgentState, runtime: Runtime[Context] | None) -> Any:
 
 
 def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
-    """Return the goal's full reading (similarity included) as a state update, once it is due: intake read only what the rules
-    find, so the first question did not wait for the embedder. Deterministic given the state, so a node may
-    call it again when it is re-run on resume.
+    """Return the goal's full reading (similarity included) as a state update, once it is due: intake read only
+    what the rules find, so the first question did not wait for the embedder. Deterministic given the state, so a
+    node may call it again when it is re-run on resume.
     """
     if not state.get("reading_pending"):
         return {}

@@ -125,7 +125,7 @@ class EvalResult(BaseModel):
 
 
 def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
-    """Parse NAME=SPEC pairs into specs by name; raise TunewiseError (exit code 2) on a bad pair or a name used twice."""
+    """Parse NAME=SPEC pairs into specs by name; raise TunewiseError (exit code 2) on a bad pair or a reused name."""
     out: dict[str, ModelSpec] = {}
     for item in items:
         name, sep, spec = item.partition("=")
