@@ -13,7 +13,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.state import STEPS, AgentState, Context
+from graphs.state import STEPS, AgentState, Context, Interviewer
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
 # (`iv.name`), which lets either module be imported first.
@@ -35,7 +35,7 @@ ITEM_MODIFIERS = {"prompting": ("prompt_large",), "private": ("complex_domain", 
 
 
 def describe(fact: str, value: Any) -> str:
-    """A fact's value in words, as the list shows it."""
+    """Return a fact's value in words, as the list shows it."""
     if fact == "prompting":
         return {
             "not_tried": "not tried yet",
@@ -58,7 +58,7 @@ def describe(fact: str, value: Any) -> str:
 
 
 def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
-    """The numbered list: one item per step, what was read, its source and evidence, and any doubt."""
+    """Build the numbered list: one item per step, what was read, its source and evidence, and any doubt."""
     from graphs import interview as iv
 
     out = []
@@ -97,7 +97,7 @@ def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
 
 
 def corrections(text: str) -> list[tuple[int | None, str]]:
-    """(item number or None, what the person said) for each correction in the reply."""
+    """Split the reply into its corrections: (item number or None, what the person said) for each."""
     marks = list(ITEM.finditer(text))
     if not marks or marks[0].start() > 0 and text[: marks[0].start()].strip(" ;,"):
         head = text[: marks[0].start()] if marks else text
@@ -110,8 +110,10 @@ def corrections(text: str) -> list[tuple[int | None, str]]:
     return [(n, said) for n, said in out if said]
 
 
-def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]:
-    """The facts one correction states (source `stated`, over any reading), or why it could not be read."""
+def read_correction(reader: Interviewer, n: int | None, said: str) -> tuple[dict, str | None]:
+    """Read one correction: return the facts it states (source `stated`, over any reading) and None, or no facts
+    and why it could not be read.
+    """
     from graphs import interview as iv
 
     if n is not None and not 1 <= n <= len(STEPS):
@@ -128,13 +130,15 @@ def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]
         if keep is None or f.fact in keep
     }
     if fact == "problem" and "problem" not in new and {"behaviour", "knowledge"} & new.keys():
+        cues = iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")})
+        assert cues is not None  # the correction gave a behaviour or knowledge cue
         new["problem"] = {
-            **iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
+            **cues,
             "source": "stated",
             "evidence": evidence,
             "confidence": 1.0,
         }
-    if fact is not None and fact not in new:
+    if n is not None and fact not in new:  # a numbered correction: it must correct its own item
         return {}, f"I could not read “{said}” as item {n} ({STEPS[n - 1][2].split('. ', 1)[-1]})"
     if not new:
         return {}, f"I could not tell which item “{said}” corrects: start it with the item's number, e.g. “3: {said}”"
@@ -178,7 +182,7 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
 
 
 def _records(state: AgentState, facts: dict) -> dict:
-    """The step records from the facts as accepted (the goal's full reading may have been merged since)."""
+    """Rebuild the step records from the facts as accepted (the goal's full reading may have been merged since)."""
     from graphs import interview as iv
 
     out = {}
@@ -191,4 +195,5 @@ def _records(state: AgentState, facts: dict) -> dict:
 
 
 def route_confirm(state: AgentState) -> Literal["decide", "again"]:
+    """Route to the decision once the list is accepted (or nobody is asked), else walk the steps again."""
     return "decide" if state.get("confirmed") or not state.get("interactive", True) else "again"

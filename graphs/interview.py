@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Sequence
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import STEPS, AgentState, Context, DataSummary
+from graphs.state import STEPS, AgentState, Context, DataSummary, Finding, Interviewer, Node
 from prompts import render
 from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
@@ -57,12 +58,12 @@ EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  #
 
 
 def question(fact: str) -> tuple[str, str]:
-    """(the question, why it matters) from prompts/question_FACT.md."""
+    """Return (the question, why it matters) for `fact`, from prompts/question_FACT.md."""
     text, why = render(f"question_{fact}").strip().split("\n", 1)
     return text.strip(), why.strip()
 
 
-def interviewer_of(runtime: Runtime[Context] | None) -> Any:
+def interviewer_of(runtime: Runtime[Context] | None) -> Interviewer:
     """Return the run's interviewer: the caller puts one in the run context (the CLI, the demo, agent/studio.py)."""
     ctx = runtime.context if runtime is not None else None
     if ctx is None or ctx.interviewer is None:
@@ -73,16 +74,16 @@ def interviewer_of(runtime: Runtime[Context] | None) -> Any:
     return ctx.interviewer
 
 
-def confidence(finding) -> float:
-    """How sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
+def confidence(finding: Finding) -> float:
+    """Return how sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
     phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure.
     """
     sure = float(getattr(finding, "confidence", 1.0))
     return min(sure, INFERRED) if finding.how == "inferred" else sure
 
 
-def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
-    """The facts that `findings` add or improve on (a finding never overrides a stronger source)."""
+def absorb(facts: dict, findings: Sequence[Finding], *, asked: str | None = None) -> dict:
+    """Return the facts that `findings` add or improve on (a finding never overrides a stronger source)."""
     out: dict = {}
     for f in findings:
         source = "asked" if f.fact == asked else f.how
@@ -97,9 +98,10 @@ def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
     return out
 
 
-def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]:
-    """Facts read two different ways (in one text, or a reply against what was read before): fact -> the two
-    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt.
+def doubts(facts: dict, findings: Sequence[Finding], *, asked: str | None = None) -> dict[str, str]:
+    """Return the facts read two different ways (in one text, or a reply against what was read before): fact ->
+    the two readings, said so the person can be asked which is right. The fact a question asked for is its answer,
+    no doubt.
     """
     seen: dict[str, tuple] = {
         k: (v["value"], v["evidence"]) for k, v in facts.items() if v["source"] in ("stated", "inferred")
@@ -116,12 +118,12 @@ def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]
 
 
 def weak(entry: dict | None) -> bool:
-    """A reading too unsure to decide on without asking: a low confidence (inferences count as low)."""
+    """Tell whether a reading is too unsure to decide on without asking: a low confidence (inferences count as low)."""
     return entry is not None and entry["source"] in ("inferred", "stated") and entry.get("confidence", 1.0) < SURE
 
 
 def known(facts: dict) -> dict:
-    """Facts as `decision.Facts` fields; the problem comes from an explicit answer or from the cues found."""
+    """Return the facts as `decision.Facts` fields; the problem comes from an explicit answer or from the cues found."""
     out = {k: v["value"] for k, v in facts.items() if k in Facts.model_fields and k != "problem"}
     problem = problem_fact(facts)
     if problem:
@@ -130,6 +132,9 @@ def known(facts: dict) -> dict:
 
 
 def problem_fact(facts: dict) -> dict | None:
+    """Return the problem fact: the one answered, else derived from the behaviour / knowledge cues (both: "both",
+    the strongest source, the weakest confidence); None when there is neither.
+    """
     if "problem" in facts:
         return facts["problem"]
     cues = [facts[k] for k in ("behaviour", "knowledge") if k in facts]
@@ -147,17 +152,21 @@ def problem_fact(facts: dict) -> dict | None:
 
 
 def openai_status(state: AgentState) -> str:
+    """Return OpenAI fine-tuning's availability on the state's day (today when it pins none), from the price list."""
     from tools.costs.catalog import openai_catalog
 
-    today = dt.date.fromisoformat(state["today"]) if state.get("today") else None
+    day = state.get("today")
+    today = dt.date.fromisoformat(day) if day else None
     return openai_catalog().availability.status(today)
 
 
 # ---- nodes ------------------------------------------------------------------------------------------------------
 
 
-def early_reading(state: AgentState, runtime: Runtime[Context] | None):
-    """The goal's reading the CLI started before the graph (rules now, the rest in the background), if any."""
+def early_reading(state: AgentState, runtime: Runtime[Context] | None) -> Any:
+    """Return the goal's reading the CLI started before the graph (rules now, the rest in the background), or None
+    when there is none for this goal or the run is non-interactive.
+    """
     reading = getattr(runtime.context, "reading", None) if runtime is not None and runtime.context else None
     if reading is None or reading.goal != (state.get("goal") or "") or not state.get("interactive", True):
         return None  # --non-interactive reads everything at once: nobody is waiting for a question
@@ -165,9 +174,9 @@ def early_reading(state: AgentState, runtime: Runtime[Context] | None):
 
 
 def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
-    """The goal's full reading (similarity included), merged once it is due: intake read only what the rules
-    find, so the first question did not wait for the embedder. Deterministic given the state, so a node may
-    call it again when it is re-run on resume.
+    """Return the goal's full reading (similarity included) as a state update, once it is due: intake read only
+    what the rules find, so the first question did not wait for the embedder. Deterministic given the state, so a
+    node may call it again when it is re-run on resume.
     """
     if not state.get("reading_pending"):
         return {}
@@ -214,8 +223,8 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
                 hint=f"answer the question: {question(fact)[0]}",
             )
         facts[fact]["evidence"] = f"--answer {key}={value}"
-    if state.get("data_path"):
-        update["validation"] = validation_summary(state["data_path"])
+    if data_path := state.get("data_path"):
+        update["validation"] = validation_summary(data_path)
         facts["examples"] = {
             "value": update["validation"].good_examples,
             "source": "inferred",
@@ -279,10 +288,14 @@ def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict
     }
 
 
-def make_step(key: str, fact: str, title: str):
+def make_step(key: str, fact: str, title: str) -> Node:
+    """Build the node of one framework step: record the fact when it is known or cannot change the
+    recommendation, else ask for it (or assume it, non-interactive or after MAX_RETRIES unreadable replies).
+    """
+
     def step(state: AgentState, runtime: Runtime[Context]) -> dict:
-        facts = state.get("facts") or {}
-        entry = problem_fact(facts) if fact == "problem" else facts.get(fact)
+        facts: dict[str, Any] = state.get("facts") or {}
+        entry: dict | None = problem_fact(facts) if fact == "problem" else facts.get(fact)
         have = {**known(facts), "openai_status": openai_status(state)}
         interactive = state.get("interactive", True)
         doubt = (state.get("doubts") or {}).get(fact)
@@ -305,7 +318,7 @@ def make_step(key: str, fact: str, title: str):
             return _keep(key, fact, state, entry) if entry is not None else _assume(key, fact, state, tries)
         retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
         payload = {"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry}
-        if unsure:
+        if unsure and entry is not None:  # unsure implies an entry; said again for the type checker
             from graphs.confirm import describe
 
             payload["read"] = doubt or (
@@ -318,13 +331,18 @@ def make_step(key: str, fact: str, title: str):
         settled = settle(state, runtime)  # the goal's full reading, merged while the person was typing
         facts = {**facts, **settled.get("facts", {})}
         if not reply or SKIP.match(reply):
-            update = _keep(key, fact, {**state, "facts": facts}, entry) if unsure else _assume(key, fact, state, tries)
+            update = (
+                _keep(key, fact, {**state, "facts": facts}, entry)
+                if unsure and entry is not None
+                else _assume(key, fact, state, tries)
+            )
             return _with(update, settled, talk)
         found = interviewer_of(runtime).extract(reply, focus=fact)
         new = absorb(facts, found, asked=fact)
         if fact == "problem" and "problem" not in new and ({"behaviour", "knowledge"} & new.keys()):
-            cues = {k: v for k, v in new.items() if k in ("behaviour", "knowledge")}
-            new["problem"] = {**problem_fact(cues), "source": "asked", "confidence": 1.0}
+            cues = problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")})
+            assert cues is not None  # the reply gave a behaviour or knowledge cue
+            new["problem"] = {**cues, "source": "asked", "confidence": 1.0}
         if fact not in new:  # asked again: `asking` keeps route_step here even when a first walk recorded the step
             return _with({"retries": {key: tries + 1}, "asking": key}, settled, talk)
         conflicts = doubts({**facts, **settled.get("facts", {})}, found, asked=fact)
@@ -347,7 +365,7 @@ def make_step(key: str, fact: str, title: str):
 
 
 def _with(update: dict, settled: dict, talk: list[dict]) -> dict:
-    """A step's update plus the goal's full reading merged under it (the step's own facts win)."""
+    """Return a step's update with the goal's full reading merged under it (the step's own facts win)."""
     out = {**settled, **update, "transcript": talk}
     out["facts"] = {**settled.get("facts", {}), **update.get("facts", {})}
     out["doubts"] = {**settled.get("doubts", {}), **update.get("doubts", {})}
@@ -387,6 +405,7 @@ def _assume(key: str, fact: str, state: AgentState, tries: int) -> dict:
 
 
 def defaults() -> dict:
+    """Return the value each fact is assumed to have when nobody says (ASSUMED), by fact."""
     return {fact: value for fact, (value, _) in ASSUMED.items()}
 
 
@@ -400,14 +419,16 @@ def decide_node(state: AgentState) -> dict:
     }
 
 
-def route_step(key: str):
+def route_step(key: str) -> Callable[[AgentState], Literal["again", "next"]]:
+    """Build the router after step `key`: on once the step is recorded and not asking again, else back to it."""
+
     def route(state: AgentState) -> Literal["again", "next"]:
         return "next" if key in (state.get("steps") or {}) and state.get("asking") != key else "again"
 
     return route
 
 
-def add_interview(builder: StateGraph) -> None:
+def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentState]) -> None:
     """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
 
     A correction at the confirm step walks the five steps again: they ask only what the correction made
@@ -428,7 +449,9 @@ def add_interview(builder: StateGraph) -> None:
     builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
 
 
-def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) -> Any:
+def build(
+    checkpointer: Any = None, *, context_schema: type[Context] = Context
+) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
     """Compile the interview alone (up to the decision); agent/studio.py gives LangGraph Studio its build."""
     builder = StateGraph(AgentState, context_schema=context_schema)
     add_interview(builder)

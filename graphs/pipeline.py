@@ -14,13 +14,23 @@ from typing import Any, Iterator, Literal
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs import steps
 from graphs.interview import add_interview
 from graphs.plan import build_plan
-from graphs.state import STATE_TYPES, AgentState, Context, DeployStepResult, EvalStepResult, plan_of, results_of
+from graphs.state import (
+    STATE_TYPES,
+    AgentState,
+    Context,
+    DeployStepResult,
+    EvalStepResult,
+    Node,
+    plan_of,
+    results_of,
+)
 from tools.approval import approve, plan_hash
 
 EXECUTION = ["split", "index", "train", "eval", "deploy"]
@@ -114,6 +124,9 @@ def _parse(reply: Any) -> tuple[str | None, float | None]:
 
 
 def route_approval(state: AgentState) -> Literal["approval", "split", "index", "train", "eval", "deploy", "report"]:
+    """Route after the approval node: to the report when rejected or nothing can run, back to approval until
+    approved, then to the first planned step not yet executed.
+    """
     if state.get("status") in ("rejected", "planned"):
         return "report"
     if not state.get("approval"):
@@ -129,12 +142,15 @@ def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", 
 
 
 def run_dir(state: AgentState) -> Path:
+    """Return the session's run folder, where its steps write: RUNS/plan-SESSION (plan-studio without a session)."""
     from tools.settings import get_settings
 
     return get_settings().runs_dir / f"plan-{state.get('session') or 'studio'}"
 
 
-def make_executor(name: str):
+def make_executor(name: str) -> Node:
+    """Build the node that runs the approved step `name` through `graphs.steps.run_step`."""
+
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
         from tools.settings import get_settings
 
@@ -152,7 +168,7 @@ def make_executor(name: str):
 
 
 def report(state: AgentState) -> dict:
-    """The end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
+    """Write the report at the end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
     executed = results_of(state.get("executed"))
     status = state.get("status")
     final = status if status in ("rejected", "planned") else "completed"
@@ -178,7 +194,9 @@ def report(state: AgentState) -> dict:
     }
 
 
-def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) -> Any:
+def build(
+    checkpointer: Any = None, *, context_schema: type[Context] = Context
+) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
     """Compile the agent graph; `context_schema` may give the run context defaults (agent/studio.py does)."""
     builder = StateGraph(AgentState, context_schema=context_schema)
     add_interview(builder)
@@ -186,8 +204,9 @@ def build(checkpointer: Any = None, *, context_schema: type[Context] = Context) 
     builder.add_node("approval", approval)
     builder.add_edge("decide", "plan")
     builder.add_edge("plan", "approval")
-    targets = {name: name for name in ["approval", *EXECUTION, "report"]}
-    builder.add_conditional_edges("approval", route_approval, targets)
+    builder.add_conditional_edges(
+        "approval", route_approval, {name: name for name in ["approval", *EXECUTION, "report"]}
+    )
     for name in EXECUTION:
         builder.add_node(name, make_executor(name))
         builder.add_conditional_edges(name, _next_step, {n: n for n in [*EXECUTION, "report"]})
@@ -205,8 +224,10 @@ def session_saver(conn: Any) -> Any:
 
 
 @contextlib.contextmanager
-def open_graph() -> Iterator[Any]:
-    """The agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo` share it."""
+def open_graph() -> Iterator[CompiledStateGraph[AgentState, Context, AgentState, AgentState]]:
+    """Open the agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo`
+    share it. The database closes when the block ends.
+    """
     import sqlite3
 
     from tools.settings import get_settings

@@ -63,19 +63,21 @@ def build_plan(state: AgentState, *, embedder: Any | None, chroma_dir: Path) -> 
     facts = decision.get("facts") or {}
     validation = validation_of(state.get("validation"))
     preset = state.get("preset") or {}
-    approach, path = rec["approach"], rec["fine_tune_path"] or decision.get("path_if_fine_tuning")
+    approach = rec["approach"]
+    path: str | None = rec["fine_tune_path"] or decision.get("path_if_fine_tuning")
     examples = validation.good_examples if validation else facts.get("examples", 0)
     held_out = eval_count(examples)
     names = APPROACH_STEPS[approach]
     if approach == "collect_more_data":  # nothing to train yet; the knowledge half can still be indexed
         names = ["index"] if facts.get("problem") == "both" and state.get("docs_dir") else []
     estimate = None
-    if "train" in names and examples:
+    if "train" in names and examples and path is not None:  # the decision always names a path: Step 5's answer
         tokens = validation.tokens_total if validation else None
         estimate = training_estimate(path, examples, tokens_total=tokens, base_model=preset.get("base_model"))
     starter = None
     if approach == "prompt_engineering" or (approach == "rag" and facts.get("problem") == "both"):
-        shots = few_shot(state["data_path"]) if state.get("data_path") else []
+        data = state.get("data_path")
+        shots = few_shot(data) if data else []
         starter = starter_prompt(state.get("goal") or "", shots)
     index = None
     if "index" in names:

@@ -11,7 +11,7 @@ LangGraph hands to nodes but never writes to the session database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, ClassVar, Literal, TypedDict, Union
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Literal, Protocol, Sequence, TypedDict, Union
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 
@@ -19,6 +19,9 @@ from tools.costs.plan_costs import TrainingEstimate
 from tools.dataset.few_shot import Shot
 from tools.decision import Approach
 from tools.rag.index_plan import IndexPlan
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 Source = Literal["stated", "inferred", "asked", "assumed"]
 # planned: nothing in the plan can run (no data or docs yet, or nothing to spend on), so the plan is the result.
@@ -52,16 +55,21 @@ def merge(left: dict | None, right: dict | None) -> dict:
 
 
 def append(left: list | None, right: list | None) -> list:
+    """Reducer: concatenate, so each node returns only the items it adds."""
     return [*(left or []), *(right or [])]
 
 
 class Fact(TypedDict):
+    """One fact the interview read: its value, where it came from, and the words it was read from."""
+
     value: Any
     source: Source
     evidence: str
 
 
 class StepRecord(TypedDict):
+    """One framework step as answered: its question, the answer, and the answer's source and evidence."""
+
     step: str
     question: str
     answer: Any
@@ -338,6 +346,10 @@ def results_of(executed: dict[str, Any] | None) -> dict[str, StepResult]:
 
 
 class AgentState(TypedDict, total=False):
+    """The graph's state, checkpointed per session: the request, what the interview read, the plan, its approval
+    and the steps' results. The Annotated keys are merged by their reducers; the rest are replaced.
+    """
+
     session: str
     goal: str
     data_path: str | None
@@ -368,11 +380,53 @@ class AgentState(TypedDict, total=False):
     status: Status
 
 
+class Finding(Protocol):
+    """One answer an interviewer read (agent.interviewer's Finding has it); a reader may add `confidence` (0..1)."""
+
+    @property
+    def fact(self) -> str:
+        """Which fact, e.g. 'examples'."""
+        ...
+
+    @property
+    def value(self) -> Any:
+        """The fact's value as read."""
+        ...
+
+    @property
+    def evidence(self) -> str:
+        """The words it was read from."""
+        ...
+
+    @property
+    def how(self) -> str:
+        """How it was read: "stated" (a rule matched what was said) or "inferred" (similarity, or derived)."""
+        ...
+
+
+class Interviewer(Protocol):
+    """What the graph needs of the run's interviewer (agent.interviewer's offline and LLM readers have it)."""
+
+    def extract(self, text: str, *, focus: str | None = None) -> Sequence[Finding]:
+        """Read the facts `text` states; `focus` names the fact a question asked for (read more leniently)."""
+        ...
+
+
+class Node(Protocol):
+    """A graph node that reads the run context: (state, runtime) -> the state update. A Protocol rather than a
+    Callable type, so `runtime` may be passed by name, as LangGraph passes it.
+    """
+
+    def __call__(self, state: AgentState, runtime: Runtime[Context]) -> dict:
+        """Run the node; return only the state keys it changes."""
+        ...
+
+
 @dataclass
 class Context:
     """Per-run objects with side effects; LangGraph passes them to nodes and does not persist them."""
 
-    interviewer: Any = None  # .extract(text, focus=) -> list[Finding]
+    interviewer: Interviewer | None = None
     # The goal's reading started before the graph ran (agent.interviewer.early.GoalReading): .goal, .quick (rules
     # only, ready), .result() (the full reading; may wait for the embedder), .read_quickly(text, focus=).
     reading: Any = None

@@ -202,13 +202,13 @@ def train(ctx: StepContext) -> StepResult:
         from tools.clients import get_openai_client
         from tools.openai_ft.finetune import OpenAITrainInput, prepare, run
 
-        inp = OpenAITrainInput(
+        job = OpenAITrainInput(
             data=train_file, model=inputs.model or DEFAULT_OPENAI_MODEL, eval_file=eval_file, output=out
         )
-        prepared = prepare(inp)
+        prepared = prepare(job)
         ctx.check_cost(prepared.estimated_cost_usd)  # the real file's price, checked before anything is uploaded
         result = run(
-            inp,
+            job,
             client=get_openai_client(max_retries=0),
             prepared=prepared,
             progress=lambda p: ctx.progress({"event": "progress", "step": "train", "detail": str(p)}),
@@ -332,7 +332,7 @@ def evaluate(ctx: StepContext) -> StepResult:
     result = run(
         inp,
         load=generator_loader(),
-        retriever=retriever_for(collection, Path(index.db)) if isinstance(index, IndexResult) else None,
+        retriever=retriever_for(index.collection, Path(index.db)) if isinstance(index, IndexResult) else None,
         embedder=get_embedder("local"),
         progress=lambda stage, done, total: ctx.progress(
             {"event": "progress", "step": "eval", "stage": stage, "done": done, "total": total}

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from tools.errors import TunewiseError
 
+if TYPE_CHECKING:
+    import openai
+    from chromadb.api import ClientAPI
 
-def get_openai_client(*, base_url: str | None = None, max_retries: int | None = None, timeout: float | None = None):
-    """An `openai.OpenAI` client from OPENAI_API_KEY and OPENAI_BASE_URL (never from a flag in shell history)."""
+
+def get_openai_client(
+    *, base_url: str | None = None, max_retries: int | None = None, timeout: float | None = None
+) -> openai.OpenAI:
+    """Build an `openai.OpenAI` client from OPENAI_API_KEY and OPENAI_BASE_URL (never from a flag in shell history).
+
+    `base_url` overrides OPENAI_BASE_URL; without a key, only a base URL is accepted (a local server takes any key).
+    Raises TunewiseError when the openai package is missing or neither a key nor a base URL is set.
+    """
     try:
         import openai
     except ImportError:
@@ -29,7 +39,7 @@ def get_openai_client(*, base_url: str | None = None, max_retries: int | None = 
                 hint="export OPENAI_API_KEY=... (and OPENAI_BASE_URL for a proxy, Azure-style or local endpoint)",
             )
         key = "not-needed"  # local OpenAI-compatible servers (vLLM, Ollama) accept any key
-    kwargs: dict = {"api_key": key, "base_url": url}
+    kwargs: dict[str, Any] = {"api_key": key, "base_url": url}
     if max_retries is not None:
         kwargs["max_retries"] = max_retries
     if timeout is not None:
@@ -37,8 +47,9 @@ def get_openai_client(*, base_url: str | None = None, max_retries: int | None = 
     return openai.OpenAI(**kwargs)
 
 
-def get_chroma_client(db: Path | None = None, url: str | None = None):
-    """A Chroma client: a server through HttpClient when `url` is given, else a PersistentClient under `db`.
+def get_chroma_client(db: Path | None = None, url: str | None = None) -> ClientAPI:
+    """Build a Chroma client: a server through HttpClient when `url` is given, else a PersistentClient under `db`
+    (default: the settings' chroma_dir).
 
     Collections are always opened with `embedding_function=None` by the tools: vectors come from our embedder,
     never from Chroma's default one (which would download a model).

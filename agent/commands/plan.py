@@ -15,6 +15,7 @@ LLM_MODES = ("auto", "offline", "llm")
 
 
 def register(app: typer.Typer) -> None:
+    """Add `plan`, `sessions` and `resume` to the CLI."""
     app.command("plan")(plan)
     app.command("sessions")(sessions)
     app.command("resume")(resume)
@@ -122,7 +123,9 @@ def _load_embedder(waiting) -> None:
 
 
 def _waiting(json_out: bool):
-    """A spinner that says why the person waits (the embedder still loading), on stderr and only for people."""
+    """Return what opens the spinner that says why the person waits (the embedder still loading), on stderr and only
+    for people: with --json, a context that shows nothing.
+    """
     import contextlib
 
     from agent.console import err_console

@@ -15,7 +15,9 @@ SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "a
 
 
 def result(values: dict, status: str) -> dict:
-    """The `--json` contract: session, status, recommendation, steps, questions, plan (and report once run)."""
+    """Build the `--json` contract: session, status, recommendation, steps, questions, plan (and report once run,
+    approval once approved).
+    """
     steps = values.get("steps") or {}
     typed = plan_of(values.get("plan"))
     plan = {**typed.as_json(), "interviewer": values.get("interviewer")} if typed is not None else None
@@ -35,7 +37,7 @@ def result(values: dict, status: str) -> dict:
 
 
 def ask(pending: dict) -> str:
-    """One question, with the line on why it matters; free text back."""
+    """Ask one question, with the line on why it matters; return the free-text reply ('' for Enter)."""
     if pending.get("retry"):
         console.print(f"[yellow]{pending['retry']}[/]")
     else:
@@ -49,7 +51,9 @@ def ask(pending: dict) -> str:
 
 
 def confirm(pending: dict) -> str:
-    """What was read, as a numbered list with sources; Enter accepts, "N: ..." corrects item N."""
+    """Show what was read, as a numbered list with sources, and return the reply: '' (Enter) accepts, "N: ..."
+    corrects item N.
+    """
     from rich.markup import escape
 
     if pending.get("retry"):
@@ -74,6 +78,9 @@ def _short(text: str, width: int) -> str:
 
 
 def show_plan(values: dict) -> None:
+    """Print the five steps as answered, the recommendation, and the costed plan with its starter prompt, index,
+    data to collect and risks.
+    """
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -128,14 +135,17 @@ def show_plan(values: dict) -> None:
 
 
 def usd(value: float) -> str:
+    """Format dollars for people: "$0", "<$0.01", else "$1,234.50"."""
     return "$0" if not value else f"${value:,.2f}" if value >= 0.01 else "<$0.01"
 
 
 def hours(value: float) -> str:
+    """Format hours for people: "-" for none, minutes under an hour (at least 1 min), else "2.5 h"."""
     return "-" if not value else f"{value:.1f} h" if value >= 1 else f"{max(1, round(value * 60))} min"
 
 
 def ask_approval(pending: dict) -> Any:
+    """Ask to approve the plan's total (and say the budget and any note); return the reply, "reject" for Enter."""
     if pending.get("note"):
         console.print(f"[yellow]{pending['note']}[/]")
     budget = "" if pending.get("budget_usd") is None else f" (budget ${pending['budget_usd']:.2f})"
@@ -143,6 +153,7 @@ def ask_approval(pending: dict) -> Any:
 
 
 def progress(event: Any) -> None:
+    """Print a step's progress event on stderr: its status, done/total, or what it says; other events are ignored."""
     if not isinstance(event, dict):
         return
     if event.get("event") == "step":
@@ -154,6 +165,9 @@ def progress(event: Any) -> None:
 
 
 def show_result(values: dict, status: str) -> None:
+    """Print how the run ended (with the command that goes on from there), each step's outcome, the evaluation
+    verdict and how to serve the deployment.
+    """
     report = values.get("report") or {}
     session = values.get("session")
     if status == "awaiting_approval":
@@ -175,7 +189,7 @@ def show_result(values: dict, status: str) -> None:
 
 
 def next_steps(values: dict) -> None:
-    """A plan with nothing to run still says what to do next (prompts/next_*.md), not just that it stopped."""
+    """Say what to do next (prompts/next_*.md) for a plan with nothing to run, rather than just that it stopped."""
     from prompts import render
 
     plan, goal = plan_of(values.get("plan")), (values.get("goal") or "").replace('"', "'")

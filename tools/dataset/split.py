@@ -17,6 +17,10 @@ CLUSTER = "cluster"  # --stratify-by value that stratifies by the first user tur
 
 
 class SplitInput(BaseModel):
+    """One `tunewise split`: the file, the held-out size, the output folder, the seed, what to stratify by and the
+    tokenizer that finds near-duplicates.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="Validated training file to split.")
@@ -31,6 +35,10 @@ class SplitInput(BaseModel):
 
 
 class SplitResult(BaseModel):
+    """The split written: both files and their sizes, the duplicate clusters kept whole, eval examples per stratum
+    and the seed.
+    """
+
     model_config = ConfigDict(frozen=True)
     train_path: str
     eval_path: str

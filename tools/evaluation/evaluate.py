@@ -12,7 +12,7 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -21,11 +21,21 @@ from tools.errors import TunewiseError
 from tools.evaluation import candidate_prompts as ep
 from tools.models.spec import ModelSpec, parse_spec
 
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+    from tools.rag.search import SearchHit
+    from tools.serving.budget import Count
+
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
 
 class EvalInput(BaseModel):
+    """One `tunewise eval`: the eval file, the candidates, what +prompted and +rag add, the metrics' options, the
+    report folder.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     eval_file: Path = Field(
@@ -84,6 +94,8 @@ def paid_models(inp: EvalInput, *, env_base_url: str | None) -> list[str]:
 
 
 class MetricValue(BaseModel):
+    """One metric of one candidate: its mean and bootstrap 95% interval (None: NaN or not applicable)."""
+
     model_config = ConfigDict(frozen=True)
     mean: float | None = Field(description="On all examples; None when the metric applied to none.")
     low: float | None = Field(description="Bootstrap 95% interval, lower end.")
@@ -91,6 +103,8 @@ class MetricValue(BaseModel):
 
 
 class CandidateResult(BaseModel):
+    """One candidate's results: its name and spec, how many examples it answered, its metrics by name."""
+
     model_config = ConfigDict(frozen=True)
     name: str
     spec: str
@@ -99,6 +113,8 @@ class CandidateResult(BaseModel):
 
 
 class EvalResult(BaseModel):
+    """What `tunewise eval` found: every candidate's metrics, the winner, the verdict line and the report folder."""
+
     model_config = ConfigDict(frozen=True)
     candidates: list[CandidateResult]
     winner: str | None = Field(
@@ -109,7 +125,7 @@ class EvalResult(BaseModel):
 
 
 def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
-    """NAME=SPEC pairs, names unique."""
+    """Parse NAME=SPEC pairs into specs by name; raise TunewiseError (exit code 2) on a bad pair or a reused name."""
     out: dict[str, ModelSpec] = {}
     for item in items:
         name, sep, spec = item.partition("=")
@@ -128,7 +144,7 @@ def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
     return out
 
 
-def _read_schema(path: Path):
+def _read_schema(path: Path) -> Validator:
     from tools.evaluation.metrics import schema_validator
 
     try:
@@ -223,7 +239,7 @@ def run(
             hits.append(retriever.search(ep.latest_user(messages), k=inp.rag_k))
             tick("retrieve", i + 1, len(base))
 
-    loaded: dict[tuple, object] = {}
+    loaded: dict[tuple, Any] = {}  # generators, as `load` returns them
     generations: dict[str, list] = {}
     context: dict[str, dict] = {}
     for name, spec in specs.items():
@@ -318,7 +334,16 @@ def run(
     return result
 
 
-def _fit_candidate(generator, base: list, hits: list, *, system, shots, spec, reserve: int) -> tuple[list, dict]:
+def _fit_candidate(
+    generator: Any,
+    base: list[list[dict[str, str]]],
+    hits: list[list[SearchHit]],
+    *,
+    system: str | None,
+    shots: list[list[dict[str, str]]],
+    spec: ModelSpec,
+    reserve: int,
+) -> tuple[list, dict]:
     """Each example's prompt for this candidate, fitted to the model's window, and what the fitting left out."""
     from tools.serving.budget import context_window
 
@@ -328,7 +353,9 @@ def _fit_candidate(generator, base: list, hits: list, *, system, shots, spec, re
         if render is not None and tokenizer is not None
         else None
     )
-    count = (lambda conv: len(tokenizer(render(conv), add_special_tokens=False)["input_ids"])) if window else None
+    count: Count | None = None
+    if window and render is not None and tokenizer is not None:  # a window is only found with both
+        count = lambda conv: len(tokenizer(render(conv), add_special_tokens=False)["input_ids"])
     convs, passages, few, trimmed = [], 0, 0, 0
     for i, messages in enumerate(base):
         conv, p, f = ep.fit_prompt(

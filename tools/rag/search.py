@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,34 +21,13 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+    from tools.rag.embedders import Embedder
     from tools.rag.lexical import Bm25, LexicalStore
 
 Scalar = Union[bool, int, float, str]
 
 # Chroma's own rule for collection names, checked here so the user gets it as one line before any I/O.
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
-
-
-class Embedder(Protocol):
-    """What a collection needs of an embedder (tools.rag.embedders' LocalEmbedder and OpenAIEmbedder have it).
-
-    Indexing also reads, when present, `count_tokens(texts) -> list[int]`, `max_tokens` (the most tokens it reads)
-    and `price_per_million` (USD per 1M input tokens, None: unknown).
-    """
-
-    @property
-    def name(self) -> str:
-        """Stamped on the collection, e.g. 'local:all-MiniLM-L6-v2'."""
-        ...
-
-    @property
-    def dimension(self) -> int:
-        """Length of each vector."""
-        ...
-
-    def embed(self, texts: list[str], batch_size: int = ...) -> np.ndarray:
-        """Embed `texts`: a float32 array of shape (len(texts), dimension)."""
-        ...
 
 
 class SearchInput(BaseModel):

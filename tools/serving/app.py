@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from tools.errors import TunewiseError
 from tools.serving import protocol
@@ -134,15 +135,17 @@ def create_app(
         "owned_by": "tunewise",
     }
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException):  # unknown routes and methods, OpenAI-shaped
+    @app.exception_handler(HTTPException)  # unknown routes and methods, OpenAI-shaped
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         text = "Invalid URL" if exc.status_code == 404 else str(exc.detail)
         return error(
             request, ApiError(exc.status_code, f"{text} ({request.method} {request.url.path})"), time.perf_counter()
         )
 
-    @app.get("/health")
-    async def health(request: Request):
+    # response_model=None on every route: the return annotations are for mypy, and FastAPI would otherwise
+    # validate and re-serialise each reply through a model built from them.
+    @app.get("/health", response_model=None)
+    async def health(request: Request) -> dict[str, Any]:
         line(request, 200, time.perf_counter())
         return {
             "status": "ok",
@@ -153,8 +156,8 @@ def create_app(
             "k": deployment.retrieval.k,
         }
 
-    @app.get("/v1/models")
-    async def models(request: Request):
+    @app.get("/v1/models", response_model=None)
+    async def models(request: Request) -> JSONResponse | dict[str, Any]:
         started = time.perf_counter()
         try:
             authorize(request)
@@ -163,8 +166,8 @@ def create_app(
         line(request, 200, started)
         return {"object": "list", "data": [card]}
 
-    @app.get("/v1/models/{model_id:path}")
-    async def model(request: Request, model_id: str):
+    @app.get("/v1/models/{model_id:path}", response_model=None)
+    async def model(request: Request, model_id: str) -> JSONResponse | dict[str, Any]:
         started = time.perf_counter()
         try:
             authorize(request)
@@ -180,8 +183,8 @@ def create_app(
         line(request, 200, started)
         return card
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> JSONResponse | StreamingResponse | dict[str, Any]:
         started, turn = time.perf_counter(), None
         try:
             authorize(request)
@@ -217,7 +220,7 @@ def create_app(
         )
         return protocol.completion(protocol.completion_id(), name, fingerprint, text, finish, usage, turn.extension())
 
-    async def stream(request: Request, turn: Turn, started: float):
+    async def stream(request: Request, turn: Turn, started: float) -> StreamingResponse:
         """Start the model under a slot and hand the rest to an SSE response that gives the slot back at its end."""
         await slots.acquire()
         usage: dict = {}
@@ -252,7 +255,7 @@ def create_app(
             state["usage"] = counts
             release()  # after counting: the count may use the model's tokenizer, which is the next request's now
             finish = "stop" if cutter.hit else usage.get("finish_reason", "stop")
-            extension = {"tunewise": turn.extension()}
+            extension: dict[str, Any] = {"tunewise": turn.extension()}
             if turn.request.stream_options and turn.request.stream_options.include_usage:
                 yield protocol.sse(protocol.chunk(cid, name, fingerprint, {}, finish))
                 yield protocol.sse(protocol.chunk(cid, name, fingerprint, None, usage=counts, **extension))
@@ -271,7 +274,7 @@ def create_app(
                 slots.release()
 
         class _Stream(StreamingResponse):
-            async def __call__(self, scope, receive, send) -> None:
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
                 import anyio
 
                 try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generator, Iterator, cast
+from typing import TYPE_CHECKING, Generator, Iterator
 
 from tools.errors import TunewiseError
 from tools.rag.search import SearchHit
@@ -182,7 +182,7 @@ class Engine:
             },
         )
 
-    def start_stream(self, turn: Turn, usage: dict) -> tuple[Iterator[str], str | None]:
+    def start_stream(self, turn: Turn, usage: dict) -> tuple[Generator[str, None, None], str | None]:
         """Start generating and wait for the first piece, so a failure to start is still an HTTP error."""
         self.check_length(turn)
         turn.generation_started = time.perf_counter()
@@ -192,7 +192,7 @@ class Engine:
         try:
             return pieces, next(pieces, None)
         except Exception as exc:
-            cast(Generator[str, None, None], pieces).close()  # both generators' stream() are generator functions
+            pieces.close()
             raise self._failed(exc) from None
 
     def next_piece(self, pieces: Iterator[str]) -> str | None:
