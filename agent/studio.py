@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.interviewer.offline import OfflineInterviewer
-from graphs import interview, pipeline
+from graphs import pipeline
 from graphs.state import Context
 
 
@@ -20,4 +20,4 @@ class StudioContext(Context):
 
 
 graph = pipeline.build(context_schema=StudioContext)
-interview_graph = interview.build(context_schema=StudioContext)
+interview_graph = pipeline.build_interview(context_schema=StudioContext)

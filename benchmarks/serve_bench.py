@@ -201,7 +201,8 @@ def main() -> None:
     from tests.fakes.openai_server import FakeOpenAI
     from tests.fakes.tiny_lora import train_tiny_lora
     from tests.fakes.tiny_model import build_tiny_model
-    from tools.clients import generator_loader, get_chroma_client
+    from tools.builders import generator_loader
+    from tools.clients import get_chroma_client
     from tools.deploy.deploy import DeployInput, load_deployment
     from tools.deploy.deploy import run as deploy
     from tools.rag.embedders import get_embedder

@@ -8,11 +8,12 @@ again, until it is accepted. Interviewer-agnostic: the offline and the LLM reade
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from graphs import interview as iv
 from graphs.state import STEPS, AgentState, Context, Interviewer
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
@@ -34,33 +35,8 @@ MODIFIERS = {
 ITEM_MODIFIERS = {"prompting": ("prompt_large",), "private": ("complex_domain", "best_quality", "fast_iteration")}
 
 
-def describe(fact: str, value: Any) -> str:
-    """Return a fact's value in words, as the list shows it."""
-    if fact == "prompting":
-        return {
-            "not_tried": "not tried yet",
-            "fell_short": "tried, and it fell short",
-            "good_enough": "tried, and it is good enough (about 80% of the way or more)",
-        }.get(value, str(value))
-    if fact == "problem":
-        return {
-            "knowledge": "knowledge (facts the model lacks)",
-            "behaviour": "behaviour (how it answers)",
-            "both": "both knowledge and behaviour",
-        }.get(value, str(value))
-    if fact == "examples":
-        return f"{value:,} good examples" if isinstance(value, int) else str(value)
-    if fact == "stable":
-        return "stable for the coming months" if value else "likely to change soon"
-    if fact == "private":
-        return "must stay in-house" if value else "may go to OpenAI"
-    return str(value)
-
-
 def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
     """Build the numbered list: one item per step, what was read, its source and evidence, and any doubt."""
-    from graphs import interview as iv
-
     out = []
     for n, (key, fact, title) in enumerate(STEPS, 1):
         entry = iv.problem_fact(facts) if fact == "problem" else facts.get(fact)
@@ -78,7 +54,7 @@ def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
                 }
             )
             continue
-        read = describe(fact, entry["value"])
+        read = iv.describe(fact, entry["value"])
         extra = [MODIFIERS[m] for m in ITEM_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
         if extra:
             read += "; " + "; ".join(extra)
@@ -114,8 +90,6 @@ def read_correction(reader: Interviewer, n: int | None, said: str) -> tuple[dict
     """Read one correction: return the facts it states (source `stated`, over any reading) and None, or no facts
     and why it could not be read.
     """
-    from graphs import interview as iv
-
     if n is not None and not 1 <= n <= len(STEPS):
         return {}, f"there is no item {n}: the list has {len(STEPS)}"
     fact = STEPS[n - 1][1] if n else None
@@ -147,8 +121,6 @@ def read_correction(reader: Interviewer, n: int | None, said: str) -> tuple[dict
 
 def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Show what was read and take "yes" or corrections; nothing before the interrupt has effects."""
-    from graphs import interview as iv
-
     if not state.get("interactive", True):
         return {}  # --non-interactive: what was not read is assumed and listed, as the steps recorded it
     settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
@@ -183,8 +155,6 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
 
 def _records(state: AgentState, facts: dict) -> dict:
     """Rebuild the step records from the facts as accepted (the goal's full reading may have been merged since)."""
-    from graphs import interview as iv
-
     out = {}
     have = {**iv.known(facts), "openai_status": iv.openai_status(state)}
     for key, fact, _ in STEPS:

@@ -1,7 +1,7 @@
 """The interview: one node per step of the framework, asking only what the goal text left open and what could
 still change the recommendation, one question at a time, each with a line on why it matters.
 
-`add_interview(builder)` wires intake -> step_prompt -> ... -> step_path -> decide into any StateGraph over
+`graphs.pipeline.add_interview(builder)` wires intake -> step_prompt -> ... -> step_path -> decide into any StateGraph over
 `AgentState`; `graph` is the interview alone, for LangGraph Studio.
 """
 
@@ -11,13 +11,11 @@ import datetime as dt
 import re
 from typing import Any, Callable, Literal, Sequence
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import STEPS, AgentState, Context, DataSummary, Finding, Interviewer, Node
+from graphs.state import AgentState, Context, DataSummary, Finding, Interviewer, Node
 from prompts import render
 from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
@@ -61,6 +59,29 @@ def question(fact: str) -> tuple[str, str]:
     """Return (the question, why it matters) for `fact`, from prompts/question_FACT.md."""
     text, why = render(f"question_{fact}").strip().split("\n", 1)
     return text.strip(), why.strip()
+
+
+def describe(fact: str, value: Any) -> str:
+    """Return a fact's value in words, as the list shows it."""
+    if fact == "prompting":
+        return {
+            "not_tried": "not tried yet",
+            "fell_short": "tried, and it fell short",
+            "good_enough": "tried, and it is good enough (about 80% of the way or more)",
+        }.get(value, str(value))
+    if fact == "problem":
+        return {
+            "knowledge": "knowledge (facts the model lacks)",
+            "behaviour": "behaviour (how it answers)",
+            "both": "both knowledge and behaviour",
+        }.get(value, str(value))
+    if fact == "examples":
+        return f"{value:,} good examples" if isinstance(value, int) else str(value)
+    if fact == "stable":
+        return "stable for the coming months" if value else "likely to change soon"
+    if fact == "private":
+        return "must stay in-house" if value else "may go to OpenAI"
+    return str(value)
 
 
 def interviewer_of(runtime: Runtime[Context] | None) -> Interviewer:
@@ -319,8 +340,6 @@ def make_step(key: str, fact: str, title: str) -> Node:
         retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
         payload = {"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry}
         if unsure and entry is not None:  # unsure implies an entry; said again for the type checker
-            from graphs.confirm import describe
-
             payload["read"] = doubt or (
                 f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am not sure. Enter keeps it."
             )
@@ -426,37 +445,6 @@ def route_step(key: str) -> Callable[[AgentState], Literal["again", "next"]]:
         return "next" if key in (state.get("steps") or {}) and state.get("asking") != key else "again"
 
     return route
-
-
-def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentState]) -> None:
-    """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
-
-    A correction at the confirm step walks the five steps again: they ask only what the correction made
-    relevant and still unknown, then the list is shown again.
-    """
-    from graphs.confirm import confirm, route_confirm
-
-    builder.add_node("intake", intake)
-    names = [f"step_{key}" for key, _, _ in STEPS]
-    for (key, fact, title), name in zip(STEPS, names):
-        builder.add_node(name, make_step(key, fact, title))
-    builder.add_node("confirm", confirm)
-    builder.add_node("decide", decide_node)
-    builder.add_edge(START, "intake")
-    builder.add_edge("intake", names[0])
-    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
-        builder.add_conditional_edges(name, route_step(key), {"again": name, "next": nxt})
-    builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
-
-
-def build(
-    checkpointer: Any = None, *, context_schema: type[Context] = Context
-) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
-    """Compile the interview alone (up to the decision); agent/studio.py gives LangGraph Studio its build."""
-    builder = StateGraph(AgentState, context_schema=context_schema)
-    add_interview(builder)
-    builder.add_edge("decide", END)
-    return builder.compile(checkpointer=checkpointer)
 
 
 assert set(ASSUMED) == set(DOMAINS)  # every fact the interview may assume is one the decision enumerates

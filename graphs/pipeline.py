@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from graphs import interview as iv
 from graphs import steps
-from graphs.interview import add_interview
+from graphs.confirm import confirm, route_confirm
 from graphs.plan import build_plan
 from graphs.state import (
     STATE_TYPES,
+    STEPS,
     AgentState,
     Context,
     DeployStepResult,
@@ -192,6 +194,35 @@ def report(state: AgentState) -> dict:
             "run_dir": str(run_dir(state)) if executed else None,
         },
     }
+
+
+def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentState]) -> None:
+    """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
+
+    A correction at the confirm step walks the five steps again: they ask only what the correction made
+    relevant and still unknown, then the list is shown again.
+    """
+    builder.add_node("intake", iv.intake)
+    names = [f"step_{key}" for key, _, _ in STEPS]
+    for (key, fact, title), name in zip(STEPS, names):
+        builder.add_node(name, iv.make_step(key, fact, title))
+    builder.add_node("confirm", confirm)
+    builder.add_node("decide", iv.decide_node)
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", names[0])
+    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
+        builder.add_conditional_edges(name, iv.route_step(key), {"again": name, "next": nxt})
+    builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
+
+
+def build_interview(
+    checkpointer: Any = None, *, context_schema: type[Context] = Context
+) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
+    """Compile the interview alone (up to the decision); agent/studio.py gives LangGraph Studio its build."""
+    builder = StateGraph(AgentState, context_schema=context_schema)
+    add_interview(builder)
+    builder.add_edge("decide", END)
+    return builder.compile(checkpointer=checkpointer)
 
 
 def build(

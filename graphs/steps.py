@@ -296,8 +296,9 @@ def _prompted_model(plan: Plan) -> str:
 
 def evaluate(ctx: StepContext) -> StepResult:
     """Score the split's held-out file: the trained model against its base and the prompted base."""
-    from tools.clients import generator_loader, retriever_for
-    from tools.evaluation.evaluate import EvalInput, run
+    from tools.builders import generator_loader, retriever_for
+    from tools.evaluation.evaluate import run
+    from tools.evaluation.schema import EvalInput
     from tools.rag.embedders import get_embedder
 
     split = ctx.results.get("split")

@@ -43,14 +43,24 @@ def _graph(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> dict[str,
 
 
 def test_tools_import_nothing_from_agent_or_graphs():
-    bad = sorted(f"{m} -> {d}" for m, deps in _graph().items() if m.startswith("tools") for d in deps
-                 if d.split(".")[0] in ("agent", "graphs"))
+    bad = sorted(
+        f"{m} -> {d}"
+        for m, deps in _graph().items()
+        if m.startswith("tools")
+        for d in deps
+        if d.split(".")[0] in ("agent", "graphs")
+    )
     assert not bad, bad
 
 
 def test_graphs_never_import_agent():
-    bad = sorted(f"{m} -> {d}" for m, deps in _graph().items() if m.startswith("graphs") for d in deps
-                 if d.split(".")[0] == "agent")
+    bad = sorted(
+        f"{m} -> {d}"
+        for m, deps in _graph().items()
+        if m.startswith("graphs")
+        for d in deps
+        if d.split(".")[0] == "agent"
+    )
     assert not bad, bad
 
 

@@ -17,9 +17,10 @@ from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.openai_server import openai_server  # noqa: F401 - the fixture
 from tests.fakes.tiny_lora import train_tiny_lora
 from tests.fakes.tiny_model import build_tiny_model
-from tools.clients import generator_loader
+from tools.builders import generator_loader
 from tools.errors import TunewiseError
-from tools.evaluation.evaluate import EvalInput, run
+from tools.evaluation.evaluate import run
+from tools.evaluation.schema import EvalInput
 
 SYSTEM = "Answer with a JSON label."
 TRAIN_Q = [

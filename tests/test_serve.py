@@ -27,7 +27,7 @@ from tools.serving.protocol import Limits
 
 def own_clients(folder):
     """The deployment's own generator and retriever, as `tunewise serve` builds them."""
-    from tools.clients import deployment_clients
+    from tools.builders import deployment_clients
 
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}

@@ -90,7 +90,7 @@ def _ask(client: openai.OpenAI, model: str, code: str):
 
 def own_clients(folder):
     """The deployment's own generator and retriever, as `tunewise serve` builds them."""
-    from tools.clients import deployment_clients
+    from tools.builders import deployment_clients
 
     generator, retriever = deployment_clients(folder)
     return {"generator": generator, "retriever": retriever}

@@ -48,8 +48,9 @@ def eval_command(
     import datetime as dt
 
     from agent.console import console, err_console, print_json
-    from tools.clients import generator_loader, retriever_for
-    from tools.evaluation.evaluate import EvalInput, paid_models, run
+    from tools.builders import generator_loader, retriever_for
+    from tools.evaluation.evaluate import run
+    from tools.evaluation.schema import EvalInput, paid_models
     from tools.rag.embedders import get_embedder
     from tools.settings import get_settings
 

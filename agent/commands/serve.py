@@ -80,7 +80,7 @@ def serve(
 
 def _start(deployment: Path, say, **options):
     """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
-    from tools.clients import deployment_clients
+    from tools.builders import deployment_clients
     from tools.deploy.deploy import load_deployment
     from tools.errors import TunewiseError
     from tools.serving.app import create_app

@@ -18,7 +18,7 @@ from tools.evaluation.metrics import METRICS, Profile, habits, words
 if TYPE_CHECKING:
     from tools.dataset.formats import ChatExample
     from tools.evaluation.bootstrap import Comparison
-    from tools.evaluation.evaluate import EvalInput, EvalResult, MetricValue
+    from tools.evaluation.schema import EvalInput, EvalResult, MetricValue
     from tools.models.generation import Generation
 
 

@@ -360,7 +360,7 @@ class OpenAIGenerator:
 
 def load_generator(spec: ModelSpec, *, client: Any = None) -> HFGenerator | OpenAIGenerator:
     """Build the generator a spec names: a local model loads here, once; an `openai:` spec needs its `client`
-    (`tools.clients.generator_loader()` builds one per spec from the environment).
+    (`tools.builders.generator_loader()` builds one per spec from the environment).
     """
     if spec.kind == "hf":
         return HFGenerator(spec)

@@ -53,7 +53,7 @@ def create_app(
     retriever: Any,
 ) -> FastAPI:
     """Build the FastAPI app serving the deployment in `deployment_dir` with `generator` and `retriever`
-    (`tools.clients.deployment_clients(DIR)` builds the deployment's own).
+    (`tools.builders.deployment_clients(DIR)` builds the deployment's own).
 
     The key is read from the environment variable `api_key_env` here, once, so it never passes through a command
     line; requests must then send it as `Authorization: Bearer KEY`.
