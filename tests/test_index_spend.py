@@ -13,17 +13,11 @@ from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.openai_server import openai_server  # noqa: F401 - fixture
 from tools.clients import get_chroma_client
 from tools.errors import TunewiseError
-from tools.rag import embedders as clients
 from tools.rag.embedders import OpenAIEmbedder
 from tools.rag.index import EmbeddingSpend, IndexInput, run
 
 runner = CliRunner()
 SMALL = "openai:text-embedding-3-small"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_embedders(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clients, "_EMBEDDERS", {})  # each test's fake server gets its own client
 
 
 def _docs(folder: Path, count: int = 4) -> Path:

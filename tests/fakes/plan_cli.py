@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from agent.cli import main
 from tests.fakes.hash_embedder import HashEmbedder
-from tools.rag import embedders as clients
+from tools.rag.embedders import use_embedder
 
 if __name__ == "__main__":
-    clients._EMBEDDERS["local"] = HashEmbedder(dimension=384, name="local:fake-hash")  # the seam get_embedder reads
+    use_embedder("local", HashEmbedder(dimension=384, name="local:fake-hash"))
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -183,19 +184,34 @@ def _is_local(base_url: str) -> bool:
     return (urlsplit(base_url).hostname or "") in LOOPBACK
 
 
-_EMBEDDERS: dict[str, Embedder] = {}  # tests put a fake under "local" here
+# Loaded embedders by (spec, endpoint): an OpenAI embedder is bound to the endpoint OPENAI_BASE_URL named when it
+# was built, so a different endpoint gets its own.
+_EMBEDDERS: dict[tuple[str, str], Embedder] = {}
+
+
+def _key(spec: str) -> tuple[str, str]:
+    return spec, os.environ.get("OPENAI_BASE_URL", "") if spec.startswith("openai:") else ""
+
+
+def use_embedder(spec: str, embedder: Embedder) -> None:
+    """Serve `embedder` for `spec` from now on in this process: how an application or a test puts its own
+    embedder (a fake one, a GPU one) where `get_embedder(spec)` is asked for.
+    """
+    _EMBEDDERS[_key(spec)] = embedder
 
 
 def get_embedder(spec: str = "local") -> Embedder:
-    """Return the embedder `spec` names: `local` (default, offline MiniLM) or `openai:MODEL`; loaded once per process.
+    """Return the embedder `spec` names: `local` (default, offline MiniLM) or `openai:MODEL`; loaded once per process
+    (per endpoint for OpenAI).
 
     Raises TunewiseError (exit code 2) for any other spec.
     """
-    if spec not in _EMBEDDERS:
+    key = _key(spec)
+    if key not in _EMBEDDERS:
         if spec == "local":
-            _EMBEDDERS[spec] = LocalEmbedder()
+            _EMBEDDERS[key] = LocalEmbedder()
         elif spec.startswith("openai:"):
-            _EMBEDDERS[spec] = OpenAIEmbedder(spec.split(":", 1)[1])
+            _EMBEDDERS[key] = OpenAIEmbedder(spec.split(":", 1)[1])
         else:
             raise TunewiseError(f"unknown embedder '{spec}'", hint="use 'local' or 'openai:MODEL'", exit_code=2)
-    return _EMBEDDERS[spec]
+    return _EMBEDDERS[key]
