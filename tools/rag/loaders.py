@@ -198,7 +198,7 @@ class _HTMLText(HTMLParser):
         self.level = 0
         self.in_pre = 0
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self.skip_depth += 1
         elif re.fullmatch(r"h[1-6]", tag):
@@ -208,7 +208,7 @@ class _HTMLText(HTMLParser):
             self.parts.append("\n\n" if tag != "br" else "\n")
         self.in_pre += tag == "pre"
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP:
             self.skip_depth = max(0, self.skip_depth - 1)
         elif re.fullmatch(r"h[1-6]", tag) and self.heading is not None:
@@ -222,7 +222,7 @@ class _HTMLText(HTMLParser):
         if tag == "pre":
             self.in_pre = max(0, self.in_pre - 1)
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self.skip_depth:
             return
         target = self.heading if self.heading is not None else self.parts

@@ -89,7 +89,7 @@ def marker_callback(keep: int) -> Any:
     from transformers import TrainerCallback
 
     class CheckpointMarker(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if args.world_size > 1:  # every rank has written its RNG state before the marker says "whole"
                 import torch.distributed as dist
 

@@ -45,7 +45,9 @@ def _trainer_class(plain_loss: bool) -> Any:
         ("0 active drivers"); the model's own cross-entropy over the same labels is the same NLL.
         """
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        def compute_loss(
+            self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
             return Trainer.compute_loss(
                 self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
             )
@@ -281,7 +283,7 @@ def run_training(
         source_path = result.get("gguf_files") or [result["merged_dir"]]
         relative = "./" + Path(source_path[0]).relative_to(out).as_posix()
 
-        def render(messages, add_generation_prompt):
+        def render(messages: list[dict[str, Any]], add_generation_prompt: bool) -> Any:
             return tokenizer.apply_chat_template(
                 messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
             )

@@ -126,11 +126,13 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
                     fh.write(json.dumps(record) + "\n")
                 emit({"event": "log", **record, "total_steps": state.max_steps})
 
-        def on_train_begin(self, args, state, control, **kwargs):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.mark = (time.perf_counter(), state.num_input_tokens_seen)
             return control
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             logs = logs or {}
             step = state.global_step
             if "loss" in logs:
@@ -160,7 +162,7 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
                     control.should_training_stop = True
             return control
 
-        def on_train_end(self, args, state, control, **kwargs):
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if self.pending:
                 self._write(state, self.pending)
                 self.pending = None
