@@ -34,7 +34,16 @@ SECRET_RE = re.compile(
     rb"|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_\-]{35}"
 )
 EMAIL_RE = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# EMAIL_RE from its '@' on: an address exists where one local-part byte precedes an '@' this matches after. Searching
+# for the literal '@' skips ahead at memchr speed, where EMAIL_RE tries its local part at every letter (~8 µs a line).
+_EMAIL_TAIL_RE = re.compile(rb"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL_LOCAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 DIGITS_RE = re.compile(rb"[0-9][0-9 ().-]{8,}[0-9]")
+# Every DIGITS_RE match is a run of 10+ bytes of [0-9 ().-]: with those bytes mapped to 1 and the rest to 0, a line
+# without ten 1s in a row has none, and one translate and one substring test say so (DIGITS_RE.finditer: ~3.5 µs
+# on a line of support text with order numbers).
+_DIGIT_RUN_TABLE = bytes(49 if b in b"0123456789 ().-" else 48 for b in range(256))
+_DIGIT_RUN = b"1" * 10
 PHONE_RE = re.compile(r"^\+?(?:\d[ .\-]?)?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]?\d{4}$")
 NUMBERED_RE = re.compile(r"^\s*\d+[.)]\s", re.M)
 BULLET_RE = re.compile(r"^\s*[-*•]\s", re.M)
@@ -137,6 +146,16 @@ class Scan:
         return max(0, NEAR_DUP_LIMIT - len(self.ex_line))
 
 
+def _has_email(raw: bytes) -> bool:
+    """Whether EMAIL_RE.search(raw) finds an address, found from each '@' rather than from every letter."""
+    at = raw.find(b"@", 1)
+    while at > 0:
+        if raw[at - 1] in _EMAIL_LOCAL and _EMAIL_TAIL_RE.match(raw, at):
+            return True
+        at = raw.find(b"@", at + 1)
+    return False
+
+
 def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
     """Checks on the raw line that need no parsing: secrets and PII (cheap substring tests gate each regex).
 
@@ -154,10 +173,10 @@ def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
             sev = "error" if cfg.hosted else "warning"
             scan.add(line, sev, "secret", f"looks like a secret ({shown}); remove it before the data leaves your machine", cap)
             leaked = cfg.hosted
-    if b"@" in raw and EMAIL_RE.search(raw):
+    if b"@" in raw and _has_email(raw):
         scan.add(line, "warning", "pii", "contains an email address", cap)
-    if len(raw) - len(raw.translate(None, _DIGITS)) < 10:
-        return leaked  # no phone or card number has fewer than 10 digits
+    if len(raw) - len(raw.translate(None, _DIGITS)) < 10 or _DIGIT_RUN not in raw.translate(_DIGIT_RUN_TABLE):
+        return leaked  # no phone or card number has fewer than 10 digits, or fewer than 10 bytes in a row
     kinds = set()
     for match in DIGITS_RE.finditer(raw):
         text = match.group().decode("ascii", "ignore").strip()
