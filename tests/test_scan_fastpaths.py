@@ -1,8 +1,10 @@
-"""The scan's shortcuts give exactly what the plain way gives."""
+"""The scan's shortcuts give exactly what the plain way gives: the PII pre-checks and the answer cache."""
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 from tools.scan import DIGITS_RE, EMAIL_RE, _DIGIT_RUN, _DIGIT_RUN_TABLE, _has_email
 
@@ -35,3 +37,67 @@ def test_digit_run_precheck_never_skips_a_line_with_a_number():
             matched += 1
             assert _DIGIT_RUN in raw.translate(_DIGIT_RUN_TABLE), raw
     assert matched > 100
+
+
+def _repetitive_file(path: Path) -> Path:
+    """Canned answers over and over (as support logs have), in every style, with weights, tool calls and turns."""
+    rng = random.Random(3)
+    answers = ["Thanks, we are on it.", "1. Open Settings.\n2. Press Reset.", "- check the cable\n- restart",
+               '{"status": "refunded"}', "THANKS, we are  on it.", "Sorry to hear that! " * 30]
+    lines = []
+    for i in range(400):
+        answer = rng.choice(answers)
+        messages = [{"role": "system", "content": "You are Acme's support agent."},
+                    {"role": "user", "content": f"Ticket {rng.randint(1, 60)}: my order is late."}]
+        if i % 7 == 0:  # an earlier assistant turn, not trained on, then the final answer
+            messages += [{"role": "assistant", "content": rng.choice(answers), "weight": 0},
+                         {"role": "user", "content": "And?"}]
+        if i % 11 == 0:  # the same answer text with a tool call: its tokens count on top of the cached text's
+            messages += [{"role": "assistant", "content": answer, "tool_calls": [
+                {"id": f"c{i}", "type": "function", "function": {"name": "refund", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": f"c{i}", "content": "ok"}]
+        messages.append({"role": "assistant", "content": answer})
+        lines.append(json.dumps({"messages": messages}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_answer_cache_changes_nothing_in_the_result(tmp_path, monkeypatch):
+    import tools.scan as scan
+    from tools.validate import ValidateInput, run
+
+    path = _repetitive_file(tmp_path / "canned.jsonl")
+
+    def result():
+        return run(ValidateInput(path=path, model="gpt-4o", workers=1)).model_dump()
+
+    monkeypatch.setattr(scan, "ANSWER_CACHE_CHARS", -1)  # nothing is ever cached: every answer encoded afresh
+    uncached = result()
+    monkeypatch.setattr(scan, "ANSWER_CACHE_CHARS", 2000)
+    assert result() == uncached
+    monkeypatch.setattr(scan, "ANSWER_CACHE", 3)  # full every few answers: the keep-the-repeated path runs often
+    assert result() == uncached
+    assert uncached["valid_examples"] == 400 and uncached["warning_counts"].get("duplicate")
+
+
+def test_answer_cache_hits_repeated_answers():
+    from tools.scan import Measurer, Scan, ScanConfig
+    from tools.tokens import get_encoding
+
+    enc = get_encoding("o200k_base")
+    calls = []
+
+    class Counting:
+        def encode_ordinary(self, text):
+            calls.append(text)
+            return enc.encode_ordinary(text)
+
+    cfg = ScanConfig(fmt="chat", encoding_name="o200k_base", max_example_tokens=65536, hosted=True)
+    scan = Scan()
+    measure = Measurer(Counting(), cfg, scan)
+    for i in range(100):
+        measure([{"role": "user", "content": f"where is order {i}?"},
+                 {"role": "assistant", "content": "1. Open the tracking link.\n2. Wait a day."}], i + 1)
+    measure.finish()
+    assert calls.count("1. Open the tracking link.\n2. Wait a day.") == 1
+    assert len(set(scan.ex_answer_tokens)) == 1 and set(scan.ex_style) == {1} and len(set(scan.ex_answer)) == 1
