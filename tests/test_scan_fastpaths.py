@@ -77,6 +77,18 @@ def test_answer_cache_changes_nothing_in_the_result(tmp_path, monkeypatch):
     assert result() == uncached
     monkeypatch.setattr(scan, "ANSWER_CACHE", 3)  # full every few answers: the keep-the-repeated path runs often
     assert result() == uncached
+    monkeypatch.setattr(scan, "ANSWER_CACHE", 2)  # a fill without a hit rests the cache for 3 answers, often
+    monkeypatch.setattr(scan, "ANSWER_CACHE_REST", 3)
+    rests = []
+    full = scan.Measurer._answer_cache_full
+
+    def counted(self):
+        full(self)
+        rests.append(self.answers_uncached)
+
+    monkeypatch.setattr(scan.Measurer, "_answer_cache_full", counted)
+    assert result() == uncached
+    assert 3 in rests and 0 in rests  # it rested, and it came back
     assert uncached["valid_examples"] == 400 and uncached["warning_counts"].get("duplicate")
 
 

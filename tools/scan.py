@@ -30,9 +30,12 @@ _SYSTEM_CACHE = 256  # distinct system prompts whose token counts are remembered
 # Answers whose token count, norm_hash and style are remembered, per process: templated logs repeat their canned
 # answers, and duplicated data its examples; a dict lookup costs ~0.2 µs where encoding an answer costs ~10 µs.
 # When full, the cache keeps (up to half of it) the answers found in it again since it last filled: unique answers
-# pass through, repeated ones stay. Answers over ANSWER_CACHE_CHARS are not kept: at most ~20 MB.
+# pass through, repeated ones stay. Answers over ANSWER_CACHE_CHARS are not kept: at most ~20 MB. A fill with under
+# 1 hit in 64 answers (every answer different, as in most files) rests the cache for ANSWER_CACHE_REST answers, so
+# that such files do not pay its lookups.
 ANSWER_CACHE = 8192
 ANSWER_CACHE_CHARS = 2000
+ANSWER_CACHE_REST = 8 * ANSWER_CACHE
 
 SPECIAL_RE = re.compile(r"<\|(?:endoftext|im_start|im_end|im_sep|fim_prefix|fim_middle|fim_suffix|endofprompt|startoftext|eot_id|start_header_id|end_header_id)\|>")
 SECRET_RE = re.compile(
@@ -211,11 +214,16 @@ class Measurer:
         self.system_cache: dict[str, tuple[int, int, str]] = {}  # system text -> (tokens, hash, its part of the prompt)
         self.answer_cache: dict[str, tuple[int, int, int]] = {}  # answer text -> (tokens, norm_hash, style)
         self.answers_again: set[str] = set()  # answers found in the cache since it last filled
+        self.answer_hits = 0  # answers found in the cache since it last filled
+        self.answers_uncached = 0  # answers still to measure without the cache, while it rests
 
     def _answer_cache_full(self) -> None:
-        cache = self.answer_cache
-        self.answer_cache = {text: cache[text] for text, _ in zip(self.answers_again, range(ANSWER_CACHE // 2))}
+        cache, again = self.answer_cache, self.answers_again
+        self.answer_cache = {text: cache[text] for text, _ in zip(again, range(ANSWER_CACHE // 2))}
         self.answers_again = set()
+        if self.answer_hits * 64 < ANSWER_CACHE:
+            self.answers_uncached = ANSWER_CACHE_REST
+        self.answer_hits = 0
 
     def count(self, text: str) -> int:
         if len(text) <= _HUGE_TEXT:
@@ -255,8 +263,10 @@ class Measurer:
             elif len(text) > _HUGE_TEXT:
                 n = self.count(text)
             elif role == "assistant":
-                known = self.answer_cache.get(text)
-                if known is None:
+                if self.answers_uncached:  # the cache rests: no lookup
+                    self.answers_uncached -= 1
+                    known = (len(encode(text)), norm_hash(text), style_of(text))
+                elif (known := self.answer_cache.get(text)) is None:
                     known = (len(encode(text)), norm_hash(text), style_of(text))
                     if len(text) <= ANSWER_CACHE_CHARS:
                         if len(self.answer_cache) >= ANSWER_CACHE:
@@ -264,6 +274,7 @@ class Measurer:
                         self.answer_cache[text] = known
                 else:
                     self.answers_again.add(text)
+                    self.answer_hits += 1
                 n = known[0]
             elif role == "user":
                 toks = encode(text)
