@@ -38,7 +38,7 @@ SIZES = (1, 2, 4, 8)
 
 
 def best(fn, repeats: int = 2) -> float:
-    """Return the least of a few timings, in seconds: the machine is shared, and the least is the one least disturbed."""
+    """The least of a few timings: the machine is shared, and the least is the one least disturbed."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -59,7 +59,7 @@ def report(name: str, sizes: list[int], seconds: list[float]) -> None:
 
 
 def prefix(scan, n: int):
-    """Return the scan of the file's first n valid examples: its per-example arrays cut at n."""
+    """The scan of the file's first n valid examples: its per-example arrays cut at n."""
     from tools.dataset.scan import EXAMPLE_ARRAYS, MINHASHES
 
     part = copy.copy(scan)
@@ -81,7 +81,7 @@ def scanned(shape: str, n: int, tmp: Path):
 
 
 def conflicting(scan, seed: int = 0):
-    """Return the scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
+    """The scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
     rng = random.Random(seed)
     out = copy.copy(scan)
     out.ex_answer = array("q", (h + 1 if rng.random() < 0.33 else h for h in scan.ex_answer))
@@ -155,26 +155,28 @@ def bootstrap_growth(args) -> None:
         }
         scores = {name: rng.random(n).tolist() for name in preds}
 
-        def once() -> None:
-            idx = bs.resamples(n)
+        def once() -> None:  # as tools/evaluation/evaluate.py does it
             stats = {
                 name: {"score": bs.mean_stat(scores[name]), "macro_f1": bs.labels_f1_stat(preds[name], gold)}
                 for name in preds
             }
+            drawn = bs.samples({(name, m): stat for name in stats for m, stat in stats[name].items()}, n)
             for name in stats:
-                for stat in stats[name].values():
-                    bs.interval(stat, idx)
+                for m, stat in stats[name].items():
+                    bs.interval_of(stat, drawn[name, m], n)
             for metric in ("score", "macro_f1"):
-                bs.compare(
+                bs.compare_of(
                     "a",
                     "b",
                     "label_accuracy" if metric == "score" else "macro_f1",
                     stats["a"][metric],
                     stats["b"][metric],
-                    idx,
+                    drawn["a", metric],
+                    drawn["b", metric],
+                    n,
                 )
 
-        times.append(best(once, repeats=1))
+        times.append(best(once))
     report("eval bootstrap (examples)", sizes, times)
 
 
@@ -185,7 +187,7 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=500, help="n for eval's bootstrap")
     parser.add_argument("--only", default="validate,split,conflicts,index,bootstrap")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; best of 2 runs per size (bootstrap: 1)", flush=True)
+    print(f"{os.cpu_count()} cores; best of 2 runs per size", flush=True)
     want = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         if want & {"validate", "split", "conflicts"}:

@@ -87,7 +87,6 @@ def test_a_horizon_is_reported_not_silent(tmp_path: Path, monkeypatch) -> None:
     path.write_text("\n".join(lines) + "\n")
     found = run(ValidateInput(path=path))
     assert [(w.line, w.code) for w in found.warnings if w.code == "near_duplicate"] == [(91, "near_duplicate")]
-    monkeypatch.setattr(scan, "NEAR_DUP_LIMIT", 50)
-    limited = run(ValidateInput(path=path))
+    limited = run(ValidateInput(path=path), limits=scan.ScanLimits(near_dup_limit=50))
     assert (limited.near_duplicates_searched, limited.near_duplicate_horizon) == (50, 51)
     assert "near_duplicate" not in limited.warning_counts

@@ -79,7 +79,7 @@ def test_the_merged_scan_keeps_line_numbers_and_sketch_rows(tmp_path: Path) -> N
     middle = path.read_bytes().index(b"\n", size // 2) + 1
     child = ForkedScan.start(str(path), middle, size, CFG)
     merged = scan_range(str(path), 0, middle, CFG)
-    child.merge_into(merged)
+    child.merge_into(merged, CFG.limits.near_dup_limit)
     for name in (
         "ex_line",
         "ex_tokens",
@@ -102,5 +102,5 @@ def test_a_scanner_that_dies_is_one_clear_error(tmp_path: Path) -> None:
     child = ForkedScan.start(str(fifo), 0, 1 << 20, CFG)
     os.kill(child.pid, signal.SIGKILL)
     with pytest.raises(TunewiseError, match="killed by signal 9"):
-        child.merge_into(Scan())
+        child.merge_into(Scan(), CFG.limits.near_dup_limit)
     assert child.pid == 0 and child.fd == -1

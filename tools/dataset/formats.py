@@ -125,11 +125,13 @@ def iter_raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
-_ARRAY_CHUNK = 1 << 20  # characters read at a time
+ARRAY_CHUNK = 1 << 20  # characters read at a time
 MAX_ELEMENT_CHARS = 64 * 1024 * 1024  # an element that does not parse within this much text is reported, not read on
 
 
-def iter_json_array(path: Path, *, with_text: bool = False) -> Iterator[tuple]:
+def iter_json_array(
+    path: Path, *, with_text: bool = False, chunk: int = ARRAY_CHUNK, max_element_chars: int = MAX_ELEMENT_CHARS
+) -> Iterator[tuple]:
     """Yield (line number, element) of a JSON array file, where the line is the one its element starts on;
     with `with_text`, (line number, element, the element's JSON text as written).
 
@@ -138,7 +140,7 @@ def iter_json_array(path: Path, *, with_text: bool = False) -> Iterator[tuple]:
     """
     try:
         with path.open("r", encoding="utf-8-sig") as fh:
-            yield from _JsonArrayReader(fh, path, with_text)
+            yield from _JsonArrayReader(fh, path, with_text, chunk=chunk, max_element_chars=max_element_chars)
     except UnicodeDecodeError:
         raise TunewiseError("bytes that are not UTF-8", path=str(path), hint="re-save the file as UTF-8") from None
 
@@ -146,8 +148,17 @@ def iter_json_array(path: Path, *, with_text: bool = False) -> Iterator[tuple]:
 class _JsonArrayReader:
     _SPACE = " \t\r\n"
 
-    def __init__(self, fh, path: Path, with_text: bool = False) -> None:
+    def __init__(
+        self,
+        fh: Any,
+        path: Path,
+        with_text: bool = False,
+        *,
+        chunk: int = ARRAY_CHUNK,
+        max_element_chars: int = MAX_ELEMENT_CHARS,
+    ) -> None:
         self.fh, self.path, self.with_text = fh, path, with_text
+        self.chunk, self.max_element_chars = chunk, max_element_chars
         self.text = ""
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
         self.decoder = json.JSONDecoder()
@@ -155,7 +166,7 @@ class _JsonArrayReader:
     def _fill(self) -> bool:
         """Drop what was consumed and read another chunk; False once the file has ended."""
         # Read at least as much as is held: an element many chunks long is re-parsed a few times, not once a chunk.
-        more = "" if self.eof else self.fh.read(max(_ARRAY_CHUNK, len(self.buf) - self.pos))
+        more = "" if self.eof else self.fh.read(max(self.chunk, len(self.buf) - self.pos))
         self.buf, self.pos = self.buf[self.pos :] + more, 0
         self.eof = self.eof or not more
         return bool(more)
@@ -187,9 +198,9 @@ class _JsonArrayReader:
                 element, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
                 # Out of text mid-element: read on. It is a real error once the file ends or the element is huge.
-                if len(self.buf) - self.pos > MAX_ELEMENT_CHARS:
+                if len(self.buf) - self.pos > self.max_element_chars:
                     raise self._bad(
-                        f"an element runs past {MAX_ELEMENT_CHARS >> 20} M characters without parsing ({exc.msg})"
+                        f"an element runs past {self.max_element_chars >> 20} M characters without parsing ({exc.msg})"
                     ) from None
                 if not self._fill():
                     raise self._bad(f"invalid JSON array ({exc.msg})") from None

@@ -50,7 +50,7 @@ class ForkedScan:
         os.close(write_fd)
         return cls(pid, read_fd, start)
 
-    def merge_into(self, merged: Scan) -> None:
+    def merge_into(self, merged: Scan, near_dup_limit: int) -> None:
         import numpy as np
 
         try:
@@ -66,7 +66,7 @@ class ForkedScan:
                         hint="run it again; if it fails the same way, report it with the file's first lines",
                     )
                 _, other, lengths = message
-                offset, room = merged.lines, merged.sketch_room()
+                offset, room = merged.lines, merged.sketch_room(near_dup_limit)
                 merged.merge_totals(other, offset)
                 for (name, typecode), n in zip(_ARRAYS, lengths):
                     target = getattr(merged, name)

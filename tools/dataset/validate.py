@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.dataset.scan import MINHASHES, Scan, ScanConfig, scan_range
+from tools.dataset.scan import MINHASHES, Scan, ScanConfig, ScanLimits, scan_range
 from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.errors import TunewiseError
 
@@ -191,7 +191,7 @@ def _scan_file(path: Path, cfg: ScanConfig, workers: int) -> Scan:
     try:
         merged = scan_range(str(path), *ranges[0], cfg)
         for child in children:
-            child.merge_into(merged)
+            child.merge_into(merged, cfg.limits.near_dup_limit)
     finally:
         for child in children:
             child.close()
@@ -221,7 +221,7 @@ def _histogram(values, buckets: int = 8) -> list[tuple[int, int, int]]:
     return [(int(lo), int(hi), int(c)) for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
 
 
-def collect(inp: ValidateInput) -> tuple[str, Scan]:
+def collect(inp: ValidateInput, *, limits: ScanLimits | None = None) -> tuple[str, Scan]:
     """The streaming pass alone: (format, scan). `split` reuses it for the near-duplicate clusters."""
     from tools.costs.catalog import openai_catalog
     from tools.dataset.formats import is_json_array
@@ -242,6 +242,7 @@ def collect(inp: ValidateInput) -> tuple[str, Scan]:
         max_example_tokens=info.max_example_tokens,
         hosted=inp.hosted,
         max_issues=inp.max_issues,
+        limits=limits or ScanLimits(),
     )
     if fmt in ("alpaca", "sharegpt") and is_json_array(path):
         from tools.dataset.formats import iter_json_array
@@ -253,7 +254,7 @@ def collect(inp: ValidateInput) -> tuple[str, Scan]:
     return fmt, _scan_file(path, cfg, workers)
 
 
-def run(inp: ValidateInput) -> ValidateResult:
+def run(inp: ValidateInput, *, limits: ScanLimits | None = None) -> ValidateResult:
     """Check a fine-tuning data file for errors and quality problems, count its tokens and price its training."""
     from tools.costs.catalog import openai_catalog
     from tools.costs.epochs import openai_default_epochs
@@ -272,10 +273,10 @@ def run(inp: ValidateInput) -> ValidateResult:
                 hint="pass a .jsonl file, or pipe the data in: cat FILE | tunewise validate /dev/stdin",
             )
         with _spooled(path) as copy:
-            return run(inp.model_copy(update={"path": copy})).model_copy(update={"path": str(path)})
+            return run(inp.model_copy(update={"path": copy}), limits=limits).model_copy(update={"path": str(path)})
     catalog = openai_catalog()
     info = catalog.model(inp.model)
-    fmt, scan = collect(inp)
+    fmt, scan = collect(inp, limits=limits)
     epochs = openai_default_epochs(scan.valid)
     price = info.training / 1_000_000
     found, totals = quality.findings(scan, price_per_token=price, epochs=epochs, cap=inp.max_issues)

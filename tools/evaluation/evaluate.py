@@ -164,7 +164,6 @@ def run(
         if unreadable:
             warnings.append(f"{unreadable} judge replies named no winner and counted as ties")
 
-    idx = bs.resamples(len(examples), seed=inp.seed)
     stats: dict[str, dict[str, bs.Stat]] = {}
     for name, values in per_example.items():
         stats[name] = {m: bs.mean_stat(v) for m, v in values.items()}
@@ -173,9 +172,12 @@ def run(
             pred = me.predicted_labels(outputs[name], prof)
             stats[name]["macro_f1"] = bs.labels_f1_stat(pred, gold)
     metric_names = [m for m in prof.names if m in next(iter(stats.values()))]
-    intervals = {name: {m: bs.interval(stats[name][m], idx) for m in metric_names} for name in stats}
+    n = len(examples)
+    # Every candidate's every metric on the same resamples, drawn a block at a time (a paired bootstrap).
+    drawn = bs.samples({(name, m): stats[name][m] for name in stats for m in metric_names}, n, seed=inp.seed)
+    intervals = {name: {m: bs.interval_of(stats[name][m], drawn[name, m], n) for m in metric_names} for name in stats}
     comparisons = [
-        bs.compare(a, b, m, stats[a][m], stats[b][m], idx)
+        bs.compare_of(a, b, m, stats[a][m], stats[b][m], drawn[a, m], drawn[b, m], n)
         for a, b in itertools.combinations(list(specs), 2)
         for m in metric_names
         if me.METRICS[m].better
