@@ -222,7 +222,7 @@ def test_the_launcher_options_are_checked_before_anything_runs(files, tmp_path: 
 
 
 @pytest.mark.parametrize("path", ["qlora_70b", "lora_70b"])
-def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str) -> None:
+def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str, tmp_path: Path) -> None:
     from graphs.plan import build_plan
 
     state = {
@@ -233,7 +233,7 @@ def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: s
         "data_path": None,
         "goal": "",
     }
-    plan = build_plan(state)
+    plan = build_plan(state, embedder=None, chroma_dir=tmp_path / "chroma").as_json()
     train = next(s for s in plan["steps"] if s["step"] == "train")
     gpus = plan["estimate"]["gpus"]
     assert train["inputs"]["launcher"] == "accelerate" and train["inputs"]["backend"] == "hf"
