@@ -38,7 +38,7 @@ SIZES = (1, 2, 4, 8)
 
 
 def best(fn, repeats: int = 2) -> float:
-    """The least of a few timings: the machine is shared, and the least is the one least disturbed."""
+    """Return the least of a few timings: the machine is shared, and the least is the one least disturbed."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -59,7 +59,7 @@ def report(name: str, sizes: list[int], seconds: list[float]) -> None:
 
 
 def prefix(scan, n: int):
-    """The scan of the file's first n valid examples: its per-example arrays cut at n."""
+    """Return the scan of the file's first n valid examples: its per-example arrays cut at n."""
     from tools.dataset.scan import EXAMPLE_ARRAYS, MINHASHES
 
     part = copy.copy(scan)
@@ -81,7 +81,7 @@ def scanned(shape: str, n: int, tmp: Path):
 
 
 def conflicting(scan, seed: int = 0):
-    """The scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
+    """Return the scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
     rng = random.Random(seed)
     out = copy.copy(scan)
     out.ex_answer = array("q", (h + 1 if rng.random() < 0.33 else h for h in scan.ex_answer))

@@ -32,7 +32,9 @@ class PromptError(ValueError):
 
 class _Slots(Template):
     # Only ${name} is a slot, so prompts may hold "$5" or "$HOME" without escaping.
-    pattern = r"\$\{(?P<braced>[a-z_][a-z0-9_]*)\}|(?P<escaped>\$\{\$\})|(?P<named>(?!))|(?P<invalid>(?!))"
+    # typeshed types `pattern` as the compiled Pattern, but Template compiles a subclass's string itself (a compiled
+    # one would fail: Template passes its flags to re.compile), as the string.Template docs describe.
+    pattern = r"\$\{(?P<braced>[a-z_][a-z0-9_]*)\}|(?P<escaped>\$\{\$\})|(?P<named>(?!))|(?P<invalid>(?!))"  # type: ignore[assignment]
 
 
 def render(name: str, **variables: object) -> str:

@@ -7,7 +7,7 @@ The codes follow OpenAI's cookbook ("Data preparation and analysis for chat mode
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from tools.dataset.formats import SHAREGPT_ROLES, content_text
 
@@ -94,8 +94,11 @@ _PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _PLAIN_KEYS = frozenset({"role", "content", "name"})
 
 
-def is_plain_chat(messages: Any) -> bool:
-    """The common case, checked fast: text messages with plain roles and at least one assistant turn."""
+def is_plain_chat(messages: Any) -> TypeGuard[list[dict[str, Any]]]:
+    """Return whether `messages` is the common case, checked fast: a list of text messages with plain roles and at
+    least one assistant turn (keys role, content and name only; roles system, developer, user or assistant;
+    content a non-blank string).
+    """
     if type(messages) is not list or not messages:
         return False
     assistant = False
@@ -155,6 +158,7 @@ def check_messages(messages: Any, problems: Problems, *, need_assistant: bool = 
 
 
 def check_chat(record: Any, problems: Problems) -> list[dict] | None:
+    """Check an OpenAI chat record ({"messages": [...]}); return its messages when usable."""
     if not isinstance(record, dict):
         problems.append(("data_type", f"each line must be a JSON object, not {type(record).__name__}"))
         return None
@@ -165,6 +169,7 @@ def check_chat(record: Any, problems: Problems) -> list[dict] | None:
 
 
 def check_preference(record: Any, problems: Problems) -> list[dict] | None:
+    """Check an OpenAI preference (DPO) record; return its input messages and the preferred answer when usable."""
     if not isinstance(record, dict):
         problems.append(("data_type", f"each line must be a JSON object, not {type(record).__name__}"))
         return None
@@ -192,6 +197,9 @@ def check_preference(record: Any, problems: Problems) -> list[dict] | None:
 
 
 def check_alpaca(record: Any, problems: Problems) -> list[dict] | None:
+    """Check an Alpaca record; return it as chat messages when usable: the system prompt if any, the instruction
+    (and input) as the user turn, the output as the assistant's.
+    """
     if not isinstance(record, dict):
         problems.append(("data_type", f"each record must be a JSON object, not {type(record).__name__}"))
         return None
@@ -219,6 +227,7 @@ def check_alpaca(record: Any, problems: Problems) -> list[dict] | None:
 
 
 def check_sharegpt(record: Any, problems: Problems) -> list[dict] | None:
+    """Check a ShareGPT record ({"conversations": [{"from", "value"}]}); return it as chat messages when usable."""
     if not isinstance(record, dict):
         problems.append(("data_type", f"each record must be a JSON object, not {type(record).__name__}"))
         return None

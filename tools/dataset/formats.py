@@ -54,6 +54,7 @@ class ChatExample:
 
     @property
     def first_user(self) -> str:
+        """The first user turn's text, or "" when there is none."""
         return next((m.get("content") or "" for m in self.messages if m["role"] == "user"), "")
 
 
@@ -111,6 +112,7 @@ def to_messages(record: dict[str, Any], fmt: str) -> list[dict[str, Any]]:
 
 
 def is_json_array(path: Path) -> bool:
+    """Return whether the file holds a JSON array: its first non-blank byte (after a BOM) in 4 KB is '['."""
     with path.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"[")
@@ -215,7 +217,8 @@ class _JsonArrayReader:
             self.pos = end
             return element
 
-    def __iter__(self) -> Iterator[tuple[int, Any]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        """Yield (line, element), or (line, element, its JSON text) with `with_text`; raise TunewiseError if broken."""
         if self._next_char() != "[":
             raise TunewiseError("a .json training file must hold a JSON array of examples", path=str(self.path), line=1)
         self.pos += 1

@@ -11,6 +11,7 @@ import os
 import pickle
 import signal
 from array import array
+from typing import BinaryIO
 
 from tools.dataset.scan import EXAMPLE_ARRAYS, MINHASHES, Scan, ScanConfig, scan_range
 from tools.errors import TunewiseError
@@ -23,11 +24,12 @@ class ForkedScan:
     """A child process scanning [start, end) of a file; `merge_into` waits for it and joins its result."""
 
     def __init__(self, pid: int, fd: int, start: int) -> None:
-        self.pid, self.fd, self.start = pid, fd, start
+        self.pid, self.fd, self.offset = pid, fd, start
         self.done = False
 
     @classmethod
     def start(cls, path: str, start: int, end: int, cfg: ScanConfig) -> "ForkedScan":
+        """Fork a child that scans [start, end) of `path` and writes its result to a pipe the parent reads."""
         # The caller has imported numpy and loaded the encoding: a child must not import or download anything,
         # since a lock held by another thread at fork time would never be released in the child.
         read_fd, write_fd = os.pipe()
@@ -51,6 +53,10 @@ class ForkedScan:
         return cls(pid, read_fd, start)
 
     def merge_into(self, merged: Scan, near_dup_limit: int) -> None:
+        """Read the child's result into `merged`, after its ranges: line numbers shifted, sketches up to the limit.
+
+        Raises TunewiseError when the child failed or died before sending its result.
+        """
         import numpy as np
 
         try:
@@ -62,7 +68,7 @@ class ForkedScan:
                     message = ("error", self._death())
                 if message[0] == "error":
                     raise TunewiseError(
-                        f"scanning the file from byte {self.start:,} failed ({message[1]})",
+                        f"scanning the file from byte {self.offset:,} failed ({message[1]})",
                         hint="run it again; if it fails the same way, report it with the file's first lines",
                     )
                 _, other, lengths = message
@@ -83,7 +89,7 @@ class ForkedScan:
                 self.done = True
         except EOFError:
             raise TunewiseError(
-                f"scanning the file from byte {self.start:,} failed ({self._death()})",
+                f"scanning the file from byte {self.offset:,} failed ({self._death()})",
                 hint="run it again; if the machine ran out of memory, free some first",
             ) from None
         finally:
@@ -114,7 +120,7 @@ class ForkedScan:
             self.pid = 0
 
 
-def _send(scan: Scan, out) -> None:
+def _send(scan: Scan, out: BinaryIO) -> None:
     arrays = [getattr(scan, name) for name, _ in _ARRAYS]
     for name, typecode in _ARRAYS:
         setattr(scan, name, array(typecode))
@@ -123,7 +129,7 @@ def _send(scan: Scan, out) -> None:
         arr.tofile(out)
 
 
-def _skip(inp, nbytes: int) -> None:
+def _skip(inp: BinaryIO, nbytes: int) -> None:
     while nbytes > 0:
         got = len(inp.read(min(nbytes, _SKIP_CHUNK)))
         if not got:

@@ -5,6 +5,7 @@ format, wildly varying lengths and a costly repeated system prompt. Works on the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -19,12 +20,14 @@ _MIX = np.int64(0x9E3779B97F4A7C15 - 2**64)  # an odd 64-bit constant: combines 
 
 @dataclass(frozen=True)
 class Finding:
+    """One cross-example warning: the line it is reported on, its code and its message."""
+
     line: int
     code: str
     message: str
 
 
-def _groups(keys: np.ndarray):
+def _groups(keys: np.ndarray) -> Iterator[np.ndarray]:
     """Yield index arrays (ascending) of entries sharing a key, for groups of two or more.
 
     Sorting the values finds the repeated keys several times faster than an argsort of them all, and only the
@@ -49,8 +52,10 @@ def _groups(keys: np.ndarray):
         yield order[a:b]
 
 
-def sketch_similarity(a_row, b_row) -> float:
-    """Bottom-k estimate of the Jaccard similarity of two sketched sets (exact when both had fewer than k shingles)."""
+def sketch_similarity(a_row: Iterable[int], b_row: Iterable[int]) -> float:
+    """Return the bottom-k estimate of the Jaccard similarity of two sketched sets (exact when both had fewer than
+    k shingles).
+    """
     a = set(a_row)
     a.discard(EMPTY)
     b = set(b_row)
@@ -60,7 +65,7 @@ def sketch_similarity(a_row, b_row) -> float:
 
 
 def similarities(sketch: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`sketch_similarity` of rows a[i] and b[i] for every i, in numpy: one sort of each pair's 32 hashes.
+    """Return `sketch_similarity` of rows a[i] and b[i] for every i, in numpy: one sort of each pair's 32 hashes.
 
     In the sorted pair a value held by both rows sits next to its twin; the union's k smallest are the first k
     distinct values, so a pair's shared count is the twins whose distinct rank is at most k.
@@ -78,10 +83,10 @@ def similarities(sketch: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected-component label (its smallest member) per node of the graph with edges a[i]-b[i], in numpy:
+    """Return the connected-component label (its smallest member) per node of the graph with edges a[i]-b[i], in numpy:
     label propagation with pointer jumping, a few passes over the edges whatever their number.
     """
-    label = np.arange(n, dtype=np.int64)
+    label: np.ndarray = np.arange(n, dtype=np.int64)
     if not len(a):
         return label
     while True:
@@ -99,7 +104,7 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def related_groups(scan: Scan) -> np.ndarray:
-    """Cluster id per valid example: exact duplicates, near-duplicates and same-prompt examples share one.
+    """Return a cluster id per valid example: exact duplicates, near-duplicates and same-prompt examples share one.
 
     Exact duplicates share their prompt, so the prompt groups hold them as well as the conflicting answers.
     """
@@ -111,10 +116,10 @@ def related_groups(scan: Scan) -> np.ndarray:
 
 
 def _prompt_runs(prompts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the examples ordered by prompt, stably; True where a run of one prompt starts in that order)."""
+    """Return (the examples ordered by prompt, stably; True where a run of one prompt starts in that order)."""
     order = np.argsort(prompts, kind="stable")
     ordered = prompts[order]
-    starts = np.ones(len(order), dtype=bool)
+    starts: np.ndarray = np.ones(len(order), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     return order, starts
 
@@ -128,18 +133,18 @@ def _prompts(scan: Scan) -> np.ndarray:
     return np.frombuffer(scan.ex_prompt, dtype=np.int64)
 
 
-def exact_groups(scan: Scan):
-    """Index arrays of examples with the same prompt and answer (case and whitespace ignored)."""
+def exact_groups(scan: Scan) -> Iterator[np.ndarray]:
+    """Yield index arrays of examples with the same prompt and answer (case and whitespace ignored)."""
     keys = _prompts(scan) * _MIX  # one key per (prompt, answer), built in place; int64 arithmetic wraps
     keys += np.frombuffer(scan.ex_answer, dtype=np.int64)
     yield from _groups(keys)
 
 
-def _earliest(groups, n: int, cap: int) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """From (first, laters) groups: the `cap` (first, later) pairs with the lowest later index, and a mask of
+def _earliest(groups: Iterable[tuple[int, np.ndarray]], n: int, cap: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Return, from (first, laters) groups, the `cap` (first, later) pairs with the lowest later index, and a mask of
     every later one.
     """
-    first_of = np.full(n, -1, dtype=np.int64)
+    first_of: np.ndarray = np.full(n, -1, dtype=np.int64)
     for first, later in groups:
         first_of[later] = first
     mask = first_of >= 0
@@ -174,7 +179,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 def near_search(scan: Scan) -> NearSearch:
-    """Near-duplicate user turns by banded LSH over the sketches, linear in the examples whatever their shape.
+    """Find near-duplicate user turns by banded LSH over the sketches, linear in the examples whatever their shape.
 
     Each band's key puts examples into buckets; the members of a bucket are verified against its first ANCHORS
     members, up to MAX_GROUP members. A bucket with more is a template: the same request written again and again
@@ -196,7 +201,7 @@ def near_search(scan: Scan) -> NearSearch:
         return empty
     owner_bits = np.uint64(max(1, int(len(members) - 1).bit_length()))
     owner_mask = (np.uint64(1) << owner_bits) - np.uint64(1)
-    candidates = np.zeros(0, dtype=np.uint64)  # earlier << 32 | later, example indices
+    candidates: np.ndarray = np.zeros(0, dtype=np.uint64)  # earlier << 32 | later, example indices
     templates: dict[int, int] = {}
     # The keys of all bands share one key space (two of the four smallest, in any positions). They are sorted in
     # at most PARTS parts, by the first hash of the pair, so that a bucket lies in one part and a part's arrays
@@ -229,11 +234,11 @@ def near_search(scan: Scan) -> NearSearch:
         key = key[np.r_[True, key[1:] != key[:-1]]]
         owner = (key & owner_mask).astype(np.int32)  # int32 indices: a part's temporaries are half as large
         key >>= owner_bits
-        opens = np.ones(len(key), dtype=bool)
+        opens: np.ndarray = np.ones(len(key), dtype=bool)
         np.not_equal(key[1:], key[:-1], out=opens[1:])
         del key
         starts = np.flatnonzero(opens).astype(np.int32)
-        sizes = np.diff(np.append(starts, len(opens)))
+        sizes: np.ndarray = np.diff(np.append(starts, len(opens)))
         bucket = np.cumsum(opens, dtype=np.int32) - 1
         del opens
         pos = np.arange(len(bucket), dtype=np.int32) - starts[bucket]
@@ -263,9 +268,9 @@ def near_search(scan: Scan) -> NearSearch:
 
 
 def _template_families(sketch: np.ndarray, templates: dict[int, int]) -> list[tuple[int, int]]:
-    """One (first example, examples) per template: over-full buckets whose first examples share a third of their
-    wording are one request written with other details (a product, a greeting), so they are reported once, by the
-    largest bucket. Only the largest TEMPLATE_BUCKETS buckets are compared, two by two.
+    """Return one (first example, examples) per template: over-full buckets whose first examples share a third of
+    their wording are one request written with other details (a product, a greeting), so they are reported once, by
+    the largest bucket. Only the largest TEMPLATE_BUCKETS buckets are compared, two by two.
     """
     ranked = sorted(templates.items(), key=lambda item: (-item[1], item[0]))[:TEMPLATE_BUCKETS]
     if not ranked:
@@ -278,20 +283,20 @@ def _template_families(sketch: np.ndarray, templates: dict[int, int]) -> list[tu
 
 
 def near_pairs(scan: Scan) -> list[tuple[int, int, float]]:
-    """(earlier, later, similarity) for user turns that are nearly the same but not the same prompt."""
+    """Return (earlier, later, similarity) for user turns that are nearly the same but not the same prompt."""
     found = near_search(scan)
     return list(zip(found.a.tolist(), found.b.tolist(), found.sim.tolist()))
 
 
 def conflicts(scan: Scan) -> np.ndarray:
-    """Per example, the first example with its prompt when their answers differ, else -1: one stable sort of the
+    """Return, per example, the first example with its prompt when their answers differ, else -1: one stable sort of the
     prompts, where a loop over each prompt's group cost a Python step per repeated prompt.
     """
     answers = np.frombuffer(scan.ex_answer, dtype=np.int64)
     order, starts = _prompt_runs(_prompts(scan))
     first = order[starts][np.cumsum(starts) - 1]  # by position in `order`: the earliest example with that prompt
     clash = answers[order] != answers[first]
-    first_of = np.full(len(answers), -1, dtype=np.int64)
+    first_of: np.ndarray = np.full(len(answers), -1, dtype=np.int64)
     first_of[order[clash]] = first[clash]
     return first_of
 
@@ -299,8 +304,8 @@ def conflicts(scan: Scan) -> np.ndarray:
 def findings(
     scan: Scan, *, price_per_token: float, epochs: int, cap: int = 1000
 ) -> tuple[list[Finding], dict[str, int]]:
-    """(findings, how many of each code there are): the first `cap` of each code by line are spelled out, all
-    are counted. A file concatenated to itself holds a duplicate per example; a message for each of millions
+    """Return (findings, how many of each code there are): the first `cap` of each code by line are spelled out,
+    all are counted. A file concatenated to itself holds a duplicate per example; a message for each of millions
     would take more memory than the whole scan.
     """
     lines = scan.ex_line

@@ -13,10 +13,14 @@ import json
 import re
 from array import array
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
 
 from tools.dataset.checks import CHECKERS, is_plain_chat
 from tools.dataset.formats import content_text, detect_format
 from tools.dataset.sketch import EMPTY, MINHASHES, PAD, USER_TOKENS, Sketcher
+
+if TYPE_CHECKING:
+    from tiktoken import Encoding
 
 __all__ = [
     "EMPTY",
@@ -74,6 +78,7 @@ _DIGITS = b"0123456789"
 
 
 def _luhn(digits: str) -> bool:
+    """Return whether a string of ASCII digits passes the Luhn checksum of payment card numbers."""
     total, parity = 0, len(digits) % 2
     for i, ch in enumerate(digits):
         d = ord(ch) - 48
@@ -87,7 +92,7 @@ _WHITESPACE = b" \t\n\r\x0b\x0c"
 
 
 def norm_hash(text: str) -> int:
-    """Hash of the text with case and whitespace ignored.
+    """Return the hash of the text with case and whitespace ignored.
 
     Deleting the whitespace bytes costs a third of collapsing runs with split/join (one C pass, no word objects);
     texts that differ only in where their spaces fall are rare enough to count as duplicates.
@@ -96,6 +101,9 @@ def norm_hash(text: str) -> int:
 
 
 def style_of(answer: str) -> int:
+    """Return the answer's index into STYLES: json when it opens with { or [ and closes with } or ], else numbered
+    or bullets when a line starts like a list item, else prose.
+    """
     s = answer.strip()
     if s[:1] in "{[" and s[-1:] in "}]":
         return 3
@@ -166,6 +174,7 @@ class Scan:
     ex_minhash: array = field(default_factory=lambda: array("I"))  # MINHASHES per example, first NEAR_DUP_LIMIT only
 
     def add(self, line: int, severity: str, code: str, message: str, cap: int) -> None:
+        """Count an issue under (severity, code), and keep it while fewer than `cap` issues are kept."""
         key = (severity, code)
         self.counts[key] = self.counts.get(key, 0) + 1
         if len(self.issues) < cap:
@@ -191,7 +200,7 @@ class Scan:
 
 
 def _has_email(raw: bytes) -> bool:
-    """Whether EMAIL_RE.search(raw) finds an address, found from each '@' rather than from every letter."""
+    """Return whether EMAIL_RE.search(raw) finds an address, found from each '@' rather than from every letter."""
     at = raw.find(b"@", 1)
     while at > 0:
         if raw[at - 1] in _EMAIL_LOCAL and _EMAIL_TAIL_RE.match(raw, at):
@@ -201,9 +210,9 @@ def _has_email(raw: bytes) -> bool:
 
 
 def scan_raw(raw: bytes, line: int, cfg: ScanConfig, scan: Scan) -> bool:
-    """Checks on the raw line that need no parsing: secrets and PII (cheap substring tests gate each regex).
+    """Check the raw line for what needs no parsing: secrets and PII (cheap substring tests gate each regex).
 
-    Returns True when the line holds a secret that bars it from a hosted API (an error, not a warning).
+    Return True when the line holds a secret that bars it from a hosted API (an error, not a warning).
     """
     cap = cfg.max_issues
     leaked = False
@@ -251,7 +260,7 @@ class Measurer:
     count and the near-duplicate shingles alike. The leading system prompt, the same in most files, is encoded once.
     """
 
-    def __init__(self, enc, cfg: ScanConfig, scan: Scan) -> None:
+    def __init__(self, enc: Encoding, cfg: ScanConfig, scan: Scan) -> None:
         self.encode = enc.encode_ordinary
         self.cfg = cfg
         self.scan = scan
@@ -270,6 +279,7 @@ class Measurer:
         self.answers_uncached = 0  # answers still to measure without the cache, while it rests
 
     def _answer_cache_full(self) -> None:
+        """Keep (up to half the cache) the answers found again since the last fill; rest the cache after few hits."""
         cache, again = self.answer_cache, self.answers_again
         self.answer_cache = {text: cache[text] for text, _ in zip(again, range(self.cache_size // 2))}
         self.answers_again = set()
@@ -279,16 +289,23 @@ class Measurer:
         self.answer_hits = 0
 
     def count(self, text: str) -> int:
+        """Return the text's tokens; past _HUGE_TEXT characters, estimated from its first _HUGE_TEXT characters."""
         if len(text) <= _HUGE_TEXT:
             return len(self.encode(text))
         sample = text[:_HUGE_TEXT]
         return int(len(self.encode(sample)) * len(text) / len(sample))
 
     def finish(self) -> Scan:
+        """Sketch the examples still buffered and return the scan."""
         self.sketcher.flush()
         return self.scan
 
-    def __call__(self, messages: list, line: int, maybe_special: bool = True) -> None:
+    def __call__(self, messages: list[Any], line: int, maybe_special: bool = True) -> None:
+        """Count one structurally valid example's tokens and record its sketches, or report it.
+
+        An example with a special token (looked for only when `maybe_special`) or over the model's per-example limit
+        is reported as an error and not kept.
+        """
         scan, encode, cfg = self.scan, self.encode, self.cfg
         total = 3  # every reply is primed with <|start|>assistant<|message|>
         trained = answer_tokens = 0
@@ -318,7 +335,7 @@ class Measurer:
                     cached = (self.count(text), hash(text), f"\0system {hash(text)}")
                     if len(self.system_cache) < _SYSTEM_CACHE:
                         self.system_cache[text] = cached
-                n = cached[0]
+                n, system_hash, system_part = cached
             elif len(text) > _HUGE_TEXT:
                 n = self.count(text)
             elif role == "assistant":
@@ -358,8 +375,8 @@ class Measurer:
                     user_tokens += toks[: USER_TOKENS - len(user_tokens)]
                 prompt.append(text)
             elif role == "system" and not prompt:
-                system, system_tokens = cached[1] or 1, n
-                prompt.append(cached[2])
+                system, system_tokens = system_hash or 1, n
+                prompt.append(system_part)
             else:
                 prompt.append(f"\0{role}")
                 prompt.append(text)
@@ -442,7 +459,7 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
             except UnicodeDecodeError:
                 scan.add(line, "error", "invalid_json", "bytes that are not UTF-8; re-save the file as UTF-8", cap)
                 continue
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 scan.add(line, "error", "invalid_json", f"not valid JSON ({exc.msg} at column {exc.colno})", cap)
                 continue
             except RecursionError:
@@ -475,7 +492,7 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
     return measure.finish()
 
 
-def scan_records(elements, cfg: ScanConfig) -> Scan:
+def scan_records(elements: Iterable[tuple[int, Any, str]], cfg: ScanConfig) -> Scan:
     """Scan parsed records given as (line, record, JSON text), as they stream: the elements of a JSON-array file."""
     from tools.tokens import get_encoding
 

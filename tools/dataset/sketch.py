@@ -11,6 +11,10 @@ nudges one similarity estimate by 1/16.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MINHASHES = 16  # a bottom-k sketch: the k smallest shingle hashes (one permutation, k samples)
 EMPTY = 0xFFFFFFFF  # pads the sketch of a text with fewer than k distinct shingles; no real hash takes it
@@ -36,9 +40,11 @@ class Sketcher:
         self.ends = array("q")
 
     def full(self) -> bool:
+        """Return whether the buffered batch has BATCH_EXAMPLES examples or BATCH_TOKENS tokens."""
         return len(self.ends) >= BATCH_EXAMPLES or len(self.tokens) >= BATCH_TOKENS
 
     def flush(self) -> None:
+        """Sketch the buffered examples into `out`, lower `limit` by their number and empty the buffers."""
         n = len(self.ends)
         if n:
             self.out.frombytes(sketch_batch(self.tokens, self.ends).tobytes())
@@ -47,13 +53,13 @@ class Sketcher:
             self.ends = array("q")
 
 
-def sketch_batch(tokens: array, ends: array):
-    """(examples, MINHASHES) uint32: each example's smallest distinct trigram hashes, ascending, EMPTY-padded."""
+def sketch_batch(tokens: array, ends: array) -> np.ndarray:
+    """Return (examples, MINHASHES) uint32: each example's smallest distinct trigram hashes, ascending, EMPTY-padded."""
     import numpy as np
 
     u64 = np.uint64
     n = len(ends)
-    rows = np.full((n, MINHASHES), EMPTY, dtype=np.uint32)
+    rows: np.ndarray = np.full((n, MINHASHES), EMPTY, dtype=np.uint32)
     ids = np.frombuffer(tokens, dtype=np.uint32).astype(np.uint64)
     if len(ids) < 3:
         return rows
@@ -67,7 +73,7 @@ def sketch_batch(tokens: array, ends: array):
     h ^= h >> u64(31)
     h *= u64(0xBF58476D1CE4E5B9)
     h ^= h >> u64(29)
-    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(stops, prepend=0))[: len(h)]
+    owner: np.ndarray = np.repeat(np.arange(n, dtype=np.int64), np.diff(stops, prepend=0))[: len(h)]
     inside = np.arange(len(h)) + 2 < stops[owner]  # drop trigrams that straddle two examples
     # One sort orders every example's shingles at once: the example index above the hash bits.
     # The hash's top 32 bits, kept below EMPTY.

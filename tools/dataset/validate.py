@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,10 +13,13 @@ from tools.dataset.scan import MINHASHES, Scan, ScanConfig, ScanLimits, scan_ran
 from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.errors import TunewiseError
 
+if TYPE_CHECKING:
+    from array import array
+
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024  # below this, starting a second process costs more than it saves
 
 
-class ValidateInput(BaseModel):
+class ValidateInput(BaseModel):  # noqa: D101 - a docstring would become its JSON-schema description, sent to the LLM
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(
@@ -39,6 +42,8 @@ class ValidateInput(BaseModel):
 
 
 class Issue(BaseModel):
+    """One error or warning: the line it is on, its code and its message."""
+
     model_config = ConfigDict(frozen=True)
     line: int = Field(description="1-based line in the file.")
     code: str
@@ -46,6 +51,8 @@ class Issue(BaseModel):
 
 
 class Distribution(BaseModel):
+    """Tokens per valid example: least, mean, median (p50), 95th percentile and most."""
+
     model_config = ConfigDict(frozen=True)
     min: int = 0
     mean: float = 0.0
@@ -55,6 +62,8 @@ class Distribution(BaseModel):
 
 
 class TokenStats(BaseModel):
+    """The valid examples' tokens: billed per epoch, trained on, and their spread per example."""
+
     model_config = ConfigDict(frozen=True)
     total: int = Field(
         description="Tokens in the valid examples, with per-message overhead: what OpenAI bills per epoch."
@@ -64,6 +73,8 @@ class TokenStats(BaseModel):
 
 
 class ValidateResult(BaseModel):
+    """What `tunewise validate` found in one file: its examples, errors and warnings, tokens and training cost."""
+
     model_config = ConfigDict(frozen=True)
     path: str
     format: str
@@ -95,6 +106,7 @@ class ValidateResult(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """True when the file has no errors (warnings do not count)."""
         return not self.errors
 
 
@@ -146,8 +158,8 @@ def _check_path(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _spooled(path: Path):
-    """A temporary regular-file copy of a stream, removed afterwards."""
+def _spooled(path: Path) -> Iterator[Path]:
+    """Yield a temporary regular-file copy of a stream, removed afterwards."""
     import shutil
     import tempfile
 
@@ -198,7 +210,7 @@ def _scan_file(path: Path, cfg: ScanConfig, workers: int) -> Scan:
     return merged
 
 
-def _distribution(values) -> Distribution:
+def _distribution(values: array) -> Distribution:
     import numpy as np
 
     if len(values) == 0:
@@ -210,7 +222,7 @@ def _distribution(values) -> Distribution:
     )
 
 
-def _histogram(values, buckets: int = 8) -> list[tuple[int, int, int]]:
+def _histogram(values: array, buckets: int = 8) -> list[tuple[int, int, int]]:
     import numpy as np
 
     if len(values) == 0:
@@ -222,7 +234,7 @@ def _histogram(values, buckets: int = 8) -> list[tuple[int, int, int]]:
 
 
 def collect(inp: ValidateInput, *, limits: ScanLimits | None = None) -> tuple[str, Scan]:
-    """The streaming pass alone: (format, scan). `split` reuses it for the near-duplicate clusters."""
+    """Run the streaming pass alone and return (format, scan). `split` reuses it for the near-duplicate clusters."""
     from tools.costs.catalog import openai_catalog
     from tools.dataset.formats import is_json_array
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Hashable, Mapping
+from typing import Callable, Hashable, Iterator, Mapping
 
 import numpy as np
 
@@ -29,6 +29,8 @@ Stat = Callable[[np.ndarray], "float | np.ndarray"]  # indices (n,) -> a value; 
 
 @dataclass(frozen=True)
 class Interval:
+    """A statistic on all examples (`mean`) and the low and high ends of its percentile bootstrap 95% interval."""
+
     mean: float
     low: float
     high: float
@@ -47,15 +49,14 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
+        """True when the 95% interval excludes zero: one side is better."""
         return self.low > 0 or self.high < 0
 
 
 def resamples(n: int, *, iterations: int = ITERATIONS, seed: int = 0) -> np.ndarray:
-    """(iterations, n) example indices drawn with replacement, in the narrowest integer type that holds them.
-
-    Every statistic reads the whole matrix: as uint16 (up to 65,536 examples) it is a quarter of the int64 one that
-    the generator draws, and stays in the CPU cache to several thousand examples. The draws are the generator's
-    int64 ones, so a seed gives the same resamples as before."""
+    """Return (iterations, n) example indices drawn with replacement: the generator's int64 draws, so a seed always
+    gives the same resamples (`samples` draws the same stream a block at a time).
+    """
     idx = np.random.default_rng(seed).integers(0, n, size=(iterations, n))
     return idx
 
@@ -68,8 +69,10 @@ def samples(
     seed: int = 0,
     block_cells: int = BLOCK_CELLS,
 ) -> dict:
-    """Each statistic on every resample: what `stat(resamples(n, iterations=iterations, seed=seed))` gives, row for
-    row, with the rows drawn and used a block at a time (the generator's stream does not depend on the blocks)."""
+    """Return each statistic on every resample: what `stat(resamples(n, iterations=iterations, seed=seed))` gives,
+    row for row, with the rows drawn and used a block at a time (the generator's stream does not depend on the
+    blocks).
+    """
     rng = np.random.default_rng(seed)
     rows = max(1, block_cells // max(n, 1))
     out = {key: np.empty(iterations) for key in stats}
@@ -80,15 +83,17 @@ def samples(
     return out
 
 
-def _blocks(idx: np.ndarray):
-    """(first row, rows) of a resample matrix, in blocks of about BLOCK_CELLS indices."""
+def _blocks(idx: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first row, rows) of a resample matrix, in blocks of about BLOCK_CELLS indices."""
     rows = max(1, BLOCK_CELLS // max(idx.shape[1], 1))
     for start in range(0, len(idx), rows):
         yield start, idx[start : start + rows]
 
 
 def mean_stat(values: list[float]) -> Stat:
-    """The mean over the examples where the metric applies (NaN elsewhere), for one index row or many at once."""
+    """Build the statistic that takes the mean over the examples where the metric applies (NaN elsewhere), for one
+    index row or many at once.
+    """
     arr = np.asarray(values, dtype=float)
     missing = np.isnan(arr)
     filled = np.where(missing, 0.0, arr)  # what nansum adds up: NaN as 0, once rather than per resample
@@ -100,7 +105,7 @@ def mean_stat(values: list[float]) -> Stat:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
-    def stat(idx: np.ndarray):
+    def stat(idx: np.ndarray) -> float | np.ndarray:
         if idx.ndim == 1:
             return means(idx)[()]
         out = np.empty(len(idx))
@@ -112,16 +117,17 @@ def mean_stat(values: list[float]) -> Stat:
 
 
 def rows_stat(fn: Callable[[np.ndarray], float]) -> Stat:
-    """A statistic written for one index row (macro-F1), applied row by row to a resample matrix."""
+    """Apply a statistic written for one index row (macro-F1) row by row to a resample matrix."""
 
-    def stat(idx: np.ndarray):
+    def stat(idx: np.ndarray) -> float | np.ndarray:
         return fn(idx) if idx.ndim == 1 else np.array([fn(row) for row in idx])
 
     return stat
 
 
 def labels_f1_stat(predicted: list[str], gold: list[str]) -> Stat:
-    """tools.evaluation.metrics.macro_f1 of the indexed examples, for one index row or many at once.
+    """Build the statistic tools.evaluation.metrics.macro_f1 of the indexed examples, for one index row or many at
+    once.
 
     Applied row by row, macro_f1 made a Python pass per label over every resample: 2000 x labels x n steps, over a
     minute for 800 examples. Here each resample's confusion matrix is one bincount of (row, gold, predicted) codes.
@@ -135,7 +141,7 @@ def labels_f1_stat(predicted: list[str], gold: list[str]) -> Stat:
     # Resamples per bincount: the indices and the counts of a block stay within about BLOCK_CELLS each.
     chunk = max(1, min(BLOCK_CELLS // max(len(g), 1), BLOCK_CELLS // max(size * size, 1)))
 
-    def stat(idx: np.ndarray):
+    def stat(idx: np.ndarray) -> float | np.ndarray:
         rows = np.atleast_2d(idx)
         out = np.empty(len(rows))
         for start in range(0, len(rows), chunk):
@@ -166,26 +172,26 @@ def _percentiles(samples: np.ndarray) -> tuple[float, float]:
 
 
 def interval(stat: Stat, idx: np.ndarray) -> Interval:
-    """The statistic on all examples with its percentile bootstrap 95% interval."""
+    """Return the statistic on all examples with its percentile bootstrap 95% interval."""
     return interval_of(stat, _samples(stat, idx), idx.shape[1])
 
 
 def interval_of(stat: Stat, drawn: np.ndarray, n: int) -> Interval:
-    """`interval`, from the statistic's values on the resamples (`samples`) and the number of examples."""
+    """Return `interval`, from the statistic's values on the resamples (`samples`) and the number of examples."""
     point = float(stat(np.arange(n)))
     low, high = _percentiles(drawn)
     return Interval(point, low, high)
 
 
 def compare(a: str, b: str, metric: str, stat_a: Stat, stat_b: Stat, idx: np.ndarray) -> Comparison:
-    """Paired difference `a - b` (negated for lower-is-better metrics) with its 95% interval."""
+    """Return the paired difference `a - b` (negated for lower-is-better metrics) with its 95% interval."""
     return compare_of(a, b, metric, stat_a, stat_b, _samples(stat_a, idx), _samples(stat_b, idx), idx.shape[1])
 
 
 def compare_of(
     a: str, b: str, metric: str, stat_a: Stat, stat_b: Stat, drawn_a: np.ndarray, drawn_b: np.ndarray, n: int
 ) -> Comparison:
-    """`compare`, from both statistics' values on the same resamples (`samples`) and the number of examples."""
+    """Return `compare`, from both statistics' values on the same resamples (`samples`) and the number of examples."""
     sign = -1.0 if METRICS[metric].better == "lower" else 1.0
     diff = sign * float(stat_a(np.arange(n)) - stat_b(np.arange(n)))
     low, high = _percentiles(sign * (drawn_a - drawn_b))
@@ -195,7 +201,9 @@ def compare_of(
 def rank(
     names: list[str], comparisons: list[Comparison], means: dict[str, dict[str, float]]
 ) -> tuple[list[str], dict[str, int]]:
-    """Candidates best first: significant wins minus significant losses, then the primary metric's mean."""
+    """Rank the candidates best first, by significant wins minus significant losses, then the primary metric's mean;
+    return them and each one's score.
+    """
     score = {name: 0 for name in names}
     for c in comparisons:
         if c.significant and METRICS[c.metric].ranks:
@@ -230,8 +238,8 @@ def verdict(
     n: int,
     baselines: frozenset[str] = frozenset(),
 ) -> tuple[str | None, str]:
-    """(winner or None, one line): the top candidate, metric by metric, against the best of `baselines` (the
-    prompt-engineered candidates: the competitor a fine-tune has to beat) or else the runner-up.
+    """Return (winner or None, one line): the top candidate, metric by metric, against the best of `baselines`
+    (the prompt-engineered candidates: the competitor a fine-tune has to beat) or else the runner-up.
     """
     if len(ranked) < 2:
         return (ranked[0] if ranked else None), f"only one candidate, nothing to compare (n={n})"
