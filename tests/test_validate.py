@@ -425,3 +425,15 @@ def test_a_pipe_is_validated_whole_and_split_refuses_it_in_one_line(tmp_path: Pa
     assert b"not a regular file" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     device = runner.invoke(app, ["validate", "/dev/zero"])  # endless: refused, not copied until the disk is full
     assert device.exit_code == 1 and "neither a regular file nor a pipe" in device.stderr
+
+
+def test_a_number_too_long_to_read_is_an_error_on_its_line(tmp_path: Path) -> None:
+    """json refuses integers over 4,300 digits with a plain ValueError: one error line, not a crash."""
+    huge = (
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "n": '
+        + "9" * 5000
+        + "}"
+    )
+    result = validate(write_jsonl(tmp_path / "d.jsonl", good_examples(11) + [huge] + good_examples(2)))
+    assert [(e.line, e.code) for e in result.errors] == [(12, "invalid_json")]
+    assert "shorten the number" in result.errors[0].message and result.valid_examples == 13

@@ -465,6 +465,9 @@ def scan_range(path: str, start: int, end: int, cfg: ScanConfig) -> Scan:
             except RecursionError:
                 scan.add(line, "error", "invalid_json", "JSON nested too deeply to parse; flatten the record", cap)
                 continue
+            except ValueError as exc:  # json refuses integers over 4,300 digits (CPython's int limit)
+                scan.add(line, "error", "invalid_json", f"not readable as JSON ({exc}); shorten the number", cap)
+                continue
             leaked = scan_raw(raw, line, cfg, scan)
             if chat and type(record) is dict and is_plain_chat(messages := record.get("messages")):
                 # The common case, checked in one pass: text messages with plain roles and an assistant turn.
