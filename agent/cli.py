@@ -8,13 +8,23 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from prompts import PromptError
 from tools.errors import TunewiseError
 
 # (module in agent.commands, the commands it adds), in the order `tunewise --help` shows them.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("validate", ("validate",)), ("split", ("split",)), ("estimate", ("estimate",)), ("train", ("train",)),
-    ("jobs", ("jobs",)), ("index", ("index",)), ("search", ("search",)), ("plan", ("plan", "sessions", "resume")),
-    ("eval", ("eval",)), ("deploy", ("deploy",)), ("serve", ("serve",)), ("demo", ("demo",)),
+    ("validate", ("validate",)),
+    ("split", ("split",)),
+    ("estimate", ("estimate",)),
+    ("train", ("train",)),
+    ("jobs", ("jobs",)),
+    ("index", ("index",)),
+    ("search", ("search",)),
+    ("plan", ("plan", "sessions", "resume")),
+    ("eval", ("eval",)),
+    ("deploy", ("deploy",)),
+    ("serve", ("serve",)),
+    ("demo", ("demo",)),
 )
 
 
@@ -29,6 +39,11 @@ class _Group(TyperGroup):
 
             err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
             sys.exit(exc.exit_code)
+        except PromptError as exc:  # prompts/ stands alone (stdlib only); its errors read as ours do
+            from agent.console import err_console
+
+            err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             from agent.console import err_console
 
@@ -40,14 +55,15 @@ class _Group(TyperGroup):
 
 
 def _root() -> None:
-    """Should you prompt, retrieve or fine-tune, and what will it cost? tunewise decides, prices and runs the plan."""
+    """Should you prompt, retrieve or fine-tune, and what will it cost? tunewise decides, prices and runs the plan."""  # noqa: D401 - this is `tunewise --help`'s text: rewording it changes the CLI's output
 
 
 def build_app(command: str | None = None) -> typer.Typer:
-    """The CLI with every command, or with only `command` and what its module adds.
+    """Build the CLI with every command, or with only `command` and what its module adds.
 
     Running one command needs only its own module: `tunewise validate` then starts without importing the
-    training, serving and agent modules (start-up is part of every run's time)."""
+    training, serving and agent modules (start-up is part of every run's time).
+    """
     cli = typer.Typer(
         name="tunewise",
         cls=_Group,
@@ -84,12 +100,15 @@ def _quiet(command: str | None) -> None:
         sys.argv.remove("--verbose")  # every heavy command takes it; their own options need not repeat it
     if not verbose:
         from agent.quiet import quiet_start
-        from agent.settings import get_settings
+        from tools.settings import get_settings
 
         quiet_start(get_settings().home / "logs" / f"{command}.log")
 
 
 def main() -> None:
+    """Run `tunewise`: import only the module of the command named in argv (every module for --help or an
+    unknown name), with a heavy command's import noise sent to its log unless --verbose.
+    """
     first = sys.argv[1] if len(sys.argv) > 1 else None
     known = any(first in names for _, names in COMMANDS)
     _quiet(first)

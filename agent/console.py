@@ -16,10 +16,13 @@ def print_json(text: str) -> None:
     sys.stdout.flush()
 
 
-def approve_spend(refusal: str, *, question: str, yes: bool, json_out: bool, hint: str, declined: str,
-                  nothing_spent: str) -> None:
-    """The commands' one gate before spending money or GPU time: --yes passes; a script (no terminal, or
-    --json) gets `refusal` as one line; a person is asked `question` and a no stops with `declined`."""
+def approve_spend(
+    refusal: str, *, question: str, yes: bool, json_out: bool, hint: str, declined: str, nothing_spent: str
+) -> None:
+    """Stop unless spending money or GPU time is approved: the commands' one gate. --yes passes; a script (no
+    terminal, or --json) gets `refusal` as one line (TunewiseError with `hint`); a person is asked `question` and a
+    no stops with `declined` (hint `nothing_spent`).
+    """
     import typer
 
     from tools.errors import TunewiseError

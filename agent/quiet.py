@@ -51,8 +51,13 @@ def _to_file(handler: logging.Handler, prefix: str) -> None:
     names = [prefix] + [n for n in logging.root.manager.loggerDict if n.startswith(prefix + ".")]
     for name in names:
         logger = logging.getLogger(name)
-        streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)
-                   and not isinstance(h, logging.FileHandler) and getattr(h, "stream", None) in (sys.stderr, sys.__stderr__)]
+        streams = [
+            h
+            for h in logger.handlers
+            if isinstance(h, logging.StreamHandler)
+            and not isinstance(h, logging.FileHandler)
+            and getattr(h, "stream", None) in (sys.stderr, sys.__stderr__)
+        ]
         for h in streams:
             logger.removeHandler(h)
         if streams and handler not in logger.handlers:

@@ -37,35 +37,61 @@ def example(rng: random.Random, i: int) -> dict:
 
 
 def _chat(user: str, answer: str, system: str = SYSTEM) -> dict:
-    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
-                         {"role": "assistant", "content": answer}]}
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": answer},
+        ]
+    }
 
 
 # Templated support logs: each topic is a request with slots, and its numbered answer.
 GREETINGS = ("Hi,", "Hello,", "Hi there,", "Good morning,")
 SIGNOFFS = ("Thanks.", "Thank you!", "Thanks in advance.", "Regards.")
-PRODUCTS = ("espresso machine", "kettle", "toaster", "blender", "grinder", "milk frother", "coffee scale", "water filter")
+PRODUCTS = (
+    "espresso machine",
+    "kettle",
+    "toaster",
+    "blender",
+    "grinder",
+    "milk frother",
+    "coffee scale",
+    "water filter",
+)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TOPICS = (
-    ("my order {n} for a {p} has not arrived yet. The tracking page still says it left the warehouse on {d}. "
-     "Can you tell me where it is?",
-     "Sorry for the wait on order {n}.\n1. Open the tracking link in your confirmation email.\n2. If it still shows "
-     "the warehouse, reply here and we will contact the courier.\n3. We will send a new {p} if it is lost."),
-    ("I was charged twice for order {n} on {d}. Please refund the second charge to my card.",
-     "I can see the double charge on order {n}.\n1. The second charge is refunded today.\n2. It reaches your card "
-     "in 3-5 working days.\n3. You will get an email receipt for the refund."),
-    ("the {p} from order {n} arrived damaged on {d}, the box was crushed and it does not turn on. I want a replacement.",
-     "I am sorry the {p} arrived damaged.\n1. Keep the box for the courier.\n2. We ship a replacement for order {n} "
-     "today.\n3. The courier collects the broken one when they deliver."),
-    ("I cannot log in to my account since {d}. The reset email for order {n} never arrives.",
-     "Let us get you back in.\n1. Check your spam folder for the reset email.\n2. Add support@acme.example to your "
-     "contacts.\n3. Request a new link; it is valid for one hour."),
-    ("how do I descale my {p}? It came with order {n} and the light has been blinking since {d}.",
-     "Descaling your {p}:\n1. Fill the tank with water and descaler.\n2. Hold the power button for 5 seconds.\n"
-     "3. Rinse twice with clean water when the light stops blinking."),
-    ("I want to return the {p} from order {n}. I bought it on {d} and it is too loud for my kitchen.",
-     "Returns are free within 30 days.\n1. Print the label from your account page.\n2. Pack the {p} in its box.\n"
-     "3. Drop it at any post office; we refund order {n} when it arrives."),
+    (
+        "my order {n} for a {p} has not arrived yet. The tracking page still says it left the warehouse on {d}. "
+        "Can you tell me where it is?",
+        "Sorry for the wait on order {n}.\n1. Open the tracking link in your confirmation email.\n2. If it still shows "
+        "the warehouse, reply here and we will contact the courier.\n3. We will send a new {p} if it is lost.",
+    ),
+    (
+        "I was charged twice for order {n} on {d}. Please refund the second charge to my card.",
+        "I can see the double charge on order {n}.\n1. The second charge is refunded today.\n2. It reaches your card "
+        "in 3-5 working days.\n3. You will get an email receipt for the refund.",
+    ),
+    (
+        "the {p} from order {n} arrived damaged on {d}, the box was crushed and it does not turn on. I want a replacement.",
+        "I am sorry the {p} arrived damaged.\n1. Keep the box for the courier.\n2. We ship a replacement for order {n} "
+        "today.\n3. The courier collects the broken one when they deliver.",
+    ),
+    (
+        "I cannot log in to my account since {d}. The reset email for order {n} never arrives.",
+        "Let us get you back in.\n1. Check your spam folder for the reset email.\n2. Add support@acme.example to your "
+        "contacts.\n3. Request a new link; it is valid for one hour.",
+    ),
+    (
+        "how do I descale my {p}? It came with order {n} and the light has been blinking since {d}.",
+        "Descaling your {p}:\n1. Fill the tank with water and descaler.\n2. Hold the power button for 5 seconds.\n"
+        "3. Rinse twice with clean water when the light stops blinking.",
+    ),
+    (
+        "I want to return the {p} from order {n}. I bought it on {d} and it is too loud for my kitchen.",
+        "Returns are free within 30 days.\n1. Print the label from your account page.\n2. Pack the {p} in its box.\n"
+        "3. Drop it at any post office; we refund order {n} when it arrives.",
+    ),
 )
 
 
@@ -73,12 +99,14 @@ def templated(rng: random.Random, i: int) -> dict:
     ask, reply = rng.choice(TOPICS)
     slots = {"n": f"#{rng.randint(100000, 999999)}", "p": rng.choice(PRODUCTS), "d": rng.choice(DAYS)}
     user = f"{rng.choice(GREETINGS)} {ask.format(**slots)} {rng.choice(SIGNOFFS)}"
-    answer = f"Hello, and thanks for contacting Acme Support. {reply.format(**slots)}\nBest regards, the Acme Support team"
+    answer = (
+        f"Hello, and thanks for contacting Acme Support. {reply.format(**slots)}\nBest regards, the Acme Support team"
+    )
     return _chat(user, answer)
 
 
 def _near_edit(rng: random.Random, record: dict) -> dict:
-    """A light edit of an example: one word of its user turn changed, one word added to its answer."""
+    """Return a light edit of an example: one word of its user turn changed, one word added to its answer."""
     user, answer = record["messages"][1]["content"], record["messages"][2]["content"]
     words = user.split()
     words[rng.randrange(len(words))] = rng.choice(WORDS)
@@ -86,7 +114,7 @@ def _near_edit(rng: random.Random, record: dict) -> dict:
 
 
 def _long(rng: random.Random, i: int) -> dict:
-    """A conversation of 40-80 turns, each a few sentences: thousands of tokens."""
+    """Build a conversation of 40-80 turns, each a few sentences: thousands of tokens."""
     messages = [{"role": "system", "content": SYSTEM}]
     for turn in range(rng.randint(20, 40)):
         messages.append({"role": "user", "content": " ".join(sentence(rng, 12) for _ in range(rng.randint(2, 6)))})

@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GOAL = ("Our legal team wants a model that drafts NDAs in our firm's exact clause structure. "
-        "We have about 400 past NDAs.")
+GOAL = (
+    "Our legal team wants a model that drafts NDAs in our firm's exact clause structure. We have about 400 past NDAs."
+)
 
 
 def first_question(tree: Path, cwd: Path) -> float:
@@ -31,8 +32,15 @@ def first_question(tree: Path, cwd: Path) -> float:
 
     env = {**os.environ, "PYTHONPATH": str(tree), "COLUMNS": "120", "TERM": "xterm"}
     start = time.monotonic()
-    child = pexpect.spawn(sys.executable, ["-m", "agent.cli", "plan", GOAL], env=env, cwd=str(cwd),
-                          encoding="utf-8", timeout=600, dimensions=(50, 120))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "agent.cli", "plan", GOAL],
+        env=env,
+        cwd=str(cwd),
+        encoding="utf-8",
+        timeout=600,
+        dimensions=(50, 120),
+    )
     child.expect("› ")
     took = time.monotonic() - start
     child.terminate(force=True)
@@ -44,8 +52,14 @@ def full_reading(tree: Path, cwd: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "agent.cli", "plan", "--goal", GOAL, "--non-interactive", "--json"],
-                   env=env, cwd=str(cwd), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "agent.cli", "plan", "--goal", GOAL, "--non-interactive", "--json"],
+        env=env,
+        cwd=str(cwd),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     took = time.monotonic() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far, in KiB
     return took, max(peak, before) / 1024
@@ -74,11 +88,15 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, values in times.items():
         print(f"{name:26s} median {median[name]:6.2f} s  ({', '.join(f'{v:.2f}' for v in values)})")
-    print(f"peak memory of the --json run: {peak:.0f} MiB; load average during the run: {load:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"peak memory of the --json run: {peak:.0f} MiB; load average during the run: {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"first question / full reading: {median['first question'] / median['full reading (--json)']:.2f}")
     if args.baseline:
-        print(f"first question, baseline / this checkout: "
-              f"{median['baseline first question'] / median['first question']:.1f}x faster")
+        print(
+            f"first question, baseline / this checkout: "
+            f"{median['baseline first question'] / median['first question']:.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
-for _cache in (ROOT / ".device" / "tiktoken-cache", ROOT / "shared" / "tiktoken-cache", ROOT.parent / "shared" / "tiktoken-cache"):
+for _cache in (
+    ROOT / ".device" / "tiktoken-cache",
+    ROOT / "shared" / "tiktoken-cache",
+    ROOT.parent / "shared" / "tiktoken-cache",
+):
     if _cache.is_dir():
         os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_cache))
         break
@@ -71,8 +75,17 @@ def write_data(path: Path, n: int = 96) -> Path:
         for i in range(n):
             user = " ".join(sentence(rng, rng.randint(8, 16)) for _ in range(rng.randint(6, 10)))
             answer = " ".join(sentence(rng, rng.randint(8, 16)) for _ in range(rng.randint(12, 24)))
-            fh.write(json.dumps({"messages": [{"role": "user", "content": user},
-                                              {"role": "assistant", "content": f"{answer} (ref {i})"}]}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "user", "content": user},
+                            {"role": "assistant", "content": f"{answer} (ref {i})"},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -86,8 +99,14 @@ def build_model(shape: str, folder: Path) -> dict:
     catalog = json.loads((ROOT / "tools" / "data" / "base_models.json").read_text())["models"][shape]["config"]
     fields = {k: v for k, v in catalog.items() if k != "model_type"}
     tokenizer = build_tokenizer(4096)
-    config = LlamaConfig(**fields, max_position_embeddings=8192, rope_theta=500000.0, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
+    config = LlamaConfig(
+        **fields,
+        max_position_embeddings=8192,
+        rope_theta=500000.0,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
     started = time.perf_counter()
     torch.set_default_dtype(torch.bfloat16)
     with torch.device("cuda"):
@@ -102,45 +121,99 @@ def build_model(shape: str, folder: Path) -> dict:
 
 
 def predicted(shape: str, gpu_name: str) -> dict:
-    """What `tunewise estimate` says for this run; tokens given directly so its hours are not rounded to zero."""
+    """Return what `tunewise estimate` says for this run; tokens given directly so its hours are not rounded to
+    zero.
+    """
     try:
-        from tools.estimate import EstimateInput, run
+        from tools.costs.estimate import EstimateInput, run
 
-        result = run(EstimateInput(tokens=10_000_000, examples=10_000, provider="local", base_model=shape, lora_r=16,
-                                   quant="4bit", max_seq_len=SEQ, batch_size=BATCH, epochs=1, gpu=gpu_name,
-                                   gradient_checkpointing=True, optim_bits=8))
+        result = run(
+            EstimateInput(
+                tokens=10_000_000,
+                examples=10_000,
+                provider="local",
+                base_model=shape,
+                lora_r=16,
+                quant="4bit",
+                max_seq_len=SEQ,
+                batch_size=BATCH,
+                epochs=1,
+                gpu=gpu_name,
+                gradient_checkpointing=True,
+                optim_bits=8,
+            )
+        )
     except Exception as exc:  # the estimator is another module: report, do not lose the measurements
         return {"error": f"{type(exc).__name__}: {exc}"}
     option = next(o for o in result.options if o.provider == "local")
     tps = option.billed_tokens / (option.training_hours * 3600) if option.training_hours else None
-    return {"gpu": option.gpu, "vram_gib": option.vram_gb, "tokens_per_second": round(tps, 1) if tps else None,
-            "max_batch_size": option.max_batch_size}
+    return {
+        "gpu": option.gpu,
+        "vram_gib": option.vram_gb,
+        "tokens_per_second": round(tps, 1) if tps else None,
+        "max_batch_size": option.max_batch_size,
+    }
 
 
 def train(backend: str, model: Path, data: Path, out: Path, steps: int, timeout: float) -> dict:
     """One `tools.train.run` in a fresh process (so peak VRAM is this run's); running this script is the approval."""
-    spec = {"data": str(data), "backend": backend, "base_model": str(model), "output": str(out), "max_steps": steps,
-            "batch_size": BATCH, "grad_accum": 1, "max_seq_len": SEQ, "save_steps": 100_000, "warmup_steps": 2,
-            "load_in_4bit": True}
+    spec = {
+        "data": str(data),
+        "backend": backend,
+        "base_model": str(model),
+        "output": str(out),
+        "max_steps": steps,
+        "batch_size": BATCH,
+        "grad_accum": 1,
+        "max_seq_len": SEQ,
+        "save_steps": 100_000,
+        "warmup_steps": 2,
+        "load_in_4bit": True,
+    }
     started = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, __file__, "--run-one", json.dumps(spec)], capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--run-one", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     row: dict = {"process_seconds": round(time.perf_counter() - started, 1)}
     if proc.returncode != 0:
         log = (out / "train.log").read_text()[-1500:] if (out / "train.log").is_file() else ""
-        return {**row, "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:500], "log_tail": log or proc.stderr[-1500:]}
+        return {
+            **row,
+            "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:500],
+            "log_tail": log or proc.stderr[-1500:],
+        }
     run = json.loads((out / "run.json").read_text())
-    return {**row, **{k: run.get(k) for k in ("device", "dtype", "quantized_4bit", "steps", "tokens_trained",
-                                               "tokens_per_second", "wall_seconds", "peak_vram_gib", "final_loss",
-                                               "warnings")}}
+    return {
+        **row,
+        **{
+            k: run.get(k)
+            for k in (
+                "device",
+                "dtype",
+                "quantized_4bit",
+                "steps",
+                "tokens_trained",
+                "tokens_per_second",
+                "wall_seconds",
+                "peak_vram_gib",
+                "final_loss",
+                "warnings",
+            )
+        },
+    }
 
 
 def run_one(spec: str) -> None:
     from tools.errors import TunewiseError
-    from tools.train import TrainInput, run
+    from tools.train.config import TrainInput
+    from tools.train.run import run
 
     try:
         run(TrainInput(**json.loads(spec)))
@@ -150,15 +223,23 @@ def run_one(spec: str) -> None:
 
 
 def gpu_checks(work: Path, data: Path) -> dict:
-    """Findings 1, 2, 5 and 6 of issue 20, on this GPU (see the module docstring)."""
+    """Check findings 1, 2, 5 and 6 of issue 20 on this GPU (see the module docstring)."""
     import torch
     from safetensors.torch import load_file, save_file
 
     from tests.fakes.tiny_model import EOT, build_tiny_model
     from tools.train import device
 
-    model = build_tiny_model(work / "checks-model", hidden_size=256, heads=4, kv_heads=2, intermediate_size=512,
-                             vocab_size=512, max_positions=2048, init_std=0.02)
+    model = build_tiny_model(
+        work / "checks-model",
+        hidden_size=256,
+        heads=4,
+        kv_heads=2,
+        intermediate_size=512,
+        vocab_size=512,
+        max_positions=2048,
+        init_std=0.02,
+    )
     weights = load_file(str(model / "model.safetensors"))
     eot = json.loads((model / "tokenizer.json").read_text())["added_tokens"]
     eot_id = next(t["id"] for t in eot if t["content"] == EOT)
@@ -169,22 +250,41 @@ def gpu_checks(work: Path, data: Path) -> dict:
     verdicts: dict = {"device_facts": facts.to_json(), "expected_dtype": device.precision(facts, "unsloth").dtype}
     for backend in ("hf", "unsloth"):
         out = work / f"checks-{backend}"
-        spec = {"data": str(data), "backend": backend, "base_model": str(model), "output": str(out), "max_steps": 6,
-                "batch_size": 2, "grad_accum": 1, "max_seq_len": 256, "save_steps": 100_000, "warmup_steps": 1,
-                "load_in_4bit": False, "merge": backend == "unsloth",
-                **({"gguf": "q8_0"} if backend == "unsloth" else {})}
-        proc = subprocess.run([sys.executable, __file__, "--run-one", json.dumps(spec)], capture_output=True, text=True,
-                              timeout=600, cwd=ROOT)
+        spec = {
+            "data": str(data),
+            "backend": backend,
+            "base_model": str(model),
+            "output": str(out),
+            "max_steps": 6,
+            "batch_size": 2,
+            "grad_accum": 1,
+            "max_seq_len": 256,
+            "save_steps": 100_000,
+            "warmup_steps": 1,
+            "load_in_4bit": False,
+            "merge": backend == "unsloth",
+            **({"gguf": "q8_0"} if backend == "unsloth" else {}),
+        }
+        proc = subprocess.run(
+            [sys.executable, __file__, "--run-one", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+        )
         if not (out / "run.json").is_file() or proc.returncode != 0:
             verdicts[backend] = {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:500]}
             continue
         run = json.loads((out / "run.json").read_text())
         adapter = Path(run["adapter_dir"])
         config = json.loads((adapter / "adapter_config.json").read_text())
-        row: dict = {"finding_1_dtype": run.get("dtype"), "finding_1_ok": run.get("dtype") ==
-                     device.precision(facts, backend).dtype, "device_facts": run.get("device_facts"),
-                     "finding_5_base": config.get("base_model_name_or_path"),
-                     "finding_5_ok": config.get("base_model_name_or_path") == str(model)}
+        row: dict = {
+            "finding_1_dtype": run.get("dtype"),
+            "finding_1_ok": run.get("dtype") == device.precision(facts, backend).dtype,
+            "device_facts": run.get("device_facts"),
+            "finding_5_base": config.get("base_model_name_or_path"),
+            "finding_5_ok": config.get("base_model_name_or_path") == str(model),
+        }
         if backend == "unsloth":
             files = run.get("gguf_files") or []
             row["finding_2_gguf_files"] = files
@@ -196,7 +296,9 @@ def gpu_checks(work: Path, data: Path) -> dict:
             from peft import PeftModel
             from transformers import AutoModelForCausalLM
 
-            merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model), str(adapter)).merge_and_unload()
+            merged = PeftModel.from_pretrained(
+                AutoModelForCausalLM.from_pretrained(model), str(adapter)
+            ).merge_and_unload()
             fixed = float(merged.get_input_embeddings().weight[eot_id].abs().sum())
             row["finding_6_reloaded_eot_row_abs_sum"] = fixed
             row["finding_6_ok"] = eot_id in indices.get("embed_tokens", []) and fixed > 0
@@ -206,15 +308,19 @@ def gpu_checks(work: Path, data: Path) -> dict:
 
 
 def check_tiktoken() -> str | None:
-    """The validator counts tokens with tiktoken, which cannot download on a machine without network."""
+    """Check that tiktoken's encoding is at hand: the validator counts tokens with it, and it cannot download on a
+    machine without network. Return None if it is, else what went wrong and how to carry the cache.
+    """
     try:
         from tools.tokens import get_encoding
 
         get_encoding("o200k_base")
         return None
     except Exception as exc:
-        return (f"{exc}; copy ../shared/tiktoken-cache into the repo (e.g. .device/tiktoken-cache), carry it, and set "
-                "TIKTOKEN_CACHE_DIR to it")
+        return (
+            f"{exc}; copy ../shared/tiktoken-cache into the repo (e.g. .device/tiktoken-cache), carry it, and set "
+            "TIKTOKEN_CACHE_DIR to it"
+        )
 
 
 def main() -> None:
@@ -233,8 +339,11 @@ def main() -> None:
 
     import torch
 
-    report: dict = {"versions": versions(), "settings": {"batch_size": BATCH, "max_seq_len": SEQ, "steps": args.steps,
-                                                         "quant": "4bit", "lora_r": 16}, "runs": []}
+    report: dict = {
+        "versions": versions(),
+        "settings": {"batch_size": BATCH, "max_seq_len": SEQ, "steps": args.steps, "quant": "4bit", "lora_r": 16},
+        "runs": [],
+    }
     problem = "no CUDA device" if not torch.cuda.is_available() else check_tiktoken()
     if problem:
         report["error"] = problem
@@ -264,8 +373,13 @@ def main() -> None:
             if left < (args.budget / 3 if shape == SHAPES[-1] and backend == "unsloth" else 60):
                 report["runs"].append({"shape": shape, "backend": backend, "skipped": f"only {left:.0f} s left"})
                 continue
-            row = {"shape": shape, "backend": backend, **built, "predicted": estimate,
-                   **train(backend, model, data, work / f"{shape}-{backend}", args.steps, timeout=left - 10)}
+            row = {
+                "shape": shape,
+                "backend": backend,
+                **built,
+                "predicted": estimate,
+                **train(backend, model, data, work / f"{shape}-{backend}", args.steps, timeout=left - 10),
+            }
             tps, want = row.get("tokens_per_second"), estimate.get("tokens_per_second")
             if tps and want:
                 row["measured_over_predicted_tokens_per_second"] = round(tps / want, 3)
@@ -273,8 +387,15 @@ def main() -> None:
                 row["measured_over_predicted_vram"] = round(row["peak_vram_gib"] / estimate["vram_gib"], 3)
             report["runs"].append(row)
             args.results.write_text(json.dumps(report, indent=2))
-            print(json.dumps({k: row.get(k) for k in ("shape", "backend", "tokens_per_second", "peak_vram_gib",
-                                                      "predicted", "error")}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        k: row.get(k)
+                        for k in ("shape", "backend", "tokens_per_second", "peak_vram_gib", "predicted", "error")
+                    }
+                ),
+                flush=True,
+            )
     report["seconds"] = round(time.monotonic() - began, 1)
     args.results.write_text(json.dumps(report, indent=2))
 

@@ -38,7 +38,7 @@ SIZES = (1, 2, 4, 8)
 
 
 def best(fn, repeats: int = 2) -> float:
-    """The least of a few timings: the machine is shared, and the least is the one least disturbed."""
+    """Return the least of a few timings: the machine is shared, and the least is the one least disturbed."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -59,8 +59,8 @@ def report(name: str, sizes: list[int], seconds: list[float]) -> None:
 
 
 def prefix(scan, n: int):
-    """The scan of the file's first n valid examples: its per-example arrays cut at n."""
-    from tools.scan import EXAMPLE_ARRAYS, MINHASHES
+    """Return the scan of the file's first n valid examples: its per-example arrays cut at n."""
+    from tools.dataset.scan import EXAMPLE_ARRAYS, MINHASHES
 
     part = copy.copy(scan)
     for name, typecode in EXAMPLE_ARRAYS:
@@ -71,7 +71,7 @@ def prefix(scan, n: int):
 
 
 def scanned(shape: str, n: int, tmp: Path):
-    from tools.scan import ScanConfig, scan_range
+    from tools.dataset.scan import ScanConfig, scan_range
 
     path = write_file(tmp / f"{shape}.jsonl", shape, n)
     cfg = ScanConfig(fmt="chat", encoding_name="o200k_base", max_example_tokens=65_536, hosted=True)
@@ -81,7 +81,7 @@ def scanned(shape: str, n: int, tmp: Path):
 
 
 def conflicting(scan, seed: int = 0):
-    """The scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
+    """Return the scan with a third of its answers changed: every repeated prompt then has conflicting answers."""
     rng = random.Random(seed)
     out = copy.copy(scan)
     out.ex_answer = array("q", (h + 1 if rng.random() < 0.33 else h for h in scan.ex_answer))
@@ -89,7 +89,7 @@ def conflicting(scan, seed: int = 0):
 
 
 def cross_example(args, tmp: Path) -> None:
-    from tools import quality
+    from tools.dataset import quality
 
     sizes = [args.examples * k for k in SIZES]
     want = set(args.only.split(","))
@@ -113,9 +113,9 @@ def cross_example(args, tmp: Path) -> None:
 
 
 def index_growth(args, tmp: Path) -> None:
-    from agent.clients import get_chroma_client
     from tests.fakes.hash_embedder import HashEmbedder
-    from tools.index import IndexInput, run
+    from tools.clients import get_chroma_client
+    from tools.rag.index import IndexInput, run
 
     words = "bread comet wheel tomato adapter tide violin glacier chess coffee bridge colony orbit string".split()
     sizes = [args.files * k for k in SIZES]
@@ -141,7 +141,7 @@ def index_growth(args, tmp: Path) -> None:
 def bootstrap_growth(args) -> None:
     import numpy as np
 
-    from tools import bootstrap as bs
+    from tools.evaluation import bootstrap as bs
 
     sizes = [args.eval * k for k in SIZES]
     times = []
@@ -149,21 +149,34 @@ def bootstrap_growth(args) -> None:
         rng = np.random.default_rng(0)
         labels = [f"label{k}" for k in range(8)]
         gold = [labels[k] for k in rng.integers(0, 8, n)]
-        preds = {name: [g if rng.random() < acc else labels[int(rng.integers(0, 8))] for g in gold]
-                 for name, acc in (("a", 0.8), ("b", 0.7))}
+        preds = {
+            name: [g if rng.random() < acc else labels[int(rng.integers(0, 8))] for g in gold]
+            for name, acc in (("a", 0.8), ("b", 0.7))
+        }
         scores = {name: rng.random(n).tolist() for name in preds}
 
-        def once() -> None:
-            idx = bs.resamples(n)
-            stats = {name: {"score": bs.mean_stat(scores[name]), "macro_f1": bs.labels_f1_stat(preds[name], gold)}
-                     for name in preds}
+        def once() -> None:  # as tools/evaluation/evaluate.py does it
+            stats = {
+                name: {"score": bs.mean_stat(scores[name]), "macro_f1": bs.labels_f1_stat(preds[name], gold)}
+                for name in preds
+            }
+            drawn = bs.samples({(name, m): stat for name in stats for m, stat in stats[name].items()}, n)
             for name in stats:
-                for stat in stats[name].values():
-                    bs.interval(stat, idx)
+                for m, stat in stats[name].items():
+                    bs.interval_of(stat, drawn[name, m], n)
             for metric in ("score", "macro_f1"):
-                bs.compare("a", "b", "label_accuracy" if metric == "score" else "macro_f1", stats["a"][metric], stats["b"][metric], idx)
+                bs.compare_of(
+                    "a",
+                    "b",
+                    "label_accuracy" if metric == "score" else "macro_f1",
+                    stats["a"][metric],
+                    stats["b"][metric],
+                    drawn["a", metric],
+                    drawn["b", metric],
+                    n,
+                )
 
-        times.append(best(once, repeats=1))
+        times.append(best(once))
     report("eval bootstrap (examples)", sizes, times)
 
 
@@ -174,7 +187,7 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=500, help="n for eval's bootstrap")
     parser.add_argument("--only", default="validate,split,conflicts,index,bootstrap")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; best of 2 runs per size (bootstrap: 1)", flush=True)
+    print(f"{os.cpu_count()} cores; best of 2 runs per size", flush=True)
     want = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         if want & {"validate", "split", "conflicts"}:

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from graphs.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
+from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
 
 DEV = (REPO / "tests" / "data" / "goals_dev.jsonl", REPO / "tests" / "data" / "goals_blind1.jsonl")
 HELDOUT = REPO / "tests" / "data" / "goals_heldout.jsonl"
@@ -36,8 +36,13 @@ PRIMARY = ("prompting", "problem", "examples", "stable", "private")
 MODIFIERS = ("complex_domain", "best_quality", "fast_iteration", "prompt_large")
 APPROACHES = ("prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data")
 TUNED = ("fine_tune", "fine_tune_rag")
-SHORT = {"prompt_engineering": "prompt", "rag": "rag", "fine_tune": "ft", "fine_tune_rag": "ft+rag",
-         "collect_more_data": "collect"}
+SHORT = {
+    "prompt_engineering": "prompt",
+    "rag": "rag",
+    "fine_tune": "ft",
+    "fine_tune_rag": "ft+rag",
+    "collect_more_data": "collect",
+}
 
 
 class CorpusError(ValueError):
@@ -45,7 +50,7 @@ class CorpusError(ValueError):
 
 
 def load(path: Path) -> list[dict]:
-    """The items of a corpus file; a bad line stops with the file, the line and what to fix."""
+    """Read the items of a corpus file; a bad line stops with the file, the line and what to fix."""
     items = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -54,7 +59,11 @@ def load(path: Path) -> list[dict]:
             item = json.loads(line)
         except json.JSONDecodeError as e:
             raise CorpusError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
-        if not isinstance(item, dict) or not isinstance(item.get("goal"), str) or not isinstance(item.get("labels"), dict):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("goal"), str)
+            or not isinstance(item.get("labels"), dict)
+        ):
             raise CorpusError(f"{path}:{n}: each line needs a 'goal' string and a 'labels' object")
         unknown = set(item["labels"]) - set(PRIMARY) - set(MODIFIERS)
         if unknown:
@@ -72,12 +81,12 @@ def load(path: Path) -> list[dict]:
 
 
 def expected_facts(item: dict) -> Facts:
-    """The labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
+    """Return the labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
     return Facts(**{k: v for k, v in item["labels"].items() if v is not None})
 
 
 def read_facts(reader: Any, item: dict) -> Facts:
-    """What the interviewer reads: the goal text, then each answer as the reply to its question."""
+    """Return the facts the interviewer reads: the goal text, then each answer as the reply to its question."""
     from graphs.interview import absorb, defaults, known
 
     facts: dict = {}
@@ -88,7 +97,7 @@ def read_facts(reader: Any, item: dict) -> Facts:
 
 
 def bucket(examples: int) -> str:
-    """What the decision makes of a count: too few, enough, or a large (enterprise-scale) dataset."""
+    """Return what the decision makes of a count: too few, enough, or a large (enterprise-scale) dataset."""
     return "few" if examples < MIN_GOOD_EXAMPLES else "large" if examples >= LARGE_DATASET else "enough"
 
 
@@ -103,10 +112,15 @@ def score(items: list[dict], reader: Any) -> dict:
         want = expected_facts(item)
         got = read_facts(reader, item)
         want_d, got_d = decide(want), decide(got)
-        if item.get("approach") and (item["approach"] != want_d.approach or item["approach"] in TUNED
-                                     and item.get("path") != want_d.path_if_fine_tuning):  # a path matters only when tuning
-            label_errors.append(f"{item['id']}: labelled {item['approach']}/{item.get('path')}, the facts give "
-                                f"{want_d.approach}/{want_d.path_if_fine_tuning}")
+        if item.get("approach") and (
+            item["approach"] != want_d.approach
+            or item["approach"] in TUNED
+            and item.get("path") != want_d.path_if_fine_tuning
+        ):  # a path matters only when tuning
+            label_errors.append(
+                f"{item['id']}: labelled {item['approach']}/{item.get('path')}, the facts give "
+                f"{want_d.approach}/{want_d.path_if_fine_tuning}"
+            )
         expected_approach = item.get("approach") or want_d.approach
         expected_path = item.get("path") or want_d.path_if_fine_tuning
         for fact in PRIMARY + MODIFIERS:
@@ -118,15 +132,35 @@ def score(items: list[dict], reader: Any) -> dict:
         if expected_approach in TUNED:
             path_n += 1
             path_ok += got_d.path_if_fine_tuning == expected_path
-        wrong = {f: (getattr(want, f), getattr(got, f)) for f in PRIMARY + MODIFIERS
-                 if (bucket(getattr(want, f)) != bucket(getattr(got, f)) if f == "examples" else getattr(want, f) != getattr(got, f))}
-        if got_d.approach != expected_approach or expected_approach in TUNED and got_d.path_if_fine_tuning != expected_path:
-            misses.append((item["id"], expected_approach, got_d.approach, expected_path, got_d.path_if_fine_tuning, wrong))
+        wrong = {
+            f: (getattr(want, f), getattr(got, f))
+            for f in PRIMARY + MODIFIERS
+            if (
+                bucket(getattr(want, f)) != bucket(getattr(got, f))
+                if f == "examples"
+                else getattr(want, f) != getattr(got, f)
+            )
+        }
+        if (
+            got_d.approach != expected_approach
+            or expected_approach in TUNED
+            and got_d.path_if_fine_tuning != expected_path
+        ):
+            misses.append(
+                (item["id"], expected_approach, got_d.approach, expected_path, got_d.path_if_fine_tuning, wrong)
+            )
     n = len(items)
-    return {"n": n, "per_fact": {f: per_fact[f] / n for f in PRIMARY + MODIFIERS},
-            "examples_exact": exact_examples / n, "confusion": confusion,
-            "approach_accuracy": approach_ok / n, "path_accuracy": path_ok / path_n if path_n else None,
-            "path_n": path_n, "misses": misses, "label_errors": label_errors}
+    return {
+        "n": n,
+        "per_fact": {f: per_fact[f] / n for f in PRIMARY + MODIFIERS},
+        "examples_exact": exact_examples / n,
+        "confusion": confusion,
+        "approach_accuracy": approach_ok / n,
+        "path_accuracy": path_ok / path_n if path_n else None,
+        "path_n": path_n,
+        "misses": misses,
+        "label_errors": label_errors,
+    }
 
 
 def report(name: str, result: dict, *, show_misses: bool = False) -> None:
@@ -141,7 +175,9 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
         print(f"  {SHORT[want]:<10}" + "".join(f"{result['confusion'][(want, got)]:>9}" for got in APPROACHES))
     print(f"approach accuracy: {result['approach_accuracy']:.3f}")
     path = result["path_accuracy"]
-    print(f"path accuracy:     {'n/a' if path is None else f'{path:.3f}'} (over {result['path_n']} items that fine-tune)")
+    print(
+        f"path accuracy:     {'n/a' if path is None else f'{path:.3f}'} (over {result['path_n']} items that fine-tune)"
+    )
     for line in result["label_errors"]:
         print(f"  LABEL ERROR {line}")
     if show_misses:
@@ -151,18 +187,25 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dev", type=Path, action="append", metavar="FILE",
-                        help="a tuned-on corpus; repeat for several (default: goals_dev.jsonl and goals_blind1.jsonl)")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a tuned-on corpus; repeat for several (default: goals_dev.jsonl and goals_blind1.jsonl)",
+    )
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--show-misses", action="store_true", help="list each item read to a wrong approach or path")
-    parser.add_argument("--rules-only", action="store_true", help="read with the rules alone, without the MiniLM similarity pass")
+    parser.add_argument(
+        "--rules-only", action="store_true", help="read with the rules alone, without the MiniLM similarity pass"
+    )
     args = parser.parse_args(argv)
     from agent.interviewer.offline import OfflineInterviewer
 
     if args.rules_only:
         reader = OfflineInterviewer(rules_only=True)
     else:
-        from agent.clients import get_embedder
+        from tools.rag.embedders import get_embedder
 
         reader = OfflineInterviewer(get_embedder("local"))
     print(f"reader: offline interviewer, {'rules only' if args.rules_only else 'rules + MiniLM similarity'}")

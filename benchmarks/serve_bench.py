@@ -29,9 +29,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TARGET_MS = 30.0
-COUNTRIES = [("France", "Paris"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"),
-             ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Norway", "Oslo"), ("Sweden", "Stockholm"),
-             ("Poland", "Warsaw"), ("Greece", "Athens"), ("Ireland", "Dublin"), ("Finland", "Helsinki")]
+COUNTRIES = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Germany", "Berlin"),
+    ("Spain", "Madrid"),
+    ("Portugal", "Lisbon"),
+    ("Austria", "Vienna"),
+    ("Norway", "Oslo"),
+    ("Sweden", "Stockholm"),
+    ("Poland", "Warsaw"),
+    ("Greece", "Athens"),
+    ("Ireland", "Dublin"),
+    ("Finland", "Helsinki"),
+]
 
 
 def write_docs(folder: Path, count: int) -> list[str]:
@@ -40,12 +51,17 @@ def write_docs(folder: Path, count: int) -> list[str]:
     folder.mkdir(parents=True)
     for i in range(count):
         country, capital = COUNTRIES[i % len(COUNTRIES)]
-        facts = [f"The capital of {country} is {capital}.", f"{capital} has {rng.randint(2, 90)} museums.",
-                 f"Trains from {capital} leave every {rng.randint(5, 40)} minutes.",
-                 f"The river through {capital} is {rng.randint(10, 900)} km long."]
+        facts = [
+            f"The capital of {country} is {capital}.",
+            f"{capital} has {rng.randint(2, 90)} museums.",
+            f"Trains from {capital} leave every {rng.randint(5, 40)} minutes.",
+            f"The river through {capital} is {rng.randint(10, 900)} km long.",
+        ]
         rng.shuffle(facts)
         (folder / f"doc{i:03d}.md").write_text(f"# {country}, note {i}\n\n" + " ".join(facts) + "\n")
-    return [f"What is the capital of {c}?" for c, _ in COUNTRIES] + [f"How often do trains leave {k}?" for _, k in COUNTRIES]
+    return [f"What is the capital of {c}?" for c, _ in COUNTRIES] + [
+        f"How often do trains leave {k}?" for _, k in COUNTRIES
+    ]
 
 
 @contextlib.contextmanager
@@ -57,13 +73,19 @@ def serving(folder: Path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = open(folder.parent / f"{folder.name}-serve.log", "w")  # noqa: SIM115 - closed below, after the process
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve", str(folder), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", str(folder), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
     try:
         deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"tunewise serve did not start:\n{(folder.parent / f'{folder.name}-serve.log').read_text()[-3000:]}")
+                sys.exit(
+                    f"tunewise serve did not start:\n{(folder.parent / f'{folder.name}-serve.log').read_text()[-3000:]}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                     break
@@ -80,8 +102,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def side_by_side(label: str, deployment, generator, retriever, url: str, questions: list[str], requests: int,
-                 max_tokens: int) -> dict:
+def side_by_side(
+    label: str, deployment, generator, retriever, url: str, questions: list[str], requests: int, max_tokens: int
+) -> dict:
     import openai
 
     from tools.serving.context import with_context
@@ -103,10 +126,15 @@ def side_by_side(label: str, deployment, generator, retriever, url: str, questio
             served.append(s)
             retrieval.append(resp.model_extra["tunewise"]["retrieval_ms"])
     overhead = [s - d for s, d in zip(served, direct)]
-    return {"label": label, "direct": statistics.median(direct), "served": statistics.median(served),
-            "overhead": statistics.median(overhead), "overhead_p95": pct(overhead, 0.95),
-            "retrieval": statistics.median(retrieval),
-            "rest": statistics.median(o - r for o, r in zip(overhead, retrieval))}
+    return {
+        "label": label,
+        "direct": statistics.median(direct),
+        "served": statistics.median(served),
+        "overhead": statistics.median(overhead),
+        "overhead_p95": pct(overhead, 0.95),
+        "retrieval": statistics.median(retrieval),
+        "rest": statistics.median(o - r for o, r in zip(overhead, retrieval)),
+    }
 
 
 def concurrent(label: str, url: str, name: str, questions: list[str], n: int, max_tokens: int) -> str:
@@ -119,12 +147,17 @@ def concurrent(label: str, url: str, name: str, questions: list[str], n: int, ma
         start = time.perf_counter()
         try:
             if i % 2:
-                chunks = list(client.chat.completions.create(model=name, messages=messages, max_tokens=max_tokens,
-                                                             stream=True))
+                chunks = list(
+                    client.chat.completions.create(model=name, messages=messages, max_tokens=max_tokens, stream=True)
+                )
                 ok = bool(chunks) and "tunewise" in (chunks[-1].model_extra or {})
             else:
-                ok = client.chat.completions.create(model=name, messages=messages,
-                                                    max_tokens=max_tokens).choices[0].message.content is not None
+                ok = (
+                    client.chat.completions.create(model=name, messages=messages, max_tokens=max_tokens)
+                    .choices[0]
+                    .message.content
+                    is not None
+                )
             return ok, time.perf_counter() - start, ""
         except Exception as exc:  # counted and shown, not raised: the point is how many fail
             return False, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
@@ -136,8 +169,10 @@ def concurrent(label: str, url: str, name: str, questions: list[str], n: int, ma
     good = sum(ok for ok, _, _ in results)
     errors = [why for ok, _, why in results if not ok]
     times = [t for _, t, _ in results]
-    line = (f"{label:<22} {good}/{n} ok, {n - good} errors, wall {wall:.1f} s, latency p50 {pct(times, 0.5):.2f} s "
-            f"p95 {pct(times, 0.95):.2f} s")
+    line = (
+        f"{label:<22} {good}/{n} ok, {n - good} errors, wall {wall:.1f} s, latency p50 {pct(times, 0.5):.2f} s "
+        f"p95 {pct(times, 0.95):.2f} s"
+    )
     return line + (f"\n    first error: {errors[0]}" if errors else "")
 
 
@@ -163,52 +198,76 @@ def main() -> None:
     torch.set_num_threads(args.torch_threads)
     logging.getLogger("tunewise.serve").setLevel(logging.WARNING)
 
-    from agent.clients import get_chroma_client, get_embedder
     from tests.fakes.openai_server import FakeOpenAI
     from tests.fakes.tiny_lora import train_tiny_lora
     from tests.fakes.tiny_model import build_tiny_model
-    from tools.deploy import DeployInput, load_deployment, run as deploy
-    from tools.generation import load_generator
-    from tools.index import IndexInput, run as index
-    from tools.search import Retriever
+    from tools.builders import generator_loader
+    from tools.clients import get_chroma_client
+    from tools.deploy.deploy import DeployInput, load_deployment
+    from tools.deploy.deploy import run as deploy
+    from tools.rag.embedders import get_embedder
+    from tools.rag.index import IndexInput
+    from tools.rag.index import run as index
+    from tools.rag.search import Retriever
 
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp, FakeOpenAI() as fake:
         root = Path(tmp)
         base = build_tiny_model(root / "base", max_positions=4096)
-        train_tiny_lora(base, root / "run", pairs=[([{"role": "user", "content": "Where is Paris?"}], "In France.")],
-                        steps=5)
+        train_tiny_lora(
+            base, root / "run", pairs=[([{"role": "user", "content": "Where is Paris?"}], "In France.")], steps=5
+        )
         questions = write_docs(root / "docs", args.docs)
         db = root / "chroma"
         client = get_chroma_client(db)
         embedder = get_embedder("local")
         index(IndexInput(paths=[root / "docs"], collection="capitals", db=db), client=client, embedder=embedder)
-        deploy(DeployInput(model=f"hf:{base}+adapter:{root / 'run'}", collection="capitals", db=db, out=root / "local"),
-               client=client)
-        deploy(DeployInput(model=f"openai:ft:gpt-4.1-mini:bench::x@{fake.base_url}", collection="capitals", db=db,
-                           out=root / "upstream"), client=client)
+        deploy(
+            DeployInput(model=f"hf:{base}+adapter:{root / 'run'}", collection="capitals", db=db, out=root / "local"),
+            client=client,
+        )
+        deploy(
+            DeployInput(
+                model=f"openai:ft:gpt-4.1-mini:bench::x@{fake.base_url}",
+                collection="capitals",
+                db=db,
+                out=root / "upstream",
+            ),
+            client=client,
+        )
         retriever = Retriever(client, "capitals", embedder)
         rows, loads = [], []
         for name in ("local", "upstream"):
             folder = root / name
             deployment = load_deployment(folder)
-            generator = load_generator(deployment.generator_spec(folder))
+            generator = generator_loader()(deployment.generator_spec(folder))
             label = "tiny model + adapter" if name == "local" else "upstream (fake OpenAI)"
             with serving(folder) as url:
-                rows.append(side_by_side(label, deployment, generator, retriever, url, questions, args.requests,
-                                         args.max_tokens))
+                rows.append(
+                    side_by_side(
+                        label, deployment, generator, retriever, url, questions, args.requests, args.max_tokens
+                    )
+                )
                 loads.append(concurrent(label, url, name, questions, args.concurrency, args.max_tokens))
 
-    print(f"{args.requests} requests each, k=4 from {args.docs} documents, {args.max_tokens} tokens, local MiniLM "
-          f"embedder, {args.torch_threads} torch thread(s) per process, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'deployment':<22} {'direct p50':>11} {'served p50':>11} {'ratio':>6} {'overhead p50':>13} "
-          f"{'overhead p95':>13} {'retrieval p50':>14} {'http+serving p50':>17}")
+    print(
+        f"{args.requests} requests each, k=4 from {args.docs} documents, {args.max_tokens} tokens, local MiniLM "
+        f"embedder, {args.torch_threads} torch thread(s) per process, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'deployment':<22} {'direct p50':>11} {'served p50':>11} {'ratio':>6} {'overhead p50':>13} "
+        f"{'overhead p95':>13} {'retrieval p50':>14} {'http+serving p50':>17}"
+    )
     for r in rows:
-        print(f"{r['label']:<22} {r['direct']:>8.1f} ms {r['served']:>8.1f} ms {r['served'] / r['direct']:>5.2f}x "
-              f"{r['overhead']:>10.1f} ms {r['overhead_p95']:>10.1f} ms {r['retrieval']:>11.1f} ms "
-              f"{r['rest']:>14.1f} ms")
+        print(
+            f"{r['label']:<22} {r['direct']:>8.1f} ms {r['served']:>8.1f} ms {r['served'] / r['direct']:>5.2f}x "
+            f"{r['overhead']:>10.1f} ms {r['overhead_p95']:>10.1f} ms {r['retrieval']:>11.1f} ms "
+            f"{r['rest']:>14.1f} ms"
+        )
     worst = max(r["overhead"] for r in rows)
-    print(f"target: overhead p50 < {TARGET_MS:.0f} ms -> {'met' if worst < TARGET_MS else 'NOT met'} "
-          f"(worst {worst:.1f} ms)")
+    print(
+        f"target: overhead p50 < {TARGET_MS:.0f} ms -> {'met' if worst < TARGET_MS else 'NOT met'} "
+        f"(worst {worst:.1f} ms)"
+    )
     print(f"{args.concurrency} concurrent requests (half streaming):")
     for line in loads:
         print("  " + line)

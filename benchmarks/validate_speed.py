@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -63,8 +62,11 @@ print(proc.stdout.decode())
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float, str]:
     """(seconds, largest max-RSS of any process the command ran, its output), measured in a fresh parent of its own
-    so that earlier runs do not count; the two validate processes are measured each."""
-    first, _, output = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True).stdout.partition("\n")
+    so that earlier runs do not count; the two validate processes are measured each.
+    """
+    first, _, output = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True
+    ).stdout.partition("\n")
     out = first.split()
     if out[2] not in ("0", "1"):
         sys.exit(f"{cmd[0]} failed with exit code {out[2]}")
@@ -82,8 +84,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO.parent / "shared" / "tiktoken-cache"))
     tunewise = [sys.executable, "-m", "agent.cli", "validate", "--json"]
-    print(f"examples: {args.examples:,} per shape, {args.repeats} alternating runs each, {os.cpu_count()} cores; "
-          f"ratio = article s / tunewise s (target >= 1.0, stretch 2.0)")
+    print(
+        f"examples: {args.examples:,} per shape, {args.repeats} alternating runs each, {os.cpu_count()} cores; "
+        f"ratio = article s / tunewise s (target >= 1.0, stretch 2.0)"
+    )
     base_seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes.split(","):
@@ -93,14 +97,28 @@ def main() -> None:
             a, t = json.loads(out_a), json.loads(out_t)
             base_seconds[shape] = min(runs_t)
             warned = ", ".join(f"{code}={n:,}" for code, n in sorted(t["warning_counts"].items())) or "none"
-            print(f"{shape:10s} {data.stat().st_size / 1e6:4.0f} MB  article {min(runs_a):6.2f} s  tunewise {min(runs_t):6.2f} s  "
-                  f"ratio {min(runs_a) / min(runs_t):.2f}x best-of, {statistics.median(runs_a) / statistics.median(runs_t):.2f}x median"
-                  f"  (errors={a['errors']}/{sum(t['error_counts'].values())}; warnings: {warned})")
+            print(
+                f"{shape:10s} {data.stat().st_size / 1e6:4.0f} MB  article {min(runs_a):6.2f} s  tunewise {min(runs_t):6.2f} s  "
+                f"ratio {min(runs_a) / min(runs_t):.2f}x best-of, {statistics.median(runs_a) / statistics.median(runs_t):.2f}x median"
+                f"  (errors={a['errors']}/{sum(t['error_counts'].values())}; warnings: {warned})"
+            )
             if args.split:
-                split = [sys.executable, "-m", "agent.cli", "split", str(data), "--eval", "0.1", "--out", str(Path(tmp) / "split")]
+                split = [
+                    sys.executable,
+                    "-m",
+                    "agent.cli",
+                    "split",
+                    str(data),
+                    "--eval",
+                    "0.1",
+                    "--out",
+                    str(Path(tmp) / "split"),
+                ]
                 runs_v, _, runs_s, _ = side_by_side(tunewise + [str(data)], split, args.repeats)
-                print(f"{'':10s} split {min(runs_s):6.2f} s against validate {min(runs_v):6.2f} s: "
-                      f"{min(runs_s) / min(runs_v):.2f}x best-of, {statistics.median(runs_s) / statistics.median(runs_v):.2f}x median (target <= 1.2)")
+                print(
+                    f"{'':10s} split {min(runs_s):6.2f} s against validate {min(runs_v):6.2f} s: "
+                    f"{min(runs_s) / min(runs_v):.2f}x best-of, {statistics.median(runs_s) / statistics.median(runs_v):.2f}x median (target <= 1.2)"
+                )
             data.unlink()
         if args.scale:
             n = args.examples * args.scale
@@ -109,10 +127,16 @@ def main() -> None:
             result = json.loads(output)
             warned = ", ".join(f"{code}={k:,}" for code, k in sorted(result["warning_counts"].items())) or "none"
             reference = base_seconds.get("templated")
-            against = f", {seconds / reference:.1f}x the {args.examples:,} run (target <= {1.1 * args.scale:.0f}x)" if reference else ""
-            print(f"templated x{args.scale}: {n:,} examples ({big.stat().st_size / 1e6:.0f} MB) in {seconds:.1f} s{against}, "
-                  f"peak RSS {rss:.0f} MB per process (target < 400 MB); warnings: {warned}; "
-                  f"near-duplicates searched among {result.get('near_duplicates_searched', 300_000):,} examples")
+            against = (
+                f", {seconds / reference:.1f}x the {args.examples:,} run (target <= {1.1 * args.scale:.0f}x)"
+                if reference
+                else ""
+            )
+            print(
+                f"templated x{args.scale}: {n:,} examples ({big.stat().st_size / 1e6:.0f} MB) in {seconds:.1f} s{against}, "
+                f"peak RSS {rss:.0f} MB per process (target < 400 MB); warnings: {warned}; "
+                f"near-duplicates searched among {result.get('near_duplicates_searched', 300_000):,} examples"
+            )
             big.unlink()
         if args.big_gb > 0:
             data = write_chat_file(Path(tmp) / "train.jsonl", args.examples)
@@ -120,7 +144,9 @@ def main() -> None:
             per_example = data.stat().st_size / args.examples
             write_chat_file(big, int(args.big_gb * 1e9 / per_example), seed=1)
             seconds, rss, _ = peak_rss_mb(tunewise + [str(big)])
-            print(f"{big.stat().st_size / 1e9:.2f} GB file: {seconds:.1f} s, peak RSS {rss:.0f} MB per process (target < 400 MB)")
+            print(
+                f"{big.stat().st_size / 1e9:.2f} GB file: {seconds:.1f} s, peak RSS {rss:.0f} MB per process (target < 400 MB)"
+            )
             big.unlink()
             # The same size made of the 100k file over and over: a duplicate finding for almost every example.
             copies = max(1, round(args.big_gb * 1e9 / data.stat().st_size))
@@ -128,8 +154,10 @@ def main() -> None:
                 for _ in range(copies):
                     out.write(data.read_bytes())
             seconds, rss, _ = peak_rss_mb(tunewise + [str(big)])
-            print(f"{big.stat().st_size / 1e9:.2f} GB of {copies} copies (duplicates everywhere): {seconds:.1f} s, "
-                  f"peak RSS {rss:.0f} MB per process")
+            print(
+                f"{big.stat().st_size / 1e9:.2f} GB of {copies} copies (duplicates everywhere): {seconds:.1f} s, "
+                f"peak RSS {rss:.0f} MB per process"
+            )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,21 @@ EBIKES = ("E-Ride", "Cargo")  # the plans with a battery, a £150 deposit and a 
 
 # city -> (workshop, address, Monday to Friday, Saturday, Sunday)
 WORKSHOPS = {
-    "Bristol": ("Larkspur Harbourside", "Unit 4, Cooperage Yard, Bristol BS1 6QR", "08:00–19:00", "09:00–17:30", "10:00–16:00"),
+    "Bristol": (
+        "Larkspur Harbourside",
+        "Unit 4, Cooperage Yard, Bristol BS1 6QR",
+        "08:00–19:00",
+        "09:00–17:30",
+        "10:00–16:00",
+    ),
     "Leeds": ("Larkspur Holbeck", "27 Tannery Row, Leeds LS11 9BX", "08:00–18:30", "09:00–17:30", "closed"),
-    "Manchester": ("Larkspur Ancoats", "Arch 12, Viaduct Street, Manchester M4 6FE", "08:00–19:00", "09:00–17:30", "10:00–16:00"),
+    "Manchester": (
+        "Larkspur Ancoats",
+        "Arch 12, Viaduct Street, Manchester M4 6FE",
+        "08:00–19:00",
+        "09:00–17:30",
+        "10:00–16:00",
+    ),
 }
 
 # name -> (fact as the pages and the answers write it, the page that states it)
@@ -105,7 +117,7 @@ SHOP = {
 
 
 def fact(name: str) -> str:
-    """A fact as the pages word it."""
+    """Return a fact as the pages word it."""
     return FACTS[name][0]
 
 
@@ -115,7 +127,7 @@ def money(amount: float) -> str:
 
 
 def size_for(height_cm: int) -> str | None:
-    """The frame-size chart of frame-sizes.md; None outside it."""
+    """Return the frame size (S, M or L) the chart of frame-sizes.md gives for a height in cm; None outside it."""
     if 155 <= height_cm < 168:
         return "S"
     if 168 <= height_cm < 180:

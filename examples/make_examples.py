@@ -28,8 +28,10 @@ from facts import FACTS, PLANS, WORKSHOPS  # noqa: E402
 SEED = 10  # issue 10
 OUT = HERE / "support_chat.jsonl"
 HELPCENTRE = HERE / "helpcentre"
-SYSTEM = ("You are the support assistant for Larkspur Cycles, a bike subscription and repair company with "
-          "workshops in Bristol, Leeds and Manchester.")
+SYSTEM = (
+    "You are the support assistant for Larkspur Cycles, a bike subscription and repair company with "
+    "workshops in Bristol, Leeds and Manchester."
+)
 SIGN_OFF = "Happy riding,\nThe Larkspur Crew"
 # Word-trigram Jaccard above which a new conversation's user turns count as too close to an earlier one of the
 # same topic; well under the validator's 0.75 near-duplicate threshold, so none get near it.
@@ -60,30 +62,104 @@ BIKE_SAID = {
 }
 WHEN = ["yesterday", "last night", "this morning", "on Saturday", "an hour ago", "earlier today", "on Monday evening"]
 SINCE = ["yesterday", "this morning", "the weekend", "Monday", "last week", "my ride home"]
-PLACES = ["the station", "work", "the gym", "Tesco", "uni", "the library", "the hospital", "my office", "the pub",
-          "the leisure centre", "the cinema", "my mate's flat"]
+PLACES = [
+    "the station",
+    "work",
+    "the gym",
+    "Tesco",
+    "uni",
+    "the library",
+    "the hospital",
+    "my office",
+    "the pub",
+    "the leisure centre",
+    "the cinema",
+    "my mate's flat",
+]
 
-OPENERS = ["Hi,", "Hello,", "Hey,", "Hiya!", "Good morning,", "Hi there,", "Hello team,", "Hi Larkspur,", "Evening,", "", "", ""]
-INTROS = ["{n} here.", "Hi, it's {n}.", "This is {n}.", "Hello, my name is {n}.", "Hey, {n} here -", "Hi there, I'm {n}.",
-          "Morning, {n} here.", "Hi, {n} speaking."]
-SIGNATURES = ["Thanks, {n}", "- {n}", "Cheers,\n{n}", "Many thanks,\n{n}", "{n}", "Ta, {n}", "Kind regards,\n{n}",
-              "thx, {n}", "{n} x", "Best, {n}"]
+OPENERS = [
+    "Hi,",
+    "Hello,",
+    "Hey,",
+    "Hiya!",
+    "Good morning,",
+    "Hi there,",
+    "Hello team,",
+    "Hi Larkspur,",
+    "Evening,",
+    "",
+    "",
+    "",
+]
+INTROS = [
+    "{n} here.",
+    "Hi, it's {n}.",
+    "This is {n}.",
+    "Hello, my name is {n}.",
+    "Hey, {n} here -",
+    "Hi there, I'm {n}.",
+    "Morning, {n} here.",
+    "Hi, {n} speaking.",
+]
+SIGNATURES = [
+    "Thanks, {n}",
+    "- {n}",
+    "Cheers,\n{n}",
+    "Many thanks,\n{n}",
+    "{n}",
+    "Ta, {n}",
+    "Kind regards,\n{n}",
+    "thx, {n}",
+    "{n} x",
+    "Best, {n}",
+]
 TONES = {  # tone -> (weight, lines before, lines after)
     "neutral": (40, [], ["Thanks.", "Cheers.", "", "", "Thanks in advance."]),
-    "polite": (20, ["Hope you're well.", "Sorry to bother you.", "Quick question if that's OK.", "Hope you can help."],
-               ["Thanks so much in advance.", "Really appreciate any help.", "Thank you!"]),
-    "annoyed": (15, ["Not impressed, to be honest.", "This is really frustrating.", "Honestly getting fed up.",
-                     "I'm not having a great week."], ["Please sort this out.", "I need an answer today.", "Not happy."]),
-    "worried": (10, ["Bit worried about this.", "Slightly panicking here.", "Not sure what to do."],
-                ["Please let me know soon.", "Any help would be great.", ""]),
+    "polite": (
+        20,
+        ["Hope you're well.", "Sorry to bother you.", "Quick question if that's OK.", "Hope you can help."],
+        ["Thanks so much in advance.", "Really appreciate any help.", "Thank you!"],
+    ),
+    "annoyed": (
+        15,
+        [
+            "Not impressed, to be honest.",
+            "This is really frustrating.",
+            "Honestly getting fed up.",
+            "I'm not having a great week.",
+        ],
+        ["Please sort this out.", "I need an answer today.", "Not happy."],
+    ),
+    "worried": (
+        10,
+        ["Bit worried about this.", "Slightly panicking here.", "Not sure what to do."],
+        ["Please let me know soon.", "Any help would be great.", ""],
+    ),
     "terse": (15, [], [""]),
 }
 APOLOGY = {"annoyed": "I'm sorry this has been frustrating. ", "worried": "No need to worry. "}
 # Questions that point back at the situation ("Is that covered?") only read well after it.
 ANAPHORA = re.compile(r"\b(that|it|this|they|them|now|there)\b", re.I)
-FOLLOWUP_LEADS = ["Thanks!", "ok great.", "Got it.", "Cool, thanks.", "Perfect, one more thing:", "", "That helps.", "Ah ok."]
-SLANG = [(r"\byou\b", "u"), (r"\bplease\b", "pls"), (r"\bthanks\b", "thx"), (r"\bbecause\b", "cos"),
-         (r"\bare\b", "r"), (r"\bI'm\b", "im"), (r"\bdon't\b", "dont"), (r"\bcan't\b", "cant")]
+FOLLOWUP_LEADS = [
+    "Thanks!",
+    "ok great.",
+    "Got it.",
+    "Cool, thanks.",
+    "Perfect, one more thing:",
+    "",
+    "That helps.",
+    "Ah ok.",
+]
+SLANG = [
+    (r"\byou\b", "u"),
+    (r"\bplease\b", "pls"),
+    (r"\bthanks\b", "thx"),
+    (r"\bbecause\b", "cos"),
+    (r"\bare\b", "r"),
+    (r"\bI'm\b", "im"),
+    (r"\bdon't\b", "dont"),
+    (r"\bcan't\b", "cant"),
+]
 
 
 def fill(template: str, c: dict) -> str:
@@ -105,7 +181,7 @@ def typos(text: str, rng: Random) -> str:
         w = words[i]
         if len(w) >= 5 and w.isalpha():
             j = rng.randrange(1, len(w) - 2)
-            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:] if rng.random() < 0.6 else w[:j] + w[j] + w[j:]
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :] if rng.random() < 0.6 else w[:j] + w[j] + w[j:]
     text = " ".join(words)
     if rng.random() < 0.6:
         text = text.lower()
@@ -124,10 +200,24 @@ def context(rng: Random, topic: Topic) -> dict:
     price, bike, deposit, excess, value, callout = PLANS[plan]
     city = rng.choice(list(WORKSHOPS))
     ws, address, *_ = WORKSHOPS[city]
-    c = {"name": rng.choice(NAMES), "plan": plan, "plan_said": rng.choice(PLAN_SAID[plan]), "price": price,
-         "bike": bike, "bike_said": rng.choice(BIKE_SAID[bike]), "deposit": deposit, "excess": excess, "value": value,
-         "callout": callout, "city": city, "ws": ws, "ws_address": address, "when": rng.choice(WHEN),
-         "since": rng.choice(SINCE), "place": rng.choice(PLACES)}
+    c = {
+        "name": rng.choice(NAMES),
+        "plan": plan,
+        "plan_said": rng.choice(PLAN_SAID[plan]),
+        "price": price,
+        "bike": bike,
+        "bike_said": rng.choice(BIKE_SAID[bike]),
+        "deposit": deposit,
+        "excess": excess,
+        "value": value,
+        "callout": callout,
+        "city": city,
+        "ws": ws,
+        "ws_address": address,
+        "when": rng.choice(WHEN),
+        "since": rng.choice(SINCE),
+        "place": rng.choice(PLACES),
+    }
     if topic.slots:
         topic.slots(rng, c)
     return c
@@ -172,9 +262,11 @@ def assistant_turn(rng: Random, reply, c: dict, *, again: bool = False) -> str:
 
 def conversation(rng: Random, topic: Topic, used: dict[str, int]) -> dict:
     c = context(rng, topic)
-    messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": user_turn(rng, topic, c, used)},
-                {"role": "assistant", "content": assistant_turn(rng, topic.reply, c)}]
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": user_turn(rng, topic, c, used)},
+        {"role": "assistant", "content": assistant_turn(rng, topic.reply, c)},
+    ]
     if topic.followups and rng.random() < FOLLOWUP_SHARE:
         variants, reply = rng.choice(topic.followups)
         lead = rng.choice(FOLLOWUP_LEADS)
@@ -202,12 +294,16 @@ def generate(seed: int = SEED) -> list[dict]:
         for _ in range(topic.count):
             for _attempt in range(200):
                 record = conversation(rng, topic, used)
-                prompt = " ".join(" ".join(m["content"].lower().split()) for m in record["messages"] if m["role"] != "assistant")
+                prompt = " ".join(
+                    " ".join(m["content"].lower().split()) for m in record["messages"] if m["role"] != "assistant"
+                )
                 grams = _trigrams(record)
                 if prompt not in prompts and all(len(grams & s) / len(grams | s) < MAX_SIMILARITY for s in shingles):
                     break
             else:
-                raise SystemExit(f"topic {topic.name}: could not write {topic.count} distinct conversations; add situations or asks")
+                raise SystemExit(
+                    f"topic {topic.name}: could not write {topic.count} distinct conversations; add situations or asks"
+                )
             prompts.add(prompt)
             shingles.append(grams)
             records.append(record)
@@ -217,6 +313,7 @@ def generate(seed: int = SEED) -> list[dict]:
 
 def check_facts(helpcentre: Path = HELPCENTRE) -> list[str]:
     """Facts the answers quote that their help-centre page does not state word for word."""
+
     def page(name: str) -> str:
         return " ".join((helpcentre / name).read_text(encoding="utf-8").split())
 

@@ -8,81 +8,88 @@ again, until it is accepted. Interviewer-agnostic: the offline and the LLM reade
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.state import STEPS, AgentState, Context
+from graphs import interview as iv
+from graphs.state import STEPS, AgentState, Context, Interviewer
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
 # (`iv.name`), which lets either module be imported first.
 
-ACCEPT = re.compile(r"^\W*(y|yes|yep|yeah|ok|okay|fine|correct|right|that'?s right|looks (good|right|fine)|all good|"
-                    r"accept(ed)?|confirm(ed)?|lgtm|go|go ahead|good)?\W*$", re.I)
+ACCEPT = re.compile(
+    r"^\W*(y|yes|yep|yeah|ok|okay|fine|correct|right|that'?s right|looks (good|right|fine)|all good|"
+    r"accept(ed)?|confirm(ed)?|lgtm|go|go ahead|good)?\W*$",
+    re.I,
+)
 # "3: we have 400 NDAs", "2) both", "item 4 - it changes monthly"; several may share a line, split at ";" or " and N:".
 ITEM = re.compile(r"(?:^|;|\band\b)\s*(?:item\s*|#)?([1-9])\s*[:.)=\-]\s*", re.I)
-MODIFIERS = {"complex_domain": "a complex, specialised domain", "best_quality": "best quality, budget flexible",
-             "fast_iteration": "fast iteration matters", "prompt_large": "today's prompt is large and costly"}
+MODIFIERS = {
+    "complex_domain": "a complex, specialised domain",
+    "best_quality": "best quality, budget flexible",
+    "fast_iteration": "fast iteration matters",
+    "prompt_large": "today's prompt is large and costly",
+}
 ITEM_MODIFIERS = {"prompting": ("prompt_large",), "private": ("complex_domain", "best_quality", "fast_iteration")}
 
 
-def describe(fact: str, value: Any) -> str:
-    """A fact's value in words, as the list shows it."""
-    if fact == "prompting":
-        return {"not_tried": "not tried yet", "fell_short": "tried, and it fell short",
-                "good_enough": "tried, and it is good enough (about 80% of the way or more)"}.get(value, str(value))
-    if fact == "problem":
-        return {"knowledge": "knowledge (facts the model lacks)", "behaviour": "behaviour (how it answers)",
-                "both": "both knowledge and behaviour"}.get(value, str(value))
-    if fact == "examples":
-        return f"{value:,} good examples" if isinstance(value, int) else str(value)
-    if fact == "stable":
-        return "stable for the coming months" if value else "likely to change soon"
-    if fact == "private":
-        return "must stay in-house" if value else "may go to OpenAI"
-    return str(value)
-
-
 def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
-    """The numbered list: one item per step, what was read, its source and evidence, and any doubt."""
-    from graphs import interview as iv
-
+    """Build the numbered list: one item per step, what was read, its source and evidence, and any doubt."""
     out = []
     for n, (key, fact, title) in enumerate(STEPS, 1):
         entry = iv.problem_fact(facts) if fact == "problem" else facts.get(fact)
         label = title.split(". ", 1)[-1]
         if entry is None:
-            out.append({"n": n, "step": key, "title": label, "read": "not needed: the recommendation is the same "
-                        "whatever the answer", "source": "inferred", "evidence": "", "doubt": None})
+            out.append(
+                {
+                    "n": n,
+                    "step": key,
+                    "title": label,
+                    "read": "not needed: the recommendation is the same whatever the answer",
+                    "source": "inferred",
+                    "evidence": "",
+                    "doubt": None,
+                }
+            )
             continue
-        read = describe(fact, entry["value"])
+        read = iv.describe(fact, entry["value"])
         extra = [MODIFIERS[m] for m in ITEM_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
         if extra:
             read += "; " + "; ".join(extra)
-        out.append({"n": n, "step": key, "title": label, "read": read, "source": entry["source"],
-                    "evidence": entry["evidence"], "doubt": open_doubts.get(fact)})
+        out.append(
+            {
+                "n": n,
+                "step": key,
+                "title": label,
+                "read": read,
+                "source": entry["source"],
+                "evidence": entry["evidence"],
+                "doubt": open_doubts.get(fact),
+            }
+        )
     return out
 
 
 def corrections(text: str) -> list[tuple[int | None, str]]:
-    """(item number or None, what the person said) for each correction in the reply."""
+    """Split the reply into its corrections: (item number or None, what the person said) for each."""
     marks = list(ITEM.finditer(text))
-    if not marks or marks[0].start() > 0 and text[:marks[0].start()].strip(" ;,"):
-        head = text[:marks[0].start()] if marks else text
+    if not marks or marks[0].start() > 0 and text[: marks[0].start()].strip(" ;,"):
+        head = text[: marks[0].start()] if marks else text
         out: list[tuple[int | None, str]] = [(None, head.strip(" ;,"))]
     else:
         out = []
     for mark, nxt in zip(marks, marks[1:] + [None]):
-        said = text[mark.end():nxt.start() if nxt else len(text)].strip(" ;,")
+        said = text[mark.end() : nxt.start() if nxt else len(text)].strip(" ;,")
         out.append((int(mark.group(1)), said))
     return [(n, said) for n, said in out if said]
 
 
-def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]:
-    """The facts one correction states (source `stated`, over any reading), or why it could not be read."""
-    from graphs import interview as iv
-
+def read_correction(reader: Interviewer, n: int | None, said: str) -> tuple[dict, str | None]:
+    """Read one correction: return the facts it states (source `stated`, over any reading) and None, or no facts
+    and why it could not be read.
+    """
     if n is not None and not 1 <= n <= len(STEPS):
         return {}, f"there is no item {n}: the list has {len(STEPS)}"
     fact = STEPS[n - 1][1] if n else None
@@ -91,12 +98,21 @@ def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]
     # A numbered correction speaks to its item: other facts read in passing ("4: it changes every month" also
     # sounds like volatile knowledge) would change items the person did not mean to touch.
     keep = {fact, *(("behaviour", "knowledge") if fact == "problem" else ())} if fact else None
-    new = {f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0} for f in found
-           if keep is None or f.fact in keep}
+    new = {
+        f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0}
+        for f in found
+        if keep is None or f.fact in keep
+    }
     if fact == "problem" and "problem" not in new and {"behaviour", "knowledge"} & new.keys():
-        new["problem"] = {**iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")}),
-                          "source": "stated", "evidence": evidence, "confidence": 1.0}
-    if fact is not None and fact not in new:
+        cues = iv.problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")})
+        assert cues is not None  # the correction gave a behaviour or knowledge cue
+        new["problem"] = {
+            **cues,
+            "source": "stated",
+            "evidence": evidence,
+            "confidence": 1.0,
+        }
+    if n is not None and fact not in new:  # a numbered correction: it must correct its own item
         return {}, f"I could not read “{said}” as item {n} ({STEPS[n - 1][2].split('. ', 1)[-1]})"
     if not new:
         return {}, f"I could not tell which item “{said}” corrects: start it with the item's number, e.g. “3: {said}”"
@@ -105,19 +121,18 @@ def read_correction(reader, n: int | None, said: str) -> tuple[dict, str | None]
 
 def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Show what was read and take "yes" or corrections; nothing before the interrupt has effects."""
-    from graphs import interview as iv
-
     if not state.get("interactive", True):
         return {}  # --non-interactive: what was not read is assumed and listed, as the steps recorded it
     settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
     facts = {**(state.get("facts") or {}), **settled.get("facts", {})}
     open_doubts = {k: v for k, v in {**(state.get("doubts") or {}), **settled.get("doubts", {})}.items() if v}
-    reply = interrupt({"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")})
+    reply = interrupt(
+        {"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")}
+    )
     text = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]
     if ACCEPT.match(text):
-        return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk,
-                "steps": _records(state, facts)}
+        return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk, "steps": _records(state, facts)}
     reader = iv.interviewer_of(runtime)
     new: dict = {}
     notes = []
@@ -126,16 +141,20 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
         new.update(got)
         if note:
             notes.append(note)
-    return {**settled, "facts": {**settled.get("facts", {}), **new}, "doubts": {fact: None for fact in new},
-            "confirmed": False, "transcript": talk,
-            "confirm_note": "; ".join(notes) + ". Correct an item as “N: what is true”, or press Enter to accept."
-            if notes else None}
+    return {
+        **settled,
+        "facts": {**settled.get("facts", {}), **new},
+        "doubts": {fact: None for fact in new},
+        "confirmed": False,
+        "transcript": talk,
+        "confirm_note": "; ".join(notes) + ". Correct an item as “N: what is true”, or press Enter to accept."
+        if notes
+        else None,
+    }
 
 
 def _records(state: AgentState, facts: dict) -> dict:
-    """The step records from the facts as accepted (the goal's full reading may have been merged since)."""
-    from graphs import interview as iv
-
+    """Rebuild the step records from the facts as accepted (the goal's full reading may have been merged since)."""
     out = {}
     have = {**iv.known(facts), "openai_status": iv.openai_status(state)}
     for key, fact, _ in STEPS:
@@ -146,5 +165,5 @@ def _records(state: AgentState, facts: dict) -> dict:
 
 
 def route_confirm(state: AgentState) -> Literal["decide", "again"]:
+    """Route to the decision once the list is accepted (or nobody is asked), else walk the steps again."""
     return "decide" if state.get("confirmed") or not state.get("interactive", True) else "again"
-

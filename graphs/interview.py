@@ -1,7 +1,7 @@
 """The interview: one node per step of the framework, asking only what the goal text left open and what could
 still change the recommendation, one question at a time, each with a line on why it matters.
 
-`add_interview(builder)` wires intake -> step_prompt -> ... -> step_path -> decide into any StateGraph over
+`graphs.pipeline.add_interview(builder)` wires intake -> step_prompt -> ... -> step_path -> decide into any StateGraph over
 `AgentState`; `graph` is the interview alone, for LangGraph Studio.
 """
 
@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Sequence
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.decision import DOMAINS, Facts, decide, pick_path, relevant
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import STEPS, AgentState, Context
+from graphs.state import AgentState, Context, DataSummary, Finding, Interviewer, Node
 from prompts import render
+from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
 
 RANK = {"assumed": 0, "inferred": 1, "stated": 2, "asked": 3}
@@ -27,59 +26,107 @@ INFERRED = 0.5  # the most an inference (similarity, not a stated phrase) counts
 MAX_RETRIES = 2  # after two replies it could not read, the agent assumes and says so rather than nagging
 SKIP = re.compile(r"^\W*(skip|pass|don'?t know|dunno|not sure|no idea|unsure|\?+)\W*$", re.I)
 ASSUMED: dict[str, tuple[Any, str]] = {
-    "prompting": ("not_tried", "assumed: no careful prompt has been tried yet, so the framework's first step comes first"),
+    "prompting": (
+        "not_tried",
+        "assumed: no careful prompt has been tried yet, so the framework's first step comes first",
+    ),
     "problem": ("behaviour", "assumed: a behaviour problem (how the model answers, not what it knows)"),
     "examples": (0, "assumed: no training examples yet"),
     "stable": (True, "assumed: the wanted behaviour is stable"),
     "private": (True, "assumed: the data must stay in-house, the safe default until you say it may go to OpenAI"),
 }
-ANSWER_KEYS = {"1": "prompting", "prompt": "prompting", "prompting": "prompting", "2": "problem", "problem": "problem",
-               "3": "examples", "data": "examples", "examples": "examples", "4": "stable", "stability": "stable",
-               "stable": "stable", "5": "private", "path": "private", "private": "private", "privacy": "private"}
+ANSWER_KEYS = {
+    "1": "prompting",
+    "prompt": "prompting",
+    "prompting": "prompting",
+    "2": "problem",
+    "problem": "problem",
+    "3": "examples",
+    "data": "examples",
+    "examples": "examples",
+    "4": "stable",
+    "stability": "stable",
+    "stable": "stable",
+    "5": "private",
+    "path": "private",
+    "private": "private",
+    "privacy": "private",
+}
 EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  # read by the plan, not the interview
 
 
 def question(fact: str) -> tuple[str, str]:
-    """(the question, why it matters) from prompts/question_FACT.md."""
+    """Return (the question, why it matters) for `fact`, from prompts/question_FACT.md."""
     text, why = render(f"question_{fact}").strip().split("\n", 1)
     return text.strip(), why.strip()
 
 
-def interviewer_of(runtime: Runtime[Context] | None):
-    ctx = runtime.context if runtime is not None else None
-    if ctx is None or ctx.interviewer is None:  # LangGraph Studio passes no context: read offline
-        from agent.interviewer.offline import OfflineInterviewer
+def describe(fact: str, value: Any) -> str:
+    """Return a fact's value in words, as the list shows it."""
+    if fact == "prompting":
+        return {
+            "not_tried": "not tried yet",
+            "fell_short": "tried, and it fell short",
+            "good_enough": "tried, and it is good enough (about 80% of the way or more)",
+        }.get(value, str(value))
+    if fact == "problem":
+        return {
+            "knowledge": "knowledge (facts the model lacks)",
+            "behaviour": "behaviour (how it answers)",
+            "both": "both knowledge and behaviour",
+        }.get(value, str(value))
+    if fact == "examples":
+        return f"{value:,} good examples" if isinstance(value, int) else str(value)
+    if fact == "stable":
+        return "stable for the coming months" if value else "likely to change soon"
+    if fact == "private":
+        return "must stay in-house" if value else "may go to OpenAI"
+    return str(value)
 
-        if ctx is None:
-            return OfflineInterviewer()
-        ctx.interviewer = OfflineInterviewer()
+
+def interviewer_of(runtime: Runtime[Context] | None) -> Interviewer:
+    """Return the run's interviewer: the caller puts one in the run context (the CLI, the demo, agent/studio.py)."""
+    ctx = runtime.context if runtime is not None else None
+    if ctx is None or ctx.interviewer is None:
+        raise TunewiseError(
+            "no interviewer in the run context",
+            hint="run the graph with context=Context(interviewer=...); agent/studio.py builds one for LangGraph Studio",
+        )
     return ctx.interviewer
 
 
-def confidence(finding) -> float:
-    """How sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
-    phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure."""
+def confidence(finding: Finding) -> float:
+    """Return how sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
+    phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure.
+    """
     sure = float(getattr(finding, "confidence", 1.0))
     return min(sure, INFERRED) if finding.how == "inferred" else sure
 
 
-def absorb(facts: dict, findings, *, asked: str | None = None) -> dict:
-    """The facts that `findings` add or improve on (a finding never overrides a stronger source)."""
+def absorb(facts: dict, findings: Sequence[Finding], *, asked: str | None = None) -> dict:
+    """Return the facts that `findings` add or improve on (a finding never overrides a stronger source)."""
     out: dict = {}
     for f in findings:
         source = "asked" if f.fact == asked else f.how
         old = out.get(f.fact) or facts.get(f.fact)
         if old is None or RANK[source] >= RANK[old["source"]]:
-            out[f.fact] = {"value": f.value, "source": source, "evidence": f.evidence,
-                           "confidence": 1.0 if source == "asked" else confidence(f)}
+            out[f.fact] = {
+                "value": f.value,
+                "source": source,
+                "evidence": f.evidence,
+                "confidence": 1.0 if source == "asked" else confidence(f),
+            }
     return out
 
 
-def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]:
-    """Facts read two different ways (in one text, or a reply against what was read before): fact -> the two
-    readings, said so the person can be asked which is right. The fact a question asked for is its answer, no doubt."""
-    seen: dict[str, tuple] = {k: (v["value"], v["evidence"]) for k, v in facts.items()
-                              if v["source"] in ("stated", "inferred")}
+def doubts(facts: dict, findings: Sequence[Finding], *, asked: str | None = None) -> dict[str, str]:
+    """Return the facts read two different ways (in one text, or a reply against what was read before): fact ->
+    the two readings, said so the person can be asked which is right. The fact a question asked for is its answer,
+    no doubt.
+    """
+    seen: dict[str, tuple] = {
+        k: (v["value"], v["evidence"]) for k, v in facts.items() if v["source"] in ("stated", "inferred")
+    }
     out: dict[str, str] = {}
     for f in findings:
         if f.fact == asked or f.fact not in DOMAINS:
@@ -92,12 +139,12 @@ def doubts(facts: dict, findings, *, asked: str | None = None) -> dict[str, str]
 
 
 def weak(entry: dict | None) -> bool:
-    """A reading too unsure to decide on without asking: a low confidence (inferences count as low)."""
+    """Tell whether a reading is too unsure to decide on without asking: a low confidence (inferences count as low)."""
     return entry is not None and entry["source"] in ("inferred", "stated") and entry.get("confidence", 1.0) < SURE
 
 
 def known(facts: dict) -> dict:
-    """Facts as `decision.Facts` fields; the problem comes from an explicit answer or from the cues found."""
+    """Return the facts as `decision.Facts` fields; the problem comes from an explicit answer or from the cues found."""
     out = {k: v["value"] for k, v in facts.items() if k in Facts.model_fields and k != "problem"}
     problem = problem_fact(facts)
     if problem:
@@ -106,6 +153,9 @@ def known(facts: dict) -> dict:
 
 
 def problem_fact(facts: dict) -> dict | None:
+    """Return the problem fact: the one answered, else derived from the behaviour / knowledge cues (both: "both",
+    the strongest source, the weakest confidence); None when there is neither.
+    """
     if "problem" in facts:
         return facts["problem"]
     cues = [facts[k] for k in ("behaviour", "knowledge") if k in facts]
@@ -114,21 +164,30 @@ def problem_fact(facts: dict) -> dict | None:
     value = "both" if len(cues) == 2 else "behaviour" if "behaviour" in facts else "knowledge"
     source = max((c["source"] for c in cues), key=RANK.__getitem__)
     evidence = " / ".join(dict.fromkeys(c["evidence"] for c in cues))
-    return {"value": value, "source": source, "evidence": evidence,
-            "confidence": min(c.get("confidence", 1.0) for c in cues)}
+    return {
+        "value": value,
+        "source": source,
+        "evidence": evidence,
+        "confidence": min(c.get("confidence", 1.0) for c in cues),
+    }
 
 
 def openai_status(state: AgentState) -> str:
-    from tools.catalog import openai_catalog
+    """Return OpenAI fine-tuning's availability on the state's day (today when it pins none), from the price list."""
+    from tools.costs.catalog import openai_catalog
 
-    today = dt.date.fromisoformat(state["today"]) if state.get("today") else None
+    day = state.get("today")
+    today = dt.date.fromisoformat(day) if day else None
     return openai_catalog().availability.status(today)
 
 
 # ---- nodes ------------------------------------------------------------------------------------------------------
 
-def early_reading(state: AgentState, runtime: Runtime[Context] | None):
-    """The goal's reading the CLI started before the graph (rules now, the rest in the background), if any."""
+
+def early_reading(state: AgentState, runtime: Runtime[Context] | None) -> Any:
+    """Return the goal's reading the CLI started before the graph (rules now, the rest in the background), or None
+    when there is none for this goal or the run is non-interactive.
+    """
     reading = getattr(runtime.context, "reading", None) if runtime is not None and runtime.context else None
     if reading is None or reading.goal != (state.get("goal") or "") or not state.get("interactive", True):
         return None  # --non-interactive reads everything at once: nobody is waiting for a question
@@ -136,9 +195,10 @@ def early_reading(state: AgentState, runtime: Runtime[Context] | None):
 
 
 def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
-    """The goal's full reading (similarity included), merged once it is due: intake read only what the rules
-    find, so the first question did not wait for the embedder. Deterministic given the state, so a node may
-    call it again when it is re-run on resume."""
+    """Return the goal's full reading (similarity included) as a state update, once it is due: intake read only
+    what the rules find, so the first question did not wait for the embedder. Deterministic given the state, so a
+    node may call it again when it is re-run on resume.
+    """
     if not state.get("reading_pending"):
         return {}
     reading = early_reading(state, runtime)
@@ -154,8 +214,12 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
     facts = dict(state.get("facts") or {})
     reading = early_reading(state, runtime)
     found = reading.quick if reading is not None else reader.extract(state.get("goal") or "")
-    update: dict = {"status": "interviewing", "validation": None, "doubts": doubts({}, found),
-                    "reading_pending": reading is not None}
+    update: dict = {
+        "status": "interviewing",
+        "validation": None,
+        "doubts": doubts({}, found),
+        "reading_pending": reading is not None,
+    }
     facts.update(absorb(facts, found))
     for key, value in (state.get("preset") or {}).items():
         fact = ANSWER_KEYS.get(key.lower())
@@ -164,64 +228,107 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
                 if key in RUN_OPTIONS:
                     run_option(key, value)  # a bad value stops here, before anything is priced
                 continue
-            raise TunewiseError(f"unknown --answer key '{key}'", exit_code=2,
-                                hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}")
+            raise TunewiseError(
+                f"unknown --answer key '{key}'",
+                exit_code=2,
+                hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}",
+            )
         found = reading.read_quickly(value, focus=fact) if reading is not None else []
         if fact not in {f.fact for f in found}:  # the rules alone could not read it: the full reader can wait
             found = reader.extract(value, focus=fact)
         facts.update(absorb(facts, found, asked=fact))
         if fact not in {f.fact for f in found}:
-            raise TunewiseError(f"could not read --answer {key}={value!r}", exit_code=2,
-                                hint=f"answer the question: {question(fact)[0]}")
+            raise TunewiseError(
+                f"could not read --answer {key}={value!r}",
+                exit_code=2,
+                hint=f"answer the question: {question(fact)[0]}",
+            )
         facts[fact]["evidence"] = f"--answer {key}={value}"
-    if state.get("data_path"):
-        update["validation"] = validation_summary(state["data_path"])
-        facts["examples"] = {"value": update["validation"]["good_examples"], "source": "inferred",
-                             "evidence": update["validation"]["summary"]}
+    if data_path := state.get("data_path"):
+        update["validation"] = validation_summary(data_path)
+        facts["examples"] = {
+            "value": update["validation"].good_examples,
+            "source": "inferred",
+            "evidence": update["validation"].summary,
+        }
         if not ({"behaviour", "knowledge", "problem"} & facts.keys()):
-            facts["behaviour"] = {"value": True, "source": "inferred",
-                                  "evidence": "--data gives examples of the wanted answers: a behaviour to learn"}
+            facts["behaviour"] = {
+                "value": True,
+                "source": "inferred",
+                "evidence": "--data gives examples of the wanted answers: a behaviour to learn",
+            }
     if state.get("docs_dir") and "knowledge" not in facts and "problem" not in facts:
         facts["knowledge"] = {"value": True, "source": "inferred", "evidence": "--docs gives documents to answer from"}
     update["facts"] = facts
     return update
 
 
-def validation_summary(path: str) -> dict:
-    from tools.validate import ValidateInput, run
+def validation_summary(path: str) -> DataSummary:
+    """Validate the training file and summarise it for step 3 and the plan: good examples leave out the flawed."""
+    from tools.dataset.validate import ValidateInput, run
 
     result = run(ValidateInput(path=path))
     flawed = sum(result.warning_counts.get(code, 0) for code in ("duplicate", "near_duplicate", "conflicting_answers"))
     good = max(0, result.valid_examples - flawed)
-    summary = (f"{result.valid_examples} valid of {result.examples} examples in {path} (tunewise validate)"
-               + (f", {flawed} duplicates or conflicts left out" if flawed else ""))
-    return {"path": path, "format": result.format, "examples": result.examples, "valid_examples": result.valid_examples,
-            "good_examples": good, "errors": len(result.errors), "error_counts": dict(result.error_counts),
-            "warning_counts": dict(result.warning_counts), "tokens_total": result.tokens.total,
-            "tokens_trained": result.tokens.trained, "tokens_per_example_mean": result.tokens.per_example.mean,
-            "estimated_training_cost_usd": result.estimated_training_cost_usd, "summary": summary}
+    summary = f"{result.valid_examples} valid of {result.examples} examples in {path} (tunewise validate)" + (
+        f", {flawed} duplicates or conflicts left out" if flawed else ""
+    )
+    return DataSummary(
+        path=path,
+        format=result.format,
+        examples=result.examples,
+        valid_examples=result.valid_examples,
+        good_examples=good,
+        errors=len(result.errors),
+        error_counts=dict(result.error_counts),
+        warning_counts=dict(result.warning_counts),
+        tokens_total=result.tokens.total,
+        tokens_trained=result.tokens.trained,
+        tokens_per_example_mean=result.tokens.per_example.mean,
+        estimated_training_cost_usd=result.estimated_training_cost_usd,
+        summary=summary,
+    )
 
 
 def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict:
     text = question(fact)[0]
     if entry is None:
-        return {"step": key, "question": text, "answer": None, "source": "inferred",
-                "evidence": "not needed: the recommendation is the same whatever the answer"}
-    return {"step": key, "question": text, "answer": entry["value"] if answer is None else answer,
-            "source": entry["source"], "evidence": entry["evidence"]}
+        return {
+            "step": key,
+            "question": text,
+            "answer": None,
+            "source": "inferred",
+            "evidence": "not needed: the recommendation is the same whatever the answer",
+        }
+    return {
+        "step": key,
+        "question": text,
+        "answer": entry["value"] if answer is None else answer,
+        "source": entry["source"],
+        "evidence": entry["evidence"],
+    }
 
 
-def make_step(key: str, fact: str, title: str):
+def make_step(key: str, fact: str, title: str) -> Node:
+    """Build the node of one framework step: record the fact when it is known or cannot change the
+    recommendation, else ask for it (or assume it, non-interactive or after MAX_RETRIES unreadable replies).
+    """
+
     def step(state: AgentState, runtime: Runtime[Context]) -> dict:
-        facts = state.get("facts") or {}
-        entry = problem_fact(facts) if fact == "problem" else facts.get(fact)
+        facts: dict[str, Any] = state.get("facts") or {}
+        entry: dict | None = problem_fact(facts) if fact == "problem" else facts.get(fact)
         have = {**known(facts), "openai_status": openai_status(state)}
         interactive = state.get("interactive", True)
         doubt = (state.get("doubts") or {}).get(fact)
         # Ask rather than guess: a reading that conflicts with another, or an unsure one, when it could still
         # change the recommendation (`relevant` with this fact left open).
-        unsure = (interactive and entry is not None and entry["source"] in ("stated", "inferred")
-                  and bool(doubt or weak(entry)) and relevant(fact, {k: v for k, v in have.items() if k != fact}))
+        unsure = (
+            interactive
+            and entry is not None
+            and entry["source"] in ("stated", "inferred")
+            and bool(doubt or weak(entry))
+            and relevant(fact, {k: v for k, v in have.items() if k != fact})
+        )
         if entry is None and not relevant(fact, have):
             return {"steps": {key: _record(key, fact, None)}}
         if entry is not None and not unsure:
@@ -232,11 +339,10 @@ def make_step(key: str, fact: str, title: str):
             return _keep(key, fact, state, entry) if entry is not None else _assume(key, fact, state, tries)
         retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
         payload = {"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry}
-        if unsure:
-            from graphs.confirm import describe
-
-            payload["read"] = doubt or (f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am "
-                                        f"not sure. Enter keeps it.")
+        if unsure and entry is not None:  # unsure implies an entry; said again for the type checker
+            payload["read"] = doubt or (
+                f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am not sure. Enter keeps it."
+            )
         reply = interrupt(payload)
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
         reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
@@ -244,21 +350,29 @@ def make_step(key: str, fact: str, title: str):
         settled = settle(state, runtime)  # the goal's full reading, merged while the person was typing
         facts = {**facts, **settled.get("facts", {})}
         if not reply or SKIP.match(reply):
-            update = _keep(key, fact, {**state, "facts": facts}, entry) if unsure else _assume(key, fact, state, tries)
+            update = (
+                _keep(key, fact, {**state, "facts": facts}, entry)
+                if unsure and entry is not None
+                else _assume(key, fact, state, tries)
+            )
             return _with(update, settled, talk)
         found = interviewer_of(runtime).extract(reply, focus=fact)
         new = absorb(facts, found, asked=fact)
         if fact == "problem" and "problem" not in new and ({"behaviour", "knowledge"} & new.keys()):
-            cues = {k: v for k, v in new.items() if k in ("behaviour", "knowledge")}
-            new["problem"] = {**problem_fact(cues), "source": "asked", "confidence": 1.0}
+            cues = problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")})
+            assert cues is not None  # the reply gave a behaviour or knowledge cue
+            new["problem"] = {**cues, "source": "asked", "confidence": 1.0}
         if fact not in new:  # asked again: `asking` keeps route_step here even when a first walk recorded the step
             return _with({"retries": {key: tries + 1}, "asking": key}, settled, talk)
         conflicts = doubts({**facts, **settled.get("facts", {})}, found, asked=fact)
         for other in conflicts:
             new.pop(other, None)  # keep the earlier reading; the other fact's step (or the confirm list) asks
         have = {**known({**facts, **new}), "openai_status": openai_status(state)}
-        update = {"facts": new, "doubts": {fact: None, **conflicts},
-                  "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))}}
+        update = {
+            "facts": new,
+            "doubts": {fact: None, **conflicts},
+            "steps": {key: _record(key, fact, new[fact], _answer(key, state, have))},
+        }
         return _with(update, settled, talk)
 
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
@@ -270,7 +384,7 @@ def make_step(key: str, fact: str, title: str):
 
 
 def _with(update: dict, settled: dict, talk: list[dict]) -> dict:
-    """A step's update plus the goal's full reading merged under it (the step's own facts win)."""
+    """Return a step's update with the goal's full reading merged under it (the step's own facts win)."""
     out = {**settled, **update, "transcript": talk}
     out["facts"] = {**settled.get("facts", {}), **update.get("facts", {})}
     out["doubts"] = {**settled.get("doubts", {}), **update.get("doubts", {})}
@@ -281,8 +395,11 @@ def _keep(key: str, fact: str, state: AgentState, entry: dict) -> dict:
     """Keep an unsure reading the person let stand (Enter, skip) or that could not be checked: no asking twice."""
     entry = {**entry, "confidence": 1.0}  # stored even when derived (problem from its cues), so it stays settled
     have = {**known({**(state.get("facts") or {}), fact: entry}), "openai_status": openai_status(state)}
-    return {"facts": {fact: entry}, "doubts": {fact: None},
-            "steps": {key: _record(key, fact, entry, _answer(key, state, have))}}
+    return {
+        "facts": {fact: entry},
+        "doubts": {fact: None},
+        "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
+    }
 
 
 def _answer(key: str, state: AgentState, have: dict) -> Any:
@@ -299,11 +416,15 @@ def _assume(key: str, fact: str, state: AgentState, tries: int) -> dict:
     entry = {"value": value, "source": "assumed", "evidence": evidence}
     have = known({**(state.get("facts") or {}), fact: entry})
     text, why = question(fact)
-    return {"facts": {fact: entry}, "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
-            "questions": [{"step": key, "question": text, "why": why, "assumed": value}]}
+    return {
+        "facts": {fact: entry},
+        "steps": {key: _record(key, fact, entry, _answer(key, state, have))},
+        "questions": [{"step": key, "question": text, "why": why, "assumed": value}],
+    }
 
 
 def defaults() -> dict:
+    """Return the value each fact is assumed to have when nobody says (ASSUMED), by fact."""
     return {fact: value for fact, (value, _) in ASSUMED.items()}
 
 
@@ -311,43 +432,19 @@ def decide_node(state: AgentState) -> dict:
     """Apply the framework to the answers: the recommendation and its rationale."""
     facts = Facts(**{**defaults(), **known(state.get("facts") or {}), "openai_status": openai_status(state)})
     d = decide(facts)
-    return {"recommendation": {"approach": d.approach, "fine_tune_path": d.fine_tune_path, "rationale": d.rationale},
-            "decision": {**d.model_dump(), "facts": facts.model_dump()}}
+    return {
+        "recommendation": {"approach": d.approach, "fine_tune_path": d.fine_tune_path, "rationale": d.rationale},
+        "decision": {**d.model_dump(), "facts": facts.model_dump()},
+    }
 
 
-def route_step(key: str):
+def route_step(key: str) -> Callable[[AgentState], Literal["again", "next"]]:
+    """Build the router after step `key`: on once the step is recorded and not asking again, else back to it."""
+
     def route(state: AgentState) -> Literal["again", "next"]:
         return "next" if key in (state.get("steps") or {}) and state.get("asking") != key else "again"
 
     return route
 
 
-def add_interview(builder: StateGraph) -> None:
-    """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
-
-    A correction at the confirm step walks the five steps again: they ask only what the correction made
-    relevant and still unknown, then the list is shown again."""
-    from graphs.confirm import confirm, route_confirm
-
-    builder.add_node("intake", intake)
-    names = [f"step_{key}" for key, _, _ in STEPS]
-    for (key, fact, title), name in zip(STEPS, names):
-        builder.add_node(name, make_step(key, fact, title))
-    builder.add_node("confirm", confirm)
-    builder.add_node("decide", decide_node)
-    builder.add_edge(START, "intake")
-    builder.add_edge("intake", names[0])
-    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
-        builder.add_conditional_edges(name, route_step(key), {"again": name, "next": nxt})
-    builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
-
-
-def build(checkpointer=None):
-    builder = StateGraph(AgentState, context_schema=Context)
-    add_interview(builder)
-    builder.add_edge("decide", END)
-    return builder.compile(checkpointer=checkpointer)
-
-
 assert set(ASSUMED) == set(DOMAINS)  # every fact the interview may assume is one the decision enumerates
-graph = build()

@@ -2,7 +2,7 @@
 
 Approval is an `interrupt()` that shows the costed plan and takes approve / reject / a new budget; approving
 records the plan's hash and total (tools.approval), and every execution node checks that record before it
-runs. `--budget` refuses a plan that costs more. `graph` is what `langgraph.json` names.
+runs. `--budget` refuses a plan that costs more. `langgraph.json` names agent/studio.py's build of it.
 """
 
 from __future__ import annotations
@@ -13,14 +13,26 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, StateGraph
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs import execute
-from graphs.interview import add_interview
+from graphs import interview as iv
+from graphs import steps
+from graphs.confirm import confirm, route_confirm
 from graphs.plan import build_plan
-from graphs.state import AgentState, Context
+from graphs.state import (
+    STATE_TYPES,
+    STEPS,
+    AgentState,
+    Context,
+    DeployStepResult,
+    EvalStepResult,
+    Node,
+    plan_of,
+    results_of,
+)
 from tools.approval import approve, plan_hash
 
 EXECUTION = ["split", "index", "train", "eval", "deploy"]
@@ -29,41 +41,73 @@ REJECT = re.compile(r"^\W*(reject(ed)?|no|n|stop|cancel|abort|decline)\W*$", re.
 BUDGET = re.compile(r"^\W*(?:budget\s*)?[=:]?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:usd|\$)?\W*$", re.I)
 
 
-def plan_node(state: AgentState) -> dict:
+def plan_node(state: AgentState) -> dict[str, Any]:
     """Price the recommendation: the steps, their tools, cost and time, and the risks."""
-    return {"plan": build_plan(state)}
+    from tools.settings import get_settings
+
+    return {"plan": build_plan(state, embedder=_chunk_counter(state), chroma_dir=get_settings().chroma_dir)}
+
+
+def _chunk_counter(state: AgentState) -> Any | None:
+    """Return the local embedder, whose tokenizer counts the documents' chunks; None when the rag extra is not
+    installed (the plan then guesses the chunks from the documents' size).
+    """
+    if not state.get("docs_dir"):
+        return None
+    from tools.errors import TunewiseError
+    from tools.rag.embedders import get_embedder
+
+    try:
+        return get_embedder("local")
+    except TunewiseError:
+        return None
 
 
 def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Show the costed plan and wait for approve / reject / budget USD; nothing before the interrupt has effects."""
-    plan = state["plan"]
-    if not any(s.get("runnable", True) for s in plan["steps"]):
+    plan = plan_of(state["plan"])
+    assert plan is not None  # the plan node ran before this one
+    if not any(s.runnable for s in plan.steps):
         return {"status": "planned"}  # nothing would run, so there is nothing to approve: the plan is the result
     budget = state.get("budget_usd")
-    total = plan["total_usd"]
-    reply = interrupt({
-        "type": "approval", "session": state.get("session"), "plan_hash": plan_hash(plan), "total_usd": total,
-        "total_hours": plan["total_hours"], "budget_usd": budget, "within_budget": budget is None or total <= budget,
-        "steps": [{"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": s.get("runnable", True)}
-                  for s in plan["steps"]],
-        "note": state.get("decision_note"), "options": ["approve", "reject", "budget USD"],
-    })
+    total = plan.total_usd
+    reply = interrupt(
+        {
+            "type": "approval",
+            "session": state.get("session"),
+            "plan_hash": plan_hash(plan.as_json()),
+            "total_usd": total,
+            "total_hours": plan.total_hours,
+            "budget_usd": budget,
+            "within_budget": budget is None or total <= budget,
+            "steps": [
+                {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable} for s in plan.steps
+            ],
+            "note": state.get("decision_note"),
+            "options": ["approve", "reject", "budget USD"],
+        }
+    )
     answer, new_budget = _parse(reply)
     if new_budget is not None:
         within = total <= new_budget
-        return {"budget_usd": new_budget, "status": "awaiting_approval" if within else "over_budget",
-                "decision_note": f"budget set to ${new_budget:.2f}; the plan costs ${total:.2f}"
-                                 + ("" if within else ", which is over it: raise the budget or reject")}
+        return {
+            "budget_usd": new_budget,
+            "status": "awaiting_approval" if within else "over_budget",
+            "decision_note": f"budget set to ${new_budget:.2f}; the plan costs ${total:.2f}"
+            + ("" if within else ", which is over it: raise the budget or reject"),
+        }
     if answer == "reject":
         return {"status": "rejected", "decision_note": "rejected: nothing was run and nothing was spent"}
     if answer != "approve":
         return {"decision_note": f"could not read {reply!r}: answer approve, reject, or budget USD"}
     if budget is not None and total > budget:
-        return {"status": "over_budget",
-                "decision_note": f"refused: the plan costs ${total:.2f}, over the ${budget:.2f} budget; raise the "
-                                 f"budget (budget USD) or reject"}
+        return {
+            "status": "over_budget",
+            "decision_note": f"refused: the plan costs ${total:.2f}, over the ${budget:.2f} budget; raise the "
+            f"budget (budget USD) or reject",
+        }
     ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
-    record = approve(plan, approved_by=ctx.approved_by)
+    record = approve(plan.as_json(), approved_by=ctx.approved_by)
     return {"approval": record.model_dump(), "status": "approved", "decision_note": None}
 
 
@@ -82,6 +126,9 @@ def _parse(reply: Any) -> tuple[str | None, float | None]:
 
 
 def route_approval(state: AgentState) -> Literal["approval", "split", "index", "train", "eval", "deploy", "report"]:
+    """Route after the approval node: to the report when rejected or nothing can run, back to approval until
+    approved, then to the first planned step not yet executed.
+    """
     if state.get("status") in ("rejected", "planned"):
         return "report"
     if not state.get("approval"):
@@ -91,22 +138,30 @@ def route_approval(state: AgentState) -> Literal["approval", "split", "index", "
 
 def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", "deploy", "report"]:
     done = state.get("executed") or {}
-    planned = [s["step"] for s in state["plan"]["steps"]]
+    plan = plan_of(state["plan"])
+    planned = [s.step for s in plan.steps] if plan is not None else []
     return next((name for name in EXECUTION if name in planned and name not in done), "report")
 
 
 def run_dir(state: AgentState) -> Path:
-    from agent.settings import get_settings
+    """Return the session's run folder, where its steps write: RUNS/plan-SESSION (plan-studio without a session)."""
+    from tools.settings import get_settings
 
     return get_settings().runs_dir / f"plan-{state.get('session') or 'studio'}"
 
 
-def make_executor(name: str):
+def make_executor(name: str) -> Node:
+    """Build the node that runs the approved step `name` through `graphs.steps.run_step`."""
+
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
+        from tools.settings import get_settings
+
         ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
-        runners = ctx.runners or execute.RUNNERS
+        runners = ctx.runners or steps.RUNNERS
+        plan = plan_of(state["plan"])
+        assert plan is not None  # execution follows an approved plan
         writer = get_stream_writer()
-        result = execute.run_step(name, state, runners, run_dir(state), writer)
+        result = steps.run_step(name, plan, dict(state), runners, run_dir(state), get_settings().chroma_dir, writer)
         return {"executed": {name: result}, "status": "executing"}
 
     node.__name__ = f"execute_{name}"
@@ -115,32 +170,74 @@ def make_executor(name: str):
 
 
 def report(state: AgentState) -> dict:
-    """The end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
-    executed = state.get("executed") or {}
+    """Write the report at the end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
+    executed = results_of(state.get("executed"))
     status = state.get("status")
     final = status if status in ("rejected", "planned") else "completed"
-    evaluation, deployment = executed.get("eval") or {}, executed.get("deploy") or {}
-    plan = state.get("plan") or {}
-    return {"status": final, "report": {
-        "approach": plan.get("approach"), "steps": [{"step": k, "status": v.get("status"), "message": v.get("message")}
-                                                    for k, v in executed.items()],
-        "eval_verdict": evaluation.get("verdict") or evaluation.get("message"),
-        "deployment": deployment.get("path") or deployment.get("message"),
-        "serve": f"tunewise serve {deployment['path']}" if deployment.get("path") else None,
-        "starter_prompt": bool(plan.get("starter_prompt")), "collect": plan.get("collect"),
-        "run_dir": str(run_dir(state)) if executed else None,
-    }}
+    evaluation, deployment = executed.get("eval"), executed.get("deploy")
+    plan = plan_of(state.get("plan"))
+    path = deployment.path if isinstance(deployment, DeployStepResult) else None
+    return {
+        "status": final,
+        "report": {
+            "approach": plan.approach if plan is not None else None,
+            "steps": [{"step": k, "status": v.status, "message": v.message} for k, v in executed.items()],
+            "eval_verdict": (
+                (evaluation.verdict if isinstance(evaluation, EvalStepResult) else None) or evaluation.message
+                if evaluation is not None
+                else None
+            ),
+            "deployment": path or (deployment.message if deployment is not None else None),
+            "serve": f"tunewise serve {path}" if path else None,
+            "starter_prompt": bool(plan is not None and plan.starter_prompt),
+            "collect": plan.collect if plan is not None else None,
+            "run_dir": str(run_dir(state)) if executed else None,
+        },
+    }
 
 
-def build(checkpointer=None):
-    builder = StateGraph(AgentState, context_schema=Context)
+def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentState]) -> None:
+    """Add intake, the five step nodes, the confirm step and decide; decide's outgoing edge is the caller's.
+
+    A correction at the confirm step walks the five steps again: they ask only what the correction made
+    relevant and still unknown, then the list is shown again.
+    """
+    builder.add_node("intake", iv.intake)
+    names = [f"step_{key}" for key, _, _ in STEPS]
+    for (key, fact, title), name in zip(STEPS, names):
+        builder.add_node(name, iv.make_step(key, fact, title))
+    builder.add_node("confirm", confirm)
+    builder.add_node("decide", iv.decide_node)
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", names[0])
+    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
+        builder.add_conditional_edges(name, iv.route_step(key), {"again": name, "next": nxt})
+    builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
+
+
+def build_interview(
+    checkpointer: Any = None, *, context_schema: type[Context] = Context
+) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
+    """Compile the interview alone (up to the decision); agent/studio.py gives LangGraph Studio its build."""
+    builder = StateGraph(AgentState, context_schema=context_schema)
+    add_interview(builder)
+    builder.add_edge("decide", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def build(
+    checkpointer: Any = None, *, context_schema: type[Context] = Context
+) -> CompiledStateGraph[AgentState, Context, AgentState, AgentState]:
+    """Compile the agent graph; `context_schema` may give the run context defaults (agent/studio.py does)."""
+    builder = StateGraph(AgentState, context_schema=context_schema)
     add_interview(builder)
     builder.add_node("plan", plan_node)
     builder.add_node("approval", approval)
     builder.add_edge("decide", "plan")
     builder.add_edge("plan", "approval")
-    targets = {name: name for name in ["approval", *EXECUTION, "report"]}
-    builder.add_conditional_edges("approval", route_approval, targets)
+    builder.add_conditional_edges(
+        "approval", route_approval, {name: name for name in ["approval", *EXECUTION, "report"]}
+    )
     for name in EXECUTION:
         builder.add_node(name, make_executor(name))
         builder.add_conditional_edges(name, _next_step, {n: n for n in [*EXECUTION, "report"]})
@@ -149,23 +246,28 @@ def build(checkpointer=None):
     return builder.compile(checkpointer=checkpointer)
 
 
-graph = build()
+def session_saver(conn: Any) -> Any:
+    """Return the session checkpointer on `conn`: it may rebuild the typed plan and results, and nothing else."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    return SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES))
 
 
 @contextlib.contextmanager
-def open_graph() -> Iterator[Any]:
-    """The agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo` share it."""
+def open_graph() -> Iterator[CompiledStateGraph[AgentState, Context, AgentState, AgentState]]:
+    """Open the agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo`
+    share it. The database closes when the block ends.
+    """
     import sqlite3
 
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from agent.settings import get_settings
+    from tools.settings import get_settings
 
     path = get_settings().sessions_db
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:
-        saver = SqliteSaver(conn)
+        saver = session_saver(conn)
         saver.setup()
         yield build(checkpointer=saver)
     finally:

@@ -1,4 +1,8 @@
-"""The agent's state: plain JSON values only (the SQLite checkpointer stores them), and never a secret.
+"""The agent's state and its typed plan: values the SQLite checkpointer can store, and never a secret.
+
+The plan (`Plan`, its `PlanStep`s with their typed inputs) and the steps' results (`StepResult` and its kinds) are
+pydantic models; their JSON (`model_dump(mode="json")`) is the `--json` contract and what an approval hashes, so a
+field that was absent from the plan's JSON when unset is left out again (`_Record`).
 
 Side-effect objects (the interviewer with its client, the step runners) travel in the run `Context`, which
 LangGraph hands to nodes but never writes to the session database.
@@ -7,12 +11,32 @@ LangGraph hands to nodes but never writes to the session database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Literal, Protocol, Sequence, TypedDict, Union
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from tools.costs.plan_costs import TrainingEstimate
+from tools.dataset.few_shot import Shot
+from tools.decision import Approach
+from tools.rag.index_plan import IndexPlan
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
 
 Source = Literal["stated", "inferred", "asked", "assumed"]
 # planned: nothing in the plan can run (no data or docs yet, or nothing to spend on), so the plan is the result.
-Status = Literal["interviewing", "awaiting_answer", "awaiting_approval", "over_budget", "approved", "rejected",
-                 "executing", "planned", "completed", "failed"]
+Status = Literal[
+    "interviewing",
+    "awaiting_answer",
+    "awaiting_approval",
+    "over_budget",
+    "approved",
+    "rejected",
+    "executing",
+    "planned",
+    "completed",
+    "failed",
+]
 
 # The framework's steps in order: (key, primary fact the step resolves, title).
 STEPS: list[tuple[str, str, str]] = [
@@ -31,16 +55,21 @@ def merge(left: dict | None, right: dict | None) -> dict:
 
 
 def append(left: list | None, right: list | None) -> list:
+    """Reducer: concatenate, so each node returns only the items it adds."""
     return [*(left or []), *(right or [])]
 
 
 class Fact(TypedDict):
+    """One fact the interview read: its value, where it came from, and the words it was read from."""
+
     value: Any
     source: Source
     evidence: str
 
 
 class StepRecord(TypedDict):
+    """One framework step as answered: its question, the answer, and the answer's source and evidence."""
+
     step: str
     question: str
     answer: Any
@@ -48,7 +77,279 @@ class StepRecord(TypedDict):
     evidence: str
 
 
+# ---- the typed plan ---------------------------------------------------------------------------------------------
+
+StepName = Literal["split", "index", "train", "eval", "deploy"]
+
+
+class _Record(BaseModel):
+    """A model whose optional extras are left out of its JSON when unset, as the plan's JSON always had them."""
+
+    model_config = ConfigDict(extra="forbid")
+    omit_if_none: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _without_unset_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
+
+
+class SplitInputs(_Record):
+    """The split step: the training file and how many examples it keeps aside."""
+
+    path: str | None
+    eval: int
+
+
+class IndexInputs(_Record):
+    """The index step: the documents and the collection they go to."""
+
+    paths: list[str]
+    collection: str
+
+
+class TrainInputs(_Record):
+    """The train step: backend, model and GPU as priced, and the `--answer` run settings."""
+
+    omit_if_none = frozenset({"launcher", "processes", "gpus", "max_steps", "lr", "gradient_checkpointing"})
+    backend: str
+    model: str | None
+    gpu: str | None
+    base_model: str | None
+    option: str
+    launcher: str | None = None  # "accelerate" on the 70B paths: one process per GPU
+    processes: int | None = None
+    gpus: int | None = None
+    max_steps: int | None = None
+    lr: float | None = None
+    gradient_checkpointing: bool | None = None
+
+
+class EvalInputs(_Record):
+    """The eval step: how many held-out examples, which candidates, and the model a prompt-only plan prompts."""
+
+    omit_if_none = frozenset({"model", "max_new_tokens"})
+    examples: int
+    candidates: list[str]
+    model: str | None = None
+    max_new_tokens: int | None = None
+
+
+class DeployInputs(_Record):
+    """The deploy step: it ships what the train and index steps made, so it takes nothing of its own."""
+
+
+StepInputs = Union[SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]
+INPUTS: dict[str, type[_Record]] = {
+    "split": SplitInputs,
+    "index": IndexInputs,
+    "train": TrainInputs,
+    "eval": EvalInputs,
+    "deploy": DeployInputs,
+}
+
+
+class PlanStep(_Record):
+    """One step of the plan: the tool it calls, its price and time, whether it can run, and its inputs."""
+
+    omit_if_none = frozenset({"blocked_by"})
+    step: StepName
+    tool: str
+    cost_usd: float = 0.0
+    hours: float = 0.0
+    runnable: bool = True
+    inputs: StepInputs
+    description: str = ""
+    blocked_by: str | None = None  # why it cannot run, when it cannot
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inputs_of_the_step(cls, data: Any) -> Any:
+        """Read `inputs` as the model of the step it belongs to (a union alone could pick the wrong one)."""
+        if isinstance(data, dict) and isinstance(data.get("inputs"), dict) and data.get("step") in INPUTS:
+            data = {**data, "inputs": INPUTS[data["step"]].model_validate(data["inputs"])}
+        return data
+
+
+class StarterPrompt(_Record):
+    """A system prompt written from the goal, and few-shot examples drawn from the data."""
+
+    system: str
+    few_shot: list[Shot]
+
+
+class DataSummary(_Record):
+    """What `tunewise validate` found in the training file, as the plan and step 3 use it."""
+
+    path: str
+    format: str | None
+    examples: int
+    valid_examples: int
+    good_examples: int  # valid, less duplicates and conflicting answers
+    errors: int
+    error_counts: dict[str, int]
+    warning_counts: dict[str, int]
+    tokens_total: int
+    tokens_trained: int
+    tokens_per_example_mean: float
+    estimated_training_cost_usd: float | None
+    summary: str
+
+
+class Plan(_Record):
+    """The costed plan: the recommendation, its steps, what they cost, and the risks; what an approval covers."""
+
+    omit_if_none = frozenset({"estimate"})
+    approach: Approach
+    fine_tune_path: str | None
+    rationale: str
+    notes: list[str]
+    validation: DataSummary | None
+    steps: list[PlanStep]
+    risks: list[str]
+    assumptions: list[str]
+    starter_prompt: StarterPrompt | None
+    index_plan: IndexPlan | None
+    collect: dict[str, Any] | None  # collect_more_data: have, minimum, target, what
+    estimate: TrainingEstimate | None = None
+    total_usd: float
+    total_hours: float
+
+    def step(self, name: str) -> PlanStep | None:
+        """Return the plan's step called `name`, or None when the plan has no such step."""
+        return next((s for s in self.steps if s.step == name), None)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the plan's JSON: the `--json` contract, and what an approval hashes."""
+        return self.model_dump(mode="json")
+
+
+def plan_of(value: Plan | dict[str, Any] | None) -> Plan | None:
+    """Return the state's plan as a `Plan` (a session saved before the plan was typed holds its JSON)."""
+    return value if isinstance(value, Plan) or value is None else Plan.model_validate(value)
+
+
+def validation_of(value: DataSummary | dict[str, Any] | None) -> DataSummary | None:
+    """Return the state's data summary as a `DataSummary` (an older session holds its JSON)."""
+    return value if isinstance(value, DataSummary) or value is None else DataSummary.model_validate(value)
+
+
+# ---- what the steps return --------------------------------------------------------------------------------------
+
+
+class StepResult(_Record):
+    """A step's outcome; `skipped` and `unavailable` results carry only a message saying why."""
+
+    omit_if_none = frozenset({"message"})
+    status: str
+    message: str | None = None
+
+
+class SplitResult(StepResult):
+    """The split step: where the training and the held-out files are."""
+
+    train: str
+    eval: str
+    summary: dict[str, Any]
+
+
+class IndexResult(StepResult):
+    """The index step: the collection and the Chroma folder it was written to."""
+
+    collection: str
+    db: str
+    summary: dict[str, Any]
+
+
+class TrainStepResult(StepResult):
+    """The train step: the backend, and the OpenAI model or the local adapter it made."""
+
+    omit_if_none = frozenset({"message", "model", "adapter"})
+    backend: str
+    model: str | None = None  # OpenAI: the fine-tuned model's name
+    adapter: str | None = None  # local: the adapter folder
+    run_dir: str
+    summary: dict[str, Any]
+
+
+class EvalStepResult(StepResult):
+    """The eval step: the verdict, the winner and the report folder."""
+
+    omit_if_none = frozenset({"message", "summary"})
+    verdict: str
+    winner: str | None
+    report_dir: str
+    summary: dict[str, Any] | None = None  # absent when a resumed session reused the finished report
+
+
+class DeployStepResult(StepResult):
+    """The deploy step: the deployment folder, what it ships, and the command that serves it."""
+
+    omit_if_none = frozenset({"message", "serve", "summary"})
+    path: str
+    name: str
+    model: str
+    collection: str
+    content_hash: str
+    serve: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+RESULTS: dict[str, type[StepResult]] = {
+    "split": SplitResult,
+    "index": IndexResult,
+    "train": TrainStepResult,
+    "eval": EvalStepResult,
+    "deploy": DeployStepResult,
+}
+
+
+# The models the session database may rebuild from a checkpoint (LangGraph's msgpack allowlist).
+STATE_TYPES = [
+    ("graphs.state", cls.__name__)
+    for cls in (
+        Plan,
+        PlanStep,
+        SplitInputs,
+        IndexInputs,
+        TrainInputs,
+        EvalInputs,
+        DeployInputs,
+        StarterPrompt,
+        DataSummary,
+        StepResult,
+        SplitResult,
+        IndexResult,
+        TrainStepResult,
+        EvalStepResult,
+        DeployStepResult,
+    )
+] + [
+    ("tools.costs.plan_costs", "TrainingEstimate"),
+    ("tools.rag.index_plan", "IndexPlan"),
+    ("tools.dataset.few_shot", "Shot"),
+]
+
+
+def result_of(step: str, value: StepResult | dict[str, Any]) -> StepResult:
+    """Read a step's recorded result (ledger JSON, or an older session's state) as its typed model."""
+    if isinstance(value, StepResult):
+        return value
+    if set(value) <= {"status", "message"}:
+        return StepResult.model_validate(value)
+    return RESULTS[step].model_validate(value)
+
+
+def results_of(executed: dict[str, Any] | None) -> dict[str, StepResult]:
+    """Return every executed step's result as its typed model."""
+    return {step: result_of(step, value) for step, value in (executed or {}).items()}
+
+
 class AgentState(TypedDict, total=False):
+    """The graph's state, checkpointed per session: the request, what the interview read, the plan, its approval
+    and the steps' results. The Annotated keys are merged by their reducers; the rest are replaced.
+    """
+
     session: str
     goal: str
     data_path: str | None
@@ -68,25 +369,67 @@ class AgentState(TypedDict, total=False):
     asking: str | None  # the step that is asking again (its reply could not be read)
     confirmed: bool  # the person accepted the list of what was read (interactive); corrections reset it
     confirm_note: str | None  # why the last reply to the confirm list could not be read
-    validation: dict | None
+    validation: DataSummary | None
     recommendation: dict  # the --json contract: approach, fine_tune_path, rationale
     decision: dict  # the full decision: notes, collect, the facts it was made from
-    plan: dict
+    plan: Plan
     approval: dict | None
     decision_note: str | None  # why the last approval answer was refused
-    executed: Annotated[dict[str, dict], merge]
+    executed: Annotated[dict[str, StepResult], merge]
     report: dict
     status: Status
+
+
+class Finding(Protocol):
+    """One answer an interviewer read (agent.interviewer's Finding has it); a reader may add `confidence` (0..1)."""
+
+    @property
+    def fact(self) -> str:
+        """Which fact, e.g. 'examples'."""
+        ...
+
+    @property
+    def value(self) -> Any:
+        """The fact's value as read."""
+        ...
+
+    @property
+    def evidence(self) -> str:
+        """The words it was read from."""
+        ...
+
+    @property
+    def how(self) -> str:
+        """How it was read: "stated" (a rule matched what was said) or "inferred" (similarity, or derived)."""
+        ...
+
+
+class Interviewer(Protocol):
+    """What the graph needs of the run's interviewer (agent.interviewer's offline and LLM readers have it)."""
+
+    def extract(self, text: str, *, focus: str | None = None) -> Sequence[Finding]:
+        """Read the facts `text` states; `focus` names the fact a question asked for (read more leniently)."""
+        ...
+
+
+class Node(Protocol):
+    """A graph node that reads the run context: (state, runtime) -> the state update. A Protocol rather than a
+    Callable type, so `runtime` may be passed by name, as LangGraph passes it.
+    """
+
+    def __call__(self, state: AgentState, runtime: Runtime[Context]) -> dict:
+        """Run the node; return only the state keys it changes."""
+        ...
 
 
 @dataclass
 class Context:
     """Per-run objects with side effects; LangGraph passes them to nodes and does not persist them."""
 
-    interviewer: Any = None  # .extract(text, focus=) -> list[Finding]
+    interviewer: Interviewer | None = None
     # The goal's reading started before the graph ran (agent.interviewer.early.GoalReading): .goal, .quick (rules
     # only, ready), .result() (the full reading; may wait for the embedder), .read_quickly(text, focus=).
     reading: Any = None
-    runners: dict[str, Callable[..., dict]] | None = None  # step name -> runner; None: graphs.pipeline.RUNNERS
+    runners: dict[str, Callable[..., StepResult]] | None = None  # step name -> runner; None: graphs.steps.RUNNERS
     approved_by: str = "cli"
     extras: dict[str, Any] = field(default_factory=dict)

@@ -6,13 +6,15 @@ import random
 
 import pytest
 
-from agent.clients import LocalEmbedder, get_embedder
-from tools.chunking import chunk_sections, looks_like_instructions, token_counter
-from tools.index import effective_chunk_tokens
-from tools.loaders import Section
+from tools.rag.chunking import chunk_sections, looks_like_instructions, token_counter
+from tools.rag.embedders import LocalEmbedder, get_embedder
+from tools.rag.index import effective_chunk_tokens
+from tools.rag.loaders import Section
 
-WORDS = ("retrieval keeps volatile knowledge fresh while fine-tuning shapes stable behaviour; tokenizers "
-         "split unbelievably long words like antidisestablishmentarianism into pieces, 3.14 and e-mail too").split()
+WORDS = (
+    "retrieval keeps volatile knowledge fresh while fine-tuning shapes stable behaviour; tokenizers "
+    "split unbelievably long words like antidisestablishmentarianism into pieces, 3.14 and e-mail too"
+).split()
 
 
 @pytest.fixture(params=["minilm", "cl100k"])
@@ -25,7 +27,10 @@ def prose(seed: int, paragraphs: int) -> str:
     rng = random.Random(seed)
     out = []
     for _ in range(paragraphs):
-        sentences = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 25))).capitalize() + "." for _ in range(rng.randint(1, 6))]
+        sentences = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 25))).capitalize() + "."
+            for _ in range(rng.randint(1, 6))
+        ]
         out.append(" ".join(sentences))
     return "\n\n".join(out)
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from graphs.decision import DOMAINS, LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide, pick_path, relevant
+from tools.decision import DOMAINS, LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide, pick_path, relevant
 
 GRID = {
     "prompting": ["not_tried", "fell_short", "good_enough"],
@@ -104,7 +104,10 @@ def test_step_five_table():
 def test_fast_iteration_alone_never_changes_the_outcome():
     for f in ALL:
         flipped = f.model_copy(update={"fast_iteration": not f.fast_iteration})
-        assert (decide(f).approach, decide(f).fine_tune_path) == (decide(flipped).approach, decide(flipped).fine_tune_path)
+        assert (decide(f).approach, decide(f).fine_tune_path) == (
+            decide(flipped).approach,
+            decide(flipped).fine_tune_path,
+        )
 
 
 def test_every_decision_has_a_rationale():
@@ -114,13 +117,27 @@ def test_every_decision_has_a_rationale():
 
 
 ISSUE = [
-    ({"prompting": "fell_short", "problem": "behaviour", "examples": 8000, "stable": True, "private": False,
-      "fast_iteration": True}, ("fine_tune", "openai_gpt41_mini")),
+    (
+        {
+            "prompting": "fell_short",
+            "problem": "behaviour",
+            "examples": 8000,
+            "stable": True,
+            "private": False,
+            "fast_iteration": True,
+        },
+        ("fine_tune", "openai_gpt41_mini"),
+    ),
     ({"problem": "knowledge"}, ("rag", None)),
     ({"prompting": "not_tried", "problem": "behaviour"}, ("prompt_engineering", None)),
-    ({"prompting": "fell_short", "problem": "both", "examples": 2500, "stable": True, "private": True},
-     ("fine_tune_rag", "qlora_self_hosted")),
-    ({"prompting": "fell_short", "problem": "behaviour", "examples": 25, "complex_domain": True}, ("collect_more_data", None)),
+    (
+        {"prompting": "fell_short", "problem": "both", "examples": 2500, "stable": True, "private": True},
+        ("fine_tune_rag", "qlora_self_hosted"),
+    ),
+    (
+        {"prompting": "fell_short", "problem": "behaviour", "examples": 25, "complex_domain": True},
+        ("collect_more_data", None),
+    ),
     ({"problem": "behaviour", "stable": False}, ("prompt_engineering", None)),
 ]
 
@@ -151,6 +168,8 @@ def test_relevance_agrees_with_decide_on_every_full_assignment():
         full = dict(zip(DOMAINS, combo))
         for fact in DOMAINS:
             rest = {k: v for k, v in full.items() if k != fact}
-            outcomes = {(decide(Facts(**rest, **{fact: v})).approach, decide(Facts(**rest, **{fact: v})).fine_tune_path)
-                        for v in DOMAINS[fact]}
+            outcomes = {
+                (decide(Facts(**rest, **{fact: v})).approach, decide(Facts(**rest, **{fact: v})).fine_tune_path)
+                for v in DOMAINS[fact]
+            }
             assert relevant(fact, rest) == (len(outcomes) > 1), (fact, rest)

@@ -30,10 +30,21 @@ def _tunewise(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     entry = Path(sys.executable).with_name("tunewise")
     command = [str(entry)] if entry.exists() else [sys.executable, "-m", "agent.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TUNEWISE_"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               TIKTOKEN_CACHE_DIR=os.environ.get("TIKTOKEN_CACHE_DIR") or str(SHARED / "tiktoken-cache"))
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=Path(args[args.index("--workdir") + 1]).parent)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        TIKTOKEN_CACHE_DIR=os.environ.get("TIKTOKEN_CACHE_DIR") or str(SHARED / "tiktoken-cache"),
+    )
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=Path(args[args.index("--workdir") + 1]).parent,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +68,7 @@ def test_every_stage_ran_and_said_so(demo):
 
 
 def test_validation_split_and_smoke_model(demo):
-    from tools.smoke_model import is_smoke_model
+    from tools.models.smoke import is_smoke_model
 
     work, record, _, _ = demo
     validation = json.loads((work / "validation.json").read_text())
@@ -65,44 +76,49 @@ def test_validation_split_and_smoke_model(demo):
     split = record["stages"]["split"]
     train, held = Path(split["train"]).read_text().splitlines(), Path(split["eval"]).read_text().splitlines()
     assert len(train) + len(held) == 339 and len(held) == 33
-    assert not {json.dumps(json.loads(x)["messages"][1]) for x in train} & {json.dumps(json.loads(x)["messages"][1]) for x in held}
+    assert not {json.dumps(json.loads(x)["messages"][1]) for x in train} & {
+        json.dumps(json.loads(x)["messages"][1]) for x in held
+    }
     model = Path(record["stages"]["model"]["base_model"])
     assert is_smoke_model(model) and (model / "README.md").read_text().startswith("# SMOKE-TEST MODEL")
 
 
 def test_session_holds_the_agents_approval(demo):
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from graphs.pipeline import build
+    from graphs.pipeline import build, session_saver
     from tools.approval import plan_hash
 
     work, record, _, _ = demo
     conn = sqlite3.connect(str(work / ".tunewise" / "sessions.sqlite"))
     try:
-        values = build(checkpointer=SqliteSaver(conn)).get_state({"configurable": {"thread_id": record["session"]}}).values
+        values = (
+            build(checkpointer=session_saver(conn)).get_state({"configurable": {"thread_id": record["session"]}}).values
+        )
     finally:
         conn.close()
     assert values["status"] == "completed" and values["recommendation"]["approach"] == "fine_tune_rag"
     approval = values["approval"]
-    assert approval["approved_by"] == "tunewise demo" and approval["plan_hash"] == plan_hash(values["plan"])
+    assert approval["approved_by"] == "tunewise demo" and approval["plan_hash"] == plan_hash(values["plan"].as_json())
     assert record["stages"]["plan"]["plan_hash"] == approval["plan_hash"]
-    train_inputs = next(s for s in values["plan"]["steps"] if s["step"] == "train")["inputs"]
-    assert train_inputs["backend"] == "unsloth" and train_inputs["max_steps"] == 60  # the quick preset, via the plan
+    train_inputs = values["plan"].step("train").inputs
+    assert train_inputs.backend == "unsloth" and train_inputs.max_steps == 60  # the quick preset, via the plan
     assert set(values["executed"]) == {"split", "index", "train", "eval", "deploy"}
 
 
 def test_index_holds_every_chunk_of_every_page(demo):
-    from agent.clients import LocalEmbedder, get_chroma_client
-    from tools import loaders
-    from tools.chunking import chunk_sections, token_counter
-    from tools.index import IndexInput, effective_chunk_tokens
+    from tools.clients import get_chroma_client
+    from tools.rag import loaders
+    from tools.rag.chunking import chunk_sections, token_counter
+    from tools.rag.embedders import LocalEmbedder
+    from tools.rag.index import IndexInput, effective_chunk_tokens
 
     work, record, _, _ = demo
     pages = sorted(p for p in (REPO / "examples" / "helpcentre").iterdir() if p.is_file())
     defaults, embedder = IndexInput(paths=[pages[0]], collection="x"), LocalEmbedder()  # tokenizer only, no weights
     size = effective_chunk_tokens(defaults.chunk_tokens, embedder)
-    expected = sum(len(chunk_sections(loaders.load(p), max_tokens=size, overlap=defaults.overlap,
-                                      count=token_counter(embedder))) for p in pages)
+    expected = sum(
+        len(chunk_sections(loaders.load(p), max_tokens=size, overlap=defaults.overlap, count=token_counter(embedder)))
+        for p in pages
+    )
     collection = get_chroma_client(Path(record["stages"]["index"]["db"])).get_collection("larkspur")
     assert collection.count() == expected == record["stages"]["index"]["chunks"]
     sources = {m["source"] for m in collection.get(include=["metadatas"])["metadatas"]}
@@ -110,7 +126,7 @@ def test_index_holds_every_chunk_of_every_page(demo):
 
 
 def test_adapter_eval_report_and_deployment(demo):
-    from tools.deploy import load_deployment
+    from tools.deploy.deploy import load_deployment
 
     work, record, _, _ = demo
     stages = record["stages"]
@@ -118,7 +134,10 @@ def test_adapter_eval_report_and_deployment(demo):
     assert (adapter / "adapter_model.safetensors").stat().st_size > 0
     run = json.loads((adapter.parent / "run.json").read_text())
     assert run["status"] == "succeeded" and run["backend"] == "unsloth" and run["steps"] == 60
-    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == stages["model"]["base_model"]
+    assert (
+        json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+        == stages["model"]["base_model"]
+    )
     report = json.loads((Path(stages["eval"]["report_dir"]) / "report.json").read_text())
     assert [c["name"] for c in report["candidates"]] == ["tuned", "tuned_rag", "base", "prompted", "prompted_rag"]
     assert {c["n"] for c in report["candidates"]} == {6} and report["verdict"]
@@ -174,8 +193,14 @@ def test_a_folder_made_with_other_options_is_refused(demo, tmp_path):
 def test_run_settings_reach_the_plan_and_bad_ones_are_one_error():
     from graphs.plan import run_option, run_options
 
-    preset = {"max_steps": "40", "lr": "0.01", "gradient_checkpointing": "off", "eval_examples": "6",
-              "max_new_tokens": "48", "base_model": "x"}
+    preset = {
+        "max_steps": "40",
+        "lr": "0.01",
+        "gradient_checkpointing": "off",
+        "eval_examples": "6",
+        "max_new_tokens": "48",
+        "base_model": "x",
+    }
     assert run_options(preset, "train") == {"max_steps": 40, "lr": 0.01, "gradient_checkpointing": False}
     assert run_options(preset, "eval") == {"examples": 6, "max_new_tokens": 48}
     for key, value in (("max_steps", "many"), ("lr", "-1"), ("gradient_checkpointing", "maybe")):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tools.deploy import DeployInput, file_sha256, load_deployment, run
+from tools.deploy.deploy import DeployInput, file_sha256, load_deployment, run
 from tools.errors import TunewiseError
 
 LOCAL_EMBEDDER = "local:all-MiniLM-L6-v2"
@@ -27,20 +27,26 @@ def models(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("models")
     base = build_tiny_model(root / "base", max_positions=4096)
-    train_tiny_lora(base, root / "run", pairs=[([{"role": "user", "content": "Where is Paris?"}], "In France.")], steps=5)
+    train_tiny_lora(
+        base, root / "run", pairs=[([{"role": "user", "content": "Where is Paris?"}], "In France.")], steps=5
+    )
     return base, root / "run"
 
 
 @pytest.fixture
 def chroma(tmp_path):
-    from agent.clients import get_chroma_client
-    from tools.search import open_collection
+    from tools.clients import get_chroma_client
+    from tools.rag.search import open_collection
 
     db = tmp_path / "chroma"
     client = get_chroma_client(db)
     collection = open_collection(client, "docs", _Stamp(), create=True)
-    collection.add(ids=["p0"], embeddings=[[1.0] + [0.0] * 383], documents=["Paris is in France."],
-                   metadatas=[{"source": str(tmp_path / "paris.md"), "chunk": 0}])
+    collection.add(
+        ids=["p0"],
+        embeddings=[[1.0] + [0.0] * 383],
+        documents=["Paris is in France."],
+        metadatas=[{"source": str(tmp_path / "paris.md"), "chunk": 0}],
+    )
     return client, db
 
 
@@ -62,8 +68,14 @@ def test_adapter_deployment_writes_manifest_modelfile_and_vllm_command(models, c
     assert manifest["model"]["adapter"] == "adapter" and manifest["model"]["lora_rank"] == 8
     assert manifest["model"]["stop"] == ["<|im_end|>", "<|endoftext|>"]
     assert "<|im_start|>" in manifest["model"]["chat_template"]
-    assert manifest["retrieval"] == {"collection": "docs", "db": str(db.resolve()), "chroma_url": None,
-                                     "embedder": LOCAL_EMBEDDER, "k": 3, "mode": "hybrid"}
+    assert manifest["retrieval"] == {
+        "collection": "docs",
+        "db": str(db.resolve()),
+        "chroma_url": None,
+        "embedder": LOCAL_EMBEDDER,
+        "k": 3,
+        "mode": "hybrid",
+    }
     assert manifest["system_prompt"] == "You answer geography questions in one sentence."
     assert result.chunks == 1 and result.warnings == []
     # The adapter is a copy, byte for byte, and every owned file is hashed in the manifest.
@@ -77,8 +89,10 @@ def test_adapter_deployment_writes_manifest_modelfile_and_vllm_command(models, c
     assert f"FROM {base.resolve()}\nADAPTER ./adapter\n" in modelfile
     assert 'TEMPLATE """' in modelfile and "<|im_start|>assistant" in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'PARAMETER stop "<|endoftext|>"' in modelfile
-    assert result.vllm_command == (f"vllm serve {base.resolve()} --enable-lora --lora-modules prod={out / 'adapter'} "
-                                   f"--max-lora-rank 8 --chat-template {out / 'chat_template.jinja'}")
+    assert result.vllm_command == (
+        f"vllm serve {base.resolve()} --enable-lora --lora-modules prod={out / 'adapter'} "
+        f"--max-lora-rank 8 --chat-template {out / 'chat_template.jinja'}"
+    )
     assert result.vllm_command in (out / "vllm.sh").read_text()
     assert (out / "chat_template.jinja").read_text() == manifest["model"]["chat_template"]
 
@@ -104,7 +118,7 @@ def test_hash_is_stable_and_any_change_is_caught(models, chroma, tmp_path):
     with pytest.raises(TunewiseError, match="changed or missing") as info:
         load_deployment(out)
     assert info.value.path.endswith("adapter_model.safetensors")
-    manifest.write_text("{\n  \"format\": 1,\n  oops\n}")
+    manifest.write_text('{\n  "format": 1,\n  oops\n}')
     with pytest.raises(TunewiseError, match="not valid JSON") as info:
         load_deployment(out)
     assert info.value.line == 3
@@ -179,8 +193,23 @@ def test_cli_deploy_json_and_error_line(models, chroma, tmp_path):
     _, db = chroma
     runner = CliRunner()
     out = tmp_path / "cli-dep"
-    result = runner.invoke(app, ["deploy", "--model", f"hf:{base}+adapter:{run_dir}", "--collection", "docs",
-                                 "--db", str(db), "--out", str(out), "-k", "2", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "deploy",
+            "--model",
+            f"hf:{base}+adapter:{run_dir}",
+            "--collection",
+            "docs",
+            "--db",
+            str(db),
+            "--out",
+            str(out),
+            "-k",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["name"] == "cli-dep" and data["k"] == 2 and data["serve_command"] == f"tunewise serve {out}"
@@ -191,34 +220,53 @@ def test_cli_deploy_json_and_error_line(models, chroma, tmp_path):
 
 
 def test_the_agent_step_deploys_the_trained_run_and_the_collection(models, chroma, tmp_path):
-    from graphs import execute
-    from graphs.execute import StepContext
+    from graphs import steps
+    from graphs.steps import StepContext
 
     base, run_dir = models
     _, db = chroma
     train = tmp_path / "train.jsonl"
-    train.write_text(json.dumps({"messages": [{"role": "system", "content": "Answer in one sentence."},
-                                              {"role": "user", "content": "Where is Paris?"},
-                                              {"role": "assistant", "content": "In France."}]}) + "\n")
-    plan = {"steps": [{"step": "train", "inputs": {"backend": "hf", "base_model": str(base)}},
-                      {"step": "deploy", "inputs": {}}]}
+    train.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "Answer in one sentence."},
+                    {"role": "user", "content": "Where is Paris?"},
+                    {"role": "assistant", "content": "In France."},
+                ]
+            }
+        )
+        + "\n"
+    )
+    from tests.fakes.plans import deploy_step, indexed, plan_with, split_done, train_step, trained
+
+    plan = plan_with(train_step(base), deploy_step())
     events: list[dict] = []
-    ctx = StepContext(plan=plan, step=plan["steps"][1], run_dir=tmp_path / "plan-run", plan_file=tmp_path / "plan.json",
-                      results={"split": {"train": str(train)}, "index": {"collection": "docs", "db": str(db)},
-                               "train": {"status": "succeeded", "backend": "hf", "adapter": str(run_dir / "adapter")}},
-                      resume=False, check_cost=lambda cost: None, progress=events.append, data_path=None, docs_dir=None)
-    result = execute.deploy(ctx)  # the runner the agent calls, no longer "not available"
+    ctx = StepContext(
+        plan=plan,
+        step=plan.steps[1],
+        run_dir=tmp_path / "plan-run",
+        plan_file=tmp_path / "plan.json",
+        results={"split": split_done(train), "index": indexed("docs", db), "train": trained(run_dir / "adapter")},
+        resume=False,
+        check_cost=lambda cost: None,
+        progress=events.append,
+        data_path=None,
+        docs_dir=None,
+        chroma_dir=db,
+    )
+    result = steps.deploy(ctx)  # the runner the agent calls
     out = (tmp_path / "plan-run" / "deployment").resolve()
-    assert result["status"] == "done" and result["path"] == str(out)
+    assert result.status == "done" and result.path == str(out)
     deployment = load_deployment(out)
     assert deployment.spec == f"hf:{base}+adapter:{run_dir / 'adapter'}" and deployment.model.adapter == "adapter"
     assert deployment.retrieval.collection == "docs" and deployment.retrieval.db == str(db.resolve())
     assert deployment.system_prompt == "Answer in one sentence."  # what the tuned model was trained with
     assert any(e.get("step") == "deploy" and "packaging" in e.get("message", "") for e in events)
 
-    again = execute.deploy(StepContext(**{**ctx.__dict__, "resume": True}))  # resumed: the whole folder is reused
-    assert again["content_hash"] == result["content_hash"] and load_deployment(out).created_at == deployment.created_at
-    failed = execute.deploy(StepContext(**{**ctx.__dict__, "results": {**ctx.results, "train": {"status": "failed"}}}))
-    assert failed["status"] == "skipped" and "no trained model" in failed["message"]
-    unindexed = execute.deploy(StepContext(**{**ctx.__dict__, "results": {**ctx.results, "index": {}}}))
-    assert unindexed["status"] == "skipped" and "no collection" in unindexed["message"]
+    again = steps.deploy(ctx.again(resume=True))  # resumed: the whole folder is reused
+    assert again.content_hash == result.content_hash and load_deployment(out).created_at == deployment.created_at
+    failed = steps.deploy(ctx.again(results={**ctx.results, "train": trained(run_dir / "adapter", status="failed")}))
+    assert failed.status == "skipped" and "no trained model" in failed.message
+    unindexed = steps.deploy(ctx.again(results={k: v for k, v in ctx.results.items() if k != "index"}))
+    assert unindexed.status == "skipped" and "no collection" in unindexed.message

@@ -13,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from tools.epochs import openai_default_epochs
+from tools.costs.epochs import openai_default_epochs
+from tools.costs.estimate import EstimateInput, run
+from tools.costs.gpu_time import flops_per_token, gpu_catalog
+from tools.costs.lora_params import resolve_base_model
 from tools.errors import TunewiseError
-from tools.estimate import EstimateInput, run
-from tools.gpu_time import flops_per_token, gpu_catalog
-from tools.lora_params import resolve_base_model
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -31,27 +31,52 @@ def _option(result, option_id):
     return next(o for o in result.options if o.id == option_id)
 
 
-@pytest.mark.parametrize("examples,epochs", [
-    (1, 25), (3, 25), (4, 25), (10, 10), (33, 3), (34, 3), (100, 3), (8_333, 3), (8_334, 2), (12_500, 2),
-    (12_501, 1), (25_000, 1), (100_000, 1),
-])
+@pytest.mark.parametrize(
+    "examples,epochs",
+    [
+        (1, 25),
+        (3, 25),
+        (4, 25),
+        (10, 10),
+        (33, 3),
+        (34, 3),
+        (100, 3),
+        (8_333, 3),
+        (8_334, 2),
+        (12_500, 2),
+        (12_501, 1),
+        (25_000, 1),
+        (100_000, 1),
+    ],
+)
 def test_openai_epochs_heuristic_at_its_edges(examples, epochs):
     assert openai_default_epochs(examples) == epochs
     assert _option(_run(tokens=1000, examples=examples, provider="openai"), "openai:gpt-4.1-mini").epochs == epochs
 
 
 def test_training_price_is_file_tokens_times_epochs_times_price():
-    result = _run(tokens=1_000_000, examples=100, provider="openai",
-                  models=["gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini"])
+    result = _run(
+        tokens=1_000_000,
+        examples=100,
+        provider="openai",
+        models=["gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini"],
+    )
     costs = {o.model: (o.billed_tokens, o.training_cost_usd) for o in result.options}
-    assert costs == {"gpt-4.1": (3_000_000, 75.0), "gpt-4.1-mini": (3_000_000, 15.0), "gpt-4.1-nano": (3_000_000, 4.5),
-                     "gpt-4o": (3_000_000, 75.0), "gpt-4o-mini": (3_000_000, 9.0)}
+    assert costs == {
+        "gpt-4.1": (3_000_000, 75.0),
+        "gpt-4.1-mini": (3_000_000, 15.0),
+        "gpt-4.1-nano": (3_000_000, 4.5),
+        "gpt-4o": (3_000_000, 75.0),
+        "gpt-4o-mini": (3_000_000, 9.0),
+    }
     assert result.lora is None  # no local path asked for
     explicit = _run(tokens=1_000_000, examples=100, provider="openai", models=["gpt-4.1-mini"], epochs=5)
     assert explicit.options[0].training_cost_usd == 25.0
 
 
-TRAFFIC = dict(prompt_tokens=3000, finetuned_prompt_tokens=200, output_tokens=200, models=["gpt-4.1-mini"], provider="openai")
+TRAFFIC = dict(
+    prompt_tokens=3000, finetuned_prompt_tokens=200, output_tokens=200, models=["gpt-4.1-mini"], provider="openai"
+)
 
 
 def test_monthly_inference_and_break_even():
@@ -66,8 +91,12 @@ def test_monthly_inference_and_break_even():
 
 
 def test_no_break_even_when_fine_tuned_inference_costs_more():
-    result = _run(tokens=1_000_000, examples=100, requests_per_month=10_000,
-                  **{**TRAFFIC, "prompt_tokens": 300, "finetuned_prompt_tokens": 300})
+    result = _run(
+        tokens=1_000_000,
+        examples=100,
+        requests_per_month=10_000,
+        **{**TRAFFIC, "prompt_tokens": 300, "finetuned_prompt_tokens": 300},
+    )
     assert _option(result, "openai:gpt-4.1-mini").break_even_month is None
 
 
@@ -78,8 +107,10 @@ def test_cached_prompt_price_applies_only_from_1024_tokens():
     assert _option(result, "openai:gpt-4.1-mini").monthly_inference_usd == 800.0
 
 
-@pytest.mark.parametrize("today,status,available", [
-    (dt.date(2026, 6, 1), "open", True), (TODAY, "closing", True), (dt.date(2027, 1, 6), "closed", False)])
+@pytest.mark.parametrize(
+    "today,status,available",
+    [(dt.date(2026, 6, 1), "open", True), (TODAY, "closing", True), (dt.date(2027, 1, 6), "closed", False)],
+)
 def test_openai_availability_is_flagged(today, status, available):
     result = _run(tokens=1_000, examples=100, provider="openai", models=["gpt-4.1-mini"], today=today)
     option = result.options[0]
@@ -89,16 +120,25 @@ def test_openai_availability_is_flagged(today, status, available):
 
 
 def test_dataset_from_a_training_file(tmp_path: Path):
-    from tools.validate import ValidateInput, run as validate
+    from tools.dataset.validate import ValidateInput
+    from tools.dataset.validate import run as validate
 
-    rows = [{"messages": [{"role": "system", "content": "You are Acme's support agent."},
-                          {"role": "user", "content": f"Where is order {i}?"},
-                          {"role": "assistant", "content": f"Order {i} ships tomorrow; tracking follows by email."}]}
-            for i in range(40)]
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "You are Acme's support agent."},
+                {"role": "user", "content": f"Where is order {i}?"},
+                {"role": "assistant", "content": f"Order {i} ships tomorrow; tracking follows by email."},
+            ]
+        }
+        for i in range(40)
+    ]
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     checked = validate(ValidateInput(path=path))
-    result = _run(path=str(path), provider="openai", models=["gpt-4.1-mini"], requests_per_month=1000, prompt_tokens=2000)
+    result = _run(
+        path=str(path), provider="openai", models=["gpt-4.1-mini"], requests_per_month=1000, prompt_tokens=2000
+    )
     assert (result.dataset.examples, result.dataset.tokens) == (40, checked.tokens.total)
     assert result.options[-1].billed_tokens == checked.tokens.total * 3
     # Without --finetuned-prompt-tokens/--output-tokens the file's own mean prompt and answer are used.
@@ -108,15 +148,18 @@ def test_dataset_from_a_training_file(tmp_path: Path):
     assert _option(result, "openai:gpt-4.1-mini").monthly_inference_usd == expected
 
 
-@pytest.mark.parametrize("kw,match", [
-    ({}, "nothing to estimate from"),
-    ({"tokens": 10}, "nothing to estimate from"),
-    ({"path": "x.jsonl", "tokens": 10, "examples": 1}, "not both"),
-    ({"tokens": 10, "examples": 1, "requests_per_month": 5}, "needs --prompt-tokens"),
-    ({"tokens": 10, "examples": 1, "requests_per_month": 5, "prompt_tokens": 9}, "--finetuned-prompt-tokens"),
-    ({"tokens": 10, "examples": 1, "gpu": "TPU v5"}, "unknown GPU"),
-    ({"tokens": 10, "examples": 1, "models": ["gpt-9"]}, "unknown OpenAI model"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({}, "nothing to estimate from"),
+        ({"tokens": 10}, "nothing to estimate from"),
+        ({"path": "x.jsonl", "tokens": 10, "examples": 1}, "not both"),
+        ({"tokens": 10, "examples": 1, "requests_per_month": 5}, "needs --prompt-tokens"),
+        ({"tokens": 10, "examples": 1, "requests_per_month": 5, "prompt_tokens": 9}, "--finetuned-prompt-tokens"),
+        ({"tokens": 10, "examples": 1, "gpu": "TPU v5"}, "unknown GPU"),
+        ({"tokens": 10, "examples": 1, "models": ["gpt-9"]}, "unknown OpenAI model"),
+    ],
+)
 def test_usage_errors_are_one_clear_line(kw, match):
     with pytest.raises(TunewiseError, match=match) as err:
         _run(**kw)
@@ -132,21 +175,29 @@ def test_local_options_cover_the_gpu_catalog():
     assert all(o.fits and o.vram_gb == result.vram.total_gib for o in local)
     h100 = _option(result, "local:Llama-3.1-8B:H100")
     arch = resolve_base_model("Llama-3.1-8B")
-    hours = 2 * 10_000_000 * flops_per_token(arch, seq_len=1000) / (989.4e12 * 0.35) / 3600  # 2 epochs, mean 1,000 tokens
+    hours = (
+        2 * 10_000_000 * flops_per_token(arch, seq_len=1000) / (989.4e12 * 0.35) / 3600
+    )  # 2 epochs, mean 1,000 tokens
     assert h100.training_hours == round(hours, 3) and h100.training_cost_usd == round(hours * 2.99, 2)
 
 
 def test_flops_per_token_follows_the_stated_model():
     arch = resolve_base_model("Llama-3.1-8B")
     n = arch.matmul_params
-    assert flops_per_token(arch, method="lora", gradient_checkpointing=False, seq_len=1) == pytest.approx(4 * n, rel=1e-4)
+    assert flops_per_token(arch, method="lora", gradient_checkpointing=False, seq_len=1) == pytest.approx(
+        4 * n, rel=1e-4
+    )
     assert flops_per_token(arch, method="lora", seq_len=1) == pytest.approx(6 * n, rel=1e-4)
-    assert flops_per_token(arch, method="full", gradient_checkpointing=False, seq_len=1) == pytest.approx(6 * n, rel=1e-4)
+    assert flops_per_token(arch, method="full", gradient_checkpointing=False, seq_len=1) == pytest.approx(
+        6 * n, rel=1e-4
+    )
     assert flops_per_token(arch, method="full", seq_len=1) == pytest.approx(8 * n, rel=1e-4)
 
 
 def test_a_model_too_big_for_a_gpu_says_so():
-    result = _run(tokens=1_000_000, examples=1_000, provider="local", base_model="Llama-3.1-70B", quant="16bit", gpu="RTX 4090")
+    result = _run(
+        tokens=1_000_000, examples=1_000, provider="local", base_model="Llama-3.1-70B", quant="16bit", gpu="RTX 4090"
+    )
     (option,) = [o for o in result.options if o.provider == "local"]
     assert option.fits is False and option.max_batch_size == 0 and "GiB" in option.notes[0]
     assert option.training_cost_usd is None and option.training_hours is None  # no price for a run that cannot start
@@ -154,7 +205,9 @@ def test_a_model_too_big_for_a_gpu_says_so():
 
 def test_prices_file_overrides_openai_and_gpu_prices(tmp_path: Path):
     prices = tmp_path / "prices.json"
-    prices.write_text(json.dumps({"models": {"gpt-4.1-mini": {"training": 10.0}}, "gpus": {"H100": {"usd_per_hour": 10.0}}}))
+    prices.write_text(
+        json.dumps({"models": {"gpt-4.1-mini": {"training": 10.0}}, "gpus": {"H100": {"usd_per_hour": 10.0}}})
+    )
     base = _run(tokens=1_000_000, examples=100, gpu="H100", models=["gpt-4.1-mini"])
     cheap = _run(tokens=1_000_000, examples=100, gpu="H100", models=["gpt-4.1-mini"], prices_file=str(prices))
     assert _option(cheap, "openai:gpt-4.1-mini").training_cost_usd == 30.0
@@ -171,8 +224,13 @@ def _write_run(tmp_path: Path, **fields) -> Path:
 
 
 def test_calibration_on_the_same_gpu_and_model_reproduces_the_measured_speed(tmp_path: Path):
-    run_dir = _write_run(tmp_path, tokens_per_second=4000.0, device="cuda:NVIDIA H100 80GB HBM3", base_model="Llama-3.1-8B",
-                         hyperparameters={"max_seq_len": 1000, "batch_size": 2, "lora_r": 16, "load_in_4bit": True})
+    run_dir = _write_run(
+        tmp_path,
+        tokens_per_second=4000.0,
+        device="cuda:NVIDIA H100 80GB HBM3",
+        base_model="Llama-3.1-8B",
+        hyperparameters={"max_seq_len": 1000, "batch_size": 2, "lora_r": 16, "load_in_4bit": True},
+    )
     result = _run(tokens=8_000_000, examples=8_000, provider="local", calibrate=str(run_dir), max_seq_len=1000)
     h100 = _option(result, "local:Llama-3.1-8B:H100")
     assert h100.training_hours == round(3 * 8_000_000 / 4000 / 3600, 3)
@@ -183,8 +241,13 @@ def test_calibration_on_the_same_gpu_and_model_reproduces_the_measured_speed(tmp
 
 
 def test_calibration_from_a_smaller_model_is_scaled_and_said(tmp_path: Path):
-    run_dir = _write_run(tmp_path, tokens_per_second=2000.0, device="cpu", base_model="SmolLM2-135M",
-                         hyperparameters={"max_seq_len": 512})
+    run_dir = _write_run(
+        tmp_path,
+        tokens_per_second=2000.0,
+        device="cpu",
+        base_model="SmolLM2-135M",
+        hyperparameters={"max_seq_len": 512},
+    )
     result = _run(tokens=1_000_000, examples=1_000, provider="local", calibrate=str(run_dir), max_seq_len=512)
     cpu = _option(result, "local:Llama-3.1-8B:cpu")
     small, big = resolve_base_model("SmolLM2-135M"), resolve_base_model("Llama-3.1-8B")
@@ -194,15 +257,21 @@ def test_calibration_from_a_smaller_model_is_scaled_and_said(tmp_path: Path):
     assert any("keep the 35% MFU" in n for n in result.notes)
 
 
-@pytest.mark.parametrize("content,match", [
-    (None, "no run.json"), ("{\n  \"device\": \"cpu\",,\n}", "not valid JSON"),
-    ('{"device": "cpu", "base_model": "SmolLM2-135M"}', "no 'tokens_per_second'"),
-    ('{"tokens_per_second": -1, "device": "cpu", "base_model": "SmolLM2-135M"}', "positive number"),
-    ('{"tokens_per_second": 9, "device": "cpu", "base_model": "nope-7b"}', "base_model: unknown base model"),
-    ('{"tokens_per_second": 9e9, "device": "cuda:NVIDIA L4", "base_model": "SmolLM2-135M"}', "of a L4's peak"),
-    ('{"tokens_per_second": 9, "device": "cpu", "base_model": "SmolLM2-135M", "hyperparameters": {"max_seq_len": "x"}}',
-     "max_seq_len must be"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (None, "no run.json"),
+        ('{\n  "device": "cpu",,\n}', "not valid JSON"),
+        ('{"device": "cpu", "base_model": "SmolLM2-135M"}', "no 'tokens_per_second'"),
+        ('{"tokens_per_second": -1, "device": "cpu", "base_model": "SmolLM2-135M"}', "positive number"),
+        ('{"tokens_per_second": 9, "device": "cpu", "base_model": "nope-7b"}', "base_model: unknown base model"),
+        ('{"tokens_per_second": 9e9, "device": "cuda:NVIDIA L4", "base_model": "SmolLM2-135M"}', "of a L4's peak"),
+        (
+            '{"tokens_per_second": 9, "device": "cpu", "base_model": "SmolLM2-135M", "hyperparameters": {"max_seq_len": "x"}}',
+            "max_seq_len must be",
+        ),
+    ],
+)
 def test_bad_run_folders_are_clear(tmp_path: Path, content, match):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -214,14 +283,46 @@ def test_bad_run_folders_are_clear(tmp_path: Path, content, match):
 
 
 def test_cli_json_keeps_the_contract():
-    out = CliRunner().invoke(app, ["estimate", "--tokens", "5000000", "--examples", "10000", "--gpu", "H100",
-                                   "--model", "gpt-4.1-mini", "--requests-per-month", "1000", "--prompt-tokens", "3000",
-                                   "--finetuned-prompt-tokens", "200", "--output-tokens", "200", "--json"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "estimate",
+            "--tokens",
+            "5000000",
+            "--examples",
+            "10000",
+            "--gpu",
+            "H100",
+            "--model",
+            "gpt-4.1-mini",
+            "--requests-per-month",
+            "1000",
+            "--prompt-tokens",
+            "3000",
+            "--finetuned-prompt-tokens",
+            "200",
+            "--output-tokens",
+            "200",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert set(data["dataset"]) >= {"examples", "tokens"}
-    required = {"id", "provider", "model", "gpu", "epochs", "billed_tokens", "training_cost_usd", "training_hours",
-                "vram_gb", "fits", "monthly_inference_usd", "available"}
+    required = {
+        "id",
+        "provider",
+        "model",
+        "gpu",
+        "epochs",
+        "billed_tokens",
+        "training_cost_usd",
+        "training_hours",
+        "vram_gb",
+        "fits",
+        "monthly_inference_usd",
+        "available",
+    }
     assert all(required <= set(o) for o in data["options"])
     assert set(data["lora"]) >= {"base_model", "trainable_params", "total_params", "trainable_percent"}
 
@@ -238,7 +339,24 @@ def test_cli_table_and_errors():
 
 def test_installed_entry_point(tmp_path: Path):
     exe = Path(sys.executable).with_name("tunewise")
-    done = subprocess.run([str(exe), "estimate", "--tokens", "1000000", "--examples", "100", "--provider", "openai",
-                           "--model", "gpt-4.1-nano", "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            str(exe),
+            "estimate",
+            "--tokens",
+            "1000000",
+            "--examples",
+            "100",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4.1-nano",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["options"][0]["training_cost_usd"] == 4.5

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from tools import bootstrap as bs
-from tools import metrics_eval as me
 from tools.errors import TunewiseError
-from tools.judge import parse_verdict
+from tools.evaluation import bootstrap as bs
+from tools.evaluation import metrics as me
+from tools.evaluation.judge import parse_verdict
 
 
 class BagOfWords:
@@ -36,7 +36,9 @@ def test_rouge_l_is_lcs_f1() -> None:
     assert me.lcs_length("a b c d e".split(), "a c e x".split()) == 3
     assert me.rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
     # LCS "the cat the mat" = 4 of 6 and of 5 words: P=4/5, R=4/6
-    assert me.rouge_l("The cat ate the mat", "the cat sat on the mat") == pytest.approx(2 * 0.8 * (4 / 6) / (0.8 + 4 / 6))
+    assert me.rouge_l("The cat ate the mat", "the cat sat on the mat") == pytest.approx(
+        2 * 0.8 * (4 / 6) / (0.8 + 4 / 6)
+    )
     assert me.rouge_l("nothing shared", "entirely different") == 0.0
     assert me.rouge_l("", "") == 1.0 and me.rouge_l("", "x") == 0.0
 
@@ -47,8 +49,9 @@ def test_json_validity_and_schema() -> None:
     assert not me.parse_json("42")[0] and not me.parse_json('"text"')[0]
     assert not me.parse_json('```json\n{"a": 1}\n```')[0]  # fenced JSON is not what a parser receives
     assert not me.parse_json("{'a': 1}")[0]
-    validator = me.schema_validator({"type": "object", "required": ["label"],
-                                     "properties": {"label": {"enum": ["yes", "no"]}}})
+    validator = me.schema_validator(
+        {"type": "object", "required": ["label"], "properties": {"label": {"enum": ["yes", "no"]}}}
+    )
     assert validator.is_valid({"label": "yes"}) and not validator.is_valid({"label": "maybe"})
     with pytest.raises(TunewiseError, match="not a valid JSON schema"):
         me.schema_validator({"type": "no-such-type"}, "schema.json")
@@ -127,9 +130,11 @@ def test_paired_comparison_and_verdict() -> None:
     prompted = bs.mean_stat([1.0] * 5 + [0.0] * 35)
     same_a = bs.mean_stat([0.5] * n)
     refusals_t, refusals_p = bs.mean_stat([0.0] * n), bs.mean_stat([1.0] * 10 + [0.0] * 30)
-    comps = [bs.compare("tuned", "prompted", "format_adherence", tuned, prompted, idx),
-             bs.compare("tuned", "prompted", "similarity", same_a, same_a, idx),
-             bs.compare("tuned", "prompted", "refusal_rate", refusals_t, refusals_p, idx)]
+    comps = [
+        bs.compare("tuned", "prompted", "format_adherence", tuned, prompted, idx),
+        bs.compare("tuned", "prompted", "similarity", same_a, same_a, idx),
+        bs.compare("tuned", "prompted", "refusal_rate", refusals_t, refusals_p, idx),
+    ]
     assert comps[0].significant and comps[0].diff == pytest.approx(0.775)
     assert not comps[1].significant
     assert comps[2].diff == pytest.approx(0.25) and comps[2].significant  # fewer refusals counts for tuned
@@ -152,10 +157,16 @@ def test_verdict_without_a_clear_winner() -> None:
     assert "is better on similarity by 100 points [100, 100]" in line
 
 
-@pytest.mark.parametrize("reply, said", [
-    ('{"reason": "closer", "winner": "A"}', "A"), ('{"winner": "tie"}', "tie"),
-    ('Sure: {"reason": "x", "winner": "B"} done', "B"), ("I cannot decide", None), ('{"winner": "C"}', None),
-])
+@pytest.mark.parametrize(
+    "reply, said",
+    [
+        ('{"reason": "closer", "winner": "A"}', "A"),
+        ('{"winner": "tie"}', "tie"),
+        ('Sure: {"reason": "x", "winner": "B"} done', "B"),
+        ("I cannot decide", None),
+        ('{"winner": "C"}', None),
+    ],
+)
 def test_judge_reply_parsing(reply: str, said: str | None) -> None:
     assert parse_verdict(reply) == said
 
@@ -164,8 +175,10 @@ def test_verdict_measures_the_winner_against_the_prompted_baseline() -> None:
     idx = bs.resamples(30)
     good, mid, bad = bs.mean_stat([1.0] * 30), bs.mean_stat([1.0] * 15 + [0.0] * 15), bs.mean_stat([0.0] * 30)
     stats = {"tuned": good, "base": mid, "prompted": bad}
-    comps = [bs.compare(a, b, "format_adherence", stats[a], stats[b], idx)
-             for a, b in [("tuned", "base"), ("tuned", "prompted"), ("base", "prompted")]]
+    comps = [
+        bs.compare(a, b, "format_adherence", stats[a], stats[b], idx)
+        for a, b in [("tuned", "base"), ("tuned", "prompted"), ("base", "prompted")]
+    ]
     ranked, scores = bs.rank(["tuned", "base", "prompted"], comps, {n: {} for n in stats})
     assert ranked == ["tuned", "base", "prompted"]
     assert bs.verdict(ranked, scores, comps, 30)[1].startswith("tuned beats base on format adherence by 50 points")

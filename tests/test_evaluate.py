@@ -17,20 +17,41 @@ from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.openai_server import openai_server  # noqa: F401 - the fixture
 from tests.fakes.tiny_lora import train_tiny_lora
 from tests.fakes.tiny_model import build_tiny_model
+from tools.builders import generator_loader
 from tools.errors import TunewiseError
-from tools.evaluate import EvalInput, run
+from tools.evaluation.evaluate import run
+from tools.evaluation.schema import EvalInput
 
 SYSTEM = "Answer with a JSON label."
-TRAIN_Q = ["what is the capital of france", "name a city in italy", "which river is in berlin",
-           "how many two", "hello please", "red green blue"]
-EVAL_Q = ["what is the capital of spain", "one two three", "where is oslo", "the blue river",
-          "thanks model", "name a number"]
+TRAIN_Q = [
+    "what is the capital of france",
+    "name a city in italy",
+    "which river is in berlin",
+    "how many two",
+    "hello please",
+    "red green blue",
+]
+EVAL_Q = [
+    "what is the capital of spain",
+    "one two three",
+    "where is oslo",
+    "the blue river",
+    "thanks model",
+    "name a number",
+]
 TUNED_REPLY = '{"label": "yes"}'
 
 
 def _row(q: str, a: str) -> str:
-    return json.dumps({"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
-                                    {"role": "assistant", "content": a}]})
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": q},
+                {"role": "assistant", "content": a},
+            ]
+        }
+    )
 
 
 def _ref(i: int) -> str:
@@ -49,31 +70,60 @@ def world(tmp_path_factory):
 
 
 def _inp(root: Path, out: Path, candidates: list[str], **kw) -> EvalInput:
-    return EvalInput(eval_file=root / "eval.jsonl", train_file=root / "train.jsonl", few_shot=2, max_new_tokens=20,
-                     candidates=candidates, out=out, **kw)
+    return EvalInput(
+        eval_file=root / "eval.jsonl",
+        train_file=root / "train.jsonl",
+        few_shot=2,
+        max_new_tokens=20,
+        candidates=candidates,
+        out=out,
+        **kw,
+    )
 
 
 def test_tuned_wins_on_format_and_every_candidate_sees_the_same_examples(world, openai_server, tmp_path) -> None:
     root, base, run_dir = world
     openai_server.chat.responder = lambda req: "Sure! The answer is probably yes."
     stages: list[str] = []
-    result = run(_inp(root, tmp_path / "report", [f"tuned=hf:{base}+adapter:{run_dir}", f"base=hf:{base}",
-                                                  f"prompted=hf:{base}+prompted", "api=openai:gpt-4.1-mini",
-                                                  "api_prompted=openai:gpt-4.1-mini+prompted"]),
-                 progress=lambda stage, done, total: stages.append(stage), embedder=HashEmbedder())
+    result = run(
+        _inp(
+            root,
+            tmp_path / "report",
+            [
+                f"tuned=hf:{base}+adapter:{run_dir}",
+                f"base=hf:{base}",
+                f"prompted=hf:{base}+prompted",
+                "api=openai:gpt-4.1-mini",
+                "api_prompted=openai:gpt-4.1-mini+prompted",
+            ],
+        ),
+        progress=lambda stage, done, total: stages.append(stage),
+        load=generator_loader(),
+        retriever=None,
+        embedder=HashEmbedder(),
+    )
     by = {c.name: c for c in result.candidates}
     assert all(c.n == len(EVAL_Q) for c in result.candidates)
     assert by["tuned"].metrics["format_adherence"].mean == 1.0
     for other in ("base", "prompted", "api", "api_prompted"):
         assert by[other].metrics["format_adherence"].mean == 0.0
-    assert set(by["tuned"].metrics) == {"format_adherence", "json_validity", "rouge_l", "similarity", "length_ratio",
-                                        "refusal_rate"}  # JSON references: validity, not prose habits or labels
+    assert set(by["tuned"].metrics) == {
+        "format_adherence",
+        "json_validity",
+        "rouge_l",
+        "similarity",
+        "length_ratio",
+        "refusal_rate",
+    }  # JSON references: validity, not prose habits or labels
     assert result.winner == "tuned"
     # measured against the prompt-engineered baseline, the competitor a fine-tune has to beat
     assert re.match(r"tuned beats (api_)?prompted on format adherence by 100 points \[100, 100\]", result.verdict)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    pair = next(c for c in report["comparisons"] if {c["a"], c["b"]} == {"tuned", "prompted"}
-                and c["metric"] == "format_adherence")
+    pair = next(
+        c
+        for c in report["comparisons"]
+        if {c["a"], c["b"]} == {"tuned", "prompted"} and c["metric"] == "format_adherence"
+    )
     assert pair["significant"] and pair["diff"] == 1.0
     assert "generate tuned" in stages and "generate api_prompted" in stages
 
@@ -111,7 +161,12 @@ class _Images(HTMLParser):
 def test_report_files_open_and_embed_the_charts(world, tmp_path) -> None:
     root, base, run_dir = world
     out = tmp_path / "r"
-    run(_inp(root, out, [f"tuned=hf:{base}+adapter:{run_dir}", f"base=hf:{base}"]), embedder=HashEmbedder())
+    run(
+        _inp(root, out, [f"tuned=hf:{base}+adapter:{run_dir}", f"base=hf:{base}"]),
+        load=generator_loader(),
+        retriever=None,
+        embedder=HashEmbedder(),
+    )
     assert sorted(p.name for p in out.iterdir()) == ["outputs.jsonl", "report.html", "report.json", "report.md"]
     page = (out / "report.html").read_text()
     parser = _Images()
@@ -132,34 +187,44 @@ def test_overlap_between_train_and_eval_is_refused(world, tmp_path) -> None:
     leaky = tmp_path / "eval.jsonl"
     leaky.write_text(_row("where is oslo", "x") + "\n" + _row("  Which RIVER is in   berlin ", "y") + "\n")
     with pytest.raises(TunewiseError) as info:
-        run(EvalInput(eval_file=leaky, train_file=root / "train.jsonl", candidates=[f"b=hf:{base}"], out=tmp_path / "o"),
-            embedder=HashEmbedder())
+        run(
+            EvalInput(
+                eval_file=leaky, train_file=root / "train.jsonl", candidates=[f"b=hf:{base}"], out=tmp_path / "o"
+            ),
+            load=generator_loader(),
+            retriever=None,
+            embedder=HashEmbedder(),
+        )
     assert info.value.path == str(leaky) and info.value.line == 2
     assert "train file" in str(info.value) and "line 3" in str(info.value) and "tunewise split" in str(info.value)
     assert not (tmp_path / "o").exists()  # refused before anything ran
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(candidates=["x=hf:m+prompted"], train_file=None), "--train-file"),
-    (dict(candidates=["x=hf:m+rag"]), "needs --collection"),
-    (dict(candidates=["no name"]), "bad --candidate"),
-    (dict(candidates=["a=hf:m", "a=hf:n"]), "used twice"),
-    (dict(candidates=["a=hf:m"], judge="openai:j"), "two or more"),
-    (dict(candidates=["a=hf:m", "b=hf:m"], judge="hf:j"), "bad --judge"),
-    (dict(candidates=["a=hf:m+prompted"], system_prompt_file=Path("missing.md")), "cannot read the system prompt"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(candidates=["x=hf:m+prompted"], train_file=None), "--train-file"),
+        (dict(candidates=["x=hf:m+rag"]), "needs --collection"),
+        (dict(candidates=["no name"]), "bad --candidate"),
+        (dict(candidates=["a=hf:m", "a=hf:n"]), "used twice"),
+        (dict(candidates=["a=hf:m"], judge="openai:j"), "two or more"),
+        (dict(candidates=["a=hf:m", "b=hf:m"], judge="hf:j"), "bad --judge"),
+        (dict(candidates=["a=hf:m+prompted"], system_prompt_file=Path("missing.md")), "cannot read the system prompt"),
+    ],
+)
 def test_bad_requests_are_one_line_errors(world, tmp_path, kw, match) -> None:
     root, _, _ = world
     inp = dict(eval_file=root / "eval.jsonl", train_file=root / "train.jsonl", out=tmp_path / "o")
     inp.update(kw)
     with pytest.raises(TunewiseError, match=match):
-        run(EvalInput(**inp), embedder=HashEmbedder())
+        run(EvalInput(**inp), load=generator_loader(), retriever=None, embedder=HashEmbedder())
 
 
 def test_rag_and_judge_candidates(world, openai_server, tmp_path) -> None:
-    from agent.clients import get_chroma_client
-    from tools.index import IndexInput, run as index_run
-    from tools.search import Retriever
+    from tools.clients import get_chroma_client
+    from tools.rag.index import IndexInput
+    from tools.rag.index import run as index_run
+    from tools.rag.search import Retriever
 
     root, base, run_dir = world
     docs = tmp_path / "docs"
@@ -179,9 +244,18 @@ def test_rag_and_judge_candidates(world, openai_server, tmp_path) -> None:
         return "plain words"
 
     openai_server.chat.responder = responder
-    result = run(_inp(root, tmp_path / "o", [f"tuned=hf:{base}+adapter:{run_dir}", "api_rag=openai:m+rag"],
-                      collection="kb1", judge="openai:judge"),
-                 retriever=Retriever(client, "kb1", embedder), embedder=embedder)
+    result = run(
+        _inp(
+            root,
+            tmp_path / "o",
+            [f"tuned=hf:{base}+adapter:{run_dir}", "api_rag=openai:m+rag"],
+            collection="kb1",
+            judge="openai:judge",
+        ),
+        load=generator_loader(),
+        retriever=Retriever(client, "kb1", embedder),
+        embedder=embedder,
+    )
     by = {c.name: c for c in result.candidates}
     assert by["tuned"].metrics["judge"].mean == 1.0 and by["api_rag"].metrics["judge"].mean == 0.0
     calls = [r.body for r in openai_server.calls("POST", "/v1/chat/completions")]
@@ -197,8 +271,20 @@ def test_rag_and_judge_candidates(world, openai_server, tmp_path) -> None:
 def test_cli_json_and_the_paid_endpoint_guard(world, openai_server, tmp_path, monkeypatch) -> None:
     root, base, _ = world
     openai_server.chat.responder = lambda req: '{"label": "no"}'
-    args = ["eval", "--eval-file", str(root / "eval.jsonl"), "--candidate", f"base=hf:{base}",
-            "--candidate", "api=openai:gpt-4.1-mini", "--max-new-tokens", "8", "--out", str(tmp_path / "o"), "--json"]
+    args = [
+        "eval",
+        "--eval-file",
+        str(root / "eval.jsonl"),
+        "--candidate",
+        f"base=hf:{base}",
+        "--candidate",
+        "api=openai:gpt-4.1-mini",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    ]
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
@@ -215,39 +301,47 @@ def test_cli_json_and_the_paid_endpoint_guard(world, openai_server, tmp_path, mo
 
 
 def test_the_agent_step_evaluates_the_trained_run(world, tmp_path) -> None:
-    from graphs.execute import StepContext
-    from tools.evaluate import from_plan
+    from graphs.steps import StepContext, evaluate
+    from tests.fakes.plans import eval_step, plan_with, split_done, train_step, trained
 
     root, base, run_dir = world
     events: list[dict] = []
-    plan = {"starter_prompt": {"system": "Reply in JSON.", "few_shot": []},
-            "steps": [{"step": "train", "inputs": {"backend": "hf", "base_model": str(base)}},
-                      {"step": "eval", "inputs": {"examples": 4, "max_new_tokens": 20}}]}
-    ctx = StepContext(plan=plan, step=plan["steps"][1], run_dir=tmp_path, plan_file=tmp_path / "plan.json",
-                      results={"split": {"train": str(root / "train.jsonl"), "eval": str(root / "eval.jsonl")},
-                               "train": {"status": "succeeded", "backend": "hf", "adapter": str(run_dir / "adapter")}},
-                      resume=False, check_cost=lambda cost: None, progress=events.append, data_path=None, docs_dir=None)
-    result = from_plan(ctx)
-    assert result["status"] == "done" and result["winner"] == "tuned"
-    assert result["verdict"].startswith("tuned beats prompted on format adherence")
-    assert [c["name"] for c in result["summary"]["candidates"]] == ["tuned", "base", "prompted"]
-    assert result["summary"]["candidates"][0]["n"] == 4
+    plan = plan_with(train_step(base), eval_step(4, max_new_tokens=20), starter="Reply in JSON.")
+    ctx = StepContext(
+        plan=plan,
+        step=plan.steps[1],
+        run_dir=tmp_path,
+        plan_file=tmp_path / "plan.json",
+        results={"split": split_done(root / "train.jsonl", root / "eval.jsonl"), "train": trained(run_dir / "adapter")},
+        resume=False,
+        check_cost=lambda cost: None,
+        progress=events.append,
+        data_path=None,
+        docs_dir=None,
+        chroma_dir=tmp_path / "chroma",
+    )
+    result = evaluate(ctx)
+    assert result.status == "done" and result.winner == "tuned"
+    assert result.verdict.startswith("tuned beats prompted on format adherence")
+    assert [c["name"] for c in result.summary["candidates"]] == ["tuned", "base", "prompted"]
+    assert result.summary["candidates"][0]["n"] == 4
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["prompted"]["system_prompt"] == "Reply in JSON."
     assert any(e.get("step") == "eval" and e.get("stage") == "generate tuned" for e in events)
-    again = from_plan(StepContext(**{**ctx.__dict__, "resume": True}))  # a resumed session reuses the finished report
-    assert again["verdict"] == result["verdict"]
-    nothing = from_plan(StepContext(**{**ctx.__dict__, "results": {}}))
-    assert nothing["status"] == "skipped" and "tunewise eval" in nothing["message"]
+    again = evaluate(ctx.again(resume=True))  # a resumed session reuses the finished report
+    assert again.verdict == result.verdict
+    nothing = evaluate(ctx.again(results={}))
+    assert nothing.status == "skipped" and "tunewise eval" in nothing.message
 
 
 def test_prompted_rag_prompts_are_fitted_to_the_window_and_the_trimming_is_reported(tmp_path) -> None:
     """A 640-token model: the few-shot examples stay, the passages that do not fit are left out, lowest rank first."""
-    from agent.clients import get_chroma_client
-    from tools.generation import load_generator
-    from tools.index import IndexInput, run as index_run
-    from tools.modelspec import parse_spec
-    from tools.search import Retriever
+    from tools.clients import get_chroma_client
+    from tools.models.generation import load_generator
+    from tools.models.spec import parse_spec
+    from tools.rag.index import IndexInput
+    from tools.rag.index import run as index_run
+    from tools.rag.search import Retriever
 
     root = tmp_path
     (root / "train.jsonl").write_text("".join(_row(q, TUNED_REPLY) + "\n" for q in TRAIN_Q))
@@ -271,13 +365,19 @@ def test_prompted_rag_prompts_are_fitted_to_the_window_and_the_trimming_is_repor
             return generator.generate(conversations, **kw)
 
     retriever = Retriever(client, "kb9", embedder)
-    result = run(_inp(root, root / "report", [f"pr=hf:{base}+prompted+rag", f"plain=hf:{base}"], collection="kb9",
-                      rag_k=4), load=lambda spec: Recording(), retriever=retriever, embedder=embedder)
+    result = run(
+        _inp(root, root / "report", [f"pr=hf:{base}+prompted+rag", f"plain=hf:{base}"], collection="kb9", rag_k=4),
+        load=lambda spec: Recording(),
+        retriever=retriever,
+        embedder=embedder,
+    )
     report = json.loads((Path(result.report_dir) / "report.json").read_text())
     fitted = report["context"]["pr"]
     assert fitted["window"] == 640 and fitted["trimmed"] == len(EVAL_Q) and fitted["passages_dropped"] > 0
     assert fitted["few_shot_dropped"] == 0 and report["context"]["plain"]["trimmed"] == 0
-    assert any(w.startswith("pr: 6 of 6 prompts were trimmed to the model's 640-token window") for w in report["warnings"])
+    assert any(
+        w.startswith("pr: 6 of 6 prompts were trimmed to the model's 640-token window") for w in report["warnings"]
+    )
     tokens = lambda conv: len(generator.tokenizer(generator.render(conv), add_special_tokens=False)["input_ids"])  # noqa: E731
     prompted = [c for c in seen if len(c) > 3]
     assert len(prompted) == len(EVAL_Q) and all(tokens(c) + 20 <= 640 for c in prompted)

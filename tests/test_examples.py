@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import loaders
-from tools.chunking import looks_like_instructions
-from tools.validate import ValidateInput, run
+from tools.dataset.validate import ValidateInput, run
+from tools.rag import loaders
+from tools.rag.chunking import looks_like_instructions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CHAT = EXAMPLES / "support_chat.jsonl"
@@ -40,7 +40,9 @@ def records() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def pages() -> dict[str, str]:
-    return {p.name: _flat(" ".join(s.heading + " " + s.text for s in loaders.load(p))) for p in sorted(HELPCENTRE.iterdir())}
+    return {
+        p.name: _flat(" ".join(s.heading + " " + s.text for s in loaders.load(p))) for p in sorted(HELPCENTRE.iterdir())
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,9 @@ def test_every_conversation_keeps_the_house_style(records):
             name = re.fullmatch(r"Hi (?:again )?(\w+),", greeting).group(1)
             assert name.lower() in first_user.lower()  # the greeting uses the name the customer gave
             assert "\n" not in summary
-            assert [line.split(". ", 1)[0] for line in steps.splitlines()] == [str(n) for n in range(1, len(steps.splitlines()) + 1)]
+            assert [line.split(". ", 1)[0] for line in steps.splitlines()] == [
+                str(n) for n in range(1, len(steps.splitlines()) + 1)
+            ]
             assert sign_off == "Happy riding,\nThe Larkspur Crew"
 
 
@@ -106,8 +110,13 @@ def test_helpcentre_has_enough_pages_in_the_expected_formats(pages):
 def test_facts_in_the_answers_are_stated_by_the_pages(records, pages):
     for fact, page in FACTS:
         assert fact in pages[page], f"{fact!r} not in {page}"
-        answers = [m["content"] for r in records if page in r["metadata"]["helpcentre"]
-                   for m in r["messages"] if m["role"] == "assistant"]
+        answers = [
+            m["content"]
+            for r in records
+            if page in r["metadata"]["helpcentre"]
+            for m in r["messages"]
+            if m["role"] == "assistant"
+        ]
         assert any(fact in a for a in answers), f"{fact!r} never quoted by conversations citing {page}"
 
 
@@ -121,9 +130,9 @@ def test_one_page_quotes_a_prompt_injection_as_data(pages):
 def test_goal_texts_lead_to_their_approach(goal, approach):
     """The decision rests on what the rules read as stated; a fake embedder keeps MiniLM (30 s here) out of it."""
     from agent.interviewer.offline import OfflineInterviewer
-    from graphs.decision import DOMAINS, Facts, decide, relevant
     from graphs.interview import absorb, defaults, known
     from tests.fakes.hash_embedder import HashEmbedder
+    from tools.decision import DOMAINS, Facts, decide, relevant
 
     findings = OfflineInterviewer(embedder=HashEmbedder()).extract((EXAMPLES / "goals" / f"{goal}.txt").read_text())
     facts = known(absorb({}, [f for f in findings if f.how == "stated"]))

@@ -10,16 +10,24 @@ from tests.fakes.openai_finetune import ApiError
 from tests.fakes.openai_server import FAKE_API_KEY, openai_server  # noqa: F401 - the fixture
 from tests.fakes.tiny_lora import train_tiny_lora
 from tests.fakes.tiny_model import CHAT_TEMPLATE, build_tiny_model
+from tools.clients import get_openai_client
 from tools.errors import TunewiseError
-from tools.generation import Generation, HFGenerator, OpenAIGenerator, load_generator
-from tools.modelspec import parse_spec
+from tools.models.generation import Generation, HFGenerator, OpenAIGenerator, load_generator
+from tools.models.spec import parse_spec
 
 REPLY = '{"label": "yes"}'
-QUESTIONS = ["what is the capital of france", "name a city in italy", "which river is in berlin",
-             "how many two", "hello please", "red green blue"]
+QUESTIONS = [
+    "what is the capital of france",
+    "name a city in italy",
+    "which river is in berlin",
+    "how many two",
+    "hello please",
+    "red green blue",
+]
 # The adapter's run used its own template (a colon after the role): generation must use it, not the base's.
 ADAPTER_TEMPLATE = CHAT_TEMPLATE.replace("message['role'] + '\\n'", "message['role'] + ':\\n'").replace(
-    "assistant\\n'", "assistant:\\n'")
+    "assistant\\n'", "assistant:\\n'"
+)
 
 
 def _convs(*questions: str) -> list[list[dict]]:
@@ -130,7 +138,7 @@ def test_bad_model_folder_is_one_clear_error(tmp_path) -> None:
 
 def test_openai_generator_keeps_order_and_sends_clean_messages(openai_server) -> None:
     openai_server.chat.responder = lambda req: "re: " + req["messages"][-1]["content"]
-    gen = load_generator(parse_spec("openai:gpt-4.1-mini"))
+    gen = load_generator(parse_spec("openai:gpt-4.1-mini"), client=get_openai_client())
     assert isinstance(gen, OpenAIGenerator)
     convs = [[{"role": "system", "content": "s"}, {"role": "user", "content": f"q{i}", "weight": 1}] for i in range(7)]
     out = gen.generate(convs, max_new_tokens=11)
@@ -149,18 +157,23 @@ def test_openai_generator_switches_to_max_completion_tokens(openai_server) -> No
         return "ok"
 
     openai_server.chat.responder = responder
-    gen = OpenAIGenerator(parse_spec("openai:o4-mini"))
+    gen = OpenAIGenerator(parse_spec("openai:o4-mini"), client=get_openai_client())
     assert gen.generate(_convs("a", "b"), max_new_tokens=3)[1].text == "ok"
     assert openai_server.calls("POST", "/v1/chat/completions")[-1].body["max_completion_tokens"] == 3
 
 
 def test_openai_errors_are_one_line_without_the_key(openai_server) -> None:
     openai_server.fail("POST", "/v1/chat/completions", 401, times=5)
-    gen = OpenAIGenerator(parse_spec(f"openai:gpt-4.1-mini@{openai_server.base_url}"))
+    gen = OpenAIGenerator(
+        parse_spec(f"openai:gpt-4.1-mini@{openai_server.base_url}"),
+        client=get_openai_client(base_url=openai_server.base_url),
+    )
     with pytest.raises(TunewiseError) as info:
         gen.generate(_convs("a"))
     assert "401" in str(info.value) and "OPENAI_API_KEY" in str(info.value) and FAKE_API_KEY not in str(info.value)
-    dead = OpenAIGenerator(parse_spec("openai:m@http://127.0.0.1:9/v1"), client=None)
-    dead.client = dead.client.with_options(max_retries=0)
+    dead = OpenAIGenerator(
+        parse_spec("openai:m@http://127.0.0.1:9/v1"),
+        client=get_openai_client(base_url="http://127.0.0.1:9/v1", max_retries=0),
+    )
     with pytest.raises(TunewiseError, match="cannot reach"):
         dead.generate(_convs("a"))

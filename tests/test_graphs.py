@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from graphs import execute
+from graphs import steps
 from graphs.interview import question
-from graphs.pipeline import build
+from graphs.pipeline import build, session_saver
 from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS, calls
 from tools.approval import approve, plan_hash
@@ -27,9 +26,11 @@ from tools.errors import TunewiseError
 REPO = Path(__file__).resolve().parents[1]
 GOAL = "Our replies must follow our house format: a one-line summary, then bullets."
 TODAY = "2026-11-01"  # OpenAI still takes fine-tuning jobs then, so the path does not drift with the calendar
-WORDS = ("invoice refund login shipping parcel warranty password upgrade plan seat export report billing address "
-         "courier label tracking discount coupon renewal cancel trial api key webhook limit quota region backup "
-         "restore archive folder share permission admin role audit sso token mobile desktop sync offline").split()
+WORDS = (
+    "invoice refund login shipping parcel warranty password upgrade plan seat export report billing address "
+    "courier label tracking discount coupon renewal cancel trial api key webhook limit quota region backup "
+    "restore archive folder share permission admin role audit sso token mobile desktop sync offline"
+).split()
 
 
 def write_chat_data(path: Path, n: int, seed: int = 7) -> Path:
@@ -38,16 +39,20 @@ def write_chat_data(path: Path, n: int, seed: int = 7) -> Path:
         for i in range(n):
             topic = rng.sample(WORDS, 6)
             user = f"Ticket {i}: question about {' and '.join(topic[:3])} when {topic[3]} fails on {topic[4]}?"
-            answer = f"Summary: {topic[0]} issue.\n- check {topic[1]}\n- retry {topic[2]}\n- contact us about {topic[5]}"
-            fh.write(json.dumps({"messages": [{"role": "user", "content": user},
-                                              {"role": "assistant", "content": answer}]}) + "\n")
+            answer = (
+                f"Summary: {topic[0]} issue.\n- check {topic[1]}\n- retry {topic[2]}\n- contact us about {topic[5]}"
+            )
+            fh.write(
+                json.dumps({"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]})
+                + "\n"
+            )
     return path
 
 
 @pytest.fixture(scope="session")
 def interviewer():
-    from agent.clients import get_embedder
     from agent.interviewer.offline import OfflineInterviewer
+    from tools.rag.embedders import get_embedder
 
     return OfflineInterviewer(get_embedder("local"))  # MiniLM once for the whole session
 
@@ -62,7 +67,7 @@ def step_log(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def graph(tmp_path):
     conn = sqlite3.connect(str(tmp_path / "sessions.sqlite"), check_same_thread=False)
-    yield build(checkpointer=SqliteSaver(conn))
+    yield build(checkpointer=session_saver(conn))
     conn.close()
 
 
@@ -85,7 +90,9 @@ def _question(step: str, fact: str, title: str) -> dict:
 def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, step_log):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     out, run, config = _start(graph, interviewer, "s1", data_path=str(data))
-    assert [i.value for i in out["__interrupt__"]] == [_question("prompt", "prompting", "1. Can a better prompt solve it?")]
+    assert [i.value for i in out["__interrupt__"]] == [
+        _question("prompt", "prompting", "1. Can a better prompt solve it?")
+    ]
     assert graph.get_state(config).next == ("step_prompt",)
     assert out["facts"]["examples"]["value"] == 120 and out["facts"]["examples"]["source"] == "inferred"
 
@@ -103,23 +110,39 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
     shown = out["__interrupt__"][0].value
     assert shown["type"] == "confirm" and shown["retry"] is None and graph.get_state(config).next == ("confirm",)
     assert [(i["n"], i["step"], i["source"]) for i in shown["items"]] == [
-        (1, "prompt", "asked"), (2, "problem", "stated"), (3, "data", "inferred"), (4, "stability", "asked"),
-        (5, "path", "asked")]
+        (1, "prompt", "asked"),
+        (2, "problem", "stated"),
+        (3, "data", "inferred"),
+        (4, "stability", "asked"),
+        (5, "path", "asked"),
+    ]
     assert shown["items"][2]["read"] == "120 good examples" and shown["items"][4]["read"] == "may go to OpenAI"
     assert "recommendation" not in graph.get_state(config).values  # nothing is decided before the list is accepted
     out = run(Command(resume=""))
 
     values = graph.get_state(config).values
-    plan = values["plan"]
+    plan = values["plan"].as_json()  # the typed plan's JSON: what the approval hashes
     assert values["recommendation"]["approach"] == "fine_tune"
     assert values["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
     assert [s["step"] for s in plan["steps"]] == ["split", "train", "eval", "deploy"]
     assert plan["total_usd"] > 0 and plan["validation"]["valid_examples"] == 120
-    assert [i.value for i in out["__interrupt__"]] == [{
-        "type": "approval", "session": "s1", "plan_hash": plan_hash(plan), "total_usd": plan["total_usd"],
-        "total_hours": plan["total_hours"], "budget_usd": None, "within_budget": True,
-        "steps": [{"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": True} for s in plan["steps"]],
-        "note": None, "options": ["approve", "reject", "budget USD"]}]
+    assert [i.value for i in out["__interrupt__"]] == [
+        {
+            "type": "approval",
+            "session": "s1",
+            "plan_hash": plan_hash(plan),
+            "total_usd": plan["total_usd"],
+            "total_hours": plan["total_hours"],
+            "budget_usd": None,
+            "within_budget": True,
+            "steps": [
+                {"step": s["step"], "cost_usd": s["cost_usd"], "hours": s["hours"], "runnable": True}
+                for s in plan["steps"]
+            ],
+            "note": None,
+            "options": ["approve", "reject", "budget USD"],
+        }
+    ]
     assert graph.get_state(config).next == ("approval",)
     assert not calls(step_log)  # nothing ran before approval
 
@@ -131,14 +154,25 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
     steps = out["steps"]
     assert steps["prompt"]["source"] == "asked" and steps["problem"]["source"] == "stated"
     assert steps["data"]["source"] == "inferred" and steps["stability"]["source"] == "asked"
-    assert steps["path"] == {"step": "path", "question": question("private")[0], "answer": "openai_gpt41_mini",
-                             "source": "asked", "evidence": "it can go to OpenAI"}
+    assert steps["path"] == {
+        "step": "path",
+        "question": question("private")[0],
+        "answer": "openai_gpt41_mini",
+        "source": "asked",
+        "evidence": "it can go to OpenAI",
+    }
 
 
 def test_reject_runs_nothing(graph, interviewer, tmp_path, step_log):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
-    out, run, config = _start(graph, interviewer, "s2", data_path=str(data), interactive=False,
-                              goal=GOAL + " Prompting fell short. It is stable. Data may go to OpenAI.")
+    out, run, config = _start(
+        graph,
+        interviewer,
+        "s2",
+        data_path=str(data),
+        interactive=False,
+        goal=GOAL + " Prompting fell short. It is stable. Data may go to OpenAI.",
+    )
     assert out["__interrupt__"][0].value["type"] == "approval"
     out = run(Command(resume="reject"))
     assert out["status"] == "rejected" and out.get("approval") is None
@@ -148,7 +182,9 @@ def test_reject_runs_nothing(graph, interviewer, tmp_path, step_log):
 def test_budget_refuses_then_a_new_budget_allows(graph, interviewer, tmp_path, step_log):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     goal = GOAL + " Prompting fell short. It is stable. Data may go to OpenAI."
-    out, run, config = _start(graph, interviewer, "s3", data_path=str(data), interactive=False, goal=goal, budget_usd=0.001)
+    out, run, config = _start(
+        graph, interviewer, "s3", data_path=str(data), interactive=False, goal=goal, budget_usd=0.001
+    )
     first = out["__interrupt__"][0].value
     assert first["within_budget"] is False and first["budget_usd"] == 0.001
     out = run(Command(resume="approve"))
@@ -162,29 +198,42 @@ def test_budget_refuses_then_a_new_budget_allows(graph, interviewer, tmp_path, s
 
 
 def test_non_interactive_assumes_and_lists(graph, interviewer):
-    out, _, config = _start(graph, interviewer, "s4", interactive=False,
-                            goal="Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.")
+    out, _, config = _start(
+        graph,
+        interviewer,
+        "s4",
+        interactive=False,
+        goal="Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.",
+    )
     assert out["recommendation"]["approach"] == "collect_more_data"
     assert [q["step"] for q in out["questions"]] == ["stability"]
     assert out["steps"]["stability"]["source"] == "assumed" and out["status"] == "planned"
-    assert out["plan"]["collect"] == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"]["collect"]["what"]}
+    assert out["plan"].collect == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"].collect["what"]}
     assert graph.get_state(config).next == ()
 
 
 def test_spending_steps_refuse_without_a_matching_approval(tmp_path, step_log):
-    plan = {"steps": [{"step": "train", "cost_usd": 5.0, "runnable": True, "inputs": {}}], "total_usd": 5.0}
-    state = {"plan": plan, "approval": None, "session": "x"}
+    from tests.fakes.plans import plan_with, train_step
+
+    plan = plan_with(train_step("base", cost_usd=5.0))
+    state = {"approval": None, "session": "x"}
+
+    def run_step(plan, state):
+        return steps.run_step("train", plan, state, RUNNERS, tmp_path / "run", tmp_path / "chroma", lambda e: None)
+
     with pytest.raises(TunewiseError, match="not approved"):
-        execute.run_step("train", state, RUNNERS, tmp_path / "run", lambda e: None)
-    record = approve(plan, approved_by="test").model_dump()
-    tampered = {**plan, "total_usd": 50.0, "steps": [{**plan["steps"][0], "cost_usd": 50.0}]}
+        run_step(plan, state)
+    record = approve(plan.as_json(), approved_by="test").model_dump()
+    tampered = plan.model_copy(
+        update={"total_usd": 50.0, "steps": [plan.steps[0].model_copy(update={"cost_usd": 50.0})]}
+    )
     with pytest.raises(TunewiseError, match="does not match"):
-        execute.run_step("train", {**state, "plan": tampered, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+        run_step(tampered, {**state, "approval": record})
     assert not calls(step_log)
-    result = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
-    assert result["status"] == "done" and len(calls(step_log)) == 1
+    result = run_step(plan, {**state, "approval": record})
+    assert result.status == "done" and len(calls(step_log)) == 1
     # Finished in the ledger: running the node again returns the recorded result without calling the runner.
-    again = execute.run_step("train", {**state, "approval": record}, RUNNERS, tmp_path / "run", lambda e: None)
+    again = run_step(plan, {**state, "approval": record})
     assert again == result and len(calls(step_log)) == 1
 
 
@@ -192,8 +241,13 @@ def test_kill_and_resume_never_repeats_a_spending_step(tmp_path, step_log):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     db = tmp_path / "sessions.sqlite"
     goal = GOAL + " Prompting fell short. It is stable. Data may go to OpenAI."
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TUNEWISE_TEST_SLOW": "train", "TUNEWISE_TEST_DIE": "eval",
-           "TUNEWISE_HOME": str(tmp_path / ".tunewise")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TUNEWISE_TEST_SLOW": "train",
+        "TUNEWISE_TEST_DIE": "eval",
+        "TUNEWISE_HOME": str(tmp_path / ".tunewise"),
+    }
     args = [sys.executable, "-m", "tests.fakes.agent_worker", str(db), "k1", goal, str(data)]
 
     worker = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -212,12 +266,18 @@ def test_kill_and_resume_never_repeats_a_spending_step(tmp_path, step_log):
     assert third.returncode == 0 and third.stdout.strip() == "completed", third.stderr[-2000:]
 
     log = [(c["step"], c["resume"]) for c in calls(step_log)]
-    assert log == [("split", False), ("train", False), ("train", True), ("eval", False), ("eval", True),
-                   ("deploy", False)]
+    assert log == [
+        ("split", False),
+        ("train", False),
+        ("train", True),
+        ("eval", False),
+        ("eval", True),
+        ("deploy", False),
+    ]
     fresh = [step for step, resumed in log if not resumed]
     assert len(fresh) == len(set(fresh))  # no step started from scratch twice
     conn = sqlite3.connect(str(db))
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     state = graph.get_state({"configurable": {"thread_id": "k1"}})
     assert state.next == () and set(state.values["executed"]) == {"split", "train", "eval", "deploy"}
     conn.close()
@@ -226,7 +286,9 @@ def test_kill_and_resume_never_repeats_a_spending_step(tmp_path, step_log):
 def test_no_secret_reaches_the_session_database(graph, interviewer, tmp_path, monkeypatch):
     key = "sk-test-THIS-KEY-MUST-NOT-BE-STORED-1234567890"
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    _start(graph, interviewer, "s5", interactive=False, goal="Answer questions about our pricing, which changes weekly.")
+    _start(
+        graph, interviewer, "s5", interactive=False, goal="Answer questions about our pricing, which changes weekly."
+    )
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("sessions.sqlite*"))
     assert b"pricing" in stored and key.encode() not in stored
 
@@ -254,8 +316,10 @@ def _nda_reader(**extra):
     from tests.fakes.scripted_reader import ScriptedReader, said
 
     script = {
-        NDA: [said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure."),
-              said("examples", 30, "We have about 30 past NDAs.")],
+        NDA: [
+            said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure."),
+            said("examples", 30, "We have about 30 past NDAs."),
+        ],
         "yes, it fell short": [said("prompting", "fell_short", "yes, it fell short")],
         "stable": [said("stable", True, "stable")],
         "we have 400 NDAs": [said("examples", 400, "we have 400 NDAs")],
@@ -274,9 +338,15 @@ def test_a_correction_at_the_confirm_step_changes_the_decision(graph):
     out = run(Command(resume="stable"))
     shown = out["__interrupt__"][0].value
     assert shown["type"] == "confirm"
-    assert shown["items"][2] == {"n": 3, "step": "data", "title": "Is there enough good training data?",
-                                 "read": "30 good examples", "source": "stated", "evidence": "We have about 30 past NDAs.",
-                                 "doubt": None}
+    assert shown["items"][2] == {
+        "n": 3,
+        "step": "data",
+        "title": "Is there enough good training data?",
+        "read": "30 good examples",
+        "source": "stated",
+        "evidence": "We have about 30 past NDAs.",
+        "doubt": None,
+    }
     assert shown["items"][4]["read"].startswith("not needed")  # 30 examples: collect more, whatever the path
 
     out = run(Command(resume="3: we have 400 NDAs"))
@@ -310,9 +380,14 @@ def test_two_readings_of_one_fact_are_asked_about_not_guessed(graph):
     from tests.fakes.scripted_reader import said
 
     # The reply to step 1 also mentions a count that disagrees with the goal's: the agent keeps neither silently.
-    reader = _nda_reader(**{"tried it with 5 examples, fell short": [
-        said("prompting", "fell_short", "tried it with 5 examples, fell short"),
-        said("examples", 5, "tried it with 5 examples, fell short")]})
+    reader = _nda_reader(
+        **{
+            "tried it with 5 examples, fell short": [
+                said("prompting", "fell_short", "tried it with 5 examples, fell short"),
+                said("examples", 5, "tried it with 5 examples, fell short"),
+            ]
+        }
+    )
     out, run, config = _start(graph, reader, "c3", goal=NDA)
     out = run(Command(resume="tried it with 5 examples, fell short"))
     asked = out["__interrupt__"][0].value
@@ -320,7 +395,11 @@ def test_two_readings_of_one_fact_are_asked_about_not_guessed(graph):
     assert graph.get_state(config).values["facts"]["examples"]["value"] == 30  # not overwritten by the aside
     out = run(Command(resume="we have 400 NDAs"))
     assert graph.get_state(config).values["facts"]["examples"] == {
-        "value": 400, "source": "asked", "evidence": "we have 400 NDAs", "confidence": 1.0}
+        "value": 400,
+        "source": "asked",
+        "evidence": "we have 400 NDAs",
+        "confidence": 1.0,
+    }
 
 
 def test_an_unsure_reading_that_matters_is_asked_and_enter_keeps_it(graph):
@@ -347,14 +426,21 @@ def test_the_first_question_does_not_wait_for_the_full_reading(graph):
 
     gate = threading.Event()
     quick = ScriptedReader({NDA: [said("examples", 30, "We have about 30 past NDAs.")]})
-    full = ScriptedReader({NDA: [said("examples", 30, "We have about 30 past NDAs."),
-                                 said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure.",
-                                      how="inferred")]}, gate=gate)
+    full = ScriptedReader(
+        {
+            NDA: [
+                said("examples", 30, "We have about 30 past NDAs."),
+                said("behaviour", True, "Our legal team drafts NDAs in our exact clause structure.", how="inferred"),
+            ]
+        },
+        gate=gate,
+    )
     reading = GoalReading(NDA, full, quick)
     ctx = Context(interviewer=_nda_reader(), runners=RUNNERS, approved_by="test", reading=reading)
     config = {"configurable": {"thread_id": "e1"}}
-    out = graph.invoke({"session": "e1", "goal": NDA, "interactive": True, "today": TODAY}, config, context=ctx,
-                       durability="sync")
+    out = graph.invoke(
+        {"session": "e1", "goal": NDA, "interactive": True, "today": TODAY}, config, context=ctx, durability="sync"
+    )
     assert out["__interrupt__"][0].value["step"] == "prompt" and not reading.ready()  # asked while still reading
     gate.set()
     out = graph.invoke(Command(resume="yes, it fell short"), config, context=ctx, durability="sync")

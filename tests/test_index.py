@@ -15,15 +15,27 @@ from pathlib import Path
 
 import pytest
 
-from agent.clients import get_chroma_client
 from tests.fakes.hash_embedder import HashEmbedder
+from tools.clients import get_chroma_client
 from tools.errors import TunewiseError
-from tools.index import IndexInput, run, writer_lock
-from tools.search import Retriever
+from tools.rag.index import IndexInput, run, writer_lock
+from tools.rag.search import Retriever
 
 REPO = Path(__file__).resolve().parents[1]
-TOPICS = ["bread baking", "comet orbits", "python wheels", "tomato gardens", "lora adapters", "tide tables",
-          "violin strings", "glacier melt", "chess openings", "coffee roasting", "bridge cables", "bee colonies"]
+TOPICS = [
+    "bread baking",
+    "comet orbits",
+    "python wheels",
+    "tomato gardens",
+    "lora adapters",
+    "tide tables",
+    "violin strings",
+    "glacier melt",
+    "chess openings",
+    "coffee roasting",
+    "bridge cables",
+    "bee colonies",
+]
 
 
 @dataclass
@@ -39,7 +51,7 @@ class Store:
 
     def lexical(self) -> dict[str, str]:
         """The lexical index's tokens by chunk id, for this collection."""
-        from tools.lexical import LexicalStore
+        from tools.rag.lexical import LexicalStore
 
         col = self.client.get_collection(self.collection, embedding_function=None)
         store = LexicalStore.for_client(self.client)
@@ -94,7 +106,9 @@ def test_full_build_records_metadata_and_rerun_embeds_nothing(store: Store, tmp_
     embedder = HashEmbedder()
     first = store.index(docs, embedder=embedder)
     assert (first.files_seen, first.files_indexed, first.chunks_deleted) == (5, 4, 0)
-    assert [s.model_dump() for s in first.files_skipped] == [{"path": "docs/notes.xyz", "reason": "unsupported file type '.xyz'"}]
+    assert [s.model_dump() for s in first.files_skipped] == [
+        {"path": "docs/notes.xyz", "reason": "unsupported file type '.xyz'"}
+    ]
     assert first.chunks_added == first.chunks_total == embedder.embedded > 4
     meta = store.chunks()[0]
     assert {"source", "chunk", "heading", "sha256", "mtime", "chunks", "chunking", "injection_warning"} <= set(meta)
@@ -177,16 +191,30 @@ def test_bad_inputs_are_one_line_errors(store: Store, tmp_path: Path) -> None:
     with pytest.raises(TunewiseError, match="bad collection name"):
         run(IndexInput(paths=[tmp_path / "docs"], collection="x"), client=store.client, embedder=HashEmbedder())
     with pytest.raises(TunewiseError, match="more than half a chunk"):
-        run(IndexInput(paths=[tmp_path / "docs"], collection=store.collection, chunk_tokens=40, overlap=30),
-            client=store.client, embedder=HashEmbedder())
+        run(
+            IndexInput(paths=[tmp_path / "docs"], collection=store.collection, chunk_tokens=40, overlap=30),
+            client=store.client,
+            embedder=HashEmbedder(),
+        )
 
 
 def _kill_at(store: Store, docs: Path, batches: int) -> None:
     """Run the worker and SIGKILL it after `batches` written batches (-1: after the last, before deletes)."""
     target = ["--url", store.url] if store.url else ["--db", str(store.db)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.index_worker", str(docs), store.collection, *target, "--hold-after", str(batches)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.index_worker",
+            str(docs),
+            store.collection,
+            *target,
+            "--hold-after",
+            str(batches),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     for line in proc.stdout:
         if line.strip() == "holding":
@@ -223,8 +251,21 @@ def test_second_writer_is_refused_at_once(tmp_path: Path) -> None:
     make_corpus(tmp_path / "docs", 1)
     with writer_lock(db):
         holder = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "index", str(tmp_path / "docs"), "--collection", "docs", "--db", str(db)],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+            [
+                sys.executable,
+                "-m",
+                "agent.cli",
+                "index",
+                str(tmp_path / "docs"),
+                "--collection",
+                "docs",
+                "--db",
+                str(db),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     assert holder.returncode == 1
     assert holder.stderr.strip().splitlines() == [

@@ -15,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.clients import get_chroma_client, get_embedder
 from tests.test_index import (  # noqa: F401 - collected here again, with this module's `store` fixture
     Store,
     test_bad_inputs_are_one_line_errors,
@@ -35,6 +34,8 @@ from tests.test_lexical import (  # noqa: F401 - the lexical index's checks, on 
     test_where_filters_the_lexical_list_too,
 )
 from tests.test_search import DOCS
+from tools.clients import get_chroma_client
+from tools.rag.embedders import get_embedder
 
 
 def _free_port() -> int:
@@ -50,8 +51,11 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     log = open(folder / "server.log", "w")
     chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -94,7 +98,9 @@ def test_cli_index_and_search_through_the_server(chroma_url: str, tmp_path: Path
     assert (first["files_indexed"], first["chunks_total"], first["files_skipped"]) == (5, 6, [])
     assert not (tmp_path / ".tunewise").exists()  # nothing local: no folder, no lock
 
-    found = runner.invoke(app, ["search", "why does a comet's tail face away from the sun", *remote, "-k", "2", "--json"])
+    found = runner.invoke(
+        app, ["search", "why does a comet's tail face away from the sun", *remote, "-k", "2", "--json"]
+    )
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
     assert len(hits) == 2 and hits[0]["source"].endswith("space.txt")
@@ -102,7 +108,12 @@ def test_cli_index_and_search_through_the_server(chroma_url: str, tmp_path: Path
     (docs / "garden.html").unlink()
     (docs / "space.txt").write_text("Meteor showers happen when Earth crosses a comet's debris trail.\n")
     again = json.loads(runner.invoke(app, ["index", str(docs), *remote, "--json"]).stdout)
-    assert (again["files_indexed"], again["chunks_added"], again["chunks_deleted"], again["chunks_total"]) == (1, 1, 2, 5)
+    assert (again["files_indexed"], again["chunks_added"], again["chunks_deleted"], again["chunks_total"]) == (
+        1,
+        1,
+        2,
+        5,
+    )
     meteors = json.loads(runner.invoke(app, ["search", "meteor shower", *remote, "-k", "1", "--json"]).stdout)
     assert "debris trail" in meteors[0]["text"]
     gone = json.loads(runner.invoke(app, ["search", "tomato", *remote, "-k", "5", "--json"]).stdout)
@@ -110,7 +121,9 @@ def test_cli_index_and_search_through_the_server(chroma_url: str, tmp_path: Path
 
 
 def test_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
-    out = CliRunner().invoke(app, ["search", "x", "--collection", "kbase", "--chroma-url", f"http://127.0.0.1:{_free_port()}"])
+    out = CliRunner().invoke(
+        app, ["search", "x", "--collection", "kbase", "--chroma-url", f"http://127.0.0.1:{_free_port()}"]
+    )
     assert out.exit_code == 1
     assert out.stderr.startswith("error: cannot reach Chroma at http://127.0.0.1:") and "chroma run" in out.stderr
     bad = CliRunner().invoke(app, ["search", "x", "--collection", "kbase", "--chroma-url", "ftp://host"])

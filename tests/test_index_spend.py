@@ -8,21 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent import clients
 from agent.cli import app
-from agent.clients import OpenAIEmbedder, get_chroma_client
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.openai_server import openai_server  # noqa: F401 - fixture
+from tools.clients import get_chroma_client
 from tools.errors import TunewiseError
-from tools.index import EmbeddingSpend, IndexInput, run
+from tools.rag.embedders import OpenAIEmbedder
+from tools.rag.index import EmbeddingSpend, IndexInput, run
 
 runner = CliRunner()
 SMALL = "openai:text-embedding-3-small"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_embedders(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clients, "_EMBEDDERS", {})  # each test's fake server gets its own client
 
 
 def _docs(folder: Path, count: int = 4) -> Path:
@@ -48,7 +43,9 @@ def test_openai_embeddings_need_approval_and_report_their_cost(openai_server, tm
     assert report["chunks_added"] > 0 and report["embedding_tokens"] > 0
     assert report["embedding_cost_usd"] == pytest.approx(report["embedding_tokens"] * 0.02 / 1e6, abs=1e-6)
     sent = openai_server.calls("POST", "/v1/embeddings")
-    assert sent and all(call.body["dimensions"] == 1536 and call.body["model"] == "text-embedding-3-small" for call in sent)
+    assert sent and all(
+        call.body["dimensions"] == 1536 and call.body["model"] == "text-embedding-3-small" for call in sent
+    )
     assert sum(len(call.body["input"]) for call in sent) == report["chunks_added"]
     again = _index(docs)  # nothing changed: nothing to embed, nothing to approve
     assert again.exit_code == 0, again.output
@@ -59,8 +56,11 @@ def test_openai_embeddings_need_approval_and_report_their_cost(openai_server, tm
 def test_an_unpriced_model_on_this_machine_is_free(openai_server, tmp_path: Path) -> None:
     embedder = OpenAIEmbedder("nomic-embed-text")  # a local server's model: not in the price list
     assert embedder.price_per_million == 0.0 and embedder.dimension == 64  # asked the server for its size
-    result = run(IndexInput(paths=[_docs(tmp_path / "docs")], collection="help-kb", db=tmp_path / "db"),
-                 client=get_chroma_client(tmp_path / "db"), embedder=embedder)
+    result = run(
+        IndexInput(paths=[_docs(tmp_path / "docs")], collection="help-kb", db=tmp_path / "db"),
+        client=get_chroma_client(tmp_path / "db"),
+        embedder=embedder,
+    )
     assert result.chunks_added > 0 and result.embedding_cost_usd == 0.0
 
 
@@ -90,13 +90,16 @@ def test_an_unknown_price_is_refused_without_approval_and_shown_to_the_approver(
 
 
 def test_the_dry_run_count_is_what_a_real_run_embeds(tmp_path: Path) -> None:
-    from tools.index import count_chunks
+    from tools.rag.index import count_chunks
 
     docs = _docs(tmp_path / "docs", count=5)
     (docs / "notes.bin").write_bytes(b"\x00")  # skipped by both
     embedder = HashEmbedder()
     files, chunks, tokens = count_chunks([docs], embedder, chunk_tokens=40, overlap=5)
-    result = run(IndexInput(paths=[docs], collection="help-kb", db=tmp_path / "db", chunk_tokens=40, overlap=5),
-                 client=get_chroma_client(tmp_path / "db"), embedder=embedder)
+    result = run(
+        IndexInput(paths=[docs], collection="help-kb", db=tmp_path / "db", chunk_tokens=40, overlap=5),
+        client=get_chroma_client(tmp_path / "db"),
+        embedder=embedder,
+    )
     assert (files, chunks, tokens) == (result.files_indexed, result.chunks_added, result.embedding_tokens)
     assert chunks > 5  # the pages were cut, not taken whole

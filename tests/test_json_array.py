@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import formats
+from tools.dataset import formats
+from tools.dataset.formats import iter_json_array
 from tools.errors import TunewiseError
-from tools.formats import iter_json_array
 
 RECORDS = [{"instruction": f"Say {i}", "input": "", "output": "x" * (i * 7) + "\nend"} for i in range(30)]
 
@@ -42,32 +42,32 @@ def _expected_lines(text: str) -> list[int]:
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 20])
-def test_any_chunk_size_gives_the_same_elements_and_lines(tmp_path: Path, monkeypatch, chunk: int) -> None:
-    monkeypatch.setattr(formats, "_ARRAY_CHUNK", chunk)
+def test_any_chunk_size_gives_the_same_elements_and_lines(tmp_path: Path, chunk: int) -> None:
     text = "\ufeff[\n" + ",\n".join(json.dumps(r, indent=2 if i % 3 else None) for i, r in enumerate(RECORDS)) + "\n]\n"
-    got = list(iter_json_array(_write(tmp_path / "a.json", text), with_text=True))
+    got = list(iter_json_array(_write(tmp_path / "a.json", text), with_text=True, chunk=chunk))
     assert [element for _, element, _ in got] == RECORDS
     assert [line for line, _, _ in got] == _expected_lines(text.lstrip("\ufeff"))
     assert [json.loads(raw) for _, _, raw in got] == RECORDS  # each element's own text, as written
 
 
-def test_numbers_cut_by_a_chunk_are_read_whole(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(formats, "_ARRAY_CHUNK", 3)
-    got = list(iter_json_array(_write(tmp_path / "n.json", "[12345678, true, null, -0.5e10, \"abcdefg\"]")))
+def test_numbers_cut_by_a_chunk_are_read_whole(tmp_path: Path) -> None:
+    got = list(iter_json_array(_write(tmp_path / "n.json", '[12345678, true, null, -0.5e10, "abcdefg"]'), chunk=3))
     assert [e for _, e in got] == [12345678, True, None, -0.5e10, "abcdefg"]
 
 
-@pytest.mark.parametrize("text,line,what", [
-    ('[\n{"a": 1},\n{"a": oops}\n]', 3, "invalid JSON array"),
-    ('[\n{"a": 1}\n{"a": 2}\n]', 3, "expected ','"),
-    ('[{"a": 1}] trailing', 1, "text after the end"),
-    ('[\n{"a": 1},\n{"a": "never closed', 3, "invalid JSON array"),
-    ('{"a": 1}', 1, "must hold a JSON array"),
-])
-def test_broken_arrays_name_the_line(tmp_path: Path, monkeypatch, text: str, line: int, what: str) -> None:
-    monkeypatch.setattr(formats, "_ARRAY_CHUNK", 4)
+@pytest.mark.parametrize(
+    "text,line,what",
+    [
+        ('[\n{"a": 1},\n{"a": oops}\n]', 3, "invalid JSON array"),
+        ('[\n{"a": 1}\n{"a": 2}\n]', 3, "expected ','"),
+        ('[{"a": 1}] trailing', 1, "text after the end"),
+        ('[\n{"a": 1},\n{"a": "never closed', 3, "invalid JSON array"),
+        ('{"a": 1}', 1, "must hold a JSON array"),
+    ],
+)
+def test_broken_arrays_name_the_line(tmp_path: Path, text: str, line: int, what: str) -> None:
     with pytest.raises(TunewiseError, match=what) as caught:
-        list(iter_json_array(_write(tmp_path / "bad.json", text)))
+        list(iter_json_array(_write(tmp_path / "bad.json", text), chunk=4))
     assert caught.value.line == line
 
 
@@ -79,21 +79,24 @@ def test_empty_array_and_non_utf8(tmp_path: Path) -> None:
         list(iter_json_array(bad))
 
 
-def test_a_long_array_is_detected_and_validated_as_a_stream(tmp_path: Path, monkeypatch) -> None:
-    from tools.validate import ValidateInput, run
+def test_a_long_array_is_detected_and_validated_as_a_stream(tmp_path: Path) -> None:
+    from tools.dataset.validate import ValidateInput, run
 
-    monkeypatch.setattr(formats, "_ARRAY_CHUNK", 512)
-    records = [{"instruction": f"Question {i} about the {i % 7} plan?", "input": "", "output": f"Answer {i}."} for i in range(120)]
-    path = _write(tmp_path / "big.json", "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # 60+ lines ending in ','
+    records = [  # ~1.3 MB: more than one of the reader's 1 MB chunks
+        {"instruction": f"Question {i} about the {i % 7} plan?", "input": "", "output": f"Answer {i}. " + "x" * 90}
+        for i in range(8000)
+    ]
+    path = _write(
+        tmp_path / "big.json", "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n"
+    )  # 60+ lines ending in ','
     result = run(ValidateInput(path=path))
-    assert result.format == "alpaca" and result.valid_examples == 120 and result.ok
+    assert path.stat().st_size > formats.ARRAY_CHUNK
+    assert result.format == "alpaca" and result.valid_examples == 8000 and result.ok
 
 
-def test_an_endless_element_stops_at_the_limit(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(formats, "_ARRAY_CHUNK", 16)
-    monkeypatch.setattr(formats, "MAX_ELEMENT_CHARS", 200)
+def test_an_endless_element_stops_at_the_limit(tmp_path: Path) -> None:
     path = _write(tmp_path / "long.json", '[\n{"a": 1},\n{"b": "' + "x" * 1000 + '"}]')
     got = []
     with pytest.raises(TunewiseError, match="runs past") as caught:
-        got.extend(iter_json_array(path))
+        got.extend(iter_json_array(path, chunk=16, max_element_chars=200))
     assert got == [(2, {"a": 1})] and caught.value.line == 3

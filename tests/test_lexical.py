@@ -15,8 +15,8 @@ import pytest
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.test_index import Store, make_corpus, store, write_doc  # noqa: F401 - `store` is a fixture
 from tools.errors import TunewiseError
-from tools.lexical import Bm25, LexicalStore, tokenize
-from tools.search import Retriever
+from tools.rag.lexical import Bm25, LexicalStore, tokenize
+from tools.rag.search import Retriever
 
 
 def test_identifiers_stay_whole_and_give_their_parts() -> None:
@@ -90,15 +90,20 @@ class DiesOnSecondBatch(LexicalStore):
 
 
 def test_a_run_killed_between_the_two_writes_heals_without_embedding(store: Store, tmp_path: Path) -> None:
-    from tools.index import IndexInput, run
-    from tools.lexical import store_path
+    from tools.rag.index import IndexInput, run
+    from tools.rag.lexical import store_path
 
     docs = tmp_path / "docs"
     make_corpus(docs, 6)
     inp = IndexInput(paths=[docs], collection=store.collection, db=store.db, chunk_tokens=40, overlap=5)
     with pytest.raises(KeyboardInterrupt):
-        run(inp, client=store.client, embedder=HashEmbedder(), batch_size=4,
-            lexical=DiesOnSecondBatch(store_path(store.client)))
+        run(
+            inp,
+            client=store.client,
+            embedder=HashEmbedder(),
+            batch_size=4,
+            lexical=DiesOnSecondBatch(store_path(store.client)),
+        )
     assert len(store.lexical()) < len(_texts(store))  # Chroma holds a batch the lexical index lacks
     rerun = HashEmbedder()
     result = store.index(docs, embedder=rerun)
@@ -144,5 +149,6 @@ def test_where_filters_the_lexical_list_too(store: Store, tmp_path: Path) -> Non
     store.index(docs)
     for mode in ("lexical", "hybrid"):
         hits = Retriever(store.client, store.collection, HashEmbedder(), mode=mode).search(
-            "E4039", k=5, where={"source": str(a.resolve())})
+            "E4039", k=5, where={"source": str(a.resolve())}
+        )
         assert hits and {h.source for h in hits} == {str(a.resolve())}

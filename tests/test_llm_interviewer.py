@@ -10,16 +10,22 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.clients import get_openai_client
 from agent.interviewer.llm import LLMInterviewer
 from tests.fakes.openai_server import FAKE_API_KEY, openai_server  # noqa: F401 - fixture
 from tests.test_graphs import write_chat_data
+from tools.clients import get_openai_client
 from tools.errors import TunewiseError
 
-GOAL = ("We want our support bot to sound like our best agent: same tone, terms and formatting. Weeks of prompt "
-        "engineering didn't get there. Her style is stable, and the data can go to OpenAI.")
+GOAL = (
+    "We want our support bot to sound like our best agent: same tone, terms and formatting. Weeks of prompt "
+    "engineering didn't get there. Her style is stable, and the data can go to OpenAI."
+)
 FACTS = [
-    {"fact": "behaviour", "value": "true", "evidence": "We want our support bot to sound like our best agent: same tone, terms and formatting."},
+    {
+        "fact": "behaviour",
+        "value": "true",
+        "evidence": "We want our support bot to sound like our best agent: same tone, terms and formatting.",
+    },
     {"fact": "prompting", "value": "fell_short", "evidence": "Weeks of prompt engineering didn't get there."},
     {"fact": "stable", "value": "true", "evidence": "Her style is stable, and the data can go to OpenAI."},
     {"fact": "private", "value": "false", "evidence": "Her style is stable, and the data can go to OpenAI."},
@@ -38,12 +44,24 @@ def test_structured_output_after_a_read_only_tool_call(openai_server, tmp_path):
     data = write_chat_data(tmp_path / "train.jsonl", 60)
     openai_server.chat.script(
         {"tool_calls": [{"name": "validate", "arguments": {"path": str(data)}}]},
-        {"content": {"facts": FACTS + [{"fact": "examples", "value": "60", "evidence": "made up"},
-                                       {"fact": "prompting", "value": "sort of", "evidence": "bad value"}]}},
+        {
+            "content": {
+                "facts": FACTS
+                + [
+                    {"fact": "examples", "value": "60", "evidence": "made up"},
+                    {"fact": "prompting", "value": "sort of", "evidence": "bad value"},
+                ]
+            }
+        },
     )
     found = {f.fact: f for f in _interviewer().extract(GOAL + f" Our examples are in {data}.")}
-    assert {k: f.value for k, f in found.items()} == {"behaviour": True, "prompting": "fell_short", "stable": True,
-                                                     "private": False, "examples": 60}
+    assert {k: f.value for k, f in found.items()} == {
+        "behaviour": True,
+        "prompting": "fell_short",
+        "stable": True,
+        "private": False,
+        "examples": 60,
+    }
     assert found["prompting"].evidence == "Weeks of prompt engineering didn't get there."
     assert found["examples"].evidence.startswith("We want")  # evidence not in the text falls back to the text
     first, second = _chat_calls(openai_server)
@@ -66,7 +84,9 @@ def test_a_tool_it_was_not_given_is_refused(openai_server):  # noqa: F811
 
 
 def test_short_reply_to_a_question(openai_server):  # noqa: F811
-    openai_server.chat.script({"content": {"facts": [{"fact": "examples", "value": "1,200", "evidence": "about 1,200"}]}})
+    openai_server.chat.script(
+        {"content": {"facts": [{"fact": "examples", "value": "1,200", "evidence": "about 1,200"}]}}
+    )
     found = _interviewer().extract("about 1,200", focus="examples")
     assert [(f.fact, f.value) for f in found] == [("examples", 1200)]
     prompt = _chat_calls(openai_server)[0]["messages"][1]["content"]
@@ -84,12 +104,28 @@ def test_agent_in_llm_mode_end_to_end_and_the_key_is_never_stored(openai_server,
     monkeypatch.setenv("TUNEWISE_LLM_MODEL", "gpt-4.1-mini")
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     openai_server.chat.script({"content": {"facts": FACTS}})
-    result = CliRunner().invoke(app, ["plan", "--goal", GOAL, "--data", str(data), "--approve", "--non-interactive",
-                                      "--json", "--today", "2026-11-01"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "--goal",
+            GOAL,
+            "--data",
+            str(data),
+            "--approve",
+            "--non-interactive",
+            "--json",
+            "--today",
+            "2026-11-01",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["plan"]["interviewer"] == "llm:gpt-4.1-mini"
-    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == ("fine_tune", "openai_gpt41_mini")
+    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == (
+        "fine_tune",
+        "openai_gpt41_mini",
+    )
     assert out["status"] == "completed"
     steps = {s["step"]: s for s in out["report"]["steps"]}
     assert steps["split"]["status"] == "done" and steps["train"]["status"] == "succeeded"
@@ -105,10 +141,9 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
     """The confirm step is a graph node: a correction is read by the LLM with the item's question as focus."""
     import sqlite3
 
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
-    from graphs.pipeline import build
+    from graphs.pipeline import build, session_saver
     from graphs.state import Context
 
     openai_server.chat.script(
@@ -117,7 +152,7 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
         {"content": {"facts": [{"fact": "examples", "value": "1200", "evidence": "we have 1,200 examples"}]}},
     )
     conn = sqlite3.connect(str(tmp_path / "s.sqlite"), check_same_thread=False)
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     config = {"configurable": {"thread_id": "llm1"}}
     ctx = Context(interviewer=_interviewer(), approved_by="test")
 
@@ -135,6 +170,9 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
     again = out["__interrupt__"][0].value
     assert again["type"] == "confirm" and again["items"][2]["read"] == "1,200 good examples"
     out = run(Command(resume="yes"))
-    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == ("fine_tune", "openai_gpt41_mini")
+    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == (
+        "fine_tune",
+        "openai_gpt41_mini",
+    )
     assert out["decision"]["facts"]["examples"] == 1200
     conn.close()

@@ -7,19 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from tools.loaders import Section, SkipFile, load
+from tools.rag.loaders import Section, SkipFile, load
 
 
 def make_pdf(path: Path, pages: list[str]) -> Path:
     """A minimal valid PDF, one Helvetica text line per page (pypdf reads it; no PDF writer needed)."""
     n = len(pages)
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(n))
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode(),
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     for i, text in enumerate(pages):
         stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
-                       f"/Contents {5 + 2 * i} 0 R >>".encode())
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            f"/Contents {5 + 2 * i} 0 R >>".encode()
+        )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
@@ -84,7 +89,12 @@ def test_pdf_pages_become_sections(tmp_path: Path) -> None:
 
 def test_jsonl_records_are_sections(tmp_path: Path) -> None:
     doc = tmp_path / "faq.jsonl"
-    doc.write_text(json.dumps({"title": "Shipping", "text": "Ships in 2 days."}) + "\n\n" + json.dumps({"content": "Open 9-5."}) + "\n")
+    doc.write_text(
+        json.dumps({"title": "Shipping", "text": "Ships in 2 days."})
+        + "\n\n"
+        + json.dumps({"content": "Open 9-5."})
+        + "\n"
+    )
     assert load(doc) == [Section("Shipping", "Ships in 2 days."), Section("line 3", "Open 9-5.")]
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import TunewiseError
-from tools.lora_params import (
+from tools.costs.lora_params import (
     base_model_catalog,
     from_config,
     lora_trainable_params,
     resolve_base_model,
     resolve_targets,
 )
+from tools.errors import TunewiseError
 
 QKVO = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -55,8 +55,20 @@ TINY = {
     "llama": {"hidden_size": 64, "intermediate_size": 160, "num_attention_heads": 4, "num_key_value_heads": 2},
     "qwen2": {"hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 8, "num_key_value_heads": 2},
     "phi3": {"hidden_size": 48, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 4},
-    "gemma2": {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32},
-    "qwen3": {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 24},
+    "gemma2": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+    },
+    "qwen3": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 24,
+    },
 }
 
 
@@ -67,8 +79,14 @@ def test_tiny_model_counts_agree_with_peft(model_type, tied, capsys):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     peft = pytest.importorskip("peft")
-    cfg = {"model_type": model_type, "num_hidden_layers": 3, "vocab_size": 211, "tie_word_embeddings": tied, "pad_token_id": 0,
-           **TINY[model_type]}
+    cfg = {
+        "model_type": model_type,
+        "num_hidden_layers": 3,
+        "vocab_size": 211,
+        "tie_word_embeddings": tied,
+        "pad_token_id": 0,
+        **TINY[model_type],
+    }
     arch = from_config(cfg, f"tiny-{model_type}")
     fields = {k: v for k, v in cfg.items() if k != "model_type"}
     torch.manual_seed(0)
@@ -92,13 +110,21 @@ def test_subset_of_targets_agrees_with_peft():
     cfg = {"model_type": "llama", "num_hidden_layers": 2, "vocab_size": 128, **TINY["llama"]}
     arch = from_config(cfg, "tiny")
     model = transformers.AutoModelForCausalLM.from_config(
-        transformers.AutoConfig.for_model("llama", **{k: v for k, v in cfg.items() if k != "model_type"}))
+        transformers.AutoConfig.for_model("llama", **{k: v for k, v in cfg.items() if k != "model_type"})
+    )
     lora = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     assert lora.get_nb_trainable_parameters()[0] == lora_trainable_params(arch, 8, ["q_proj", "v_proj"])
 
 
-@pytest.mark.parametrize("name", ["unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit", "meta-llama/Llama-3.1-8B",
-                                  "llama-3.1-8b", "unsloth/llama-3-8b-bnb-4bit"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit",
+        "meta-llama/Llama-3.1-8B",
+        "llama-3.1-8b",
+        "unsloth/llama-3-8b-bnb-4bit",
+    ],
+)
 def test_name_variants_resolve_to_the_catalog(name):
     assert resolve_base_model(name).name == "Llama-3.1-8B"
 
@@ -114,8 +140,14 @@ def test_phi3_uses_fused_module_names():
 def test_reads_a_local_folder(tmp_path: Path):
     folder = tmp_path / "my-model"
     folder.mkdir()
-    cfg = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "vocab_size": 100}
+    cfg = {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 100,
+    }
     (folder / "config.json").write_text(json.dumps(cfg))
     arch = resolve_base_model(str(folder))
     assert (arch.name, arch.num_key_value_heads, arch.head_dim, arch.tie_word_embeddings) == ("my-model", 4, 16, False)
@@ -125,9 +157,20 @@ def test_reads_a_local_folder(tmp_path: Path):
 def test_reads_the_hf_cache_without_network(tmp_path: Path):
     snapshot = tmp_path / "hub" / "models--acme--tiny-7b" / "snapshots" / "0123abc"
     snapshot.mkdir(parents=True)
-    (snapshot / "config.json").write_text(json.dumps({
-        "model_type": "qwen2", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": True}))
+    (snapshot / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "qwen2",
+                "hidden_size": 64,
+                "intermediate_size": 96,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "vocab_size": 100,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
     arch = resolve_base_model("acme/tiny-7b", hf_cache=tmp_path / "hub")
     assert arch.model_type == "qwen2" and arch.linear_modules()["q_proj"][2] is True  # qwen2's q/k/v bias
     with pytest.raises(TunewiseError, match="unknown base model"):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools import quality, scan
-from tools.sketch import EMPTY, MINHASHES
-from tools.validate import ValidateInput, run
+from tools.dataset import quality, scan
+from tools.dataset.sketch import EMPTY, MINHASHES
+from tools.dataset.validate import ValidateInput, run
 
 
 def _chat(user: str, answer: str) -> str:
@@ -55,9 +55,11 @@ def _support_log(path: Path, n: int) -> Path:
     lines = []
     for i in range(n):
         if i % 2:
-            user = (f"Hi, my order #{rng.randint(100000, 999999)} for a {rng.choice(['kettle', 'toaster'])} has not arrived "
-                    f"yet. The tracking page still says it left the warehouse on {rng.choice(['Monday', 'Friday'])}. "
-                    "Can you tell me where it is? Thanks.")
+            user = (
+                f"Hi, my order #{rng.randint(100000, 999999)} for a {rng.choice(['kettle', 'toaster'])} has not arrived "
+                f"yet. The tracking page still says it left the warehouse on {rng.choice(['Monday', 'Friday'])}. "
+                "Can you tell me where it is? Thanks."
+            )
         else:
             user = f"Question {i}: what does setting {i * 7919 % 10007} on panel {i * 104729 % 1009} change?"
         lines.append(_chat(user, f"Answer {i}."))
@@ -74,8 +76,10 @@ def test_a_template_is_one_finding_that_names_its_first_line(tmp_path: Path) -> 
 
 
 def test_a_horizon_is_reported_not_silent(tmp_path: Path, monkeypatch) -> None:
-    story = ("My espresso machine from order {n} leaks water from the group head after every shot, and the drip tray "
-             "overflows within a day. I descaled it last {day} as the manual says. Is this covered by the warranty?")
+    story = (
+        "My espresso machine from order {n} leaks water from the group head after every shot, and the drip tray "
+        "overflows within a day. I descaled it last {day} as the manual says. Is this covered by the warranty?"
+    )
     lines = [_chat(f"Request {i} about item {i * 3}", f"Reply {i}") for i in range(100)]
     lines[5] = _chat(story.format(n=4411, day="week"), "Yes.")
     lines[90] = _chat(story.format(n=4411, day="month"), "Yes, covered.")
@@ -83,7 +87,6 @@ def test_a_horizon_is_reported_not_silent(tmp_path: Path, monkeypatch) -> None:
     path.write_text("\n".join(lines) + "\n")
     found = run(ValidateInput(path=path))
     assert [(w.line, w.code) for w in found.warnings if w.code == "near_duplicate"] == [(91, "near_duplicate")]
-    monkeypatch.setattr(scan, "NEAR_DUP_LIMIT", 50)
-    limited = run(ValidateInput(path=path))
+    limited = run(ValidateInput(path=path), limits=scan.ScanLimits(near_dup_limit=50))
     assert (limited.near_duplicates_searched, limited.near_duplicate_horizon) == (50, 51)
     assert "near_duplicate" not in limited.warning_counts

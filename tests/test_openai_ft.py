@@ -10,14 +10,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.cli import _Group, app as cli_app
-from agent.clients import get_openai_client
+from agent.cli import _Group
+from agent.cli import app as cli_app
 from agent.commands.openai_train import run_openai_train
 from tests.fakes.openai_finetune import JobScript
 from tests.fakes.openai_server import FAKE_API_KEY, openai_server  # noqa: F401 - fixture
 from tools.approval import approve
+from tools.clients import get_openai_client
 from tools.errors import TunewiseError
-from tools.openai_ft import OpenAITrainInput, prepare, run
+from tools.openai_ft.finetune import OpenAITrainInput, prepare, run
 
 CREATE = r"/v1/fine_tuning/jobs"
 LIVE_KEY = os.environ.get("OPENAI_API_KEY")  # read before the autouse fixture removes it; only live tests use it
@@ -26,10 +27,21 @@ LIVE_KEY = os.environ.get("OPENAI_API_KEY")  # read before the autouse fixture r
 def _write(path: Path, n: int = 12, secret: bool = False) -> Path:
     with path.open("w") as fh:
         for i in range(n):
-            answer = f"The answer is {2 * i}." + (" Use key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789AB." if secret and i == 3 else "")
-            fh.write(json.dumps({"messages": [{"role": "system", "content": "Answer briefly."},
-                                              {"role": "user", "content": f"What is {i} doubled?"},
-                                              {"role": "assistant", "content": answer}]}) + "\n")
+            answer = f"The answer is {2 * i}." + (
+                " Use key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789AB." if secret and i == 3 else ""
+            )
+            fh.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "Answer briefly."},
+                            {"role": "user", "content": f"What is {i} doubled?"},
+                            {"role": "assistant", "content": answer},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -48,9 +60,22 @@ def _no_sleep(seconds: float) -> None:
 
 def _train(data: Path, **overrides):
     """Run `run_openai_train` as the train command would, through the CLI's error handling."""
-    kwargs = dict(model="gpt-4.1-mini", eval_file=None, epochs=None, batch_size=None, lr_multiplier=None, suffix=None,
-                  seed=None, method="sft", output=None, wait=True, yes=True, plan=None, allow_secrets=False,
-                  json_out=False)
+    kwargs = dict(
+        model="gpt-4.1-mini",
+        eval_file=None,
+        epochs=None,
+        batch_size=None,
+        lr_multiplier=None,
+        suffix=None,
+        seed=None,
+        method="sft",
+        output=None,
+        wait=True,
+        yes=True,
+        plan=None,
+        allow_secrets=False,
+        json_out=False,
+    )
     kwargs.update(overrides)
     app = typer.Typer(cls=_Group, add_completion=False)
 
@@ -121,8 +146,9 @@ def test_upload_is_reused_by_content(openai_server, data, tmp_path):  # noqa: F8
 
 def test_alpaca_is_converted_to_chat_before_upload(openai_server, tmp_path):  # noqa: F811
     path = tmp_path / "alpaca.jsonl"
-    path.write_text("".join(json.dumps({"instruction": f"Double {i}", "input": "", "output": str(2 * i)}) + "\n"
-                            for i in range(12)))
+    path.write_text(
+        "".join(json.dumps({"instruction": f"Double {i}", "input": "", "output": str(2 * i)}) + "\n" for i in range(12))
+    )
     result = run(OpenAITrainInput(data=path, wait=False), client=_client(), sleep=_no_sleep)
     uploaded = openai_server.finetune.contents[result.training_file_id].decode().splitlines()
     assert json.loads(uploaded[1])["messages"][-1] == {"role": "assistant", "content": "2"}
@@ -135,8 +161,8 @@ def test_refused_creation_names_the_close_date_and_the_local_alternative(openai_
     assert out.exit_code == 1
     line = out.stderr.strip().splitlines()[-1]
     assert line.startswith("error: OpenAI refused to create the fine-tuning job for gpt-4.1-mini")
-    assert "2027-01-06" in line and f"--backend unsloth --base-model Llama-3.1-8B" in line
-    assert "QLoRA estimate: $" in line and "GB VRAM" in line  # priced by tools.estimate
+    assert "2027-01-06" in line and "--backend unsloth --base-model Llama-3.1-8B" in line
+    assert "QLoRA estimate: $" in line and "GB VRAM" in line  # priced by tools.costs.estimate
     assert "Traceback" not in out.output
 
 
@@ -226,7 +252,9 @@ def test_jobs_commands_show_model_checkpoints_and_events(openai_server, data):  
     detail = json.loads(CliRunner().invoke(cli_app, ["jobs", "show", result.run_dir, "--json"]).stdout)
     assert detail["job"]["fine_tuned_model"] == result.fine_tuned_model and len(detail["checkpoints"]) == 3
     events = CliRunner().invoke(cli_app, ["jobs", "events", result.job_id])
-    assert "Step 6/6: training loss=" in events.stdout and events.stdout.index("Created") < events.stdout.index("Step 1/6")
+    assert "Step 6/6: training loss=" in events.stdout and events.stdout.index("Created") < events.stdout.index(
+        "Step 1/6"
+    )
     listed = json.loads(CliRunner().invoke(cli_app, ["jobs", "list", "--json"]).stdout)
     assert [j["id"] for j in listed] == [result.job_id] and listed[0]["run_hash"] == result.run_hash
     missing = CliRunner().invoke(cli_app, ["jobs", "show", "ftjob-nope"])

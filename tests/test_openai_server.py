@@ -45,15 +45,24 @@ def test_job_moves_through_states_with_events_checkpoints_and_results():
     with FakeOpenAI(step_seconds=1.0, clock=lambda: now[0]) as server:
         client = openai.OpenAI(api_key=FAKE_API_KEY, base_url=server.base_url, max_retries=0, timeout=5)
         train, valid = _upload(client), _upload(client, name="valid.jsonl")
-        job = client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=train.id, validation_file=valid.id,
-                                             suffix="s", metadata={"run": "abc"})
+        job = client.fine_tuning.jobs.create(
+            model="gpt-4.1-mini", training_file=train.id, validation_file=valid.id, suffix="s", metadata={"run": "abc"}
+        )
         seen = []
         for _ in range(8):
             job = client.fine_tuning.jobs.retrieve(job.id)
             seen.append(job.status)
             now[0] += 1.0
-        assert seen == ["validating_files", "queued", "running", "running", "running", "succeeded", "succeeded",
-                        "succeeded"]
+        assert seen == [
+            "validating_files",
+            "queued",
+            "running",
+            "running",
+            "running",
+            "succeeded",
+            "succeeded",
+            "succeeded",
+        ]
         assert job.fine_tuned_model.startswith("ft:gpt-4.1-mini:") and ":s:" in job.fine_tuned_model
         assert job.trained_tokens > 0 and job.hyperparameters.n_epochs == 3  # 40 examples: OpenAI's default 3
         assert b"train_loss" in client.files.content(job.result_files[0]).read()
@@ -69,8 +78,10 @@ def test_job_moves_through_states_with_events_checkpoints_and_results():
 
 def test_list_filters_by_metadata_and_pages(client):
     train = _upload(client)
-    ids = [client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=train.id, metadata={"k": v}).id
-           for v in ("a", "b", "a")]
+    ids = [
+        client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=train.id, metadata={"k": v}).id
+        for v in ("a", "b", "a")
+    ]
     assert [j.id for j in client.fine_tuning.jobs.list(metadata={"k": "a"})] == [ids[2], ids[0]]
     first = client.fine_tuning.jobs.list(limit=1)
     assert first.has_more and len(first.data) == 1
@@ -129,8 +140,9 @@ def test_chat_scripted_callable_echo_and_stream(client, openai_server):  # noqa:
     assert client.chat.completions.create(model="m", messages=msgs).choices[0].message.content == "1 messages to m"
 
     openai_server.chat.script("one two three", {"tool_calls": [{"name": "search", "arguments": {"q": "x"}}]})
-    chunks = list(client.chat.completions.create(model="m", messages=msgs, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(model="m", messages=msgs, stream=True, stream_options={"include_usage": True})
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "one two three"
     assert chunks[-1].usage.completion_tokens == 3
     chunks = list(client.chat.completions.create(model="m", messages=msgs, stream=True))
@@ -143,8 +155,10 @@ def test_chat_scripted_callable_echo_and_stream(client, openai_server):  # noqa:
 def test_embeddings_are_deterministic_and_similar_texts_are_near(client):
     texts = ["the cat sat on the mat", "the cat sat on a mat", "quarterly revenue grew strongly"]
     a = [d.embedding for d in client.embeddings.create(model="text-embedding-3-small", input=texts).data]  # base64
-    b = [d.embedding for d in client.embeddings.create(model="text-embedding-3-small", input=texts,
-                                                        encoding_format="float").data]
+    b = [
+        d.embedding
+        for d in client.embeddings.create(model="text-embedding-3-small", input=texts, encoding_format="float").data
+    ]
     assert all(abs(x - y) < 1e-6 for u, v in zip(a, b) for x, y in zip(u, v))
 
     def cos(u, v):

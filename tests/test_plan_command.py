@@ -16,22 +16,36 @@ from tests.test_graphs import write_chat_data
 
 TODAY = ["--today", "2026-11-01"]
 ISSUE = [
-    ("We want our support bot to sound like our best agent: same tone, terms and formatting. We have 8,000 of her "
-     "conversations. Weeks of prompt engineering on GPT-4o didn't get there. Her style is stable, and the data can go "
-     "to OpenAI; we iterate fast.", "fine_tune", "openai_gpt41_mini", []),
+    (
+        "We want our support bot to sound like our best agent: same tone, terms and formatting. We have 8,000 of her "
+        "conversations. Weeks of prompt engineering on GPT-4o didn't get there. Her style is stable, and the data can go "
+        "to OpenAI; we iterate fast.",
+        "fine_tune",
+        "openai_gpt41_mini",
+        [],
+    ),
     ("Answer questions about our pricing, which changes every week.", "rag", None, []),
     ("Make replies more concise; we haven't tried a system prompt.", "prompt_engineering", None, []),
-    ("Write in our house style and answer from our knowledge base, which is updated daily. 2,500 styled answers, "
-     "prompting fell short, customer data must stay on our servers.", "fine_tune_rag", "qlora_self_hosted", ["stability"]),
-    ("Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.", "collect_more_data", None,
-     ["stability"]),
+    (
+        "Write in our house style and answer from our knowledge base, which is updated daily. 2,500 styled answers, "
+        "prompting fell short, customer data must stay on our servers.",
+        "fine_tune_rag",
+        "qlora_self_hosted",
+        ["stability"],
+    ),
+    (
+        "Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.",
+        "collect_more_data",
+        None,
+        ["stability"],
+    ),
     ("The tone guidelines will be replaced next quarter.", "prompt_engineering", None, []),
 ]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _minilm_once():
-    from agent.clients import get_embedder
+    from tools.rag.embedders import get_embedder
 
     get_embedder("local").embed(["warm up"])  # MiniLM loads on first use; once, for every command in this process
 
@@ -59,8 +73,10 @@ def test_answers_approval_sessions_and_resume(tmp_path, monkeypatch):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     goal = "Make replies more concise and in bullets."
     runner = CliRunner()
-    result = runner.invoke(app, ["plan", "--goal", goal, "--data", str(data), "--answer", "prompt=no",
-                                 "--non-interactive", "--json", *TODAY])
+    result = runner.invoke(
+        app,
+        ["plan", "--goal", goal, "--data", str(data), "--answer", "prompt=no", "--non-interactive", "--json", *TODAY],
+    )
     out = _json(result)
     assert result.exit_code == 0 and out["status"] == "awaiting_approval"
     assert out["recommendation"]["approach"] == "prompt_engineering"
@@ -100,11 +116,15 @@ def test_answers_approval_sessions_and_resume(tmp_path, monkeypatch):
 
 def test_interactive_conversation(tmp_path):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
-    result = CliRunner().invoke(app, ["plan", "Make replies more concise.", "--data", str(data), *TODAY],
-                                input="no, not yet\n\nreject\n")
+    result = CliRunner().invoke(
+        app, ["plan", "Make replies more concise.", "--data", str(data), *TODAY], input="no, not yet\n\nreject\n"
+    )
     assert result.exit_code == 0, result.stderr
     assert "1. Can a better prompt solve it?" in result.stdout and "Why it matters:" in result.stdout
-    assert "Before I decide, this is what I read:" in result.stdout and "3. Is there enough good training data? 120" in result.stdout
+    assert (
+        "Before I decide, this is what I read:" in result.stdout
+        and "3. Is there enough good training data? 120" in result.stdout
+    )
     assert "Recommendation: prompt_engineering" in result.stdout and "Costed plan" in result.stdout
     assert "Rejected: nothing was run" in result.stdout
 
@@ -113,8 +133,22 @@ def test_budget_and_bad_input_exit_codes(tmp_path):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     goal = "Follow our bullet format. Prompting fell short. It is stable. Data may go to OpenAI."
     runner = CliRunner()
-    over = runner.invoke(app, ["plan", "--goal", goal, "--data", str(data), "--budget", "0.0001", "--approve",
-                               "--non-interactive", "--json", *TODAY])
+    over = runner.invoke(
+        app,
+        [
+            "plan",
+            "--goal",
+            goal,
+            "--data",
+            str(data),
+            "--budget",
+            "0.0001",
+            "--approve",
+            "--non-interactive",
+            "--json",
+            *TODAY,
+        ],
+    )
     assert over.exit_code == 1 and _json(over)["status"] == "over_budget"
     bad = runner.invoke(app, ["plan", "--goal", goal, "--answer", "colour=blue", "--non-interactive", "--json"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: unknown --answer key 'colour'")
@@ -130,8 +164,13 @@ def test_installed_entry_point(tmp_path):
     exe = shutil.which("tunewise")
     assert exe, "the tunewise console script is not installed"
     goal = ISSUE[0][0]
-    proc = subprocess.run([exe, "plan", "--goal", goal, "--non-interactive", "--json", *TODAY], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [exe, "plan", "--goal", goal, "--non-interactive", "--json", *TODAY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
     assert out["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
@@ -147,8 +186,9 @@ def test_resume_answers_the_confirm_step(tmp_path):
     session = started.stdout.split()[1]
     listed = json.loads(runner.invoke(app, ["sessions", "--json"]).stdout)
     assert [(r["session"], r["status"]) for r in listed] == [(session, "awaiting_answer")]
-    corrected = _json(runner.invoke(app, ["resume", session, "--answer", "3: we have 400 examples", "--non-interactive",
-                                          "--json"]))
+    corrected = _json(
+        runner.invoke(app, ["resume", session, "--answer", "3: we have 400 examples", "--non-interactive", "--json"])
+    )
     assert corrected["status"] == "awaiting_answer" and corrected["recommendation"] is None
     done = _json(runner.invoke(app, ["resume", session, "--answer", "yes", "--non-interactive", "--json"]))
     assert done["recommendation"]["approach"] == "fine_tune" and done["status"] == "planned"
@@ -158,9 +198,7 @@ def test_resume_answers_the_confirm_step(tmp_path):
 
 @pytest.mark.parametrize("goal,approach,path,assumed", ISSUE)
 def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, approach, path, assumed, monkeypatch):
-    from agent.console import console
-
-    monkeypatch.setattr(console, "_width", 200)  # a wide terminal: table cells unwrapped
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: table cells unwrapped
     result = CliRunner().invoke(app, ["plan", "--goal", goal, "--non-interactive", *TODAY])
     assert result.exit_code == 0, result.stderr
     screen = " ".join(result.stdout.split())  # rich wraps long lines; the words are what matter
@@ -180,9 +218,7 @@ def test_every_ending_shows_the_steps_the_recommendation_and_the_plan(goal, appr
 
 
 def test_resume_shows_the_result_of_a_finished_session(monkeypatch):
-    from agent.console import console
-
-    monkeypatch.setattr(console, "_width", 200)
+    monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     goal, approach = ISSUE[4][0], ISSUE[4][1]
     session = _json(runner.invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json", *TODAY]))["session"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,27 @@ REPO = Path(__file__).resolve().parents[1]
 pexpect = pytest.importorskip("pexpect")
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\r\x08]")
-TITLES = {"1. Can a better prompt solve it?": "yes, we tried it for weeks and it fell short",
-          "2. Is the problem knowledge or behaviour?": "behaviour: the clause order and wording",
-          "3. Is there enough good training data?": "30",
-          "4. Is the behaviour stable?": "stable",
-          "5. Which path?": "it must stay on our own servers"}
+TITLES = {
+    "1. Can a better prompt solve it?": "yes, we tried it for weeks and it fell short",
+    "2. Is the problem knowledge or behaviour?": "behaviour: the clause order and wording",
+    "3. Is there enough good training data?": "30",
+    "4. Is the behaviour stable?": "stable",
+    "5. Which path?": "it must stay on our own servers",
+}
 NDA = "Our legal team wants a model that drafts NDAs in our firm's exact clause structure."
 
 
 def _spawn(args: list[str], cwd) -> "pexpect.spawn":
     env = {**os.environ, "COLUMNS": "160", "LINES": "60", "TERM": "xterm-256color", "PYTHONPATH": str(REPO)}
-    return pexpect.spawn(sys.executable, ["-m", "tests.fakes.plan_cli", *args], env=env, cwd=str(cwd),
-                         encoding="utf-8", timeout=180, dimensions=(60, 160))
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "tests.fakes.plan_cli", *args],
+        env=env,
+        cwd=str(cwd),
+        encoding="utf-8",
+        timeout=180,
+        dimensions=(60, 160),
+    )
 
 
 def _screen(text: str) -> str:
@@ -73,16 +81,28 @@ def test_interactive_questions_confirm_a_correction_and_the_result(tmp_path):
     assert "Next: nothing runs until you give --data FILE" in result
 
 
-@pytest.mark.parametrize("answers,approach,shows", [
-    (["prompt=no"], "prompt_engineering", ["Starter system prompt", "80% of the way"]),
-    (["problem=knowledge"], "rag", ["Costed plan", "needs --docs DIR"]),
-    (["prompt=fell short", "problem=behaviour", "data=800", "stability=stable", "path=it may go to OpenAI"],
-     "fine_tune · openai_gpt41_mini", ["Costed plan", "tools.train"]),
-    (["prompt=fell short", "problem=both", "data=2500", "stability=stable", "path=must stay on our servers"],
-     "fine_tune_rag · qlora_self_hosted", ["Costed plan", "tools.index"]),
-    (["prompt=fell short", "problem=behaviour", "data=20", "stability=stable"], "collect_more_data",
-     ["Collect: you have 20; collect at least 80 more to reach 100"]),
-])
+@pytest.mark.parametrize(
+    "answers,approach,shows",
+    [
+        (["prompt=no"], "prompt_engineering", ["Starter system prompt", "80% of the way"]),
+        (["problem=knowledge"], "rag", ["Costed plan", "needs --docs DIR"]),
+        (
+            ["prompt=fell short", "problem=behaviour", "data=800", "stability=stable", "path=it may go to OpenAI"],
+            "fine_tune · openai_gpt41_mini",
+            ["Costed plan", "tools.train"],
+        ),
+        (
+            ["prompt=fell short", "problem=both", "data=2500", "stability=stable", "path=must stay on our servers"],
+            "fine_tune_rag · qlora_self_hosted",
+            ["Costed plan", "tools.index"],
+        ),
+        (
+            ["prompt=fell short", "problem=behaviour", "data=20", "stability=stable"],
+            "collect_more_data",
+            ["Collect: you have 20; collect at least 80 more to reach 100"],
+        ),
+    ],
+)
 def test_non_interactive_human_output_for_every_approach(tmp_path, answers, approach, shows):
     args = ["plan", "--goal", "Help our support team answer customers.", "--non-interactive", "--today", "2026-11-01"]
     child = _spawn(args + [f"--answer={a}" for a in answers], tmp_path)

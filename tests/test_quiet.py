@@ -30,7 +30,9 @@ def _run(tmp_path: Path, prelude: str) -> subprocess.CompletedProcess:
 
 def test_library_noise_goes_to_the_log_file(tmp_path):
     log = tmp_path / "logs" / "serve.log"
-    done = _run(tmp_path, f"from agent.quiet import quiet_start; quiet_start(__import__('pathlib').Path({str(log)!r}))\n")
+    done = _run(
+        tmp_path, f"from agent.quiet import quiet_start; quiet_start(__import__('pathlib').Path({str(log)!r}))\n"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "our own line\n" and done.stderr == ""
     text = log.read_text()

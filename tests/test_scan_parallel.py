@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools import quality
+from tools.dataset import quality
+from tools.dataset.parallel_scan import ForkedScan
+from tools.dataset.scan import Scan, ScanConfig, scan_range
+from tools.dataset.sketch import EMPTY, MINHASHES, PAD, sketch_batch
+from tools.dataset.validate import ValidateInput, run
 from tools.errors import TunewiseError
-from tools.forkscan import ForkedScan
-from tools.scan import Scan, ScanConfig, scan_range
-from tools.sketch import EMPTY, MINHASHES, PAD, sketch_batch
-from tools.validate import ValidateInput, run
 
 CFG = ScanConfig(fmt="chat", encoding_name="o200k_base", max_example_tokens=65_536, hosted=True)
 
@@ -54,9 +54,13 @@ def _chat(user: str, answer: str) -> str:
 
 
 def test_near_duplicates_are_found_across_the_two_scanners(tmp_path: Path) -> None:
-    story = ("My espresso machine from order {n} leaks water from the group head after every shot, and the drip tray "
-             "overflows within a day. I descaled it last {day} as the manual says. Is this covered by the warranty?")
-    lines = [_chat(f"Question {i}: how do I change setting {i * 13} on device {i * 7}?", f"Answer {i}.") for i in range(600)]
+    story = (
+        "My espresso machine from order {n} leaks water from the group head after every shot, and the drip tray "
+        "overflows within a day. I descaled it last {day} as the manual says. Is this covered by the warranty?"
+    )
+    lines = [
+        _chat(f"Question {i}: how do I change setting {i * 13} on device {i * 7}?", f"Answer {i}.") for i in range(600)
+    ]
     lines[10] = _chat(story.format(n=4411, day="week"), "Yes, it is covered.")
     lines[580] = _chat(story.format(n=4411, day="month"), "Yes, covered; we will send a courier.")
     path = tmp_path / "d.jsonl"
@@ -75,9 +79,18 @@ def test_the_merged_scan_keeps_line_numbers_and_sketch_rows(tmp_path: Path) -> N
     middle = path.read_bytes().index(b"\n", size // 2) + 1
     child = ForkedScan.start(str(path), middle, size, CFG)
     merged = scan_range(str(path), 0, middle, CFG)
-    child.merge_into(merged)
-    for name in ("ex_line", "ex_tokens", "ex_answer_tokens", "ex_prompt", "ex_answer", "ex_style", "ex_system",
-                 "ex_system_tokens", "ex_minhash"):
+    child.merge_into(merged, CFG.limits.near_dup_limit)
+    for name in (
+        "ex_line",
+        "ex_tokens",
+        "ex_answer_tokens",
+        "ex_prompt",
+        "ex_answer",
+        "ex_style",
+        "ex_system",
+        "ex_system_tokens",
+        "ex_minhash",
+    ):
         assert getattr(merged, name) == getattr(alone, name), name
     assert (merged.lines, merged.valid, merged.tokens_total) == (alone.lines, alone.valid, alone.tokens_total)
     assert merged.ex_line[-1] == 799 and quality.findings(merged, price_per_token=0.0, epochs=3) == ([], {})
@@ -89,5 +102,5 @@ def test_a_scanner_that_dies_is_one_clear_error(tmp_path: Path) -> None:
     child = ForkedScan.start(str(fifo), 0, 1 << 20, CFG)
     os.kill(child.pid, signal.SIGKILL)
     with pytest.raises(TunewiseError, match="killed by signal 9"):
-        child.merge_into(Scan())
+        child.merge_into(Scan(), CFG.limits.near_dup_limit)
     assert child.pid == 0 and child.fd == -1

@@ -41,28 +41,59 @@ def _from_first_passage(request: dict) -> str:
 
 @pytest.fixture
 def served_codes(tmp_path: Path, embedder):
-    from agent.clients import get_chroma_client
     from tests.fakes.openai_server import FakeOpenAI
-    from tools.index import IndexInput, run as index
+    from tools.clients import get_chroma_client
+    from tools.rag.index import IndexInput
+    from tools.rag.index import run as index
 
     write_error_pages(tmp_path / "codes")
     db = tmp_path / "db"
-    index(IndexInput(paths=[tmp_path / "codes"], collection="codes", db=db), client=get_chroma_client(db), embedder=embedder)
+    index(
+        IndexInput(paths=[tmp_path / "codes"], collection="codes", db=db),
+        client=get_chroma_client(db),
+        embedder=embedder,
+    )
     with FakeOpenAI() as fake:
         fake.chat.responder = _from_first_passage
         yield tmp_path, db, fake
 
 
 def _deploy(folder: Path, db: Path, fake, *extra: str) -> dict:
-    out = CliRunner().invoke(app, ["deploy", "--model", f"openai:gpt-4.1-mini@{fake.base_url}", "--collection", "codes",
-                                   "--db", str(db), "-k", "1", "--out", str(folder), "--json", *extra])
+    out = CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "--model",
+            f"openai:gpt-4.1-mini@{fake.base_url}",
+            "--collection",
+            "codes",
+            "--db",
+            str(db),
+            "-k",
+            "1",
+            "--out",
+            str(folder),
+            "--json",
+            *extra,
+        ],
+    )
     assert out.exit_code == 0, out.output
     return json.loads((folder / "deployment.json").read_text())
 
 
 def _ask(client: openai.OpenAI, model: str, code: str):
-    resp = client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"My bike shows {code}, what should I do?"}])
+    resp = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": f"My bike shows {code}, what should I do?"}]
+    )
     return resp.choices[0].message.content, resp.model_extra["tunewise"]["sources"]
+
+
+def own_clients(folder):
+    """The deployment's own generator and retriever, as `tunewise serve` builds them."""
+    from tools.builders import deployment_clients
+
+    generator, retriever = deployment_clients(folder)
+    return {"generator": generator, "retriever": retriever}
 
 
 def test_tunewise_serve_answers_each_error_code_from_its_own_page(served_codes) -> None:
@@ -70,8 +101,12 @@ def test_tunewise_serve_answers_each_error_code_from_its_own_page(served_codes) 
     assert _deploy(root / "codes-bot", db, fake)["retrieval"]["mode"] == "hybrid"  # the default, recorded
     port = _free_port()
     log = open(root / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve", str(root / "codes-bot"), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", str(root / "codes-bot"), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -97,16 +132,20 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
     import logging
 
     from tests.test_serve import serving
-    from tools.deploy import MANIFEST, content_hash
-    from tools.serving import create_app
+    from tools.deploy.deploy import MANIFEST, content_hash
+    from tools.serving.app import create_app
 
     root, db, fake = served_codes
     assert _deploy(root / "dense-bot", db, fake, "--mode", "dense")["retrieval"]["mode"] == "dense"
-    dense = create_app(root / "dense-bot")
+    dense = create_app(root / "dense-bot", **own_clients(root / "dense-bot"))
     assert dense.state.engine.retriever.mode == "dense"
     with serving(dense) as url:
         client = openai.OpenAI(api_key="unused", base_url=url, max_retries=0, timeout=60)
-        wrong = [code for code, cause in zip(ERROR_CODES, CAUSES) if _ask(client, "dense-bot", code)[0] != f"The {cause} reported a fault."]
+        wrong = [
+            code
+            for code, cause in zip(ERROR_CODES, CAUSES)
+            if _ask(client, "dense-bot", code)[0] != f"The {cause} reported a fault."
+        ]
     assert wrong  # what hybrid fixes: dense alone answers some codes from a neighbour's page
 
     # A deployment.json from before retrieval modes: no `mode`, a hash over what it does hold. Served as deployed.
@@ -115,6 +154,6 @@ def test_a_deployment_serves_the_mode_it_records(served_codes, caplog) -> None:
     record["content_hash"] = content_hash(record)
     (root / "dense-bot" / MANIFEST).write_text(json.dumps(record))
     caplog.set_level(logging.WARNING, logger="tunewise.serve")
-    old = create_app(root / "dense-bot")
+    old = create_app(root / "dense-bot", **own_clients(root / "dense-bot"))
     assert old.state.engine.retriever.mode == "dense"
     assert any("records no retrieval mode" in r.getMessage() for r in caplog.records)

@@ -20,8 +20,17 @@ from typer.testing import CliRunner
 
 from tests.fakes.help_centre import write_pages
 from tests.test_serve import serving
-from tools.serving import create_app
+from tools.serving.app import create_app
 from tools.serving.protocol import Limits
+
+
+def own_clients(folder):
+    """The deployment's own generator and retriever, as `tunewise serve` builds them."""
+    from tools.builders import deployment_clients
+
+    generator, retriever = deployment_clients(folder)
+    return {"generator": generator, "retriever": retriever}
+
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "You answer questions about the bike shop from its help centre."
@@ -31,10 +40,12 @@ QUESTION = "How do refunds work?"
 @pytest.fixture(scope="module")
 def centre(tmp_path_factory):
     """(root, chroma folder): the pages indexed into 'help', a system prompt, and models m512 / m1024 / m_small."""
-    from agent.clients import get_chroma_client, get_embedder
     from tests.fakes.tiny_model import corpus
-    from tools.index import IndexInput, run as index
-    from tools.smoke_model import build
+    from tools.clients import get_chroma_client
+    from tools.models.smoke import build
+    from tools.rag.embedders import get_embedder
+    from tools.rag.index import IndexInput
+    from tools.rag.index import run as index
 
     root = tmp_path_factory.mktemp("centre")
     with pytest.MonkeyPatch.context() as env:
@@ -42,8 +53,11 @@ def centre(tmp_path_factory):
         env.setenv("TOKENIZERS_PARALLELISM", "false")
         docs = write_pages(root / "docs")
         db = root / "chroma"
-        index(IndexInput(paths=[docs], collection="help", db=db), client=get_chroma_client(db),
-              embedder=get_embedder("local"))
+        index(
+            IndexInput(paths=[docs], collection="help", db=db),
+            client=get_chroma_client(db),
+            embedder=get_embedder("local"),
+        )
         prompts = [(REPO / "prompts" / f"{n}.md").read_text() for n in ("rag_context", "rag_passage")]
         texts = [p.read_text() for p in sorted(docs.glob("*.md"))] * 3 + prompts * 3 + corpus(400)
         for window in (512, 1024):
@@ -54,11 +68,20 @@ def centre(tmp_path_factory):
 
 
 def _deploy(root: Path, db: Path, model: str, out: str, k: int):
-    from agent.clients import get_chroma_client
-    from tools.deploy import DeployInput, run
+    from tools.clients import get_chroma_client
+    from tools.deploy.deploy import DeployInput, run
 
-    return run(DeployInput(model=f"hf:{root / model}", collection="help", db=db, k=k,
-                           system_prompt_file=root / "system.txt", out=root / out), client=get_chroma_client(db))
+    return run(
+        DeployInput(
+            model=f"hf:{root / model}",
+            collection="help",
+            db=db,
+            k=k,
+            system_prompt_file=root / "system.txt",
+            out=root / out,
+        ),
+        client=get_chroma_client(db),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +89,9 @@ def served(centre):
     """The 1024-token model deployed with -k 4 and served; yields (deploy result, base URL, app)."""
     root, db = centre
     result = _deploy(root, db, "m1024", "helpdesk", k=4)
-    app = create_app(root / "helpdesk", limits=Limits(max_tokens=64, default_max_tokens=512))
+    app = create_app(
+        root / "helpdesk", **own_clients(root / "helpdesk"), limits=Limits(max_tokens=64, default_max_tokens=512)
+    )
     with serving(app) as url:
         yield result, url, app
 
@@ -79,9 +104,24 @@ def test_deploy_refuses_a_512_token_model_that_could_never_carry_a_passage(centr
     from agent.cli import app
 
     root, db = centre
-    out = CliRunner().invoke(app, ["deploy", "--model", f"hf:{root / 'm512'}", "--collection", "help", "--db", str(db),
-                                   "-k", "3", "--system-prompt-file", str(root / "system.txt"),
-                                   "--out", str(root / "small")])
+    out = CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "--model",
+            f"hf:{root / 'm512'}",
+            "--collection",
+            "help",
+            "--db",
+            str(db),
+            "-k",
+            "3",
+            "--system-prompt-file",
+            str(root / "system.txt"),
+            "--out",
+            str(root / "small"),
+        ],
+    )
     assert out.exit_code == 1, out.output
     error = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "Traceback" not in out.output
@@ -99,8 +139,9 @@ def test_a_1024_token_model_with_k4_answers_with_the_passages_that_fit(served):
     ranked = app.state.engine.retriever.search(QUESTION, k=4)
     client = _client(url)
     for kwargs in ({"max_tokens": 8}, {}, {"max_tokens": 8, "stream": True, "stream_options": {"include_usage": True}}):
-        resp = client.chat.completions.create(model="helpdesk", messages=[{"role": "user", "content": QUESTION}],
-                                              **kwargs)
+        resp = client.chat.completions.create(
+            model="helpdesk", messages=[{"role": "user", "content": QUESTION}], **kwargs
+        )
         last = list(resp)[-1] if kwargs.get("stream") else resp
         extension, usage = last.model_extra["tunewise"], last.usage
         used = extension["sources"]
@@ -110,8 +151,9 @@ def test_a_1024_token_model_with_k4_answers_with_the_passages_that_fit(served):
 
     # Passages give way, the conversation does not: one that cannot fit is still OpenAI's 400.
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="helpdesk", max_tokens=8,
-                                       messages=[{"role": "user", "content": "refunds and returns " * 400}])
+        client.chat.completions.create(
+            model="helpdesk", max_tokens=8, messages=[{"role": "user", "content": "refunds and returns " * 400}]
+        )
     assert info.value.body["code"] == "context_length_exceeded"
 
 
@@ -134,9 +176,16 @@ def test_serve_start_up_failure_in_a_terminal_is_one_line_exit_2_without_library
     config = json.loads((root / "m_small" / "config.json").read_text())
     (root / "m_small" / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 16}))
     home = tmp_path / "home"
-    env = {"PYTHONPATH": str(REPO), "TUNEWISE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
-           "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", "")}
+    env = {
+        "PYTHONPATH": str(REPO),
+        "TUNEWISE_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "TERM": "dumb",
+        "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", ""),
+    }
     args = ["-m", "agent.cli", "serve", str(root / "cut"), "--port", str(_free_port())]
     child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=300, dimensions=(50, 400))
     child.expect(pexpect.EOF)
@@ -160,8 +209,21 @@ def _mutations(rng: random.Random, valid: dict) -> bytes:
     elif kind == 1:
         body.pop(rng.choice(list(body)))
     elif kind == 2:
-        body[rng.choice(["tools", "n", "stop", "temperature", "stream", "stream_options", "max_completion_tokens",
-                         "user", "logprobs"])] = rng.choice(junk)
+        body[
+            rng.choice(
+                [
+                    "tools",
+                    "n",
+                    "stop",
+                    "temperature",
+                    "stream",
+                    "stream_options",
+                    "max_completion_tokens",
+                    "user",
+                    "logprobs",
+                ]
+            )
+        ] = rng.choice(junk)
     elif kind == 3:
         body["messages"][0][rng.choice(["role", "content", "name", "tool_calls"])] = rng.choice(junk)
     elif kind == 4:
@@ -180,12 +242,25 @@ def _mutations(rng: random.Random, valid: dict) -> bytes:
     elif kind == 8:
         return bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
     elif kind == 9:
-        return rng.choice([b"", b"null", b"1", b'"x"', b"NaN", b"9" * 5000, b'{"model": ' + b"9" * 5000 + b"}",
-                           b'{"max_tokens": 1e999}', b'{"model": "helpdesk", "messages": [{"role": "user", '
-                           b'"content": "\\udfff"}]}', b"\xff\xfe{}", json.dumps([body]).encode()])
+        return rng.choice(
+            [
+                b"",
+                b"null",
+                b"1",
+                b'"x"',
+                b"NaN",
+                b"9" * 5000,
+                b'{"model": ' + b"9" * 5000 + b"}",
+                b'{"max_tokens": 1e999}',
+                b'{"model": "helpdesk", "messages": [{"role": "user", "content": "\\udfff"}]}',
+                b"\xff\xfe{}",
+                json.dumps([body]).encode(),
+            ]
+        )
     elif kind == 10:
-        body["messages"] = body["messages"] * rng.choice([2, 101]) + [{"role": rng.choice(["assistant", "system"]),
-                                                                        "content": "x"}]
+        body["messages"] = body["messages"] * rng.choice([2, 101]) + [
+            {"role": rng.choice(["assistant", "system"]), "content": "x"}
+        ]
     return json.dumps(body).encode()
 
 

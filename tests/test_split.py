@@ -10,34 +10,59 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.test_validate import chat, write_jsonl
+from tools.dataset.split import SplitInput, run
 from tools.errors import TunewiseError
-from tools.split import SplitInput, run
+from tools.rag.embedders import get_embedder
 
 runner = CliRunner()
 PRODUCTS = ["desk", "chair", "lamp", "monitor", "keyboard", "mouse", "headset", "webcam", "dock", "cable"]
 OPENERS = ["Hi team,", "Good morning.", "Hey there!", "Hello support,", "Quick question:", "Urgent:"]
-PROBLEMS = ["it arrived scratched along one edge", "a screw is missing from the box", "it stopped working after a week",
-            "my card was charged twice for it", "it never shipped at all", "the colour is not what I picked",
-            "the manual is in the wrong language", "it makes a loud buzzing noise", "the box was soaked by rain"]
-CONTEXT = ["I work from home and rely on it daily", "it was a birthday present for my father",
-           "our whole office ordered the same model", "I already contacted you by chat last week",
-           "the courier left it at the wrong door", "I paid extra for express delivery", "it is for a school project"]
-ASKS = ["What are my options?", "Can I get a refund?", "Could you send a replacement?", "How long will a repair take?",
-        "Is there a discount for the trouble?", "Who do I call about this?"]
+PROBLEMS = [
+    "it arrived scratched along one edge",
+    "a screw is missing from the box",
+    "it stopped working after a week",
+    "my card was charged twice for it",
+    "it never shipped at all",
+    "the colour is not what I picked",
+    "the manual is in the wrong language",
+    "it makes a loud buzzing noise",
+    "the box was soaked by rain",
+]
+CONTEXT = [
+    "I work from home and rely on it daily",
+    "it was a birthday present for my father",
+    "our whole office ordered the same model",
+    "I already contacted you by chat last week",
+    "the courier left it at the wrong door",
+    "I paid extra for express delivery",
+    "it is for a school project",
+]
+ASKS = [
+    "What are my options?",
+    "Can I get a refund?",
+    "Could you send a replacement?",
+    "How long will a repair take?",
+    "Is there a discount for the trouble?",
+    "Who do I call about this?",
+]
 
 
 def story(i: int) -> str:
     import random
 
     rng = random.Random(i)
-    return (f"{rng.choice(OPENERS)} my {PRODUCTS[i % 10]} from order {5000 + i * 37}: {rng.choice(PROBLEMS)}. "
-            f"{rng.choice(CONTEXT).capitalize()}, and {rng.choice(CONTEXT)}. {rng.choice(ASKS)} {rng.choice(ASKS)}")
+    return (
+        f"{rng.choice(OPENERS)} my {PRODUCTS[i % 10]} from order {5000 + i * 37}: {rng.choice(PROBLEMS)}. "
+        f"{rng.choice(CONTEXT).capitalize()}, and {rng.choice(CONTEXT)}. {rng.choice(ASKS)} {rng.choice(ASKS)}"
+    )
 
 
 def corpus() -> list[dict]:
     records = []
     for i in range(120):
-        rec = chat(story(i), f"Sorry about the {PRODUCTS[i % 10]}.\n1. Reply with photo {i}.\n2. We ship a fix.\nBest, Acme")
+        rec = chat(
+            story(i), f"Sorry about the {PRODUCTS[i % 10]}.\n1. Reply with photo {i}.\n2. We ship a fix.\nBest, Acme"
+        )
         rec["metadata"] = {"team": ["billing", "shipping", "returns"][i % 3]}
         records.append(rec)
     # near-duplicates of the first 15 (one word changed) and exact copies of the next 5, placed at the end
@@ -55,7 +80,7 @@ def user_text(line: str) -> str:
 
 def test_near_duplicates_never_straddle_the_split(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus())
-    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "out"))
+    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "out"), embedder=None)
     train = (tmp_path / "out" / "train.jsonl").read_text().splitlines()
     evals = (tmp_path / "out" / "eval.jsonl").read_text().splitlines()
     assert len(train) + len(evals) == 140 and len(evals) == result.eval_examples
@@ -68,9 +93,9 @@ def test_near_duplicates_never_straddle_the_split(tmp_path: Path) -> None:
 
 def test_same_seed_same_split_and_other_seed_differs(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus())
-    run(SplitInput(path=path, eval=30, out=tmp_path / "a", seed=7))
-    run(SplitInput(path=path, eval=30, out=tmp_path / "b", seed=7))
-    run(SplitInput(path=path, eval=30, out=tmp_path / "c", seed=8))
+    run(SplitInput(path=path, eval=30, out=tmp_path / "a", seed=7), embedder=None)
+    run(SplitInput(path=path, eval=30, out=tmp_path / "b", seed=7), embedder=None)
+    run(SplitInput(path=path, eval=30, out=tmp_path / "c", seed=8), embedder=None)
     a, b, c = ((tmp_path / d / "eval.jsonl").read_text() for d in "abc")
     assert a == b and a != c
     assert len(a.splitlines()) == 30
@@ -86,7 +111,19 @@ def test_the_split_does_not_depend_on_the_interpreters_hash_salt(tmp_path: Path)
     outputs = []
     for salt in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": salt}
-        cmd = [sys.executable, "-m", "agent.cli", "split", str(path), "--eval", "30", "--seed", "7", "--out", str(tmp_path / salt)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "split",
+            str(path),
+            "--eval",
+            "30",
+            "--seed",
+            "7",
+            "--out",
+            str(tmp_path / salt),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs.append((tmp_path / salt / "eval.jsonl").read_text())
@@ -95,13 +132,15 @@ def test_the_split_does_not_depend_on_the_interpreters_hash_salt(tmp_path: Path)
 
 def test_stratified_by_metadata_keeps_proportions(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
-    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "o", stratify_by="team"))
+    result = run(SplitInput(path=path, eval=0.25, out=tmp_path / "o", stratify_by="team"), embedder=None)
     assert result.strata == {"billing": 10, "returns": 10, "shipping": 10}
 
 
 def test_stratified_by_topic_cluster(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", corpus()[:120])
-    result = run(SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"))
+    result = run(
+        SplitInput(path=path, eval=24, out=tmp_path / "o", stratify_by="cluster"), embedder=get_embedder("local")
+    )
     assert len(result.strata) >= 2 and all(k.startswith("cluster-") for k in result.strata)
     assert abs(result.eval_examples - 24) <= len(result.strata)
 
@@ -109,10 +148,10 @@ def test_stratified_by_topic_cluster(tmp_path: Path) -> None:
 def test_refuses_invalid_data_and_impossible_sizes_without_writing(tmp_path: Path) -> None:
     bad = write_jsonl(tmp_path / "bad.jsonl", corpus()[:20] + ["{nope"])
     with pytest.raises(TunewiseError, match="validation error"):
-        run(SplitInput(path=bad, eval=5, out=tmp_path / "o"))
+        run(SplitInput(path=bad, eval=5, out=tmp_path / "o"), embedder=None)
     good = write_jsonl(tmp_path / "good.jsonl", corpus()[:20])
     with pytest.raises(TunewiseError):
-        run(SplitInput(path=good, eval=20, out=tmp_path / "o"))
+        run(SplitInput(path=good, eval=20, out=tmp_path / "o"), embedder=None)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 

@@ -52,14 +52,22 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
 
 def test_an_encoding_that_cannot_be_loaded_is_one_clear_line(tmp_path: Path) -> None:
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n")
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(empty), "TUNEWISE_CACHE_DIR": str(tmp_path / "cache"),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "TIKTOKEN_CACHE_DIR": str(empty),
+        "TUNEWISE_CACHE_DIR": str(tmp_path / "cache"),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("NO_PROXY", None)
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "validate", str(data)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "validate", str(data)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -18,22 +18,42 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.fakes.tiny_model import EOT, build_tiny_model
 from tools.approval import approve
-from tools.train import TrainInput, checkpoints, run
+from tools.train import checkpoints
+from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
+from tools.train.run import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"), ("Portugal", "Lisbon"),
-            ("Austria", "Vienna"), ("Norway", "Oslo"), ("Japan", "Tokyo"), ("Egypt", "Cairo"), ("Peru", "Lima"),
-            ("Chile", "Santiago"), ("Kenya", "Nairobi"), ("Greece", "Athens"), ("Poland", "Warsaw"),
-            ("Ireland", "Dublin"), ("Cuba", "Havana")]
+CAPITALS = [
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Germany", "Berlin"),
+    ("Spain", "Madrid"),
+    ("Portugal", "Lisbon"),
+    ("Austria", "Vienna"),
+    ("Norway", "Oslo"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Peru", "Lima"),
+    ("Chile", "Santiago"),
+    ("Kenya", "Nairobi"),
+    ("Greece", "Athens"),
+    ("Poland", "Warsaw"),
+    ("Ireland", "Dublin"),
+    ("Cuba", "Havana"),
+]
 SYSTEM = "Answer in one sentence."
 
 
 def chat(country: str, city: str) -> dict:
-    return {"messages": [{"role": "system", "content": SYSTEM},
-                         {"role": "user", "content": f"What is the capital of {country}?"},
-                         {"role": "assistant", "content": f"The capital of {country} is {city}."}]}
+    return {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"What is the capital of {country}?"},
+            {"role": "assistant", "content": f"The capital of {country} is {city}."},
+        ]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +63,26 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (root / "eval.jsonl").write_text("".join(json.dumps(chat(c, k)) + "\n" for c, k in CAPITALS[:4]))
     bad = [chat(*CAPITALS[0]), {"messages": [{"role": "user", "content": "no answer here"}]}]
     (root / "bad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad))
-    return {"model": build_tiny_model(root / "tiny"), "train": root / "train.jsonl", "eval": root / "eval.jsonl",
-            "bad": root / "bad.jsonl"}
+    return {
+        "model": build_tiny_model(root / "tiny"),
+        "train": root / "train.jsonl",
+        "eval": root / "eval.jsonl",
+        "bad": root / "bad.jsonl",
+    }
 
 
 def fast(files, output: Path, **over) -> TrainInput:
     """Settings that make the tiny model learn in a couple of dozen steps."""
-    settings = dict(data=files["train"], base_model=str(files["model"]), output=output, lr=1e-2, batch_size=4,
-                    grad_accum=1, warmup_steps=2, max_seq_len=128)
+    settings = dict(
+        data=files["train"],
+        base_model=str(files["model"]),
+        output=output,
+        lr=1e-2,
+        batch_size=4,
+        grad_accum=1,
+        warmup_steps=2,
+        max_seq_len=128,
+    )
     return TrainInput(**{**settings, **over})
 
 
@@ -85,12 +117,15 @@ def assert_reloads_and_stops_at_end_of_turn(base_dir: Path, adapter_dir: Path) -
     stops = GenerationConfig.from_pretrained(adapter_dir).eos_token_id
     eot = tokenizer.convert_tokens_to_ids(EOT)
     assert eot in stops
-    prompt = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM},
-                                            {"role": "user", "content": "What is the capital of Italy?"}],
-                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "What is the capital of Italy?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     with torch.no_grad():
         out = model.generate(**prompt, eos_token_id=stops, max_new_tokens=40, do_sample=False)
-    new = out[0, prompt["input_ids"].shape[1]:].tolist()
+    new = out[0, prompt["input_ids"].shape[1] :].tolist()
     assert new[-1] == eot, f"did not stop at the end-of-turn token: {tokenizer.decode(new)!r}"
     return tokenizer.decode(new)
 
@@ -106,16 +141,21 @@ def assert_reloads_and_stops_at_end_of_turn(base_dir: Path, adapter_dir: Path) -
 LEARN = dict(max_steps=24, save_steps=8, eval_steps=8, batch_size=16, lora_alpha=32)
 
 
-@pytest.mark.parametrize(("backend", "cpu_bf16"), [("hf", None), ("unsloth", "1"), ("unsloth", "0")],
-                         ids=["hf", "unsloth-bf16", "unsloth-fp32"])
-def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path, monkeypatch, backend: str,
-                                                           cpu_bf16: str | None) -> None:
+@pytest.mark.parametrize(
+    ("backend", "cpu_bf16"),
+    [("hf", None), ("unsloth", "1"), ("unsloth", "0")],
+    ids=["hf", "unsloth-bf16", "unsloth-fp32"],
+)
+def test_a_run_learns_changes_only_the_adapter_and_reloads(
+    files, tmp_path: Path, monkeypatch, backend: str, cpu_bf16: str | None
+) -> None:
     if cpu_bf16 is not None:
         monkeypatch.setenv("TUNEWISE_CPU_BF16", cpu_bf16)
     out = tmp_path / "run"
     events: list[dict] = []
-    result = run(fast(files, out, backend=backend, eval_file=files["eval"], merge=True, **LEARN),
-                 on_event=events.append)
+    result = run(
+        fast(files, out, backend=backend, eval_file=files["eval"], merge=True, **LEARN), on_event=events.append
+    )
     assert (result.status, result.steps, result.total_steps, result.device) == ("succeeded", 24, 24, "cpu")
     records = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in records] == list(range(1, 25))
@@ -132,8 +172,10 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path
         assert saved["dtype"] == ("bfloat16" if cpu_bf16 == "1" else "float32")
         assert saved["device_facts"]["cpu_bf16"] is (cpu_bf16 == "1") and saved["device_facts"]["gpu_count"] == 0
     assert saved["status"] == "succeeded" and saved["tokens_trained"] == result.tokens_trained > 0
-    assert saved["tokens_per_second"] > 0 and saved["end_of_turn"] == EOT and saved["adapter_dir"] == str(out / "adapter")
-    from tools.train.data import file_sha256
+    assert (
+        saved["tokens_per_second"] > 0 and saved["end_of_turn"] == EOT and saved["adapter_dir"] == str(out / "adapter")
+    )
+    from tools.digest import file_sha256
 
     assert saved["data_sha256"] == file_sha256(files["train"]) and saved["hyperparameters"]["lr"] == 1e-2
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
@@ -147,9 +189,32 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(files, tmp_path: Path
 
 def _start(files, out: Path, backend: str, *extra: str) -> subprocess.Popen:
     entry = Path(sys.executable).with_name("tunewise")  # the installed console script
-    cmd = [str(entry), "train", str(files["train"]), "--backend", backend, "--base-model", str(files["model"]),
-           "--output", str(out), "--max-steps", "12", "--save-steps", "2", "--lr", "1e-2", "--batch-size", "4",
-           "--grad-accum", "1", "--max-seq-len", "128", "--yes", "--json", *extra]
+    cmd = [
+        str(entry),
+        "train",
+        str(files["train"]),
+        "--backend",
+        backend,
+        "--base-model",
+        str(files["model"]),
+        "--output",
+        str(out),
+        "--max-steps",
+        "12",
+        "--save-steps",
+        "2",
+        "--lr",
+        "1e-2",
+        "--batch-size",
+        "4",
+        "--grad-accum",
+        "1",
+        "--max-seq-len",
+        "128",
+        "--yes",
+        "--json",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -170,13 +235,50 @@ def test_a_killed_run_resumes_from_its_newest_complete_checkpoint(files, tmp_pat
     (out / "checkpoints" / "checkpoint-11").mkdir()  # what a kill in the middle of a save leaves
     (out / "checkpoints" / "checkpoint-11" / "optimizer.pt").write_bytes(b"half")
 
-    again = runner.invoke(app, ["train", str(files["train"]), "--backend", backend, "--base-model", str(files["model"]),
-                                "--output", str(out), "--max-steps", "12", "--yes"])
+    again = runner.invoke(
+        app,
+        [
+            "train",
+            str(files["train"]),
+            "--backend",
+            backend,
+            "--base-model",
+            str(files["model"]),
+            "--output",
+            str(out),
+            "--max-steps",
+            "12",
+            "--yes",
+        ],
+    )
     assert again.exit_code == 1 and "already holds a training run" in again.output and "--resume" in again.output
-    changed = runner.invoke(app, ["train", str(files["train"]), "--backend", backend, "--base-model",
-                                  str(files["model"]), "--output", str(out), "--max-steps", "12", "--save-steps", "2",
-                                  "--lr", "5e-3", "--batch-size", "4", "--grad-accum", "1", "--max-seq-len", "128",
-                                  "--yes", "--resume"])
+    changed = runner.invoke(
+        app,
+        [
+            "train",
+            str(files["train"]),
+            "--backend",
+            backend,
+            "--base-model",
+            str(files["model"]),
+            "--output",
+            str(out),
+            "--max-steps",
+            "12",
+            "--save-steps",
+            "2",
+            "--lr",
+            "5e-3",
+            "--batch-size",
+            "4",
+            "--grad-accum",
+            "1",
+            "--max-seq-len",
+            "128",
+            "--yes",
+            "--resume",
+        ],
+    )
     assert changed.exit_code == 1 and "different settings" in changed.output and "lr" in changed.output
 
     resumed = _start(files, out, backend, "--resume")
@@ -193,16 +295,42 @@ def test_a_killed_run_resumes_from_its_newest_complete_checkpoint(files, tmp_pat
 
 @pytest.mark.parametrize("backend", ["hf", "unsloth"])
 def test_invalid_data_stops_the_run_before_any_model_loads(files, tmp_path: Path, backend: str) -> None:
-    result = runner.invoke(app, ["train", str(files["bad"]), "--backend", backend, "--base-model", str(files["model"]),
-                                 "--output", str(tmp_path / "run"), "--yes"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(files["bad"]),
+            "--backend",
+            backend,
+            "--base-model",
+            str(files["model"]),
+            "--output",
+            str(tmp_path / "run"),
+            "--yes",
+        ],
+    )
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and f"{files['bad']}:2: example_missing_assistant_message" in result.output
     assert not (tmp_path / "run").exists()
 
 
 def test_training_needs_approval_and_checks_the_plan(files, tmp_path: Path) -> None:
-    args = ["train", str(files["train"]), "--backend", "hf", "--base-model", str(files["model"]), "--output",
-            str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "4", "--max-seq-len", "128"]
+    args = [
+        "train",
+        str(files["train"]),
+        "--backend",
+        "hf",
+        "--base-model",
+        str(files["model"]),
+        "--output",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-seq-len",
+        "128",
+    ]
     refused = runner.invoke(app, args)
     assert refused.exit_code == 1 and "needs approval" in refused.output and "--yes" in refused.output
     plan = {"steps": [{"step": "index", "cost_usd": 0.0}], "total_usd": 0.0}
@@ -221,8 +349,17 @@ def test_training_needs_approval_and_checks_the_plan(files, tmp_path: Path) -> N
 
 def test_gguf_says_where_it_cannot_work(files, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("UNSLOTH_LLAMA_CPP_PATH", str(tmp_path / "no-llama.cpp"))
-    base = ["train", str(files["train"]), "--base-model", str(files["model"]), "--output", str(tmp_path / "run"),
-            "--yes", "--gguf", "q4_k_m"]
+    base = [
+        "train",
+        str(files["train"]),
+        "--base-model",
+        str(files["model"]),
+        "--output",
+        str(tmp_path / "run"),
+        "--yes",
+        "--gguf",
+        "q4_k_m",
+    ]
     on_cpu = runner.invoke(app, base + ["--backend", "unsloth"])
     assert on_cpu.exit_code == 1 and "cannot work on this machine" in on_cpu.output and "--merge" in on_cpu.output
     with_hf = runner.invoke(app, base + ["--backend", "hf"])
@@ -234,21 +371,40 @@ def test_accelerate_launcher_is_a_dry_run_with_a_config_accelerate_reads(files, 
     from accelerate.commands.config.config_args import load_config_from_file
 
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(files["train"]), "--backend", "hf", "--base-model", str(files["model"]),
-                                 "--output", str(out), "--lora-r", "8", "--packing", "--launcher", "accelerate",
-                                 "--dry-run", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(files["train"]),
+            "--backend",
+            "hf",
+            "--base-model",
+            str(files["model"]),
+            "--output",
+            str(out),
+            "--lora-r",
+            "8",
+            "--packing",
+            "--launcher",
+            "accelerate",
+            "--dry-run",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     config = load_config_from_file(plan["config_file"])
     assert config.distributed_type == "FSDP" and config.fsdp_config["fsdp_version"] == 2
     assert config.num_processes == plan["num_processes"] >= 2
-    assert plan["command"].startswith(f"accelerate launch --config_file {out / 'accelerate_config.yaml'} -m agent.cli "
-                                      f"train {files['train']} --backend hf")
+    assert plan["command"].startswith(
+        f"accelerate launch --config_file {out / 'accelerate_config.yaml'} -m agent.cli "
+        f"train {files['train']} --backend hf"
+    )
     assert "--lora-r 8" in plan["command"] and "--packing" in plan["command"] and "--yes" in plan["command"]
     assert sorted(p.name for p in out.iterdir()) == ["accelerate_config.yaml"]  # nothing trained
     # The printed command is itself a valid `tunewise train` invocation (tried here as another dry run).
     words = plan["command"].split()
-    again = runner.invoke(app, words[words.index("train"):] + ["--launcher", "accelerate", "--dry-run", "--json"])
+    again = runner.invoke(app, words[words.index("train") :] + ["--launcher", "accelerate", "--dry-run", "--json"])
     assert again.exit_code == 0, again.output
 
 
@@ -257,16 +413,35 @@ def test_the_guard_warns_and_early_stopping_keeps_the_best_adapter(files, tmp_pa
     from safetensors.torch import load_file
 
     def ask(i: int, answer: str) -> str:
-        return json.dumps({"messages": [{"role": "user", "content": f"Name a city in {CAPITALS[i][0]}."},
-                                        {"role": "assistant", "content": answer}]}) + "\n"
+        return (
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Name a city in {CAPITALS[i][0]}."},
+                        {"role": "assistant", "content": answer},
+                    ]
+                }
+            )
+            + "\n"
+        )
 
     # Every training answer is Paris and every eval answer Rome: the model memorises Paris, so the training loss
     # heads to zero while the eval loss, after the shared format is learnt, climbs.
     (tmp_path / "paris.jsonl").write_text("".join(ask(i, "Paris.") for i in range(12)))
     (tmp_path / "rome.jsonl").write_text("".join(ask(i, "Rome.") for i in range(4)))
     out = tmp_path / "run"
-    result = run(fast(files, out, backend="hf", data=tmp_path / "paris.jsonl", eval_file=tmp_path / "rome.jsonl",
-                      max_steps=40, save_steps=2, early_stopping=True))
+    result = run(
+        fast(
+            files,
+            out,
+            backend="hf",
+            data=tmp_path / "paris.jsonl",
+            eval_file=tmp_path / "rome.jsonl",
+            max_steps=40,
+            save_steps=2,
+            early_stopping=True,
+        )
+    )
     assert result.status == "stopped_early" and result.steps < 40
     assert any("near zero" in w for w in result.warnings)
     assert any("rose two evaluations in a row" in w and "stopping" in w for w in result.warnings)

@@ -9,14 +9,18 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.tiny_model import CHAT_TEMPLATE, EOS, EOT, build_tiny_model
+from tools.dataset.formats import ChatExample, load_examples
 from tools.errors import TunewiseError
-from tools.formats import ChatExample, load_examples
 from tools.train import checkpoints, data, export
 from tools.train.metrics import Guard, plot_loss, read_metrics, truncate_metrics
 
-CONVERSATION = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
-                {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And Italy?"},
-                {"role": "assistant", "content": "Rome."}]
+CONVERSATION = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Capital of France?"},
+    {"role": "assistant", "content": "Paris."},
+    {"role": "user", "content": "And Italy?"},
+    {"role": "assistant", "content": "Rome."},
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,9 @@ def test_alpaca_and_sharegpt_files_train_the_answer(tokenizer, tmp_path: Path) -
     alpaca = tmp_path / "alpaca.json"
     alpaca.write_text(json.dumps([{"instruction": "Name a colour.", "input": "", "output": "Blue."}]))
     sharegpt = tmp_path / "sharegpt.jsonl"
-    sharegpt.write_text(json.dumps({"conversations": [{"from": "human", "value": "Say hi."},
-                                                      {"from": "gpt", "value": "Hi."}]}) + "\n")
+    sharegpt.write_text(
+        json.dumps({"conversations": [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "Hi."}]}) + "\n"
+    )
     template, _, eot, _ = data.choose_template(tokenizer, None)
     for path, answer in ((alpaca, "Blue."), (sharegpt, "Hi.")):
         row = data.tokenize(load_examples(path), tokenizer, template, eot, 512).rows[0]
@@ -90,8 +95,10 @@ def test_a_tokenizer_without_template_gets_the_plain_one_ending_turns_with_eos(t
 
 def test_a_template_that_never_ends_assistant_turns_is_replaced(tokenizer) -> None:
     saved = tokenizer.chat_template
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}" \
-                              "{% if add_generation_prompt %}assistant: {% endif %}"
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
     try:
         _, source, eot, warnings = data.choose_template(tokenizer, None)
     finally:
@@ -109,8 +116,12 @@ def test_a_template_that_rewrites_history_is_refused_with_the_line(tokenizer) ->
 
 def test_truncation_and_examples_left_with_nothing_to_learn_are_reported(tokenizer) -> None:
     template, _, eot, _ = data.choose_template(tokenizer, None)
-    long = ChatExample(line=1, messages=[{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}])
-    short = ChatExample(line=2, messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello " * 40}])
+    long = ChatExample(
+        line=1, messages=[{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]
+    )
+    short = ChatExample(
+        line=2, messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello " * 40}]
+    )
     prepared = data.tokenize([long, short], tokenizer, template, eot, 32, path="d.jsonl")
     assert (prepared.truncated, prepared.dropped, len(prepared.rows)) == (2, 1, 1)
     assert all(len(r["input_ids"]) == 32 for r in prepared.rows)
@@ -125,9 +136,11 @@ def test_modelfile_template_is_derived_from_the_chat_template(tokenizer, tmp_pat
     text = (tmp_path / "Modelfile").read_text()
     assert warnings == []
     assert "FROM ./merged\n" in text and f'PARAMETER stop "{EOT}"' in text and f'PARAMETER stop "{EOS}"' in text
-    assert ('{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ else }}{{ end }}{{ range .Messages }}'
-            '{{ if eq .Role "user" }}<|im_start|>user\n{{ .Content }}<|im_end|>\n{{ else if eq .Role "assistant" }}'
-            '<|im_start|>assistant\n{{ .Content }}<|im_end|>\n{{ end }}{{ end }}<|im_start|>assistant\n') in text
+    assert (
+        "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ else }}{{ end }}{{ range .Messages }}"
+        '{{ if eq .Role "user" }}<|im_start|>user\n{{ .Content }}<|im_end|>\n{{ else if eq .Role "assistant" }}'
+        "<|im_start|>assistant\n{{ .Content }}<|im_end|>\n{{ end }}{{ end }}<|im_start|>assistant\n"
+    ) in text
 
 
 def test_only_checkpoints_with_the_marker_count_and_rotation_keeps_the_newest(tmp_path: Path) -> None:
@@ -145,7 +158,9 @@ def test_only_checkpoints_with_the_marker_count_and_rotation_keeps_the_newest(tm
 
 def test_metrics_survive_a_torn_last_line_and_resume_cuts_what_is_redone(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    path.write_text("".join(json.dumps({"step": s, "loss": 3.0 - s / 10}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo')
+    path.write_text(
+        "".join(json.dumps({"step": s, "loss": 3.0 - s / 10}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo'
+    )
     assert [r["step"] for r in read_metrics(path)] == [1, 2, 3, 4, 5]
     truncate_metrics(path, after_step=3)
     assert [r["step"] for r in read_metrics(path)] == [1, 2, 3]
@@ -166,7 +181,8 @@ def test_guard_flags_near_zero_loss_and_eval_loss_rising_twice() -> None:
 
 def test_the_run_folder_is_protected_unless_nothing_in_it_is_worth_keeping(tiny_dir, tmp_path: Path) -> None:
     from tools.atomic import write_json
-    from tools.train import TrainInput, preflight
+    from tools.train.config import TrainInput
+    from tools.train.preflight import preflight
 
     data_file = tmp_path / "d.jsonl"
     data_file.write_text(json.dumps({"messages": CONVERSATION}) + "\n")
@@ -202,6 +218,7 @@ def test_packed_rows_attend_only_within_their_own_example(tiny_dir) -> None:
     with torch.no_grad():
         alone = torch.cat([model(input_ids=a).logits, model(input_ids=b).logits], dim=1)
         # use_cache=False as in training: with a KV cache transformers does not look for packed sequences
-        packed = model(input_ids=torch.cat([a, b], dim=1), position_ids=torch.tensor([[0, 1, 2, 3, 4, 0, 1, 2]]),
-                       use_cache=False).logits
+        packed = model(
+            input_ids=torch.cat([a, b], dim=1), position_ids=torch.tensor([[0, 1, 2, 3, 4, 0, 1, 2]]), use_cache=False
+        ).logits
     torch.testing.assert_close(packed, alone, atol=1e-5, rtol=1e-4)

@@ -45,15 +45,18 @@ def test_cpu_precision_follows_native_bf16_for_unsloth_and_stays_fp32_for_hf() -
         assert device.merge_dtype(facts) == "bfloat16"  # the merged export is 16-bit everywhere
 
 
-@pytest.mark.parametrize(("flags", "machine", "native"), [
-    ({"avx2", "avx512f", "avx512_bf16"}, "x86_64", True),  # AMD Zen 4 / Intel Cooper Lake
-    ({"avx2", "amx_bf16", "amx_tile"}, "x86_64", True),  # Intel Sapphire Rapids
-    ({"avx2", "avx512f"}, "x86_64", False),  # Skylake-X: AVX-512 without bf16
-    ({"avx2", "fma"}, "AMD64", False),  # no AVX-512 at all
-    ({"fp", "asimd", "bf16"}, "aarch64", True),
-    ({"fp", "asimd"}, "arm64", False),
-    ({"bf16"}, "riscv64", False),
-])
+@pytest.mark.parametrize(
+    ("flags", "machine", "native"),
+    [
+        ({"avx2", "avx512f", "avx512_bf16"}, "x86_64", True),  # AMD Zen 4 / Intel Cooper Lake
+        ({"avx2", "amx_bf16", "amx_tile"}, "x86_64", True),  # Intel Sapphire Rapids
+        ({"avx2", "avx512f"}, "x86_64", False),  # Skylake-X: AVX-512 without bf16
+        ({"avx2", "fma"}, "AMD64", False),  # no AVX-512 at all
+        ({"fp", "asimd", "bf16"}, "aarch64", True),
+        ({"fp", "asimd"}, "arm64", False),
+        ({"bf16"}, "riscv64", False),
+    ],
+)
 def test_cpu_bf16_is_read_from_the_feature_flags(flags, machine, native) -> None:
     assert device.cpu_bf16_from_flags(frozenset(flags), machine) is native
 
@@ -70,8 +73,10 @@ def test_optimizer_is_8bit_on_one_gpu_fused_torch_under_fsdp_and_torch_on_cpu() 
     assert device.optimizer(FSDP) == "adamw_torch_fused"  # bnb's 8-bit AdamW cannot step DTensor shards
     assert device.optimizer(CPU) == device.optimizer(CPU_BF16) == "adamw_torch"
     # One process under the launcher is not sharded: 8-bit states are fine there.
-    assert device.optimizer(DeviceFacts(gpu_count=1, capability=(8, 0), launcher="accelerate", processes=1)) \
+    assert (
+        device.optimizer(DeviceFacts(gpu_count=1, capability=(8, 0), launcher="accelerate", processes=1))
         == "adamw_8bit"
+    )
 
 
 def test_device_map_pins_one_process_to_its_gpu_and_leaves_fsdp_and_cpu_alone() -> None:
@@ -88,13 +93,21 @@ def test_a_trainer_never_drives_more_than_one_gpu() -> None:
 
 def test_unsloth_loads_the_exact_model_it_was_given() -> None:
     assert device.unsloth_model_name("meta-llama/Llama-3.1-8B-Instruct") == {
-        "model_name": "meta-llama/Llama-3.1-8B-Instruct", "use_exact_model_name": True}
+        "model_name": "meta-llama/Llama-3.1-8B-Instruct",
+        "use_exact_model_name": True,
+    }
 
 
 def test_facts_serialise_for_run_json() -> None:
     assert json.loads(json.dumps(FSDP.to_json())) == {
-        "gpu_count": 4, "capability": [9, 0], "gpu_name": None, "launcher": "accelerate", "processes": 4,
-        "local_rank": 2, "cpu_bf16": False}
+        "gpu_count": 4,
+        "capability": [9, 0],
+        "gpu_name": None,
+        "launcher": "accelerate",
+        "processes": 4,
+        "local_rank": 2,
+        "cpu_bf16": False,
+    }
     assert CPU.cuda is False and FSDP.distributed is True and TWO_H100.distributed is False
 
 
@@ -144,8 +157,10 @@ def test_embedding_rows_edited_outside_lora_travel_with_the_adapter(tmp_path: Pa
     from tools.train.export import record_base
 
     base_dir = build_tiny_model(tmp_path / "base")
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base_dir),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     before = token_rows.snapshot(model)
     eot = 3  # <|im_end|> in the tiny tokenizer's special tokens: pad, eos, im_start, im_end
     with torch.no_grad():
@@ -173,23 +188,42 @@ def test_nothing_is_added_when_no_row_changed(tmp_path: Path) -> None:
     from tests.fakes.tiny_model import build_tiny_model
     from tools.train import token_rows
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "base")),
-                           LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "base")),
+        LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"),
+    )
     before = token_rows.snapshot(model)
     model.save_pretrained(tmp_path / "adapter")
     assert token_rows.save(model, before, tmp_path / "adapter") == {}
-    assert "trainable_token_indices" not in json.loads((tmp_path / "adapter" / "adapter_config.json").read_text()) \
+    assert (
+        "trainable_token_indices" not in json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
         or not json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["trainable_token_indices"]
+    )
 
 
-@pytest.mark.parametrize(("specials", "eos", "pad"), [
-    (["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>",
-      "<|reserved_special_token_0|>"], "<|end_of_text|>", "<|finetune_right_pad_id|>"),  # Llama 3.1
-    (["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|reserved_special_token_3|>"], "<|end_of_text|>",
-     "<|reserved_special_token_3|>"),
-    (["<s>", "</s>", "<unk>"], "</s>", "<unk>"),  # Llama 2 / Mistral
-    (["<s>", "</s>"], "</s>", "</s>"),  # nothing else to pad with: eos, the last resort
-])
+@pytest.mark.parametrize(
+    ("specials", "eos", "pad"),
+    [
+        (
+            [
+                "<|begin_of_text|>",
+                "<|end_of_text|>",
+                "<|eot_id|>",
+                "<|finetune_right_pad_id|>",
+                "<|reserved_special_token_0|>",
+            ],
+            "<|end_of_text|>",
+            "<|finetune_right_pad_id|>",
+        ),  # Llama 3.1
+        (
+            ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|reserved_special_token_3|>"],
+            "<|end_of_text|>",
+            "<|reserved_special_token_3|>",
+        ),
+        (["<s>", "</s>", "<unk>"], "</s>", "<unk>"),  # Llama 2 / Mistral
+        (["<s>", "</s>"], "</s>", "</s>"),  # nothing else to pad with: eos, the last resort
+    ],
+)
 def test_the_pad_token_is_never_eos_when_the_vocabulary_reserves_one(specials, eos, pad) -> None:
     from tools.train.padding import choose_pad_token
 
@@ -198,6 +232,10 @@ def test_the_pad_token_is_never_eos_when_the_vocabulary_reserves_one(specials, e
 
 def test_the_launchers_mixed_precision_matches_the_trainers() -> None:
     assert device.accelerate_mixed_precision(FSDP) == "bf16"
-    assert device.accelerate_mixed_precision(DeviceFacts(gpu_count=2, capability=(7, 5), launcher="accelerate",
-                                                         processes=2)) == "fp16"  # two T4s
+    assert (
+        device.accelerate_mixed_precision(
+            DeviceFacts(gpu_count=2, capability=(7, 5), launcher="accelerate", processes=2)
+        )
+        == "fp16"
+    )  # two T4s
     assert device.accelerate_mixed_precision(CPU) == "no"

@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.test_train import files  # noqa: F401 (the tiny model and the capitals data, built once per module)
-from tools.train import checkpoints, run
+from tools.train import checkpoints
 from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
+from tools.train.run import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -35,10 +36,38 @@ LOSS_RTOL = 1e-3
 
 def _launch(files, out: Path, *extra: str) -> subprocess.Popen:
     entry = Path(sys.executable).with_name("tunewise")
-    cmd = [str(entry), "train", str(files["train"]), "--backend", "hf", "--base-model", str(files["model"]),
-           "--output", str(out), "--max-steps", str(STEPS), "--save-steps", str(SAVE), "--lr", "1e-2",
-           "--batch-size", "2", "--grad-accum", "1", "--max-seq-len", "128", "--report-to", "tensorboard",
-           "--launcher", "accelerate", "--processes", "2", "--yes", "--json", *extra]
+    cmd = [
+        str(entry),
+        "train",
+        str(files["train"]),
+        "--backend",
+        "hf",
+        "--base-model",
+        str(files["model"]),
+        "--output",
+        str(out),
+        "--max-steps",
+        str(STEPS),
+        "--save-steps",
+        str(SAVE),
+        "--lr",
+        "1e-2",
+        "--batch-size",
+        "2",
+        "--grad-accum",
+        "1",
+        "--max-seq-len",
+        "128",
+        "--report-to",
+        "tensorboard",
+        "--launcher",
+        "accelerate",
+        "--processes",
+        "2",
+        "--yes",
+        "--json",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -100,8 +129,12 @@ def test_two_cpu_processes_train_one_run_that_survives_a_dead_rank_and_a_killed_
     stdout, stderr = third.communicate(timeout=600)
     assert third.returncode == 0, stderr.decode()[-3000:]
     result = json.loads(stdout)
-    assert (result["status"], result["steps"], result["total_steps"], result["device"]) == ("succeeded", STEPS, STEPS,
-                                                                                         "cpu")
+    assert (result["status"], result["steps"], result["total_steps"], result["device"]) == (
+        "succeeded",
+        STEPS,
+        STEPS,
+        "cpu",
+    )
     assert Path(result["resumed_from"]).name == newest.name
     saved = json.loads((out / "run.json").read_text())
     assert saved["processes"] == 2 and saved["launcher"] == "accelerate" and saved["status"] == "succeeded"
@@ -115,9 +148,20 @@ def test_two_cpu_processes_train_one_run_that_survives_a_dead_rank_and_a_killed_
     _assert_tensorboard_has_the_loss(out, steps=STEPS)
 
     # The same run in one process with the same global batch: the curves agree step by step.
-    single = run(TrainInput(data=files["train"], base_model=str(files["model"]), output=tmp_path / "single",
-                            backend="hf", max_steps=STEPS, save_steps=STEPS, lr=1e-2, batch_size=4, grad_accum=1,
-                            max_seq_len=128))
+    single = run(
+        TrainInput(
+            data=files["train"],
+            base_model=str(files["model"]),
+            output=tmp_path / "single",
+            backend="hf",
+            max_steps=STEPS,
+            save_steps=STEPS,
+            lr=1e-2,
+            batch_size=4,
+            grad_accum=1,
+            max_seq_len=128,
+        )
+    )
     assert single.steps == STEPS
     alone = [r["loss"] for r in read_metrics(tmp_path / "single" / "metrics.jsonl")]
     assert alone == pytest.approx([r["loss"] for r in records], rel=LOSS_RTOL)
@@ -133,10 +177,14 @@ def _assert_loads_and_generates(base_dir: Path, adapter_dir: Path) -> None:
     assert any(k.endswith("lora_B.weight") and v.abs().max() > 0 for k, v in adapter.items())  # B starts at zero
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), adapter_dir).eval()
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of Italy?"}],
-                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of Italy?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     with torch.no_grad():
-        new = model.generate(**prompt, max_new_tokens=8, do_sample=False)[0, prompt["input_ids"].shape[1]:]
+        new = model.generate(**prompt, max_new_tokens=8, do_sample=False)[0, prompt["input_ids"].shape[1] :]
     assert len(new) > 0
 
 
@@ -155,8 +203,15 @@ def _assert_tensorboard_has_the_loss(out: Path, *, steps: int) -> None:
 
 
 def test_the_launcher_options_are_checked_before_anything_runs(files, tmp_path: Path) -> None:  # noqa: F811
-    base = ["train", str(files["train"]), "--base-model", str(files["model"]), "--output", str(tmp_path / "run"),
-            "--yes"]
+    base = [
+        "train",
+        str(files["train"]),
+        "--base-model",
+        str(files["model"]),
+        "--output",
+        str(tmp_path / "run"),
+        "--yes",
+    ]
     alone = runner.invoke(app, base + ["--backend", "hf", "--processes", "2"])
     assert alone.exit_code == 2 and "--launcher accelerate" in alone.output
     unsloth = runner.invoke(app, base + ["--backend", "unsloth", "--launcher", "accelerate"])
@@ -167,12 +222,18 @@ def test_the_launcher_options_are_checked_before_anything_runs(files, tmp_path: 
 
 
 @pytest.mark.parametrize("path", ["qlora_70b", "lora_70b"])
-def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str) -> None:
+def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str, tmp_path: Path) -> None:
     from graphs.plan import build_plan
 
-    state = {"recommendation": {"approach": "fine_tune", "fine_tune_path": path, "rationale": "a 70B path"},
-             "decision": {"facts": {"examples": 2000}}, "validation": None, "preset": {}, "data_path": None, "goal": ""}
-    plan = build_plan(state)
+    state = {
+        "recommendation": {"approach": "fine_tune", "fine_tune_path": path, "rationale": "a 70B path"},
+        "decision": {"facts": {"examples": 2000}},
+        "validation": None,
+        "preset": {},
+        "data_path": None,
+        "goal": "",
+    }
+    plan = build_plan(state, embedder=None, chroma_dir=tmp_path / "chroma").as_json()
     train = next(s for s in plan["steps"] if s["step"] == "train")
     gpus = plan["estimate"]["gpus"]
     assert train["inputs"]["launcher"] == "accelerate" and train["inputs"]["backend"] == "hf"
@@ -186,14 +247,19 @@ def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: s
 def test_an_approved_70b_train_step_goes_through_the_launcher(files, tmp_path: Path) -> None:  # noqa: F811
     """The execute step hands a launcher step to `tools.train.launcher` (here refused there, before any process
     starts: the launcher runs the hf backend only); the real 2-process run is the CLI test above."""
-    from graphs import execute
+    from graphs import steps
+    from tests.fakes.plans import plan_with, train_step
     from tools.approval import approve
     from tools.errors import TunewiseError
 
-    inputs = {"backend": "unsloth", "base_model": str(files["model"]), "launcher": "accelerate", "processes": 2}
-    plan = {"steps": [{"step": "train", "cost_usd": 0.0, "runnable": True, "inputs": inputs}], "total_usd": 0.0}
-    state = {"plan": plan, "approval": approve(plan, approved_by="test").model_dump(), "session": "x",
-             "data_path": str(files["train"])}
+    plan = plan_with(train_step(files["model"], backend="unsloth", launcher="accelerate", processes=2))
+    state = {
+        "approval": approve(plan.as_json(), approved_by="test").model_dump(),
+        "session": "x",
+        "data_path": str(files["train"]),
+    }
     with pytest.raises(TunewiseError, match="runs the hf backend"):
-        execute.run_step("train", state, execute.RUNNERS, tmp_path / "session", lambda event: None)
+        steps.run_step(
+            "train", plan, state, steps.RUNNERS, tmp_path / "session", tmp_path / "chroma", lambda event: None
+        )
     assert not (tmp_path / "session" / "train").exists()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from tools.validate import ValidateInput, run
+from tools.dataset.validate import ValidateInput, run
 
 runner = CliRunner()
 
@@ -20,12 +20,31 @@ def chat(user: str, answer: str, system: str | None = "You are Acme's support ag
 
 
 def good_examples(n: int = 12) -> list[dict]:
-    topics = ["password reset", "refund status", "shipping delay", "invoice copy", "login loop", "card declined",
-              "address change", "plan upgrade", "cancel order", "missing parcel", "damaged item", "gift card",
-              "two factor", "email change", "late delivery", "promo code"]
-    return [chat(f"Customer {i} asks about the {topics[i % len(topics)]} on ticket {1000 + i * 7}, opened {i + 2} days ago.",
-                 f"Hello! Here is how to fix the {topics[i % len(topics)]}.\n1. Open Settings.\n2. Follow the steps.\nBest, Acme")
-            for i in range(n)]
+    topics = [
+        "password reset",
+        "refund status",
+        "shipping delay",
+        "invoice copy",
+        "login loop",
+        "card declined",
+        "address change",
+        "plan upgrade",
+        "cancel order",
+        "missing parcel",
+        "damaged item",
+        "gift card",
+        "two factor",
+        "email change",
+        "late delivery",
+        "promo code",
+    ]
+    return [
+        chat(
+            f"Customer {i} asks about the {topics[i % len(topics)]} on ticket {1000 + i * 7}, opened {i + 2} days ago.",
+            f"Hello! Here is how to fix the {topics[i % len(topics)]}.\n1. Open Settings.\n2. Follow the steps.\nBest, Acme",
+        )
+        for i in range(n)
+    ]
 
 
 def write_jsonl(path: Path, records: list) -> Path:
@@ -42,34 +61,66 @@ def codes(result, severity: str = "errors") -> set[str]:
 
 
 BAD_LINES = {
-    "data_type": ['[1, 2, 3]', {"messages": ["not an object"]}],
+    "data_type": ["[1, 2, 3]", {"messages": ["not an object"]}],
     "missing_messages_list": [{"messages": []}, {"messages": "hello"}],
-    "message_missing_key": [{"messages": [{"content": "no role"}, {"role": "assistant", "content": "x"}]},
-                            {"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}],
-    "message_unrecognized_key": [{"messages": [{"role": "user", "content": "hi", "mood": "happy"}, {"role": "assistant", "content": "x"}]}],
+    "message_missing_key": [
+        {"messages": [{"content": "no role"}, {"role": "assistant", "content": "x"}]},
+        {"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]},
+    ],
+    "message_unrecognized_key": [
+        {"messages": [{"role": "user", "content": "hi", "mood": "happy"}, {"role": "assistant", "content": "x"}]}
+    ],
     "unrecognized_role": [{"messages": [{"role": "customer", "content": "hi"}, {"role": "assistant", "content": "x"}]}],
-    "missing_content": [{"messages": [{"role": "user", "content": None}, {"role": "assistant", "content": "x"}]},
-                        {"messages": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "x"}]}],
+    "missing_content": [
+        {"messages": [{"role": "user", "content": None}, {"role": "assistant", "content": "x"}]},
+        {"messages": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "x"}]},
+    ],
     "example_missing_assistant_message": [{"messages": [{"role": "user", "content": "hi"}]}],
-    "invalid_json": ['{"messages": [', 'not json at all'],
-    "invalid_weight": [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": 2}]},
-                       {"messages": [{"role": "user", "content": "hi", "weight": 1}, {"role": "assistant", "content": "x"}]}],
+    "invalid_json": ['{"messages": [', "not json at all"],
+    "invalid_weight": [
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": 2}]},
+        {"messages": [{"role": "user", "content": "hi", "weight": 1}, {"role": "assistant", "content": "x"}]},
+    ],
     "tool_call_mismatch": [
-        {"messages": [{"role": "user", "content": "weather?"},
-                      {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
-                      {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
-                      {"role": "assistant", "content": "Sunny."}]},
-        {"messages": [{"role": "user", "content": "weather?"},
-                      {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{not json"}}]},
-                      {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
-                      {"role": "assistant", "content": "Sunny."}]},
+        {
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+                {"role": "assistant", "content": "Sunny."},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{not json"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+                {"role": "assistant", "content": "Sunny."},
+            ]
+        },
     ],
     "special_token": [chat("hi <|endoftext|> there", "ok"), chat("hi", "answer <|im_start|>")],
-    "secret": [chat("my key is sk-proj-abcdefghijklmnopqrstuvwxyz123456", "thanks"),
-               chat("AKIAIOSFODNN7EXAMPLE is our key", "noted"),
-               chat("token ghp_" + "a1B2" * 9 + " works", "ok"), chat("github_pat_" + "x" * 30, "ok"),
-               chat("slack xoxb-123456789012-abcdef", "ok"), chat("maps AIza" + "Sy0-_" * 7, "ok"),
-               chat("-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "ok")],
+    "secret": [
+        chat("my key is sk-proj-abcdefghijklmnopqrstuvwxyz123456", "thanks"),
+        chat("AKIAIOSFODNN7EXAMPLE is our key", "noted"),
+        chat("token ghp_" + "a1B2" * 9 + " works", "ok"),
+        chat("github_pat_" + "x" * 30, "ok"),
+        chat("slack xoxb-123456789012-abcdef", "ok"),
+        chat("maps AIza" + "Sy0-_" * 7, "ok"),
+        chat("-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "ok"),
+    ],
 }
 
 
@@ -121,8 +172,14 @@ def test_token_counts_match_the_cookbook_formula(tmp_path: Path) -> None:
 
 
 def test_weight_zero_assistant_turns_are_not_trained(tmp_path: Path) -> None:
-    ex = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "bad answer", "weight": 0},
-                       {"role": "user", "content": "again"}, {"role": "assistant", "content": "good answer", "weight": 1}]}
+    ex = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "bad answer", "weight": 0},
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "good answer", "weight": 1},
+        ]
+    }
     r = validate(write_jsonl(tmp_path / "d.jsonl", [ex] * 1 + good_examples(11)))
     r0 = validate(write_jsonl(tmp_path / "e.jsonl", good_examples(11)))
     from tools.tokens import get_encoding
@@ -131,11 +188,31 @@ def test_weight_zero_assistant_turns_are_not_trained(tmp_path: Path) -> None:
 
 
 FORMATS = {
-    "preference": [{"input": {"messages": [{"role": "user", "content": f"Question {i} about item {i * 13}?"}]},
-                    "preferred_output": [{"role": "assistant", "content": f"Clear answer {i}."}],
-                    "non_preferred_output": [{"role": "assistant", "content": f"Vague answer {i}."}]} for i in range(12)],
-    "alpaca": [{"instruction": f"Summarise ticket {i * 31}", "input": f"Customer wrote about order {i}.", "output": f"Order {i} issue."} for i in range(12)],
-    "sharegpt": [{"conversations": [{"from": "human", "value": f"Where is parcel {i * 17}?"}, {"from": "gpt", "value": f"Parcel {i} is on its way."}]} for i in range(12)],
+    "preference": [
+        {
+            "input": {"messages": [{"role": "user", "content": f"Question {i} about item {i * 13}?"}]},
+            "preferred_output": [{"role": "assistant", "content": f"Clear answer {i}."}],
+            "non_preferred_output": [{"role": "assistant", "content": f"Vague answer {i}."}],
+        }
+        for i in range(12)
+    ],
+    "alpaca": [
+        {
+            "instruction": f"Summarise ticket {i * 31}",
+            "input": f"Customer wrote about order {i}.",
+            "output": f"Order {i} issue.",
+        }
+        for i in range(12)
+    ],
+    "sharegpt": [
+        {
+            "conversations": [
+                {"from": "human", "value": f"Where is parcel {i * 17}?"},
+                {"from": "gpt", "value": f"Parcel {i} is on its way."},
+            ]
+        }
+        for i in range(12)
+    ],
     "chat": good_examples(12),
 }
 
@@ -151,7 +228,10 @@ def test_each_format_is_detected_and_valid(tmp_path: Path, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["alpaca", "sharegpt"])
 def test_json_array_files_report_element_lines(tmp_path: Path, fmt: str) -> None:
     records = FORMATS[fmt][:]
-    records.insert(3, {"instruction": "x"} if fmt == "alpaca" else {"conversations": [{"from": "human", "value": "only a question"}]})
+    records.insert(
+        3,
+        {"instruction": "x"} if fmt == "alpaca" else {"conversations": [{"from": "human", "value": "only a question"}]},
+    )
     path = tmp_path / "d.json"
     path.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")
     result = validate(path)
@@ -168,12 +248,17 @@ def test_format_mismatch_and_forced_format(tmp_path: Path) -> None:
 
 def test_quality_warnings(tmp_path: Path) -> None:
     base = good_examples(14)
-    story = ("Hello, I ordered the blue standing desk last Tuesday and the tracking page has said label created ever since. "
-             "My team moves into the new office on Monday and I need it assembled by then. Can you tell me where it is?")
+    story = (
+        "Hello, I ordered the blue standing desk last Tuesday and the tracking page has said label created ever since. "
+        "My team moves into the new office on Monday and I need it assembled by then. Can you tell me where it is?"
+    )
     base[1] = chat(story, base[1]["messages"][-1]["content"])
     near = chat(story.replace("last Tuesday", "last Wednesday"), base[1]["messages"][-1]["content"] + " Thanks!")
     conflict = chat(base[2]["messages"][1]["content"], "A completely different answer in prose.")
-    prose = [chat(f"Different question number {i} about widgets and gadgets?", f"Plain prose answer {i} without steps.") for i in range(4)]
+    prose = [
+        chat(f"Different question number {i} about widgets and gadgets?", f"Plain prose answer {i} without steps.")
+        for i in range(4)
+    ]
     pii = chat("Reach me at jane.doe@example.com or +1 (415) 555-0100, card 4111 1111 1111 1111", "Thanks")
     path = write_jsonl(tmp_path / "d.jsonl", base + [base[0], near, conflict, pii] + prose)
     result = validate(path)
@@ -189,7 +274,9 @@ def test_quality_warnings(tmp_path: Path) -> None:
 
 def test_duplicates_ignore_case_and_whitespace(tmp_path: Path) -> None:
     base = good_examples(12)
-    twin = chat("  " + base[3]["messages"][1]["content"].upper().replace(" ", "\n  "), base[3]["messages"][2]["content"].lower())
+    twin = chat(
+        "  " + base[3]["messages"][1]["content"].upper().replace(" ", "\n  "), base[3]["messages"][2]["content"].lower()
+    )
     result = validate(write_jsonl(tmp_path / "d.jsonl", base + [twin]))
     assert [(w.line, w.code) for w in result.warnings if w.code == "duplicate"] == [(13, "duplicate")]
 
@@ -225,10 +312,16 @@ def test_repeated_long_system_prompt_is_flagged_with_its_cost(tmp_path: Path) ->
     assert "12 examples" in msg and "$" in msg
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"\n\n\n", b"\x00\xff\xfe binary junk \x80\x81\n" * 3, b"\xef\xbb\xbf" + json.dumps(good_examples(1)[0]).encode() + b"\r\n",
-    b'{"messages": [{"role": "user", "content": "\xe9t\xe9"}, {"role": "assistant", "content": "x"}]}\n',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\n\n\n",
+        b"\x00\xff\xfe binary junk \x80\x81\n" * 3,
+        b"\xef\xbb\xbf" + json.dumps(good_examples(1)[0]).encode() + b"\r\n",
+        b'{"messages": [{"role": "user", "content": "\xe9t\xe9"}, {"role": "assistant", "content": "x"}]}\n',
+    ],
+)
 def test_odd_files_end_in_a_report_not_a_crash(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "odd.jsonl"
     path.write_bytes(content)
@@ -275,13 +368,27 @@ def test_cli_json_shape_and_exit_codes(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["validate", str(write_jsonl(tmp_path / "ok.jsonl", good_examples(12))), "--json"])
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.stdout)
-    for key in ("path", "format", "model", "examples", "valid_examples", "errors", "warnings", "tokens", "estimated_training_cost_usd"):
+    for key in (
+        "path",
+        "format",
+        "model",
+        "examples",
+        "valid_examples",
+        "errors",
+        "warnings",
+        "tokens",
+        "estimated_training_cost_usd",
+    ):
         assert key in report
     assert set(report["tokens"]) >= {"total", "trained", "per_example"}
     assert set(report["tokens"]["per_example"]) == {"min", "mean", "p50", "p95", "max"}
-    bad = runner.invoke(app, ["validate", str(write_jsonl(tmp_path / "bad.jsonl", good_examples(12) + ["{oops"])), "--json"])
+    bad = runner.invoke(
+        app, ["validate", str(write_jsonl(tmp_path / "bad.jsonl", good_examples(12) + ["{oops"])), "--json"]
+    )
     assert bad.exit_code == 1
-    assert json.loads(bad.stdout)["errors"] == [{"line": 13, "code": "invalid_json", "message": json.loads(bad.stdout)["errors"][0]["message"]}]
+    assert json.loads(bad.stdout)["errors"] == [
+        {"line": 13, "code": "invalid_json", "message": json.loads(bad.stdout)["errors"][0]["message"]}
+    ]
     human = runner.invoke(app, ["validate", str(tmp_path / "bad.jsonl")])
     assert "invalid_json" in human.stdout and "13" in human.stdout
 
@@ -299,14 +406,34 @@ def test_a_pipe_is_validated_whole_and_split_refuses_it_in_one_line(tmp_path: Pa
 
     path = write_jsonl(tmp_path / "d.jsonl", good_examples(30))
     data = path.read_bytes()
-    got = subprocess.run([sys.executable, "-m", "agent.cli", "validate", "/dev/stdin", "--json"], input=data,
-                         capture_output=True, timeout=120)
+    got = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "validate", "/dev/stdin", "--json"],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
     assert got.returncode == 0, got.stderr
     report = json.loads(got.stdout)
     assert report["path"] == "/dev/stdin" and report["valid_examples"] == 30 and not report["errors"]
-    refused = subprocess.run([sys.executable, "-m", "agent.cli", "split", "/dev/stdin", "--eval", "5", "--out",
-                              str(tmp_path / "out")], input=data, capture_output=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "split", "/dev/stdin", "--eval", "5", "--out", str(tmp_path / "out")],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
     assert refused.returncode != 0 and b"Traceback" not in refused.stderr
     assert b"not a regular file" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     device = runner.invoke(app, ["validate", "/dev/zero"])  # endless: refused, not copied until the disk is full
     assert device.exit_code == 1 and "neither a regular file nor a pipe" in device.stderr
+
+
+def test_a_number_too_long_to_read_is_an_error_on_its_line(tmp_path: Path) -> None:
+    """json refuses integers over 4,300 digits with a plain ValueError: one error line, not a crash."""
+    huge = (
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "n": '
+        + "9" * 5000
+        + "}"
+    )
+    result = validate(write_jsonl(tmp_path / "d.jsonl", good_examples(11) + [huge] + good_examples(2)))
+    assert [(e.line, e.code) for e in result.errors] == [(12, "invalid_json")]
+    assert "shorten the number" in result.errors[0].message and result.valid_examples == 13

@@ -6,16 +6,25 @@ import itertools
 
 import pytest
 
+from tools.costs.lora_params import lora_trainable_params, resolve_base_model
+from tools.costs.vram import GIB, max_batch_size, serving_gib, training_vram
 from tools.errors import TunewiseError
-from tools.lora_params import lora_trainable_params, resolve_base_model
-from tools.vram import GIB, max_batch_size, serving_gib, training_vram
 
 
 def _vram(name="Llama-3.1-8B", r=16, seq=2048, batch=2, quant="4bit", method="lora", checkpointing=True, optim=8):
     arch = resolve_base_model(name)
     trainable = arch.total_params if method == "full" else lora_trainable_params(arch, r)
-    return training_vram(arch, trainable_params=trainable, quant=quant, method=method, seq_len=seq, batch_size=batch,
-                         gradient_checkpointing=checkpointing, optim_bits=optim, lora_r=r).total_gib
+    return training_vram(
+        arch,
+        trainable_params=trainable,
+        quant=quant,
+        method=method,
+        seq_len=seq,
+        batch_size=batch,
+        gradient_checkpointing=checkpointing,
+        optim_bits=optim,
+        lora_r=r,
+    ).total_gib
 
 
 SETTINGS = list(itertools.product(["4bit", "16bit"], [True, False], [8, 32]))
@@ -23,13 +32,18 @@ SETTINGS = list(itertools.product(["4bit", "16bit"], [True, False], [8, 32]))
 
 @pytest.mark.parametrize("quant,checkpointing,optim", SETTINGS)
 def test_more_rank_never_costs_less(quant, checkpointing, optim):
-    totals = [_vram(r=r, quant=quant, checkpointing=checkpointing, optim=optim) for r in (1, 2, 4, 8, 16, 32, 64, 128, 256)]
+    totals = [
+        _vram(r=r, quant=quant, checkpointing=checkpointing, optim=optim) for r in (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    ]
     assert totals == sorted(totals) and totals[0] < totals[-1]
 
 
 @pytest.mark.parametrize("quant,checkpointing,optim", SETTINGS)
 def test_longer_sequences_never_cost_less(quant, checkpointing, optim):
-    totals = [_vram(seq=s, quant=quant, checkpointing=checkpointing, optim=optim) for s in (16, 128, 512, 1024, 2048, 4096, 8192, 32768)]
+    totals = [
+        _vram(seq=s, quant=quant, checkpointing=checkpointing, optim=optim)
+        for s in (16, 128, 512, 1024, 2048, 4096, 8192, 32768)
+    ]
     assert totals == sorted(totals) and totals[0] < totals[-1]
 
 
@@ -59,7 +73,9 @@ def test_weight_bytes():
     # NF4 with double quantisation: 4.127 bits per decoder-layer weight; embeddings and lm_head stay bf16.
     quantised = arch.num_hidden_layers * 218_103_808
     four = training_vram(arch, trainable_params=0, quant="4bit")
-    assert four.weights_gib == round((quantised * (4 + 8 / 64 + 32 / 16384) / 8 + (arch.total_params - quantised) * 2) / GIB, 3)
+    assert four.weights_gib == round(
+        (quantised * (4 + 8 / 64 + 32 / 16384) / 8 + (arch.total_params - quantised) * 2) / GIB, 3
+    )
 
 
 # Unsloth's requirements page (unsloth.ai/docs/.../unsloth-requirements): "absolute minimum" QLoRA VRAM,
@@ -107,5 +123,6 @@ def test_the_hf_backends_qlora_holds_unquantised_weights_in_fp32():
     upcast = training_vram(arch, trainable_params=0, quant="4bit", upcast_unquantized=True)
     assert round(upcast.weights_gib - plain.weights_gib, 2) == round((arch.total_params - quantised) * 2 / GIB, 2)
     assert 1.8 < upcast.weights_gib - plain.weights_gib < 2.2  # about 2 GB on Llama-3-8B, as the issue says
-    assert training_vram(arch, trainable_params=0, quant="16bit", upcast_unquantized=True) \
-        == training_vram(arch, trainable_params=0, quant="16bit")  # nothing is prepared for k-bit there
+    assert training_vram(arch, trainable_params=0, quant="16bit", upcast_unquantized=True) == training_vram(
+        arch, trainable_params=0, quant="16bit"
+    )  # nothing is prepared for k-bit there

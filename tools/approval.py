@@ -22,6 +22,8 @@ COST_TOLERANCE = 0.10
 
 
 class Approval(BaseModel):
+    """A recorded approval: the plan's hash and total, when (UTC ISO time, seconds) and by whom."""
+
     model_config = ConfigDict(frozen=True)
     plan_hash: str
     total_usd: float
@@ -30,12 +32,13 @@ class Approval(BaseModel):
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
-    """A stable hash of a plan: canonical JSON, so key order and whitespace do not matter."""
+    """Return a stable hash of a plan (hex SHA-256 of canonical JSON), so key order and whitespace do not matter."""
     canonical = json.dumps(plan, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def approve(plan: dict[str, Any], *, approved_by: str) -> Approval:
+    """Record an approval of `plan` now (UTC), covering its `total_usd` (0 when it has none)."""
     return Approval(
         plan_hash=plan_hash(plan),
         total_usd=float(plan.get("total_usd", 0.0)),
@@ -47,11 +50,15 @@ def approve(plan: dict[str, Any], *, approved_by: str) -> Approval:
 def check(plan: dict[str, Any], approval: Approval | None, *, step: str, cost_usd: float) -> None:
     """Raise unless `approval` matches `plan` and the plan priced `step` at no less than `cost_usd` (within tolerance)."""
     if approval is None:
-        raise TunewiseError(f"step '{step}' spends money or GPU time and the plan is not approved",
-                            hint="approve the plan (tunewise plan/resume --approve), or pass --yes to a single command")
+        raise TunewiseError(
+            f"step '{step}' spends money or GPU time and the plan is not approved",
+            hint="approve the plan (tunewise plan/resume --approve), or pass --yes to a single command",
+        )
     if approval.plan_hash != plan_hash(plan):
-        raise TunewiseError(f"the approval does not match this plan (step '{step}')",
-                            hint="the plan changed after it was approved; review and approve it again")
+        raise TunewiseError(
+            f"the approval does not match this plan (step '{step}')",
+            hint="the plan changed after it was approved; review and approve it again",
+        )
     priced = [s for s in plan.get("steps", []) if s.get("step") == step]
     if not priced:
         raise TunewiseError(f"the approved plan has no '{step}' step", hint="re-plan with this step and approve it")
@@ -64,7 +71,7 @@ def check(plan: dict[str, Any], approval: Approval | None, *, step: str, cost_us
 
 
 def check_plan_file(path: str | Path, *, step: str, cost_usd: float) -> None:
-    """`--plan FILE` for the spending commands: read an approved plan file and check the step against it."""
+    """Check a step against an approved plan file: `--plan FILE` of the spending commands."""
     p = Path(path)
     try:
         data = json.loads(p.read_text("utf-8"))

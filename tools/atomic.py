@@ -30,11 +30,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `path` all-or-nothing."""
     with atomic_open(path) as fh:
         fh.write(text)
 
 
 def write_json(path: str | os.PathLike[str], obj: object) -> None:
+    """Write `obj` to `path` all-or-nothing as indented JSON with a final newline; unknown types become str()."""
     with atomic_open(path) as fh:
         json.dump(obj, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")

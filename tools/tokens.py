@@ -12,8 +12,12 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # tiktoken downloads an encoding on first use; a blackholed network would hang it forever.
 _LOAD_TIMEOUT_S = 30.0
@@ -21,7 +25,7 @@ _SPEC_KEYS = {"name", "pat_str", "mergeable_ranks", "special_tokens"}
 
 
 def cache_dir() -> Path:
-    """$TUNEWISE_CACHE_DIR, else $XDG_CACHE_HOME/tunewise, else ~/.cache/tunewise."""
+    """Return $TUNEWISE_CACHE_DIR, else $XDG_CACHE_HOME/tunewise, else ~/.cache/tunewise."""
     explicit = os.environ.get("TUNEWISE_CACHE_DIR")
     if explicit:
         return Path(explicit)
@@ -34,7 +38,10 @@ def _spec_file(name: str) -> Path:
     return cache_dir() / "tiktoken" / f"{name}-{tiktoken.__version__}.marshal"
 
 
-def _load(name: str):
+def _load(name: str) -> tiktoken.Encoding:
+    """Build the encoding from its marshal cache, else from tiktoken's constructor (and write the cache); a plugin's
+    encoding is left to tiktoken's own loading, uncached.
+    """
     import tiktoken
 
     path = _spec_file(name)
@@ -64,7 +71,7 @@ def _load(name: str):
 
 
 @lru_cache(maxsize=4)
-def get_encoding(name: str):
+def get_encoding(name: str) -> tiktoken.Encoding:
     """Return the tiktoken encoding `name`, or raise a TunewiseError saying how to provide it."""
     box: dict[str, object] = {}
 
@@ -78,8 +85,10 @@ def get_encoding(name: str):
     worker.start()
     worker.join(_LOAD_TIMEOUT_S)
     if "enc" in box:
-        return box["enc"]
-    reason = "timed out downloading it" if worker.is_alive() else f"{type(box['err']).__name__}: {str(box['err'])[:120]}"
+        return cast("tiktoken.Encoding", box["enc"])  # set only from _load's result
+    reason = (
+        "timed out downloading it" if worker.is_alive() else f"{type(box['err']).__name__}: {str(box['err'])[:120]}"
+    )
     cache = os.environ.get("TIKTOKEN_CACHE_DIR", "(TIKTOKEN_CACHE_DIR not set)")
     raise TunewiseError(
         f"cannot load the tiktoken encoding '{name}' ({reason})",

@@ -13,18 +13,29 @@ ANSWER_LINES = 12  # the rest is in served.json
 
 
 def demo(
-    quick: Annotated[bool, typer.Option("--quick", help="Fewer training steps and eval examples: about 3 minutes on 2 CPU cores.")] = False,
-    workdir: Annotated[Path, typer.Option(help="Folder for everything the demo writes; a second run there resumes.")] = Path("tunewise-demo"),
-    base_model: Annotated[Optional[str], typer.Option(help="A real base model (folder or cached Hub name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct); default: a smoke-test model built here.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="No progress; print the stage record (demo.json) as one JSON object.")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Fewer training steps and eval examples: about 3 minutes on 2 CPU cores.")
+    ] = False,
+    workdir: Annotated[
+        Path, typer.Option(help="Folder for everything the demo writes; a second run there resumes.")
+    ] = Path("tunewise-demo"),
+    base_model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A real base model (folder or cached Hub name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct); default: a smoke-test model built here."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="No progress; print the stage record (demo.json) as one JSON object.")
+    ] = False,
 ) -> None:
     """Validate, plan (the agent, approved by the demo), index, train a LoRA, evaluate, deploy and serve: offline, on examples/."""
     import json
     import os
 
     from agent.console import print_json
-    from graphs.demo import run
-    from tools.demo import DemoOptions
+    from agent.demo.driver import run
+    from agent.demo.record import DemoOptions
 
     folder = workdir.expanduser().resolve()
     # The demo's sessions, runs and index live inside its folder, so it never touches the user's own .tunewise.
@@ -90,9 +101,16 @@ class _View:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         # transient: the live bar gives way to the stage's plain line when it ends
-        progress = Progress(TextColumn("[cyan]…[/]"), TextColumn("[bold]{task.description:<8}[/]"),
-                            BarColumn(bar_width=20), TextColumn("{task.fields[count]:>7}"), TimeElapsedColumn(),
-                            TextColumn("{task.fields[what]}"), console=self.console, transient=True)
+        progress = Progress(
+            TextColumn("[cyan]…[/]"),
+            TextColumn("[bold]{task.description:<8}[/]"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[count]:>7}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[what]}"),
+            console=self.console,
+            transient=True,
+        )
         task = progress.add_task(stage, total=None, count="", what=what)
         progress.start()
         self.bar = (progress, task)
@@ -100,8 +118,11 @@ class _View:
     def _line(self, status: str, stage: str, count: str, when: str, event: dict) -> None:
         summary = _short(event.get("summary") or event.get("message") or "", 300)
         bar = "[green]" + "━" * 20 + "[/]" if status == "done" else "[yellow]" + "╌" * 20 + "[/]"
-        self.console.print(f"{ICONS.get(status, '✓')} [bold]{stage:<8}[/] {bar} {count:>7} {when:>8}  {summary}",
-                           highlight=False, soft_wrap=True)
+        self.console.print(
+            f"{ICONS.get(status, '✓')} [bold]{stage:<8}[/] {bar} {count:>7} {when:>8}  {summary}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def close(self) -> None:
         if self.bar:
@@ -125,13 +146,22 @@ def _finish(record: dict, folder: Path, seconds: float) -> None:
     if served.get("answer") is not None:
         say("\nserved answer (through `tunewise serve` and the openai client):")
         lines = [line for line in served["answer"].strip().splitlines() if line.strip()]
-        say("  " + "\n  ".join(lines[:ANSWER_LINES]) + (f"\n  … ({len(lines) - ANSWER_LINES} more lines in "
-            f"{served['path']})" if len(lines) > ANSWER_LINES else ""))
+        say(
+            "  "
+            + "\n  ".join(lines[:ANSWER_LINES])
+            + (
+                f"\n  … ({len(lines) - ANSWER_LINES} more lines in {served['path']})"
+                if len(lines) > ANSWER_LINES
+                else ""
+            )
+        )
         for i, source in enumerate(served.get("sources", []), 1):
             say(f"  [{i}] {source['source']}#{source['chunk']}  score {source['score']}")
     if (stages.get("model") or {}).get("smoke_test"):
-        say("note: the base model is a SMOKE-TEST model with random weights; its text and scores test the pipeline, "
-            "not quality. Pass --base-model for a real one.")
+        say(
+            "note: the base model is a SMOKE-TEST model with random weights; its text and scores test the pipeline, "
+            "not quality. Pass --base-model for a real one."
+        )
     say(f"\nreport: {(stages.get('report') or {}).get('path')}")
     if (stages.get("deploy") or {}).get("path"):
         say(f"serve it again: tunewise serve {stages['deploy']['path']}")
@@ -139,4 +169,5 @@ def _finish(record: dict, folder: Path, seconds: float) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise demo` to `app`."""
     app.command("demo")(demo)

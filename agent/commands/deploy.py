@@ -9,23 +9,33 @@ import typer
 
 
 def deploy(
-    model: Annotated[str, typer.Option(help="Model spec as for `tunewise eval`: hf:BASE+adapter:RUN, hf:FOLDER, openai:MODEL[@URL].")],
+    model: Annotated[
+        str, typer.Option(help="Model spec as for `tunewise eval`: hf:BASE+adapter:RUN, hf:FOLDER, openai:MODEL[@URL].")
+    ],
     collection: Annotated[str, typer.Option(help="Collection built by `tunewise index` that answers are grounded in.")],
     db: Annotated[Optional[Path], typer.Option(help="Local Chroma folder [default: $TUNEWISE_HOME/chroma].")] = None,
-    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
-    system_prompt_file: Annotated[Optional[Path], typer.Option(help="Text file with the system prompt every request starts with.")] = None,
+    chroma_url: Annotated[
+        Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")
+    ] = None,
+    system_prompt_file: Annotated[
+        Optional[Path], typer.Option(help="Text file with the system prompt every request starts with.")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages retrieved per request.")] = 4,
     mode: Annotated[str, typer.Option(help="Retrieval: hybrid (dense + BM25 keywords), dense or lexical.")] = "hybrid",
-    out: Annotated[Optional[Path], typer.Option(help="Deployment folder [default: $TUNEWISE_HOME/deployments/COLLECTION].")] = None,
-    merge: Annotated[bool, typer.Option("--merge", help="Fold the LoRA adapter into a 16-bit copy of the base model.")] = False,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Deployment folder [default: $TUNEWISE_HOME/deployments/COLLECTION].")
+    ] = None,
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Fold the LoRA adapter into a 16-bit copy of the base model.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
 ) -> None:
     """Write a deployment folder: model + adapter (or merged), collection, k, system prompt, Modelfile, vLLM command."""
-    from agent.clients import get_chroma_client
     from agent.console import console, err_console, print_json
-    from agent.settings import get_settings
-    from tools.deploy import DeployInput, run
-    from tools.search import check_collection_name
+    from tools.clients import get_chroma_client
+    from tools.deploy.deploy import DeployInput, run
+    from tools.rag.search import check_collection_name
+    from tools.settings import get_settings
 
     check_collection_name(collection)
     if mode not in ("hybrid", "dense", "lexical"):
@@ -36,9 +46,17 @@ def deploy(
     if chroma_url is None and db is None:
         db = settings.chroma_dir
     client = get_chroma_client(db, chroma_url)
-    inp = DeployInput(model=model, collection=collection, db=None if chroma_url else db, chroma_url=chroma_url,
-                      system_prompt_file=system_prompt_file, k=k, merge=merge, mode=mode,
-                      out=out if out is not None else settings.home / "deployments" / collection)
+    inp = DeployInput(
+        model=model,
+        collection=collection,
+        db=None if chroma_url else db,
+        chroma_url=chroma_url,
+        system_prompt_file=system_prompt_file,
+        k=k,
+        merge=merge,
+        mode=mode,
+        out=out if out is not None else settings.home / "deployments" / collection,
+    )
     status = None if json_out else (lambda message: err_console.print(message, markup=False, soft_wrap=True))
     result = run(inp, client=client, on_status=status)
     if json_out:
@@ -50,8 +68,10 @@ def deploy(
     say(f"  retrieval  {result.collection} ({result.chunks} passages, {result.embedder}), k={result.k}, {mode}")
     if result.budget:
         b = result.budget
-        say(f"  context    {b.window} tokens; a typical request with k={b.k} passages of up to {b.passage_tokens} tokens "
-            f"needs {b.needed}" + ("" if b.fits_k >= b.k else f" (fits {b.fits_k}: lower-ranked passages are dropped)"))
+        say(
+            f"  context    {b.window} tokens; a typical request with k={b.k} passages of up to {b.passage_tokens} tokens "
+            f"needs {b.needed}" + ("" if b.fits_k >= b.k else f" (fits {b.fits_k}: lower-ranked passages are dropped)")
+        )
     say(f"  hash       {result.content_hash}")
     if result.modelfile:
         say(f"  ollama     ollama create {result.name} -f {result.modelfile}")
@@ -63,4 +83,5 @@ def deploy(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise deploy` to `app`."""
     app.command("deploy")(deploy)

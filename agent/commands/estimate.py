@@ -26,14 +26,28 @@ def _epochs(value: str) -> int | str:
 
 
 def estimate(
-    file: Annotated[Optional[Path], typer.Argument(help="Training file to count tokens from (or give --tokens and --examples).")] = None,
+    file: Annotated[
+        Optional[Path], typer.Argument(help="Training file to count tokens from (or give --tokens and --examples).")
+    ] = None,
     tokens: Annotated[Optional[int], typer.Option(help="Tokens in the training data, without a FILE.")] = None,
     examples: Annotated[Optional[int], typer.Option(help="Examples in the training data, without a FILE.")] = None,
     provider: Annotated[str, typer.Option(help="Fine-tuning paths to price: openai, local or all.")] = "all",
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="OpenAI model(s); repeat or comma-separate. Default: gpt-4.1-mini, gpt-4.1, gpt-4.1-nano.")] = None,
-    base_model: Annotated[Optional[str], typer.Option(help="Open model for local training: catalog name, folder with config.json, or HF-cached repo id.")] = None,
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--model", help="OpenAI model(s); repeat or comma-separate. Default: gpt-4.1-mini, gpt-4.1, gpt-4.1-nano."
+        ),
+    ] = None,
+    base_model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Open model for local training: catalog name, folder with config.json, or HF-cached repo id."
+        ),
+    ] = None,
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
-    target_modules: Annotated[Optional[str], typer.Option(help="Comma list of modules that get adapters (default: all linear).")] = None,
+    target_modules: Annotated[
+        Optional[str], typer.Option(help="Comma list of modules that get adapters (default: all linear).")
+    ] = None,
     quant: Annotated[str, typer.Option(help="Base weights during training: 4bit (QLoRA) or 16bit.")] = "4bit",
     method: Annotated[str, typer.Option(help="lora (adapters) or full (every weight, 16bit).")] = "lora",
     max_seq_len: Annotated[int, typer.Option(help="Longest training sequence.")] = 2048,
@@ -43,32 +57,65 @@ def estimate(
     gpu: Annotated[Optional[str], typer.Option(help="Price one GPU (e.g. H100) instead of the whole catalog.")] = None,
     epochs: Annotated[str, typer.Option(help="'auto' (OpenAI's heuristic) or a number.")] = "auto",
     mfu: Annotated[float, typer.Option(help="Share of peak bf16 FLOP/s training achieves.")] = 0.35,
-    requests_per_month: Annotated[Optional[int], typer.Option(help="Requests a month: prices inference and the break-even.")] = None,
-    prompt_tokens: Annotated[Optional[int], typer.Option(help="Prompt tokens per request today (system prompt + few-shot + input).")] = None,
-    finetuned_prompt_tokens: Annotated[Optional[int], typer.Option(help="Prompt tokens per request once fine-tuned (default: the file's mean prompt).")] = None,
-    output_tokens: Annotated[Optional[int], typer.Option(help="Output tokens per request (default: the file's mean answer).")] = None,
+    requests_per_month: Annotated[
+        Optional[int], typer.Option(help="Requests a month: prices inference and the break-even.")
+    ] = None,
+    prompt_tokens: Annotated[
+        Optional[int], typer.Option(help="Prompt tokens per request today (system prompt + few-shot + input).")
+    ] = None,
+    finetuned_prompt_tokens: Annotated[
+        Optional[int], typer.Option(help="Prompt tokens per request once fine-tuned (default: the file's mean prompt).")
+    ] = None,
+    output_tokens: Annotated[
+        Optional[int], typer.Option(help="Output tokens per request (default: the file's mean answer).")
+    ] = None,
     rag_context_tokens: Annotated[int, typer.Option(help="Retrieved tokens per request on the RAG path.")] = 2000,
-    cached_prompt_fraction: Annotated[float, typer.Option(help="Share of prompt tokens billed at OpenAI's cached price.")] = 0.0,
-    calibrate: Annotated[Optional[Path], typer.Option(help="Run folder of a finished `tunewise train`: use its measured speed.")] = None,
-    prices: Annotated[Optional[Path], typer.Option(help="JSON file layered over the shipped OpenAI and GPU prices.")] = None,
+    cached_prompt_fraction: Annotated[
+        float, typer.Option(help="Share of prompt tokens billed at OpenAI's cached price.")
+    ] = 0.0,
+    calibrate: Annotated[
+        Optional[Path], typer.Option(help="Run folder of a finished `tunewise train`: use its measured speed.")
+    ] = None,
+    prices: Annotated[
+        Optional[Path], typer.Option(help="JSON file layered over the shipped OpenAI and GPU prices.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
 ) -> None:
     """Price every path side by side: prompting, RAG, OpenAI and local fine-tuning, with VRAM and break-even."""
     from pydantic import ValidationError
 
-    from agent.settings import get_settings
+    from tools.costs.estimate import EstimateInput, run
     from tools.errors import TunewiseError
-    from tools.estimate import EstimateInput, run
+    from tools.settings import get_settings
 
     fields = dict(
-        path=str(file) if file else None, tokens=tokens, examples=examples, provider=provider, base_model=base_model,
-        lora_r=lora_r, target_modules=_split([target_modules] if target_modules else None), quant=quant, method=method,
-        max_seq_len=max_seq_len, batch_size=batch_size, gradient_checkpointing=gradient_checkpointing,
-        optim_bits=optim_bits, gpu=gpu, epochs=_epochs(epochs), mfu=mfu, requests_per_month=requests_per_month,
-        prompt_tokens=prompt_tokens, finetuned_prompt_tokens=finetuned_prompt_tokens, output_tokens=output_tokens,
-        rag_context_tokens=rag_context_tokens, cached_prompt_fraction=cached_prompt_fraction,
+        path=str(file) if file else None,
+        tokens=tokens,
+        examples=examples,
+        provider=provider,
+        base_model=base_model,
+        lora_r=lora_r,
+        target_modules=_split([target_modules] if target_modules else None),
+        quant=quant,
+        method=method,
+        max_seq_len=max_seq_len,
+        batch_size=batch_size,
+        gradient_checkpointing=gradient_checkpointing,
+        optim_bits=optim_bits,
+        gpu=gpu,
+        epochs=_epochs(epochs),
+        mfu=mfu,
+        requests_per_month=requests_per_month,
+        prompt_tokens=prompt_tokens,
+        finetuned_prompt_tokens=finetuned_prompt_tokens,
+        output_tokens=output_tokens,
+        rag_context_tokens=rag_context_tokens,
+        cached_prompt_fraction=cached_prompt_fraction,
         calibrate=str(calibrate) if calibrate else None,
-        prices_file=str(prices) if prices else (str(get_settings().prices_file) if get_settings().prices_file else None))
+        prices_file=str(prices)
+        if prices
+        else (str(get_settings().prices_file) if get_settings().prices_file else None),
+    )
     if model:
         fields["models"] = _split(model)
     try:
@@ -97,7 +144,7 @@ def _hours(value: float | None) -> str:
 
 
 def render(result) -> None:
-    """The people view: one row per path, then the LoRA summary and the assumptions."""
+    """Print the people view: one row per path, then the LoRA summary and the assumptions."""
     from rich.table import Table
 
     from agent.console import console
@@ -110,25 +157,46 @@ def render(result) -> None:
         table.add_column(name, justify="right")
     table.add_column("availability")
     for o in result.options:
-        fit = "—" if o.vram_gb is None else (f"[green]{o.vram_gb:.1f}[/] batch≤{o.max_batch_size}" if o.fits
-                                             else f"[red]{o.vram_gb:.1f} too big[/]")
-        even = "—" if o.compared_with is None else ("never" if o.break_even_month is None else f"month {o.break_even_month}")
+        fit = (
+            "—"
+            if o.vram_gb is None
+            else (
+                f"[green]{o.vram_gb:.1f}[/] batch≤{o.max_batch_size}" if o.fits else f"[red]{o.vram_gb:.1f} too big[/]"
+            )
+        )
+        even = (
+            "—"
+            if o.compared_with is None
+            else ("never" if o.break_even_month is None else f"month {o.break_even_month}")
+        )
         colour = {"closing": "yellow", "closed": "red"}.get(o.availability)
-        table.add_row(o.id, _money(o.training_cost_usd), _hours(o.training_hours), fit, _money(o.monthly_inference_usd),
-                      even, f"[{colour}]{o.availability}[/]" if colour else o.availability)
+        table.add_row(
+            o.id,
+            _money(o.training_cost_usd),
+            _hours(o.training_hours),
+            fit,
+            _money(o.monthly_inference_usd),
+            even,
+            f"[{colour}]{o.availability}[/]" if colour else o.availability,
+        )
     console.print(table)
     if result.lora:
         lo = result.lora
         how = "full fine-tuning" if lo.method == "full" else f"LoRA r={lo.lora_r} on {','.join(lo.target_modules)}"
-        console.print(f"{lo.base_model}, {how}: {lo.trainable_params:,} trainable of {lo.total_params:,} parameters "
-                      f"({lo.trainable_percent:.4f}%)")
+        console.print(
+            f"{lo.base_model}, {how}: {lo.trainable_params:,} trainable of {lo.total_params:,} parameters "
+            f"({lo.trainable_percent:.4f}%)"
+        )
     if result.vram:
         v = result.vram
-        console.print(f"VRAM: weights {v.weights_gib} + trainable state {v.trainable_state_gib} + activations "
-                      f"{v.activations_gib} + logits {v.logits_gib} + runtime {v.runtime_gib} = {v.total_gib} GiB")
+        console.print(
+            f"VRAM: weights {v.weights_gib} + trainable state {v.trainable_state_gib} + activations "
+            f"{v.activations_gib} + logits {v.logits_gib} + runtime {v.runtime_gib} = {v.total_gib} GiB"
+        )
     for note in result.notes:
         console.print(f"• {note}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise estimate` to `app`."""
     app.command("estimate")(estimate)

@@ -8,49 +8,90 @@ from typing import Annotated, Optional
 
 import typer
 
-PAID_HOST = "api.openai.com"
-
 
 def eval_command(
     eval_file: Annotated[Path, typer.Option(help="Held-out examples, e.g. the eval.jsonl from `tunewise split`.")],
-    candidate: Annotated[list[str], typer.Option(help="NAME=SPEC; repeat. Specs: hf:PATH, hf:PATH+adapter:RUN, "
-                                                      "openai:MODEL[@URL]; add +prompted and/or +rag.")],
-    train_file: Annotated[Optional[Path], typer.Option(help="Few-shot source for +prompted; checked for overlap with the eval file.")] = None,
+    candidate: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME=SPEC; repeat. Specs: hf:PATH, hf:PATH+adapter:RUN, "
+            "openai:MODEL[@URL]; add +prompted and/or +rag."
+        ),
+    ],
+    train_file: Annotated[
+        Optional[Path], typer.Option(help="Few-shot source for +prompted; checked for overlap with the eval file.")
+    ] = None,
     few_shot: Annotated[int, typer.Option(min=0, max=50, help="Few-shot examples for +prompted candidates.")] = 5,
-    system_prompt_file: Annotated[Optional[Path], typer.Option(help="System prompt for +prompted [default: the data's own].")] = None,
-    collection: Annotated[Optional[str], typer.Option(help="Collection for +rag candidates (built by `tunewise index`).")] = None,
+    system_prompt_file: Annotated[
+        Optional[Path], typer.Option(help="System prompt for +prompted [default: the data's own].")
+    ] = None,
+    collection: Annotated[
+        Optional[str], typer.Option(help="Collection for +rag candidates (built by `tunewise index`).")
+    ] = None,
     schema: Annotated[Optional[Path], typer.Option(help="JSON schema the outputs must satisfy.")] = None,
-    judge: Annotated[Optional[str], typer.Option(help="openai:MODEL grading outputs pairwise against the reference.")] = None,
+    judge: Annotated[
+        Optional[str], typer.Option(help="openai:MODEL grading outputs pairwise against the reference.")
+    ] = None,
     max_examples: Annotated[Optional[int], typer.Option(min=1, help="Only the first N examples.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest reply per example.")] = 256,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="0 = greedy, the same outputs every run.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Few-shot sample, judge order and bootstrap seed.")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Report folder [default: $TUNEWISE_HOME/runs/eval-TIMESTAMP].")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Approve OpenAI API spend (hosted candidates, --judge) without asking.")] = False,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Report folder [default: $TUNEWISE_HOME/runs/eval-TIMESTAMP].")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve OpenAI API spend (hosted candidates, --judge) without asking.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object; no progress display.")] = False,
 ) -> None:
     """Evaluate candidates on held-out examples: which is better, by how much, with bootstrap 95% intervals."""
     import datetime as dt
 
     from agent.console import console, err_console, print_json
-    from agent.settings import get_settings
-    from tools.evaluate import EvalInput, parse_candidates, run
+    from tools.builders import generator_loader, retriever_for
+    from tools.evaluation.evaluate import run
+    from tools.evaluation.schema import EvalInput, paid_models
+    from tools.rag.embedders import get_embedder
+    from tools.settings import get_settings
 
-    specs = parse_candidates(candidate)
     if out is None:
         out = get_settings().runs_dir / f"eval-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    inp = EvalInput(eval_file=eval_file, candidates=candidate, train_file=train_file, few_shot=few_shot,
-                    system_prompt_file=system_prompt_file, collection=collection, schema_path=schema, judge=judge,
-                    max_examples=max_examples, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, out=out)
-    _approve(specs, judge, yes=yes, json_out=json_out)
+    inp = EvalInput(
+        eval_file=eval_file,
+        candidates=candidate,
+        train_file=train_file,
+        few_shot=few_shot,
+        system_prompt_file=system_prompt_file,
+        collection=collection,
+        schema_path=schema,
+        judge=judge,
+        max_examples=max_examples,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        out=out,
+    )
+    _approve(paid_models(inp, env_base_url=os.environ.get("OPENAI_BASE_URL")), yes=yes, json_out=json_out)
+    rag = any(spec.rag for spec in inp.specs.values())
+    clients = {
+        "load": generator_loader(),
+        "retriever": retriever_for(collection, get_settings().chroma_dir) if rag and collection else None,
+        "embedder": get_embedder("local"),
+    }
     if json_out:
-        result = run(inp)
+        result = run(inp, **clients)
         print_json(result.model_dump_json())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -58,38 +99,35 @@ def eval_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        result = run(inp, progress=progress)
+        result = run(inp, progress=progress, **clients)
     _render(result, console)
 
 
-def _paid(specs: dict, judge: str | None) -> list[str]:
-    """The models that bill OpenAI: openai: specs (and the judge) headed for api.openai.com."""
-    from tools.modelspec import parse_spec
-
-    env_url = os.environ.get("OPENAI_BASE_URL") or ""
-    named = [(name, spec) for name, spec in specs.items()] + ([("judge", parse_spec(judge))] if judge else [])
-    return [f"{name} ({spec.model})" for name, spec in named
-            if spec.kind == "openai" and (PAID_HOST in (spec.base_url or env_url) or not (spec.base_url or env_url))]
-
-
-def _approve(specs: dict, judge: str | None, *, yes: bool, json_out: bool) -> None:
-    """Calls to OpenAI itself cost money: they need --yes or a yes at the prompt; local endpoints do not."""
+def _approve(paid: list[str], *, yes: bool, json_out: bool) -> None:
+    """Ask before calls to OpenAI itself, which cost money: they need --yes or a yes at the prompt; local endpoints
+    do not.
+    """
     from agent.console import approve_spend
 
-    paid = _paid(specs, judge)
     if not paid:
         return
     line = f"this evaluation calls the OpenAI API and is billed per token: {', '.join(paid)}"
-    approve_spend(line, question=line + ". Continue?", yes=yes, json_out=json_out,
-                  hint="pass --yes to approve the spend (try --max-examples 20 first)",
-                  declined="not started: approval declined", nothing_spent="nothing was sent and nothing was spent")
+    approve_spend(
+        line,
+        question=line + ". Continue?",
+        yes=yes,
+        json_out=json_out,
+        hint="pass --yes to approve the spend (try --max-examples 20 first)",
+        declined="not started: approval declined",
+        nothing_spent="nothing was sent and nothing was spent",
+    )
 
 
 def _render(result, console) -> None:
     from rich.table import Table
 
-    from tools.eval_report import cell
-    from tools.metrics_eval import METRICS
+    from tools.evaluation.metrics import METRICS
+    from tools.evaluation.report import cell
 
     metrics = list(result.candidates[0].metrics)
     table = Table(title=f"{result.candidates[0].n} held-out examples; rates in points, 95% intervals")
@@ -105,4 +143,5 @@ def _render(result, console) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise eval` to `app`."""
     app.command("eval")(eval_command)

@@ -15,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def _client():
-    from agent.clients import get_openai_client
+    from tools.clients import get_openai_client
 
     return get_openai_client(max_retries=0, timeout=60.0)
 
@@ -23,15 +23,18 @@ def _client():
 def _job_id(job: str) -> str:
     """Accept a run folder as well as a job id: its run.json names the job."""
     from tools.errors import TunewiseError
-    from tools.openai_ft import read_record
+    from tools.openai_ft.finetune import read_record
 
     folder = Path(job)
     if not (folder / "run.json").is_file():
         return job
     job_id = read_record(folder).get("job_id")
     if not job_id:
-        raise TunewiseError("this run folder has no OpenAI job yet", path=str(folder / "run.json"),
-                            hint="re-run the train command to create it")
+        raise TunewiseError(
+            "this run folder has no OpenAI job yet",
+            path=str(folder / "run.json"),
+            hint="re-run the train command to create it",
+        )
     return job_id
 
 
@@ -41,9 +44,9 @@ def _when(ts: int | None) -> str:
 
 def _sync_runs(summary) -> None:
     """Keep the run folder that started this job up to date, so run.json tells the truth after --no-wait."""
-    from agent.settings import get_settings
-    from tools.catalog import openai_catalog
-    from tools.openai_ft import read_record, record_job
+    from tools.costs.catalog import openai_catalog
+    from tools.openai_ft.finetune import read_record, record_job
+    from tools.settings import get_settings
 
     for path in get_settings().runs_dir.glob("*/run.json"):
         record = read_record(path.parent)
@@ -58,7 +61,7 @@ def list_jobs(
     json_out: JsonOpt = False,
 ) -> None:
     """List recent fine-tuning jobs, newest first."""
-    from tools import openai_jobs
+    from tools.openai_ft import jobs as openai_jobs
 
     rows = openai_jobs.list_jobs(_client(), limit=limit)
     if json_out:
@@ -81,7 +84,7 @@ def list_jobs(
 @jobs_app.command("show")
 def show(job: JobArg, json_out: JsonOpt = False) -> None:
     """Show a job: status, billed tokens, the fine-tuned model and its checkpoints, or why it failed."""
-    from tools import openai_jobs
+    from tools.openai_ft import jobs as openai_jobs
 
     detail = openai_jobs.show(_client(), _job_id(job))
     _sync_runs(detail.job)
@@ -94,10 +97,18 @@ def show(job: JobArg, json_out: JsonOpt = False) -> None:
 
     j = detail.job
     console.print(f"job {j.id}: {j.status}", markup=False, soft_wrap=True)
-    console.print(f"base model: {j.model}; method: {j.method or 'supervised'}; created {_when(j.created_at)}; "
-                  f"finished {_when(j.finished_at)}", markup=False, soft_wrap=True)
+    console.print(
+        f"base model: {j.model}; method: {j.method or 'supervised'}; created {_when(j.created_at)}; "
+        f"finished {_when(j.finished_at)}",
+        markup=False,
+        soft_wrap=True,
+    )
     if j.hyperparameters:
-        console.print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in j.hyperparameters.items()), markup=False, soft_wrap=True)
+        console.print(
+            "hyperparameters: " + ", ".join(f"{k}={v}" for k, v in j.hyperparameters.items()),
+            markup=False,
+            soft_wrap=True,
+        )
     if j.fine_tuned_model:
         console.print(f"fine-tuned model: {j.fine_tuned_model}", markup=False, soft_wrap=True)
     if j.trained_tokens is not None:
@@ -109,8 +120,11 @@ def show(job: JobArg, json_out: JsonOpt = False) -> None:
     if detail.checkpoints:  # plain lines, not a table: the model names must stay whole to be copied
         console.print("checkpoints (newest first):", markup=False, soft_wrap=True)
         for c in detail.checkpoints:
-            console.print(f"  step {c.step:<6} {c.model}  train loss {_loss(c.train_loss)}, valid loss "
-                          f"{_loss(c.valid_loss)}", markup=False, soft_wrap=True)
+            console.print(
+                f"  step {c.step:<6} {c.model}  train loss {_loss(c.train_loss)}, valid loss {_loss(c.valid_loss)}",
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 def _loss(value: float | None) -> str:
@@ -124,7 +138,7 @@ def events(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a job's events, oldest first: state changes and each step's train and valid loss."""
-    from tools import openai_jobs
+    from tools.openai_ft import jobs as openai_jobs
 
     rows = openai_jobs.events(_client(), _job_id(job), limit=limit)
     if json_out:
@@ -141,7 +155,7 @@ def events(
 @jobs_app.command("cancel")
 def cancel(job: JobArg, json_out: JsonOpt = False) -> None:
     """Cancel a job that has not finished yet."""
-    from tools import openai_jobs
+    from tools.openai_ft import jobs as openai_jobs
 
     summary = openai_jobs.cancel(_client(), _job_id(job))
     _sync_runs(summary)
@@ -156,4 +170,5 @@ def cancel(job: JobArg, json_out: JsonOpt = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `tunewise jobs` group (list, show, events, cancel) to `app`."""
     app.add_typer(jobs_app, name="jobs")

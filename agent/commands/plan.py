@@ -1,5 +1,6 @@
 """`tunewise plan`, `tunewise sessions`, `tunewise resume`: the agent's conversation, its sessions, and picking
-a session up again (answer, approve, reject, or continue an execution that was killed)."""
+a session up again (answer, approve, reject, or continue an execution that was killed).
+"""
 
 from __future__ import annotations
 
@@ -14,23 +15,46 @@ LLM_MODES = ("auto", "offline", "llm")
 
 
 def register(app: typer.Typer) -> None:
+    """Add `plan`, `sessions` and `resume` to the CLI."""
     app.command("plan")(plan)
     app.command("sessions")(sessions)
     app.command("resume")(resume)
 
 
 def plan(
-    goal_arg: Annotated[Optional[str], typer.Argument(metavar="GOAL", help="What you want the model to do, in plain words.")] = None,
+    goal_arg: Annotated[
+        Optional[str], typer.Argument(metavar="GOAL", help="What you want the model to do, in plain words.")
+    ] = None,
     goal: Annotated[Optional[str], typer.Option("--goal", help="The goal, as an option (for scripts).")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="Training examples (JSONL): validated and counted for step 3.")] = None,
+    data: Annotated[
+        Optional[Path], typer.Option(help="Training examples (JSONL): validated and counted for step 3.")
+    ] = None,
     docs: Annotated[Optional[Path], typer.Option(help="Documents the model should answer from (for RAG).")] = None,
     budget: Annotated[Optional[float], typer.Option(help="Refuse plans that cost more than this many USD.")] = None,
-    answer: Annotated[Optional[list[str]], typer.Option("--answer", help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model; run settings: max_steps, lr, gradient_checkpointing, eval_examples, max_new_tokens.")] = None,
-    approve: Annotated[bool, typer.Option("--approve", help="Approve the costed plan without asking (within --budget).")] = False,
-    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Ask nothing: what cannot be inferred is assumed and listed.")] = False,
-    llm: Annotated[str, typer.Option(help="Interviewer: auto (an LLM when one is configured, else offline), offline or llm.")] = "auto",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (session, status, recommendation, steps, questions, plan).")] = False,
-    today: Annotated[Optional[str], typer.Option(hidden=True, help="Judge OpenAI's availability as of this ISO date (reproducible plans).")] = None,
+    answer: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--answer",
+            help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model; run settings: max_steps, lr, gradient_checkpointing, eval_examples, max_new_tokens.",
+        ),
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve the costed plan without asking (within --budget).")
+    ] = False,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Ask nothing: what cannot be inferred is assumed and listed.")
+    ] = False,
+    llm: Annotated[
+        str, typer.Option(help="Interviewer: auto (an LLM when one is configured, else offline), offline or llm.")
+    ] = "auto",
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON object (session, status, recommendation, steps, questions, plan)."),
+    ] = False,
+    today: Annotated[
+        Optional[str],
+        typer.Option(hidden=True, help="Judge OpenAI's availability as of this ISO date (reproducible plans)."),
+    ] = None,
 ) -> None:
     """Describe a goal; the agent picks prompt engineering, RAG or fine-tuning, prices the plan, and runs it once approved."""
     from agent.console import console
@@ -47,11 +71,23 @@ def plan(
             raise TunewiseError(f"{flag}: {'folder' if want_dir else 'file'} not found", path=str(path), exit_code=2)
     interviewer = _interviewer(llm, None)
     session = uuid.uuid4().hex[:12]
-    state = {"session": session, "goal": text.strip(), "data_path": str(data.resolve()) if data else None,
-             "docs_dir": str(docs.resolve()) if docs else None, "budget_usd": budget, "interactive": interactive,
-             "preset": _answers(answer), "interviewer": interviewer.name, "today": _date(today)}
+    state = {
+        "session": session,
+        "goal": text.strip(),
+        "data_path": str(data.resolve()) if data else None,
+        "docs_dir": str(docs.resolve()) if docs else None,
+        "budget_usd": budget,
+        "interactive": interactive,
+        "preset": _answers(answer),
+        "interviewer": interviewer.name,
+        "today": _date(today),
+    }
     if not json_out:
-        why = " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)" if interviewer.name == "offline" and llm == "auto" else ""
+        why = (
+            " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)"
+            if interviewer.name == "offline" and llm == "auto"
+            else ""
+        )
         console.print(f"[bold]session[/] {session} · interviewer: {interviewer.name}{why}")
     reading = None
     if interactive:  # someone is waiting for the first question: read with the rules now, the rest meanwhile
@@ -63,14 +99,23 @@ def plan(
     from graphs.pipeline import open_graph
 
     with open_graph() as graph:
-        _drive(graph, session, state, interviewer, approve=approve, reject=False, interactive=interactive,
-               json_out=json_out, reading=reading)
+        _drive(
+            graph,
+            session,
+            state,
+            interviewer,
+            approve=approve,
+            reject=False,
+            interactive=interactive,
+            json_out=json_out,
+            reading=reading,
+        )
 
 
 def _load_embedder(waiting) -> None:
     """Load the local MiniLM the offline reader uses, under the spinner (a terminal) or silently (a pipe)."""
-    from agent.clients import get_embedder
     from agent.console import err_console
+    from tools.rag.embedders import get_embedder
 
     if err_console.is_terminal:
         with waiting():
@@ -78,7 +123,9 @@ def _load_embedder(waiting) -> None:
 
 
 def _waiting(json_out: bool):
-    """A spinner that says why the person waits (the embedder still loading), on stderr and only for people."""
+    """Return what opens the spinner that says why the person waits (the embedder still loading), on stderr and only
+    for people: with --json, a context that shows nothing.
+    """
     import contextlib
 
     from agent.console import err_console
@@ -97,12 +144,19 @@ def sessions(json_out: Annotated[bool, typer.Option("--json", help="Print a JSON
 
     with open_graph() as graph:
         for thread_id, _ in graph.checkpointer.conn.execute(
-                "SELECT thread_id, MAX(checkpoint_id) FROM checkpoints GROUP BY thread_id ORDER BY 2 DESC").fetchall():
+            "SELECT thread_id, MAX(checkpoint_id) FROM checkpoints GROUP BY thread_id ORDER BY 2 DESC"
+        ).fetchall():
             snap = graph.get_state({"configurable": {"thread_id": thread_id}})
             values = snap.values or {}
-            rows.append({"session": thread_id, "updated": snap.created_at, "status": _status(snap),
-                         "approach": (values.get("recommendation") or {}).get("approach"),
-                         "goal": values.get("goal", "")})
+            rows.append(
+                {
+                    "session": thread_id,
+                    "updated": snap.created_at,
+                    "status": _status(snap),
+                    "approach": (values.get("recommendation") or {}).get("approach"),
+                    "goal": values.get("goal", ""),
+                }
+            )
     if json_out:
         print_json(json.dumps(rows))
         return
@@ -111,7 +165,7 @@ def sessions(json_out: Annotated[bool, typer.Option("--json", help="Print a JSON
     table = Table("session", "updated", "status", "approach", "goal")
     for r in rows:
         table.add_row(r["session"], (r["updated"] or "")[:19], r["status"], r["approach"] or "-", r["goal"][:60])
-    console.print(table if rows else "no sessions yet: start one with `tunewise plan \"GOAL\"`")
+    console.print(table if rows else 'no sessions yet: start one with `tunewise plan "GOAL"`')
 
 
 def resume(
@@ -120,9 +174,13 @@ def resume(
     reject: Annotated[bool, typer.Option("--reject", help="Reject the pending plan: nothing runs.")] = False,
     budget: Annotated[Optional[float], typer.Option(help="Set a new budget in USD for the pending plan.")] = None,
     answer: Annotated[Optional[str], typer.Option("--answer", help="Reply to the pending question.")] = None,
-    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Ask nothing; stop at the next question or approval.")] = False,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Ask nothing; stop at the next question or approval.")
+    ] = False,
     llm: Annotated[str, typer.Option(help="Interviewer for any further answers: auto, offline or llm.")] = "auto",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object, as `tunewise plan --json` does.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, as `tunewise plan --json` does.")
+    ] = False,
 ) -> None:
     """Pick a session up again: answer its question, approve or reject its plan, or finish an interrupted run."""
     from tools.errors import TunewiseError
@@ -142,14 +200,37 @@ def resume(
             first = {"budget": budget}
         elif pending and pending["type"] in ("question", "confirm") and answer is not None:
             first = answer
-        _drive(graph, session, None, interviewer, approve=approve, reject=reject, interactive=not non_interactive,
-               json_out=json_out, first=first, resuming=True)
+        _drive(
+            graph,
+            session,
+            None,
+            interviewer,
+            approve=approve,
+            reject=reject,
+            interactive=not non_interactive,
+            json_out=json_out,
+            first=first,
+            resuming=True,
+        )
 
 
 # ---- the loop --------------------------------------------------------------------------------------------------
 
-def _drive(graph, session: str, state: dict | None, interviewer, *, approve: bool, reject: bool, interactive: bool,
-           json_out: bool, first: Any = None, resuming: bool = False, reading: Any = None) -> None:
+
+def _drive(
+    graph,
+    session: str,
+    state: dict | None,
+    interviewer,
+    *,
+    approve: bool,
+    reject: bool,
+    interactive: bool,
+    json_out: bool,
+    first: Any = None,
+    resuming: bool = False,
+    reading: Any = None,
+) -> None:
     """Run to the next interrupt, answer it (from flags or the terminal), and repeat until the graph stops."""
     from langgraph.types import Command
 
@@ -162,7 +243,9 @@ def _drive(graph, session: str, state: dict | None, interviewer, *, approve: boo
     payload: Any = state if not resuming else (Command(resume=first) if first is not None else None)
     decided_once = False
     while True:
-        for mode, chunk in graph.stream(payload, config, context=ctx, durability="sync", stream_mode=["updates", "custom"]):
+        for mode, chunk in graph.stream(
+            payload, config, context=ctx, durability="sync", stream_mode=["updates", "custom"]
+        ):
             if not json_out and mode == "custom":
                 plan_view.progress(chunk)
         snap = graph.get_state(config)
@@ -216,8 +299,11 @@ def _finish(graph, config: dict, json_out: bool, *, shown: bool = False) -> None
     if status == "over_budget":  # exit 1: the input (the budget) has a problem, as the house style says
         if json_out:
             raise typer.Exit(1)
-        raise TunewiseError(snap.values.get("decision_note") or "the plan is over the budget", exit_code=1,
-                            hint=f"`tunewise resume {out['session']} --budget USD` to raise it, or --reject")
+        raise TunewiseError(
+            snap.values.get("decision_note") or "the plan is over the budget",
+            exit_code=1,
+            hint=f"`tunewise resume {out['session']} --budget USD` to raise it, or --reject",
+        )
 
 
 def _status(snap) -> str:
@@ -233,6 +319,7 @@ def _status(snap) -> str:
 
 
 # ---- plumbing --------------------------------------------------------------------------------------------------
+
 
 def _date(value: str | None) -> str | None:
     import datetime as dt
@@ -258,8 +345,11 @@ def _answers(items: list[str] | None) -> dict[str, str]:
             raise TunewiseError(f"--answer '{item}' is not KEY=VALUE", hint="e.g. --answer data=300", exit_code=2)
         if key.strip().lower() not in ANSWER_KEYS and key.strip() not in EXTRA_KEYS:
             keys = sorted(k for k in ANSWER_KEYS if not k.isdigit())
-            raise TunewiseError(f"unknown --answer key '{key.strip()}'", exit_code=2,
-                                hint=f"use one of {', '.join(keys)} or {', '.join(EXTRA_KEYS)}")
+            raise TunewiseError(
+                f"unknown --answer key '{key.strip()}'",
+                exit_code=2,
+                hint=f"use one of {', '.join(keys)} or {', '.join(EXTRA_KEYS)}",
+            )
         out[key.strip()] = value.strip()
     return out
 
@@ -267,15 +357,18 @@ def _answers(items: list[str] | None) -> dict[str, str]:
 def _interviewer(mode: str, previous: str | None):
     """offline, or an LLM when asked or (auto) when one is configured (and the session did not start offline)."""
     from agent.interviewer import llm as llm_mode
-    from agent.settings import get_settings
     from tools.errors import TunewiseError
+    from tools.settings import get_settings
 
     if mode not in LLM_MODES:
         raise TunewiseError(f"--llm must be one of {', '.join(LLM_MODES)}, got '{mode}'", exit_code=2)
     model = get_settings().llm_model
     if mode == "llm" and not llm_mode.configured(model):
-        raise TunewiseError("no LLM configured", exit_code=2,
-                            hint="set TUNEWISE_LLM_MODEL and OPENAI_API_KEY (or OPENAI_BASE_URL), or use --llm offline")
+        raise TunewiseError(
+            "no LLM configured",
+            exit_code=2,
+            hint="set TUNEWISE_LLM_MODEL and OPENAI_API_KEY (or OPENAI_BASE_URL), or use --llm offline",
+        )
     if mode == "llm" or (mode == "auto" and llm_mode.configured(model) and previous != "offline"):
         return llm_mode.build(model)
     from agent.interviewer.offline import OfflineInterviewer

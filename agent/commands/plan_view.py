@@ -1,5 +1,6 @@
 """How `tunewise plan` looks: the questions, the costed plan, the approval prompt, progress and the report (rich),
-and the `--json` object. Nothing here decides anything."""
+and the `--json` object. Nothing here decides anything.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +9,26 @@ from typing import Any
 import typer
 
 from agent.console import console, err_console
-from graphs.state import STEPS
+from graphs.state import STEPS, plan_of
 
 SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
 
 
 def result(values: dict, status: str) -> dict:
-    """The `--json` contract: session, status, recommendation, steps, questions, plan (and report once run)."""
+    """Build the `--json` contract: session, status, recommendation, steps, questions, plan (and report once run,
+    approval once approved).
+    """
     steps = values.get("steps") or {}
-    plan = dict(values.get("plan") or {})
-    if plan:
-        plan["interviewer"] = values.get("interviewer")
-    out = {"session": values.get("session"), "status": status,
-           "recommendation": values.get("recommendation"),
-           "steps": [steps[key] for key, _, _ in STEPS if key in steps],
-           "questions": values.get("questions") or [], "plan": plan or None}
+    typed = plan_of(values.get("plan"))
+    plan = {**typed.as_json(), "interviewer": values.get("interviewer")} if typed is not None else None
+    out = {
+        "session": values.get("session"),
+        "status": status,
+        "recommendation": values.get("recommendation"),
+        "steps": [steps[key] for key, _, _ in STEPS if key in steps],
+        "questions": values.get("questions") or [],
+        "plan": plan,
+    }
     if values.get("report"):
         out["report"] = values["report"]
     if values.get("approval"):
@@ -31,7 +37,7 @@ def result(values: dict, status: str) -> dict:
 
 
 def ask(pending: dict) -> str:
-    """One question, with the line on why it matters; free text back."""
+    """Ask one question, with the line on why it matters; return the free-text reply ('' for Enter)."""
     if pending.get("retry"):
         console.print(f"[yellow]{pending['retry']}[/]")
     else:
@@ -45,7 +51,9 @@ def ask(pending: dict) -> str:
 
 
 def confirm(pending: dict) -> str:
-    """What was read, as a numbered list with sources; Enter accepts, "N: ..." corrects item N."""
+    """Show what was read, as a numbered list with sources, and return the reply: '' (Enter) accepts, "N: ..."
+    corrects item N.
+    """
     from rich.markup import escape
 
     if pending.get("retry"):
@@ -54,8 +62,10 @@ def confirm(pending: dict) -> str:
     for item in pending["items"]:
         style = SOURCE_STYLE.get(item["source"], "")
         evidence = f" [dim]“{escape(_short(item['evidence'], 90))}”[/]" if item["evidence"] else ""
-        console.print(f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
-                      highlight=False)
+        console.print(
+            f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
+            highlight=False,
+        )
         if item.get("doubt"):
             console.print(f"     [yellow]? {escape(item['doubt'])}[/]", highlight=False)
     console.print("Press Enter if that is right, or correct an item in your words, e.g. “3: we have 400 NDAs”.")
@@ -68,11 +78,14 @@ def _short(text: str, width: int) -> str:
 
 
 def show_plan(values: dict) -> None:
+    """Print the five steps as answered, the recommendation, and the costed plan with its starter prompt, index,
+    data to collect and risks.
+    """
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
-    rec, plan = values.get("recommendation") or {}, values.get("plan") or {}
+    rec, plan = values.get("recommendation") or {}, plan_of(values.get("plan"))
     steps = values.get("steps") or {}
     table = Table("step", "answer", "source", "evidence", title="The five steps", title_justify="left")
     for key, _, title in STEPS:
@@ -83,42 +96,56 @@ def show_plan(values: dict) -> None:
             table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
-    console.print(Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left"))
-    if plan.get("validation"):
-        console.print(f"[bold]Data:[/] {plan['validation']['summary']}")
-    if plan.get("steps"):
+    console.print(
+        Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left")
+    )
+    if plan is None:
+        return
+    if plan.validation:
+        console.print(f"[bold]Data:[/] {plan.validation.summary}")
+    if plan.steps:
         costs = Table("step", "tool", "cost", "hours", "what", title="Costed plan", title_justify="left")
-        for s in plan["steps"]:
-            what = s.get("description", "") + (f" [yellow]({s['blocked_by']})[/]" if not s.get("runnable", True) else "")
-            costs.add_row(s["step"], s["tool"], usd(s["cost_usd"]), hours(s["hours"]), what)
-        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan['total_usd'])}[/]", hours(plan["total_hours"]), "")
+        for s in plan.steps:
+            what = s.description + (f" [yellow]({s.blocked_by})[/]" if not s.runnable else "")
+            costs.add_row(s.step, s.tool, usd(s.cost_usd), hours(s.hours), what)
+        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan.total_usd)}[/]", hours(plan.total_hours), "")
         console.print(costs)
-    if plan.get("starter_prompt"):
-        sp = plan["starter_prompt"]
-        shots = (f"+{len(sp['few_shot'])} few-shot examples from your data" if sp["few_shot"]
-                 else "add 3-5 few-shot examples of your own")
-        console.print(Panel(sp["system"], title=f"Starter system prompt ({shots})", title_align="left"))
-    if plan.get("index_plan"):
-        ip = plan["index_plan"]
-        console.print(f"[bold]Index:[/] {ip['files']} files → ~{ip['estimated_chunks']} chunks in '{ip['collection']}' "
-                      f"({ip['embedder']}); {ip['refresh']}")
-    if plan.get("collect"):
-        c = plan["collect"]
-        console.print(f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
-                      f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}.")
-    for risk in plan.get("risks", []):
+    if plan.starter_prompt:
+        sp = plan.starter_prompt
+        shots = (
+            f"+{len(sp.few_shot)} few-shot examples from your data"
+            if sp.few_shot
+            else "add 3-5 few-shot examples of your own"
+        )
+        console.print(Panel(sp.system, title=f"Starter system prompt ({shots})", title_align="left"))
+    if plan.index_plan:
+        ip = plan.index_plan
+        console.print(
+            f"[bold]Index:[/] {ip.files} files → ~{ip.estimated_chunks} chunks in '{ip.collection}' "
+            f"({ip.embedder}); {ip.refresh}"
+        )
+    if plan.collect:
+        c = plan.collect
+        console.print(
+            f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
+            f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
+        )
+    for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
 
 
 def usd(value: float) -> str:
+    """Format dollars for people: "$0", "<$0.01", else "$1,234.50"."""
     return "$0" if not value else f"${value:,.2f}" if value >= 0.01 else "<$0.01"
 
 
 def hours(value: float) -> str:
+    """Format hours for people: "-" for none, minutes under an hour (at least 1 min), else "2.5 h"."""
     return "-" if not value else f"{value:.1f} h" if value >= 1 else f"{max(1, round(value * 60))} min"
 
 
 def ask_approval(pending: dict) -> Any:
+    """Ask to approve the plan's total (and say the budget and any note); return the reply, "reject" for Enter."""
     if pending.get("note"):
         console.print(f"[yellow]{pending['note']}[/]")
     budget = "" if pending.get("budget_usd") is None else f" (budget ${pending['budget_usd']:.2f})"
@@ -126,6 +153,7 @@ def ask_approval(pending: dict) -> Any:
 
 
 def progress(event: Any) -> None:
+    """Print a step's progress event on stderr: its status, done/total, or what it says; other events are ignored."""
     if not isinstance(event, dict):
         return
     if event.get("event") == "step":
@@ -137,6 +165,9 @@ def progress(event: Any) -> None:
 
 
 def show_result(values: dict, status: str) -> None:
+    """Print how the run ended (with the command that goes on from there), each step's outcome, the evaluation
+    verdict and how to serve the deployment.
+    """
     report = values.get("report") or {}
     session = values.get("session")
     if status == "awaiting_approval":
@@ -158,18 +189,23 @@ def show_result(values: dict, status: str) -> None:
 
 
 def next_steps(values: dict) -> None:
-    """A plan with nothing to run still says what to do next (prompts/next_*.md), not just that it stopped."""
+    """Say what to do next (prompts/next_*.md) for a plan with nothing to run, rather than just that it stopped."""
     from prompts import render
 
-    plan, goal = values.get("plan") or {}, (values.get("goal") or "").replace('"', "'")
-    approach = plan.get("approach")
+    plan, goal = plan_of(values.get("plan")), (values.get("goal") or "").replace('"', "'")
+    approach = plan.approach if plan is not None else None
     if approach == "prompt_engineering":
         text = render("next_prompt_engineering", goal=goal)
     elif approach == "collect_more_data":
-        c = plan.get("collect") or {}
+        c = (plan.collect if plan is not None else None) or {}
         text = render("next_collect", minimum=c.get("minimum", ""), target=c.get("target", ""), goal=goal)
     else:
-        needs = sorted({s["blocked_by"].removeprefix("needs ") for s in plan.get("steps", [])
-                        if not s.get("runnable", True) and s.get("blocked_by", "").startswith("needs --")})
+        needs = sorted(
+            {
+                s.blocked_by.removeprefix("needs ")
+                for s in (plan.steps if plan is not None else [])
+                if not s.runnable and s.blocked_by and s.blocked_by.startswith("needs --")
+            }
+        )
         text = render("next_inputs", needs=" and ".join(needs) or "the missing inputs", goal=goal)
     console.print(f"[bold]Next:[/] {text.strip()}", highlight=False)

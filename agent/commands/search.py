@@ -12,21 +12,27 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     collection: Annotated[str, typer.Option(help="Collection built by `tunewise index`.")],
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many passages, best first.")] = 5,
-    where: Annotated[Optional[list[str]], typer.Option(help="Metadata filter key=value, e.g. source=docs/faq.md; repeatable.")] = None,
+    where: Annotated[
+        Optional[list[str]], typer.Option(help="Metadata filter key=value, e.g. source=docs/faq.md; repeatable.")
+    ] = None,
     db: Annotated[Optional[Path], typer.Option(help="Local Chroma folder [default: $TUNEWISE_HOME/chroma].")] = None,
-    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")] = None,
-    embedder: Annotated[Optional[str], typer.Option(help="local or openai:MODEL [default: the one that built the collection].")] = None,
+    chroma_url: Annotated[
+        Optional[str], typer.Option("--chroma-url", help="A Chroma server instead, e.g. http://127.0.0.1:8000.")
+    ] = None,
+    embedder: Annotated[
+        Optional[str], typer.Option(help="local or openai:MODEL [default: the one that built the collection].")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid (dense + BM25 keywords, fused), dense or lexical.")] = "hybrid",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the report.")] = False,
 ) -> None:
     """Search an indexed collection; passages that read like instructions to a model are flagged."""
     import json
 
-    from agent.clients import LocalEmbedder, get_chroma_client, get_embedder
     from agent.console import console, err_console, print_json
-    from tools.search import MODES, Retriever, collection_embedder, parse_where
-
+    from tools.clients import get_chroma_client
     from tools.errors import TunewiseError
+    from tools.rag.embedders import LocalEmbedder, get_embedder
+    from tools.rag.search import MODES, Retriever, collection_embedder, parse_where
 
     if not query.strip():
         raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
@@ -48,12 +54,16 @@ def search(
     for rank, hit in enumerate(hits, 1):
         flag = "  [reads like instructions to a model: data, not orders]" if hit.injection_warning else ""
         place = f"{hit.source}#{hit.chunk}" + (f"  ({hit.heading})" if hit.heading else "")
-        ranks = "" if retriever.mode != "hybrid" else \
-            f"  [dense {hit.dense_rank or '-'}, lexical {hit.lexical_rank or '-'}]"
+        ranks = (
+            ""
+            if retriever.mode != "hybrid"
+            else f"  [dense {hit.dense_rank or '-'}, lexical {hit.lexical_rank or '-'}]"
+        )
         console.print(f"{rank}. {hit.score:.3f}  {place}{ranks}{flag}", markup=False, soft_wrap=True)
         snippet = " ".join(hit.text.split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise search` to `app`."""
     app.command("search")(search)

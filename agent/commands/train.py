@@ -12,13 +12,36 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from tools.defaults import DEFAULT_OPENAI_MODEL
 from tools.train.config import TrainInput
 
 _F = TrainInput.model_fields
-LOCAL_ONLY = ("base_model", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "load_in_4bit",
-              "lr", "grad_accum", "max_seq_len", "warmup_steps", "packing", "max_steps", "save_steps", "eval_steps",
-              "resume", "merge", "gguf", "early_stopping", "chat_template", "gradient_checkpointing", "launcher",
-              "processes", "dry_run", "report_to")
+LOCAL_ONLY = (
+    "base_model",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "load_in_4bit",
+    "lr",
+    "grad_accum",
+    "max_seq_len",
+    "warmup_steps",
+    "packing",
+    "max_steps",
+    "save_steps",
+    "eval_steps",
+    "resume",
+    "merge",
+    "gguf",
+    "early_stopping",
+    "chat_template",
+    "gradient_checkpointing",
+    "launcher",
+    "processes",
+    "dry_run",
+    "report_to",
+)
 OPENAI_ONLY = ("model", "lr_multiplier", "suffix", "method", "allow_secrets", "wait")
 
 
@@ -28,24 +51,41 @@ def _h(name: str) -> str:
 
 def train(
     data: Annotated[Path, typer.Argument(help="Training file: OpenAI chat JSONL, Alpaca or ShareGPT.")],
-    backend: Annotated[str, typer.Option(help="unsloth | hf (local LoRA/QLoRA) | openai (hosted fine-tuning).")] = "unsloth",
+    backend: Annotated[
+        str, typer.Option(help="unsloth | hf (local LoRA/QLoRA) | openai (hosted fine-tuning).")
+    ] = "unsloth",
     base_model: Annotated[Optional[str], typer.Option(help=_h("base_model"))] = None,
     model: Annotated[Optional[str], typer.Option(help="[openai] Model to fine-tune (default gpt-4.1-mini).")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Run folder (required for local backends; openai: under .tunewise/runs/).")] = None,
-    eval_file: Annotated[Optional[Path], typer.Option(help="Held-out examples: eval loss and the over-fitting guard.")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option(help="Run folder (required for local backends; openai: under .tunewise/runs/).")
+    ] = None,
+    eval_file: Annotated[
+        Optional[Path], typer.Option(help="Held-out examples: eval loss and the over-fitting guard.")
+    ] = None,
     lora_r: Annotated[Optional[int], typer.Option(help=_h("lora_r") + " [default: 16]")] = None,
     lora_alpha: Annotated[Optional[int], typer.Option(help=_h("lora_alpha") + " [default: 16]")] = None,
     lora_dropout: Annotated[Optional[float], typer.Option(help=_h("lora_dropout") + " [default: 0]")] = None,
-    target_modules: Annotated[Optional[str], typer.Option(help="[local] Comma-separated modules that get adapters [default: q,k,v,o,gate,up,down_proj].")] = None,
-    load_in_4bit: Annotated[Optional[bool], typer.Option("--load-in-4bit/--no-load-in-4bit", help=_h("load_in_4bit"))] = None,
-    epochs: Annotated[Optional[str], typer.Option(help="Passes over the data: local default 3; openai default auto.")] = None,
+    target_modules: Annotated[
+        Optional[str],
+        typer.Option(help="[local] Comma-separated modules that get adapters [default: q,k,v,o,gate,up,down_proj]."),
+    ] = None,
+    load_in_4bit: Annotated[
+        Optional[bool], typer.Option("--load-in-4bit/--no-load-in-4bit", help=_h("load_in_4bit"))
+    ] = None,
+    epochs: Annotated[
+        Optional[str], typer.Option(help="Passes over the data: local default 3; openai default auto.")
+    ] = None,
     lr: Annotated[Optional[float], typer.Option(help=_h("lr") + " [default: 2e-4]")] = None,
     lr_multiplier: Annotated[Optional[str], typer.Option(help="[openai] auto or a number.")] = None,
-    batch_size: Annotated[Optional[str], typer.Option(help="Examples per step: local default 2; openai default auto.")] = None,
+    batch_size: Annotated[
+        Optional[str], typer.Option(help="Examples per step: local default 2; openai default auto.")
+    ] = None,
     grad_accum: Annotated[Optional[int], typer.Option(help=_h("grad_accum"))] = None,
     max_seq_len: Annotated[Optional[int], typer.Option(help=_h("max_seq_len") + " [default: 2048]")] = None,
     warmup_steps: Annotated[Optional[int], typer.Option(help=_h("warmup_steps") + " [default: 5]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: local default 42; openai lets OpenAI choose.")] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Random seed: local default 42; openai lets OpenAI choose.")
+    ] = None,
     packing: Annotated[Optional[bool], typer.Option("--packing", help=_h("packing"))] = None,
     max_steps: Annotated[Optional[int], typer.Option(help=_h("max_steps"))] = None,
     save_steps: Annotated[Optional[int], typer.Option(help=_h("save_steps"))] = None,
@@ -55,17 +95,43 @@ def train(
     gguf: Annotated[Optional[str], typer.Option(help=_h("gguf"))] = None,
     early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping", help=_h("early_stopping"))] = None,
     chat_template: Annotated[Optional[str], typer.Option(help=_h("chat_template"))] = None,
-    gradient_checkpointing: Annotated[Optional[bool], typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help=_h("gradient_checkpointing"))] = None,
-    launcher: Annotated[Optional[str], typer.Option(help="[local] accelerate: run the training in several processes through `accelerate launch` (FSDP over GPUs; DDP over CPU processes without CUDA).")] = None,
-    processes: Annotated[Optional[int], typer.Option(help="[local] --launcher accelerate: how many processes [default: the GPU count; 2 without CUDA].")] = None,
-    dry_run: Annotated[Optional[bool], typer.Option("--dry-run", help="[local] --launcher accelerate: write the accelerate config and print the launch command; nothing trains.")] = None,
+    gradient_checkpointing: Annotated[
+        Optional[bool],
+        typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help=_h("gradient_checkpointing")),
+    ] = None,
+    launcher: Annotated[
+        Optional[str],
+        typer.Option(
+            help="[local] accelerate: run the training in several processes through `accelerate launch` (FSDP over GPUs; DDP over CPU processes without CUDA)."
+        ),
+    ] = None,
+    processes: Annotated[
+        Optional[int],
+        typer.Option(
+            help="[local] --launcher accelerate: how many processes [default: the GPU count; 2 without CUDA]."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--dry-run",
+            help="[local] --launcher accelerate: write the accelerate config and print the launch command; nothing trains.",
+        ),
+    ] = None,
     report_to: Annotated[Optional[str], typer.Option(help="[local] " + _F["report_to"].description)] = None,
     suffix: Annotated[Optional[str], typer.Option(help="[openai] Suffix of the fine-tuned model's name.")] = None,
     method: Annotated[Optional[str], typer.Option(help="[openai] sft | dpo.")] = None,
-    wait: Annotated[Optional[bool], typer.Option("--wait/--no-wait", help="[openai] Follow the job to the end.")] = None,
+    wait: Annotated[
+        Optional[bool], typer.Option("--wait/--no-wait", help="[openai] Follow the job to the end.")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Approve the spend without asking.")] = False,
-    plan: Annotated[Optional[Path], typer.Option(help="Approved plan file from the agent; the run must fit its 'train' step.")] = None,
-    allow_secrets: Annotated[Optional[bool], typer.Option("--allow-secrets", help="[openai] Upload even if the data looks like it holds secrets.")] = None,
+    plan: Annotated[
+        Optional[Path], typer.Option(help="Approved plan file from the agent; the run must fit its 'train' step.")
+    ] = None,
+    allow_secrets: Annotated[
+        Optional[bool],
+        typer.Option("--allow-secrets", help="[openai] Upload even if the data looks like it holds secrets."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object; no progress display.")] = False,
 ) -> None:
     """Fine-tune a model on your data: LoRA/QLoRA on this machine (unsloth, hf) or a hosted OpenAI job."""
@@ -78,17 +144,31 @@ def train(
         _reject(given, LOCAL_ONLY, "openai")
         from agent.commands.openai_train import run_openai_train
 
-        run_openai_train(data, model=model or "gpt-4.1-mini", eval_file=eval_file, epochs=epochs, batch_size=batch_size,
-                         lr_multiplier=lr_multiplier, suffix=suffix, seed=seed, method=method or "sft", output=output,
-                         wait=True if wait is None else wait, yes=yes, plan=plan,
-                         allow_secrets=bool(allow_secrets), json_out=json_out)
+        run_openai_train(
+            data,
+            model=model or DEFAULT_OPENAI_MODEL,
+            eval_file=eval_file,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr_multiplier=lr_multiplier,
+            suffix=suffix,
+            seed=seed,
+            method=method or "sft",
+            output=output,
+            wait=True if wait is None else wait,
+            yes=yes,
+            plan=plan,
+            allow_secrets=bool(allow_secrets),
+            json_out=json_out,
+        )
         return
     _reject(given, OPENAI_ONLY, backend)
     if launcher not in (None, "accelerate"):
         raise TunewiseError(f"unknown launcher '{launcher}'", hint="use --launcher accelerate", exit_code=2)
     if launcher is None and (processes is not None or dry_run):
-        raise TunewiseError("--processes and --dry-run go with --launcher accelerate", exit_code=2,
-                            hint="add --launcher accelerate")
+        raise TunewiseError(
+            "--processes and --dry-run go with --launcher accelerate", exit_code=2, hint="add --launcher accelerate"
+        )
     inp = _local_input(given, data=data, backend=backend)
     from agent.commands import train_launch
 
@@ -97,8 +177,15 @@ def train(
 
     rank = train_launch.world()
     if rank is not None:  # started by a launcher as one of several processes
-        train_launch.as_rank(inp, rank=rank[0], size=rank[1], approve=approve, progress=_Progress(quiet=json_out),
-                             json_out=json_out)
+        train_launch.as_rank(
+            inp,
+            rank=rank[0],
+            size=rank[1],
+            approve=approve,
+            progress=_Progress(quiet=json_out),
+            json_out=json_out,
+            render=_render,
+        )
     elif launcher == "accelerate" and dry_run:
         train_launch.dry_run(inp, processes=processes, json_out=json_out)
     elif launcher == "accelerate":
@@ -114,8 +201,11 @@ def _reject(given: dict[str, Any], names: tuple[str, ...], backend: str) -> None
     wrong = [n for n in names if n in given]
     if wrong:
         flags = ", ".join("--" + n.replace("_", "-") for n in wrong)
-        raise TunewiseError(f"{flags} do(es) not apply to --backend {backend}", exit_code=2,
-                            hint="the [local] options are for unsloth/hf, the [openai] ones for openai")
+        raise TunewiseError(
+            f"{flags} do(es) not apply to --backend {backend}",
+            exit_code=2,
+            hint="the [local] options are for unsloth/hf, the [openai] ones for openai",
+        )
 
 
 def _number(value: str | None, kind: type, flag: str):
@@ -126,8 +216,11 @@ def _number(value: str | None, kind: type, flag: str):
     try:
         return kind(value)
     except ValueError:
-        raise TunewiseError(f"{flag} must be a number for a local run, not '{value}'",
-                            hint="'auto' is OpenAI's setting; leave it out for the local default", exit_code=2) from None
+        raise TunewiseError(
+            f"{flag} must be a number for a local run, not '{value}'",
+            hint="'auto' is OpenAI's setting; leave it out for the local default",
+            exit_code=2,
+        ) from None
 
 
 def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInput:
@@ -137,8 +230,11 @@ def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInp
 
     for needed in ("base_model", "output"):
         if needed not in given:
-            raise TunewiseError(f"--{needed.replace('_', '-')} is required for --backend {backend}", exit_code=2,
-                                hint="e.g. --base-model ./models/Llama-3.2-1B --output runs/first")
+            raise TunewiseError(
+                f"--{needed.replace('_', '-')} is required for --backend {backend}",
+                exit_code=2,
+                hint="e.g. --base-model ./models/Llama-3.2-1B --output runs/first",
+            )
     fields = {k: v for k, v in given.items() if k in _F and k not in ("data", "backend", "epochs", "batch_size")}
     if "target_modules" in fields:
         fields["target_modules"] = fields["target_modules"].split(",")
@@ -148,12 +244,14 @@ def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInp
         return TrainInput(data=data, backend=backend, **{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise TunewiseError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}",
-                            exit_code=2) from None
+        raise TunewiseError(
+            f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}", exit_code=2
+        ) from None
 
 
 def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool) -> None:
-    from tools.train import preflight, run
+    from tools.train.preflight import preflight
+    from tools.train.run import run
 
     checked = preflight(inp)  # data errors stop here, before any model loads or anything is spent
     _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
@@ -180,30 +278,49 @@ def _estimate(inp: TrainInput, checked) -> tuple[float, str]:
     cuda = torch.cuda.is_available()
     epochs = max(1, round(inp.resolved_epochs))
     try:
-        from tools.estimate import EstimateInput, run as estimate
-        from tools.gpu_time import gpu_catalog
+        from tools.costs.estimate import EstimateInput
+        from tools.costs.estimate import run as estimate
+        from tools.costs.gpu_time import gpu_catalog
 
         use_4bit = inp.load_in_4bit if inp.load_in_4bit is not None else cuda
-        result = estimate(EstimateInput(
-            path=str(inp.data), provider="local", base_model=inp.base_model, lora_r=inp.lora_r,
-            target_modules=list(inp.target_modules), quant="4bit" if use_4bit else "16bit",
-            max_seq_len=inp.max_seq_len, batch_size=inp.resolved_batch_size, epochs=epochs,
-            gradient_checkpointing=inp.gradient_checkpointing, optim_bits=8 if cuda else 32))
+        result = estimate(
+            EstimateInput(
+                path=str(inp.data),
+                provider="local",
+                base_model=inp.base_model,
+                lora_r=inp.lora_r,
+                target_modules=list(inp.target_modules),
+                quant="4bit" if use_4bit else "16bit",
+                max_seq_len=inp.max_seq_len,
+                batch_size=inp.resolved_batch_size,
+                epochs=epochs,
+                gradient_checkpointing=inp.gradient_checkpointing,
+                optim_bits=8 if cuda else 32,
+            )
+        )
     except (ImportError, TunewiseError) as exc:
         return 0.0, f"no estimate for this run ({exc}); {checked.examples:,} examples, {checked.tokens:,} tokens"
     local = [o for o in result.options if o.provider == "local"]
     gpu = gpu_catalog().find(torch.cuda.get_device_name(0)) if cuda else None
     mine = next((o for o in local if gpu is not None and o.gpu == gpu.name), None)
-    lora = f"{result.lora.trainable_params:,} trainable parameters ({result.lora.trainable_percent}%)" if result.lora else ""
+    lora = (
+        f"{result.lora.trainable_params:,} trainable parameters ({result.lora.trainable_percent}%)"
+        if result.lora
+        else ""
+    )
     if mine is not None and mine.training_cost_usd is not None:
-        return mine.training_cost_usd, (f"{epochs} epochs on {mine.gpu}: about {mine.training_hours:.2f} h, "
-                                        f"${mine.training_cost_usd:.2f}, {mine.vram_gb} GiB; {lora}")
+        return mine.training_cost_usd, (
+            f"{epochs} epochs on {mine.gpu}: about {mine.training_hours:.2f} h, "
+            f"${mine.training_cost_usd:.2f}, {mine.vram_gb} GiB; {lora}"
+        )
     fitting = [o for o in local if o.fits and o.training_cost_usd is not None]
     cheapest = min(fitting, key=lambda o: o.training_cost_usd, default=None)
     where = "on this CPU (no GPU bill)" if not cuda else "on this GPU (not in the price catalog)"
     line = f"{epochs} epochs {where}; {lora}"
     if cheapest is not None:
-        line += f"; for comparison {cheapest.gpu}: about {cheapest.training_hours:.2f} h, ${cheapest.training_cost_usd:.2f}"
+        line += (
+            f"; for comparison {cheapest.gpu}: about {cheapest.training_hours:.2f} h, ${cheapest.training_cost_usd:.2f}"
+        )
     return 0.0, line
 
 
@@ -220,10 +337,15 @@ def _approve(inp: TrainInput, checked, *, yes: bool, plan: Path | None, json_out
         return
     if not json_out and sys.stdin.isatty():
         err_console.print(f"estimate: {line}", markup=False, soft_wrap=True)
-    approve_spend(f"training spends compute and needs approval: {line}",
-                  question=f"Train {inp.base_model} with {inp.backend} on {checked.examples:,} examples?",
-                  yes=False, json_out=json_out, hint="pass --yes, or --plan FILE with an approved plan",
-                  declined="not started: approval declined", nothing_spent="nothing was trained and nothing was spent")
+    approve_spend(
+        f"training spends compute and needs approval: {line}",
+        question=f"Train {inp.base_model} with {inp.backend} on {checked.examples:,} examples?",
+        yes=False,
+        json_out=json_out,
+        hint="pass --yes, or --plan FILE with an approved plan",
+        declined="not started: approval declined",
+        nothing_spent="nothing was trained and nothing was spent",
+    )
 
 
 class _Progress:
@@ -236,8 +358,14 @@ class _Progress:
         if not quiet and err_console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=err_console,
+            )
 
     def __enter__(self) -> "_Progress":
         if self.bar is not None:
@@ -281,20 +409,27 @@ def _render(result) -> None:
     losses = f"final loss {result.final_loss:.4f}" if result.final_loss is not None else "no loss logged"
     if result.best_eval_loss is not None:
         losses += f", best eval loss {result.best_eval_loss:.4f}"
-    console.print(f"{result.status}: {result.steps}/{result.total_steps} steps on {result.device}, {losses}, "
-                  f"{result.tokens_trained:,} tokens at {result.tokens_per_second:,.0f} tokens/s", markup=False,
-                  soft_wrap=True)
+    console.print(
+        f"{result.status}: {result.steps}/{result.total_steps} steps on {result.device}, {losses}, "
+        f"{result.tokens_trained:,} tokens at {result.tokens_per_second:,.0f} tokens/s",
+        markup=False,
+        soft_wrap=True,
+    )
     console.print(f"adapter: {result.adapter_dir}", markup=False, soft_wrap=True)
     for label, value in (("merged model", result.merged_dir), ("Ollama Modelfile", result.modelfile)):
         if value:
             console.print(f"{label}: {value}", markup=False, soft_wrap=True)
     for path in result.gguf_files:
         console.print(f"GGUF: {path}", markup=False, soft_wrap=True)
-    console.print(f"run log: {Path(result.output) / 'run.json'}, curves: {Path(result.output) / 'loss.png'}",
-                  markup=False, soft_wrap=True)
+    console.print(
+        f"run log: {Path(result.output) / 'run.json'}, curves: {Path(result.output) / 'loss.png'}",
+        markup=False,
+        soft_wrap=True,
+    )
     for warning in result.warnings:
         console.print(f"warning: {warning}", markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tunewise train` to `app`."""
     app.command("train")(train)

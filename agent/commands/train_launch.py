@@ -20,7 +20,8 @@ from tools.train.config import TrainInput
 def world() -> tuple[int, int] | None:
     """(rank, world size) when a launcher (torchrun, `accelerate launch`) started this process; None otherwise.
 
-    A world of one counts too: `--processes 1` still reports through the launcher's event lines."""
+    A world of one counts too: `--processes 1` still reports through the launcher's event lines.
+    """
     if "LOCAL_RANK" not in os.environ:
         return None
     try:
@@ -30,11 +31,14 @@ def world() -> tuple[int, int] | None:
 
 
 def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
+    """Check the run, write its accelerate config and print the command to start it on the multi-GPU machine;
+    trains nothing.
+    """
     import torch
 
     from agent.console import console, print_json
-    from tools.train import preflight
     from tools.train.launcher import check, plan
+    from tools.train.preflight import preflight
 
     check(inp, processes or 2)
     preflight(inp)  # the printed command must not fail on the data or the run folder
@@ -42,8 +46,11 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
     if json_out:
         print_json(result.model_dump_json())
         return
-    console.print(f"accelerate config written to {result.config_file} ({result.num_processes} processes, FSDP2)",
-                  markup=False, soft_wrap=True)
+    console.print(
+        f"accelerate config written to {result.config_file} ({result.num_processes} processes, FSDP2)",
+        markup=False,
+        soft_wrap=True,
+    )
     console.print("run on the multi-GPU machine:", markup=False)
     console.print(f"  {result.command}", markup=False, soft_wrap=True)
     for note in result.notes:
@@ -52,8 +59,8 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
 
 def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progress):
     """Check and approve once here, then run every process through `accelerate launch`; return rank 0's result."""
-    from tools.train import preflight
     from tools.train.launcher import check, run
+    from tools.train.preflight import preflight
 
     check(inp, processes or 1)
     approve(preflight(inp))
@@ -61,12 +68,16 @@ def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progres
         return run(inp, processes=processes, emit=progress)
 
 
-def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool) -> None:
+def as_rank(
+    inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool, render: Callable[[Any], None]
+) -> None:
     """One process of a launched run: rank 0 checks, writes and reports; the others train."""
     import torch
 
-    from tools.train import Preflight, distributed, preflight, run, run_rank
+    from tools.train import distributed
     from tools.train.launcher import EVENTS_ENV, check
+    from tools.train.preflight import Preflight, preflight
+    from tools.train.run import run, run_rank
 
     check(inp, size)  # a hand-run `accelerate launch ... --backend unsloth` is refused by every rank alike
     events = bool(os.environ.get(EVENTS_ENV))
@@ -87,12 +98,20 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
                 distributed.share(None)
                 raise
             distributed.share(checked.model_dump())
-            with (_Quiet() if events else progress):
+            with _Quiet() if events else progress:
                 result = run(inp, on_event=emit, checked=checked, processes=size, launcher="accelerate")
         except TunewiseError as exc:
             if events:
-                _event_line({"event": "error", "message": exc.message, "hint": exc.hint, "path": exc.path,
-                             "line": exc.line, "exit_code": exc.exit_code})
+                _event_line(
+                    {
+                        "event": "error",
+                        "message": exc.message,
+                        "hint": exc.hint,
+                        "path": exc.path,
+                        "line": exc.line,
+                        "exit_code": exc.exit_code,
+                    }
+                )
             raise
         if events:
             _event_line({"event": "result", **result.model_dump(mode="json")})
@@ -101,9 +120,7 @@ def as_rank(inp: TrainInput, *, rank: int, size: int, approve: Callable, progres
 
             print_json(result.model_dump_json())
         else:
-            from agent.commands.train import _render
-
-            _render(result)
+            render(result)
     finally:
         distributed.finish()
 

@@ -18,12 +18,14 @@ DIMENSION = 384  # MiniLM's; the value does not matter to a reader that finds no
 
 class NullEmbedder:
     """Similar to nothing: every vector is zero, so a similarity pass over it finds no match and only the
-    rules read. Used for the quick pass, never for retrieval."""
+    rules read. Used for the quick pass, never for retrieval.
+    """
 
     name = "null"
     dimension = DIMENSION
 
     def embed(self, texts: list[str]):
+        """Return one zero vector (DIMENSION float32s) per text."""
         import numpy as np
 
         return np.zeros((len(texts), DIMENSION), dtype=np.float32)
@@ -32,8 +34,9 @@ class NullEmbedder:
 class GoalReading:
     """The goal read by the rules now and by the full reader in the background."""
 
-    def __init__(self, goal: str, reader: Any, quick_reader: Any,
-                 wait: Callable[[], ContextManager] = contextlib.nullcontext) -> None:
+    def __init__(
+        self, goal: str, reader: Any, quick_reader: Any, wait: Callable[[], ContextManager] = contextlib.nullcontext
+    ) -> None:
         self.goal = goal
         self._reader, self._quick_reader, self._wait = reader, quick_reader, wait
         self.quick = quick_reader.extract(goal)
@@ -45,7 +48,8 @@ class GoalReading:
     def begin(self) -> None:
         """Start the full reading in the background. The CLI calls this as it shows the first question, not
         before: importing torch in parallel with the graph's own imports would share one GIL and delay that
-        question, while the person's reading and typing time is free."""
+        question, while the person's reading and typing time is free.
+        """
         if not self._started:
             self._started = True
             # A daemon thread: a session that ends early (an error, Ctrl-C) must not wait for torch to load.
@@ -60,10 +64,13 @@ class GoalReading:
             self._done.set()
 
     def ready(self) -> bool:
+        """Tell whether the full reading has finished (or failed)."""
         return self._done.is_set()
 
     def result(self) -> list:
-        """The full reading; waits (showing why) if the embedder is still loading."""
+        """Return the full reading, starting it if need be; wait (showing why) if the embedder is still loading, and
+        re-raise the error if the reading failed.
+        """
         self.begin()
         if not self._done.is_set():
             with self._wait():
@@ -73,12 +80,14 @@ class GoalReading:
         return list(self._result or [])
 
     def read_quickly(self, text: str, *, focus: str | None = None) -> list:
-        """What the rules alone read in `text` (an --answer value): no waiting for the embedder."""
+        """Return what the rules alone read in `text` (an --answer value): no waiting for the embedder."""
         return self._quick_reader.extract(text, focus=focus)
 
 
 def start(goal: str, reader: Any, wait: Callable[[], ContextManager] = contextlib.nullcontext) -> GoalReading | None:
-    """A two-pass reading for the offline interviewer; None for a reader that needs no embedder to load (an LLM)."""
+    """Return a two-pass reading for the offline interviewer (the quick pass done, the full one not yet begun);
+    None for a reader that needs no embedder to load (an LLM).
+    """
     from agent.interviewer.offline import OfflineInterviewer
 
     if not isinstance(reader, OfflineInterviewer):

@@ -1,7 +1,7 @@
 """The LLM interviewer: any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, LM Studio) reads the answers,
 with structured outputs, and may call the read-only tools (validate, estimate, search) to settle a fact.
 
-The client is built by agent.clients from OPENAI_API_KEY / OPENAI_BASE_URL and lives only in this object, which
+The client is built by tools.clients from OPENAI_API_KEY / OPENAI_BASE_URL and lives only in this object, which
 the graph receives as run context: it never reaches the session database.
 """
 
@@ -17,13 +17,25 @@ from prompts import render
 from tools.errors import TunewiseError
 
 MAX_TOOL_ROUNDS = 4  # a tool call or two settles a fact; more means the model is looping
-FACTS = ("prompting", "prompt_large", "problem", "behaviour", "knowledge", "examples", "stable", "private",
-         "complex_domain", "best_quality", "fast_iteration", "requests_per_month")
+FACTS = (
+    "prompting",
+    "prompt_large",
+    "problem",
+    "behaviour",
+    "knowledge",
+    "examples",
+    "stable",
+    "private",
+    "complex_domain",
+    "best_quality",
+    "fast_iteration",
+    "requests_per_month",
+)
 ENUMS = {"prompting": ("not_tried", "fell_short", "good_enough"), "problem": ("knowledge", "behaviour", "both")}
 COUNTS = ("examples", "requests_per_month")
 
 
-class Said(BaseModel):
+class Said(BaseModel):  # noqa: D101 - a docstring would become its JSON-schema description, sent to the LLM
     model_config = ConfigDict(extra="forbid")
     fact: Literal[FACTS] = Field(description="Which fact the text settles.")  # type: ignore[valid-type]
     value: str = Field(description="The value, as the system prompt lists it.")
@@ -39,24 +51,36 @@ class Extraction(BaseModel):
 
 def _validate(inp):
     """Check a training file: its format, errors, token counts and training cost; reads the file, spends nothing."""
-    from tools.validate import ValidateInput, run
+    from tools.dataset.validate import ValidateInput, run
 
     result = run(ValidateInput.model_validate(inp))
-    return result.model_dump(mode="json", include={"path", "format", "examples", "valid_examples", "tokens",
-                                                   "estimated_training_cost_usd", "error_counts", "warning_counts"})
+    return result.model_dump(
+        mode="json",
+        include={
+            "path",
+            "format",
+            "examples",
+            "valid_examples",
+            "tokens",
+            "estimated_training_cost_usd",
+            "error_counts",
+            "warning_counts",
+        },
+    )
 
 
 def _estimate(inp):
     """Price every path (prompting, RAG, OpenAI and local fine-tuning) for a dataset; a calculation, spends nothing."""
-    from tools.estimate import EstimateInput, run
+    from tools.costs.estimate import EstimateInput, run
 
     return run(EstimateInput.model_validate(inp)).model_dump(mode="json", include={"dataset", "options", "notes"})
 
 
 def _search(inp):
     """Search an indexed document collection for passages that answer a question; reads only."""
-    from agent.clients import get_chroma_client, get_embedder
-    from tools.search import SearchInput, collection_embedder, run
+    from tools.clients import get_chroma_client
+    from tools.rag.embedders import get_embedder
+    from tools.rag.search import SearchInput, collection_embedder, run
 
     query = SearchInput.model_validate(inp)
     client = get_chroma_client()
@@ -66,9 +90,9 @@ def _search(inp):
 
 
 def _input_models() -> dict[str, type[BaseModel]]:
-    from tools.estimate import EstimateInput
-    from tools.search import SearchInput
-    from tools.validate import ValidateInput
+    from tools.costs.estimate import EstimateInput
+    from tools.dataset.validate import ValidateInput
+    from tools.rag.search import SearchInput
 
     return {"validate": ValidateInput, "estimate": EstimateInput, "search": SearchInput}
 
@@ -78,7 +102,7 @@ TOOLS: dict[str, Callable[[dict], Any]] = {"validate": _validate, "estimate": _e
 
 
 class LLMInterviewer:
-    """Reads answers with a chat model; `client` is an `openai.OpenAI` from agent.clients."""
+    """Reads answers with a chat model; `client` is an `openai.OpenAI` from tools.clients."""
 
     def __init__(self, model: str, client: Any) -> None:
         self.model = model
@@ -87,6 +111,10 @@ class LLMInterviewer:
         self.tool_calls: list[str] = []  # names only, for the transcript: arguments may hold paths, never keys
 
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
+        """Return the facts the model reads in `text` (`focus`: the fact just asked about), letting it call the
+        read-only TOOLS for up to MAX_TOOL_ROUNDS rounds; endpoint errors and unreadable replies raise
+        TunewiseError.
+        """
         import openai
 
         focus_text = ""
@@ -94,31 +122,56 @@ class LLMInterviewer:
             from graphs.interview import question
 
             focus_text = render("interviewer_focus", question=question(focus)[0], fact=focus)
-        messages: list[dict] = [{"role": "system", "content": render("interviewer_system")},
-                                {"role": "user", "content": render("interviewer_user", focus=focus_text, text=text)}]
+        messages: list[dict] = [
+            {"role": "system", "content": render("interviewer_system")},
+            {"role": "user", "content": render("interviewer_user", focus=focus_text, text=text)},
+        ]
         models = _input_models()
-        tools = [openai.pydantic_function_tool(models[name], name=name, description=(fn.__doc__ or "").strip())
-                 for name, fn in TOOLS.items()]
+        tools = [
+            openai.pydantic_function_tool(models[name], name=name, description=(fn.__doc__ or "").strip())
+            for name, fn in TOOLS.items()
+        ]
         for _ in range(MAX_TOOL_ROUNDS + 1):
             try:
-                response = self._client.chat.completions.parse(model=self.model, messages=messages, tools=tools,
-                                                               response_format=Extraction)
+                response = self._client.chat.completions.parse(
+                    model=self.model, messages=messages, tools=tools, response_format=Extraction
+                )
             except openai.APIConnectionError:
-                raise TunewiseError("cannot reach the LLM endpoint", hint="check OPENAI_BASE_URL, or use --llm offline") from None
+                raise TunewiseError(
+                    "cannot reach the LLM endpoint", hint="check OPENAI_BASE_URL, or use --llm offline"
+                ) from None
             except openai.APIStatusError as exc:
-                raise TunewiseError(f"the LLM endpoint answered {exc.status_code}: {_message(exc)}",
-                                    hint="check TUNEWISE_LLM_MODEL and the key, or use --llm offline") from None
+                raise TunewiseError(
+                    f"the LLM endpoint answered {exc.status_code}: {_message(exc)}",
+                    hint="check TUNEWISE_LLM_MODEL and the key, or use --llm offline",
+                ) from None
             except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError, ValidationError):
-                raise TunewiseError("the LLM's answer was not the structured reply asked for",
-                                    hint="use a model that supports structured outputs, or --llm offline") from None
+                raise TunewiseError(
+                    "the LLM's answer was not the structured reply asked for",
+                    hint="use a model that supports structured outputs, or --llm offline",
+                ) from None
             message = response.choices[0].message
             if not message.tool_calls:
                 if message.parsed is None:
-                    raise TunewiseError("the LLM returned no readable answer", hint=f"refusal: {message.refusal}" if message.refusal else "use --llm offline")
+                    raise TunewiseError(
+                        "the LLM returned no readable answer",
+                        hint=f"refusal: {message.refusal}" if message.refusal else "use --llm offline",
+                    )
                 return self._findings(message.parsed, text)
-            messages.append({"role": "assistant", "content": message.content, "tool_calls": [
-                {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
-                for c in message.tool_calls]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.function.name, "arguments": c.function.arguments},
+                        }
+                        for c in message.tool_calls
+                    ],
+                }
+            )
             for call in message.tool_calls:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": self._run_tool(call)})
         raise TunewiseError(f"the LLM kept calling tools for {MAX_TOOL_ROUNDS} rounds", hint="use --llm offline")
@@ -142,7 +195,9 @@ class LLMInterviewer:
             value = _coerce(said.fact, said.value)
             if value is None:
                 continue  # an out-of-range value is dropped rather than trusted
-            evidence = said.evidence.strip() if said.evidence.strip() and said.evidence.strip() in text else text.strip()
+            evidence = (
+                said.evidence.strip() if said.evidence.strip() and said.evidence.strip() in text else text.strip()
+            )
             out.append(Finding(said.fact, value, evidence, "stated"))
         return out
 
@@ -165,13 +220,16 @@ def _message(exc) -> str:
 
 
 def configured(model: str | None) -> bool:
-    """An LLM is configured when a model is named and an endpoint or key is present."""
+    """Tell whether an LLM is configured: a model is named and an endpoint or key (OPENAI_BASE_URL or
+    OPENAI_API_KEY) is present.
+    """
     import os
 
     return bool(model) and bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
 
 
 def build(model: str):
-    from agent.clients import get_openai_client
+    """Build the LLM interviewer for `model` on the OpenAI client of tools.clients (1 retry, 60 s timeout)."""
+    from tools.clients import get_openai_client
 
     return LLMInterviewer(model, get_openai_client(max_retries=1, timeout=60.0))

@@ -31,14 +31,20 @@ MIN_OVER_NEUTRAL = 0.05
 # A clause is compared for a question only when it mentions that question's subject: MiniLM rates "it still
 # drifts from the format" close to "the format has not changed" on topic alone, polarity aside.
 GATES = {
-    "prompting": re.compile(r"\b(prompt\w*|instruct\w*|examples?|tri(?:ed|y)|tweak\w*|word\w*|default|box|settings"
-                            r"|experiment\w*|shot|exhausted|fine-tun\w*)\b"),
-    "stable": re.compile(r"\b(chang\w*|same|stay\w*|evolv\w*|fixed|settled|rework\w*|redo\w*|redone|revis\w*|replac\w*"
-                         r"|rewrit\w*|shift\w*|minds?|years?|months?|weeks?|quarter|season|soon|decid\w*|final\w*|rules"
-                         r"|requirements?|launch\w*|summer|different|working out|figuring)\b"),
-    "private": re.compile(r"\b(data|records?|shar\w+|send\w*|sent|cloud|vendors?|servers?|network|hardware|building"
-                          r"|confidential\w*|secur\w+|legal|restrict\w*|providers?|external|third|premises|host\w*|openai"
-                          r"|leave|permitted|allowed|approved|comfortable|sensitive|health|patient|customers?|compan\w+)\b"),
+    "prompting": re.compile(
+        r"\b(prompt\w*|instruct\w*|examples?|tri(?:ed|y)|tweak\w*|word\w*|default|box|settings"
+        r"|experiment\w*|shot|exhausted|fine-tun\w*)\b"
+    ),
+    "stable": re.compile(
+        r"\b(chang\w*|same|stay\w*|evolv\w*|fixed|settled|rework\w*|redo\w*|redone|revis\w*|replac\w*"
+        r"|rewrit\w*|shift\w*|minds?|years?|months?|weeks?|quarter|season|soon|decid\w*|final\w*|rules"
+        r"|requirements?|launch\w*|summer|different|working out|figuring)\b"
+    ),
+    "private": re.compile(
+        r"\b(data|records?|shar\w+|send\w*|sent|cloud|vendors?|servers?|network|hardware|building"
+        r"|confidential\w*|secur\w+|legal|restrict\w*|providers?|external|third|premises|host\w*|openai"
+        r"|leave|permitted|allowed|approved|comfortable|sensitive|health|patient|customers?|compan\w+)\b"
+    ),
     "problem": re.compile(r"."),
 }
 
@@ -65,7 +71,9 @@ ASK_BELOW = 0.8  # a finding under this is worth confirming when its value could
 
 
 def similarity_confidence(margin: float, min_margin: float) -> float:
-    """A clear margin over the runner-up label is a surer match than one at the threshold, within the band."""
+    """Return a similarity match's confidence: a clear margin over the runner-up label is a surer match than one
+    at the threshold, within the band (SIMILAR_MIN to SIMILAR_MAX).
+    """
     return round(min(SIMILAR_MAX, SIMILAR_MIN + 2.5 * max(0.0, margin - min_margin)), 2)
 
 
@@ -76,6 +84,7 @@ def sentences(text: str) -> list[str]:
 
 
 def clauses(sentence: str) -> list[str]:
+    """Split `sentence` into its clauses (rules.clauses)."""
     return rules.clauses(sentence)
 
 
@@ -84,7 +93,9 @@ def _normalise(text: str) -> str:
     return re.sub(r"\bin terms of\b", "regarding", text.lower())
 
 
-_YES = re.compile(r"^\W*(yes|yeah|yep|yup|sure|correct|right|it can|it may|they can|absolutely|of course|definitely|ok|okay|fine)\b")
+_YES = re.compile(
+    r"^\W*(yes|yeah|yep|yup|sure|correct|right|it can|it may|they can|absolutely|of course|definitely|ok|okay|fine)\b"
+)
 _NO = re.compile(r"^\W*(no|nope|nah|not really|not yet|never|it can'?t|it cannot|negative|none)\b")
 
 
@@ -95,7 +106,8 @@ class OfflineInterviewer:
 
     def __init__(self, embedder: Any | None = None, *, rules_only: bool = False) -> None:
         """`rules_only` skips the similarity pass and never loads the embedder: a lighter reader for a first
-        question that must appear before MiniLM has loaded."""
+        question that must appear before MiniLM has loaded.
+        """
         self._embedder = embedder
         self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
@@ -106,10 +118,19 @@ class OfflineInterviewer:
         found: dict[str, Finding] = {}
         ranks: dict[str, tuple] = {}  # the example count kept is the most specific mention, not the first
 
-        def add(fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None,
-                confidence: float | None = None) -> None:
-            sure = confidence if confidence is not None else (
-                SURE if fact == focus and how == "stated" else STATED if how == "stated" else INDIRECT)
+        def add(
+            fact: str,
+            value: Any,
+            evidence: str,
+            how: str = "stated",
+            rank: tuple | None = None,
+            confidence: float | None = None,
+        ) -> None:
+            sure = (
+                confidence
+                if confidence is not None
+                else (SURE if fact == focus and how == "stated" else STATED if how == "stated" else INDIRECT)
+            )
             old = found.get(fact)
             if old is None or (old.how == "inferred" and how == "stated"):
                 found[fact] = Finding(fact, value, evidence, how, sure)
@@ -118,7 +139,11 @@ class OfflineInterviewer:
                 # reviewed answers") are a conflict the person should settle.
                 tie = old.value != value and ranks[fact][:-1] == rank[:-1]
                 found[fact] = Finding(fact, value, evidence, how, min(sure, CONFLICT) if tie else sure)
-            elif old.how == how and old.value != value and not (rank is not None and ranks.get(fact, rank)[:-1] > rank[:-1]):
+            elif (
+                old.how == how
+                and old.value != value
+                and not (rank is not None and ranks.get(fact, rank)[:-1] > rank[:-1])
+            ):
                 found[fact] = replace(old, confidence=min(old.confidence, CONFLICT))
             else:
                 return
@@ -155,8 +180,13 @@ class OfflineInterviewer:
         cues = [found[c] for c in ("behaviour", "knowledge") if c in found]
         if focus == "problem" and "problem" not in found and cues:  # "it has to know our current stock" answers it
             value = "both" if len(cues) == 2 else cues[0].fact
-            add("problem", value, " / ".join(dict.fromkeys(c.evidence for c in cues)), cues[0].how,
-                confidence=min(c.confidence for c in cues))
+            add(
+                "problem",
+                value,
+                " / ".join(dict.fromkeys(c.evidence for c in cues)),
+                cues[0].how,
+                confidence=min(c.confidence for c in cues),
+            )
         if not self.rules_only and (focus is None or focus == "problem" or focus not in found):
             self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh, focus=focus)
         if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys() and focus in (None, "problem"):
@@ -168,11 +198,17 @@ class OfflineInterviewer:
         """Drop what the question's context says a reply did not mean. A count in the answer to "have you tried a
         prompt with 3-5 examples?" counts few-shot examples unless the person says they hold them as data; a reply
         about stability, data, privacy or prompting is not a statement of knowledge versus behaviour ("it changes
-        every season" is about the behaviour's stability, not a knowledge gap)."""
+        every season" is about the behaviour's stability, not a knowledge gap).
+        """
         if focus is None:
             return
-        if focus == "prompting" and "examples" in found and not re.search(
-                r"\b(?:have|has|had|'ve|got|collected|labell?ed|annotated|dataset|training data)\b", _normalise(text)):
+        if (
+            focus == "prompting"
+            and "examples" in found
+            and not re.search(
+                r"\b(?:have|has|had|'ve|got|collected|labell?ed|annotated|dataset|training data)\b", _normalise(text)
+            )
+        ):
             del found["examples"]
         if focus != "problem":
             for cue in ("behaviour", "knowledge"):
@@ -185,8 +221,10 @@ class OfflineInterviewer:
         count = rules.best_examples(low)
         if count is not None:
             # "2,000 emails and 3,000 tickets": two equally specific counts in one sentence; keep the larger, ask.
-            tie = any(x.kind == "examples" and x.value != count.value and x.rank[:-1] == count.rank[:-1]
-                      for x in rules.mentions(low))
+            tie = any(
+                x.kind == "examples" and x.value != count.value and x.rank[:-1] == count.rank[:-1]
+                for x in rules.mentions(low)
+            )
             add("examples", count.value, sentence, rank=count.rank, confidence=CONFLICT if tie else None)
         verdict = rules.prompting(low)
         if verdict:
@@ -204,7 +242,11 @@ class OfflineInterviewer:
         private = rules.privacy(low)
         if private is not None:
             add("private", private, sentence)
-        for fact, pattern in (("complex_domain", rules.COMPLEX), ("best_quality", rules.BEST), ("fast_iteration", rules.FAST)):
+        for fact, pattern in (
+            ("complex_domain", rules.COMPLEX),
+            ("best_quality", rules.BEST),
+            ("fast_iteration", rules.FAST),
+        ):
             if pattern.search(low):
                 add(fact, True, sentence)
 
@@ -252,10 +294,23 @@ class OfflineInterviewer:
                 add("private", private, evidence)
 
     # -- similarity ---------------------------------------------------------------------------------------------
-    def _similar(self, text: str, found: dict[str, Finding], add, *, style_ok: bool = False,
-                 fresh: set[str] = frozenset(), focus: str | None = None) -> None:
+    def _similar(
+        self,
+        text: str,
+        found: dict[str, Finding],
+        add,
+        *,
+        style_ok: bool = False,
+        fresh: set[str] = frozenset(),
+        focus: str | None = None,
+    ) -> None:
         wanted = [g for g in ("prompting", "stable", "private") if g not in found and focus in (None, g)]
-        if "behaviour" not in found and "knowledge" not in found and "problem" not in found and focus in (None, "problem"):
+        if (
+            "behaviour" not in found
+            and "knowledge" not in found
+            and "problem" not in found
+            and focus in (None, "problem")
+        ):
             wanted.append("problem")
         pieces = [(s, c) for s in sentences(text) for c in {s, *clauses(s)} if len(c.split()) >= 3]
         if not wanted or not pieces:
@@ -304,7 +359,7 @@ class OfflineInterviewer:
 
     def _embed(self, texts: list[str]):
         if self._embedder is None:
-            from agent.clients import get_embedder
+            from tools.rag.embedders import get_embedder
 
             self._embedder = get_embedder("local")
         return self._embedder.embed(texts)
@@ -314,9 +369,13 @@ class OfflineInterviewer:
             key = id(self._embedder) if self._embedder is not None else None
             if key is None or key not in _BANKS:
                 raw = json.loads(resources.files("agent.interviewer").joinpath("examples.json").read_text("utf-8"))
-                entries = [(group, label, text) for group, labels in raw.items() if not group.startswith("_")
-                           for label, texts in ({"": labels} if isinstance(labels, list) else labels).items()
-                           for text in texts]
+                entries = [
+                    (group, label, text)
+                    for group, labels in raw.items()
+                    if not group.startswith("_")
+                    for label, texts in ({"": labels} if isinstance(labels, list) else labels).items()
+                    for text in texts
+                ]
                 vectors = self._embed([text for _, _, text in entries])  # one batch: far faster than one per label
                 bank: dict[str, Any] = {}
                 for group, label in dict.fromkeys((g, lab) for g, lab, _ in entries):

@@ -15,11 +15,13 @@ from agent.interviewer.numbers import best_examples, counts, mentions, numbers, 
 
 # "prompt/response pairs" and "prompts and completions" are logged data, not a prompt. Trying a model is trying a
 # prompt: "we tried GPT-4.1 and it hallucinated", "tested Claude on it".
-PROMPT_WORDS = re.compile(r"\b((?:prompt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
-                          r"|one-?liner|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to|gave|giving|fed|feeding)\s+(?:\w+\s+){0,2}?"
-                          r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model)|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
-                          r"|asked the model|asking the model|in-context|default (?:chatgpt|model|settings)|vanilla"
-                          r"|out of the box)\b")
+PROMPT_WORDS = re.compile(
+    r"\b((?:prompt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
+    r"|one-?liner|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to|gave|giving|fed|feeding)\s+(?:\w+\s+){0,2}?"
+    r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model)|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
+    r"|asked the model|asking the model|in-context|default (?:chatgpt|model|settings)|vanilla"
+    r"|out of the box)\b"
+)
 _NOT_TRIED = re.compile(
     r"\b(?:haven'?t|have not|hasn'?t|has not|never|not yet|didn'?t|did not|not)\s+(?:\w+\s+){0,3}?"
     r"(?:tried|try|used|use|written|write|wrote|experimented|bothered|attempted|looked at|touched|done|played|tested|test"
@@ -28,7 +30,8 @@ _NOT_TRIED = re.compile(
     r"|\bno (?:real |proper |custom |dedicated )?(?:system )?prompt\b|\bwithout (?:a |any )?(?:real |proper )?(?:system )?prompt"
     r"|\b(?:nobody|no one|noone)(?:'s)?(?:\s+\w+){0,4}?\s+(?:tried|written|wrote|touched|done)\b"
     r"|\bnothing serious\b|\bnot (?:very |really )?seriously\b|\bonly (?:a bit|a little|briefly)\b|^\W*(?:a bit|a little|barely|briefly)\b"
-    r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b")
+    r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b"
+)
 _GOOD = re.compile(
     r"\b(?:mostly|almost|nearly|pretty much|largely|basically) (?:works|there|right|good)\b|\bworks? (?:well|fine|okay|ok|great)\b"
     # "it works, but it's expensive": the prompt does the job and the complaint is cost; not "works only half the time"
@@ -44,7 +47,8 @@ _GOOD = re.compile(
     # want", "format ok but ...": the prompt does the behaviour part.
     r"|\bhandles? (?:\w+ ){0,3}?(?:well|fine|nicely|correctly|reliably)\b|\balready (?:handles|does|writes|gets|nails|produces"
     r"|follows|works|covers|formats)\b|\balready (?:\w+ ){0,4}?the way we want\b|\bnails? it\b"
-    r"|\b(?:format\w*|tone|style|voice|structure|layout)\s+(?:is\s+|are\s+|was\s+)?(?:ok|okay|fine|good|right|correct)\b(?!\s+(?:only|most|some|half|sometimes))")
+    r"|\b(?:format\w*|tone|style|voice|structure|layout)\s+(?:is\s+|are\s+|was\s+)?(?:ok|okay|fine|good|right|correct)\b(?!\s+(?:only|most|some|half|sometimes))"
+)
 _SHORT = re.compile(
     r"fell short|falls? short|not good enough|(?:wasn'?t|isn'?t|not) enough|didn'?t (?:get|work|help|stick|cut)"
     r"|doesn'?t (?:work|help|stick|cut|fit|scale)|did not (?:get|work|help)|does not (?:work|help)|no luck|gave up|giving up"
@@ -66,19 +70,25 @@ _SHORT = re.compile(
     r"|\btoo (?:long|short|generic|verbose|polite|formal|casual|wordy|bland|salesy|stiff|robotic|inconsistent|vague|chatty)"
     r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough|fine|ok|okay|acceptable)\b|\bbad\b|\bpoor\w*|mediocre"
     r"|\bwrong\b|close,? but not|\b(?:got|gets|came|comes|is) close,? but\b|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
-    r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)")
-_TRIED = re.compile(r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b")
+    r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)"
+)
+_TRIED = re.compile(
+    r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b"
+)
 _LARGE = re.compile(
     r"\b(?:huge|massive|giant|enormous|bloated)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt"
     r"|prompt (?:is|has grown|runs|of) (?:\w+\s+){0,2}?(?:huge|massive|giant|enormous|bloated)"
     r"|(?:\d[\d,]*|dozens of|forty|fifty) (?:few-shot )?examples in (?:every|each) (?:prompt|request|call)"
     r"|(?:dozens of|forty|fifty|[3-9]\d|\d{3,}) (?:few-shot )?examples in the prompt"
     r"|(?:on|in|with) every (?:single )?(?:request|call)|costly at (?:our )?volume|paying for (?:\w+\s+){0,3}tokens"
-    r"|prompt (?:\w+ ){0,2}?(?:costs?|is costing) (?:a lot|too much|\w+ much)|(?:pasted|paste|stuff\w*) (?:\w+ ){0,2}?into (?:the |every |each )?prompt")
+    r"|prompt (?:\w+ ){0,2}?(?:costs?|is costing) (?:a lot|too much|\w+ much)|(?:pasted|paste|stuff\w*) (?:\w+ ){0,2}?into (?:the |every |each )?prompt"
+)
 
 
-_NOTHING_TRIED = re.compile(r"\b(?:haven'?t|have not|not|didn'?t|did not) (?:yet )?(?:tried|done|attempted) (?:anything|much|a thing)\b"
-                            r"|\bnothing (?:tried|yet)\b")
+_NOTHING_TRIED = re.compile(
+    r"\b(?:haven'?t|have not|not|didn'?t|did not) (?:yet )?(?:tried|done|attempted) (?:anything|much|a thing)\b"
+    r"|\bnothing (?:tried|yet)\b"
+)
 
 
 def prompting(clause: str, *, focus: bool = False) -> str | None:
@@ -91,20 +101,33 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
     # "costs 20% more" neither. Read per clause: "follows it 60% of the time and the prompt costs a lot".
     for part in clauses(clause) if not focus else [clause]:
         share = percent(part)
-        if share is not None and not re.search(r"\b(?:cost\w*|pay\w*|price\w*|cheaper|more expensive|tokens?|budget)\b", part):
-            failing = re.search(r"\b(?:wrong|fail\w*|breaks?|miss\w*|errors?|drops?|ignor\w*|off)\b[^%]*%|%[^.]*\b(?:wrong|fail\w*|breaks?|miss\w*|errors?|off)\b", part)
+        if share is not None and not re.search(
+            r"\b(?:cost\w*|pay\w*|price\w*|cheaper|more expensive|tokens?|budget)\b", part
+        ):
+            failing = re.search(
+                r"\b(?:wrong|fail\w*|breaks?|miss\w*|errors?|drops?|ignor\w*|off)\b[^%]*%|%[^.]*\b(?:wrong|fail\w*|breaks?|miss\w*|errors?|off)\b",
+                part,
+            )
             return "fell_short" if failing or share < 80 else "good_enough"
     if _NOT_TRIED.search(clause):
         return "not_tried"
-    good = [g for g in _GOOD.finditer(clause)
-            if not re.search(r"(?:\bnot|n't|\bnever|\bcannot|\bhardly|\bbarely)\b[^,;]*$", clause[:g.start()])]
+    good = [
+        g
+        for g in _GOOD.finditer(clause)
+        if not re.search(r"(?:\bnot|n't|\bnever|\bcannot|\bhardly|\bbarely)\b[^,;]*$", clause[: g.start()])
+    ]
     if good:
         # "decent but the tone wobbles" takes the verdict back; "it works, but it's expensive" keeps it (cost is
         # step 1's large-prompt case, not a shortfall in quality), and so does "format ok but it makes up the
         # policy" (missing facts are step 2's knowledge gap, which no prompt closes).
-        turn = re.search(r"\b(?:but|though|although|except|however|yet)\b(.*)", clause[good[0].end():])
-        if turn and _SHORT.search(turn.group(1)) and not _COST.search(turn.group(1)) and not _GOOD.search(turn.group(1)) \
-                and not KNOWLEDGE.search(turn.group(1)):
+        turn = re.search(r"\b(?:but|though|although|except|however|yet)\b(.*)", clause[good[0].end() :])
+        if (
+            turn
+            and _SHORT.search(turn.group(1))
+            and not _COST.search(turn.group(1))
+            and not _GOOD.search(turn.group(1))
+            and not KNOWLEDGE.search(turn.group(1))
+        ):
             return "fell_short"
         return "good_enough"
     if _SHORT.search(clause):
@@ -114,38 +137,53 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
 
 # A sentence right after one about the prompt that speaks of "it" or of the output is a verdict on the prompt:
 # "Our triage prompt is 9k tokens. It works, accuracy is good enough, but the bill is crazy."
-_FOLLOW_UP = re.compile(r"^\W*(?:(?:but|and|so|still|honestly|tbh)\W+)?(?:it|it's|that|this|which|they|works|worked|mostly|output|outputs|results?|quality|accuracy|answers"
-                        r"|(?:the|its) (?:output|outputs|results?|quality|accuracy|answers|format|tone|style))\b")
+_FOLLOW_UP = re.compile(
+    r"^\W*(?:(?:but|and|so|still|honestly|tbh)\W+)?(?:it|it's|that|this|which|they|works|worked|mostly|output|outputs|results?|quality|accuracy|answers"
+    r"|(?:the|its) (?:output|outputs|results?|quality|accuracy|answers|format|tone|style))\b"
+)
 
 
 def prompting_follow_up(clause: str) -> str | None:
-    """The verdict in a sentence that follows talk of a prompt without naming it again."""
+    """Return the verdict (as `prompting` gives it) in a sentence that follows talk of a prompt without naming
+    it again; None if the sentence does not follow on.
+    """
     return prompting(clause, focus=True) if _FOLLOW_UP.search(clause) else None
 
 
 def prompt_tried(clause: str) -> bool:
+    """Tell whether the clause says a prompt was tried or is in use."""
     return bool(PROMPT_WORDS.search(clause) and _TRIED.search(clause))
 
 
 # A prompt's size in tokens: "a 10k-token tone prompt", "the prompt is ~3,000 tokens", "8k tokens of tone rules".
 _TOKENS = re.compile(r"(\d[\d,.]*)\s?(k)?[- ]?tokens?\b")
 # "long" or "large" alone is a description ("GPT-4.1 with a long prompt gets 74%"); with a cost it is the step-1 case.
-_LONG = re.compile(r"\b(?:long|large|big|lengthy)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt|prompt (?:is|has grown|runs) (?:\w+\s+)?(?:long|large|big)")
-_COST = re.compile(r"\b(?:expensive|costly|cost\w*|pricey|bill|budget|pay\w*|per (?:call|request|ticket|turn|message)|at (?:our )?volume|latency|slow)\b")
+_LONG = re.compile(
+    r"\b(?:long|large|big|lengthy)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt|prompt (?:is|has grown|runs) (?:\w+\s+)?(?:long|large|big)"
+)
+_COST = re.compile(
+    r"\b(?:expensive|costly|cost\w*|pricey|bill|budget|pay\w*|per (?:call|request|ticket|turn|message)|at (?:our )?volume|latency|slow)\b"
+)
 
 
 def _prompt_tokens(clause: str) -> int:
-    sizes = [float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1) for m in _TOKENS.finditer(clause)
-             if re.fullmatch(r"\d+(?:,\d{3})*(?:\.\d+)?", m.group(1))]
+    sizes = [
+        float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
+        for m in _TOKENS.finditer(clause)
+        if re.fullmatch(r"\d+(?:,\d{3})*(?:\.\d+)?", m.group(1))
+    ]
     return int(max(sizes, default=0))
 
 
 def prompt_large(clause: str) -> bool:
     """Today's prompt is large and costly: a size of a thousand tokens or more, a huge prompt, or a long one whose
-    cost is said."""
+    cost is said.
+    """
     if not (PROMPT_WORDS.search(clause) or "few-shot" in clause or "tokens" in clause):
         return False
-    return bool(_LARGE.search(clause) or _prompt_tokens(clause) >= 1000 or _LONG.search(clause) and _COST.search(clause))
+    return bool(
+        _LARGE.search(clause) or _prompt_tokens(clause) >= 1000 or _LONG.search(clause) and _COST.search(clause)
+    )
 
 
 # ---- step 2: behaviour or knowledge --------------------------------------------------------------------------
@@ -169,7 +207,8 @@ BEHAVIOUR = re.compile(
     r"|terminology|(?<!warranty )(?<!payment )(?<!contract )(?<!license )(?<!licence )(?<!loan )(?<!credit )(?<!trade )(?<!delivery )(?<!rental )(?<!lease )(?<!new )(?<!updated )(?<!current )(?<!latest )(?<!policy )(?<!insurance )(?<!legal )terms(?! (?:and|&) conditions| of (?:service|use|sale|the (?:contract|policy|agreement)))|jargon|(?<!policy )(?<!contract )(?<!legal )(?<!regulatory )(?<!current )(?<!exact )wording|phrasing|persona|brand|polite|formal|casual"
     r"|friendl\w+|empath\w+|json|schema|fields|extract\w*|classif\w+|categor\w+|label\w*|refus\w+|summar\w+|bullet\w*"
     r"|markdown|template|consistent\w*|always (?:answer|respond|reply|use|start|end|write)|writ(?:e|ing|es) (?:[\w-]+ ){0,2}?(?:like|in the style)|writ(?:e|ing|es) in"
-    r"|house style|guidelines?|behaviou?r|manner|register|rambl\w+|too long|(?:under|below|at most|max(?:imum)?|no more than|fewer than|less than|within) \d+ (?:words|characters|sentences|lines|paragraphs)|hedg\w+|apologi\w+|sign-?off|greeting)\b")
+    r"|house style|guidelines?|behaviou?r|manner|register|rambl\w+|too long|(?:under|below|at most|max(?:imum)?|no more than|fewer than|less than|within) \d+ (?:words|characters|sentences|lines|paragraphs)|hedg\w+|apologi\w+|sign-?off|greeting)\b"
+)
 KNOWLEDGE = re.compile(
     r"\b(knowledge(?: base)?|kb|docs|documentation|documents|manuals?|wiki|handbook|faqs?|intranet|confluence|notion"
     r"|pricing|prices?|price list|catalog(?:ue)?|inventory|stock levels?|specs?|specifications|product (?:info\w*|details|data)"
@@ -215,7 +254,8 @@ KNOWLEDGE = re.compile(
     r"|answer\w* (?:\w+ ){0,2}?questions? (?:about|on|from|using|based on|regarding|with)|questions? (?:regarding|on how)"
     r"|procedures|sops?|protocols|regulations|(?:tax|employment|labou?r|privacy|data protection) (?:laws?|rules|code)|outdated|out of date"
     r"|mak(?:es|ing) (?:\w+ )?up (?:facts|answers|numbers|things|stuff|the)|makes? stuff up|invent(?:s|ing)? (?!(?:its|a|their) own)"
-    r"|meeting notes|incident reports|what went wrong)\b")
+    r"|meeting notes|incident reports|what went wrong)\b"
+)
 # "answer about 900 emails" counts emails: only "answer questions about <a subject>" asks for facts.
 # Freshness talk ("always use the latest version", "updated weekly") is about which facts to use: knowledge.
 FRESH = re.compile(
@@ -223,7 +263,8 @@ FRESH = re.compile(
     r"|\bcurrent (?:version|edition|release|docs|pages|polic\w+|rates|figures|terms|menu|schedule|timetable|hours"
     r"|opening hours|fees|offers|catalog\w*|info\w*|data)\b|\b(?:version|edition)s? (?:changes?|is updated)\b"
     r"|\b(?:updated|refreshed|published|republished|revised|change[sd]?)\s+(?:\w+\s+)?(?:every|each|daily|weekly|hourly"
-    r"|nightly|monthly|constantly|all the time|regularly)\b")
+    r"|nightly|monthly|constantly|all the time|regularly)\b"
+)
 # "always use/answer ..." and "consistent" name a habit, not a style; beside freshness they ask for current facts.
 _WEAK = re.compile(r"^(?:always \w+|consistent\w*)$")
 # A clause that rules its style talk out: "we're happy with the tone", "the format is already right", "style isn't
@@ -247,15 +288,21 @@ _RULED_OUT = re.compile(
     # The facts come with each request, or the model has them: "the facts are all in the input", "it already knows
     # the domain", "doesn't need to know anything beyond the ticket".
     r"|\b(?:facts|information|info|everything|all it needs|details)\s+(?:\w+\s+){0,2}?(?:is|are|comes?|come)\s+(?:all\s+|already\s+)?(?:in|with|given in|provided in|contained in)\s+(?:the|each|every)\s+(?:input|ticket|email|message|request|document|text|prompt|form|call)"
-    r"|\balready knows?\b|\b(?:doesn'?t|does not|don'?t|do not) need to know (?:anything|much)\b")
-_SPLIT = re.compile(r"[,;]\s*(?:(?:and|but|or|so|yet)\s+)?|\s*[()]\s*|\s+(?:and|but|while|although|though|because|so|whereas|however|yet)\s+|\s+-\s+|:\s*")
-_LIST_ITEM = re.compile(r"^(?:(?:the|its|our|their|her|his|my|your|a|an)\s+\S+(?:\s+\S+)?|(?:tone|style|format\w*|voice"
-                        r"|structure|length|wording|layout|terminology|phrasing|grammar)(?:\s+\S+)?)$")
+    r"|\balready knows?\b|\b(?:doesn'?t|does not|don'?t|do not) need to know (?:anything|much)\b"
+)
+_SPLIT = re.compile(
+    r"[,;]\s*(?:(?:and|but|or|so|yet)\s+)?|\s*[()]\s*|\s+(?:and|but|while|although|though|because|so|whereas|however|yet)\s+|\s+-\s+|:\s*"
+)
+_LIST_ITEM = re.compile(
+    r"^(?:(?:the|its|our|their|her|his|my|your|a|an)\s+\S+(?:\s+\S+)?|(?:tone|style|format\w*|voice"
+    r"|structure|length|wording|layout|terminology|phrasing|grammar)(?:\s+\S+)?)$"
+)
 
 
 def clause_spans(text: str) -> list[tuple[int, int]]:
     """Clauses as (start, end). A bare list item joins its neighbour, so in "we're happy with the tone and the
-    format" and "the tone and format are fine" the format is ruled out too; "not the tone, the facts" stays two."""
+    format" and "the tone and format are fine" the format is ruled out too; "not the tone, the facts" stays two.
+    """
     spans, pos = [], 0
     for m in _SPLIT.finditer(text):
         spans.append((pos, m.start()))
@@ -270,7 +317,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
             merged.append((a if carry is None else carry, b))
             carry = None
     if carry is not None:
-        if merged and not re.match(r"\W*(?:it'?s |it is )?not\b", text[merged[-1][0]:].lower()):
+        if merged and not re.match(r"\W*(?:it'?s |it is )?not\b", text[merged[-1][0] :].lower()):
             merged[-1] = (merged[-1][0], len(text))
         else:
             merged.append((carry, len(text)))
@@ -278,55 +325,80 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
 
 
 def clauses(text: str) -> list[str]:
+    """Split `text` into its clauses (see clause_spans)."""
     return [text[a:b] for a, b in clause_spans(text)]
 
 
 def ruled_out(clause: str) -> bool:
+    """Tell whether the clause rules its topic out as the problem ("we're happy with the tone", "style isn't the
+    problem", "not the tone").
+    """
     return bool(_RULED_OUT.search(clause))
 
 
 def behaviour(text: str) -> bool:
-    """A behaviour (style, format, task) problem is stated: a cue in a clause that does not rule it out, and not a
-    bare habit ("always use ...") beside freshness talk."""
+    """Tell whether a behaviour (style, format, task) problem is stated: a cue in a clause that does not rule it
+    out, and not a bare habit ("always use ...") beside freshness talk.
+    """
     spans = clause_spans(text)
     for m in BEHAVIOUR.finditer(text):  # matched on the whole text, so "terms and conditions" stays one phrase
         clause = next((text[a:b] for a, b in spans if a <= m.start() < b), text)
-        if ruled_out(clause) or _HEDGE.search(clause) or _WEAK.match(m.group(0)) and (FRESH.search(clause) or KNOWLEDGE.search(clause)):
+        if (
+            ruled_out(clause)
+            or _HEDGE.search(clause)
+            or _WEAK.match(m.group(0))
+            and (FRESH.search(clause) or KNOWLEDGE.search(clause))
+        ):
             continue
         return True
     return False
 
 
 def style_ruled_out(text: str) -> bool:
-    """Some clause rules style talk out ("the tone is fine")."""
+    """Tell whether some clause rules style talk out ("the tone is fine")."""
     return any(ruled_out(c) and BEHAVIOUR.search(c) for c in clauses(text))
 
 
 # A cue does not count where it names the thing to write ("write release notes", "drafts contracts"), a team
 # ("our docs team"), the lesser half of a comparison ("the format more than the facts"), or where the clause is a
 # hedge ("not sure if it is knowledge or style").
-_WRITE_BEFORE = re.compile(r"\b(?:(?:translations?|summar(?:y|ies)|rewrites?|versions?|drafts?|redlines?)\s+of|write|writes|writing|wrote|draft|drafts|drafting|generate|generates|produce|produces|create"
-                           r"|compose|translate|rewrite|rewrites|summari[sz]e|summari[sz]es|convert|turn)\s+(?:[\w'-]+\s+){0,3}$")
+_WRITE_BEFORE = re.compile(
+    r"\b(?:(?:translations?|summar(?:y|ies)|rewrites?|versions?|drafts?|redlines?)\s+of|write|writes|writing|wrote|draft|drafts|drafting|generate|generates|produce|produces|create"
+    r"|compose|translate|rewrite|rewrites|summari[sz]e|summari[sz]es|convert|turn)\s+(?:[\w'-]+\s+){0,3}$"
+)
 _LESSER = re.compile(r"\b(?:more than|rather than|instead of|not about|other than|than)\s+(?:the\s+|our\s+)?$")
 # "5k tickets exported from our CRM" is where data came from; "answers pulled from the manuals" is retrieval.
-_DATA_FROM = re.compile(r"(?:\d|\b(?:tickets|chats|conversations|emails|examples|logs|data|transcripts|messages|replies|samples))"
-                        r"[^.;]*\b(?:export\w*|pulled|collected|gathered|taken|came|logged|scraped|sampled|dumped)\b[^.;]*\bfrom\s+(?:[\w-]+\s+){0,3}$")
+_DATA_FROM = re.compile(
+    r"(?:\d|\b(?:tickets|chats|conversations|emails|examples|logs|data|transcripts|messages|replies|samples))"
+    r"[^.;]*\b(?:export\w*|pulled|collected|gathered|taken|came|logged|scraped|sampled|dumped)\b[^.;]*\bfrom\s+(?:[\w-]+\s+){0,3}$"
+)
 _HEDGE = re.compile(r"\b(?:not sure|unsure|don'?t know|do not know|no idea|wondering|unclear) (?:if|whether)\b")
-_LISTED = re.compile(r"\b((?:labels?|categories|classes|codes|genres|intents|tags|aspects|fields|sections)\s*)\([^)]*\)")
+_LISTED = re.compile(
+    r"\b((?:labels?|categories|classes|codes|genres|intents|tags|aspects|fields|sections)\s*)\([^)]*\)"
+)
 
 
 def _cue_counts(text: str, m: re.Match, spans) -> bool:
     clause = next((text[a:b] for a, b in spans if a <= m.start() < b), text)
-    before = text[max(0, m.start() - 60):m.start()]
-    return not (ruled_out(clause) or _HEDGE.search(clause) or _WRITE_BEFORE.search(before) or _LESSER.search(before)
-                or _DATA_FROM.search(before) or re.match(r"\s+(?:teams?\b|(?:written|drafted|generated|produced|formatted)\b)", text[m.end():])
-                # "our SOP format", "contract redlines", "policy summaries": the cue names the kind of output
-                or re.match(r"[\s-]+(?:format|template|style|structure|layout|tone|voice|conventions?|schema|redlines?|summar\w+"
-                            r"|drafts?|letters?|narratives?|clauses?)\b", text[m.end():]))
+    before = text[max(0, m.start() - 60) : m.start()]
+    return not (
+        ruled_out(clause)
+        or _HEDGE.search(clause)
+        or _WRITE_BEFORE.search(before)
+        or _LESSER.search(before)
+        or _DATA_FROM.search(before)
+        or re.match(r"\s+(?:teams?\b|(?:written|drafted|generated|produced|formatted)\b)", text[m.end() :])
+        # "our SOP format", "contract redlines", "policy summaries": the cue names the kind of output
+        or re.match(
+            r"[\s-]+(?:format|template|style|structure|layout|tone|voice|conventions?|schema|redlines?|summar\w+"
+            r"|drafts?|letters?|narratives?|clauses?)\b",
+            text[m.end() :],
+        )
+    )
 
 
 def knowledge(text: str) -> bool:
-    """A knowledge gap is stated, or freshness is asked for where the clause is not about style."""
+    """Tell whether a knowledge gap is stated, or freshness is asked for where the clause is not about style."""
     text = _LISTED.sub(r"\1", text)  # "our 9 aspect labels (price, delivery, ...)" names labels, not facts
     spans = clause_spans(text)
     if any(_cue_counts(text, m, spans) for m in KNOWLEDGE.finditer(text)):
@@ -335,17 +407,29 @@ def knowledge(text: str) -> bool:
 
 
 def topic(clause: str) -> str | None:
+    """Return what the clause is about: "behaviour" first, else "knowledge", else None."""
     return "behaviour" if behaviour(clause) else "knowledge" if knowledge(clause) else None
 
 
-_PROBLEM_WORDS = {"knowledge": "knowledge", "facts": "knowledge", "information": "knowledge", "info": "knowledge",
-                  "behaviour": "behaviour", "behavior": "behaviour", "style": "behaviour", "tone": "behaviour",
-                  "format": "behaviour", "both": "both"}
+_PROBLEM_WORDS = {
+    "knowledge": "knowledge",
+    "facts": "knowledge",
+    "information": "knowledge",
+    "info": "knowledge",
+    "behaviour": "behaviour",
+    "behavior": "behaviour",
+    "style": "behaviour",
+    "tone": "behaviour",
+    "format": "behaviour",
+    "both": "both",
+}
 _OTHER = {"knowledge": "behaviour", "behaviour": "knowledge", "both": "both"}
 
 
 def problem_word(text: str) -> str | None:
-    """A one-word answer to 'knowledge, behaviour, or both?'; a half ruled out ("not the tone") points to the other."""
+    """Read a one-word answer to 'knowledge, behaviour, or both?' (None if it names neither or is unclear); a half
+    ruled out ("not the tone") points to the other.
+    """
     found = set()
     for clause in clauses(text.lower()):
         words = set(re.findall(r"[a-z]+", clause))
@@ -378,14 +462,19 @@ _CHANGING = re.compile(
     r"|\bnot (?:yet )?(?:set|carved|written) in stone\b|\bkeeps? (?:tweaking|changing|revising|updating|rewriting|adjusting|reworking|editing)\b"
     r"|\b(?:constantly|always|forever) (?:tweak|chang|revis|updat|rewrit|adjust)\w*|\bmid-re\w+"
     r"|\bunder (?:review|revision|discussion|construction|development|negotiation)\b|\bpivot\w*|\boverhaul\w*|\bfrom scratch\b|\bup in the air\b"
-    r"|\b(?:will|going to|about to|may|might|could)\s+(?:\w+\s+){0,2}?(?:totally |completely |probably )?(?:change|shift|look different|be different)\b")
+    r"|\b(?:will|going to|about to|may|might|could)\s+(?:\w+\s+){0,2}?(?:totally |completely |probably )?(?:change|shift|look different|be different)\b"
+)
 _STABLE = re.compile(
     r"\b(?:stable|settled|established|long[- ]standing|locked(?: in| down)?|finali[sz]ed|fixed for)\b"
     r"|\b(?:won'?t|will not|doesn'?t|does not|hasn'?t|has not|haven'?t|rarely|never|shouldn'?t|isn'?t going to)\s+(?:\w+\s+){0,2}?(?:change|changed|evolve|move)\b"
-    r"|\b(?:set|carved|written) in stone\b|\bsame (?:for|since) (?:years|ages|a long time)\b|\bfor (?:years|ages|a decade)\b|\bunchanged\b|\bconsistent for\b")
+    r"|\b(?:set|carved|written) in stone\b|\bsame (?:for|since) (?:years|ages|a long time)\b|\bfor (?:years|ages|a decade)\b|\bunchanged\b|\bconsistent for\b"
+)
 
 
 def stability(clause: str) -> bool | None:
+    """Return False when the clause says the behaviour will change, True when it says it is stable, None when
+    it says neither.
+    """
     if _CHANGING.search(clause):
         return False
     if _STABLE.search(clause):
@@ -403,45 +492,60 @@ _PRIVATE = re.compile(
     r"|\b(?:nothing|no data|none of (?:it|this|our data))\s+(?:\w+\s+){0,2}?(?:can|may|should|is allowed to)\s+(?:\w+\s+){0,2}?(?:go|leave|be sent|be shared)\b"
     r"|\b(?:forbid\w*|prohibit\w*|not permitted|banned|bans)\b|\bno (?:third[- ]part\w+|external|cloud|outside)\b|\bconfidential|\bsensitive\b|\bproprietary\b|\bprivacy\b|\bprivate\b"
     r"|\bhipaa\b|\bgdpr\b|\bpii\b|\bphi\b|\bair[- ]gapped\b|\bregulat\w+|\bcompliance\b|\bsovereign\w*|\bin[- ]house\b"
-    r"|\bfirewall\b|\bdata residency\b|\b(?:internal|local|in-house|on-?prem)(?: data| use| hosting)? only\b|\bonly (?:internal(?:ly)?|local(?:ly)?|in-house|on-?prem\w*)\b|\bstays? (?:internal|local|inside|in-house)\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b")
+    r"|\bfirewall\b|\bdata residency\b|\b(?:internal|local|in-house|on-?prem)(?: data| use| hosting)? only\b|\bonly (?:internal(?:ly)?|local(?:ly)?|in-house|on-?prem\w*)\b|\bstays? (?:internal|local|inside|in-house)\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b"
+)
 _OPENAI_OK = re.compile(
     r"\b(?:can|may|could|is allowed to|are allowed to|fine to|ok to|okay to|happy to|allowed to|able to|free to)\s+(?:\w+\s+){0,2}?"
     r"(?:go|be sent|send|upload|share|use|be shared|be uploaded)\b"
     r"|\b(?:openai|the cloud|a hosted api|hosted apis?|third[- ]part\w+)\s+(?:is|are)\s+(?:fine|ok|okay|allowed|acceptable|no problem)"
     r"|\bfine with (?:openai|sending|uploading|the cloud)|\b(?:no|not a|not an) (?:privacy |data )?(?:concern|issue|problem|constraint)s?\b"
     r"|\balready (?:use|using|on|pay for|send)\b|\bpublic(?:ly available)? data\b"
-    r"|\bdata is public\b|\bdon'?t mind\b")
+    r"|\bdata is public\b|\bdon'?t mind\b"
+)
 # Said before the keep-it-private words are checked, since "no privacy concerns" holds one of them.
-_NO_CONCERN = re.compile(r"\bno (?:real |big )?(?:privacy|data|security|confidentiality|compliance) (?:concerns?|issues?|problems?|constraints?|restrictions?)\b"
-                         r"|\bopenai\s+(?:is\s+|are\s+)?(?:fine|ok|okay|allowed|acceptable)\b|\bpublic (?:[\w-]+ )?(?:reviews|data|information|content|posts|records|documents|comments|pages|articles|docs|documentation|text)\b"
-                         r"|\bdata:? (?:is |are )?public\b|\breviews are public\b")
+_NO_CONCERN = re.compile(
+    r"\bno (?:real |big )?(?:privacy|data|security|confidentiality|compliance) (?:concerns?|issues?|problems?|constraints?|restrictions?)\b"
+    r"|\bopenai\s+(?:is\s+|are\s+)?(?:fine|ok|okay|allowed|acceptable)\b|\bpublic (?:[\w-]+ )?(?:reviews|data|information|content|posts|records|documents|comments|pages|articles|docs|documentation|text)\b"
+    r"|\bdata:? (?:is |are )?public\b|\breviews are public\b"
+)
 # Permission to send data out, said the many ways people say it: "we're fine sending this data to OpenAI", "legal
 # cleared sending the notes to OpenAI", "clients agreed to OpenAI processing", "our OpenAI enterprise agreement
 # covers this data", "OpenAI enterprise is approved for this", "data can go wherever", "OK to send to OpenAI".
 _CLOUD = r"(?:openai|open ai|gpt[\w.-]*|chatgpt|azure(?: openai)?|anthropic|claude|gemini|the cloud|cloud|(?:an? |any )?(?:external|hosted|third[- ]party|public|cloud) (?:api|apis|llm|model|provider|vendor|service)s?|third[- ]part(?:y|ies)|vendors?|external (?:providers?|services?))"
-_PERMIT = (r"(?:fine|ok|okay|happy|comfortable|allowed|permitted|approved|cleared|agreed|consented|signed off|green[- ]?lit"
-           r"|no problem|not a problem|acceptable|authori[sz]ed|free)")
+_PERMIT = (
+    r"(?:fine|ok|okay|happy|comfortable|allowed|permitted|approved|cleared|agreed|consented|signed off|green[- ]?lit"
+    r"|no problem|not a problem|acceptable|authori[sz]ed|free)"
+)
 _CLOUD_OK = re.compile(
     rf"(?<!not )(?<!n't )(?<!never )\b{_PERMIT}\s+(?:\w+\s+){{0,3}}?(?:to\s+|with\s+|for\s+)?(?:send|sending|use|using|upload|uploading|share|sharing|process\w*|go|going|putting|put)\b[^.;]*\b{_CLOUD}"
     rf"|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:is|are|'s|was|has been|have been)\s+(?:totally |completely |perfectly |also |already )?{_PERMIT}\b"
     rf"|\b{_PERMIT}\s+(?:with|about)\s+{_CLOUD}\s+(?:seeing|having|getting|reading|processing|handling|using|accessing|storing|hosting|receiving)\b"
     rf"|\b(?:agreed|consented|signed off|said yes) (?:to|on)\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
     rf"|\b(?:cleared|approved|allowed|permitted)\s+(?:\w+\s+){{0,3}}?(?:for|to|with)\s+{_CLOUD}"
-    r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b")
+    r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b"
+)
 # "is not allowed to go to OpenAI", "legal has not approved sending", "never cleared": a permission taken back.
 _NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno longer|\bnobody|\bno one)\s+(?:\w+\s+)?(?:yet\s+)?$")
-_NOT_SENSITIVE = re.compile(r"\b(?:not|isn'?t|aren'?t|nothing|no) (?:very |really |particularly |that )?(?:sensitive|confidential|private)\b")
+_NOT_SENSITIVE = re.compile(
+    r"\b(?:not|isn'?t|aren'?t|nothing|no) (?:very |really |particularly |that )?(?:sensitive|confidential|private)\b"
+)
 
 
 def privacy(clause: str, *, focus: bool = False) -> bool | None:
-    """True: the data must stay in-house; False: it may go to OpenAI."""
-    about = focus or re.search(r"\b(data|openai|gpt|azure|anthropic|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
-                               r"|customer|patient|records|hosted|upload|send\w*|leave|leaving|share|compliance|external|vendors?|services?|providers?"
-                               r"|gpus?|hardware|premises|prem|everything|azure|infosec|security|legal|dpo)\b", clause)
+    """Return True when the data must stay in-house, False when it may go to OpenAI, None when the clause is not
+    about where data may go (with `focus`, every clause is: it answers the privacy question).
+    """
+    about = focus or re.search(
+        r"\b(data|openai|gpt|azure|anthropic|cloud|server|servers|third|vendor|api|privacy|private|infrastructure"
+        r"|customer|patient|records|hosted|upload|send\w*|leave|leaving|share|compliance|external|vendors?|services?|providers?"
+        r"|gpus?|hardware|premises|prem|everything|azure|infosec|security|legal|dpo)\b",
+        clause,
+    )
     if not about:
         return None
-    if _NO_CONCERN.search(clause) or any(not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30):m.start()])
-                                         for m in _CLOUD_OK.finditer(clause)):
+    if _NO_CONCERN.search(clause) or any(
+        not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30) : m.start()]) for m in _CLOUD_OK.finditer(clause)
+    ):
         return False
     negated_ok = re.search(r"\b(?:not|isn'?t|aren'?t|never)\s+(?:\w+\s+)?(?:fine|ok|okay|allowed|an option)\b", clause)
     if negated_ok or _PRIVATE.search(clause) and not _NOT_SENSITIVE.search(clause):
@@ -461,20 +565,25 @@ COMPLEX = re.compile(
     r"|(?:multi|trans)national (?:company|corporation|group|bank|insurer)|complex(?:ity)?|complicated|intricate|esoteric|arcane"
     r"|speciali[sz]ed|specialist (?:domain|field|area|knowledge|subject)|(?:highly|very|deeply|extremely|heavily|super|quite|really) technical"
     r"|technical (?:domain|field|subject matter)|(?:niche|expert|hard|difficult|demanding) (?:[\w-]+ )?(?:domain|field|area|subject|knowledge)"
-    r"|domain[- ](?:heavy|specific knowledge|expertise)|deep (?:domain|subject[- ]matter) (?:knowledge|expertise))\b")
+    r"|domain[- ](?:heavy|specific knowledge|expertise)|deep (?:domain|subject[- ]matter) (?:knowledge|expertise))\b"
+)
 # Best quality with a flexible budget: "the best possible assistant", "quality is priority #1, we'll pay for H100s",
 # "budget flexible", "the absolute best quality".
-BEST = re.compile(r"\b(best (?:possible |achievable )?(?:quality|results|model|output|accuracy|assistant|system|performance)|best (?:\w+ )?we can (?:get|build|buy)"
-                  r"|(?:the )?(?:absolute|very) best|best possible|regardless of (?:the )?(?:cost|price|budget)"
-                  r"|(?:budget|money|cost|price|spend)\s+(?:is\s+|are\s+)?(?:isn'?t|is not|not)\s+(?:really\s+)?(?:a |an |the |our )?(?:problem|issue|concern|constraint|object)"
-                  r"|(?:budget|money|cost) (?:is )?(?:flexible|no (?:object|issue|problem))|flexible budget|generous budget|big budget|deep pockets"
-                  r"|best results matter|quality (?:matters|is what matters|above all|first|over cost|over speed|is (?:the |our )?(?:top |#1 |number one |first |main )?priority)"
-                  r"|(?:top|#1|number one|first) priority is (?:the )?quality|money is no object|whatever it costs|we'?ll pay (?:for|whatever)|willing to pay|happy to pay|cost doesn'?t matter"
-                  r"|top quality|highest (?:possible )?(?:quality|accuracy)|state of the art|no matter (?:the|what it) cost\w*|cost is not a concern|spare no expense)\b")
+BEST = re.compile(
+    r"\b(best (?:possible |achievable )?(?:quality|results|model|output|accuracy|assistant|system|performance)|best (?:\w+ )?we can (?:get|build|buy)"
+    r"|(?:the )?(?:absolute|very) best|best possible|regardless of (?:the )?(?:cost|price|budget)"
+    r"|(?:budget|money|cost|price|spend)\s+(?:is\s+|are\s+)?(?:isn'?t|is not|not)\s+(?:really\s+)?(?:a |an |the |our )?(?:problem|issue|concern|constraint|object)"
+    r"|(?:budget|money|cost) (?:is )?(?:flexible|no (?:object|issue|problem))|flexible budget|generous budget|big budget|deep pockets"
+    r"|best results matter|quality (?:matters|is what matters|above all|first|over cost|over speed|is (?:the |our )?(?:top |#1 |number one |first |main )?priority)"
+    r"|(?:top|#1|number one|first) priority is (?:the )?quality|money is no object|whatever it costs|we'?ll pay (?:for|whatever)|willing to pay|happy to pay|cost doesn'?t matter"
+    r"|top quality|highest (?:possible )?(?:quality|accuracy)|state of the art|no matter (?:the|what it) cost\w*|cost is not a concern|spare no expense)\b"
+)
 # Iterating fast is a way of working ("we ship weekly", "quick experiments", "move fast"); a startup or a deadline
 # ("decisions published this week") is not.
-FAST = re.compile(r"\b(iterat\w+ (?:fast|quickly|rapidly|often|a lot)|fast iteration|quick(?:ly)? (?:iterations?|experiments?|turnaround|to iterate)"
-                  r"|experiment\w* (?:fast|quickly|a lot)|(?:move|moving|ship|shipping|release|releasing|launch\w*|go(?:ing)? live|deploy\w*) (?:fast|quick|quickly|often|weekly|daily|every week|every day|this week|next week|soon|by \w+day|in (?:a |\w+ )(?:days?|weeks?))"
-                  r"|by (?:monday|tuesday|wednesday|thursday|friday|tomorrow|end of (?:the )?week)"
-                  r"|rapid\w* (?:iteration|prototyp\w+|experiment\w*)|asap|speed (?:matters|is key|of iteration)|time[- ]to[- ]market|no ops|no infra\w*"
-                  r"|don'?t want to (?:run|manage|host) (?:gpus|servers|infra\w*|anything)|want to (?:try|test) (?:things )?quickly|fast feedback)\b")
+FAST = re.compile(
+    r"\b(iterat\w+ (?:fast|quickly|rapidly|often|a lot)|fast iteration|quick(?:ly)? (?:iterations?|experiments?|turnaround|to iterate)"
+    r"|experiment\w* (?:fast|quickly|a lot)|(?:move|moving|ship|shipping|release|releasing|launch\w*|go(?:ing)? live|deploy\w*) (?:fast|quick|quickly|often|weekly|daily|every week|every day|this week|next week|soon|by \w+day|in (?:a |\w+ )(?:days?|weeks?))"
+    r"|by (?:monday|tuesday|wednesday|thursday|friday|tomorrow|end of (?:the )?week)"
+    r"|rapid\w* (?:iteration|prototyp\w+|experiment\w*)|asap|speed (?:matters|is key|of iteration)|time[- ]to[- ]market|no ops|no infra\w*"
+    r"|don'?t want to (?:run|manage|host) (?:gpus|servers|infra\w*|anything)|want to (?:try|test) (?:things )?quickly|fast feedback)\b"
+)

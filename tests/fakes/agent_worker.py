@@ -11,23 +11,25 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from graphs.pipeline import build
-from graphs.state import Context
 from agent.interviewer.offline import OfflineInterviewer
+from graphs.pipeline import build, session_saver
+from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS
 
 
 def main(db: str, session: str, goal: str, data: str) -> None:
     conn = sqlite3.connect(db, check_same_thread=False)
-    graph = build(checkpointer=SqliteSaver(conn))
+    graph = build(checkpointer=session_saver(conn))
     config = {"configurable": {"thread_id": session}}
     ctx = Context(interviewer=OfflineInterviewer(), runners=RUNNERS, approved_by="test")
     snap = graph.get_state(config)
-    payload = None if snap.values else {"session": session, "goal": goal, "data_path": data, "interactive": False,
-                                         "today": "2026-11-01"}
+    payload = (
+        None
+        if snap.values
+        else {"session": session, "goal": goal, "data_path": data, "interactive": False, "today": "2026-11-01"}
+    )
     while True:
         graph.invoke(payload, config, context=ctx, durability="sync")
         snap = graph.get_state(config)

@@ -1,4 +1,4 @@
-"""A deterministic bag-of-words embedder: same interface as agent.clients' embedders, no model to load."""
+"""A deterministic bag-of-words embedder: same interface as tools.clients' embedders, no model to load."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 class HashEmbedder:
     """Hashes each lowercased word into `dimension` buckets; texts sharing words get close vectors."""
 
-    def __init__(self, dimension: int = 64, name: str = "fake:hash", max_tokens: int = 512, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, dimension: int = 64, name: str = "fake:hash", max_tokens: int = 512, delay_s: float = 0.0
+    ) -> None:
         self.name = name
         self.dimension = dimension
         self.max_tokens = max_tokens

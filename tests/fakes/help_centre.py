@@ -9,13 +9,43 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-TOPICS = ("returns", "refunds", "shipping", "warranty", "sizing", "brakes", "gears", "tyres", "chains", "saddles",
-          "lights", "locks", "helmets", "e-bike batteries", "charging", "servicing", "gift cards", "orders",
-          "payments", "invoices", "accounts", "passwords", "newsletters", "stores", "opening hours", "test rides",
-          "financing", "trade-ins", "rentals", "insurance")
-_WORDS = ("your order the bike we you can within days of delivery a receipt please contact our team store online "
-          "parts labour is covered by warranty unless damage from misuse frame wheel battery charger replace repair "
-          "free standard express tracking number account email reset link minutes hours weekdays weekends").split()
+TOPICS = (
+    "returns",
+    "refunds",
+    "shipping",
+    "warranty",
+    "sizing",
+    "brakes",
+    "gears",
+    "tyres",
+    "chains",
+    "saddles",
+    "lights",
+    "locks",
+    "helmets",
+    "e-bike batteries",
+    "charging",
+    "servicing",
+    "gift cards",
+    "orders",
+    "payments",
+    "invoices",
+    "accounts",
+    "passwords",
+    "newsletters",
+    "stores",
+    "opening hours",
+    "test rides",
+    "financing",
+    "trade-ins",
+    "rentals",
+    "insurance",
+)
+_WORDS = (
+    "your order the bike we you can within days of delivery a receipt please contact our team store online "
+    "parts labour is covered by warranty unless damage from misuse frame wheel battery charger replace repair "
+    "free standard express tracking number account email reset link minutes hours weekdays weekends"
+).split()
 
 
 def write_pages(folder: Path, *, seed: int = 0) -> Path:

@@ -1,4 +1,4 @@
-"""Run `tools.index.run` with the hash embedder in a process of its own, so a test can kill -9 it mid-index.
+"""Run `tools.rag.index.run` with the hash embedder in a process of its own, so a test can kill -9 it mid-index.
 
 usage: python -m tests.fakes.index_worker DOCS COLLECTION (--db DIR | --url URL) [--hold-after K]
 Prints `progress DONE TOTAL` after each written batch of 4 chunks and, after the K-th batch (-1: the last,
@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from agent.clients import get_chroma_client
 from tests.fakes.hash_embedder import HashEmbedder
-from tools.index import IndexInput, run
+from tools.clients import get_chroma_client
+from tools.rag.index import IndexInput, run
 
 
 def main() -> None:
@@ -31,12 +31,16 @@ def main() -> None:
     def progress(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)
         last = done == total and total > 0
-        if args.hold_after is not None and ((args.hold_after == -1 and last) or (done == 4 * args.hold_after and not last)):
+        if args.hold_after is not None and (
+            (args.hold_after == -1 and last) or (done == 4 * args.hold_after and not last)
+        ):
             print("holding", flush=True)
             time.sleep(120)
 
     client = get_chroma_client(args.db, args.url)
-    inp = IndexInput(paths=[args.docs], collection=args.collection, db=args.db, chunk_tokens=args.chunk_tokens, overlap=args.overlap)
+    inp = IndexInput(
+        paths=[args.docs], collection=args.collection, db=args.db, chunk_tokens=args.chunk_tokens, overlap=args.overlap
+    )
     result = run(inp, client=client, embedder=HashEmbedder(), progress=progress, batch_size=4)
     print("done " + result.model_dump_json(), flush=True)
     sys.exit(0)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 from tests.fakes.openai_finetune import ApiError
 
+
 def _tokens(text: str) -> int:
     return len(text.split())
 
@@ -42,8 +43,13 @@ def normalise_reply(reply: Any, n: int) -> dict[str, Any]:
     for i, call in enumerate(msg.get("tool_calls") or []):
         fn = call.get("function", call)
         args = fn.get("arguments", {})
-        calls.append({"id": call.get("id", f"call_{n:03d}_{i}"), "type": "function",
-                      "function": {"name": fn["name"], "arguments": args if isinstance(args, str) else json.dumps(args)}})
+        calls.append(
+            {
+                "id": call.get("id", f"call_{n:03d}_{i}"),
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": args if isinstance(args, str) else json.dumps(args)},
+            }
+        )
     if calls:
         msg["tool_calls"] = calls
     else:
@@ -82,12 +88,23 @@ class ChatResponder:
     def completion(self, request: dict[str, Any]) -> dict[str, Any]:
         msg = self.reply(request)
         prompt = sum(_tokens(_message_text(m.get("content"))) + 3 for m in request.get("messages", []))
-        out = _tokens(msg.get("content") or "") + sum(_tokens(c["function"]["arguments"]) for c in msg.get("tool_calls", []))
+        out = _tokens(msg.get("content") or "") + sum(
+            _tokens(c["function"]["arguments"]) for c in msg.get("tool_calls", [])
+        )
         return {
-            "id": f"chatcmpl-fake{self._count:06d}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.get("model", "gpt-4.1-mini"), "system_fingerprint": "fp_tunewise_fake",
-            "choices": [{"index": 0, "message": msg, "logprobs": None,
-                         "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop"}],
+            "id": f"chatcmpl-fake{self._count:06d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", "gpt-4.1-mini"),
+            "system_fingerprint": "fp_tunewise_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": msg,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop",
+                }
+            ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out},
         }
 
@@ -95,8 +112,13 @@ class ChatResponder:
         """The same completion as chat.completion.chunk objects: role, content word by word, tool calls, finish."""
         full = self.completion(request)
         msg, choice = full["choices"][0]["message"], full["choices"][0]
-        base = {"id": full["id"], "object": "chat.completion.chunk", "created": full["created"],
-                "model": full["model"], "system_fingerprint": full["system_fingerprint"]}
+        base = {
+            "id": full["id"],
+            "object": "chat.completion.chunk",
+            "created": full["created"],
+            "model": full["model"],
+            "system_fingerprint": full["system_fingerprint"],
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
@@ -109,8 +131,18 @@ class ChatResponder:
         for piece in pieces if text else []:
             yield chunk({"content": piece})
         for i, call in enumerate(msg.get("tool_calls", [])):
-            yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                         "function": {"name": call["function"]["name"], "arguments": ""}}]})
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
             yield chunk({"tool_calls": [{"index": i, "function": {"arguments": call["function"]["arguments"]}}]})
         yield chunk({}, choice["finish_reason"])
         if (request.get("stream_options") or {}).get("include_usage"):
@@ -121,7 +153,7 @@ def embed_text(text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector: hashed words and character trigrams, so similar texts land near each other."""
     vec = [0.0] * dimensions
     lowered = text.lower()
-    features = lowered.split() + [lowered[i:i + 3] for i in range(max(0, len(lowered) - 2))]
+    features = lowered.split() + [lowered[i : i + 3] for i in range(max(0, len(lowered) - 2))]
     for feature in features or ["<empty>"]:
         digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
         bucket = int.from_bytes(digest[:4], "little") % dimensions
@@ -144,5 +176,9 @@ def embeddings(request: dict[str, Any], default_dimensions: int = 64) -> dict[st
             vec = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
         data.append({"object": "embedding", "index": i, "embedding": vec})
     used = sum(_tokens(t) for t in texts)
-    return {"object": "list", "data": data, "model": request.get("model", "text-embedding-3-small"),
-            "usage": {"prompt_tokens": used, "total_tokens": used}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": request.get("model", "text-embedding-3-small"),
+        "usage": {"prompt_tokens": used, "total_tokens": used},
+    }

@@ -22,8 +22,15 @@ ORG = "org-tunewisefake"
 class ApiError(Exception):
     """An OpenAI error response: status plus the `{"error": {...}}` body."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
@@ -37,11 +44,13 @@ class JobScript:
     total_steps: int = 6
     outcome: str = "succeeded"
     fail_during: str = "running"
-    error: dict[str, Any] = field(default_factory=lambda: {
-        "code": "invalid_training_file",
-        "message": "The job failed due to an invalid training file. Each example must contain an assistant message.",
-        "param": "training_file",
-    })
+    error: dict[str, Any] = field(
+        default_factory=lambda: {
+            "code": "invalid_training_file",
+            "message": "The job failed due to an invalid training file. Each example must contain an assistant message.",
+            "param": "training_file",
+        }
+    )
     start_loss: float = 2.4
     final_loss: float = 0.35
 
@@ -78,9 +87,17 @@ class FineTuneState:
     def add_file(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
         with self._lock:
             fid = _new_id("file")
-            self.files[fid] = {"id": fid, "object": "file", "bytes": len(content), "created_at": int(self.clock()),
-                               "filename": filename, "purpose": purpose, "status": "processed",
-                               "expires_at": None, "status_details": None}
+            self.files[fid] = {
+                "id": fid,
+                "object": "file",
+                "bytes": len(content),
+                "created_at": int(self.clock()),
+                "filename": filename,
+                "purpose": purpose,
+                "status": "processed",
+                "expires_at": None,
+                "status_details": None,
+            }
             self.contents[fid] = content
             return dict(self.files[fid])
 
@@ -107,26 +124,48 @@ class FineTuneState:
 
     def create_job(self, req: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(req.get("model"), str) or not req["model"]:
-            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+            raise ApiError(
+                400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+            )
         with self._lock:
             for key in ("training_file", "validation_file"):
                 fid = req.get(key)
                 if key == "training_file" or fid:
                     if fid not in self.files or self.files[fid]["purpose"] != "fine-tune":
-                        raise ApiError(400, f"invalid {key} ID: {fid}. Upload the file with purpose 'fine-tune'.",
-                                       param=key, code="invalid_file")
-            method = req.get("method") or {"type": "supervised", "supervised": {"hyperparameters": req.get("hyperparameters") or {}}}
+                        raise ApiError(
+                            400,
+                            f"invalid {key} ID: {fid}. Upload the file with purpose 'fine-tune'.",
+                            param=key,
+                            code="invalid_file",
+                        )
+            method = req.get("method") or {
+                "type": "supervised",
+                "supervised": {"hyperparameters": req.get("hyperparameters") or {}},
+            }
             hyper = dict((method.get(method["type"]) or {}).get("hyperparameters") or req.get("hyperparameters") or {})
             for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
                 hyper.setdefault(name, "auto")
             jid = _new_id("ftjob")
             body = {
-                "id": jid, "object": "fine_tuning.job", "created_at": int(self.clock()), "error": None,
-                "fine_tuned_model": None, "finished_at": None, "hyperparameters": hyper, "model": req["model"],
-                "organization_id": ORG, "result_files": [], "seed": req.get("seed") if req.get("seed") is not None else 42,
-                "status": "validating_files", "trained_tokens": None, "training_file": req["training_file"],
-                "validation_file": req.get("validation_file"), "estimated_finish": None, "integrations": [],
-                "metadata": req.get("metadata"), "method": {"type": method["type"], method["type"]: {"hyperparameters": hyper}},
+                "id": jid,
+                "object": "fine_tuning.job",
+                "created_at": int(self.clock()),
+                "error": None,
+                "fine_tuned_model": None,
+                "finished_at": None,
+                "hyperparameters": hyper,
+                "model": req["model"],
+                "organization_id": ORG,
+                "result_files": [],
+                "seed": req.get("seed") if req.get("seed") is not None else 42,
+                "status": "validating_files",
+                "trained_tokens": None,
+                "training_file": req["training_file"],
+                "validation_file": req.get("validation_file"),
+                "estimated_finish": None,
+                "integrations": [],
+                "metadata": req.get("metadata"),
+                "method": {"type": method["type"], method["type"]: {"hyperparameters": hyper}},
                 "user_provided_suffix": req.get("suffix"),
             }
             self.jobs[jid] = _Job(body=body, script=self.next_job, created=self.clock())
@@ -135,7 +174,9 @@ class FineTuneState:
     def get_job(self, jid: str) -> dict[str, Any]:
         with self._lock:
             if jid not in self.jobs:
-                raise ApiError(404, f"Could not find fine-tune: {jid}", param="fine_tune_id", code="fine_tune_not_found")
+                raise ApiError(
+                    404, f"Could not find fine-tune: {jid}", param="fine_tune_id", code="fine_tune_not_found"
+                )
             return self._view(jid)
 
     def list_jobs(self, metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -174,14 +215,25 @@ class FineTuneState:
             rows = []
             for step in steps:
                 loss = self._loss(job.script, step)
-                rows.append({
-                    "id": f"ftckpt-{jid[6:18]}{step:04d}", "object": "fine_tuning.job.checkpoint",
-                    "created_at": view["created_at"], "fine_tuning_job_id": jid, "step_number": step,
-                    "fine_tuned_model_checkpoint": f"{view['fine_tuned_model']}:ckpt-step-{step}",
-                    "metrics": {"step": float(step), "train_loss": loss, "valid_loss": loss * 1.1,
-                                "full_valid_loss": loss * 1.12, "train_mean_token_accuracy": 0.9,
-                                "valid_mean_token_accuracy": 0.88, "full_valid_mean_token_accuracy": 0.87},
-                })
+                rows.append(
+                    {
+                        "id": f"ftckpt-{jid[6:18]}{step:04d}",
+                        "object": "fine_tuning.job.checkpoint",
+                        "created_at": view["created_at"],
+                        "fine_tuning_job_id": jid,
+                        "step_number": step,
+                        "fine_tuned_model_checkpoint": f"{view['fine_tuned_model']}:ckpt-step-{step}",
+                        "metrics": {
+                            "step": float(step),
+                            "train_loss": loss,
+                            "valid_loss": loss * 1.1,
+                            "full_valid_loss": loss * 1.12,
+                            "train_mean_token_accuracy": 0.9,
+                            "valid_mean_token_accuracy": 0.88,
+                            "full_valid_mean_token_accuracy": 0.87,
+                        },
+                    }
+                )
             return list(reversed(rows))
 
     # -- the clock-driven part ------------------------------------------------------------------------------------
@@ -212,9 +264,16 @@ class FineTuneState:
         return round(script.final_loss + (script.start_loss - script.final_loss) * math.exp(-3 * frac), 4)
 
     def _event(self, jid: str, at: float, level: str, message: str, data: dict | None = None) -> dict[str, Any]:
-        return {"id": f"ftevent-{jid[6:14]}{int(at * 1e6) % 10**10:010d}{secrets.token_hex(2)}",
-                "object": "fine_tuning.job.event", "created_at": int(at), "level": level, "message": message,
-                "data": data or {}, "type": "metrics" if data else "message", "_at": at}
+        return {
+            "id": f"ftevent-{jid[6:14]}{int(at * 1e6) % 10**10:010d}{secrets.token_hex(2)}",
+            "object": "fine_tuning.job.event",
+            "created_at": int(at),
+            "level": level,
+            "message": message,
+            "data": data or {},
+            "type": "metrics" if data else "message",
+            "_at": at,
+        }
 
     def _timeline(self, jid: str) -> list[dict[str, Any]]:
         """Every event that has happened by now, oldest first; ids are stable across calls."""
@@ -278,7 +337,9 @@ class FineTuneState:
         hyper = body["hyperparameters"]
         lines = len(self.contents[body["training_file"]].splitlines()) or 1
         if hyper["n_epochs"] == "auto":
-            hyper["n_epochs"] = 3 if 34 <= lines <= 8333 else (min(25, 100 // lines) if lines < 34 else max(1, 25000 // lines))
+            hyper["n_epochs"] = (
+                3 if 34 <= lines <= 8333 else (min(25, 100 // lines) if lines < 34 else max(1, 25000 // lines))
+            )
         if hyper["batch_size"] == "auto":
             hyper["batch_size"] = 1
         if hyper["learning_rate_multiplier"] == "auto":
@@ -300,12 +361,12 @@ class FineTuneState:
 
 def parse_metadata_filter(query: dict[str, list[str]]) -> dict[str, str]:
     """`metadata[k]=v` query pairs as a dict."""
-    return {k[len("metadata["):-1]: v[-1] for k, v in query.items() if k.startswith("metadata[") and k.endswith("]")}
+    return {k[len("metadata[") : -1]: v[-1] for k, v in query.items() if k.startswith("metadata[") and k.endswith("]")}
 
 
 def page(rows: list[dict[str, Any]], *, after: str | None, limit: int) -> dict[str, Any]:
     """A cursor page: rows after the one with id `after`, at most `limit`, and whether more remain."""
     if after:
         ids = [r["id"] for r in rows]
-        rows = rows[ids.index(after) + 1:] if after in ids else []
+        rows = rows[ids.index(after) + 1 :] if after in ids else []
     return {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit}

@@ -33,12 +33,27 @@ BASE_MODELS = ("gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini
 
 # The bodies OpenAI sends when it will not create a job; `refuse_create(kind)` picks one.
 REFUSALS = {
-    "model_not_available": (400, "invalid_request_error", "model_not_available", "model",
-                            "Model {model} is not available for fine-tuning or does not exist."),
-    "permission": (403, "invalid_request_error", "permission_denied", None,
-                   "You do not have access to fine-tuning. New fine-tuning jobs are no longer available to this organization."),
-    "deprecated": (400, "invalid_request_error", "model_deprecated", "model",
-                   "Fine-tuning {model} is deprecated and no longer accepts new jobs."),
+    "model_not_available": (
+        400,
+        "invalid_request_error",
+        "model_not_available",
+        "model",
+        "Model {model} is not available for fine-tuning or does not exist.",
+    ),
+    "permission": (
+        403,
+        "invalid_request_error",
+        "permission_denied",
+        None,
+        "You do not have access to fine-tuning. New fine-tuning jobs are no longer available to this organization.",
+    ),
+    "deprecated": (
+        400,
+        "invalid_request_error",
+        "model_deprecated",
+        "model",
+        "Fine-tuning {model} is deprecated and no longer accepts new jobs.",
+    ),
 }
 
 
@@ -73,9 +88,16 @@ class _Fault:
 class FakeOpenAI:
     """The fake server; start it with `with FakeOpenAI() as server:` or `start()`/`stop()`."""
 
-    def __init__(self, *, step_seconds: float = 0.05, api_key: str | None = None, embedding_dimensions: int = 64,
-                 clock: Callable[[], float] = time.time, hang_seconds: float = 30.0,
-                 wire: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        step_seconds: float = 0.05,
+        api_key: str | None = None,
+        embedding_dimensions: int = 64,
+        clock: Callable[[], float] = time.time,
+        hang_seconds: float = 30.0,
+        wire: tuple[str, ...] = (),
+    ) -> None:
         """`wire` makes the fine-tuning answers differ from OpenAI's as compatible servers do (see WIRE)."""
         unknown = set(wire) - set(WIRE)
         if unknown:
@@ -130,8 +152,9 @@ class FakeOpenAI:
     def next_job(self, script: JobScript) -> None:
         self.finetune.next_job = script
 
-    def fail(self, method: str, path: str, status: int, *, on_call: int = 1, times: int = 1,
-             retry_after: float | None = None) -> None:
+    def fail(
+        self, method: str, path: str, status: int, *, on_call: int = 1, times: int = 1, retry_after: float | None = None
+    ) -> None:
         """Answer the `on_call`-th matching request (and `times - 1` after it) with `status` in OpenAI's error shape.
         `path` is a regex matched against the whole path, e.g. r"/v1/fine_tuning/jobs"."""
         self._faults.append(_Fault(method.upper(), re.compile(path), "status", on_call, times, status, retry_after))
@@ -175,8 +198,11 @@ class FakeOpenAI:
                 raise ApiError(400, "'file' and 'purpose' are required", param="file")
             return 200, ft.add_file(upload["filename"], upload["content"], body["purpose"])
         if method == "GET" and path == "/v1/files":
-            return 200, page(ft.list_files(q.get("purpose"), q.get("order", "desc")), after=q.get("after"),
-                             limit=int(q.get("limit", 10000)))
+            return 200, page(
+                ft.list_files(q.get("purpose"), q.get("order", "desc")),
+                after=q.get("after"),
+                limit=int(q.get("limit", 10000)),
+            )
         if m := re.fullmatch(r"/v1/files/([\w-]+)", path):
             return 200, ft.get_file(m[1]) if method == "GET" else ft.delete_file(m[1])
         if m := re.fullmatch(r"/v1/files/([\w-]+)/content", path):
@@ -185,8 +211,13 @@ class FakeOpenAI:
         if method == "POST" and path == "/v1/fine_tuning/jobs":
             if self.refusal:
                 status, type_, code, param, text = REFUSALS[self.refusal[0]]
-                raise ApiError(status, (self.refusal[1] or text).format(model=body.get("model")), type=type_,
-                               code=code, param=param)
+                raise ApiError(
+                    status,
+                    (self.refusal[1] or text).format(model=body.get("model")),
+                    type=type_,
+                    code=code,
+                    param=param,
+                )
             return 200, ft.create_job(body)
         if method == "GET" and path == "/v1/fine_tuning/jobs":
             return 200, page(ft.list_jobs(parse_metadata_filter(query)), after=q.get("after"), limit=limit)
@@ -207,15 +238,26 @@ class FakeOpenAI:
         if method == "POST" and path == "/v1/embeddings":
             return 200, embeddings(body, self.embedding_dimensions)
         if method == "GET" and (m := re.fullmatch(r"/v1/models(?:/(.+))?", path)):
-            models = [{"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for name in BASE_MODELS]
-            models += [{"id": j["fine_tuned_model"], "object": "model", "created": j["finished_at"], "owned_by": "tunewise-fake"}
-                       for j in ft.list_jobs() if j["fine_tuned_model"]]
+            models = [
+                {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for name in BASE_MODELS
+            ]
+            models += [
+                {
+                    "id": j["fine_tuned_model"],
+                    "object": "model",
+                    "created": j["finished_at"],
+                    "owned_by": "tunewise-fake",
+                }
+                for j in ft.list_jobs()
+                if j["fine_tuned_model"]
+            ]
             if m[1] is None:
                 return 200, {"object": "list", "data": models}
             found = [x for x in models if x["id"] == m[1]]
             if not found:
-                raise ApiError(404, f"The model `{m[1]}` does not exist or you do not have access to it.",
-                               code="model_not_found")
+                raise ApiError(
+                    404, f"The model `{m[1]}` does not exist or you do not have access to it.", code="model_not_found"
+                )
             return 200, found[0]
         raise ApiError(404, f"Invalid URL ({method} {path})")
 
@@ -321,8 +363,18 @@ WIRE = {
     "missing_optional": "optional fields left out: method, hyperparameters, suffix, seed, integrations, event data",
     "no_status": "jobs without a status: unusable, nobody can tell whether the job is running",
 }
-_OPTIONAL = ("method", "hyperparameters", "user_provided_suffix", "seed", "integrations", "estimated_finish",
-             "result_files", "organization_id", "data", "type")
+_OPTIONAL = (
+    "method",
+    "hyperparameters",
+    "user_provided_suffix",
+    "seed",
+    "integrations",
+    "estimated_finish",
+    "result_files",
+    "organization_id",
+    "data",
+    "type",
+)
 
 
 def _rewire(obj: Any, wire: tuple[str, ...]) -> Any:
@@ -348,11 +400,13 @@ def _rewire(obj: Any, wire: tuple[str, ...]) -> Any:
 
 def _fault_body(status: int) -> dict[str, Any]:
     if status == 429:
-        return ApiError(429, "Rate limit reached for requests. Please try again in 1s.", type="requests",
-                        code="rate_limit_exceeded").body
+        return ApiError(
+            429, "Rate limit reached for requests. Please try again in 1s.", type="requests", code="rate_limit_exceeded"
+        ).body
     if status >= 500:
-        return ApiError(status, "The server had an error while processing your request. Sorry about that!",
-                        type="server_error").body
+        return ApiError(
+            status, "The server had an error while processing your request. Sorry about that!", type="server_error"
+        ).body
     return ApiError(status, f"Injected error {status}").body
 
 

@@ -3,10 +3,10 @@ its prompts and rendering, without loading torch and MiniLM in every process the
 
 from __future__ import annotations
 
-from agent import clients
 from agent.cli import main
 from tests.fakes.hash_embedder import HashEmbedder
+from tools.rag.embedders import use_embedder
 
 if __name__ == "__main__":
-    clients._EMBEDDERS["local"] = HashEmbedder(dimension=384, name="local:fake-hash")  # the seam get_embedder reads
+    use_embedder("local", HashEmbedder(dimension=384, name="local:fake-hash"))
     main()

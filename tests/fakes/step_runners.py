@@ -13,9 +13,11 @@ import signal
 import time
 from pathlib import Path
 
+from graphs.state import DeployStepResult, EvalStepResult, StepResult
+
 
 def _runner(name: str):
-    def run(ctx) -> dict:
+    def run(ctx) -> StepResult:
         log = Path(os.environ["TUNEWISE_TEST_STEP_LOG"])
         with log.open("a") as fh:
             fh.write(json.dumps({"step": name, "resume": ctx.resume, "pid": os.getpid()}) + "\n")
@@ -23,13 +25,15 @@ def _runner(name: str):
             os.kill(os.getpid(), signal.SIGKILL)
         if not ctx.resume and os.environ.get("TUNEWISE_TEST_SLOW") == name:
             time.sleep(60)
-        ctx.check_cost(ctx.step["cost_usd"])
-        result = {"status": "done", "step": name}
+        ctx.check_cost(ctx.step.cost_usd)
         if name == "eval":
-            result["verdict"] = "tuned beats prompted on format adherence (fake)"
+            return EvalStepResult(
+                status="done", verdict="tuned beats prompted on format adherence (fake)", winner=None, report_dir=""
+            )
         if name == "deploy":
-            result["path"] = str(ctx.run_dir / "deployment")
-        return result
+            path = str(ctx.run_dir / "deployment")
+            return DeployStepResult(status="done", path=path, name="fake", model="fake", collection="", content_hash="")
+        return StepResult(status="done", message=f"{name} (fake)")
 
     return run
 

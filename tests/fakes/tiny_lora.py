@@ -20,8 +20,17 @@ from pathlib import Path
 _cache: dict[str, Path] = {}
 
 
-def train_tiny_lora(base: str | Path, out: str | Path, pairs: list[tuple[list[dict], str]], *, steps: int = 20,
-                    lr: float = 1e-2, rank: int = 8, chat_template: str | None = None, seed: int = 0) -> Path:
+def train_tiny_lora(
+    base: str | Path,
+    out: str | Path,
+    pairs: list[tuple[list[dict], str]],
+    *,
+    steps: int = 20,
+    lr: float = 1e-2,
+    rank: int = 8,
+    chat_template: str | None = None,
+    seed: int = 0,
+) -> Path:
     """Fit a LoRA so the model answers each conversation with its reply; return OUTPUT (the adapter is in adapter/)."""
     digest = hashlib.sha256((Path(base) / "model.safetensors").read_bytes())
     digest.update(json.dumps([pairs, steps, lr, rank, chat_template, seed]).encode())
@@ -47,16 +56,23 @@ def _train(base, out: Path, pairs, *, steps: int, lr: float, rank: int, chat_tem
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, task_type="CAUSAL_LM",
-                                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
-                                                             "gate_proj", "up_proj", "down_proj"]))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=rank,
+            lora_alpha=2 * rank,
+            lora_dropout=0.0,
+            task_type="CAUSAL_LM",
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        ),
+    )
     rows = []
     for conversation, reply in pairs:
         prompt = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": reply}], tokenize=False)
         p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         ids = tokenizer(full.rstrip("\n"), add_special_tokens=False)["input_ids"]
-        rows.append((ids, [-100] * len(p_ids) + ids[len(p_ids):]))
+        rows.append((ids, [-100] * len(p_ids) + ids[len(p_ids) :]))
     width = max(len(ids) for ids, _ in rows)
     pad = tokenizer.pad_token_id
     input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows])

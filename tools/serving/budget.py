@@ -10,7 +10,7 @@ checks a typical request against the window before anything is served.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,8 +34,8 @@ class Fit:
     prompt_tokens: int | None
 
 
-def context_window(config=None, tokenizer=None) -> int | None:
-    """The model's window: config.max_position_embeddings (or its text config's), else the tokenizer's limit."""
+def context_window(config: Any = None, tokenizer: Any = None) -> int | None:
+    """Return the model's window in tokens: config.max_position_embeddings (or its text config's), else the tokenizer's limit."""
     for cfg in (config, getattr(config, "text_config", None)):
         value = getattr(cfg, "max_position_embeddings", None)
         if isinstance(value, int) and value > 0:
@@ -45,18 +45,20 @@ def context_window(config=None, tokenizer=None) -> int | None:
 
 
 def answer_reserve(window: int | None, asked: int | None, default: int) -> int:
-    """Tokens kept for the answer: what the request asked for, else the default, capped at a share of the window."""
+    """Return the tokens kept for the answer: what the request asked for, else the default, capped at a share of the window."""
     if asked is not None:
         return asked
     return default if window is None else max(1, min(default, window // DEFAULT_ANSWER_SHARE))
 
 
-def fit(build: Callable[[list], list[dict]], ranked: Sequence, *, count: Count | None, window: int | None,
-        reserve: int) -> Fit:
-    """The longest prefix of `ranked` whose conversation, `build(prefix)`, leaves `reserve` tokens in `window`.
+def fit(
+    build: Callable[[list], list[dict]], ranked: Sequence, *, count: Count | None, window: int | None, reserve: int
+) -> Fit:
+    """Keep the longest prefix of `ranked` whose conversation, `build(prefix)`, leaves `reserve` tokens in `window`.
 
     With no window or no counter, nothing is dropped. When even no passage fits, the conversation without passages
-    comes back with its count, and the caller decides (the server answers 400, as OpenAI does)."""
+    comes back with its count, and the caller decides (the server answers 400, as OpenAI does).
+    """
     ranked = list(ranked)
     if count is None or window is None:
         return Fit(build(ranked), ranked, 0, None)
@@ -93,8 +95,10 @@ class ContextBudget(BaseModel):
     fits_k: int = Field(description="How many of the largest passages always fit (k when nothing is ever dropped).")
 
 
-def plan(count: Count, build: Callable[[int], list[dict]], *, window: int, k: int, passage_tokens: int) -> ContextBudget:
-    """The deploy-time budget: `build(n)` is a typical request carrying n of the collection's largest passages."""
+def plan(
+    count: Count, build: Callable[[int], list[dict]], *, window: int, k: int, passage_tokens: int
+) -> ContextBudget:
+    """Compute the deploy-time budget: `build(n)` is a typical request carrying n of the collection's largest passages."""
     answer = answer_reserve(window, None, TYPICAL_ANSWER_TOKENS)
     need = {n: count(build(n)) + TYPICAL_QUESTION_TOKENS + answer for n in (0, k)}
     fits_k = k
@@ -104,5 +108,12 @@ def plan(count: Count, build: Callable[[int], list[dict]], *, window: int, k: in
             if count(build(n)) + TYPICAL_QUESTION_TOKENS + answer > window:
                 break
             fits_k = n
-    return ContextBudget(window=window, k=k, passage_tokens=passage_tokens, base_tokens=need[0] - answer,
-                         answer_tokens=answer, needed=need[k], fits_k=fits_k)
+    return ContextBudget(
+        window=window,
+        k=k,
+        passage_tokens=passage_tokens,
+        base_tokens=need[0] - answer,
+        answer_tokens=answer,
+        needed=need[k],
+        fits_k=fits_k,
+    )

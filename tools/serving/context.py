@@ -11,13 +11,13 @@ import hashlib
 from pathlib import Path
 
 from prompts import render
-from tools.search import SearchHit
+from tools.rag.search import SearchHit
 
 SYSTEM_ROLES = ("system", "developer")
 
 
-def text_of(content) -> str:
-    """A message's text: a string, or the text parts of an OpenAI content array."""
+def text_of(content: object) -> str:
+    """Return a message's text: a string, or the text parts of an OpenAI content array."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -26,7 +26,7 @@ def text_of(content) -> str:
 
 
 def latest_question(messages: list[dict]) -> tuple[int, str] | None:
-    """(index, text) of the last user message, or None when there is none."""
+    """Return (index, text) of the last user message, or None when there is none."""
     for i in range(len(messages) - 1, -1, -1):
         if messages[i]["role"] == "user":
             return i, text_of(messages[i].get("content"))
@@ -34,11 +34,17 @@ def latest_question(messages: list[dict]) -> tuple[int, str] | None:
 
 
 def context_block(question: str, hits: list[SearchHit]) -> str:
-    """The question preceded by its passages, fenced and labelled as quoted data."""
+    """Return the question preceded by its passages, fenced and labelled as quoted data."""
     passages = "\n\n".join(
-        render("rag_passage", rank=n, source=Path(h.source).name or h.source, chunk=h.chunk, score=f"{h.score:.3f}",
-               warning=render("rag_injection_note").rstrip("\n") if h.injection_warning else "",
-               text=h.text.strip()).rstrip("\n")
+        render(
+            "rag_passage",
+            rank=n,
+            source=Path(h.source).name or h.source,
+            chunk=h.chunk,
+            score=f"{h.score:.3f}",
+            warning=render("rag_injection_note").rstrip("\n") if h.injection_warning else "",
+            text=h.text.strip(),
+        ).rstrip("\n")
         for n, h in enumerate(hits, 1)
     )
     nonce = hashlib.sha256(f"{question}\x00{passages}".encode()).hexdigest()[:16]
@@ -46,8 +52,9 @@ def context_block(question: str, hits: list[SearchHit]) -> str:
 
 
 def with_context(messages: list[dict], hits: list[SearchHit], system_prompt: str | None) -> list[dict]:
-    """The conversation the model sees: one leading system message (the deployment's prompt, then the client's
-    system text), the turns in order, and the latest user turn wrapped with its retrieved passages."""
+    """Build the conversation the model sees: one leading system message (the deployment's prompt, then the client's
+    system text), the turns in order, and the latest user turn wrapped with its retrieved passages.
+    """
     system = [system_prompt] if system_prompt else []
     system += [text_of(m.get("content")) for m in messages if m["role"] in SYSTEM_ROLES]
     found = latest_question(messages)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Generator, Iterator
 
 from tools.errors import TunewiseError
-from tools.search import SearchHit
+from tools.rag.search import SearchHit
 from tools.serving import budget
 from tools.serving.context import latest_question, with_context
 from tools.serving.protocol import ApiError, ChatRequest
+
+if TYPE_CHECKING:
+    from tools.deploy.deploy import Deployment
+    from tools.models.generation import HFGenerator, OpenAIGenerator
+    from tools.rag.search import Retriever
 
 
 def _ms(since: float) -> float:
@@ -36,22 +41,38 @@ class Turn:
     generation_started: float = 0.0
 
     def extension(self) -> dict:
-        """The response's `tunewise` field: which passages were used, and where the time went."""
-        return {"sources": [{"id": h.id, "source": h.source, "chunk": h.chunk, "score": h.score} for h in self.hits],
-                "dropped_sources": self.dropped, "retrieval_ms": self.retrieval_ms, "generation_ms": self.generation_ms}
+        """Return the response's `tunewise` field: which passages were used, and where the time went."""
+        return {
+            "sources": [{"id": h.id, "source": h.source, "chunk": h.chunk, "score": h.score} for h in self.hits],
+            "dropped_sources": self.dropped,
+            "retrieval_ms": self.retrieval_ms,
+            "generation_ms": self.generation_ms,
+        }
 
 
 class Engine:
     """The deployment's retriever and generator; `upstream` says whether generation happens elsewhere."""
 
-    def __init__(self, deployment, generator, retriever, *, upstream: bool) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        generator: HFGenerator | OpenAIGenerator,
+        retriever: Retriever,
+        *,
+        upstream: bool,
+    ) -> None:
         self.deployment = deployment
         self.generator = generator
         self.retriever = retriever
         self.upstream = upstream
         # An upstream endpoint checks its own context; a local model's window is read from its config.
-        self.window = None if upstream else budget.context_window(
-            getattr(getattr(generator, "model", None), "config", None), getattr(generator, "tokenizer", None))
+        self.window = (
+            None
+            if upstream
+            else budget.context_window(
+                getattr(getattr(generator, "model", None), "config", None), getattr(generator, "tokenizer", None)
+            )
+        )
         # Tokenizers refuse concurrent use from threads ("Already borrowed"): one embedding at a time.
         self._retrieval_lock = threading.Lock()
 
@@ -80,7 +101,7 @@ class Engine:
         turn.messages = messages
         turn.conversation = with_context(messages, turn.hits, self.deployment.system_prompt)
 
-    def _count(self):
+    def _count(self) -> budget.Count | None:
         render = getattr(self.generator, "render", None)
         tokenizer = getattr(self.generator, "tokenizer", None)
         if self.upstream or render is None or tokenizer is None:
@@ -97,23 +118,34 @@ class Engine:
 
     def check_length(self, turn: Turn) -> None:
         """Fit the passages into the local model's window, lowest rank out first; refuse a conversation that does not
-        fit even without them (as OpenAI does). Runs under the model's slot: the tokenizer is not thread-safe."""
+        fit even without them (as OpenAI does). Runs under the model's slot: the tokenizer is not thread-safe.
+        """
         count = self._count()
         if count is None:
             return  # an upstream endpoint checks its own context
         asked = turn.request.max_completion_tokens or turn.request.max_tokens
         reserve = min(turn.max_tokens, budget.answer_reserve(self.window, asked, turn.max_tokens))
         system = self.deployment.system_prompt
-        fitted = budget.fit(lambda hits: with_context(turn.messages, hits, system), turn.hits, count=count,
-                            window=self.window, reserve=reserve)
+        fitted = budget.fit(
+            lambda hits: with_context(turn.messages, hits, system),
+            turn.hits,
+            count=count,
+            window=self.window,
+            reserve=reserve,
+        )
         turn.hits, turn.dropped, turn.conversation = fitted.used, fitted.dropped, fitted.conversation
         turn.prompt_tokens = fitted.prompt_tokens if fitted.prompt_tokens is not None else count(turn.conversation)
         limit = self.window
         if limit is not None and turn.prompt_tokens + reserve > limit:
-            raise ApiError(400, f"This model's maximum context length is {limit} tokens. However, you requested "
-                                f"{turn.prompt_tokens + reserve} tokens ({turn.prompt_tokens} in the messages, "
-                                f"{reserve} in the completion). Please reduce the length of the messages or "
-                                "completion.", param="messages", code="context_length_exceeded")
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{turn.prompt_tokens + reserve} tokens ({turn.prompt_tokens} in the messages, "
+                f"{reserve} in the completion). Please reduce the length of the messages or "
+                "completion.",
+                param="messages",
+                code="context_length_exceeded",
+            )
         if limit is not None and asked is None:  # no max_tokens given: the answer may use what the prompt left
             turn.max_tokens = min(turn.max_tokens, limit - turn.prompt_tokens)
 
@@ -125,12 +157,13 @@ class Engine:
         return ApiError(500, f"generation failed ({type(exc).__name__})", type="server_error", code="generation_failed")
 
     def generate(self, turn: Turn) -> tuple[str, str, dict]:
-        """(text, finish_reason, usage) for a non-streaming request."""
+        """Generate a non-streaming reply; return (text, finish_reason, usage)."""
         self.check_length(turn)
         started = time.perf_counter()
         try:
-            out = self.generator.generate([turn.conversation], max_new_tokens=turn.max_tokens,
-                                          temperature=turn.request.temperature)[0]
+            out = self.generator.generate(
+                [turn.conversation], max_new_tokens=turn.max_tokens, temperature=turn.request.temperature
+            )[0]
         except Exception as exc:
             raise self._failed(exc) from None
         turn.generation_ms = _ms(started)
@@ -139,15 +172,23 @@ class Engine:
         if cuts:
             text, finish = text[: min(cuts)], "stop"
         prompt = out.prompt_tokens or turn.prompt_tokens or 0
-        return text, finish, {"prompt_tokens": prompt, "completion_tokens": out.completion_tokens,
-                              "total_tokens": prompt + out.completion_tokens}
+        return (
+            text,
+            finish,
+            {
+                "prompt_tokens": prompt,
+                "completion_tokens": out.completion_tokens,
+                "total_tokens": prompt + out.completion_tokens,
+            },
+        )
 
-    def start_stream(self, turn: Turn, usage: dict) -> tuple[Iterator[str], str | None]:
+    def start_stream(self, turn: Turn, usage: dict) -> tuple[Generator[str, None, None], str | None]:
         """Start generating and wait for the first piece, so a failure to start is still an HTTP error."""
         self.check_length(turn)
         turn.generation_started = time.perf_counter()
-        pieces = self.generator.stream(turn.conversation, max_new_tokens=turn.max_tokens,
-                                       temperature=turn.request.temperature, usage=usage)
+        pieces = self.generator.stream(
+            turn.conversation, max_new_tokens=turn.max_tokens, temperature=turn.request.temperature, usage=usage
+        )
         try:
             return pieces, next(pieces, None)
         except Exception as exc:
@@ -155,13 +196,14 @@ class Engine:
             raise self._failed(exc) from None
 
     def next_piece(self, pieces: Iterator[str]) -> str | None:
+        """Return the stream's next piece, None at its end; a generator failure becomes an ApiError."""
         try:
             return next(pieces, None)
         except Exception as exc:
             raise self._failed(exc) from None
 
     def finish_stream(self, turn: Turn, usage: dict, text: str) -> dict:
-        """Usage for a finished stream; counted from the text when the stream was cut before it could report."""
+        """Return the usage for a finished stream, counted from the text when the stream was cut before it could report."""
         turn.generation_ms = _ms(turn.generation_started)
         completion = usage.get("completion_tokens")
         if completion is None:

@@ -28,16 +28,26 @@ class Limits(BaseModel):
 class ApiError(Exception):
     """An error answered as {"error": {"message", "type", "param", "code"}} with an HTTP status."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
 
     def body(self) -> dict[str, Any]:
+        """Return the error in OpenAI's JSON shape."""
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
 class TextPart(BaseModel):
+    """A text part of an OpenAI content array (the only part type this server takes)."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["text"]
@@ -45,6 +55,8 @@ class TextPart(BaseModel):
 
 
 class Message(BaseModel):
+    """One message of a chat-completions request."""
+
     # A client may send back an assistant message as it received it (refusal, annotations...): extra keys pass.
     model_config = ConfigDict(extra="ignore")
 
@@ -54,12 +66,16 @@ class Message(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    """A streamed request's options: `include_usage` adds a final usage-only chunk."""
+
     model_config = ConfigDict(extra="forbid")
 
     include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
+    """A chat-completions request: the arguments this server takes (any other is refused), n always 1."""
+
     model_config = ConfigDict(extra="forbid")
 
     model: str
@@ -75,14 +91,22 @@ class ChatRequest(BaseModel):
     user: str | None = None
 
     def token_budget(self, limits: Limits) -> int:
+        """Return the answer's max tokens: max_completion_tokens, else max_tokens, else the default; raise ApiError
+        (400) above the server's cap.
+        """
         asked = self.max_completion_tokens or self.max_tokens
         if asked is not None and asked > limits.max_tokens:
             field = "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
-            raise ApiError(400, f"{field} is {asked}; this server allows at most {limits.max_tokens}", param=field,
-                           code="max_tokens_too_large")
+            raise ApiError(
+                400,
+                f"{field} is {asked}; this server allows at most {limits.max_tokens}",
+                param=field,
+                code="max_tokens_too_large",
+            )
         return asked or min(limits.default_max_tokens, limits.max_tokens)
 
     def stops(self) -> list[str]:
+        """Return the stop strings as a list; raise ApiError (400) for more than 4 or an empty one."""
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stops) > 4 or any(not s for s in stops):
             raise ApiError(400, "stop takes at most 4 non-empty strings", param="stop")
@@ -90,15 +114,18 @@ class ChatRequest(BaseModel):
 
 
 def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
-    """Bytes -> a checked ChatRequest, or an ApiError naming the first problem."""
+    """Parse bytes into a checked ChatRequest; raise an ApiError naming the first problem."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ApiError(400, f"We could not parse the JSON body of your request{where}: {exc}", code="invalid_json") from None
+        raise ApiError(
+            400, f"We could not parse the JSON body of your request{where}: {exc}", code="invalid_json"
+        ) from None
     except RecursionError:  # the parser recurses per level: 100,000 nested [ would otherwise be a 500
-        raise ApiError(400, "We could not parse the JSON body of your request: it is nested too deeply",
-                       code="invalid_json") from None
+        raise ApiError(
+            400, "We could not parse the JSON body of your request: it is nested too deeply", code="invalid_json"
+        ) from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits, which Python refuses to convert
         raise ApiError(400, f"We could not parse the JSON body of your request: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
@@ -106,8 +133,11 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
     try:  # a lone surrogate (\ud800) parses, but no tokenizer or embedder can encode it
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, RecursionError):
-        raise ApiError(400, "the request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not "
-                            "text", code="invalid_json") from None
+        raise ApiError(
+            400,
+            "the request body holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not text",
+            code="invalid_json",
+        ) from None
     try:
         request = ChatRequest.model_validate(data)
     except ValidationError as exc:
@@ -119,33 +149,57 @@ def parse_request(raw: bytes, limits: Limits) -> ChatRequest:
             raise ApiError(400, f"Missing required parameter: '{loc}'.", param=loc) from None
         raise ApiError(400, f"Invalid value for '{loc}': {first['msg']}", param=loc) from None
     if len(request.messages) > limits.max_messages:
-        raise ApiError(400, f"{len(request.messages)} messages; this server takes at most {limits.max_messages}",
-                       param="messages", code="too_many_messages")
+        raise ApiError(
+            400,
+            f"{len(request.messages)} messages; this server takes at most {limits.max_messages}",
+            param="messages",
+            code="too_many_messages",
+        )
     return request
 
 
 def completion_id() -> str:
+    """Return a fresh `chatcmpl-` id."""
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
 def completion(cid: str, model: str, fingerprint: str, text: str, finish: str, usage: dict, extension: dict) -> dict:
+    """Build a chat.completion response, with this server's `tunewise` extension."""
     return {
-        "id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "system_fingerprint": fingerprint,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                     "logprobs": None, "finish_reason": finish}],
-        "usage": usage, "tunewise": extension,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage,
+        "tunewise": extension,
     }
 
 
-def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: str | None = None, **extra) -> dict:
-    """One chat.completion.chunk; delta None makes the usage-only chunk, whose choices are empty."""
+def chunk(cid: str, model: str, fingerprint: str, delta: dict | None, finish: str | None = None, **extra: Any) -> dict:
+    """Build one chat.completion.chunk; delta None makes the usage-only chunk, whose choices are empty."""
     choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-    return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "system_fingerprint": fingerprint, "choices": choices, **extra}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": choices,
+        **extra,
+    }
 
 
 def sse(obj: dict) -> bytes:
+    """Encode one server-sent event carrying `obj` as JSON."""
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode()
 
 
@@ -156,6 +210,7 @@ class StopCutter:
         self.stops, self.held, self.hit = stops, "", False
 
     def feed(self, piece: str) -> str:
+        """Take the next piece; return the text safe to send now (nothing after a stop string)."""
         if not self.stops:
             return piece
         self.held += piece
@@ -165,9 +220,10 @@ class StopCutter:
             out, self.held = self.held[: min(found)], ""
             return out
         keep = max((k for s in self.stops for k in range(1, len(s)) if self.held.endswith(s[:k])), default=0)
-        out, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep:]
+        out, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep :]
         return out
 
     def flush(self) -> str:
+        """Return the held-back tail at the end of the stream."""
         out, self.held = self.held, ""
         return out

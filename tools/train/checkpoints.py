@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tools.atomic import write_json
 
@@ -26,21 +27,25 @@ def _step(path: Path) -> int:
 
 
 def all_checkpoints(folder: Path) -> list[Path]:
+    """Return the `checkpoint-N` folders in `folder`, whole or not, oldest step first; [] when it does not exist."""
     if not folder.is_dir():
         return []
     return sorted((p for p in folder.iterdir() if p.is_dir() and _NAME.match(p.name)), key=_step)
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
+    """Return the checkpoints in `folder` that hold the marker (whole ones), oldest step first."""
     return [p for p in all_checkpoints(folder) if (p / MARKER).is_file()]
 
 
 def newest_complete(folder: Path) -> Path | None:
+    """Return the whole checkpoint with the highest step, or None when there is none."""
     done = complete_checkpoints(folder)
     return done[-1] if done else None
 
 
 def checkpoint_step(path: Path) -> int:
+    """Return N of a `checkpoint-N` folder, -1 for any other name."""
     return _step(path)
 
 
@@ -65,6 +70,7 @@ def _fsync_tree(path: Path) -> None:
 
 
 def mark_complete(path: Path, *, step: int) -> None:
+    """Fsync every file of the checkpoint, then write the marker atomically: only now is it whole."""
     _fsync_tree(path)
     write_json(path / MARKER, {"step": step})
 
@@ -78,12 +84,12 @@ def rotate(folder: Path, *, keep: int, protect: str | None = None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def marker_callback(keep: int):
-    """A TrainerCallback that marks each checkpoint complete after the trainer has written it, then rotates."""
+def marker_callback(keep: int) -> Any:
+    """Build a TrainerCallback that marks each checkpoint complete after the trainer has written it, then rotates."""
     from transformers import TrainerCallback
 
     class CheckpointMarker(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if args.world_size > 1:  # every rank has written its RNG state before the marker says "whole"
                 import torch.distributed as dist
 

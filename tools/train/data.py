@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.digest import file_sha256
+from tools.dataset.formats import ChatExample
 from tools.errors import TunewiseError
-from tools.formats import ChatExample
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 NAMED_TEMPLATES = ("chatml", "plain")
@@ -43,34 +42,40 @@ class Prepared:
 
 
 def named_template(name: str) -> str:
+    """Read prompts/NAME.jinja, one of NAMED_TEMPLATES; raise TunewiseError (exit code 2) for any other name."""
     path = PROMPTS_DIR / f"{name}.jinja"
     if name not in NAMED_TEMPLATES or not path.is_file():
-        raise TunewiseError(f"unknown chat template '{name}'", hint=f"use one of: {', '.join(NAMED_TEMPLATES)}", exit_code=2)
+        raise TunewiseError(
+            f"unknown chat template '{name}'", hint=f"use one of: {', '.join(NAMED_TEMPLATES)}", exit_code=2
+        )
     return path.read_text("utf-8")
 
 
-def _render(tokenizer, template: str, messages: list[dict[str, Any]], *, add_generation_prompt: bool = False) -> str:
+def _render(
+    tokenizer: Any, template: str, messages: list[dict[str, Any]], *, add_generation_prompt: bool = False
+) -> str:
     clean = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
-    return tokenizer.apply_chat_template(clean, chat_template=template, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    return tokenizer.apply_chat_template(
+        clean, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
 
 
-def end_of_turn(tokenizer, template: str) -> EndOfTurn | None:
-    """The marker the template writes right after an assistant message, or None when it writes none."""
+def end_of_turn(tokenizer: Any, template: str) -> EndOfTurn | None:
+    """Return the marker the template writes right after an assistant message, or None when it writes none."""
     before = _render(tokenizer, template, _PROBE[:1], add_generation_prompt=True)
     after = _render(tokenizer, template, _PROBE)
     content = _PROBE[1]["content"]
     at = after.find(content, len(before))
     if not after.startswith(before) or at < 0:
         return None
-    text = after[at + len(content):].strip()
+    text = after[at + len(content) :].strip()
     if not text:
         return None
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return EndOfTurn(text=text, token_id=ids[0] if len(ids) == 1 else None)
 
 
-def choose_template(tokenizer, name: str | None) -> tuple[str, str, EndOfTurn, list[str]]:
+def choose_template(tokenizer: Any, name: str | None) -> tuple[str, str, EndOfTurn, list[str]]:
     """(template, where it came from, its end-of-turn marker, warnings): the tokenizer's own unless one is named."""
     warnings: list[str] = []
     if name:
@@ -79,31 +84,44 @@ def choose_template(tokenizer, name: str | None) -> tuple[str, str, EndOfTurn, l
         template, source = tokenizer.chat_template, "tokenizer"
     else:
         template, source = named_template("plain"), "prompts/plain.jinja"
-        warnings.append("the base model's tokenizer has no chat template; used prompts/plain.jinja (saved with the adapter)")
+        warnings.append(
+            "the base model's tokenizer has no chat template; used prompts/plain.jinja (saved with the adapter)"
+        )
     if name == "chatml":
         for token in ("<|im_start|>", "<|im_end|>"):
             if len(tokenizer(token, add_special_tokens=False)["input_ids"]) != 1:
-                raise TunewiseError(f"the chatml template needs the token {token}, which this tokenizer lacks",
-                                    hint="use --chat-template plain", exit_code=2)
+                raise TunewiseError(
+                    f"the chatml template needs the token {token}, which this tokenizer lacks",
+                    hint="use --chat-template plain",
+                    exit_code=2,
+                )
     if "plain" in source and not tokenizer.eos_token:
-        raise TunewiseError("the tokenizer has no eos token, so the model could not learn to stop",
-                            hint="use a base model whose tokenizer defines eos_token")
+        raise TunewiseError(
+            "the tokenizer has no eos token, so the model could not learn to stop",
+            hint="use a base model whose tokenizer defines eos_token",
+        )
     try:
         eot = end_of_turn(tokenizer, template)
     except Exception as exc:  # a template may reject a user/assistant probe (jinja raise_exception)
-        raise TunewiseError(f"the chat template ({source}) cannot render a plain user/assistant exchange ({exc})",
-                            hint="name a template with --chat-template plain") from None
+        raise TunewiseError(
+            f"the chat template ({source}) cannot render a plain user/assistant exchange ({exc})",
+            hint="name a template with --chat-template plain",
+        ) from None
     if eot is None and source == "tokenizer":
-        warnings.append("the base model's chat template does not end assistant turns with a token, so a fine-tuned "
-                        "model would not learn to stop; used prompts/plain.jinja, which ends them with eos")
+        warnings.append(
+            "the base model's chat template does not end assistant turns with a token, so a fine-tuned "
+            "model would not learn to stop; used prompts/plain.jinja, which ends them with eos"
+        )
         return choose_template(tokenizer, "plain")[:3] + (warnings,)
     if eot is None:
-        raise TunewiseError(f"the chat template {source} writes no end-of-turn marker", hint="use --chat-template plain")
+        raise TunewiseError(
+            f"the chat template {source} writes no end-of-turn marker", hint="use --chat-template plain"
+        )
     return template, source, eot, warnings
 
 
-def _spans(tokenizer, template: str, example: ChatExample, eot: EndOfTurn) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered text and the character spans of its trained assistant turns, each ending after the marker."""
+def _spans(tokenizer: Any, template: str, example: ChatExample, eot: EndOfTurn) -> tuple[str, list[tuple[int, int]]]:
+    """Return the rendered text and the character spans of its trained assistant turns, each ending after the marker."""
     messages = example.messages
     text = _render(tokenizer, template, messages)
     spans = []
@@ -113,9 +131,12 @@ def _spans(tokenizer, template: str, example: ChatExample, eot: EndOfTurn) -> tu
         prefix = _render(tokenizer, template, messages[:i], add_generation_prompt=True) if i else ""
         through = _render(tokenizer, template, messages[: i + 1])
         if not through.startswith(prefix) or not text.startswith(through):
-            raise TunewiseError("the chat template renders earlier turns differently once later turns follow, so the "
-                                "assistant turns cannot be located", line=example.line,
-                                hint="use --chat-template chatml or plain")
+            raise TunewiseError(
+                "the chat template renders earlier turns differently once later turns follow, so the "
+                "assistant turns cannot be located",
+                line=example.line,
+                hint="use --chat-template chatml or plain",
+            )
         start = len(prefix)
         end = through.rfind(eot.text)
         end = end + len(eot.text) if end >= start else len(through)
@@ -123,8 +144,9 @@ def _spans(tokenizer, template: str, example: ChatExample, eot: EndOfTurn) -> tu
     return text, spans
 
 
-def tokenize(examples: list[ChatExample], tokenizer, template: str, eot: EndOfTurn, max_len: int, *,
-             path: str = "") -> Prepared:
+def tokenize(
+    examples: list[ChatExample], tokenizer: Any, template: str, eot: EndOfTurn, max_len: int, *, path: str = ""
+) -> Prepared:
     """Render, tokenize and label every example; truncate to max_len and drop those left with nothing to learn."""
     out = Prepared(rows=[])
     for example in examples:
@@ -134,11 +156,17 @@ def tokenize(examples: list[ChatExample], tokenizer, template: str, eot: EndOfTu
             exc.path = exc.path or path
             raise
         except Exception as exc:
-            raise TunewiseError(f"the chat template cannot render this example ({exc})", path=path, line=example.line,
-                                hint="fix the example, or pass --chat-template plain") from None
+            raise TunewiseError(
+                f"the chat template cannot render this example ({exc})",
+                path=path,
+                line=example.line,
+                hint="fix the example, or pass --chat-template plain",
+            ) from None
         enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids = list(enc["input_ids"])
-        labels = [tok if any(s <= a < e for s, e in spans) else IGNORE for tok, (a, _) in zip(ids, enc["offset_mapping"])]
+        labels = [
+            tok if any(s <= a < e for s, e in spans) else IGNORE for tok, (a, _) in zip(ids, enc["offset_mapping"])
+        ]
         if len(ids) > max_len:
             ids, labels = ids[:max_len], labels[:max_len]
             out.truncated += 1
@@ -152,6 +180,8 @@ def tokenize(examples: list[ChatExample], tokenizer, template: str, eot: EndOfTu
     if out.truncated:
         out.warnings.append(f"{out.truncated} example(s) in {Path(path).name} longer than max_seq_len were truncated")
     if out.dropped:
-        out.warnings.append(f"{out.dropped} example(s) in {Path(path).name} had no assistant tokens to learn "
-                            "(weight 0 or truncated away) and were skipped")
+        out.warnings.append(
+            f"{out.dropped} example(s) in {Path(path).name} had no assistant tokens to learn "
+            "(weight 0 or truncated away) and were skipped"
+        )
     return out

@@ -46,13 +46,16 @@ class DeviceFacts:
 
     @property
     def cuda(self) -> bool:
+        """Whether this process sees a CUDA GPU."""
         return self.gpu_count > 0
 
     @property
     def distributed(self) -> bool:
+        """Whether a launcher started more than one process (one trainer per process)."""
         return self.launcher != "none" and self.processes > 1
 
     def to_json(self) -> dict[str, Any]:
+        """Return the facts as run.json records them (`capability` as a list)."""
         out = asdict(self)
         out["capability"] = list(self.capability) if self.capability else None
         return out
@@ -60,6 +63,8 @@ class DeviceFacts:
 
 @dataclass(frozen=True)
 class Precision:
+    """The dtype a run loads and computes in, and the trainer's bf16 / fp16 mixed-precision flags."""
+
     dtype: Literal["bfloat16", "float16", "float32"]  # the dtype the weights are loaded and computed in
     bf16: bool  # the trainer's mixed-precision flags
     fp16: bool
@@ -76,6 +81,9 @@ def cpu_bf16_from_flags(flags: frozenset[str] | set[str], machine: str) -> bool:
 
 
 def precision(facts: DeviceFacts, backend: Backend) -> Precision:
+    """Decide the training precision: bf16 on a GPU of capability 8.0+, fp16 below; bf16 weights without autocast for
+    unsloth on a bf16 CPU; fp32 otherwise.
+    """
     if facts.cuda:
         if facts.capability is not None and facts.capability[0] >= 8:
             return Precision("bfloat16", bf16=True, fp16=False)
@@ -86,12 +94,12 @@ def precision(facts: DeviceFacts, backend: Backend) -> Precision:
 
 
 def inference_dtype(facts: DeviceFacts) -> Literal["bfloat16", "float16", "float32"]:
-    """Loading a model to generate or merge: 16-bit on a GPU by capability, fp32 on a CPU."""
+    """Return the dtype to load a model in to generate or merge: 16-bit on a GPU by capability, fp32 on a CPU."""
     return precision(facts, "hf").dtype
 
 
 def merge_dtype(facts: DeviceFacts) -> Literal["bfloat16", "float16"]:
-    """The merged export is 16-bit: fp16 only on a GPU that would emulate bf16."""
+    """Return the merged export's dtype, always 16-bit: fp16 only on a GPU that would emulate bf16."""
     return "float16" if facts.cuda and precision(facts, "hf").dtype == "float16" else "bfloat16"
 
 
@@ -102,6 +110,7 @@ def accelerate_mixed_precision(facts: DeviceFacts) -> Literal["bf16", "fp16", "n
 
 
 def optimizer(facts: DeviceFacts) -> str:
+    """Return the trainer's `optim`: torch AdamW on a CPU, fused torch AdamW under FSDP, 8-bit AdamW on one GPU."""
     if not facts.cuda:
         return "adamw_torch"  # bitsandbytes has no CPU 8-bit optimizer
     if facts.distributed:
@@ -110,6 +119,7 @@ def optimizer(facts: DeviceFacts) -> str:
 
 
 def device_map(facts: DeviceFacts) -> dict[str, int] | None:
+    """Return the model's `device_map`: this process's GPU, or None on a CPU or under FSDP (the launcher places it)."""
     if not facts.cuda or facts.distributed:
         return None  # CPU: transformers' default; FSDP: the launcher places the shards
     return {"": facts.local_rank}
@@ -138,6 +148,7 @@ def _cpu_flags() -> frozenset[str]:
 
 
 def detect_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware; TUNEWISE_CPU_BF16 (0/1, true/false, ...) overrides /proc/cpuinfo."""
     override = os.environ.get(CPU_BF16_ENV, "").strip().lower()
     if override in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         return override in ("1", "true", "yes", "on")
@@ -145,7 +156,7 @@ def detect_cpu_bf16() -> bool:
 
 
 def detect(launcher: Launcher | None = None) -> DeviceFacts:
-    """The facts of this process's machine. The launcher is read from accelerate's environment unless given."""
+    """Read the facts of this process's machine. The launcher is read from accelerate's environment unless given."""
     import torch
 
     processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -158,5 +169,12 @@ def detect(launcher: Launcher | None = None) -> DeviceFacts:
         index = min(local_rank, count - 1)
         capability = tuple(torch.cuda.get_device_capability(index))
         name = torch.cuda.get_device_name(index)
-    return DeviceFacts(gpu_count=count, capability=capability, gpu_name=name, launcher=launcher,
-                       processes=processes, local_rank=local_rank, cpu_bf16=detect_cpu_bf16())
+    return DeviceFacts(
+        gpu_count=count,
+        capability=capability,
+        gpu_name=name,
+        launcher=launcher,
+        processes=processes,
+        local_rank=local_rank,
+        cpu_bf16=detect_cpu_bf16(),
+    )

@@ -25,7 +25,8 @@ def start(*, rank: int, cuda: bool, timeout_s: float = TIMEOUT_S) -> None:
     """Join the process group the launcher set up (gloo on CPUs, accelerate's choice on GPUs) with a timeout.
 
     transformers passes no timeout when it starts a CPU process group (TrainingArguments._setup_devices), so the
-    group is started here first; the trainer then finds it initialised and reuses it."""
+    group is started here first; the trainer then finds it initialised and reuses it.
+    """
     from datetime import timedelta
 
     from accelerate import PartialState
@@ -38,7 +39,7 @@ def start(*, rank: int, cuda: bool, timeout_s: float = TIMEOUT_S) -> None:
 
 
 def share(value: Any) -> Any:
-    """Rank 0's `value`, on every rank (the others pass anything)."""
+    """Return rank 0's `value` on every rank (the others pass anything)."""
     import torch.distributed as dist
 
     box = [value]
@@ -47,6 +48,7 @@ def share(value: Any) -> Any:
 
 
 def finish() -> None:
+    """Destroy the process group, if one was started."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

@@ -34,7 +34,11 @@ def run(inp: TrainInput, *, resume_from: str | None, emit: Emit, log_path: Path)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.train.unsloth_backend", "--events-fd", str(write_fd)],
-            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            env=env,
         )
     os.close(write_fd)
     result: dict[str, Any] | None = None
@@ -63,11 +67,19 @@ def run(inp: TrainInput, *, resume_from: str | None, emit: Emit, log_path: Path)
         _stop(proc)
         raise
     if error is not None:
-        raise TunewiseError(error["message"], hint=error.get("hint"), path=error.get("path"), line=error.get("line"),
-                            exit_code=int(error.get("exit_code") or 1))
+        raise TunewiseError(
+            error["message"],
+            hint=error.get("hint"),
+            path=error.get("path"),
+            line=error.get("line"),
+            exit_code=int(error.get("exit_code") or 1),
+        )
     if result is None or code != 0:
-        raise TunewiseError(f"the unsloth training process ended with code {code} before finishing",
-                            path=str(log_path), hint="read the log; it may have run out of memory")
+        raise TunewiseError(
+            f"the unsloth training process ended with code {code} before finishing",
+            path=str(log_path),
+            hint="read the log; it may have run out of memory",
+        )
     result.pop("event", None)
     return result
 

@@ -16,17 +16,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import write_text
 from tools.errors import TunewiseError
-from tools.train.config import TrainInput
+from tools.train.config import TrainInput, TrainResult
 from tools.train.metrics import Emit
-
-if TYPE_CHECKING:
-    from tools.train import TrainResult
 
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
@@ -48,16 +45,29 @@ class LaunchPlan(BaseModel):
 
 
 def accelerate_config(num_processes: int, *, cuda: bool = True, mixed_precision: str = "bf16") -> dict:
-    """FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
-    common = {"compute_environment": "LOCAL_MACHINE", "debug": False, "machine_rank": 0, "num_machines": 1,
-              "num_processes": num_processes, "main_process_port": 0,  # 0: a free port, so two runs can share a box
-              "rdzv_backend": "static", "same_network": True, "main_training_function": "main"}
+    """Build the accelerate config: FSDP2 with full-state-dict saves on GPUs (the adapter is written whole by rank 0); DDP on CPUs."""
+    common = {
+        "compute_environment": "LOCAL_MACHINE",
+        "debug": False,
+        "machine_rank": 0,
+        "num_machines": 1,
+        "num_processes": num_processes,
+        "main_process_port": 0,  # 0: a free port, so two runs can share a box
+        "rdzv_backend": "static",
+        "same_network": True,
+        "main_training_function": "main",
+    }
     if not cuda:
         # accelerate's MULTI_CPU type launches through mpirun; MULTI_GPU is its torchrun path, and each rank then
         # trains on the CPU (use_cpu) over gloo. No FSDP: accelerate enables it only for accelerator groups, never
         # for MULTI_CPU (AcceleratorState), so a CPU run is DDP whatever the config says.
-        return {**common, "distributed_type": "MULTI_GPU", "mixed_precision": "no", "use_cpu": True,
-                "downcast_bf16": "no"}
+        return {
+            **common,
+            "distributed_type": "MULTI_GPU",
+            "mixed_precision": "no",
+            "use_cpu": True,
+            "downcast_bf16": "no",
+        }
     return {
         **common,
         "distributed_type": "FSDP",
@@ -77,7 +87,7 @@ def accelerate_config(num_processes: int, *, cuda: bool = True, mixed_precision:
 
 
 def train_flags(inp: TrainInput) -> list[str]:
-    """The `tunewise train` flags that reproduce `inp` (defaults left out)."""
+    """Return the `tunewise train` flags that reproduce `inp` (defaults left out)."""
     defaults = TrainInput(data=inp.data, base_model=inp.base_model, output=inp.output)
     args = [str(inp.data), "--backend", inp.backend, "--base-model", inp.base_model, "--output", str(inp.output)]
     for name in TrainInput.model_fields:
@@ -97,8 +107,11 @@ def train_flags(inp: TrainInput) -> list[str]:
 def check(inp: TrainInput, processes: int) -> None:
     """Refuse what the launcher cannot run, before anything is checked, approved or written."""
     if inp.backend != "hf":
-        raise TunewiseError("--launcher accelerate runs the hf backend (unsloth's multi-GPU mode has its own launcher)",
-                            hint="use --backend hf --launcher accelerate", exit_code=2)
+        raise TunewiseError(
+            "--launcher accelerate runs the hf backend (unsloth's multi-GPU mode has its own launcher)",
+            hint="use --backend hf --launcher accelerate",
+            exit_code=2,
+        )
     if processes < 1:
         raise TunewiseError(f"--processes must be at least 1, not {processes}", exit_code=2)
 
@@ -125,27 +138,41 @@ def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
     if processes is None:
         processes = gpus if gpus >= 2 else 2
         if gpus < 2:
-            notes.append(f"this machine has {gpus} CUDA GPU(s); the config assumes 2: set num_processes to the number "
-                         "of GPUs of the machine that runs it")
+            notes.append(
+                f"this machine has {gpus} CUDA GPU(s); the config assumes 2: set num_processes to the number "
+                "of GPUs of the machine that runs it"
+            )
     check(inp, processes)
     config = _write_config(inp, processes, cuda=True)
-    command = ["accelerate", "launch", "--config_file", str(config), "-m", "agent.cli", "train", *train_flags(inp),
-               "--yes"]
-    notes.append("--yes is in the command because running it is the approval; every process runs `tunewise train`: "
-                 "rank 0 checks the data and writes the run folder, the processes shard the model (FSDP) and split "
-                 "each batch")
+    command = [
+        "accelerate",
+        "launch",
+        "--config_file",
+        str(config),
+        "-m",
+        "agent.cli",
+        "train",
+        *train_flags(inp),
+        "--yes",
+    ]
+    notes.append(
+        "--yes is in the command because running it is the approval; every process runs `tunewise train`: "
+        "rank 0 checks the data and writes the run folder, the processes shard the model (FSDP) and split "
+        "each batch"
+    )
     if not gpus:
-        notes.append("without --dry-run on this machine (no CUDA), tunewise runs the processes itself on the CPU "
-                     "(DDP over gloo) instead")
+        notes.append(
+            "without --dry-run on this machine (no CUDA), tunewise runs the processes itself on the CPU "
+            "(DDP over gloo) instead"
+        )
     return LaunchPlan(config_file=str(config), num_processes=processes, command=shlex.join(command), notes=notes)
 
 
-def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> "TrainResult":
+def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> TrainResult:
     """Train in `processes` processes (default: every GPU, or 2 CPU processes without CUDA) after `preflight` and the
-    approval; return rank 0's result. Spends GPU time."""
+    approval; return rank 0's result. Spends GPU time.
+    """
     import torch
-
-    from tools.train import TrainResult
 
     cuda = torch.cuda.is_available()
     count = processes or (torch.cuda.device_count() if cuda else 2)
@@ -173,20 +200,33 @@ def _record_end(out: Path, exc: BaseException) -> None:
     if record.get("status") not in ("running", "failed"):  # rank 0 may have blamed the peer that hung up on it
         return
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    record.update(status=status, error=str(exc) or status,
-                  ended_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    record.update(
+        status=status, error=str(exc) or status, ended_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    )
     write_json(path, record)
 
 
 def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path: Path) -> dict[str, Any]:
     """Run `accelerate launch` over N processes and return rank 0's result; raise one clear error if a process
-    or the launcher dies."""
+    or the launcher dies.
+    """
     import os
 
     check(inp, processes)
     config = _write_config(inp, processes, cuda)
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-               "-m", "agent.cli", "train", *train_flags(inp), "--yes", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "-m",
+        "agent.cli",
+        "train",
+        *train_flags(inp),
+        "--yes",
+        "--json",
+    ]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{EVENTS_ENV: "1"})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO), env.get("PYTHONPATH", "")) if p)
     if not cuda:
@@ -209,9 +249,9 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
                         log.write(raw)
                     continue
                 if at:
-                    log.write(raw[:at].rstrip().encode() + b"\n")
+                    log.write(line[:at].rstrip().encode() + b"\n")  # `at` indexes the decoded line
                 try:
-                    event = json.loads(line[at + len(EVENT_MARK):])
+                    event = json.loads(line[at + len(EVENT_MARK) :])
                 except json.JSONDecodeError:
                     continue
                 kind = event.pop("event", None)
@@ -227,11 +267,20 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
             raise
     killed = _killed_rank(log_path) if code != 0 else None
     if killed is not None:  # the others' errors (a peer that hung up) follow from this one
-        raise TunewiseError(f"training process rank {killed[0]} of {processes} was killed by {_signal(killed[1])}; "
-                            "the launcher stopped the others", path=str(log_path), hint=RESUME_HINT)
+        raise TunewiseError(
+            f"training process rank {killed[0]} of {processes} was killed by {_signal(killed[1])}; "
+            "the launcher stopped the others",
+            path=str(log_path),
+            hint=RESUME_HINT,
+        )
     if error is not None:
-        raise TunewiseError(error["message"], hint=error.get("hint"), path=error.get("path"), line=error.get("line"),
-                            exit_code=int(error.get("exit_code") or 1))
+        raise TunewiseError(
+            error["message"],
+            hint=error.get("hint"),
+            path=error.get("path"),
+            line=error.get("line"),
+            exit_code=int(error.get("exit_code") or 1),
+        )
     if result is None or code != 0:
         raise TunewiseError(_failure(code, log_path, processes), path=str(log_path), hint=RESUME_HINT)
     return result
@@ -243,8 +292,9 @@ def _report(log_path: Path) -> list[tuple[int, int]]:
     start = text.rfind("Failures:")
     if start < 0:
         return []
-    found = [(int(r), int(c)) for r, c in re.findall(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", text[start:],
-                                                       flags=re.S)]
+    found = [
+        (int(r), int(c)) for r, c in re.findall(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", text[start:], flags=re.S)
+    ]
     root = text.rfind("Root Cause")
     first = re.search(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", text[root:], flags=re.S) if root >= 0 else None
     if first:
@@ -253,7 +303,7 @@ def _report(log_path: Path) -> list[tuple[int, int]]:
 
 
 def _killed_rank(log_path: Path) -> tuple[int, int] | None:
-    """The rank a signal killed from outside (not the SIGTERM the launcher sends the survivors), with the signal."""
+    """Return the rank a signal killed from outside (not the SIGTERM the launcher sends the survivors), with the signal."""
     for rank, code in _report(log_path):
         if code < 0 and -code != signal.SIGTERM:
             return rank, -code
@@ -263,8 +313,10 @@ def _killed_rank(log_path: Path) -> tuple[int, int] | None:
 def _failure(code: int, log_path: Path, processes: int) -> str:
     """One line for how the run ended when no rank was killed: the launcher itself, or a rank's exit code."""
     if code < 0:
-        return (f"the accelerate launcher was killed by {_signal(-code)}; its {processes} training processes "
-                "stopped with it")
+        return (
+            f"the accelerate launcher was killed by {_signal(-code)}; its {processes} training processes "
+            "stopped with it"
+        )
     report = _report(log_path)
     if not report:
         return f"the accelerate launcher ended with code {code} before rank 0 reported a result"
@@ -281,7 +333,7 @@ def _signal(number: int) -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """The launcher got the same Ctrl-C and stops its ranks; make sure it is gone."""
+    """Wait up to 60 s for the launcher, which got the same Ctrl-C and stops its ranks; then kill it."""
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

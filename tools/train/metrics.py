@@ -74,24 +74,33 @@ class Guard:
         self.stop = False
 
     def on_loss(self, step: int, loss: float) -> str | None:
+        """Record a training loss; return the warning, once, when the last 3-5 losses average near zero."""
         self.losses.append(loss)
         recent = self.losses[-5:]
         if len(recent) >= 3 and sum(recent) / len(recent) < NEAR_ZERO_LOSS and not self._warned("near zero"):
-            return self._warn(f"training loss is near zero ({loss:.4f} at step {step}): the model is memorising the "
-                              "data; use fewer epochs, more data, or --lora-dropout 0.05")
+            return self._warn(
+                f"training loss is near zero ({loss:.4f} at step {step}): the model is memorising the "
+                "data; use fewer epochs, more data, or --lora-dropout 0.05"
+            )
         return None
 
     def on_eval(self, step: int, eval_loss: float) -> str | None:
+        """Record an eval loss; return the warning, once, when it rose twice in a row (and stop under early stopping)."""
         self.evals.append(eval_loss)
         e = self.evals
         if len(e) >= 3 and e[-1] > e[-2] > e[-3]:
             if self.early_stopping:
                 self.stop = True
             if not self._warned("eval loss rose"):
-                action = "stopping (--early-stopping) and keeping the best adapter" if self.early_stopping else \
-                    "pass --early-stopping to stop at the best point"
-                return self._warn(f"eval loss rose two evaluations in a row ({e[-3]:.4f} -> {e[-2]:.4f} -> "
-                                  f"{e[-1]:.4f} at step {step}): over-fitting; {action}")
+                action = (
+                    "stopping (--early-stopping) and keeping the best adapter"
+                    if self.early_stopping
+                    else "pass --early-stopping to stop at the best point"
+                )
+                return self._warn(
+                    f"eval loss rose two evaluations in a row ({e[-3]:.4f} -> {e[-2]:.4f} -> "
+                    f"{e[-1]:.4f} at step {step}): over-fitting; {action}"
+                )
         return None
 
     def _warned(self, key: str) -> bool:
@@ -102,8 +111,8 @@ class Guard:
         return message
 
 
-def metrics_callback(path: Path, emit: Emit, guard: Guard):
-    """A TrainerCallback that appends one record per logging step and feeds the guard and the progress display."""
+def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
+    """Build a TrainerCallback that appends one record per logging step and feeds the guard and the progress display."""
     from transformers import TrainerCallback
 
     class MetricsWriter(TrainerCallback):
@@ -111,28 +120,33 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard):
             self.pending: dict[str, Any] | None = None
             self.mark: tuple[float, int] | None = None
 
-        def _write(self, state, record: dict[str, Any]) -> None:
+        def _write(self, state: Any, record: dict[str, Any]) -> None:
             if state.is_world_process_zero:
                 with path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
                 emit({"event": "log", **record, "total_steps": state.max_steps})
 
-        def on_train_begin(self, args, state, control, **kwargs):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.mark = (time.perf_counter(), state.num_input_tokens_seen)
             return control
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             logs = logs or {}
             step = state.global_step
             if "loss" in logs:
                 now, tokens = time.perf_counter(), state.num_input_tokens_seen
                 then, before = self.mark or (now, tokens)
                 self.mark = (now, tokens)
-                record = {"step": step, "loss": round(float(logs["loss"]), 6),
-                          "learning_rate": float(logs.get("learning_rate", 0.0)),
-                          "tokens_per_second": round((tokens - before) / (now - then), 1) if now > then else 0.0,
-                          "epoch": round(float(logs.get("epoch", state.epoch or 0.0)), 4),
-                          "grad_norm": float(logs["grad_norm"]) if logs.get("grad_norm") is not None else None}
+                record = {
+                    "step": step,
+                    "loss": round(float(logs["loss"]), 6),
+                    "learning_rate": float(logs.get("learning_rate", 0.0)),
+                    "tokens_per_second": round((tokens - before) / (now - then), 1) if now > then else 0.0,
+                    "epoch": round(float(logs.get("epoch", state.epoch or 0.0)), 4),
+                    "grad_norm": float(logs["grad_norm"]) if logs.get("grad_norm") is not None else None,
+                }
                 self._flag(state, guard.on_loss(step, record["loss"]))
                 if control.should_evaluate:
                     self.pending = record  # the eval of this step follows; write them as one record
@@ -148,13 +162,13 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard):
                     control.should_training_stop = True
             return control
 
-        def on_train_end(self, args, state, control, **kwargs):
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if self.pending:
                 self._write(state, self.pending)
                 self.pending = None
             return control
 
-        def _flag(self, state, message: str | None) -> None:
+        def _flag(self, state: Any, message: str | None) -> None:
             if message and state.is_world_process_zero:
                 emit({"event": "warning", "message": message})
 

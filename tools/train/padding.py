@@ -9,11 +9,15 @@ A special token the vocabulary already reserves for padding (Llama 3's `<|finetu
 
 from __future__ import annotations
 
+from typing import Any
+
 _PREFERRED = ("pad", "reserved", "unused", "unk")
 
 
-def choose_pad_token(special_tokens: list[str], *, eos: str | None, avoid: set[str] = frozenset()) -> str | None:
-    """A special token that can pad: one named for padding first, then reserved/unused ones, never eos or `avoid`."""
+def choose_pad_token(
+    special_tokens: list[str], *, eos: str | None, avoid: frozenset[str] | set[str] = frozenset()
+) -> str | None:
+    """Return a special token that can pad: one named for padding first, then reserved/unused ones, never eos or `avoid`."""
     banned = set(avoid) | ({eos} if eos else set())
     for word in _PREFERRED:
         for token in special_tokens:
@@ -22,12 +26,22 @@ def choose_pad_token(special_tokens: list[str], *, eos: str | None, avoid: set[s
     return eos
 
 
-def set_pad_token(tokenizer) -> None:
+def set_pad_token(tokenizer: Any) -> None:
     """Give the tokenizer a pad token (in place) when it has none."""
     if tokenizer.pad_token is not None:
         return
-    specials = list(dict.fromkeys([*tokenizer.all_special_tokens,
-                                   *(t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()
-                                     if getattr(t, "special", False))]))
-    tokenizer.pad_token = choose_pad_token(specials, eos=tokenizer.eos_token,
-                                           avoid={t for t in specials if "end" in t.lower() or "eot" in t.lower()})
+    specials = list(
+        dict.fromkeys(
+            [
+                *tokenizer.all_special_tokens,
+                *(
+                    t.content
+                    for t in getattr(tokenizer, "added_tokens_decoder", {}).values()
+                    if getattr(t, "special", False)
+                ),
+            ]
+        )
+    )
+    tokenizer.pad_token = choose_pad_token(
+        specials, eos=tokenizer.eos_token, avoid={t for t in specials if "end" in t.lower() or "eot" in t.lower()}
+    )

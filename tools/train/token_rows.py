@@ -18,11 +18,13 @@ from typing import Any
 Snapshot = dict[str, Any]  # module name -> (module path in the peft model, per-row fingerprint)
 
 
-def _matrices(model) -> dict[str, tuple[str, Any]]:
-    """{"embed_tokens"/"lm_head": (module path, weight)}; a tied lm_head is the embedding itself, counted once."""
+def _matrices(model: Any) -> dict[str, tuple[str, Any]]:
+    """Return {"embed_tokens"/"lm_head": (module path, weight)}; a tied lm_head is the embedding itself, counted once."""
     found: dict[str, tuple[str, Any]] = {}
-    wanted = [("in", getattr(model, "get_input_embeddings", lambda: None)()),
-              ("out", getattr(model, "get_output_embeddings", lambda: None)())]
+    wanted = [
+        ("in", getattr(model, "get_input_embeddings", lambda: None)()),
+        ("out", getattr(model, "get_output_embeddings", lambda: None)()),
+    ]
     seen: set[int] = set()
     for _, module in wanted:
         weight = getattr(module, "weight", None)
@@ -35,22 +37,24 @@ def _matrices(model) -> dict[str, tuple[str, Any]]:
     return found
 
 
-def _fingerprint(weight):
+def _fingerprint(weight: Any) -> Any:
     import torch
 
     parts = []
     with torch.no_grad():  # in slices: an fp32 copy of a 128k x 4096 embedding at once would be 2 GB of GPU memory
         for start in range(0, weight.shape[0], 8192):
-            w = weight.detach()[start:start + 8192].float()
+            w = weight.detach()[start : start + 8192].float()
             parts.append(torch.stack([w.sum(dim=1), w.abs().sum(dim=1)]))  # 2 floats a row; any edit moves one
     return torch.cat(parts, dim=1)
 
 
-def snapshot(model) -> Snapshot:
+def snapshot(model: Any) -> Snapshot:
+    """Fingerprint each embedding row (and lm_head's, when untied): two floats a row, taken before the trainer runs."""
     return {name: (path, _fingerprint(weight)) for name, (path, weight) in _matrices(model).items()}
 
 
-def changed(model, before: Snapshot) -> dict[str, list[int]]:
+def changed(model: Any, before: Snapshot) -> dict[str, list[int]]:
+    """Return {module: ids of the rows whose fingerprint differs from `before`}; modules without a change are left out."""
     import torch
 
     out: dict[str, list[int]] = {}
@@ -64,7 +68,7 @@ def changed(model, before: Snapshot) -> dict[str, list[int]]:
     return out
 
 
-def save(model, before: Snapshot, folder: Path) -> dict[str, list[int]]:
+def save(model: Any, before: Snapshot, folder: Path) -> dict[str, list[int]]:
     """Add the changed rows to the adapter saved in `folder`; return {module: row ids} (empty: nothing changed)."""
     import torch
     from safetensors.torch import load_file, save_file

@@ -9,9 +9,6 @@ transformers (or that trains with the hf backend next) is never patched. On a ma
 
 from __future__ import annotations
 
-import unsloth  # noqa: F401  (first: it patches transformers / trl / peft on import)
-from unsloth import FastLanguageModel
-
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -19,6 +16,9 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import unsloth  # noqa: F401  (first: it patches transformers / trl / peft on import)
+from unsloth import FastLanguageModel
 
 from tools.errors import TunewiseError  # noqa: E402
 from tools.train import device  # noqa: E402
@@ -37,25 +37,36 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
     dtype = getattr(torch, device.precision(facts, "unsloth").dtype)  # ours, not unsloth's guess (see device.py)
     try:
         model, tokenizer = FastLanguageModel.from_pretrained(
-            **device.unsloth_model_name(inp.base_model), max_seq_length=inp.max_seq_len, dtype=dtype,
+            **device.unsloth_model_name(inp.base_model),
+            max_seq_length=inp.max_seq_len,
+            dtype=dtype,
             load_in_4bit=use_4bit,
             use_gradient_checkpointing="unsloth" if inp.gradient_checkpointing else False,
         )
     except (OSError, ValueError) as exc:
-        raise TunewiseError(f"cannot load base model '{inp.base_model}' ({str(exc).splitlines()[0][:200]})",
-                            hint="pass a local model folder or a name already in the Hugging Face cache") from None
+        raise TunewiseError(
+            f"cannot load base model '{inp.base_model}' ({str(exc).splitlines()[0][:200]})",
+            hint="pass a local model folder or a name already in the Hugging Face cache",
+        ) from None
     model = FastLanguageModel.get_peft_model(
-        model, r=inp.lora_r, lora_alpha=inp.lora_alpha, lora_dropout=inp.lora_dropout,
-        target_modules=list(inp.target_modules), bias="none",
+        model,
+        r=inp.lora_r,
+        lora_alpha=inp.lora_alpha,
+        lora_dropout=inp.lora_dropout,
+        target_modules=list(inp.target_modules),
+        bias="none",
         use_gradient_checkpointing="unsloth" if inp.gradient_checkpointing else False,
-        random_state=inp.seed, max_seq_length=inp.max_seq_len,
+        random_state=inp.seed,
+        max_seq_length=inp.max_seq_len,
     )
     set_pad_token(tokenizer)  # never eos when the vocabulary reserves a pad (see tools/train/padding.py)
     quantized = any(type(m).__name__ == "Linear4bit" for m in model.modules())
     warnings = []
     if use_4bit and not quantized:
-        warnings.append("4-bit loading was asked for but unsloth loaded 16-bit weights (bitsandbytes cannot "
-                        "quantise this model here)")
+        warnings.append(
+            "4-bit loading was asked for but unsloth loaded 16-bit weights (bitsandbytes cannot "
+            "quantise this model here)"
+        )
     if inp.packing and not cuda:
         warnings.append("unsloth on the CPU turns packing off: it needs FlashAttention to keep packed examples apart")
 
@@ -65,15 +76,21 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
         return gguf(model, tokenizer, folder, quant)
 
     return Loaded(
-        model=model, tokenizer=tokenizer, quantized=quantized, dtype=str(model.dtype).replace("torch.", ""),
+        model=model,
+        tokenizer=tokenizer,
+        quantized=quantized,
+        dtype=str(model.dtype).replace("torch.", ""),
         # The model already checkpoints its activations the unsloth way; the trainer must not add HF's on top.
         trainer_args={"gradient_checkpointing": False},
-        warnings=warnings, gguf=export_gguf,
+        warnings=warnings,
+        gguf=export_gguf,
     )
 
 
 def _exit_with_parent() -> None:
-    """A worker whose parent died (SIGKILL, OOM) must not keep training into the run folder unattended."""
+    """Exit (code 137) when the parent dies (SIGKILL, OOM): a worker must not keep training into the run folder
+    unattended.
+    """
     parent = os.getppid()
 
     def watch() -> None:
@@ -86,6 +103,7 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Train the run read as JSON from stdin, sending events as JSON lines to --events-fd; return the exit code."""
     events = os.fdopen(int(argv[argv.index("--events-fd") + 1]), "w", buffering=1, encoding="utf-8")
 
     def emit(event: dict) -> None:
@@ -96,16 +114,30 @@ def main(argv: list[str]) -> int:
     try:
         result = run_training(TrainInput.model_validate(spec["input"]), load, emit, resume_from=spec["resume_from"])
     except TunewiseError as exc:
-        emit({"event": "error", "message": exc.message, "hint": exc.hint, "path": exc.path, "line": exc.line,
-              "exit_code": exc.exit_code})
+        emit(
+            {
+                "event": "error",
+                "message": exc.message,
+                "hint": exc.hint,
+                "path": exc.path,
+                "line": exc.line,
+                "exit_code": exc.exit_code,
+            }
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         emit({"event": "interrupted"})
         return 130
     except Exception as exc:
         traceback.print_exc()
-        emit({"event": "error", "message": f"training failed ({type(exc).__name__}: {str(exc)[:300]})",
-              "hint": "the full traceback is in OUTPUT/train.log", "exit_code": 1})
+        emit(
+            {
+                "event": "error",
+                "message": f"training failed ({type(exc).__name__}: {str(exc)[:300]})",
+                "hint": "the full traceback is in OUTPUT/train.log",
+                "exit_code": 1,
+            }
+        )
         return 1
     emit({"event": "result", **result})
     return 0

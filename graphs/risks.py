@@ -1,0 +1,53 @@
+"""The plan's risks, in words: what in the data, the approach or the answers could make the plan go wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphs.state import AgentState, Plan, validation_of
+from tools.costs.plan_costs import TOKENS_PER_EXAMPLE
+
+
+def risks(state: AgentState, plan: Plan, facts: dict[str, Any], examples: int) -> list[str]:
+    """List the plan's risks, each with what to do about it."""
+    out = []
+    v = validation_of(state.get("validation"))
+    if v and v.errors:
+        out.append(
+            f"{v.examples - v.valid_examples} examples have errors and are left out; "
+            f"run `tunewise validate {v.path}` and fix them"
+        )
+    if v and v.good_examples < v.valid_examples:
+        out.append(
+            f"{v.valid_examples - v.good_examples} duplicates or conflicting answers: a model trained on "
+            f"them learns to be inconsistent"
+        )
+    if plan.approach in ("fine_tune", "fine_tune_rag") and examples < 500:
+        out.append(
+            "a small dataset over-fits easily: watch the training loss, and if it nears zero, lower epochs or add data"
+        )
+    if plan.approach == "fine_tune_rag" or facts.get("problem") == "both":
+        out.append("fine-tuning does not reliably teach facts: keep the knowledge in retrieval")
+    for step in plan.steps:
+        if not step.runnable:
+            out.append(f"the {step.step} step {step.blocked_by}; it is skipped until then")
+    estimate = plan.estimate
+    if estimate is not None:
+        out += [n for n in estimate.notes if "close" in n or "GiB" in n]
+    train = plan.step("train")
+    if train and train.inputs.backend != "openai" and not (state.get("preset") or {}).get("base_model"):  # type: ignore[union-attr]
+        out.append(
+            f"training loads {train.inputs.base_model} from the Hugging Face cache or hub; on a machine "  # type: ignore[union-attr]
+            f"without either, pass --answer base_model=PATH with a local model folder"
+        )
+    if estimate is not None and estimate.tokens_assumed:
+        out.append(f"no training file given, so tokens are assumed at {TOKENS_PER_EXAMPLE} per example")
+    for key, step_record in (state.get("steps") or {}).items():
+        if step_record["source"] == "assumed":
+            out.append(f"step '{key}' was not answered and is {step_record['evidence']}")
+    if plan.steps:
+        out.append(
+            "evaluate on the held-out split against the base and the prompt-engineered model before "
+            "deploying: without numbers, you're guessing"
+        )
+    return out

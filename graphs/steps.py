@@ -1,0 +1,443 @@
+"""The step runners: everything that turns an approved plan step into a tool call, in one place.
+
+Each runner is a small function that builds the clients its tool needs (tools/clients.py, tools/rag/embedders.py),
+calls the tool lazily, and returns the step's typed result. `run_step` guards them with the approval and with a
+durable ledger, so killing the process at any point and resuming never starts a spending step twice.
+
+The ledger (RUN_DIR/ledger.json, written atomically) records `started` before a runner is called and `done` with
+its result after. On resume a `done` step returns its recorded result without running; a `started` step is called
+again with `resume=True`, and its tool continues the same work (training resumes from its newest complete
+checkpoint; the OpenAI backend attaches to the job it already created) instead of starting afresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from graphs.state import (
+    DeployStepResult,
+    EvalStepResult,
+    IndexInputs,
+    IndexResult,
+    Plan,
+    PlanStep,
+    SplitInputs,
+    SplitResult,
+    StepResult,
+    TrainInputs,
+    TrainStepResult,
+    result_of,
+    results_of,
+)
+from tools.approval import Approval, check
+from tools.atomic import write_json, write_text
+from tools.defaults import DEFAULT_OPENAI_MODEL, FINISHED_TRAINING
+from tools.errors import TunewiseError
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Ledger:
+    """Which steps of one session started and finished, on disk beside the run's outputs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        """Return every step's entry ({} before the first step)."""
+        try:
+            data: dict[str, dict[str, Any]] = json.loads(self.path.read_text("utf-8"))
+            return data
+        except FileNotFoundError:
+            return {}
+
+    def get(self, step: str) -> dict[str, Any] | None:
+        """Return one step's entry, or None when it never started."""
+        return self.read().get(step)
+
+    def mark(self, step: str, **entry: Any) -> None:
+        """Merge `entry` into the step's record and write the ledger atomically."""
+        data = self.read()
+        data[step] = {**data.get(step, {}), **entry}
+        write_json(self.path, data)
+
+
+@dataclass
+class StepContext:
+    """What a runner gets: the approved plan, where to write, earlier results, and whether it is resuming."""
+
+    plan: Plan
+    step: PlanStep
+    run_dir: Path
+    plan_file: Path  # the approved plan on disk, which the spending tools check too (`--plan FILE`)
+    results: dict[str, StepResult]
+    resume: bool
+    check_cost: Callable[[float], None]  # raises unless a re-estimated cost is still within the approval
+    progress: Progress
+    data_path: str | None
+    docs_dir: str | None
+    chroma_dir: Path  # where the index step writes its collection
+
+    def again(self, **changes: Any) -> StepContext:
+        """Return a copy with `changes` (a resumed run, other earlier results)."""
+        return replace(self, **changes)
+
+
+Runner = Callable[[StepContext], StepResult]
+
+
+def run_step(
+    name: str,
+    plan: Plan,
+    state: dict[str, Any],
+    runners: dict[str, Runner],
+    run_dir: Path,
+    chroma_dir: Path,
+    progress: Progress,
+) -> StepResult:
+    """Check the approval, consult the ledger, run the step's runner once, and record its result."""
+    raw = state.get("approval")
+    step = plan.step(name)
+    if step is None:
+        raise TunewiseError(f"the plan has no '{name}' step")
+    approval = Approval(**raw) if raw else None
+    plan_json = plan.as_json()
+    check(plan_json, approval, step=name, cost_usd=step.cost_usd)
+    ledger = Ledger(run_dir / "ledger.json")
+    entry = ledger.get(name) or {}
+    if entry.get("status") == "done":
+        return result_of(name, entry["result"])
+    if not step.runnable:
+        skipped = StepResult(status="skipped", message=f"{name} {step.blocked_by or 'cannot run'}")
+        ledger.mark(name, status="done", result=skipped.model_dump(mode="json"), finished_at=_now())
+        return skipped
+    resume = entry.get("status") == "started"
+    ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
+    plan_file = run_dir / "plan.json"
+    if not plan_file.exists():
+        write_json(plan_file, {"plan": plan_json, "approval": raw})
+
+    def check_cost(cost: float) -> None:
+        check(plan_json, approval, step=name, cost_usd=cost)
+
+    ctx = StepContext(
+        plan=plan,
+        step=step,
+        run_dir=run_dir,
+        plan_file=plan_file,
+        results=results_of(state.get("executed")),
+        resume=resume,
+        check_cost=check_cost,
+        progress=progress,
+        data_path=state.get("data_path"),
+        docs_dir=state.get("docs_dir"),
+        chroma_dir=chroma_dir,
+    )
+    progress({"event": "step", "step": name, "status": "resuming" if resume else "running"})
+    result = runners[name](ctx)
+    ledger.mark(name, status="done", result=result.model_dump(mode="json"), finished_at=_now())
+    progress({"event": "step", "step": name, "status": result.status or "done"})
+    return result
+
+
+# ---- split and index -------------------------------------------------------------------------------------------
+
+
+def split(ctx: StepContext) -> StepResult:
+    """Keep the plan's held-out examples aside (tools/dataset/split.py) under RUN_DIR/data."""
+    from tools.dataset.split import SplitInput, run
+
+    inputs = ctx.step.inputs
+    assert isinstance(inputs, SplitInputs)
+    if ctx.data_path is None:
+        raise TunewiseError("the split step has no training file", hint="pass --data FILE")
+    out = ctx.run_dir / "data"
+    result = run(SplitInput(path=Path(ctx.data_path), eval=inputs.eval, out=out), embedder=None)
+    return SplitResult(
+        status="done",
+        train=str(out / "train.jsonl"),
+        eval=str(out / "eval.jsonl"),
+        summary=result.model_dump(mode="json"),
+    )
+
+
+def index(ctx: StepContext) -> StepResult:
+    """Index the plan's documents into Chroma with the local embedder (tools/rag/index.py)."""
+    from tools.clients import get_chroma_client
+    from tools.rag.embedders import get_embedder
+    from tools.rag.index import IndexInput, run
+
+    inputs = ctx.step.inputs
+    assert isinstance(inputs, IndexInputs)
+    db = ctx.chroma_dir
+    result = run(
+        IndexInput(paths=[Path(p) for p in inputs.paths], collection=inputs.collection, db=db),
+        client=get_chroma_client(db),
+        embedder=get_embedder("local"),
+        progress=lambda done, total: ctx.progress({"event": "progress", "step": "index", "done": done, "total": total}),
+    )
+    return IndexResult(status="done", collection=result.collection, db=str(db), summary=result.model_dump(mode="json"))
+
+
+# ---- train -----------------------------------------------------------------------------------------------------
+
+
+def train(ctx: StepContext) -> StepResult:
+    """Fine-tune on the split's training file: on OpenAI, or locally (in N processes on the 70B paths)."""
+    inputs = ctx.step.inputs
+    assert isinstance(inputs, TrainInputs)
+    data = ctx.results.get("split")
+    train_file = Path(data.train if isinstance(data, SplitResult) else ctx.data_path or "")
+    eval_file = Path(data.eval) if isinstance(data, SplitResult) else None
+    out = ctx.run_dir / "train"
+    if inputs.backend == "openai":
+        from tools.clients import get_openai_client
+        from tools.openai_ft.finetune import OpenAITrainInput, prepare, run
+
+        job = OpenAITrainInput(
+            data=train_file, model=inputs.model or DEFAULT_OPENAI_MODEL, eval_file=eval_file, output=out
+        )
+        prepared = prepare(job)
+        ctx.check_cost(prepared.estimated_cost_usd)  # the real file's price, checked before anything is uploaded
+        result = run(
+            job,
+            client=get_openai_client(max_retries=0),
+            prepared=prepared,
+            progress=lambda p: ctx.progress({"event": "progress", "step": "train", "detail": str(p)}),
+        )
+        return TrainStepResult(
+            status=result.status,
+            backend="openai",
+            model=result.fine_tuned_model,
+            run_dir=str(out),
+            summary=result.model_dump(mode="json"),
+        )
+    from tools.train.config import TrainInput
+    from tools.train.run import run as train_local
+
+    settings = {
+        k: getattr(inputs, k) for k in ("max_steps", "lr", "gradient_checkpointing") if getattr(inputs, k) is not None
+    }
+    inp = TrainInput(
+        data=train_file,
+        backend=inputs.backend,
+        base_model=inputs.base_model,
+        output=out,
+        eval_file=eval_file,
+        resume=ctx.resume and (out / "checkpoints").is_dir(),
+        **settings,
+    )
+    if inputs.launcher == "accelerate":  # the 70B paths: one process per GPU the plan priced
+        from tools.train import launcher
+        from tools.train.preflight import preflight
+
+        launcher.check(inp, inputs.processes or 1)
+        preflight(inp)  # the data and the run folder, before any process starts
+        local = launcher.run(inp, processes=inputs.processes, emit=lambda e: ctx.progress(_train_event(e)))
+    else:
+        local = train_local(inp, on_event=lambda e: ctx.progress(_train_event(e)))
+    return TrainStepResult(
+        status=local.status,
+        backend=inputs.backend,
+        adapter=str(out / "adapter"),
+        run_dir=str(out),
+        summary=local.model_dump(mode="json"),
+    )
+
+
+def _train_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Turn a training event into step progress: optimizer steps as done/total, anything said as a message."""
+    out = {"event": "progress", "step": "train", "kind": event.get("event")}
+    if event.get("event") == "log":
+        out.update(done=event.get("step"), total=event.get("total_steps"), loss=event.get("loss"))
+    elif event.get("message"):
+        out["message"] = event["message"]
+    return out
+
+
+# ---- eval ------------------------------------------------------------------------------------------------------
+
+
+def eval_candidates(ctx: StepContext) -> list[str]:
+    """Return the plan's candidates: the trained model, its base, and the base prompt-engineered (+rag when indexed)."""
+    trained = ctx.results.get("train")
+    train_step = ctx.plan.step("train")
+    inputs = train_step.inputs if train_step is not None else None
+    tuned = None
+    if isinstance(inputs, TrainInputs) and inputs.backend == "openai":
+        base = f"openai:{inputs.model or DEFAULT_OPENAI_MODEL}"
+        if isinstance(trained, TrainStepResult) and trained.model:
+            tuned = f"openai:{trained.model}"
+    elif isinstance(inputs, TrainInputs) and inputs.base_model:
+        base = f"hf:{inputs.base_model}"
+        if isinstance(trained, TrainStepResult) and trained.adapter and trained.status in FINISHED_TRAINING:
+            tuned = f"{base}+adapter:{trained.adapter}"
+    else:  # nothing to train (the prompt-engineering plan): the base is the plan's API model
+        base = _prompted_model(ctx.plan)
+    rag = "+rag" if isinstance(ctx.results.get("index"), IndexResult) else ""
+    out = ([f"tuned={tuned}"] + ([f"tuned_rag={tuned}{rag}"] if rag else [])) if tuned else []
+    return out + [f"base={base}", f"prompted={base}+prompted"] + ([f"prompted_rag={base}+prompted{rag}"] if rag else [])
+
+
+def _prompted_model(plan: Plan) -> str:
+    """Return the model spec a plan that trains nothing prompts (its eval step's model)."""
+    step = plan.step("eval")
+    model = getattr(step.inputs, "model", None) if step is not None else None
+    return str(model or f"openai:{DEFAULT_OPENAI_MODEL}")
+
+
+def evaluate(ctx: StepContext) -> StepResult:
+    """Score the split's held-out file: the trained model against its base and the prompted base."""
+    from tools.builders import generator_loader, retriever_for
+    from tools.evaluation.evaluate import run
+    from tools.evaluation.schema import EvalInput
+    from tools.rag.embedders import get_embedder
+
+    split = ctx.results.get("split")
+    candidates = eval_candidates(ctx)
+    if not isinstance(split, SplitResult) or not split.eval or not candidates:
+        return StepResult(
+            status="skipped",
+            message="evaluation skipped: no held-out split; run `tunewise eval "
+            "--eval-file EVAL --candidate NAME=SPEC ...` by hand",
+        )
+    out = ctx.run_dir / "eval"
+    inputs = ctx.step.inputs
+    if ctx.resume and (out / "report.json").is_file():  # finished before the interruption: nothing to redo
+        done = json.loads((out / "report.json").read_text("utf-8"))
+        return EvalStepResult(status="done", verdict=done["verdict"], winner=done["winner"], report_dir=str(out))
+    system = None
+    if ctx.plan.starter_prompt is not None:
+        system = out / "system_prompt.md"
+        write_text(system, ctx.plan.starter_prompt.system)
+    index = ctx.results.get("index")
+    collection = index.collection if isinstance(index, IndexResult) else None
+    inp = EvalInput(
+        eval_file=Path(split.eval),
+        train_file=Path(split.train) if split.train else None,
+        candidates=candidates,
+        system_prompt_file=system,
+        out=out,
+        collection=collection,
+        max_examples=getattr(inputs, "examples", None),
+        max_new_tokens=getattr(inputs, "max_new_tokens", None) or 256,
+    )
+    result = run(
+        inp,
+        load=generator_loader(),
+        retriever=retriever_for(index.collection, Path(index.db)) if isinstance(index, IndexResult) else None,
+        embedder=get_embedder("local"),
+        progress=lambda stage, done, total: ctx.progress(
+            {"event": "progress", "step": "eval", "stage": stage, "done": done, "total": total}
+        ),
+    )
+    return EvalStepResult(
+        status="done",
+        verdict=result.verdict,
+        winner=result.winner,
+        report_dir=str(out),
+        summary=result.model_dump(mode="json"),
+    )
+
+
+# ---- deploy ----------------------------------------------------------------------------------------------------
+
+
+def deploy_model(ctx: StepContext) -> str | None:
+    """Return the model spec to deploy: the trained one, or for a plan that trains nothing, the model it prompts."""
+    train_step = ctx.plan.step("train")
+    trained = ctx.results.get("train")
+    if train_step is None:
+        return _prompted_model(ctx.plan)
+    inputs = train_step.inputs
+    assert isinstance(inputs, TrainInputs)
+    if not isinstance(trained, TrainStepResult):
+        return None
+    if inputs.backend == "openai":
+        return f"openai:{trained.model}" if trained.model else None
+    if trained.adapter and trained.status in FINISHED_TRAINING and inputs.base_model:
+        return f"hf:{inputs.base_model}+adapter:{trained.adapter}"
+    return None
+
+
+def deploy_system_prompt(ctx: StepContext, tuned: bool) -> str | None:
+    """Return the deployment's system prompt: a tuned model keeps the one it was trained with; otherwise the
+    plan's starter prompt, if any.
+    """
+    split = ctx.results.get("split")
+    train_file = split.train if isinstance(split, SplitResult) else ctx.data_path
+    if tuned and train_file and Path(train_file).is_file():
+        from tools.dataset.formats import load_examples
+        from tools.evaluation.candidate_prompts import data_system_prompt
+
+        found = data_system_prompt(load_examples(Path(train_file)))
+        if found:
+            return str(found)
+    return ctx.plan.starter_prompt.system if ctx.plan.starter_prompt is not None else None
+
+
+def deploy(ctx: StepContext) -> StepResult:
+    """Write RUN_DIR/deployment from the plan's trained model and collection; skip, saying why, when either is
+    missing.
+    """
+    from tools.clients import get_chroma_client
+    from tools.deploy.deploy import DeployInput, load_deployment, run
+
+    index = ctx.results.get("index")
+    model = deploy_model(ctx)
+    if not isinstance(index, IndexResult) or not index.collection or not index.db or model is None:
+        missing = (
+            "no collection was indexed"
+            if not isinstance(index, IndexResult) or not index.collection
+            else "the index step recorded no Chroma folder"
+            if not index.db
+            else "no trained model to ship"
+        )
+        return StepResult(
+            status="skipped",
+            message=f"deploy skipped: {missing}; run `tunewise deploy --model SPEC --collection NAME` by hand",
+        )
+    out = ctx.run_dir / "deployment"
+    if ctx.resume and (out / "deployment.json").is_file():  # finished before the interruption: the folder is whole
+        done = load_deployment(out)
+        return DeployStepResult(
+            status="done",
+            path=str(out),
+            name=done.name,
+            model=done.spec,
+            collection=done.retrieval.collection,
+            content_hash=done.content_hash,
+        )
+    prompt_file = None
+    text = deploy_system_prompt(ctx, ctx.plan.step("train") is not None)
+    if text:
+        prompt_file = ctx.run_dir / "deploy_system_prompt.md"
+        write_text(prompt_file, text)
+    db = Path(index.db)  # the index runner records the Chroma folder it wrote
+    ctx.progress({"event": "progress", "step": "deploy", "message": f"packaging {model} with '{index.collection}'"})
+    result = run(
+        DeployInput(model=model, collection=index.collection, db=db, system_prompt_file=prompt_file, out=out),
+        client=get_chroma_client(db),
+        on_status=lambda message: ctx.progress({"event": "progress", "step": "deploy", "message": message}),
+    )
+    return DeployStepResult(
+        status="done",
+        path=result.out,
+        name=result.name,
+        model=model,
+        collection=result.collection,
+        content_hash=result.content_hash,
+        serve=result.serve_command,
+        summary=result.model_dump(mode="json"),
+    )
+
+
+RUNNERS: dict[str, Runner] = {"split": split, "index": index, "train": train, "eval": evaluate, "deploy": deploy}

@@ -1,0 +1,63 @@
+"""Ready-made dependencies for the tools, built from the factories: a generator for each model spec, a retriever
+for a collection, and a deployment's own generator and retriever.
+
+The CLI commands and the graph's step runners call these and pass the results into the tools; no tool calls them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from tools.clients import get_chroma_client, get_openai_client
+
+if TYPE_CHECKING:
+    pass
+
+
+def generator_loader() -> Callable[[Any], Any]:
+    """Return a loader that builds the generator a model spec names, with an OpenAI client from the environment
+    for `openai:` specs (local `hf:` models need none).
+    """
+
+    def load(spec: Any) -> Any:
+        from tools.models.generation import load_generator
+
+        client = get_openai_client(base_url=spec.base_url) if spec.kind == "openai" else None
+        return load_generator(spec, client=client)
+
+    return load
+
+
+def retriever_for(collection: str, db: Path | None, *, url: str | None = None, mode: str | None = None) -> Any:
+    """Open `collection` for retrieval with the embedder it was built with (the local MiniLM when it says none)."""
+    from tools.rag.embedders import LocalEmbedder, get_embedder
+    from tools.rag.search import Retriever, collection_embedder
+
+    client = get_chroma_client(db, url)
+    built_with = collection_embedder(client, collection)
+    embedder = get_embedder("local" if built_with in (None, LocalEmbedder.name) else built_with)
+    return (
+        Retriever(client, collection, embedder) if mode is None else Retriever(client, collection, embedder, mode=mode)
+    )
+
+
+def deployment_clients(folder: Path) -> tuple[Any, Any]:
+    """Build what serving a deployment folder needs: its generator and its retriever (notes say what was assumed)."""
+    from tools.deploy.deploy import load_deployment
+    from tools.models.generation import load_generator
+    from tools.rag.embedders import get_embedder
+    from tools.rag.search import Retriever
+
+    deployment = load_deployment(folder, verify=False)  # create_app verifies it, once
+    r = deployment.retrieval
+    client = get_chroma_client(Path(r.db) if r.db else None, r.chroma_url)
+    retriever = Retriever(client, r.collection, get_embedder(r.embedder_spec), mode=r.mode)
+    if not r.recorded_mode:
+        retriever.notes.append(
+            "this deployment records no retrieval mode (written before hybrid retrieval): "
+            "serving dense as deployed; re-run `tunewise deploy` for hybrid"
+        )
+    spec = deployment.generator_spec(folder)
+    client_ = get_openai_client(base_url=spec.base_url) if spec.kind == "openai" else None
+    return load_generator(spec, client=client_), retriever

@@ -1,0 +1,150 @@
+"""OpenAI model facts and prices from the dated data file, with user overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.errors import TunewiseError
+
+
+class TokenPrices(BaseModel):
+    """Inference prices in USD per 1M tokens: input, cached input and output."""
+
+    model_config = ConfigDict(frozen=True)
+    input: float
+    cached_input: float
+    output: float
+
+
+class OpenAIModel(BaseModel):
+    """One OpenAI model: its tokenizer encoding, per-example token limit, whether it fine-tunes, and its prices."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    encoding: str
+    max_example_tokens: int
+    fine_tunable: bool
+    training: float  # USD per 1M trained tokens
+    finetuned: TokenPrices
+    base: TokenPrices
+
+
+class EmbeddingModel(BaseModel):
+    """One OpenAI embedding model: its price, vector size and input limit."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    price: float  # USD per 1M input tokens
+    dimensions: int
+    max_input_tokens: int
+    shortenable: bool  # the API takes a `dimensions` parameter
+
+
+class Availability(BaseModel):
+    """When OpenAI stops taking new fine-tuning jobs, and how many days before that tunewise warns."""
+
+    model_config = ConfigDict(frozen=True)
+    fine_tuning_new_jobs_close: dt.date
+    note: str
+    warn_days_before: int = 60
+
+    def status(self, today: dt.date | None = None) -> str:
+        """Return 'open', 'closing' (within the warning window) or 'closed' for `today` (default: the local date)."""
+        today = today or dt.date.today()
+        if today >= self.fine_tuning_new_jobs_close:
+            return "closed"
+        if (self.fine_tuning_new_jobs_close - today).days <= self.warn_days_before:
+            return "closing"
+        return "open"
+
+
+class OpenAICatalog(BaseModel):
+    """The OpenAI price list: models, embeddings, fine-tuning availability and example minimums, with its source and date."""
+
+    model_config = ConfigDict(frozen=True)
+    source: str
+    date: str
+    models: dict[str, OpenAIModel]
+    availability: Availability
+    min_examples: int
+    recommended_min_examples: int
+    embeddings: dict[str, EmbeddingModel] = {}
+
+    def embedding(self, name: str) -> EmbeddingModel | None:
+        """Return the embedding model's price and size, or None for a model the price list does not know."""
+        return self.embeddings.get(name.removeprefix("openai:"))
+
+    def model(self, name: str) -> OpenAIModel:
+        """Resolve a model name, a dated snapshot or an `ft:` model to its catalog entry."""
+        key = name.removeprefix("openai:")
+        if key.startswith("ft:"):
+            key = key.split(":")[1]
+        # Longest prefix wins, so gpt-4.1-mini-2025-04-14 maps to gpt-4.1-mini, not gpt-4.1.
+        for known in sorted(self.models, key=len, reverse=True):
+            if key == known or key.startswith(known + "-"):
+                return self.models[known]
+        raise TunewiseError(
+            f"unknown OpenAI model '{name}'",
+            hint=f"use one of {', '.join(sorted(self.models))}, or add it to a --prices file",
+            exit_code=2,
+        )
+
+
+def _read_json(path: Path | None) -> dict:
+    if path is None:
+        return json.loads(resources.files("tools.data").joinpath("openai.json").read_text("utf-8"))
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise TunewiseError("prices file not found", path=str(path), hint="check the --prices path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TunewiseError(f"prices file is not valid JSON ({exc})", path=str(path), hint="fix the JSON") from None
+
+
+@lru_cache(maxsize=8)
+def _load(override: str | None) -> OpenAICatalog:
+    data = _read_json(None)
+    if override:
+        extra = _read_json(Path(override))
+        for name, entry in extra.get("models", {}).items():
+            data["models"][name] = {**data["models"].get(name, {}), **entry}
+        for name, entry in extra.get("embeddings", {}).items():
+            if name.startswith("_"):
+                continue
+            data.setdefault("embeddings", {})[name] = {**data.get("embeddings", {}).get(name, {}), **entry}
+        for key in ("availability", "_date", "_source"):
+            if key in extra:
+                data[key] = extra[key]
+    try:
+        models = {name: OpenAIModel(name=name, **entry) for name, entry in data["models"].items()}
+        embeddings = {
+            name: EmbeddingModel(name=name, **entry)
+            for name, entry in data.get("embeddings", {}).items()
+            if not name.startswith("_")
+        }
+        return OpenAICatalog(
+            source=data["_source"],
+            date=data["_date"],
+            models=models,
+            availability=Availability(**data["availability"]),
+            min_examples=data["min_examples"],
+            recommended_min_examples=data["recommended_min_examples"],
+            embeddings=embeddings,
+        )
+    except Exception as exc:  # pydantic's message names the bad field
+        raise TunewiseError(
+            f"prices data is incomplete: {exc}", path=override, hint="compare with tools/data/openai.json"
+        ) from None
+
+
+def openai_catalog(prices_file: str | os.PathLike[str] | None = None) -> OpenAICatalog:
+    """Return the catalog, with `prices_file` (or TUNEWISE_PRICES_FILE) layered over the shipped data."""
+    override = prices_file or os.environ.get("TUNEWISE_PRICES_FILE")
+    return _load(str(override) if override else None)

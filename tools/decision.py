@@ -1,0 +1,207 @@
+"""The decision: the reference article's five-step framework and its "common mistakes", as one pure function.
+
+`decide(facts)` maps the step answers to an approach and, when fine-tuning, a path from step 5's table.
+`relevant(fact, known)` says whether an unknown answer could still change the decision: the interview asks
+only those.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Prompting = Literal["not_tried", "fell_short", "good_enough"]
+Problem = Literal["knowledge", "behaviour", "both"]
+Approach = Literal["prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data"]
+Path = Literal["qlora_self_hosted", "openai_gpt41_mini", "openai_gpt41", "qlora_70b", "lora_70b"]
+OpenAIStatus = Literal["open", "closing", "closed"]
+
+MIN_GOOD_EXAMPLES = 50  # step 3: "fewer than 50 high-quality examples ... not enough signal"
+COLLECT_MINIMUM = 100  # "at least 100 examples"; OpenAI recommends 50-100 as a minimum
+COLLECT_TARGET = 500  # "results get meaningfully better at 500-1,000"
+LARGE_DATASET = 10_000  # "past 10,000 you're usually in diminishing returns unless your task is very complex"
+
+# The answers the interview resolves one per step; the rest are modifiers that default to False when unsaid.
+PRIMARY: dict[str, str] = {
+    "prompt": "prompting",
+    "problem": "problem",
+    "data": "examples",
+    "stability": "stable",
+    "path": "private",
+}
+
+
+class Facts(BaseModel):
+    """The answers to the framework's five steps (defaults are the interview's assumptions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    prompting: Prompting = Field(
+        default="not_tried", description="Step 1: has a careful prompt been tried, and how far did it get."
+    )
+    prompt_large: bool = Field(
+        default=False, description="Step 1: today's prompt is already large and costly at volume."
+    )
+    problem: Problem = Field(default="behaviour", description="Step 2: a knowledge gap, a behaviour gap, or both.")
+    examples: int = Field(default=0, ge=0, description="Step 3: good examples of the wanted behaviour.")
+    stable: bool = Field(default=True, description="Step 4: the wanted behaviour will not change soon.")
+    private: bool = Field(default=True, description="Step 5: the data must stay in-house (may not go to OpenAI).")
+    complex_domain: bool = Field(default=False, description="Step 5: enterprise or complex, specialised domain.")
+    best_quality: bool = Field(default=False, description="Step 5: best quality wanted and the budget is flexible.")
+    fast_iteration: bool = Field(default=False, description="Step 5: the team wants to iterate fast.")
+    openai_status: OpenAIStatus = Field(default="open", description="Whether OpenAI still takes new fine-tuning jobs.")
+
+
+class Decision(BaseModel):
+    """The recommended approach, why, and the fine-tuning path (set only when the approach fine-tunes)."""
+
+    model_config = ConfigDict(frozen=True)
+    approach: Approach
+    fine_tune_path: Path | None = Field(description="Set only when the approach fine-tunes.")
+    path_if_fine_tuning: Path = Field(description="Step 5's answer: the path that fits these constraints.")
+    rationale: str
+    notes: list[str] = Field(default_factory=list)
+    collect: dict | None = Field(default=None, description="For collect_more_data: have, minimum, target, what.")
+
+
+def pick_path(f: Facts) -> tuple[Path, list[str]]:
+    """Return step 5's path and its notes, with OpenAI's availability taken into account and said."""
+    notes: list[str] = []
+    enterprise = f.complex_domain or f.examples >= LARGE_DATASET
+    if f.best_quality:
+        return "lora_70b", notes
+    if f.private:
+        return ("qlora_70b" if enterprise else "qlora_self_hosted"), notes
+    if f.openai_status == "closed":
+        notes.append("OpenAI no longer takes new fine-tuning jobs, so the self-hosted equivalent is chosen.")
+        return ("qlora_70b" if enterprise else "qlora_self_hosted"), notes
+    if f.openai_status == "closing":
+        notes.append(
+            "OpenAI has announced that new fine-tuning jobs close soon; start the job before then, "
+            "or choose the self-hosted path, which lasts."
+        )
+    return ("openai_gpt41" if enterprise else "openai_gpt41_mini"), notes
+
+
+_PATH_WHY = {
+    "qlora_self_hosted": "the data must stay in-house, so QLoRA on an open model you host yourself",
+    "qlora_70b": "a complex domain or a large dataset with data that stays in-house, so QLoRA on a 70B model",
+    "openai_gpt41_mini": "the data may go to OpenAI{fast}, so OpenAI's fine-tuning API on gpt-4.1-mini, the quickest route",
+    "openai_gpt41": "an enterprise-scale or complex domain whose data may go to OpenAI, so OpenAI fine-tuning on gpt-4.1",
+    "lora_70b": "best quality with a flexible budget, so LoRA on a 70B model on H100s",
+}
+
+
+def decide(f: Facts) -> Decision:
+    """Apply the framework in the article's order; the first rule that settles the question wins."""
+    path, notes = pick_path(f)
+    both = f.problem == "both"
+    knowledge_why = (
+        "a knowledge gap is closed by retrieval: a better prompt cannot add facts the model lacks, "
+        "and fine-tuning does not reliably teach them"
+    )
+
+    def result(approach: Approach, why: list[str], collect: dict | None = None) -> Decision:
+        tuned = approach in ("fine_tune", "fine_tune_rag")
+        said = notes if tuned else []  # OpenAI's availability is said wherever it bears on the recommendation
+        return Decision(
+            approach=approach,
+            fine_tune_path=path if tuned else None,
+            path_if_fine_tuning=path,
+            rationale=" ".join([*(s[0].upper() + s[1:] + "." for s in why), *said]),
+            notes=said,
+            collect=collect,
+        )
+
+    if f.problem == "knowledge":
+        return result("rag", [f"The problem is knowledge, not behaviour: {knowledge_why}"])
+    lead = [f"The problem is behaviour and knowledge; {knowledge_why}"] if both else []
+    soft: Approach = "rag" if both else "prompt_engineering"
+    soft_what = "RAG, with the behaviour handled in the system prompt" if both else "prompt engineering"
+    if not f.stable:
+        return result(
+            soft,
+            lead
+            + [
+                f"the wanted behaviour will change soon, and every change would mean a new "
+                f"fine-tuning run, so keep it flexible: {soft_what}"
+            ],
+        )
+    if not f.prompt_large:
+        if f.prompting == "not_tried":
+            return result(
+                soft,
+                lead
+                + [
+                    f"a careful system prompt with 3-5 few-shot examples has not been tried yet; "
+                    f"it is free and immediate, so start with {soft_what} and fine-tune only "
+                    f"if it falls short"
+                ],
+            )
+        if f.prompting == "good_enough":
+            return result(
+                soft,
+                lead
+                + [
+                    f"the prompt already gets about 80% or more of the way, so fine-tuning may "
+                    f"not be needed: {soft_what}"
+                ],
+            )
+    elif f.prompting != "fell_short":
+        lead.append(
+            "today's prompt is already large and costly at volume, and fine-tuning bakes that behaviour "
+            "into the weights so every request gets shorter and cheaper"
+        )
+    if f.examples < MIN_GOOD_EXAMPLES:
+        what = (
+            "clean, correct examples of exactly the wanted behaviour (input plus the ideal answer), "
+            "distributed like real requests"
+        )
+        collect = {"have": f.examples, "minimum": COLLECT_MINIMUM, "target": COLLECT_TARGET, "what": what}
+        extra = ["meanwhile, index the knowledge for RAG"] if both else []
+        return result(
+            "collect_more_data",
+            lead
+            + [
+                f"there are {f.examples} good examples, fewer than the {MIN_GOOD_EXAMPLES} that fine-tuning needs to "
+                f"have enough signal, so collect more first: at least {COLLECT_MINIMUM - f.examples} more to reach "
+                f"{COLLECT_MINIMUM}, aiming for {COLLECT_TARGET}; {what}"
+            ]
+            + extra,
+            collect,
+        )
+    tried = "prompting fell short" if f.prompting == "fell_short" else "the prompt is costly at volume"
+    why = lead + [
+        f"the behaviour is stable, {tried}, and there are {f.examples:,} good examples, so fine-tune; "
+        f"{_PATH_WHY[path].format(fast=' and fast iteration matters' if f.fast_iteration else '')}"
+    ]
+    if both:
+        why.append("fine-tune for behaviour, retrieve for knowledge")
+    return result("fine_tune_rag" if both else "fine_tune", why)
+
+
+# Values that stand for every case the rules distinguish (examples: below 50, enough, large).
+DOMAINS: dict[str, tuple] = {
+    "prompting": ("not_tried", "fell_short", "good_enough"),
+    "problem": ("knowledge", "behaviour", "both"),
+    "examples": (0, MIN_GOOD_EXAMPLES, LARGE_DATASET),
+    "stable": (True, False),
+    "private": (True, False),
+}
+
+
+def relevant(fact: str, known: dict) -> bool:
+    """Return True when some value of the unknown `fact` changes the decision, for some values of the other unknowns."""
+    fixed = {k: v for k, v in known.items() if k in Facts.model_fields}
+    others = [k for k in DOMAINS if k != fact and k not in fixed]
+    for combo in itertools.product(*(DOMAINS[k] for k in others)):
+        base = {**fixed, **dict(zip(others, combo))}
+        outcomes = {_outcome(decide(Facts(**base, **{fact: v}))) for v in DOMAINS[fact]}
+        if len(outcomes) > 1:
+            return True
+    return False
+
+
+def _outcome(d: Decision) -> tuple:
+    return d.approach, d.fine_tune_path
