@@ -448,3 +448,15 @@ def test_the_first_question_does_not_wait_for_the_full_reading(graph):
     assert facts["behaviour"]["source"] == "inferred" and graph.get_state(config).values["reading_pending"] is False
     # The inferred half is unsure and could change the recommendation, so step 2 asks about it.
     assert out["__interrupt__"][0].value["step"] == "problem"
+
+
+def test_studio_builds_give_the_offline_interviewer_when_the_context_is_empty(tmp_path, monkeypatch):
+    """LangGraph Studio sends its run context as a dict; an empty one becomes StudioContext with its interviewer."""
+    from agent.studio import interview_graph
+
+    monkeypatch.setenv("TUNEWISE_HOME", str(tmp_path))
+    goal = "Answer from our help centre, which changes every week. We have no training examples."
+    out = interview_graph.invoke({"goal": goal, "interactive": False, "session": "studio"}, context={})
+    assert out["recommendation"]["approach"] == "rag"
+    with pytest.raises(TunewiseError, match="no interviewer in the run context"):
+        interview_graph.invoke({"goal": goal, "interactive": False, "session": "studio"})  # no context at all
