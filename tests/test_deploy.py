@@ -36,7 +36,7 @@ def models(tmp_path_factory):
 @pytest.fixture
 def chroma(tmp_path):
     from tools.clients import get_chroma_client
-    from tools.rag.search import open_collection
+    from tools.rag.collection import open_collection
 
     db = tmp_path / "chroma"
     client = get_chroma_client(db)

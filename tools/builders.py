@@ -31,8 +31,9 @@ def generator_loader() -> Callable[[Any], Any]:
 
 def retriever_for(collection: str, db: Path | None, *, url: str | None = None, mode: str | None = None) -> Any:
     """Open `collection` for retrieval with the embedder it was built with (the local MiniLM when it says none)."""
+    from tools.rag.collection import collection_embedder
     from tools.rag.embedders import LocalEmbedder, get_embedder
-    from tools.rag.search import Retriever, collection_embedder
+    from tools.rag.search import Retriever
 
     client = get_chroma_client(db, url)
     built_with = collection_embedder(client, collection)

@@ -34,7 +34,7 @@ def deploy(
     from agent.console import console, err_console, print_json
     from tools.clients import get_chroma_client
     from tools.deploy.deploy import DeployInput, run
-    from tools.rag.search import check_collection_name
+    from tools.rag.collection import check_collection_name
     from tools.settings import get_settings
 
     check_collection_name(collection)

@@ -31,8 +31,9 @@ def search(
     from agent.console import console, err_console, print_json
     from tools.clients import get_chroma_client
     from tools.errors import TunewiseError
+    from tools.rag.collection import collection_embedder
     from tools.rag.embedders import LocalEmbedder, get_embedder
-    from tools.rag.search import MODES, Retriever, collection_embedder, parse_where
+    from tools.rag.search import MODES, Retriever, parse_where
 
     if not query.strip():
         raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)

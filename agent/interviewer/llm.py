@@ -79,8 +79,9 @@ def _estimate(inp):
 def _search(inp):
     """Search an indexed document collection for passages that answer a question; reads only."""
     from tools.clients import get_chroma_client
+    from tools.rag.collection import collection_embedder
     from tools.rag.embedders import get_embedder
-    from tools.rag.search import SearchInput, collection_embedder, run
+    from tools.rag.search import SearchInput, run
 
     query = SearchInput.model_validate(inp)
     client = get_chroma_client()

@@ -249,7 +249,7 @@ def _system_prompt(path: Path | None) -> str | None:
 
 
 def _retrieval(inp: DeployInput, client: ClientAPI) -> tuple[DeployedRetrieval, int]:
-    from tools.rag.search import collection_embedder
+    from tools.rag.collection import collection_embedder
 
     built_with = collection_embedder(client, inp.collection)
     if not built_with:

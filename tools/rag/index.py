@@ -22,8 +22,8 @@ from tools.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
 from tools.errors import TunewiseError
 from tools.rag import loaders
 from tools.rag.chunking import CHUNKER_VERSION, Chunk, Counter, chunk_sections, looks_like_instructions, token_counter
+from tools.rag.collection import open_collection
 from tools.rag.lexical import LexicalStore
-from tools.rag.search import open_collection
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
