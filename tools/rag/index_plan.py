@@ -37,13 +37,11 @@ def plan_index(docs: str | None, collection: str, *, db: Path, embedder: Any | N
 
     The count is a dry run of the index step's own chunking: exact, and quick (no model, no store).
     """
-    from tools.rag.index import count_chunks
+    from tools.rag.index import count_chunks, walk
 
     root = Path(docs) if docs else None
-    if root is not None and root.is_dir():
-        files = [p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)]
-    else:
-        files = [root] if root is not None and root.is_file() else []
+    # The files the index step will read: the same walk, so a plan and its run agree on what is there.
+    files = walk([root])[0] if root is not None and root.exists() else []
     size = sum(p.stat().st_size for p in files)
     chunks, counted = (max(1, size // CHUNK_CHARS) if files else 0), False
     if files and embedder is not None and root is not None:
