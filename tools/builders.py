@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from tools.clients import get_chroma_client, get_openai_client
 
 if TYPE_CHECKING:
-    pass
+    from tools.rag.search import Retriever
 
 
 def generator_loader() -> Callable[[Any], Any]:
@@ -29,24 +29,19 @@ def generator_loader() -> Callable[[Any], Any]:
     return load
 
 
-def retriever_for(collection: str, db: Path | None, *, url: str | None = None, mode: str | None = None) -> Any:
+def retriever_for(collection: str, db: Path | None) -> Retriever:
     """Open `collection` for retrieval with the embedder it was built with (the local MiniLM when it says none)."""
     from tools.rag.collection import collection_embedder
-    from tools.rag.embedders import LocalEmbedder, get_embedder
+    from tools.rag.embedders import get_embedder, search_spec
     from tools.rag.search import Retriever
 
-    client = get_chroma_client(db, url)
-    built_with = collection_embedder(client, collection)
-    embedder = get_embedder("local" if built_with in (None, LocalEmbedder.name) else built_with)
-    return (
-        Retriever(client, collection, embedder) if mode is None else Retriever(client, collection, embedder, mode=mode)
-    )
+    client = get_chroma_client(db)
+    return Retriever(client, collection, get_embedder(search_spec(collection_embedder(client, collection))))
 
 
 def deployment_clients(folder: Path) -> tuple[Any, Any]:
     """Build what serving a deployment folder needs: its generator and its retriever (notes say what was assumed)."""
     from tools.deploy.deploy import load_deployment
-    from tools.models.generation import load_generator
     from tools.rag.embedders import get_embedder
     from tools.rag.search import Retriever
 
@@ -59,6 +54,4 @@ def deployment_clients(folder: Path) -> tuple[Any, Any]:
             "this deployment records no retrieval mode (written before hybrid retrieval): "
             "serving dense as deployed; re-run `tunewise deploy` for hybrid"
         )
-    spec = deployment.generator_spec(folder)
-    client_ = get_openai_client(base_url=spec.base_url) if spec.kind == "openai" else None
-    return load_generator(spec, client=client_), retriever
+    return generator_loader()(deployment.generator_spec(folder)), retriever

@@ -32,7 +32,7 @@ def search(
     from tools.clients import get_chroma_client
     from tools.errors import TunewiseError
     from tools.rag.collection import collection_embedder
-    from tools.rag.embedders import LocalEmbedder, get_embedder
+    from tools.rag.embedders import get_embedder, search_spec
     from tools.rag.search import MODES, Retriever, parse_where
 
     if not query.strip():
@@ -41,8 +41,7 @@ def search(
         raise TunewiseError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
     client = get_chroma_client(db, chroma_url)
     if embedder is None:
-        built_with = collection_embedder(client, collection)
-        embedder = "local" if built_with in (None, LocalEmbedder.name) else built_with
+        embedder = search_spec(collection_embedder(client, collection))
     retriever = Retriever(client, collection, get_embedder(embedder), mode=mode)
     for note in retriever.notes:
         err_console.print(f"note: {note}", markup=False, soft_wrap=True)

@@ -23,12 +23,10 @@ def few_shot(path: str | Path, k: int = FEW_SHOT, scan: int = 5000) -> list[Shot
 
     Invalid records are skipped silently: reporting them is `tunewise validate`'s job.
     """
-    from tools.dataset.formats import detect_format, iter_json_array, iter_raw_lines, to_messages
+    from tools.dataset.formats import detect_format, is_json_array, iter_json_array, iter_raw_lines, to_messages
 
     p = Path(path)
-    with p.open("rb") as fh:
-        array = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
-    rows = iter_json_array(p) if array else iter_raw_lines(p)
+    rows = iter_json_array(p) if is_json_array(p) else iter_raw_lines(p)
     seen: set[str] = set()
     pool: list[Shot] = []
     for n, (_, raw) in enumerate(rows):

@@ -193,6 +193,13 @@ def _key(spec: str) -> tuple[str, str]:
     return spec, os.environ.get("OPENAI_BASE_URL", "") if spec.startswith("openai:") else ""
 
 
+def search_spec(built_with: str | None) -> str:
+    """Return the spec to search a collection with, from the embedder it records (`collection_embedder`): `local`
+    for the local MiniLM or a collection that records none, else the recorded `openai:MODEL`.
+    """
+    return "local" if built_with in (None, LocalEmbedder.name) else built_with
+
+
 def use_embedder(spec: str, embedder: Embedder) -> None:
     """Serve `embedder` for `spec` from now on in this process: how an application or a test puts its own
     embedder (a fake one, a GPU one) where `get_embedder(spec)` is asked for.
