@@ -133,7 +133,9 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]
     if ACCEPT.match(text):
         return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk, "steps": _records(state, facts)}
-    reader = iv.interviewer_of(runtime)
+    reader, switched = iv.reader_for({**state, "facts": facts}, runtime)
+    if switched:
+        settled = {**settled, "interviewer": "offline"}
     new: dict = {}
     notes = []
     for n, said in corrections(text):

@@ -95,6 +95,41 @@ def interviewer_of(runtime: Runtime[Context] | None) -> Interviewer:
     return ctx.interviewer
 
 
+def endpoint_of(reader: Any) -> str | None:
+    """Return the URL an interviewer sends text to (an LLM's endpoint), or None for a reader on this machine."""
+    url = getattr(reader, "endpoint", None)
+    return str(url) if url else None
+
+
+def private_said(facts: dict | None) -> bool:
+    """Tell whether the person said (or the goal read) that the data must stay in-house: not merely assumed."""
+    entry = (facts or {}).get("private")
+    return bool(entry and entry["value"] is True and entry["source"] != "assumed")
+
+
+def reader_for(state: AgentState, runtime: Runtime[Context] | None) -> tuple[Interviewer, bool]:
+    """Return the interviewer for the next reply and whether it replaced the run's: once the data must stay
+    in-house, a hosted LLM reads nothing more and the run's local reader (Context.local_reader) answers instead.
+    """
+    from tools.privacy.destinations import EndpointPolicy, classify
+
+    reader = interviewer_of(runtime)
+    url = endpoint_of(reader)
+    if url is None or not private_said(state.get("facts")):
+        return reader, False
+    where, host = classify(url, EndpointPolicy.from_env())
+    if where != "hosted API":
+        return reader, False
+    local = runtime.context.local_reader if runtime is not None and runtime.context is not None else None
+    if local is None:
+        raise TunewiseError(
+            f"the data must stay in-house, and the interviewer's LLM at {host} is a hosted API",
+            hint="use --llm offline, or an LLM on your own endpoint (OPENAI_BASE_URL=http://HOST:PORT/v1)",
+            exit_code=2,
+        )
+    return local, True
+
+
 def confidence(finding: Finding) -> float:
     """Return how sure the reader is of a finding, 0..1: its own figure, and an inference (similarity, not a stated
     phrase) never counts as sure. Facts the agent counted itself (--data) carry no figure and are sure.
@@ -356,7 +391,10 @@ def make_step(key: str, fact: str, title: str) -> Node:
                 else _assume(key, fact, state, tries)
             )
             return _with(update, settled, talk)
-        found = interviewer_of(runtime).extract(reply, focus=fact)
+        reader, switched = reader_for({**state, "facts": facts}, runtime)
+        if switched:  # said in the state, so the screen and --json name the reader that read the rest
+            settled = {**settled, "interviewer": "offline"}
+        found = reader.extract(reply, focus=fact)
         new = absorb(facts, found, asked=fact)
         if fact == "problem" and "problem" not in new and ({"behaviour", "knowledge"} & new.keys()):
             cues = problem_fact({k: v for k, v in new.items() if k in ("behaviour", "knowledge")})

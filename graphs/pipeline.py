@@ -41,11 +41,22 @@ REJECT = re.compile(r"^\W*(reject(ed)?|no|n|stop|cancel|abort|decline)\W*$", re.
 BUDGET = re.compile(r"^\W*(?:budget\s*)?[=:]?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:usd|\$)?\W*$", re.I)
 
 
-def plan_node(state: AgentState) -> dict[str, Any]:
-    """Price the recommendation: the steps, their tools, cost and time, and the risks."""
+def plan_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Price the recommendation: the steps, their tools, cost and time, where each sends the data, and the risks."""
+    from tools.privacy.destinations import EndpointPolicy
     from tools.settings import get_settings
 
-    return {"plan": build_plan(state, embedder=_chunk_counter(state), chroma_dir=get_settings().chroma_dir)}
+    ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
+    plan = build_plan(
+        state,
+        embedder=_chunk_counter(state),
+        chroma_dir=get_settings().chroma_dir,
+        policy=EndpointPolicy.from_env(),
+        interviewer_endpoint=iv.endpoint_of(ctx.interviewer)
+        if state.get("interviewer", "offline") != "offline"
+        else None,
+    )
+    return {"plan": plan}
 
 
 def _chunk_counter(state: AgentState) -> Any | None:
@@ -84,6 +95,8 @@ def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
                 {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable} for s in plan.steps
             ],
             "note": state.get("decision_note"),
+            "data_leaves": plan.data_leaves,
+            "private": plan.private,
             "options": ["approve", "reject", "budget USD"],
         }
     )

@@ -25,6 +25,7 @@ from graphs.state import (
 from tools.costs.plan_costs import PATHS, TrainingEstimate, eval_cost, eval_count, training_estimate
 from tools.dataset.few_shot import Shot, few_shot
 from tools.errors import TunewiseError
+from tools.privacy.destinations import DataFlow, EndpointPolicy, flow, here, leaves_line
 from tools.rag.index_plan import IndexPlan, plan_index
 
 # `--answer KEY=VALUE` settings carried into a step's inputs (a short run, a smaller eval): (step, input, type).
@@ -53,14 +54,24 @@ APPROACH_STEPS: dict[str, list[StepName]] = {
 }
 
 
-def build_plan(state: AgentState, *, embedder: Any | None, chroma_dir: Path) -> Plan:
+def build_plan(
+    state: AgentState,
+    *,
+    embedder: Any | None,
+    chroma_dir: Path,
+    policy: EndpointPolicy | None = None,
+    interviewer_endpoint: str | None = None,
+) -> Plan:
     """Build the plan for the state's recommendation; every number comes from a tool or a named assumption.
 
     `embedder` counts the documents' chunks with its tokenizer (None: a size-based guess); `chroma_dir` is where
-    the index step writes.
+    the index step writes. `policy` classes endpoints (default: OpenAI's); `interviewer_endpoint` is the URL the
+    interview's LLM read the answers at (None: they were read on this machine).
     """
+    policy = policy or EndpointPolicy()
     rec, decision = state["recommendation"], state.get("decision") or {}
     facts = decision.get("facts") or {}
+    private = facts_private(state)
     validation = validation_of(state.get("validation"))
     preset = state.get("preset") or {}
     approach = rec["approach"]
@@ -83,7 +94,13 @@ def build_plan(state: AgentState, *, embedder: Any | None, chroma_dir: Path) -> 
     if "index" in names:
         collection = preset.get("collection") or f"plan-{state.get('session') or 'docs'}"
         index = plan_index(state.get("docs_dir"), collection, db=chroma_dir, embedder=embedder)
-    steps = [_step(name, state, approach, estimate, index, held_out, path) for name in names]
+    serving = serving_model(state, private)
+    steps = [_step(name, state, approach, estimate, index, held_out, path, serving) for name in names]
+    train = next((s.inputs for s in steps if isinstance(s.inputs, TrainInputs)), None)
+    for step in steps:
+        step.data_flow = step_flow(step, serving, policy, rag=index is not None, trained=train)
+        if private:
+            _keep_in_house(step)
     _chain(steps)
     plan = Plan(
         approach=approach,
@@ -100,9 +117,83 @@ def build_plan(state: AgentState, *, embedder: Any | None, chroma_dir: Path) -> 
         estimate=estimate,
         total_usd=round(sum(s.cost_usd for s in steps), 2),
         total_hours=round(sum(s.hours for s in steps), 3),
+        private=private,
+        data_leaves=leaves_line([(s.step, f) for s in steps if s.runnable for f in s.data_flow or []]),
+        interview_data_flow=interview_flow(state, interviewer_endpoint, policy),
     )
     plan.risks = risks(state, plan, facts, examples)
     return plan
+
+
+def serving_model(state: AgentState, private: bool) -> str:
+    """Return the spec of the model a plan that trains nothing prompts, evaluates and serves: the `base_model` the
+    person named, else a default chosen by where the data may go (OpenAI's default model only when it may leave;
+    the self-hosted path's open base model when it must stay).
+    """
+    from tools.defaults import DEFAULT_OPENAI_MODEL
+    from tools.models.spec import parse_spec
+
+    named = (state.get("preset") or {}).get("base_model")
+    if named:
+        spec = named if named.startswith(("hf:", "openai:")) else f"hf:{named}"
+        parse_spec(spec)  # a bad spec is one clear error here, before anything is priced
+        return spec
+    if not private:
+        return f"openai:{DEFAULT_OPENAI_MODEL}"
+    return f"hf:{PATHS['qlora_self_hosted']['base_model']}"
+
+
+def step_flow(
+    step: PlanStep, serving: str, policy: EndpointPolicy, *, rag: bool, trained: TrainInputs | None
+) -> list[DataFlow]:
+    """Return where `step` sends the user's data, as planned (execution checks again with the settings it runs
+    under: graphs/steps.step_flows). A plan that trains evaluates and serves the trained model: on OpenAI's
+    endpoint for the OpenAI backend, on this machine otherwise; a plan that trains nothing uses `serving`.
+    """
+    inputs = step.inputs
+    if trained is not None:
+        serving = f"openai:{trained.model}" if trained.backend == "openai" else "hf:trained"
+    if isinstance(inputs, SplitInputs):
+        return [here("the training examples")]
+    if isinstance(inputs, IndexInputs):
+        return [here("the documents")]  # embedded by the local MiniLM
+    if isinstance(inputs, TrainInputs):
+        if inputs.backend == "openai":
+            return [flow(f"openai:{inputs.model}", "the training examples", policy)]
+        return [here("the training examples")]
+    passages = " and the passages retrieved for them" if rag else ""
+    if isinstance(inputs, EvalInputs):
+        return [flow(inputs.model or serving, f"the held-out examples{passages}", policy)]
+    assert isinstance(inputs, DeployInputs)
+    return [
+        flow(
+            inputs.model or serving,
+            f"every question{' and its retrieved passages' if rag else ''} at serve time",
+            policy,
+        )
+    ]
+
+
+def _keep_in_house(step: PlanStep) -> None:
+    """Block a step of a private plan that would send data to a hosted API: it needs a local model instead."""
+    hosted = [f for f in step.data_flow or [] if f.leaves]
+    if hosted and step.runnable:
+        step.runnable = False
+        step.blocked_by = (
+            f"would send {hosted[0].what} to {hosted[0].endpoint}, but the data must stay in-house: needs a local "
+            f"model (--answer base_model=PATH) or an in-house endpoint (--answer base_model=openai:MODEL@URL)"
+        )
+
+
+def interview_flow(state: AgentState, endpoint: str | None, policy: EndpointPolicy) -> list[DataFlow]:
+    """Return where the interview sent what it read: the goal and answers (to its LLM, if any) and the training
+    file (validated on this machine).
+    """
+    talk = "the goal and your answers"
+    out = [flow(f"openai:interviewer@{endpoint}", talk, policy) if endpoint else here(talk)]
+    if state.get("data_path"):
+        out.append(here("the training file (tunewise validate)"))
+    return out
 
 
 def _step(
@@ -113,6 +204,7 @@ def _step(
     index: IndexPlan | None,
     held_out: int,
     path: str | None,
+    serving: str,
 ) -> PlanStep:
     """Price and describe one step of the plan."""
     data, docs, preset = state.get("data_path"), state.get("docs_dir"), state.get("preset") or {}
@@ -167,10 +259,8 @@ def _step(
         evaluated = EvalInputs(
             examples=held_out, candidates=["tuned", "base", "prompted"] if tuned else ["base", "prompted"]
         )
-        if not tuned:  # the prompt-engineered path is judged on the model it prompts
-            from tools.defaults import DEFAULT_OPENAI_MODEL
-
-            evaluated.model = f"openai:{DEFAULT_OPENAI_MODEL}"
+        if not tuned:  # the prompt-engineered path is judged on the model it prompts, and will serve
+            evaluated.model = serving
         evaluated = evaluated.model_copy(update=run_options(preset, "eval"))
         scored = min(held_out, evaluated.examples)  # --answer eval_examples=N scores fewer of them
         validation = validation_of(state.get("validation"))
@@ -178,18 +268,36 @@ def _step(
         step = PlanStep(
             step=name,
             tool=tool,
-            cost_usd=eval_cost(path if tuned else None, per_example, scored),
+            cost_usd=eval_cost(path if tuned else None, per_example, scored, prompted=_billed_model(serving)),
             inputs=evaluated,
             description=f"score {scored if data else 'the'} held-out examples: the result against the base "
-            f"model and the prompt-engineered one",
+            f"model and the prompt-engineered one" + ("" if tuned else f", on {serving}"),
         )
         return _needs(step, data, "--data FILE")
+    tuned = "train" in APPROACH_STEPS[approach]
     return PlanStep(
         step=name,
         tool=tool,
-        inputs=DeployInputs(),
-        description="write the deployment folder (model, collection, system prompt) for `tunewise serve`",
+        inputs=DeployInputs(model=None if tuned else serving, private=True if facts_private(state) else None),
+        description="write the deployment folder (model, collection, system prompt) for `tunewise serve`"
+        + ("" if tuned else f", serving {serving}"),
     )
+
+
+def _billed_model(spec: str) -> str | None:
+    """Return the OpenAI model a spec bills for: an `openai:` model on OpenAI's own endpoint; None for a local
+    model or another endpoint (vLLM, Ollama: no per-token bill).
+    """
+    from tools.models.spec import parse_spec
+
+    model = parse_spec(spec)
+    return model.model if model.kind == "openai" and model.base_url is None else None
+
+
+def facts_private(state: AgentState) -> bool:
+    """Tell whether the decision's facts say the data must stay in-house (the default when nobody said)."""
+    facts = (state.get("decision") or {}).get("facts") or {}
+    return bool(facts.get("private", True))
 
 
 def run_option(key: str, value: str) -> int | float | bool:

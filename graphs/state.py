@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from tools.costs.plan_costs import TrainingEstimate
 from tools.dataset.few_shot import Shot
 from tools.decision import Approach
+from tools.privacy.destinations import DataFlow
 from tools.rag.index_plan import IndexPlan
 
 if TYPE_CHECKING:
@@ -136,7 +137,13 @@ class EvalInputs(_Record):
 
 
 class DeployInputs(_Record):
-    """The deploy step: it ships what the train and index steps made, so it takes nothing of its own."""
+    """The deploy step: it ships what the train and index steps made; a plan that trains nothing names the model it
+    serves (the one its eval step prompts), and a private plan marks the deployment private.
+    """
+
+    omit_if_none = frozenset({"model", "private"})
+    model: str | None = None
+    private: bool | None = None
 
 
 StepInputs = Union[SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]
@@ -152,7 +159,7 @@ INPUTS: dict[str, type[_Record]] = {
 class PlanStep(_Record):
     """One step of the plan: the tool it calls, its price and time, whether it can run, and its inputs."""
 
-    omit_if_none = frozenset({"blocked_by"})
+    omit_if_none = frozenset({"blocked_by", "data_flow"})
     step: StepName
     tool: str
     cost_usd: float = 0.0
@@ -161,6 +168,8 @@ class PlanStep(_Record):
     inputs: StepInputs
     description: str = ""
     blocked_by: str | None = None  # why it cannot run, when it cannot
+    # Where the step sends the user's data (tools/privacy). None only in plans made before it was recorded.
+    data_flow: list[DataFlow] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -199,7 +208,7 @@ class DataSummary(_Record):
 class Plan(_Record):
     """The costed plan: the recommendation, its steps, what they cost, and the risks; what an approval covers."""
 
-    omit_if_none = frozenset({"estimate"})
+    omit_if_none = frozenset({"estimate", "private", "data_leaves", "interview_data_flow"})
     approach: Approach
     fine_tune_path: str | None
     rationale: str
@@ -214,6 +223,11 @@ class Plan(_Record):
     estimate: TrainingEstimate | None = None
     total_usd: float
     total_hours: float
+    # Privacy (tools/privacy): the fact the plan was made under, the approval's one line on whether data leaves
+    # this machine, and where the interview itself sent the goal and the answers. None in plans made before.
+    private: bool | None = None
+    data_leaves: str | None = None
+    interview_data_flow: list[DataFlow] | None = None
 
     def step(self, name: str) -> PlanStep | None:
         """Return the plan's step called `name`, or None when the plan has no such step."""
@@ -328,6 +342,7 @@ STATE_TYPES = [
     ("tools.costs.plan_costs", "TrainingEstimate"),
     ("tools.rag.index_plan", "IndexPlan"),
     ("tools.dataset.few_shot", "Shot"),
+    ("tools.privacy.destinations", "DataFlow"),
 ]
 
 
@@ -427,6 +442,9 @@ class Context:
     """Per-run objects with side effects; LangGraph passes them to nodes and does not persist them."""
 
     interviewer: Interviewer | None = None
+    # Reads the replies once the data must stay in-house and `interviewer` is a hosted LLM (graphs.interview
+    # .reader_for); the CLI puts the offline reader here.
+    local_reader: Interviewer | None = None
     # The goal's reading started before the graph ran (agent.interviewer.early.GoalReading): .goal, .quick (rules
     # only, ready), .result() (the full reading; may wait for the embedder), .read_quickly(text, focus=).
     reading: Any = None

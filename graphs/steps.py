@@ -85,6 +85,7 @@ class StepContext:
     data_path: str | None
     docs_dir: str | None
     chroma_dir: Path  # where the index step writes its collection
+    private: bool = True  # the data must stay in-house: no step may send it to a hosted API
 
     def again(self, **changes: Any) -> StepContext:
         """Return a copy with `changes` (a resumed run, other earlier results)."""
@@ -120,10 +121,7 @@ def run_step(
         ledger.mark(name, status="done", result=skipped.model_dump(mode="json"), finished_at=_now())
         return skipped
     resume = entry.get("status") == "started"
-    ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
     plan_file = run_dir / "plan.json"
-    if not plan_file.exists():
-        write_json(plan_file, {"plan": plan_json, "approval": raw})
 
     def check_cost(cost: float) -> None:
         check(plan_json, approval, step=name, cost_usd=cost)
@@ -140,12 +138,46 @@ def run_step(
         data_path=state.get("data_path"),
         docs_dir=state.get("docs_dir"),
         chroma_dir=chroma_dir,
+        private=plan_private(plan, state),
     )
+    if ctx.private:  # checked as the step runs, under today's settings: before any request
+        from tools.privacy.destinations import EndpointPolicy, refuse_hosted
+
+        refuse_hosted(name, step_flows(ctx, EndpointPolicy.from_env()))
+    ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
+    if not plan_file.exists():
+        write_json(plan_file, {"plan": plan_json, "approval": raw})
     progress({"event": "step", "step": name, "status": "resuming" if resume else "running"})
     result = runners[name](ctx)
     ledger.mark(name, status="done", result=result.model_dump(mode="json"), finished_at=_now())
     progress({"event": "step", "step": name, "status": result.status or "done"})
     return result
+
+
+def plan_private(plan: Plan, state: dict[str, Any]) -> bool:
+    """Tell whether the plan's data must stay in-house: the plan says so, or (a plan made before it recorded
+    this) the decision's facts do; unsaid, it must.
+    """
+    if plan.private is not None:
+        return plan.private
+    facts = (state.get("decision") or {}).get("facts") or {}
+    return bool(facts.get("private", True))
+
+
+def step_flows(ctx: StepContext, policy: Any) -> list[Any]:
+    """Return where the step will send the user's data, from the specs it is about to use (not the plan's words)."""
+    from tools.privacy.destinations import flow, here
+
+    name, inputs = ctx.step.step, ctx.step.inputs
+    if name == "train" and isinstance(inputs, TrainInputs) and inputs.backend == "openai":
+        return [flow(f"openai:{inputs.model or DEFAULT_OPENAI_MODEL}", "the training examples", policy)]
+    if name == "eval":
+        specs = [c.partition("=")[2] for c in eval_candidates(ctx)]
+        return [flow(spec, "the held-out examples", policy) for spec in specs]
+    if name == "deploy":
+        model = deploy_model(ctx)
+        return [flow(model, "every question and its retrieved passages at serve time", policy)] if model else []
+    return [here(f"the {name} step's data")]
 
 
 # ---- split and index -------------------------------------------------------------------------------------------
@@ -288,10 +320,15 @@ def eval_candidates(ctx: StepContext) -> list[str]:
 
 
 def _prompted_model(plan: Plan) -> str:
-    """Return the model spec a plan that trains nothing prompts (its eval step's model)."""
-    step = plan.step("eval")
-    model = getattr(step.inputs, "model", None) if step is not None else None
-    return str(model or f"openai:{DEFAULT_OPENAI_MODEL}")
+    """Return the model spec a plan that trains nothing prompts and serves: its deploy or eval step's model (OpenAI's
+    default only in plans made before either named one; a private plan refuses it at execution).
+    """
+    for name in ("deploy", "eval"):
+        step = plan.step(name)
+        model = getattr(step.inputs, "model", None) if step is not None else None
+        if model:
+            return str(model)
+    return f"openai:{DEFAULT_OPENAI_MODEL}"
 
 
 def evaluate(ctx: StepContext) -> StepResult:
@@ -424,7 +461,14 @@ def deploy(ctx: StepContext) -> StepResult:
     db = Path(index.db)  # the index runner records the Chroma folder it wrote
     ctx.progress({"event": "progress", "step": "deploy", "message": f"packaging {model} with '{index.collection}'"})
     result = run(
-        DeployInput(model=model, collection=index.collection, db=db, system_prompt_file=prompt_file, out=out),
+        DeployInput(
+            model=model,
+            collection=index.collection,
+            db=db,
+            system_prompt_file=prompt_file,
+            out=out,
+            private=ctx.private,
+        ),
         client=get_chroma_client(db),
         on_status=lambda message: ctx.progress({"event": "progress", "step": "deploy", "message": message}),
     )

@@ -140,6 +140,9 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
                 for s in plan["steps"]
             ],
             "note": None,
+            "data_leaves": "yes: the training examples to api.openai.com (train); the held-out examples to "
+            "api.openai.com (eval); every question at serve time to api.openai.com (deploy)",
+            "private": False,
             "options": ["approve", "reject", "budget USD"],
         }
     ]

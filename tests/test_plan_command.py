@@ -71,7 +71,7 @@ def test_the_issues_examples_non_interactive(goal, approach, path, assumed):
 
 def test_answers_approval_sessions_and_resume(tmp_path, monkeypatch):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
-    goal = "Make replies more concise and in bullets."
+    goal = "Make replies more concise and in bullets. The data may go to OpenAI."  # so the plan prompts OpenAI
     runner = CliRunner()
     result = runner.invoke(
         app,

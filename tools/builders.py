@@ -47,6 +47,13 @@ def deployment_clients(folder: Path) -> tuple[Any, Any]:
 
     deployment = load_deployment(folder, verify=False)  # create_app verifies it, once
     r = deployment.retrieval
+    if deployment.private:  # checked each time it is served, under the settings it is served with
+        from tools.deploy.deploy import serving_flows
+        from tools.privacy.destinations import EndpointPolicy, refuse_hosted
+
+        refuse_hosted(
+            "serve", serving_flows(deployment.generator_spec(folder), r.embedder_spec, EndpointPolicy.from_env())
+        )
     client = get_chroma_client(Path(r.db) if r.db else None, r.chroma_url)
     retriever = Retriever(client, r.collection, get_embedder(r.embedder_spec), mode=r.mode)
     if not r.recorded_mode:

@@ -28,6 +28,12 @@ def deploy(
     merge: Annotated[
         bool, typer.Option("--merge", help="Fold the LoRA adapter into a 16-bit copy of the base model.")
     ] = False,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private", help="The data must stay in-house: refuse a hosted model or embedder, now and when served."
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
 ) -> None:
     """Write a deployment folder: model + adapter (or merged), collection, k, system prompt, Modelfile, vLLM command."""
@@ -55,6 +61,7 @@ def deploy(
         k=k,
         merge=merge,
         mode=mode,
+        private=private,
         out=out if out is not None else settings.home / "deployments" / collection,
     )
     status = None if json_out else (lambda message: err_console.print(message, markup=False, soft_wrap=True))

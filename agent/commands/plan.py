@@ -69,7 +69,8 @@ def plan(
     for path, flag, want_dir in ((data, "--data", False), (docs, "--docs", True)):
         if path is not None and not (path.is_dir() if want_dir else path.is_file()):
             raise TunewiseError(f"{flag}: {'folder' if want_dir else 'file'} not found", path=str(path), exit_code=2)
-    interviewer = _interviewer(llm, None)
+    preset = _answers(answer)
+    interviewer, kept_in = _in_house_reader(_interviewer(llm, None), text, preset, None)
     session = uuid.uuid4().hex[:12]
     state = {
         "session": session,
@@ -78,13 +79,15 @@ def plan(
         "docs_dir": str(docs.resolve()) if docs else None,
         "budget_usd": budget,
         "interactive": interactive,
-        "preset": _answers(answer),
+        "preset": preset,
         "interviewer": interviewer.name,
         "today": _date(today),
     }
     if not json_out:
         why = (
-            " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)"
+            f" ({kept_in})"
+            if kept_in
+            else " (no LLM configured: set TUNEWISE_LLM_MODEL to use one)"
             if interviewer.name == "offline" and llm == "auto"
             else ""
         )
@@ -193,7 +196,13 @@ def resume(
         snap = graph.get_state({"configurable": {"thread_id": session}})
         if not snap.values:
             raise TunewiseError(f"no session '{session}'", hint="list them with `tunewise sessions`", exit_code=2)
-        interviewer = _interviewer(llm, snap.values.get("interviewer"))
+        interviewer, kept_in = _in_house_reader(
+            _interviewer(llm, snap.values.get("interviewer")), "", {}, snap.values.get("facts")
+        )
+        if kept_in and not json_out:
+            from agent.console import console
+
+            console.print(f"interviewer: offline ({kept_in})")
         first = None
         pending = snap.interrupts[0].value if snap.interrupts else None
         if pending and pending["type"] == "approval" and budget is not None:
@@ -238,7 +247,14 @@ def _drive(
     from graphs.state import Context
 
     config = {"configurable": {"thread_id": session}}
-    ctx = Context(interviewer=interviewer, approved_by="cli --approve" if approve else "cli", reading=reading)
+    from agent.interviewer.offline import OfflineInterviewer
+
+    ctx = Context(
+        interviewer=interviewer,
+        local_reader=interviewer if interviewer.name == "offline" else OfflineInterviewer(),
+        approved_by="cli --approve" if approve else "cli",
+        reading=reading,
+    )
     shown = False
     payload: Any = state if not resuming else (Command(resume=first) if first is not None else None)
     decided_once = False
@@ -352,6 +368,32 @@ def _answers(items: list[str] | None) -> dict[str, str]:
             )
         out[key.strip()] = value.strip()
     return out
+
+
+def _in_house_reader(interviewer, goal: str, preset: dict[str, str], facts: dict | None) -> tuple[Any, str | None]:
+    """Keep private text from a hosted LLM: when the goal, an --answer or the session's facts say the data must stay
+    in-house and the LLM's endpoint is a hosted API, return the offline reader and the reason to show; else the
+    interviewer as it is, and None. The goal is read with the rules alone (no model loads, nothing is sent).
+    """
+    from graphs.interview import ANSWER_KEYS, endpoint_of, private_said
+    from tools.privacy.destinations import EndpointPolicy, classify
+
+    url = endpoint_of(interviewer)
+    if url is None:
+        return interviewer, None
+    where, host = classify(url, EndpointPolicy.from_env())
+    if where != "hosted API":
+        return interviewer, None
+    from agent.interviewer.offline import OfflineInterviewer
+
+    rules = OfflineInterviewer(rules_only=True)
+    said = private_said(facts) or any(f.fact == "private" and f.value is True for f in rules.extract(goal))
+    for key, value in preset.items():
+        if ANSWER_KEYS.get(key.lower()) == "private":
+            said = said or any(f.fact == "private" and f.value is True for f in rules.extract(value, focus="private"))
+    if not said:
+        return interviewer, None
+    return OfflineInterviewer(), f"the data must stay in-house, and the LLM at {host} is a hosted API"
 
 
 def _interviewer(mode: str, previous: str | None):

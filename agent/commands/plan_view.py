@@ -104,12 +104,19 @@ def show_plan(values: dict) -> None:
     if plan.validation:
         console.print(f"[bold]Data:[/] {plan.validation.summary}")
     if plan.steps:
-        costs = Table("step", "tool", "cost", "hours", "what", title="Costed plan", title_justify="left")
+        costs = Table(
+            "step", "tool", "cost", "hours", "data goes to", "what", title="Costed plan", title_justify="left"
+        )
         for s in plan.steps:
-            what = s.description + (f" [yellow]({s.blocked_by})[/]" if not s.runnable else "")
-            costs.add_row(s.step, s.tool, usd(s.cost_usd), hours(s.hours), what)
-        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan.total_usd)}[/]", hours(plan.total_hours), "")
+            what = escape(s.description) + (f" [yellow]({escape(s.blocked_by or '')})[/]" if not s.runnable else "")
+            costs.add_row(s.step, s.tool, usd(s.cost_usd), hours(s.hours), data_goes(s.data_flow), what)
+        costs.add_row("[bold]total[/]", "", f"[bold]{usd(plan.total_usd)}[/]", hours(plan.total_hours), "", "")
         console.print(costs)
+    if plan.data_leaves is not None:
+        console.print(leaves_text(plan.data_leaves, plan.private), highlight=False)
+    for f in plan.interview_data_flow or []:
+        if f.where != "this machine":
+            console.print(f"[bold]The interview sent[/] {escape(f.what)} to {escape(f.place())}", highlight=False)
     if plan.starter_prompt:
         sp = plan.starter_prompt
         shots = (
@@ -134,6 +141,21 @@ def show_plan(values: dict) -> None:
         console.print(f"[yellow]risk[/] {risk}")
 
 
+def data_goes(flows: Any) -> str:
+    """Say where a step sends the data, in one cell: hosted APIs in red, in-house endpoints in cyan."""
+    if not flows:
+        return "-"
+    style = {"hosted API": "bold red", "local endpoint": "cyan", "this machine": "green"}
+    return ", ".join(f"[{style[f.where]}]{f.place()}[/]" for f in flows)
+
+
+def leaves_text(line: str, private: bool | None) -> str:
+    """Return the plan's one line on whether data leaves this machine, marked up (red when it goes to a hosted API)."""
+    colour = "red" if line.startswith("yes") else "green"
+    rule = " [dim](the data must stay in-house: no step may use a hosted API)[/]" if private else ""
+    return f"[bold]Data leaves this machine:[/] [{colour}]{line}[/]{rule}"
+
+
 def usd(value: float) -> str:
     """Format dollars for people: "$0", "<$0.01", else "$1,234.50"."""
     return "$0" if not value else f"${value:,.2f}" if value >= 0.01 else "<$0.01"
@@ -148,6 +170,8 @@ def ask_approval(pending: dict) -> Any:
     """Ask to approve the plan's total (and say the budget and any note); return the reply, "reject" for Enter."""
     if pending.get("note"):
         console.print(f"[yellow]{pending['note']}[/]")
+    if pending.get("data_leaves"):
+        console.print(leaves_text(pending["data_leaves"], pending.get("private")), highlight=False)
     budget = "" if pending.get("budget_usd") is None else f" (budget ${pending['budget_usd']:.2f})"
     return typer.prompt(f"Approve {usd(pending['total_usd'])}{budget}? approve / reject / budget USD", default="reject")
 

@@ -109,6 +109,8 @@ class LLMInterviewer:
         self.model = model
         self.name = f"llm:{model}"
         self._client = client
+        # Where the answers go: graphs.interview.reader_for keeps private answers from a hosted endpoint.
+        self.endpoint = str(getattr(client, "base_url", "") or "") or None
         self.tool_calls: list[str] = []  # names only, for the transcript: arguments may hold paths, never keys
 
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:

@@ -103,6 +103,7 @@ class OfflineInterviewer:
     """Deterministic extraction; the embedder is loaded on first use and shared."""
 
     name = "offline"
+    endpoint = None  # reads on this machine: nothing is sent anywhere
 
     def __init__(self, embedder: Any | None = None, *, rules_only: bool = False) -> None:
         """`rules_only` skips the similarity pass and never loads the embedder: a lighter reader for a first

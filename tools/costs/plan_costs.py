@@ -149,16 +149,21 @@ def _gpu_memory(name: str) -> float:
     return float(gpu_catalog(None).get(name).memory_gib)
 
 
-def eval_cost(path: str | None, tokens_per_example: float | None, count: int) -> float:
+def eval_cost(
+    path: str | None, tokens_per_example: float | None, count: int, *, prompted: str | None = DEFAULT_OPENAI_MODEL
+) -> float:
     """Bound the evaluation's OpenAI bill in USD: every token billed at the output price, the prompted candidate
-    carrying its few-shot examples. `path` None is the prompt-engineering plan (the base model prompted); a local
-    path, or no token count (no data yet), costs 0.0: local candidates run on the training machine.
+    carrying its few-shot examples. `path` None is the prompt-engineering plan, which prompts the OpenAI model
+    `prompted` (None: a local model or endpoint, which bills nothing). A local path, or no token count (no data yet),
+    costs 0.0: local candidates run on the training machine.
     """
     if tokens_per_example is None or (path is not None and not path.startswith("openai")):
         return 0.0
+    if path is None and prompted is None:
+        return 0.0
     from tools.costs.catalog import openai_catalog
 
-    info = openai_catalog().model(PATHS[path]["model"] if path else DEFAULT_OPENAI_MODEL)
+    info = openai_catalog().model(PATHS[path]["model"] if path else prompted or DEFAULT_OPENAI_MODEL)
     prices = info.finetuned if path else info.base
     candidates = EVAL_CANDIDATES if path else EVAL_CANDIDATES - 1
     tokens = count * tokens_per_example * (candidates + FEW_SHOT_PRICED)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
     from tools.models.spec import ModelSpec
+    from tools.privacy.destinations import DataFlow, EndpointPolicy
 
 FORMAT = 1
 MANIFEST = "deployment.json"
@@ -57,6 +58,10 @@ class DeployInput(BaseModel):
     )
     out: Path = Field(description="The deployment folder to write; an existing deployment there is replaced whole.")
     merge: bool = Field(default=False, description="Fold the LoRA adapter into a 16-bit copy of the base model.")
+    private: bool = Field(
+        default=False,
+        description="The data must stay in-house: refuse a hosted model or embedder, now and whenever it is served.",
+    )
 
     @model_validator(mode="after")
     def _one_store(self) -> "DeployInput":
@@ -125,6 +130,9 @@ class Deployment(BaseModel):
     model: DeployedModel
     retrieval: DeployedRetrieval
     system_prompt: str | None
+    private: bool = Field(
+        default=False, description="The data must stay in-house: `tunewise serve` refuses a hosted model or embedder."
+    )
     files: dict[str, str] = Field(description="sha256 of every file in the folder, by relative path.")
     created_at: str
     content_hash: str = Field(description="sha256 over everything above but created_at: same inputs, same hash.")
@@ -267,6 +275,17 @@ def _retrieval(inp: DeployInput, client: ClientAPI) -> tuple[DeployedRetrieval, 
     return DeployedRetrieval(
         collection=inp.collection, db=db, chroma_url=inp.chroma_url, embedder=built_with, k=inp.k, mode=inp.mode
     ), chunks
+
+
+def serving_flows(spec: ModelSpec, embedder: str, policy: EndpointPolicy) -> list[DataFlow]:
+    """Return where a deployment sends each request's data: the question and retrieved passages to its model, and
+    the question to its embedder (`local` embeds on the serving machine).
+    """
+    from tools.privacy.destinations import flow, here
+
+    what = "every question and its retrieved passages at serve time"
+    query = "every question, embedded at serve time"
+    return [flow(spec, what, policy), here(query) if embedder == "local" else flow(embedder, query, policy)]
 
 
 def _base_folder(name: str) -> Path:
@@ -441,6 +460,10 @@ def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None]
     _check_out(out)
     system_prompt = _system_prompt(inp.system_prompt_file)
     retrieval, chunks = _retrieval(inp, client)
+    if inp.private:  # before anything is written: a private deployment never names a hosted endpoint
+        from tools.privacy.destinations import EndpointPolicy, refuse_hosted
+
+        refuse_hosted("deploy", serving_flows(spec, retrieval.embedder_spec, EndpointPolicy.from_env()))
     warnings = [] if chunks else [f"collection '{inp.collection}' is empty: answers will come without context"]
 
     context: ContextBudget | None = None
@@ -476,6 +499,7 @@ def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None]
             model=model,
             retrieval=retrieval,
             system_prompt=system_prompt,
+            private=inp.private,
             files=folder_hashes(tmp),
             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             content_hash="",
