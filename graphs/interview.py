@@ -34,6 +34,11 @@ ASSUMED: dict[str, tuple[Any, str]] = {
     "examples": (0, "assumed: no training examples yet"),
     "stable": (True, "assumed: the wanted behaviour is stable"),
     "private": (True, "assumed: the data must stay in-house, the safe default until you say it may go to OpenAI"),
+    "openai_customer": (
+        False,
+        "assumed: your organisation has not served a fine-tuned OpenAI model in the last 60 days, so OpenAI's "
+        "fine-tuning no longer takes jobs from it",
+    ),
 }
 ANSWER_KEYS = {
     "1": "prompting",
@@ -207,13 +212,17 @@ def problem_fact(facts: dict) -> dict | None:
     }
 
 
+def plan_day(state: AgentState) -> dt.date:
+    """Return the day the plan is made for: the state's pinned day (tests, `--today`), else today."""
+    day = state.get("today")
+    return dt.date.fromisoformat(day) if day else dt.date.today()
+
+
 def openai_status(state: AgentState) -> str:
-    """Return OpenAI fine-tuning's availability on the state's day (today when it pins none), from the price list."""
+    """Return who may start an OpenAI fine-tuning job on the plan's day, from the dated catalogue."""
     from tools.costs.catalog import openai_catalog
 
-    day = state.get("today")
-    today = dt.date.fromisoformat(day) if day else None
-    return openai_catalog().availability.status(today)
+    return openai_catalog().fine_tuning.status(plan_day(state))
 
 
 # ---- nodes ------------------------------------------------------------------------------------------------------
@@ -467,13 +476,107 @@ def defaults() -> dict:
 
 
 def decide_node(state: AgentState) -> dict:
-    """Apply the framework to the answers: the recommendation and its rationale."""
+    """Apply the framework to the answers: the recommendation, its rationale, and where the article's table and the
+    path the plan runs differ (OpenAI's wind-down), the sentence that says why.
+    """
+    from tools.costs.catalog import openai_catalog
+    from tools.costs.openai_access import path_note
+    from tools.costs.plan_costs import PATHS
+
     facts = Facts(**{**defaults(), **known(state.get("facts") or {}), "openai_status": openai_status(state)})
     d = decide(facts)
+    note = None
+    if d.framework_path is not None and d.fine_tune_path is not None:
+        base = (state.get("preset") or {}).get("base_model") or PATHS[d.fine_tune_path].get("base_model")
+        model = PATHS[d.framework_path].get("model")
+        customer = (state.get("facts") or {}).get("openai_customer")
+        said_no = customer is not None and customer["value"] is False and customer["source"] != "assumed"
+        note = path_note(
+            openai_catalog(), d.framework_path, d.fine_tune_path, model, plan_day(state), base, said_no=said_no
+        )
     return {
-        "recommendation": {"approach": d.approach, "fine_tune_path": d.fine_tune_path, "rationale": d.rationale},
+        "recommendation": {
+            "approach": d.approach,
+            "fine_tune_path": d.fine_tune_path,
+            "rationale": d.rationale,
+            "framework_path": d.framework_path,
+            "path_note": note,
+        },
         "decision": {**d.model_dump(), "facts": facts.model_dump()},
     }
+
+
+def make_customer_step() -> Node:
+    """Build the node that asks, when and only when it decides the path, whether OpenAI still takes fine-tuning jobs
+    from this organisation: the article's table picks an OpenAI path and the day admits only existing customers.
+    """
+
+    def node(state: AgentState, runtime: Runtime[Context]) -> dict:
+        from tools.decision import framework_path
+
+        facts: dict[str, Any] = state.get("facts") or {}
+        have = {**known(facts), "openai_status": openai_status(state)}
+        table = framework_path(Facts(**{**defaults(), **have}))
+        if have["openai_status"] != "existing_only" or not table.startswith("openai") or "openai_customer" in facts:
+            return {"asking": None}
+        fact, key = "openai_customer", "path"
+        text, why = question(fact)
+        tries = (state.get("retries") or {}).get("openai", 0)
+        if not state.get("interactive", True) or tries > MAX_RETRIES:
+            value, evidence = ASSUMED[fact]
+            entry = {
+                "value": value,
+                "source": "assumed",
+                "evidence": evidence + (" (the reply could not be read)" if tries else ""),
+            }
+            return {
+                "asking": None,
+                "facts": {fact: entry},
+                "steps": _path_record(state, {**facts, fact: entry}),
+                "questions": [{"step": key, "question": text, "why": why, "assumed": value}],
+            }
+        retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
+        reply = interrupt(
+            {"type": "question", "step": key, "title": "5. Which path?", "question": text, "why": why, "retry": retry}
+        )
+        reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
+        talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]
+        reader, switched = reader_for(state, runtime)
+        found = (
+            [f for f in reader.extract(reply, focus=fact) if f.fact == fact] if reply and not SKIP.match(reply) else []
+        )
+        if not found and reply and not SKIP.match(reply):
+            return {"retries": {"openai": tries + 1}, "asking": "openai", "transcript": talk}
+        entry = (
+            {"value": found[0].value, "source": "asked", "evidence": found[0].evidence, "confidence": 1.0}
+            if found
+            else {"value": ASSUMED[fact][0], "source": "assumed", "evidence": ASSUMED[fact][1]}
+        )
+        out = {
+            "asking": None,
+            "facts": {fact: entry},
+            "steps": _path_record(state, {**facts, fact: entry}),
+            "transcript": talk,
+        }
+        return {**out, "interviewer": "offline"} if switched else out
+
+    node.__name__ = "step_openai"
+    node.__doc__ = "Step 5, when OpenAI admits only existing customers: has the organisation served a fine-tune lately?"
+    return node
+
+
+def _path_record(state: AgentState, facts: dict) -> dict:
+    """Return step 5's record again, its answer (the path) read with the facts as they now are."""
+    entry = facts.get("private")
+    if entry is None:
+        return {}
+    have = {**known(facts), "openai_status": openai_status(state)}
+    return {"path": _record("path", "private", entry, _answer("path", state, have))}
+
+
+def route_customer(state: AgentState) -> Literal["again", "next"]:
+    """Route after the OpenAI-customer question: ask again while its reply could not be read."""
+    return "again" if state.get("asking") == "openai" else "next"
 
 
 def route_step(key: str) -> Callable[[AgentState], Literal["again", "next"]]:

@@ -219,12 +219,14 @@ def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentStat
     names = [f"step_{key}" for key, _, _ in STEPS]
     for (key, fact, title), name in zip(STEPS, names):
         builder.add_node(name, iv.make_step(key, fact, title))
+    builder.add_node("step_openai", iv.make_customer_step())
     builder.add_node("confirm", confirm)
     builder.add_node("decide", iv.decide_node)
     builder.add_edge(START, "intake")
     builder.add_edge("intake", names[0])
-    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["confirm"]):
+    for (key, _, _), name, nxt in zip(STEPS, names, names[1:] + ["step_openai"]):
         builder.add_conditional_edges(name, iv.route_step(key), {"again": name, "next": nxt})
+    builder.add_conditional_edges("step_openai", iv.route_customer, {"again": "step_openai", "next": "confirm"})
     builder.add_conditional_edges("confirm", route_confirm, {"decide": "decide", "again": names[0]})
 
 

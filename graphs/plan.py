@@ -5,6 +5,7 @@ that prompt, and the risks (graphs/risks.py). `total_usd` is what the approval c
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,14 @@ def build_plan(
     estimate = None
     if "train" in names and examples and path is not None:  # the decision always names a path: Step 5's answer
         tokens = validation.tokens_total if validation else None
-        estimate = training_estimate(path, examples, tokens_total=tokens, base_model=preset.get("base_model"))
+        day = state.get("today")
+        estimate = training_estimate(
+            path,
+            examples,
+            tokens_total=tokens,
+            base_model=preset.get("base_model"),
+            today=dt.date.fromisoformat(day) if day else None,
+        )
     starter = None
     if approach == "prompt_engineering" or (approach == "rag" and facts.get("problem") == "both"):
         data = state.get("data_path")

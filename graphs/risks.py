@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphs.state import AgentState, Plan, validation_of
-from tools.costs.plan_costs import TOKENS_PER_EXAMPLE
+from graphs.state import AgentState, Plan, TrainInputs, validation_of
+from tools.costs.plan_costs import PATHS, TOKENS_PER_EXAMPLE, path_default
+
+
+def _default_base(path: str | None) -> str:
+    """Say what the path's default base is: its licence, context and the day it was chosen (base_models.json)."""
+    if path is None or PATHS.get(path, {}).get("provider") != "local":
+        return ""
+    d = path_default(path)
+    return f" (the path's default: {d['licence']}, {d['context_tokens']:,}-token context, chosen {d['chosen']})"
 
 
 def risks(state: AgentState, plan: Plan, facts: dict[str, Any], examples: int) -> list[str]:
@@ -32,13 +40,19 @@ def risks(state: AgentState, plan: Plan, facts: dict[str, Any], examples: int) -
         if not step.runnable:
             out.append(f"the {step.step} step {step.blocked_by}; it is skipped until then")
     estimate = plan.estimate
-    if estimate is not None:
-        out += [n for n in estimate.notes if "close" in n or "GiB" in n]
+    if estimate is not None:  # OpenAI's access on the plan's day, the fine-tune's end of service, multi-GPU memory
+        out += [n for n in estimate.notes if "OpenAI" in n or "serves only until" in n or "never" in n or "GiB" in n]
     train = plan.step("train")
-    if train and train.inputs.backend != "openai" and not (state.get("preset") or {}).get("base_model"):  # type: ignore[union-attr]
+    inputs = train.inputs if train is not None else None
+    if (
+        isinstance(inputs, TrainInputs)
+        and inputs.backend != "openai"
+        and not (state.get("preset") or {}).get("base_model")
+    ):
+        chosen = _default_base(plan.fine_tune_path)
         out.append(
-            f"training loads {train.inputs.base_model} from the Hugging Face cache or hub; on a machine "  # type: ignore[union-attr]
-            f"without either, pass --answer base_model=PATH with a local model folder"
+            f"training loads {inputs.base_model}{chosen} from the Hugging Face cache or hub; choose another with "
+            f"--answer base_model=NAME, or a local folder with --answer base_model=PATH on a machine without either"
         )
     if estimate is not None and estimate.tokens_assumed:
         out.append(f"no training file given, so tokens are assumed at {TOKENS_PER_EXAMPLE} per example")

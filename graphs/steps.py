@@ -35,7 +35,7 @@ from graphs.state import (
 )
 from tools.approval import Approval, check
 from tools.atomic import write_json, write_text
-from tools.defaults import DEFAULT_OPENAI_MODEL, FINISHED_TRAINING
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL, FINISHED_TRAINING
 from tools.errors import TunewiseError
 
 Progress = Callable[[dict[str, Any]], None]
@@ -170,7 +170,7 @@ def step_flows(ctx: StepContext, policy: Any) -> list[Any]:
 
     name, inputs = ctx.step.step, ctx.step.inputs
     if name == "train" and isinstance(inputs, TrainInputs) and inputs.backend == "openai":
-        return [flow(f"openai:{inputs.model or DEFAULT_OPENAI_MODEL}", "the training examples", policy)]
+        return [flow(f"openai:{inputs.model or DEFAULT_FINE_TUNE_MODEL}", "the training examples", policy)]
     if name == "eval":
         specs = [c.partition("=")[2] for c in eval_candidates(ctx)]
         return [flow(spec, "the held-out examples", policy) for spec in specs]
@@ -235,7 +235,7 @@ def train(ctx: StepContext) -> StepResult:
         from tools.openai_ft.finetune import OpenAITrainInput, prepare, run
 
         job = OpenAITrainInput(
-            data=train_file, model=inputs.model or DEFAULT_OPENAI_MODEL, eval_file=eval_file, output=out
+            data=train_file, model=inputs.model or DEFAULT_FINE_TUNE_MODEL, eval_file=eval_file, output=out
         )
         prepared = prepare(job)
         ctx.check_cost(prepared.estimated_cost_usd)  # the real file's price, checked before anything is uploaded
@@ -305,7 +305,7 @@ def eval_candidates(ctx: StepContext) -> list[str]:
     inputs = train_step.inputs if train_step is not None else None
     tuned = None
     if isinstance(inputs, TrainInputs) and inputs.backend == "openai":
-        base = f"openai:{inputs.model or DEFAULT_OPENAI_MODEL}"
+        base = f"openai:{inputs.model or DEFAULT_FINE_TUNE_MODEL}"
         if isinstance(trained, TrainStepResult) and trained.model:
             tuned = f"openai:{trained.model}"
     elif isinstance(inputs, TrainInputs) and inputs.base_model:

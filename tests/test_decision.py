@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from tools.decision import DOMAINS, LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide, pick_path, relevant
+from tools.decision import (
+    DOMAINS,
+    LARGE_DATASET,
+    MIN_GOOD_EXAMPLES,
+    Facts,
+    decide,
+    framework_path,
+    pick_path,
+    relevant,
+)
 
 GRID = {
     "prompting": ["not_tried", "fell_short", "good_enough"],
@@ -18,14 +27,15 @@ GRID = {
     "complex_domain": [False, True],
     "best_quality": [False, True],
     "fast_iteration": [False, True],
-    "openai_status": ["open", "closing", "closed"],
+    "openai_status": ["open", "existing_only", "closed"],
+    "openai_customer": [False, True],
 }
 ALL = [Facts(**dict(zip(GRID, combo))) for combo in itertools.product(*GRID.values())]
 TUNED = ("fine_tune", "fine_tune_rag")
 
 
 def test_the_grid_is_every_combination():
-    assert len(ALL) == 3 * 2 * 3 * 6 * 2 * 2 * 2 * 2 * 2 * 3 == 10368
+    assert len(ALL) == 3 * 2 * 3 * 6 * 2 * 2 * 2 * 2 * 2 * 3 * 2 == 20736
 
 
 def test_knowledge_is_always_rag():
@@ -83,22 +93,35 @@ def test_step_five_table():
     for f in ALL:
         path, notes = pick_path(f)
         enterprise = f.complex_domain or f.examples >= LARGE_DATASET
+        openai_open = f.openai_status == "open" or (f.openai_status == "existing_only" and f.openai_customer)
         if f.best_quality:
             expected = "lora_70b"
-        elif f.private or f.openai_status == "closed":
+        elif f.private or not openai_open:
             expected = "qlora_70b" if enterprise else "qlora_self_hosted"
         else:
             expected = "openai_gpt41" if enterprise else "openai_gpt41_mini"
         assert path == expected, f
-        # Data that must stay in-house never goes to OpenAI, and a closed API is never recommended.
-        assert not (path.startswith("openai") and (f.private or f.openai_status == "closed"))
-        # OpenAI's availability is said whenever it changed or threatens the choice.
-        if not f.best_quality and not f.private and f.openai_status != "open":
+        # Data that must stay in-house never goes to OpenAI, and a door closed to this organisation is never picked.
+        assert not (path.startswith("openai") and (f.private or not openai_open))
+        # OpenAI's access is said whenever it changed the table's pick or limits it (existing customers only).
+        if framework_path(f).startswith("openai") and f.openai_status != "open":
             assert notes and "OpenAI" in notes[0]
-        if path.startswith("openai") and f.openai_status == "closing":
+        if path.startswith("openai") and f.openai_status == "existing_only":
             d = decide(f)
             if d.approach in TUNED:
-                assert "close soon" in d.rationale
+                assert "60 days" in d.rationale and "shuts down" in d.rationale
+
+
+def test_the_framework_path_is_the_articles_table_and_differs_only_through_openai():
+    for f in ALL:
+        d = decide(f)
+        if d.approach not in TUNED:
+            assert d.framework_path is None
+            continue
+        assert d.framework_path == framework_path(f)
+        if d.framework_path != d.fine_tune_path:  # only OpenAI's wind-down moves a plan off the article's table
+            assert d.framework_path.startswith("openai") and d.fine_tune_path.startswith("qlora")
+            assert "not open to you" in d.rationale
 
 
 def test_fast_iteration_alone_never_changes_the_outcome():
@@ -149,7 +172,11 @@ def test_the_issues_examples(given, expected):
 
 
 def test_relevance_asks_only_what_could_change_the_answer():
-    assert all(relevant(f, {}) for f in DOMAINS)  # nothing known: every step matters
+    assert all(relevant(f, {}) for f in DOMAINS if f != "openai_customer")  # nothing known: every step matters
+    # Whether OpenAI still takes this organisation's jobs matters only on days it takes only existing customers'.
+    assert not relevant("openai_customer", {}) and not relevant("openai_customer", {"openai_status": "closed"})
+    assert relevant("openai_customer", {"openai_status": "existing_only"})
+    assert not relevant("openai_customer", {"openai_status": "existing_only", "private": True})
     knowledge = {"problem": "knowledge"}
     assert not any(relevant(f, knowledge) for f in DOMAINS if f != "problem")
     untried = {"problem": "behaviour", "prompting": "not_tried"}

@@ -80,7 +80,10 @@ TRAFFIC = dict(
 
 
 def test_monthly_inference_and_break_even():
-    result = _run(tokens=1_000_000, examples=10_000, epochs=10, requests_per_month=10_000, **TRAFFIC)
+    # Ten months before gpt-4.1-mini's shutdown (2027-01-14), so month 7 falls inside the fine-tune's life.
+    result = _run(
+        tokens=1_000_000, examples=10_000, epochs=10, requests_per_month=10_000, today=dt.date(2026, 3, 1), **TRAFFIC
+    )
     # prompting: 10k x (3000 x $0.40 + 200 x $1.60) / 1M; fine-tuned: 10k x (200 x $0.80 + 200 x $3.20) / 1M
     assert _option(result, "prompt:gpt-4.1-mini").monthly_inference_usd == 15.2
     assert _option(result, "rag:gpt-4.1-mini").monthly_inference_usd == 12.0  # (200 + 2000) x 0.40 + 200 x 1.60
@@ -88,6 +91,17 @@ def test_monthly_inference_and_break_even():
     assert (tuned.training_cost_usd, tuned.monthly_inference_usd) == (50.0, 8.0)
     assert tuned.break_even_month == math.ceil(50.0 / (15.2 - 8.0)) == 7
     assert tuned.compared_with == "prompt:gpt-4.1-mini"
+
+
+def test_break_even_past_the_models_shutdown_is_never_and_says_why():
+    result = _run(tokens=1_000_000, examples=10_000, epochs=10, requests_per_month=10_000, **TRAFFIC)
+    tuned = _option(result, "openai:gpt-4.1-mini")
+    assert tuned.break_even_month is None and tuned.serves_until == dt.date(2027, 1, 14)
+    never = [n for n in tuned.notes if n.startswith("break-even never")]
+    assert never == [
+        "break-even never: training would pay back in month 7, but a fine-tuned gpt-4.1-mini stops serving on "
+        "2027-01-14, 1.5 months from 2026-11-28"
+    ]
 
 
 def test_no_break_even_when_fine_tuned_inference_costs_more():
@@ -109,14 +123,33 @@ def test_cached_prompt_price_applies_only_from_1024_tokens():
 
 @pytest.mark.parametrize(
     "today,status,available",
-    [(dt.date(2026, 6, 1), "open", True), (TODAY, "closing", True), (dt.date(2027, 1, 6), "closed", False)],
+    [
+        (dt.date(2026, 5, 1), "open", True),  # before OpenAI's wind-down notice
+        (dt.date(2026, 7, 1), "existing_only", True),  # closed to new organisations (2026-05-07)
+        (dt.date(2026, 7, 2), "existing_only", True),  # ... and to those without fine-tuned inference in 60 days
+        (TODAY, "existing_only", True),
+        (dt.date(2027, 1, 6), "closed", False),  # no new jobs for anyone
+        (dt.date(2027, 1, 14), "closed", False),  # and the base model shuts down
+    ],
 )
-def test_openai_availability_is_flagged(today, status, available):
+def test_openai_access_is_flagged_by_date(today, status, available):
     result = _run(tokens=1_000, examples=100, provider="openai", models=["gpt-4.1-mini"], today=today)
-    option = result.options[0]
+    option = _option(result, "openai:gpt-4.1-mini")
     assert (option.availability, option.available) == (status, available)
-    if status == "closing":
-        assert "2027-01-06 (39 days left)" in option.notes[0] and any("2027-01-06" in n for n in result.notes)
+    assert option.serves_until == dt.date(2027, 1, 14)
+    if status == "existing_only":
+        rule = "served a fine-tuned model in the last 60 days" if today >= dt.date(2026, 7, 2) else "run fine-tuning"
+        assert rule in option.notes[0] and "from nobody after 2027-01-05" in option.notes[0]
+    if status == "closed":
+        assert option.notes[0].startswith("OpenAI takes no new fine-tuning jobs since 2027-01-06")
+    life = next(n for n in option.notes if "serves only until" in n)
+    assert "2027-01-14" in life and "notice of 2026-10-14" in life
+
+
+def test_a_shut_down_model_is_not_offered():
+    result = _run(tokens=1_000, examples=100, provider="openai", models=["gpt-4.1-nano"], today=TODAY)
+    option = _option(result, "openai:gpt-4.1-nano")
+    assert (option.available, option.availability, option.serves_until) == (False, "closed", dt.date(2026, 10, 23))
 
 
 def test_dataset_from_a_training_file(tmp_path: Path):
@@ -211,7 +244,7 @@ def test_prices_file_overrides_openai_and_gpu_prices(tmp_path: Path):
     base = _run(tokens=1_000_000, examples=100, gpu="H100", models=["gpt-4.1-mini"])
     cheap = _run(tokens=1_000_000, examples=100, gpu="H100", models=["gpt-4.1-mini"], prices_file=str(prices))
     assert _option(cheap, "openai:gpt-4.1-mini").training_cost_usd == 30.0
-    h100, h100_over = _option(base, "local:Llama-3.1-8B:H100"), _option(cheap, "local:Llama-3.1-8B:H100")
+    h100, h100_over = _option(base, "local:Qwen3-8B:H100"), _option(cheap, "local:Qwen3-8B:H100")
     assert h100_over.training_cost_usd == pytest.approx(h100.training_hours * 10.0, abs=0.01)
     assert h100_over.training_cost_usd != h100.training_cost_usd
 
@@ -231,7 +264,14 @@ def test_calibration_on_the_same_gpu_and_model_reproduces_the_measured_speed(tmp
         base_model="Llama-3.1-8B",
         hyperparameters={"max_seq_len": 1000, "batch_size": 2, "lora_r": 16, "load_in_4bit": True},
     )
-    result = _run(tokens=8_000_000, examples=8_000, provider="local", calibrate=str(run_dir), max_seq_len=1000)
+    result = _run(
+        tokens=8_000_000,
+        examples=8_000,
+        provider="local",
+        base_model="Llama-3.1-8B",
+        calibrate=str(run_dir),
+        max_seq_len=1000,
+    )
     h100 = _option(result, "local:Llama-3.1-8B:H100")
     assert h100.training_hours == round(3 * 8_000_000 / 4000 / 3600, 3)
     assert any("measured on H100" in n for n in result.notes)
@@ -249,8 +289,8 @@ def test_calibration_from_a_smaller_model_is_scaled_and_said(tmp_path: Path):
         hyperparameters={"max_seq_len": 512},
     )
     result = _run(tokens=1_000_000, examples=1_000, provider="local", calibrate=str(run_dir), max_seq_len=512)
-    cpu = _option(result, "local:Llama-3.1-8B:cpu")
-    small, big = resolve_base_model("SmolLM2-135M"), resolve_base_model("Llama-3.1-8B")
+    cpu = _option(result, "local:Qwen3-8B:cpu")  # the default base (the qlora_self_hosted path's)
+    small, big = resolve_base_model("SmolLM2-135M"), resolve_base_model("Qwen3-8B")
     speed = 2000.0 * flops_per_token(small, seq_len=512) / flops_per_token(big, seq_len=512)
     assert cpu.training_hours == round(3 * 1_000_000 / speed / 3600, 3)
     assert any("scaled" in n and "SmolLM2-135M" in n for n in result.notes)
@@ -330,7 +370,7 @@ def test_cli_json_keeps_the_contract():
 def test_cli_table_and_errors():
     runner = CliRunner()
     out = runner.invoke(app, ["estimate", "--tokens", "100000", "--examples", "200", "--gpu", "L4"])
-    assert out.exit_code == 0 and "openai:gpt-4.1-mini" in out.stdout and "local:Llama-3.1-8B:L4" in out.stdout
+    assert out.exit_code == 0 and "openai:gpt-4.1-mini" in out.stdout and "local:Qwen3-8B:L4" in out.stdout
     bad = runner.invoke(app, ["estimate", "--tokens", "1", "--examples", "1", "--epochs", "many"])
     assert bad.exit_code == 2 and "--epochs must be" in bad.stderr and "Traceback" not in bad.output
     bad = runner.invoke(app, ["estimate", "--tokens", "1", "--examples", "1", "--lora-r", "0"])

@@ -25,7 +25,7 @@ from tools.errors import TunewiseError
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL = "Our replies must follow our house format: a one-line summary, then bullets."
-TODAY = "2026-11-01"  # OpenAI still takes fine-tuning jobs then, so the path does not drift with the calendar
+TODAY = "2026-04-01"  # before OpenAI's fine-tuning wind-down notices, so the path does not drift with the calendar
 WORDS = (
     "invoice refund login shipping parcel warranty password upgrade plan seat export report billing address "
     "courier label tracking discount coupon renewal cancel trial api key webhook limit quota region backup "

@@ -116,7 +116,7 @@ def test_agent_in_llm_mode_end_to_end_and_the_key_is_never_stored(openai_server,
             "--non-interactive",
             "--json",
             "--today",
-            "2026-11-01",
+            "2026-04-01",
         ],
     )
     assert result.exit_code == 0, result.stderr
@@ -159,7 +159,7 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
     def run(payload):
         return graph.invoke(payload, config, context=ctx, durability="sync")
 
-    out = run({"session": "llm1", "goal": GOAL, "interactive": True, "today": "2026-11-01"})
+    out = run({"session": "llm1", "goal": GOAL, "interactive": True, "today": "2026-04-01"})
     assert out["__interrupt__"][0].value["step"] == "data"
     out = run(Command(resume="about 30"))
     shown = out["__interrupt__"][0].value

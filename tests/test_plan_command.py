@@ -14,7 +14,7 @@ from agent.cli import app
 from tests.fakes.openai_server import FAKE_API_KEY, FakeOpenAI
 from tests.test_graphs import write_chat_data
 
-TODAY = ["--today", "2026-11-01"]
+TODAY = ["--today", "2026-04-01"]
 ISSUE = [
     (
         "We want our support bot to sound like our best agent: same tone, terms and formatting. We have 8,000 of her "

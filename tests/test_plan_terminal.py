@@ -45,7 +45,7 @@ def _screen(text: str) -> str:
 
 
 def test_interactive_questions_confirm_a_correction_and_the_result(tmp_path):
-    child = _spawn(["plan", NDA, "--today", "2026-11-01"], tmp_path)
+    child = _spawn(["plan", NDA, "--today", "2026-04-01"], tmp_path)
     screen, confirms, asked = "", 0, []
     while child.expect(["› ", pexpect.EOF]) == 0:
         chunk = _screen(child.before)
@@ -104,7 +104,7 @@ def test_interactive_questions_confirm_a_correction_and_the_result(tmp_path):
     ],
 )
 def test_non_interactive_human_output_for_every_approach(tmp_path, answers, approach, shows):
-    args = ["plan", "--goal", "Help our support team answer customers.", "--non-interactive", "--today", "2026-11-01"]
+    args = ["plan", "--goal", "Help our support team answer customers.", "--non-interactive", "--today", "2026-04-01"]
     child = _spawn(args + [f"--answer={a}" for a in answers], tmp_path)
     child.expect(pexpect.EOF)
     child.close()

@@ -142,7 +142,7 @@ def test_a_private_plan_names_no_hosted_endpoint_in_any_step(tmp_path, approach,
 def test_a_plan_whose_data_may_leave_prompts_openai_and_says_so(tmp_path, approach):
     plan = build_plan(_state(tmp_path, approach, False, None), embedder=None, chroma_dir=tmp_path / "c")
     assert plan.private is False
-    assert plan.step("eval").inputs.model == "openai:gpt-4.1-mini"  # type: ignore[union-attr]
+    assert plan.step("eval").inputs.model == "openai:gpt-6-luna"  # type: ignore[union-attr]
     assert plan.data_leaves is not None and plan.data_leaves.startswith("yes: the held-out examples")
     assert "api.openai.com (eval)" in plan.data_leaves
     js = plan.as_json()

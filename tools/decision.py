@@ -16,7 +16,9 @@ Prompting = Literal["not_tried", "fell_short", "good_enough"]
 Problem = Literal["knowledge", "behaviour", "both"]
 Approach = Literal["prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data"]
 Path = Literal["qlora_self_hosted", "openai_gpt41_mini", "openai_gpt41", "qlora_70b", "lora_70b"]
-OpenAIStatus = Literal["open", "closing", "closed"]
+# Who may start an OpenAI fine-tuning job on the plan's date (tools/costs/openai_access.py reads it from the dated
+# catalogue): anyone; only organisations that served a fine-tuned model in the last 60 days; nobody.
+OpenAIStatus = Literal["open", "existing_only", "closed"]
 
 MIN_GOOD_EXAMPLES = 50  # step 3: "fewer than 50 high-quality examples ... not enough signal"
 COLLECT_MINIMUM = 100  # "at least 100 examples"; OpenAI recommends 50-100 as a minimum
@@ -50,7 +52,14 @@ class Facts(BaseModel):
     complex_domain: bool = Field(default=False, description="Step 5: enterprise or complex, specialised domain.")
     best_quality: bool = Field(default=False, description="Step 5: best quality wanted and the budget is flexible.")
     fast_iteration: bool = Field(default=False, description="Step 5: the team wants to iterate fast.")
-    openai_status: OpenAIStatus = Field(default="open", description="Whether OpenAI still takes new fine-tuning jobs.")
+    openai_status: OpenAIStatus = Field(
+        default="open", description="Who OpenAI still takes new fine-tuning jobs from on the plan's date."
+    )
+    openai_customer: bool = Field(
+        default=False,
+        description="Step 5: the organisation served a fine-tuned OpenAI model in the last 60 days (OpenAI's rule for "
+        "who may still create jobs); unsaid, it did not.",
+    )
 
 
 class Decision(BaseModel):
@@ -60,28 +69,45 @@ class Decision(BaseModel):
     approach: Approach
     fine_tune_path: Path | None = Field(description="Set only when the approach fine-tunes.")
     path_if_fine_tuning: Path = Field(description="Step 5's answer: the path that fits these constraints.")
+    framework_path: Path | None = Field(
+        default=None, description="The article's step-5 table, OpenAI's access left aside; set when fine-tuning."
+    )
     rationale: str
     notes: list[str] = Field(default_factory=list)
     collect: dict | None = Field(default=None, description="For collect_more_data: have, minimum, target, what.")
 
 
-def pick_path(f: Facts) -> tuple[Path, list[str]]:
-    """Return step 5's path and its notes, with OpenAI's availability taken into account and said."""
-    notes: list[str] = []
+def framework_path(f: Facts) -> Path:
+    """Return the article's step-5 table for these answers, as if OpenAI's fine-tuning were open to everyone."""
     enterprise = f.complex_domain or f.examples >= LARGE_DATASET
     if f.best_quality:
-        return "lora_70b", notes
+        return "lora_70b"
     if f.private:
-        return ("qlora_70b" if enterprise else "qlora_self_hosted"), notes
+        return "qlora_70b" if enterprise else "qlora_self_hosted"
+    return "openai_gpt41" if enterprise else "openai_gpt41_mini"
+
+
+def pick_path(f: Facts) -> tuple[Path, list[str]]:
+    """Return the path the plan can run on its date and its notes: the table's pick, or where that is an OpenAI path
+    this organisation can no longer use, the self-hosted equivalent (said why).
+    """
+    table = framework_path(f)
+    if not table.startswith("openai"):
+        return table, []
+    self_hosted: Path = "qlora_70b" if table == "openai_gpt41" else "qlora_self_hosted"
     if f.openai_status == "closed":
-        notes.append("OpenAI no longer takes new fine-tuning jobs, so the self-hosted equivalent is chosen.")
-        return ("qlora_70b" if enterprise else "qlora_self_hosted"), notes
-    if f.openai_status == "closing":
-        notes.append(
-            "OpenAI has announced that new fine-tuning jobs close soon; start the job before then, "
-            "or choose the self-hosted path, which lasts."
-        )
-    return ("openai_gpt41" if enterprise else "openai_gpt41_mini"), notes
+        return self_hosted, ["OpenAI no longer takes new fine-tuning jobs, so the self-hosted equivalent is chosen."]
+    if f.openai_status == "existing_only" and not f.openai_customer:
+        return self_hosted, [
+            "OpenAI's fine-tuning is closed to organisations that have not served a fine-tuned model in the last "
+            "60 days, so the self-hosted equivalent is chosen."
+        ]
+    if f.openai_status == "existing_only":
+        return table, [
+            "OpenAI takes fine-tuning jobs only from organisations that served a fine-tuned model in the last 60 "
+            "days, yours among them; the fine-tuned model serves only until its base model shuts down."
+        ]
+    return table, []
 
 
 _PATH_WHY = {
@@ -90,6 +116,13 @@ _PATH_WHY = {
     "openai_gpt41_mini": "the data may go to OpenAI{fast}, so OpenAI's fine-tuning API on gpt-4.1-mini, the quickest route",
     "openai_gpt41": "an enterprise-scale or complex domain whose data may go to OpenAI, so OpenAI fine-tuning on gpt-4.1",
     "lora_70b": "best quality with a flexible budget, so LoRA on a 70B model on H100s",
+}
+# Why a self-hosted path stands in for the table's OpenAI pick (the note says what closed).
+_INSTEAD_WHY = {
+    "qlora_self_hosted": "the data may go to OpenAI, but the table's OpenAI route is not open to you: QLoRA on an "
+    "open model you host yourself",
+    "qlora_70b": "an enterprise-scale or complex domain whose data may go to OpenAI, but the table's OpenAI route is "
+    "not open to you: QLoRA on a 70B model you host yourself",
 }
 
 
@@ -109,6 +142,7 @@ def decide(f: Facts) -> Decision:
             approach=approach,
             fine_tune_path=path if tuned else None,
             path_if_fine_tuning=path,
+            framework_path=framework_path(f) if tuned else None,
             rationale=" ".join([*(s[0].upper() + s[1:] + "." for s in why), *said]),
             notes=said,
             collect=collect,
@@ -174,7 +208,11 @@ def decide(f: Facts) -> Decision:
     tried = "prompting fell short" if f.prompting == "fell_short" else "the prompt is costly at volume"
     why = lead + [
         f"the behaviour is stable, {tried}, and there are {f.examples:,} good examples, so fine-tune; "
-        f"{_PATH_WHY[path].format(fast=' and fast iteration matters' if f.fast_iteration else '')}"
+        + (
+            _PATH_WHY[path].format(fast=" and fast iteration matters" if f.fast_iteration else "")
+            if path == framework_path(f)
+            else _INSTEAD_WHY[path]
+        )
     ]
     if both:
         why.append("fine-tune for behaviour, retrieve for knowledge")
@@ -188,6 +226,7 @@ DOMAINS: dict[str, tuple] = {
     "examples": (0, MIN_GOOD_EXAMPLES, LARGE_DATASET),
     "stable": (True, False),
     "private": (True, False),
+    "openai_customer": (True, False),
 }
 
 

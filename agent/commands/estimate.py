@@ -35,7 +35,7 @@ def estimate(
     model: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--model", help="OpenAI model(s); repeat or comma-separate. Default: gpt-4.1-mini, gpt-4.1, gpt-4.1-nano."
+            "--model", help="OpenAI model(s); repeat or comma-separate. Default: gpt-4.1-mini, gpt-4.1, gpt-6-luna."
         ),
     ] = None,
     base_model: Annotated[
@@ -169,7 +169,8 @@ def render(result) -> None:
             if o.compared_with is None
             else ("never" if o.break_even_month is None else f"month {o.break_even_month}")
         )
-        colour = {"closing": "yellow", "closed": "red"}.get(o.availability)
+        colour = {"existing_only": "yellow", "closed": "red"}.get(o.availability)
+        shown = o.availability + (f", serves until {o.serves_until}" if o.serves_until else "")
         table.add_row(
             o.id,
             _money(o.training_cost_usd),
@@ -177,7 +178,7 @@ def render(result) -> None:
             fit,
             _money(o.monthly_inference_usd),
             even,
-            f"[{colour}]{o.availability}[/]" if colour else o.availability,
+            f"[{colour}]{shown}[/]" if colour else shown,
         )
     console.print(table)
     if result.lora:
@@ -195,6 +196,10 @@ def render(result) -> None:
         )
     for note in result.notes:
         console.print(f"• {note}", markup=False)
+    for o in result.options:  # each option's own notes: a model's end of service, a break-even that never comes
+        for note in o.notes:
+            if note not in result.notes:
+                console.print(f"• {o.id}: {note}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

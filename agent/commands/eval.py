@@ -71,7 +71,13 @@ def eval_command(
         seed=seed,
         out=out,
     )
-    _approve(paid_models(inp, env_base_url=os.environ.get("OPENAI_BASE_URL")), yes=yes, json_out=json_out)
+    paid = paid_models(inp, env_base_url=os.environ.get("OPENAI_BASE_URL"))
+    from tools.costs.catalog import openai_catalog
+    from tools.costs.openai_access import refuse_retired
+
+    for name in paid:  # "NAME (MODEL)": a model OpenAI has shut down is one line here, before anything is asked
+        refuse_retired(openai_catalog(), name.rsplit("(", 1)[1].rstrip(")"), dt.date.today())
+    _approve(paid, yes=yes, json_out=json_out)
     rag = any(spec.rag for spec in inp.specs.values())
     clients = {
         "load": generator_loader(),

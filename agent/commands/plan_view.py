@@ -99,6 +99,8 @@ def show_plan(values: dict) -> None:
     console.print(
         Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left")
     )
+    if rec.get("path_note"):  # the article's table and the path the plan runs differ: one sentence says why
+        console.print(f"[yellow]{escape(rec['path_note'])}[/]", highlight=False)
     if plan is None:
         return
     if plan.validation:

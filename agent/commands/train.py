@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.train.config import TrainInput
 
 _F = TrainInput.model_fields
@@ -146,7 +146,7 @@ def train(
 
         run_openai_train(
             data,
-            model=model or DEFAULT_OPENAI_MODEL,
+            model=model or DEFAULT_FINE_TUNE_MODEL,
             eval_file=eval_file,
             epochs=epochs,
             batch_size=batch_size,

@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 
 
 def validate(
     file: Annotated[Path, typer.Argument(help="Training file (.jsonl, or a .json array for Alpaca/ShareGPT).")],
     model: Annotated[
         str, typer.Option(help="Target model: tokenizer, per-example limit and price.")
-    ] = DEFAULT_OPENAI_MODEL,
+    ] = DEFAULT_FINE_TUNE_MODEL,
     format: Annotated[
         Optional[str], typer.Option("--format", help="Force chat | preference | alpaca | sharegpt.")
     ] = None,

@@ -26,6 +26,7 @@ FACTS = (
     "examples",
     "stable",
     "private",
+    "openai_customer",
     "complex_domain",
     "best_quality",
     "fast_iteration",

@@ -243,6 +243,9 @@ class OfflineInterviewer:
         private = rules.privacy(low)
         if private is not None:
             add("private", private, sentence)
+        customer = rules.openai_customer(low)
+        if customer is not None:
+            add("openai_customer", customer, sentence)
         for fact, pattern in (
             ("complex_domain", rules.COMPLEX),
             ("best_quality", rules.BEST),
@@ -293,6 +296,10 @@ class OfflineInterviewer:
                 private = no and not yes  # the question asks whether the data MAY go to OpenAI
             if private is not None:
                 add("private", private, evidence)
+        elif focus == "openai_customer":
+            customer = rules.openai_customer(low, focus=True)
+            if customer is not None:
+                add("openai_customer", customer, evidence)
 
     # -- similarity ---------------------------------------------------------------------------------------------
     def _similar(

@@ -555,6 +555,38 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
     return None
 
 
+# OpenAI's fine-tuning now takes jobs only from organisations that served a fine-tuned model in the last 60 days:
+# "we served a fine-tuned OpenAI model last month", "our fine-tuned gpt-4o-mini is in production", "we already run
+# fine-tuned GPT-4.1 models", "we're an existing OpenAI fine-tuning customer"; and the opposite, "we've never
+# fine-tuned with OpenAI", "no fine-tuned OpenAI models yet".
+_OPENAI_FT = r"(?:openai|gpt[\w.-]*|chatgpt)"
+_CUSTOMER = re.compile(
+    rf"\b(?:serve[ds]?|serving|run|runs|running|ran|use[ds]?|using|deployed|host(?:s|ed|ing)?|have|had|own)\s+(?:\w+\s+){{0,3}}?"
+    rf"fine[- ]?tuned\s+(?:\w+\s+){{0,2}}?{_OPENAI_FT}"
+    rf"|\bfine[- ]?tuned\s+(?:\w+\s+){{0,1}}?{_OPENAI_FT}\s+(?:\w+\s+){{0,2}}?(?:is|are|has been|have been)\s+(?:\w+\s+)?(?:live|in production|serving|deployed)"
+    rf"|\bexisting\s+{_OPENAI_FT}?\s*fine[- ]?tuning\s+(?:customer|user|account)"
+)
+_NOT_CUSTOMER = re.compile(
+    rf"\b(?:never|not yet|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+){{0,2}}?fine[- ]?tuned?\b(?:\s+(?:\w+\s+){{0,2}}?{_OPENAI_FT})?"
+    rf"|\bno fine[- ]?tuned\s+(?:{_OPENAI_FT}\s+)?models?\b|\bnew to {_OPENAI_FT}\b"
+)
+
+
+def openai_customer(clause: str, *, focus: bool = False) -> bool | None:
+    """Return True when the clause says the organisation serves (or recently served) a fine-tuned OpenAI model, False
+    when it says it never fine-tuned with OpenAI, None otherwise (with `focus`, a bare yes or no answers it).
+    """
+    if _NOT_CUSTOMER.search(clause):
+        return False
+    if _CUSTOMER.search(clause):
+        return True
+    if focus and re.search(r"^\W*(?:yes|yep|yeah|we do|we did|correct|sure)\b", clause):
+        return True
+    if focus and re.search(r"^\W*(?:no|nope|never|not|we don'?t|we haven'?t|we didn'?t)\b", clause):
+        return False
+    return None
+
+
 # Step 5's "enterprise or complex, specialised domain" is read only where the writer says so: enterprise scale, or
 # a domain called complex, specialised, highly technical or the like. A domain noun alone (legal, medical, a bank)
 # does not make it complex: plenty of legal letters are routine, and the corpora are labelled that way.

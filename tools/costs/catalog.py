@@ -8,6 +8,7 @@ import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,17 +24,37 @@ class TokenPrices(BaseModel):
     output: float
 
 
+class DatedFact(BaseModel):
+    """One published fact the catalogue rests on: what it says, where it was read, and what kind of page that is."""
+
+    model_config = ConfigDict(frozen=True)
+    claim: str
+    url: str
+    page: Literal["OpenAI's own page", "a copy of OpenAI's page", "a third-party page"]
+    published: str | None = None  # the notice's own date, when it has one
+    read: str  # the day tunewise read it
+
+
 class OpenAIModel(BaseModel):
-    """One OpenAI model: its tokenizer encoding, per-example token limit, whether it fine-tunes, and its prices."""
+    """One OpenAI model: its tokenizer encoding, per-example token limit, whether it fine-tunes, its prices, and the
+    day it shuts down (its fine-tuned versions with it), when OpenAI has announced one.
+    """
 
     model_config = ConfigDict(frozen=True)
     name: str
     encoding: str
-    max_example_tokens: int
+    max_example_tokens: int = 0  # 0: not fine-tunable, so no training example limit
     fine_tunable: bool
-    training: float  # USD per 1M trained tokens
-    finetuned: TokenPrices
+    training: float = 0.0  # USD per 1M trained tokens
+    finetuned: TokenPrices | None = None  # inference on a fine-tuned version; None when it cannot be fine-tuned
     base: TokenPrices
+    shutdown: dt.date | None = None
+    shutdown_source: DatedFact | None = None
+    price_source: DatedFact | None = None  # for a model priced after the pricing page's date (_date)
+
+    def alive(self, today: dt.date, *, margin_days: int = 0) -> bool:
+        """Tell whether the model still answers `margin_days` after `today` (no announced shutdown: it does)."""
+        return self.shutdown is None or (self.shutdown - today).days > margin_days
 
 
 class EmbeddingModel(BaseModel):
@@ -47,22 +68,38 @@ class EmbeddingModel(BaseModel):
     shortenable: bool  # the API takes a `dimensions` parameter
 
 
-class Availability(BaseModel):
-    """When OpenAI stops taking new fine-tuning jobs, and how many days before that tunewise warns."""
+Access = Literal["open", "existing_only", "closed"]
+
+
+class FineTuningAccess(BaseModel):
+    """Who may still create OpenAI fine-tuning jobs, by date: OpenAI's wind-down of its self-serve platform."""
 
     model_config = ConfigDict(frozen=True)
-    fine_tuning_new_jobs_close: dt.date
-    note: str
-    warn_days_before: int = 60
+    new_organisations_closed: dt.date  # organisations that never fine-tuned can no longer start
+    recent_use_required: dt.date  # from here, only organisations that served a fine-tuned model recently
+    recent_use_days: int
+    all_closed: dt.date  # no new jobs for anyone
+    sources: list[DatedFact]
 
-    def status(self, today: dt.date | None = None) -> str:
-        """Return 'open', 'closing' (within the warning window) or 'closed' for `today` (default: the local date)."""
+    def status(self, today: dt.date | None = None) -> Access:
+        """Return 'open' (anyone), 'existing_only' (only OpenAI's existing fine-tuning customers) or 'closed'."""
         today = today or dt.date.today()
-        if today >= self.fine_tuning_new_jobs_close:
+        if today >= self.all_closed:
             return "closed"
-        if (self.fine_tuning_new_jobs_close - today).days <= self.warn_days_before:
-            return "closing"
+        if today >= self.new_organisations_closed:
+            return "existing_only"
         return "open"
+
+    def rule(self, today: dt.date | None = None) -> str:
+        """Say who may still create jobs on `today`, in words that fit after "OpenAI takes new jobs only from"."""
+        today = today or dt.date.today()
+        if today >= self.recent_use_required:
+            return f"organisations that served a fine-tuned model in the last {self.recent_use_days} days"
+        return "organisations that have run fine-tuning before"
+
+    def source(self, word: str) -> DatedFact | None:
+        """Return the first source whose claim mentions `word` (e.g. a date), for citing it beside that fact."""
+        return next((f for f in self.sources if word in f.claim), None)
 
 
 class OpenAICatalog(BaseModel):
@@ -72,7 +109,7 @@ class OpenAICatalog(BaseModel):
     source: str
     date: str
     models: dict[str, OpenAIModel]
-    availability: Availability
+    fine_tuning: FineTuningAccess
     min_examples: int
     recommended_min_examples: int
     embeddings: dict[str, EmbeddingModel] = {}
@@ -119,7 +156,7 @@ def _load(override: str | None) -> OpenAICatalog:
             if name.startswith("_"):
                 continue
             data.setdefault("embeddings", {})[name] = {**data.get("embeddings", {}).get(name, {}), **entry}
-        for key in ("availability", "_date", "_source"):
+        for key in ("fine_tuning", "_date", "_source"):
             if key in extra:
                 data[key] = extra[key]
     try:
@@ -133,7 +170,7 @@ def _load(override: str | None) -> OpenAICatalog:
             source=data["_source"],
             date=data["_date"],
             models=models,
-            availability=Availability(**data["availability"]),
+            fine_tuning=FineTuningAccess(**data["fine_tuning"]),
             min_examples=data["min_examples"],
             recommended_min_examples=data["recommended_min_examples"],
             embeddings=embeddings,

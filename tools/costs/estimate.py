@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.costs.vram import TrainingMemoryArgs, VramBreakdown
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL
 from tools.errors import TunewiseError
 
 if TYPE_CHECKING:
     from tools.costs.catalog import TokenPrices
 
-DEFAULT_MODELS = (DEFAULT_OPENAI_MODEL, "gpt-4.1", "gpt-4.1-nano")
-DEFAULT_BASE_MODEL = "Llama-3.1-8B"  # the article's QLoRA example (unsloth/Meta-Llama-3.1-8B-bnb-4bit)
+# The fine-tunable bases of step 5's OpenAI paths, and the current model for prompting (gpt-4.1-nano shut down on
+# 2026-10-23; tools/data/openai.json).
+DEFAULT_MODELS = (DEFAULT_FINE_TUNE_MODEL, "gpt-4.1", DEFAULT_OPENAI_MODEL)
+DEFAULT_BASE_MODEL = "Qwen3-8B"  # the qlora_self_hosted path's default (tools/data/base_models.json path_defaults)
 CACHE_MIN_TOKENS = 1024  # OpenAI caches a prompt prefix only from 1,024 tokens on
 
 # One month's traffic: (requests, today's long prompt, the short prompt once fine-tuned, output), tokens per request.
@@ -114,7 +116,9 @@ class EstimateInput(BaseModel):
     prices_file: str | None = Field(
         default=None, description="JSON file layered over the shipped OpenAI and GPU prices."
     )
-    today: dt.date | None = Field(default=None, description="Date to judge OpenAI availability on; default today.")
+    today: dt.date | None = Field(
+        default=None, description="Date to judge OpenAI's fine-tuning access and models' lives on; default today."
+    )
 
 
 class Dataset(BaseModel):
@@ -150,8 +154,13 @@ class EstimateOption(BaseModel):
         default=None, description="Month in which the saving against prompting has repaid training; None if never."
     )
     compared_with: str | None = None
-    available: bool = True
-    availability: str = "open"
+    available: bool = Field(default=True, description="Whether a new job can be created on the estimate's date.")
+    availability: str = Field(
+        default="open", description="OpenAI fine-tuning: open, existing_only (recent customers only) or closed."
+    )
+    serves_until: dt.date | None = Field(
+        default=None, description="OpenAI fine-tunes: the day the model stops serving (its base's shutdown)."
+    )
     notes: list[str] = []
 
 
@@ -246,14 +255,11 @@ def _openai_options(
     inp: EstimateInput, data: Dataset, epochs: int, traffic: Traffic | None, today: dt.date
 ) -> tuple[list[EstimateOption], list[str]]:
     from tools.costs.catalog import openai_catalog
+    from tools.costs.openai_access import access_line, break_even_within_life, life_line
 
     catalog = openai_catalog(inp.prices_file)
-    status = catalog.availability.status(today)
-    closes = catalog.availability.fine_tuning_new_jobs_close
-    ft_note = {
-        "closing": f"new OpenAI fine-tuning jobs close on {closes} ({(closes - today).days} days left); existing fine-tuned models keep serving",
-        "closed": f"new OpenAI fine-tuning jobs closed on {closes}; only existing fine-tuned models serve",
-    }.get(status)
+    status = catalog.fine_tuning.status(today)
+    ft_note = access_line(catalog, today)
     options: list[EstimateOption] = []
     for name in inp.models:
         info = catalog.model(name)
@@ -272,6 +278,7 @@ def _openai_options(
                     model=name,
                     training_cost_usd=0.0,
                     monthly_inference_usd=prompting,
+                    serves_until=info.shutdown,
                 )
             )
             options.append(
@@ -282,10 +289,11 @@ def _openai_options(
                     model=name,
                     training_cost_usd=0.0,
                     monthly_inference_usd=rag,
+                    serves_until=info.shutdown,
                     notes=[f"{inp.rag_context_tokens} retrieved tokens per request"],
                 )
             )
-        if inp.provider == "local" or not info.fine_tunable:
+        if inp.provider == "local" or not info.fine_tunable or info.finetuned is None:
             continue
         billed = data.tokens * epochs
         cost = round(billed * info.training / 1_000_000, 2)
@@ -294,6 +302,10 @@ def _openai_options(
             if traffic
             else None
         )
+        # A fine-tuned model serves only until its base shuts down: break-even past that day never comes.
+        month, never = break_even_within_life(_break_even(cost, monthly, prompting), info, today)
+        alive = info.alive(today)
+        option_notes = [n for n in (ft_note, life_line(info, today), never) if n]
         options.append(
             EstimateOption(
                 id=f"openai:{name}",
@@ -304,11 +316,12 @@ def _openai_options(
                 billed_tokens=billed,
                 training_cost_usd=cost,
                 monthly_inference_usd=monthly,
-                break_even_month=_break_even(cost, monthly, prompting),
+                break_even_month=month,
                 compared_with=f"prompt:{name}" if traffic else None,
-                available=status != "closed",
-                availability=status,
-                notes=[ft_note] if ft_note else [],
+                available=status != "closed" and alive,
+                availability=status if alive else "closed",
+                serves_until=info.shutdown,
+                notes=option_notes,
             )
         )
     notes = ([f"OpenAI prices as of {catalog.date}"] if options else []) + (

@@ -4,51 +4,43 @@ held-out evaluation. Pure functions of the data's size, the path and the dated p
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL
 
 TOKENS_PER_EXAMPLE = 500  # the article's "10,000 training examples averaging 500 tokens each"
 EVAL_MAX = 100  # the article: "a held-out evaluation set: 50-100 examples the model never saw"
 EVAL_CANDIDATES = 3  # tuned vs base vs prompt-engineered
 FEW_SHOT_PRICED = 4  # the prompted candidate carries this many few-shot examples (tools/dataset/few_shot.py)
 
-# Step 5's paths as estimate inputs and train settings. Base models are the article's (Unsloth's 4-bit builds);
-# `--answer base_model=PATH` replaces them, e.g. with a local folder.
+# Step 5's paths as estimate inputs and train settings. The self-hosted paths' base models are dated choices in
+# tools/data/base_models.json ("path_defaults": licence, context, the day chosen, sources); `--answer
+# base_model=PATH` replaces them, e.g. with a local folder.
 PATHS: dict[str, dict[str, Any]] = {
-    "openai_gpt41_mini": {"provider": "openai", "model": DEFAULT_OPENAI_MODEL, "backend": "openai"},
+    "openai_gpt41_mini": {"provider": "openai", "model": DEFAULT_FINE_TUNE_MODEL, "backend": "openai"},
     "openai_gpt41": {"provider": "openai", "model": "gpt-4.1", "backend": "openai"},
-    "qlora_self_hosted": {
-        "provider": "local",
-        "catalog": "Llama-3.1-8B",
-        "quant": "4bit",
-        "gpu": "RTX 4090",
-        "base_model": "unsloth/Meta-Llama-3.1-8B-bnb-4bit",
-        "backend": "unsloth",
-    },
+    "qlora_self_hosted": {"provider": "local", "quant": "4bit", "gpu": "RTX 4090", "backend": "unsloth"},
     # The 70B paths train through `accelerate launch` (hf backend, FSDP), one process per GPU the estimate needs.
-    "qlora_70b": {
-        "provider": "local",
-        "catalog": "Llama-3.1-70B",
-        "quant": "4bit",
-        "gpu": "H100",
-        "base_model": "unsloth/Meta-Llama-3.1-70B-bnb-4bit",
-        "backend": "hf",
-        "launcher": "accelerate",
-    },
-    "lora_70b": {
-        "provider": "local",
-        "catalog": "Llama-3.1-70B",
-        "quant": "16bit",
-        "gpu": "H100",
-        "base_model": "meta-llama/Llama-3.1-70B-Instruct",
-        "backend": "hf",
-        "launcher": "accelerate",
-    },
+    "qlora_70b": {"provider": "local", "quant": "4bit", "gpu": "H100", "backend": "hf", "launcher": "accelerate"},
+    "lora_70b": {"provider": "local", "quant": "16bit", "gpu": "H100", "backend": "hf", "launcher": "accelerate"},
 }
+
+
+def path_default(path: str) -> dict[str, Any]:
+    """Return a self-hosted path's dated default base: base_model, catalog, licence, context_tokens, chosen, why."""
+    from tools.costs.lora_params import base_model_catalog
+
+    entry: dict[str, Any] = base_model_catalog()["path_defaults"][path]
+    return entry
+
+
+for _path, _spec in PATHS.items():
+    if _spec["provider"] == "local":
+        _spec.update(base_model=path_default(_path)["base_model"], catalog=path_default(_path)["catalog"])
 
 
 class TrainingEstimate(BaseModel):
@@ -69,6 +61,15 @@ class TrainingEstimate(BaseModel):
     notes: list[str]
     tokens_assumed: bool  # True: no training file, so tokens are TOKENS_PER_EXAMPLE per example
     summary: str = ""
+    serves_until: dt.date | None = None  # OpenAI fine-tunes: the day the model stops serving (its base's shutdown)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_life(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave `serves_until` out when unset, so a plan approved before it existed hashes as it did."""
+        data: dict[str, Any] = handler(self)
+        if data.get("serves_until") is None:
+            data.pop("serves_until", None)
+        return data
 
 
 def eval_count(examples: int) -> int:
@@ -78,7 +79,7 @@ def eval_count(examples: int) -> int:
 
 
 def training_estimate(
-    path: str, examples: int, *, tokens_total: int | None, base_model: str | None
+    path: str, examples: int, *, tokens_total: int | None, base_model: str | None, today: dt.date | None = None
 ) -> TrainingEstimate:
     """Price the training step on `path` with tools.costs.estimate, picking the GPU (the path's, else the cheapest).
 
@@ -88,7 +89,12 @@ def training_estimate(
 
     spec = PATHS[path]
     tokens = tokens_total if tokens_total is not None else examples * TOKENS_PER_EXAMPLE
-    args: dict[str, Any] = {"tokens": max(1, tokens), "examples": max(1, examples), "provider": spec["provider"]}
+    args: dict[str, Any] = {
+        "tokens": max(1, tokens),
+        "examples": max(1, examples),
+        "provider": spec["provider"],
+        "today": today,
+    }
     if spec["provider"] == "openai":
         args["models"] = [spec["model"]]
     else:
@@ -109,7 +115,8 @@ def training_estimate(
         training_cost_usd=option.training_cost_usd,
         training_hours=option.training_hours,
         gpus=1,
-        # the option and the estimate both carry OpenAI's closing notice: said once
+        serves_until=option.serves_until,
+        # the option and the estimate both carry OpenAI's access notice: said once
         notes=list(dict.fromkeys([*option.notes, *result.notes])),
         tokens_assumed=tokens_total is None,
     )
@@ -164,7 +171,7 @@ def eval_cost(
     from tools.costs.catalog import openai_catalog
 
     info = openai_catalog().model(PATHS[path]["model"] if path else prompted or DEFAULT_OPENAI_MODEL)
-    prices = info.finetuned if path else info.base
+    prices = (info.finetuned or info.base) if path else info.base
     candidates = EVAL_CANDIDATES if path else EVAL_CANDIDATES - 1
     tokens = count * tokens_per_example * (candidates + FEW_SHOT_PRICED)
     return round(tokens * prices.output / 1e6, 2)

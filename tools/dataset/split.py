@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.errors import TunewiseError
 
 CLUSTER = "cluster"  # --stratify-by value that stratifies by the first user turn's topic cluster
@@ -31,7 +31,7 @@ class SplitInput(BaseModel):
         default=None,
         description=f"A metadata field to stratify by, or '{CLUSTER}' for the first user turn's topic cluster.",
     )
-    model: str = Field(default=DEFAULT_OPENAI_MODEL, description="Tokenizer used to find near-duplicates.")
+    model: str = Field(default=DEFAULT_FINE_TUNE_MODEL, description="Tokenizer used to find near-duplicates.")
 
 
 class SplitResult(BaseModel):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.dataset.scan import MINHASHES, Scan, ScanConfig, ScanLimits, scan_range
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.errors import TunewiseError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class ValidateInput(BaseModel):  # noqa: D101 - a docstring would become its JSO
         description="Training file: OpenAI chat or preference JSONL, Alpaca (JSON or JSONL) or ShareGPT."
     )
     model: str = Field(
-        default=DEFAULT_OPENAI_MODEL,
+        default=DEFAULT_FINE_TUNE_MODEL,
         description="Target model: picks the tokenizer, the per-example limit and the price.",
     )
     format: Literal["chat", "preference", "alpaca", "sharegpt"] | None = Field(

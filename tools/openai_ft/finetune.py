@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import atomic_open, write_json
-from tools.defaults import DEFAULT_OPENAI_MODEL
+from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.digest import file_sha256
 from tools.errors import TunewiseError
 from tools.openai_ft import jobs
@@ -46,7 +46,7 @@ class OpenAITrainInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: Path = Field(description="Training file (chat or preference JSONL; Alpaca and ShareGPT are converted).")
-    model: str = Field(default=DEFAULT_OPENAI_MODEL, description="OpenAI base model to fine-tune.")
+    model: str = Field(default=DEFAULT_FINE_TUNE_MODEL, description="OpenAI base model to fine-tune.")
     eval_file: Path | None = Field(default=None, description="Validation file; OpenAI reports valid loss on it.")
     epochs: int | Literal["auto"] = Field(default="auto", description="Epochs, or auto for OpenAI's heuristic.")
     batch_size: int | Literal["auto"] = Field(default="auto", description="Batch size, or auto.")
@@ -150,9 +150,11 @@ def prepare(inp: OpenAITrainInput) -> Prepared:
     """Validate the data, price the job and fix the run's hash and folder; nothing is sent anywhere."""
     from tools.costs.catalog import openai_catalog
     from tools.costs.epochs import openai_default_epochs
+    from tools.costs.openai_access import refuse_retired
 
     catalog = openai_catalog()
     info = catalog.model(inp.model)
+    refuse_retired(catalog, inp.model, dt.date.today())
     if not info.fine_tunable:
         raise TunewiseError(
             f"{inp.model} cannot be fine-tuned on OpenAI", hint="pick a fine-tunable model", exit_code=2
@@ -166,9 +168,12 @@ def prepare(inp: OpenAITrainInput) -> Prepared:
     eval_sha = file_sha256(inp.eval_file) if inp.eval_file is not None else None
     digest = run_hash(inp, data_sha, eval_sha)
     warnings = [f"{w.code}: {w.message}" for w in train.warnings[:5]]
-    state = catalog.availability.status()
-    if state != "open":
-        warnings.append(f"{catalog.availability.note} (status today: {state})")
+    from tools.costs.openai_access import access_line, life_line
+
+    today = dt.date.today()
+    for line in (access_line(catalog, today), life_line(info, today)):
+        if line:
+            warnings.append(line)
     return Prepared(
         run_hash=digest,
         run_dir=inp.output or inp.runs_dir / f"openai-{digest[:12]}",
@@ -245,12 +250,13 @@ def refusal_error(exc: Any, client: Any, prep: Prepared, inp: OpenAITrainInput) 
     """Build the one message for a refused job: what OpenAI said, the announced close date, and the local route."""
     from tools.costs.catalog import openai_catalog
 
-    avail = openai_catalog().availability
+    access = openai_catalog().fine_tuning
     said = jobs.scrub(f"{exc.code or exc.status_code}: {jobs.error_text(exc)}", client)
     return TunewiseError(
-        f"OpenAI refused to create the fine-tuning job for {inp.model} ({said}). OpenAI has announced that new "
-        f"fine-tuning jobs close for all organisations on {avail.fine_tuning_new_jobs_close} (earlier for "
-        f"organisations without recent fine-tuned inference)",
+        f"OpenAI refused to create the fine-tuning job for {inp.model} ({said}). OpenAI is winding down its "
+        f"fine-tuning platform: since {access.new_organisations_closed} it is closed to new organisations, since "
+        f"{access.recent_use_required} to those without fine-tuned inference in the last {access.recent_use_days} "
+        f"days, and from {access.all_closed} to everyone",
         hint=local_alternative(inp.data, prep),
     )
 
