@@ -1,7 +1,8 @@
 """RAG benchmark: recall per retrieval mode, `tunewise index` against raw SentenceTransformer.encode, re-runs, latency.
 
 usage: python benchmarks/rag_bench.py [--chunks 10000] [--words 120] [--queries 200] [--cli]
-                                      [--phrasing report|tune] [--seed 2] [--recall-only]
+                                      [--phrasing report|tune|bare|question|complaint] [--seed 2]
+                                      [--recall-only] [--cold-cli]
 
 Builds a synthetic Markdown corpus of exactly --chunks chunks (files of 10 sections of --words words, each
 section one chunk), mixes in the pages of benchmarks/retrieval_sets.py (groups of near-identical pages that
@@ -41,9 +42,10 @@ from benchmarks.retrieval_sets import (  # noqa: E402
     identifier_queries,
     paraphrase_queries,
 )
-from tools import loaders  # noqa: E402
-from tools.clients import get_chroma_client, get_embedder  # noqa: E402
+from tools.clients import get_chroma_client  # noqa: E402
+from tools.rag import loaders  # noqa: E402
 from tools.rag.chunking import chunk_sections  # noqa: E402
+from tools.rag.embedders import get_embedder  # noqa: E402
 from tools.rag.index import IndexInput, effective_chunk_tokens, run  # noqa: E402
 from tools.rag.search import Retriever  # noqa: E402
 
@@ -82,14 +84,24 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true", help="also time a cold `tunewise index` subprocess re-run")
     parser.add_argument(
         "--phrasing",
-        choices=("report", "tune"),
+        choices=("report", "tune", "bare", "question", "complaint"),
         default="report",
         help="question phrasings: report (never tuned on) or tune (the only set used while tuning)",
     )
     parser.add_argument("--seed", type=int, default=2, help="seed of the identifier pages (tuning used 1)")
     parser.add_argument("--bm25-chunks", type=int, default=10_000, help="size of the BM25-only latency check")
     parser.add_argument("--recall-only", action="store_true", help="skip the raw-encode baseline, re-runs and latency")
+    parser.add_argument(
+        "--cold-cli",
+        action="store_true",
+        help="only the cold `tunewise search` / unchanged `index` processes, torch path against ONNX (cold_cli.py)",
+    )
     args = parser.parse_args()
+    if args.cold_cli:
+        from benchmarks.cold_cli import measure
+
+        measure(5, Path(__file__).resolve().parents[1] / "examples" / "helpcentre")
+        return
 
     rng = random.Random(0)
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))

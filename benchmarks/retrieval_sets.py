@@ -11,8 +11,10 @@ is on phrasings nobody tuned against. The paraphrase questions are split the sam
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,14 @@ PHRASINGS = {
         "plan": ["price of {x}?", "how many seats come with {x}", "storage on the {x} tier", "{x} monthly cost"],
     },
 }
+
+
+# Three more phrasing styles, each written blind by a different author who never saw this code or the pages
+# (benchmarks/phrasings/*.json): bare codes, whole questions around a code, complaints that mention it in passing.
+# None of them was looked at while choosing the search's gates; they are only measured.
+AUTHORS = {path.stem: path for path in sorted((Path(__file__).parent / "phrasings").glob("*.json"))}
+for _style, _path in AUTHORS.items():
+    PHRASINGS[_style] = json.loads(_path.read_text("utf-8"))["templates"]
 
 
 def identifier_pages(seed: int, groups: int = 2, size: int = 12) -> tuple[list[Page], dict[str, list[tuple[str, str]]]]:

@@ -327,3 +327,29 @@ def test_cli_mode_and_json_ranks(error_pages) -> None:
     assert report.exit_code == 0 and "E4039.md#0" in report.stdout.splitlines()[0] and "lexical 1]" in report.stdout
     bad = runner.invoke(app, [*ask, "--mode", "fuzzy"])
     assert bad.exit_code == 2 and "bad --mode 'fuzzy'" in bad.stderr and "Traceback" not in bad.output
+
+
+def _author_templates(style: str) -> list[str]:
+    """The error-code phrasings one blind author wrote (benchmarks/phrasings/STYLE.json); never tuned on."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "phrasings" / f"{style}.json"
+    return json.loads(path.read_text())["templates"]["error code"]
+
+
+@pytest.mark.parametrize("style", ["question", "complaint"])
+def test_a_code_wrapped_in_ordinary_words_reaches_the_fusion(error_pages, embedder, style) -> None:
+    """Words the help pages never use ("screen", "says", "fix", a daughter, Costco) held the code's page under the
+    coverage gate; an exact identifier now enters the fusion whatever the gate says of the other words."""
+    _db, client = error_pages
+    retriever = Retriever(client, "codes", embedder, mode="hybrid")
+    templates = _author_templates(style)
+    for n, code in enumerate(ERROR_CODES):
+        question = templates[n % len(templates)].format(x=code, p="bike")
+        top = retriever.search(question, k=1)[0]
+        assert top.source.endswith(f"{code}.md"), question
+        assert top.lexical_rank == 1, question
+
+
+def test_a_question_naming_no_identifier_keeps_the_coverage_gate(error_pages, embedder) -> None:
+    _db, client = error_pages
+    hits = Retriever(client, "codes", embedder, mode="hybrid").search("my daughter says the screen is weird", k=5)
+    assert all(h.lexical_rank is None for h in hits)  # no keyword match worth the name: dense alone

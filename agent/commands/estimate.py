@@ -170,7 +170,8 @@ def render(result) -> None:
             else ("never" if o.break_even_month is None else f"month {o.break_even_month}")
         )
         colour = {"existing_only": "yellow", "closed": "red"}.get(o.availability)
-        shown = o.availability + (f", serves until {o.serves_until}" if o.serves_until else "")
+        until = f"serves until {o.serves_until}" if o.serves_until else ""
+        shown = ", ".join(filter(None, [o.availability, until])) if o.path == "fine-tune" else until or "—"
         table.add_row(
             o.id,
             _money(o.training_cost_usd),

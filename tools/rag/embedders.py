@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -63,6 +64,8 @@ class LocalEmbedder:
         self._device = device
         self._st: SentenceTransformer | None = None
         self._tokenizer: Tokenizer | None = None
+        self._light: Any = None  # chromadb's ONNX runner over the exported MiniLM (tools/rag/onnx_minilm.py)
+        self._light_failed = False
         config = json.loads((self._folder / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config["max_seq_length"]) - 2  # [CLS] and [SEP] take two of the model's positions
 
@@ -107,9 +110,44 @@ class LocalEmbedder:
         encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # fast: no offsets
         return [len(e.ids) for e in encode(list(texts), add_special_tokens=False)]
 
+    def _onnx(self) -> Any:
+        """Return the ONNX runner, exporting the model once per machine (torch is imported only then); None when it
+        cannot be made, said once on stderr, and sentence-transformers embeds instead.
+        """
+        # TUNEWISE_LOCAL_EMBEDDER=torch keeps sentence-transformers (benchmarks/rag_bench.py --cli compares the two), as
+        # does a GPU device, where torch embeds a large index faster.
+        if os.environ.get("TUNEWISE_LOCAL_EMBEDDER") == "torch" or self._device not in (None, "cpu"):
+            return None
+        with _LOADING:
+            if self._light is None and not self._light_failed:
+                from tools.rag import onnx_minilm
+                from tools.tokens import cache_dir
+
+                weights = Path(str(self._folder))
+                home = onnx_minilm.onnx_home(weights, cache_dir())
+                try:
+                    if not onnx_minilm.ready(home):
+                        onnx_minilm.export(weights, home)
+                    self._light = onnx_minilm.runner(home)
+                except Exception as exc:  # said, then the slower path: embedding must not fail for want of a cache
+                    import sys
+
+                    self._light_failed = True
+                    print(
+                        f"tunewise: the ONNX MiniLM could not be made ({type(exc).__name__}: {exc}); embedding with "
+                        f"sentence-transformers instead, which loads torch (slower to start)",
+                        file=sys.stderr,
+                    )
+        return self._light
+
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embed `texts`; return a float32 numpy array of shape (len(texts), 384), each row of unit length."""
         texts = list(texts)
+        light = self._onnx()
+        if light is not None:
+            from tools.rag.onnx_minilm import embed
+
+            return embed(light, texts)
         if len(texts) != 1:
             return self._encode(texts, batch_size)
         # One text (a search query) gains nothing from a second thread, and OpenMP's spin-waiting makes a

@@ -43,6 +43,25 @@ STOPWORDS = frozenset(
 )
 
 
+# An identifier: a compound holding a digit and a letter or an inner separator ("E4039", "LK-220X", "3.15.1",
+# "gpt-4.1"); a bare number ("2024", "30") is not one.
+_DIGIT = re.compile(r"\d")
+_LETTER_OR_JOIN = re.compile(r"[^\W\d_]|\d[-._/:]\d")
+
+
+def identifiers(text: str) -> list[tuple[str, ...]]:
+    """Return the identifiers a question names, each as its spellings to look for: the whole compound, and without a
+    leading "v" ("v3.15.1" -> "3.15.1"). Lower-cased, as `tokenize` stores terms.
+    """
+    out: list[tuple[str, ...]] = []
+    for match in _COMPOUND.finditer(text.lower()):
+        whole = match.group()
+        if _DIGIT.search(whole) and _LETTER_OR_JOIN.search(whole):
+            bare = whole[1:] if whole[0] == "v" and whole[1:2].isdigit() else None
+            out.append((whole, bare) if bare else (whole,))
+    return list(dict.fromkeys(out))
+
+
 def tokenize(text: str) -> list[str]:
     """Return the lower-cased terms for BM25: each word or identifier whole, then its parts.
 
@@ -90,6 +109,15 @@ class Bm25:
         self._start: np.ndarray = np.searchsorted(terms, np.arange(len(vocab) + 1)).astype(np.int64)
         mean = float(lengths.mean()) if self.count else 1.0
         self._norm = self.K1 * (1.0 - self.B + self.B * lengths / max(mean, 1e-9))
+
+    def holding(self, spellings: tuple[str, ...]) -> np.ndarray | None:
+        """Return a mask of the chunks that contain one of `spellings` as a whole term; None when no chunk does."""
+        mask: np.ndarray = np.zeros(self.count, dtype=bool)
+        for term in spellings:
+            tid = self.vocab.get(term)
+            if tid is not None:
+                mask[self._docs[self._start[tid] : self._start[tid + 1]]] = True
+        return mask if mask.any() else None
 
     def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float, float]]:
         """Return (chunk index, score, coverage) of the `n` best chunks that share a term with `query`, best first.

@@ -243,6 +243,10 @@ class Retriever:
             allowed = np.zeros(bm25.count, dtype=bool)
             rows = [self._row[i] for i in self.collection.get(where=where, include=[])["ids"] if i in self._row]
             allowed[rows] = True
+        anchored = _anchored(bm25, query) if gated else None
+        if anchored is not None:  # the question names an identifier the corpus has: its chunks are the keyword list
+            found = bm25.top(query, n, anchored if allowed is None else anchored & allowed)
+            return [(bm25.ids[i], score) for i, score, _ in found]
         found = bm25.top(query, n, allowed)
         if gated and found:
             best = found[0][1]
@@ -283,6 +287,29 @@ class Retriever:
                 continue
             hits.append(_hit(id_, text, meta, round(1.0 - float(dist), 4)))  # cosine space: distance = 1 - similarity
         return hits, stale
+
+
+def _anchored(bm25: Bm25, query: str) -> np.ndarray | None:
+    """Return the chunks holding every identifier the question names that the corpus has (else any of them), as a
+    mask; None when it names none the corpus has. An exact code, part number or version is the strongest keyword
+    evidence there is: those chunks enter the fusion whatever the coverage gate would say of the question's other
+    words ("my screen says F2207, how do I fix it?": "screen", "says" and "fix" are rare in help pages, so their idf
+    held the code's page under the gate).
+    """
+    from tools.rag.lexical import identifiers
+
+    masks = [m for m in (bm25.holding(spellings) for spellings in identifiers(query)) if m is not None]
+    if not masks:
+        return None
+    every = masks[0].copy()
+    for m in masks[1:]:
+        every &= m
+    if every.any():
+        return every
+    some = masks[0].copy()
+    for m in masks[1:]:
+        some |= m
+    return some
 
 
 def _hit(id_: str, text: str, meta: dict, score: float) -> SearchHit:
