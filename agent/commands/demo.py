@@ -130,6 +130,15 @@ class _View:
         self.stage, self.bar = None, None
 
 
+# What the demo's first screen says when no --base-model was given (the terminal summary and the HTML report).
+SMOKE_FIRST = (
+    "This run used a SMOKE-TEST model with random weights, so every stage ran end to end but its answers and scores "
+    "are noise. A real run shows the same stages with an answer in the house style drawn from the cited help pages, "
+    "and evaluation scores that compare the models for real: `tunewise demo --base-model "
+    "HuggingFaceTB/SmolLM2-135M-Instruct` (270 MB, trains on a laptop's CPU) or any local model folder."
+)
+
+
 def _short(text: str, width: int = 70) -> str:
     from rich.markup import escape
 
@@ -143,6 +152,8 @@ def _finish(record: dict, folder: Path, seconds: float) -> None:
     stages = record["stages"]
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     served = stages.get("serve") or {}
+    if (stages.get("model") or {}).get("smoke_test"):  # said first: what follows is noise, and how to get a real run
+        say(f"\n{SMOKE_FIRST}")
     if served.get("answer") is not None:
         say("\nserved answer (through `tunewise serve` and the openai client):")
         lines = [line for line in served["answer"].strip().splitlines() if line.strip()]
@@ -157,11 +168,6 @@ def _finish(record: dict, folder: Path, seconds: float) -> None:
         )
         for i, source in enumerate(served.get("sources", []), 1):
             say(f"  [{i}] {source['source']}#{source['chunk']}  score {source['score']}")
-    if (stages.get("model") or {}).get("smoke_test"):
-        say(
-            "note: the base model is a SMOKE-TEST model with random weights; its text and scores test the pipeline, "
-            "not quality. Pass --base-model for a real one."
-        )
     say(f"\nreport: {(stages.get('report') or {}).get('path')}")
     if (stages.get("deploy") or {}).get("path"):
         say(f"serve it again: tunewise serve {stages['deploy']['path']}")

@@ -111,10 +111,12 @@ def write_report(record: dict, out: Path, *, eval_report: dict | None, served: d
     model = stages.get("model", {})
     if model.get("smoke_test"):
         parts.append(
-            f"<p class='smoke'><b>Smoke-test model.</b> The base model was built on this machine from a "
-            f"config with random weights ({esc(model.get('base_model', ''))}). Every output and score below "
-            f"tests the pipeline, not quality. Run <code>tunewise demo --base-model NAME</code> with a real "
-            f"model for real numbers.</p>"
+            f"<p class='smoke'><b>SMOKE-TEST model.</b> The base model was built on this machine from a "
+            f"config with random weights ({esc(model.get('base_model', ''))}), so every stage below ran end to end "
+            f"but its answers and scores are noise. A real run shows the same stages with an answer in the house "
+            f"style drawn from the cited help pages, and evaluation scores that compare the models for real: run "
+            f"<code>tunewise demo --base-model HuggingFaceTB/SmolLM2-135M-Instruct</code> (270 MB, trains on a "
+            f"laptop's CPU) or any local model folder.</p>"
         )
     parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>result</th></tr>")
     for name in STAGES:
