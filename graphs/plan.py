@@ -286,7 +286,7 @@ def _step(
     return PlanStep(
         step=name,
         tool=tool,
-        inputs=DeployInputs(model=None if tuned else serving, private=True if facts_private(state) else None),
+        inputs=DeployInputs(model=None if tuned else serving),
         description="write the deployment folder (model, collection, system prompt) for `tunewise serve`"
         + ("" if tuned else f", serving {serving}"),
     )

@@ -138,12 +138,11 @@ class EvalInputs(_Record):
 
 class DeployInputs(_Record):
     """The deploy step: it ships what the train and index steps made; a plan that trains nothing names the model it
-    serves (the one its eval step prompts), and a private plan marks the deployment private.
+    serves (the one its eval step prompts). A private plan's deployment is marked private (`Plan.private`).
     """
 
-    omit_if_none = frozenset({"model", "private"})
+    omit_if_none = frozenset({"model"})
     model: str | None = None
-    private: bool | None = None
 
 
 StepInputs = Union[SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]
