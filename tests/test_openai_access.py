@@ -185,3 +185,24 @@ def test_a_prices_file_can_move_the_dates(tmp_path):
     catalog = openai_catalog(path)
     assert catalog.fine_tuning.status(dt.date(2026, 12, 6)) == "closed"
     assert catalog.model("gpt-4.1-mini").shutdown == dt.date(2028, 1, 1)
+
+
+def test_the_reader_takes_a_recent_openai_fine_tune_from_sentences_it_was_not_tuned_on():
+    """Author J wrote 40 / 30 / 30 sentences blind (yes, no, neither); the rule was chosen on the first half of each
+    group. On the second half it must read most "yes" and "no" and never be confidently wrong."""
+    from pathlib import Path
+
+    from agent.interviewer.offline import OfflineInterviewer
+
+    data = json.loads((Path(__file__).parent / "data" / "authors" / "openai_customer_j.json").read_text())
+    reader = OfflineInterviewer(rules_only=True)
+
+    def read(text: str):
+        return next((f.value for f in reader.extract(text) if f.fact == "openai_customer"), None)
+
+    unseen = {group: data[group][len(data[group]) // 2 :] for group in ("yes", "no", "neither")}
+    got = {group: [read(t) for t in texts] for group, texts in unseen.items()}
+    assert sum(v is True for v in got["yes"]) >= 0.9 * len(got["yes"])
+    assert sum(v is False for v in got["no"]) >= 0.6 * len(got["no"])
+    assert all(v is None for v in got["neither"])
+    assert not any(v is False for v in got["yes"]) and not any(v is True for v in got["no"])  # never confidently wrong

@@ -555,31 +555,52 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
     return None
 
 
-# OpenAI's fine-tuning now takes jobs only from organisations that served a fine-tuned model in the last 60 days:
-# "we served a fine-tuned OpenAI model last month", "our fine-tuned gpt-4o-mini is in production", "we already run
-# fine-tuned GPT-4.1 models", "we're an existing OpenAI fine-tuning customer"; and the opposite, "we've never
-# fine-tuned with OpenAI", "no fine-tuned OpenAI models yet".
-_OPENAI_FT = r"(?:openai|gpt[\w.-]*|chatgpt)"
-_CUSTOMER = re.compile(
-    rf"\b(?:serve[ds]?|serving|run|runs|running|ran|use[ds]?|using|deployed|host(?:s|ed|ing)?|have|had|own)\s+(?:\w+\s+){{0,3}}?"
-    rf"fine[- ]?tuned\s+(?:\w+\s+){{0,2}}?{_OPENAI_FT}"
-    rf"|\bfine[- ]?tuned\s+(?:\w+\s+){{0,1}}?{_OPENAI_FT}\s+(?:\w+\s+){{0,2}}?(?:is|are|has been|have been)\s+(?:\w+\s+)?(?:live|in production|serving|deployed)"
-    rf"|\bexisting\s+{_OPENAI_FT}?\s*fine[- ]?tuning\s+(?:customer|user|account)"
+# OpenAI's fine-tuning now takes jobs only from organisations that served a fine-tuned model in the last 60 days.
+# Read as three cues in one clause: an OpenAI fine-tune is named ("ft:gpt-4o-mini:acme::x", "our fine-tuned
+# gpt-4.1-mini", "a 4o-mini we fine-tuned on OpenAI's platform", "our OpenAI fine-tune"); it is in use or was until
+# recently ("in prod", "live", "answers every email", "until last month", "six weeks ago"); or it never was, or
+# ended long ago ("never", "no fine-tuning, ever", "fourteen months ago", "in 2022"). Chosen on the first half of a
+# blind author's sentences (tests/data/authors/openai_customer_j.json), measured on the second (tests/test_openai_access).
+_OAI_MODEL = r"(?:openai|oai|chatgpt|gpt[\w.-]*|4o(?:-mini)?|4\.1(?:-mini|-nano)?|o\d-mini|3\.5-turbo|davinci|babbage)"
+_TUNED = r"(?:fine[- ]?tun\w*|ft'?d|(?:dpo|rft|sft)[- ]tuned|reinforcement fine[- ]?tuned|trained|custom)"
+_FT_OPENAI = re.compile(
+    rf"\bft:{_OAI_MODEL}|\b{_TUNED}\b(?:\W+\w+){{0,6}}?\W+{_OAI_MODEL}\b|\b{_OAI_MODEL}\b(?:\W+\w+){{0,6}}?\W+{_TUNED}\b"
 )
-_NOT_CUSTOMER = re.compile(
-    rf"\b(?:never|not yet|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+){{0,2}}?fine[- ]?tuned?\b(?:\s+(?:\w+\s+){{0,2}}?{_OPENAI_FT})?"
-    rf"|\bno fine[- ]?tuned\s+(?:{_OPENAI_FT}\s+)?models?\b|\bnew to {_OPENAI_FT}\b"
+_IN_USE = re.compile(
+    r"\b(?:prod(?:uction)?|live|serv(?:e|es|ed|ing)|in the app|customers?|users|handl\w+|answer\w*|rout\w+|call(?:s|ed|ing)?"
+    r"|currently|right now|today|still|since|backed by|reli\w+|depend\w*|default model|ship\w*|deployed|deploys|runs|behind"
+    r"|reads|grades|suggest\w*|traffic|endpoint|hotline|chat(?:ting)?)\b"
+)
+_RECENT = re.compile(
+    r"\b(?:until|through|till)\b[^.;]*\blast month\b|\blast month\b|\b(?:a|one|two|three|four|five|six|seven|eight|\d)\s+weeks?\s+ago\b"
+)
+_DENIED = re.compile(
+    r"\b(?:never|not\b|no\b|none\b|zero\b|nothing\b|only (?:ever )?used|exclusively|prompt[- ]only|stock|off[- ]the[- ]shelf"
+    r"|unmodified|as they ship|base models? only|abandon\w*|dropped|decommissioned|retired|stopped|turned off|switched off)"
+)
+# A wish or a plan names a fine-tune that does not exist yet: "we want to fine-tune gpt-4.1-mini for our customers".
+_WISH = re.compile(
+    r"\b(?:want\w*|plan\w*|would like|hop(?:e|es|ing)|consider\w*|looking to|thinking|going to|intend\w*|should we|can we"
+    r"|could we|how (?:do|to|can)|whether|to fine[- ]?tune)\b"
+)
+_LONG_AGO = re.compile(
+    r"\b(?:(?:\d+|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|twenty|\w+ty)\s+months?|\w+\s+years?|a year"
+    r"|over a year|more than a year)\s+ago\b|\bin 20(?:1\d|2[0-3])\b|\bback in 20\d\d\b|\bsince 20(?:1\d|2[0-3])\b|\b20(?:1\d|2[0-3])\b"
 )
 
 
 def openai_customer(clause: str, *, focus: bool = False) -> bool | None:
-    """Return True when the clause says the organisation serves (or recently served) a fine-tuned OpenAI model, False
-    when it says it never fine-tuned with OpenAI, None otherwise (with `focus`, a bare yes or no answers it).
+    """Return True when the clause says the organisation serves, or served in the last two months, a fine-tuned
+    OpenAI model; False when it says it never did, or stopped long ago; None otherwise (with `focus`, a bare yes or no
+    answers the question).
     """
-    if _NOT_CUSTOMER.search(clause):
-        return False
-    if _CUSTOMER.search(clause):
-        return True
+    if _FT_OPENAI.search(clause):
+        if _RECENT.search(clause):
+            return True  # "until last month", "six weeks ago we switched it off": inside OpenAI's 60 days
+        if _DENIED.search(clause) or _LONG_AGO.search(clause):
+            return False
+        if _IN_USE.search(clause) and not _WISH.search(clause):
+            return True
     if focus and re.search(r"^\W*(?:yes|yep|yeah|we do|we did|correct|sure)\b", clause):
         return True
     if focus and re.search(r"^\W*(?:no|nope|never|not|we don'?t|we haven'?t|we didn'?t)\b", clause):
