@@ -159,8 +159,9 @@ def step_flow(
     endpoint for the OpenAI backend, on this machine otherwise; a plan that trains nothing uses `serving`.
     """
     inputs = step.inputs
+    target: str | None = serving  # the model the eval and deploy steps send to; None: one on this machine
     if trained is not None:
-        serving = f"openai:{trained.model}" if trained.backend == "openai" else "hf:trained"
+        target = f"openai:{trained.model}" if trained.backend == "openai" else None
     if isinstance(inputs, SplitInputs):
         return [here("the training examples")]
     if isinstance(inputs, IndexInputs):
@@ -169,17 +170,14 @@ def step_flow(
         if inputs.backend == "openai":
             return [flow(f"openai:{inputs.model}", "the training examples", policy)]
         return [here("the training examples")]
-    passages = " and the passages retrieved for them" if rag else ""
     if isinstance(inputs, EvalInputs):
-        return [flow(inputs.model or serving, f"the held-out examples{passages}", policy)]
-    assert isinstance(inputs, DeployInputs)
-    return [
-        flow(
-            inputs.model or serving,
-            f"every question{' and its retrieved passages' if rag else ''} at serve time",
-            policy,
-        )
-    ]
+        what = f"the held-out examples{' and the passages retrieved for them' if rag else ''}"
+        model = inputs.model or target
+    else:
+        assert isinstance(inputs, DeployInputs)
+        what = f"every question{' and its retrieved passages' if rag else ''} at serve time"
+        model = inputs.model or target
+    return [flow(model, what, policy) if model else here(what)]
 
 
 def _keep_in_house(step: PlanStep) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from graphs.state import (
     DeployStepResult,
@@ -37,6 +37,9 @@ from tools.approval import Approval, check
 from tools.atomic import write_json, write_text
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL, FINISHED_TRAINING
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    from tools.privacy.destinations import DataFlow, EndpointPolicy
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -164,7 +167,7 @@ def plan_private(plan: Plan, state: dict[str, Any]) -> bool:
     return bool(facts.get("private", True))
 
 
-def step_flows(ctx: StepContext, policy: Any) -> list[Any]:
+def step_flows(ctx: StepContext, policy: EndpointPolicy) -> list[DataFlow]:
     """Return where the step will send the user's data, from the specs it is about to use (not the plan's words)."""
     from tools.privacy.destinations import flow, here
 
