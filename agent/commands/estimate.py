@@ -80,6 +80,10 @@ def estimate(
         Optional[Path], typer.Option(help="JSON file layered over the shipped OpenAI and GPU prices.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
+    today: Annotated[
+        Optional[str],
+        typer.Option(hidden=True, help="Judge OpenAI's fine-tuning access and models' lives as of this ISO date."),
+    ] = None,
 ) -> None:
     """Price every path side by side: prompting, RAG, OpenAI and local fine-tuning, with VRAM and break-even."""
     from pydantic import ValidationError
@@ -118,6 +122,8 @@ def estimate(
     )
     if model:
         fields["models"] = _split(model)
+    if today:  # reproducible estimates (tests, docs): the same day gives the same OpenAI notes
+        fields["today"] = today
     try:
         inp = EstimateInput(**fields)
     except ValidationError as exc:
