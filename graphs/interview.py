@@ -7,7 +7,6 @@ still change the recommendation, one question at a time, each with a line on why
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any, Callable, Literal, Sequence
 
@@ -15,7 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import AgentState, Context, DataSummary, Finding, Interviewer, Node
+from graphs.state import AgentState, Context, DataSummary, Finding, Interviewer, Node, plan_day
 from prompts import render
 from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
 from tools.errors import TunewiseError
@@ -210,12 +209,6 @@ def problem_fact(facts: dict) -> dict | None:
         "evidence": evidence,
         "confidence": min(c.get("confidence", 1.0) for c in cues),
     }
-
-
-def plan_day(state: AgentState) -> dt.date:
-    """Return the day the plan is made for: the state's pinned day (tests, `--today`), else today."""
-    day = state.get("today")
-    return dt.date.fromisoformat(day) if day else dt.date.today()
 
 
 def openai_status(state: AgentState) -> str:

@@ -5,7 +5,6 @@ that prompt, and the risks (graphs/risks.py). `total_usd` is what the approval c
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from graphs.state import (
     StarterPrompt,
     StepName,
     TrainInputs,
+    plan_day,
     validation_of,
 )
 from tools.costs.plan_costs import PATHS, TrainingEstimate, eval_cost, eval_count, training_estimate
@@ -85,13 +85,8 @@ def build_plan(
     estimate = None
     if "train" in names and examples and path is not None:  # the decision always names a path: Step 5's answer
         tokens = validation.tokens_total if validation else None
-        day = state.get("today")
         estimate = training_estimate(
-            path,
-            examples,
-            tokens_total=tokens,
-            base_model=preset.get("base_model"),
-            today=dt.date.fromisoformat(day) if day else None,
+            path, examples, tokens_total=tokens, base_model=preset.get("base_model"), today=plan_day(state)
         )
     starter = None
     if approach == "prompt_engineering" or (approach == "rag" and facts.get("problem") == "both"):

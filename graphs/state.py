@@ -10,8 +10,21 @@ LangGraph hands to nodes but never writes to the session database.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Literal, Protocol, Sequence, TypedDict, Union
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Callable,
+    ClassVar,
+    Literal,
+    Mapping,
+    Protocol,
+    Sequence,
+    TypedDict,
+    Union,
+)
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 
@@ -48,6 +61,12 @@ STEPS: list[tuple[str, str, str]] = [
     ("path", "private", "5. Which path?"),
 ]
 STEP_OF_FACT = {fact: key for key, fact, _ in STEPS}
+
+
+def plan_day(state: Mapping[str, Any]) -> dt.date:
+    """Return the day a plan is made for: the state's pinned day (tests, `--today`), else today."""
+    day = state.get("today")
+    return dt.date.fromisoformat(day) if day else dt.date.today()
 
 
 def merge(left: dict | None, right: dict | None) -> dict:

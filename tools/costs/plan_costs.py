@@ -40,7 +40,8 @@ def path_default(path: str) -> dict[str, Any]:
 
 for _path, _spec in PATHS.items():
     if _spec["provider"] == "local":
-        _spec.update(base_model=path_default(_path)["base_model"], catalog=path_default(_path)["catalog"])
+        _default = path_default(_path)
+        _spec.update(base_model=_default["base_model"], catalog=_default["catalog"])
 
 
 class TrainingEstimate(BaseModel):

@@ -7,7 +7,6 @@ import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from tools.clients import get_openai_client
 from tools.errors import TunewiseError
@@ -219,7 +218,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")  # this machine: a server here bill
 
 
 def _is_local(base_url: str) -> bool:
-    return (urlsplit(base_url).hostname or "") in LOOPBACK
+    """Tell whether an endpoint runs on this machine, as tools/privacy classes it (loopback, localhost)."""
+    from tools.privacy.destinations import EndpointPolicy, classify
+
+    return classify(base_url, EndpointPolicy())[0] == "this machine"
 
 
 # Loaded embedders by (spec, endpoint): an OpenAI embedder is bound to the endpoint OPENAI_BASE_URL named when it
