@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 
 from prompts import PromptError
 from tools.errors import TunewiseError
+
+if TYPE_CHECKING:
+    from typer._click.core import Context  # the click typer vendors: TyperGroup's methods take its Context
 
 # (module in agent.commands, the commands it adds), in the order `tunewise --help` shows them.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -31,7 +35,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 class _Group(TyperGroup):
     """Turns a TunewiseError into one line on stderr and its exit code, in the CLI and under CliRunner alike."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: Context) -> Any:  # click's own return type: whatever the command returns
         try:
             return super().invoke(ctx)
         except TunewiseError as exc:
@@ -50,7 +54,7 @@ class _Group(TyperGroup):
             err_console.print("interrupted; nothing half-written was kept", markup=False)
             sys.exit(130)
 
-    def list_commands(self, ctx):
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # keep COMMANDS order rather than alphabetical
 
 
@@ -79,7 +83,7 @@ def build_app(command: str | None = None) -> typer.Typer:
     return cli
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> typer.Typer:
     if name == "app":  # `from agent.cli import app` (tests, embedding): the full CLI, built once on first use
         globals()["app"] = built = build_app()
         return built

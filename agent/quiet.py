@@ -14,7 +14,10 @@ import importlib.abc
 import importlib.util
 import logging
 import sys
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -22,10 +25,12 @@ FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Run `hook` once, right after the top-level module `name` has been imported."""
 
-    def __init__(self, name: str, hook) -> None:
+    def __init__(self, name: str, hook: Callable[[], None]) -> None:
         self.name, self.hook = name, hook
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname != self.name:
             return None
         sys.meta_path.remove(self)  # one shot; also keeps find_spec below from finding this finder again
@@ -35,10 +40,10 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         loader, hook = spec.loader, self.hook
 
         class _Loader(importlib.abc.Loader):
-            def create_module(self, spec):
+            def create_module(self, spec: ModuleSpec) -> ModuleType | None:
                 return loader.create_module(spec)
 
-            def exec_module(self, module):
+            def exec_module(self, module: ModuleType) -> None:
                 loader.exec_module(module)
                 hook()
 

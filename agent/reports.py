@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agent.console import console
+
+if TYPE_CHECKING:
+    from tools.dataset.validate import ValidateResult
 
 _SHOWN_PER_CODE = 5
 
 
-def render_validation(result) -> None:
+def render_validation(result: ValidateResult) -> None:
     """Print a validation result for people: status, tokens, training cost, the length histogram, and the
     errors and warnings (at most five of each code; --json has them all).
     """

@@ -29,11 +29,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
+from tools.decision import MODIFIERS as _MODIFIERS  # noqa: E402
+from tools.decision import PRIMARY as _PRIMARY  # noqa: E402
 
 DEV = (REPO / "tests" / "data" / "goals_dev.jsonl", REPO / "tests" / "data" / "goals_blind1.jsonl")
 HELDOUT = REPO / "tests" / "data" / "goals_heldout.jsonl"
-PRIMARY = ("prompting", "problem", "examples", "stable", "private")
-MODIFIERS = ("complex_domain", "best_quality", "fast_iteration", "prompt_large")
+PRIMARY = tuple(_PRIMARY.values())  # the steps' answers and their modifiers, from the one vocabulary
+MODIFIERS = tuple(_MODIFIERS)
 APPROACHES = ("prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data")
 TUNED = ("fine_tune", "fine_tune_rag")
 SHORT = {

@@ -8,13 +8,15 @@ again, until it is accepted. Interviewer-agnostic: the offline and the LLM reade
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs import interview as iv
+from graphs.protocol import Answer, Confirm, ConfirmItem, as_interrupt, reply_of
 from graphs.state import STEPS, AgentState, Context, Interviewer
+from tools.decision import MODIFIERS, STEP_MODIFIERS
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
 # (`iv.name`), which lets either module be imported first.
@@ -26,16 +28,9 @@ ACCEPT = re.compile(
 )
 # "3: we have 400 NDAs", "2) both", "item 4 - it changes monthly"; several may share a line, split at ";" or " and N:".
 ITEM = re.compile(r"(?:^|;|\band\b)\s*(?:item\s*|#)?([1-9])\s*[:.)=\-]\s*", re.I)
-MODIFIERS = {
-    "complex_domain": "a complex, specialised domain",
-    "best_quality": "best quality, budget flexible",
-    "fast_iteration": "fast iteration matters",
-    "prompt_large": "today's prompt is large and costly",
-}
-ITEM_MODIFIERS = {"prompting": ("prompt_large",), "private": ("complex_domain", "best_quality", "fast_iteration")}
 
 
-def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
+def items(state: AgentState, facts: dict[str, Any], open_doubts: dict[str, Any]) -> list[ConfirmItem]:
     """Build the numbered list: one item per step, what was read, its source and evidence, and any doubt."""
     out = []
     for n, (key, fact, title) in enumerate(STEPS, 1):
@@ -43,31 +38,29 @@ def items(state: AgentState, facts: dict, open_doubts: dict) -> list[dict]:
         label = title.split(". ", 1)[-1]
         if entry is None:
             out.append(
-                {
-                    "n": n,
-                    "step": key,
-                    "title": label,
-                    "read": "not needed: the recommendation is the same whatever the answer",
-                    "source": "inferred",
-                    "evidence": "",
-                    "doubt": None,
-                }
+                ConfirmItem(
+                    n=n,
+                    step=key,
+                    title=label,
+                    read="not needed: the recommendation is the same whatever the answer",
+                    source="inferred",
+                )
             )
             continue
         read = iv.describe(fact, entry["value"])
-        extra = [MODIFIERS[m] for m in ITEM_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
+        extra = [MODIFIERS[m] for m in STEP_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
         if extra:
             read += "; " + "; ".join(extra)
         out.append(
-            {
-                "n": n,
-                "step": key,
-                "title": label,
-                "read": read,
-                "source": entry["source"],
-                "evidence": entry["evidence"],
-                "doubt": open_doubts.get(fact),
-            }
+            ConfirmItem(
+                n=n,
+                step=key,
+                title=label,
+                read=read,
+                source=entry["source"],
+                evidence=entry["evidence"],
+                doubt=open_doubts.get(fact),
+            )
         )
     return out
 
@@ -126,10 +119,9 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
     facts = {**(state.get("facts") or {}), **settled.get("facts", {})}
     open_doubts = {k: v for k, v in {**(state.get("doubts") or {}), **settled.get("doubts", {})}.items() if v}
-    reply = interrupt(
-        {"type": "confirm", "items": items(state, facts, open_doubts), "retry": state.get("confirm_note")}
-    )
-    text = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
+    request = Confirm(items=items(state, facts, open_doubts), retry=state.get("confirm_note"))
+    reply = reply_of(interrupt(as_interrupt(request)))
+    text = reply.text.strip() if isinstance(reply, Answer) else ""  # not words (e.g. an approval): accepts
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]
     if ACCEPT.match(text):
         return {**settled, "confirmed": True, "confirm_note": None, "transcript": talk, "steps": _records(state, facts)}

@@ -14,10 +14,21 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.state import AgentState, Context, DataSummary, Finding, Interviewer, Node, plan_day
+from graphs.protocol import Answer, Question, as_interrupt, reply_of
+from graphs.state import (
+    AgentState,
+    Context,
+    DataSummary,
+    DecisionRecord,
+    Finding,
+    Interviewer,
+    Node,
+    Recommendation,
+    plan_day,
+)
 from prompts import render
-from tools.decision import DOMAINS, Facts, decide, pick_path, relevant
-from tools.errors import TunewiseError
+from tools.decision import ANSWER_KEYS, DOMAINS, STEP_TITLES, Facts, decide, pick_path, relevant
+from tools.errors import TunewiseError, UsageError
 
 RANK = {"assumed": 0, "inferred": 1, "stated": 2, "asked": 3}
 SURE = 0.75  # below this a reading that could change the recommendation is asked about rather than trusted
@@ -38,23 +49,6 @@ ASSUMED: dict[str, tuple[Any, str]] = {
         "assumed: your organisation has not served a fine-tuned OpenAI model in the last 60 days, so OpenAI's "
         "fine-tuning no longer takes jobs from it",
     ),
-}
-ANSWER_KEYS = {
-    "1": "prompting",
-    "prompt": "prompting",
-    "prompting": "prompting",
-    "2": "problem",
-    "problem": "problem",
-    "3": "examples",
-    "data": "examples",
-    "examples": "examples",
-    "4": "stable",
-    "stability": "stable",
-    "stable": "stable",
-    "5": "private",
-    "path": "private",
-    "private": "private",
-    "privacy": "private",
 }
 EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  # read by the plan, not the interview
 
@@ -126,10 +120,9 @@ def reader_for(state: AgentState, runtime: Runtime[Context] | None) -> tuple[Int
         return reader, False
     local = runtime.context.local_reader if runtime is not None and runtime.context is not None else None
     if local is None:
-        raise TunewiseError(
+        raise UsageError(
             f"the data must stay in-house, and the interviewer's LLM at {host} is a hosted API",
             hint="use --llm offline, or an LLM on your own endpoint (OPENAI_BASE_URL=http://HOST:PORT/v1)",
-            exit_code=2,
         )
     return local, True
 
@@ -265,9 +258,8 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
                 if key in RUN_OPTIONS:
                     run_option(key, value)  # a bad value stops here, before anything is priced
                 continue
-            raise TunewiseError(
+            raise UsageError(
                 f"unknown --answer key '{key}'",
-                exit_code=2,
                 hint=f"use one of {', '.join(sorted(set(ANSWER_KEYS) - set('12345')))} or {', '.join(EXTRA_KEYS)}",
             )
         found = reading.read_quickly(value, focus=fact) if reading is not None else []
@@ -275,9 +267,8 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
             found = reader.extract(value, focus=fact)
         facts.update(absorb(facts, found, asked=fact))
         if fact not in {f.fact for f in found}:
-            raise TunewiseError(
+            raise UsageError(
                 f"could not read --answer {key}={value!r}",
-                exit_code=2,
                 hint=f"answer the question: {question(fact)[0]}",
             )
         facts[fact]["evidence"] = f"--answer {key}={value}"
@@ -346,6 +337,18 @@ def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict
     }
 
 
+def ask(step: str, title: str, fact: str, tries: int, *, read: str | None = None) -> str:
+    """Stop the graph with the question for `fact` and return the reply's text ('' for Enter, or a reply that is not
+    words). `tries` > 0 says why it is asked again; `read` says back an unsure reading. The interrupt is the node's
+    only pause: everything after it runs once the person has answered.
+    """
+    text, why = question(fact)
+    retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
+    request = Question(step=step, title=title, question=text, why=why, retry=retry, read=read)
+    reply = reply_of(interrupt(as_interrupt(request)))
+    return reply.text.strip() if isinstance(reply, Answer) else ""
+
+
 def make_step(key: str, fact: str, title: str) -> Node:
     """Build the node of one framework step: record the fact when it is known or cannot change the
     recommendation, else ask for it (or assume it, non-interactive or after MAX_RETRIES unreadable replies).
@@ -370,19 +373,17 @@ def make_step(key: str, fact: str, title: str) -> Node:
             return {"steps": {key: _record(key, fact, None)}}
         if entry is not None and not unsure:
             return {"steps": {key: _record(key, fact, entry, _answer(key, state, have))}}
-        text, why = question(fact)
+        text = question(fact)[0]
         tries = (state.get("retries") or {}).get(key, 0)
         if not interactive or tries > MAX_RETRIES:
             return _keep(key, fact, state, entry) if entry is not None else _assume(key, fact, state, tries)
-        retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
-        payload = {"type": "question", "step": key, "title": title, "question": text, "why": why, "retry": retry}
+        read = None
         if unsure and entry is not None:  # unsure implies an entry; said again for the type checker
-            payload["read"] = doubt or (
+            read = doubt or (
                 f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am not sure. Enter keeps it."
             )
-        reply = interrupt(payload)
+        reply = ask(key, title, fact, tries, read=read)
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
-        reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
         talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]
         settled = settle(state, runtime)  # the goal's full reading, merged while the person was typing
         facts = {**facts, **settled.get("facts", {})}
@@ -488,14 +489,14 @@ def decide_node(state: AgentState) -> dict:
             openai_catalog(), d.framework_path, d.fine_tune_path, model, plan_day(state), base, said_no=said_no
         )
     return {
-        "recommendation": {
-            "approach": d.approach,
-            "fine_tune_path": d.fine_tune_path,
-            "rationale": d.rationale,
-            "framework_path": d.framework_path,
-            "path_note": note,
-        },
-        "decision": {**d.model_dump(), "facts": facts.model_dump()},
+        "recommendation": Recommendation(
+            approach=d.approach,
+            fine_tune_path=d.fine_tune_path,
+            rationale=d.rationale,
+            framework_path=d.framework_path,
+            path_note=note,
+        ),
+        "decision": DecisionRecord(**d.model_dump(), facts=facts),
     }
 
 
@@ -528,11 +529,7 @@ def make_customer_step() -> Node:
                 "steps": _path_record(state, {**facts, fact: entry}),
                 "questions": [{"step": key, "question": text, "why": why, "assumed": value}],
             }
-        retry = None if tries == 0 else f"Sorry, I could not read that. {text}"
-        reply = interrupt(
-            {"type": "question", "step": key, "title": "5. Which path?", "question": text, "why": why, "retry": retry}
-        )
-        reply = str(reply if not isinstance(reply, dict) else reply.get("answer", "")).strip()
+        reply = ask(key, STEP_TITLES[key], fact, tries)
         talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]
         reader, switched = reader_for(state, runtime)
         found = (

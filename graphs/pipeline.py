@@ -22,7 +22,18 @@ from graphs import interview as iv
 from graphs import steps
 from graphs.confirm import confirm, route_confirm
 from graphs.plan import build_plan
+from graphs.protocol import (
+    Answer,
+    ApprovalRequest,
+    Approve,
+    PlanLine,
+    Reject,
+    SetBudget,
+    as_interrupt,
+    reply_of,
+)
 from graphs.state import (
+    EXECUTION,
     STATE_TYPES,
     STEPS,
     AgentState,
@@ -30,12 +41,17 @@ from graphs.state import (
     DeployStepResult,
     EvalStepResult,
     Node,
+    Report,
+    ReportStep,
+    approval_of,
+    context_of,
+    embedder_of,
     plan_of,
     results_of,
 )
 from tools.approval import approve, plan_hash
+from tools.settings import Settings
 
-EXECUTION = ["split", "index", "train", "eval", "deploy"]
 APPROVE = re.compile(r"^\W*(approve[ds]?|yes|y|ok|okay|go|go ahead|run it|lgtm)\W*$", re.I)
 REJECT = re.compile(r"^\W*(reject(ed)?|no|n|stop|cancel|abort|decline)\W*$", re.I)
 BUDGET = re.compile(r"^\W*(?:budget\s*)?[=:]?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:usd|\$)?\W*$", re.I)
@@ -43,15 +59,12 @@ BUDGET = re.compile(r"^\W*(?:budget\s*)?[=:]?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:usd|\
 
 def plan_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Price the recommendation: the steps, their tools, cost and time, where each sends the data, and the risks."""
-    from tools.privacy.destinations import EndpointPolicy
-    from tools.settings import get_settings
-
-    ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
+    ctx = context_of(runtime)
     plan = build_plan(
         state,
-        embedder=_chunk_counter(state),
-        chroma_dir=get_settings().chroma_dir,
-        policy=EndpointPolicy.from_env(),
+        embedder=_chunk_counter(state, ctx),
+        chroma_dir=ctx.settings.chroma_dir,
+        policy=ctx.policy,
         interviewer_endpoint=iv.endpoint_of(ctx.interviewer)
         if state.get("interviewer", "offline") != "offline"
         else None,
@@ -59,17 +72,16 @@ def plan_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     return {"plan": plan}
 
 
-def _chunk_counter(state: AgentState) -> Any | None:
+def _chunk_counter(state: AgentState, ctx: Context) -> Any | None:
     """Return the local embedder, whose tokenizer counts the documents' chunks; None when the rag extra is not
     installed (the plan then guesses the chunks from the documents' size).
     """
     if not state.get("docs_dir"):
         return None
     from tools.errors import TunewiseError
-    from tools.rag.embedders import get_embedder
 
     try:
-        return get_embedder("local")
+        return embedder_of(ctx, "local")
     except TunewiseError:
         return None
 
@@ -82,60 +94,54 @@ def approval(state: AgentState, runtime: Runtime[Context]) -> dict:
         return {"status": "planned"}  # nothing would run, so there is nothing to approve: the plan is the result
     budget = state.get("budget_usd")
     total = plan.total_usd
-    reply = interrupt(
-        {
-            "type": "approval",
-            "session": state.get("session"),
-            "plan_hash": plan_hash(plan.as_json()),
-            "total_usd": total,
-            "total_hours": plan.total_hours,
-            "budget_usd": budget,
-            "within_budget": budget is None or total <= budget,
-            "steps": [
-                {"step": s.step, "cost_usd": s.cost_usd, "hours": s.hours, "runnable": s.runnable} for s in plan.steps
-            ],
-            "note": state.get("decision_note"),
-            "data_leaves": plan.data_leaves,
-            "private": plan.private,
-            "options": ["approve", "reject", "budget USD"],
-        }
+    request = ApprovalRequest.build(
+        session=state.get("session"),
+        plan_hash=plan_hash(plan.as_json()),
+        total_usd=total,
+        total_hours=plan.total_hours,
+        budget_usd=budget,
+        steps=[PlanLine(step=s.step, cost_usd=s.cost_usd, hours=s.hours, runnable=s.runnable) for s in plan.steps],
+        note=state.get("decision_note"),
+        data_leaves=plan.data_leaves,
+        private=plan.private,
     )
-    answer, new_budget = _parse(reply)
-    if new_budget is not None:
-        within = total <= new_budget
+    reply = _decision(reply_of(interrupt(as_interrupt(request))))
+    if isinstance(reply, SetBudget):
+        within = total <= reply.usd
         return {
-            "budget_usd": new_budget,
+            "budget_usd": reply.usd,
             "status": "awaiting_approval" if within else "over_budget",
-            "decision_note": f"budget set to ${new_budget:.2f}; the plan costs ${total:.2f}"
+            "decision_note": f"budget set to ${reply.usd:.2f}; the plan costs ${total:.2f}"
             + ("" if within else ", which is over it: raise the budget or reject"),
         }
-    if answer == "reject":
+    if isinstance(reply, Reject):
         return {"status": "rejected", "decision_note": "rejected: nothing was run and nothing was spent"}
-    if answer != "approve":
-        return {"decision_note": f"could not read {reply!r}: answer approve, reject, or budget USD"}
+    if isinstance(reply, Answer):
+        return {"decision_note": f"could not read {reply.text!r}: answer approve, reject, or budget USD"}
     if budget is not None and total > budget:
         return {
             "status": "over_budget",
             "decision_note": f"refused: the plan costs ${total:.2f}, over the ${budget:.2f} budget; raise the "
             f"budget (budget USD) or reject",
         }
-    ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
+    ctx = context_of(runtime)
     record = approve(plan.as_json(), approved_by=ctx.approved_by)
-    return {"approval": record.model_dump(), "status": "approved", "decision_note": None}
+    return {"approval": record, "status": "approved", "decision_note": None}
 
 
-def _parse(reply: Any) -> tuple[str | None, float | None]:
-    if isinstance(reply, dict):
-        if reply.get("budget") is not None:
-            return None, float(reply["budget"])
-        reply = reply.get("decision", "")
-    text = str(reply).strip()
+def _decision(reply: Answer | Approve | Reject | SetBudget) -> Answer | Approve | Reject | SetBudget:
+    """Read a reply in words ("yes", "reject", "budget 80") as the decision it names; other replies as they are. An
+    answer that names none stays an Answer, which the node says it could not read.
+    """
+    if not isinstance(reply, Answer):
+        return reply
+    text = reply.text.strip()
     if APPROVE.match(text):
-        return "approve", None
+        return Approve()
     if REJECT.match(text):
-        return "reject", None
+        return Reject()
     m = BUDGET.match(text)
-    return (None, float(m.group(1))) if m else (None, None)
+    return SetBudget(usd=float(m.group(1))) if m else reply
 
 
 def route_approval(state: AgentState) -> Literal["approval", "split", "index", "train", "eval", "deploy", "report"]:
@@ -144,7 +150,7 @@ def route_approval(state: AgentState) -> Literal["approval", "split", "index", "
     """
     if state.get("status") in ("rejected", "planned"):
         return "report"
-    if not state.get("approval"):
+    if approval_of(state.get("approval")) is None:
         return "approval"
     return _next_step(state)
 
@@ -156,25 +162,23 @@ def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", 
     return next((name for name in EXECUTION if name in planned and name not in done), "report")
 
 
-def run_dir(state: AgentState) -> Path:
+def run_dir(state: AgentState, settings: Settings) -> Path:
     """Return the session's run folder, where its steps write: RUNS/plan-SESSION (plan-studio without a session)."""
-    from tools.settings import get_settings
-
-    return get_settings().runs_dir / f"plan-{state.get('session') or 'studio'}"
+    return settings.runs_dir / f"plan-{state.get('session') or 'studio'}"
 
 
 def make_executor(name: str) -> Node:
     """Build the node that runs the approved step `name` through `graphs.steps.run_step`."""
 
     def node(state: AgentState, runtime: Runtime[Context]) -> dict:
-        from tools.settings import get_settings
-
-        ctx = runtime.context if runtime is not None and runtime.context is not None else Context()
+        ctx = context_of(runtime)
         runners = ctx.runners or steps.RUNNERS
         plan = plan_of(state["plan"])
         assert plan is not None  # execution follows an approved plan
         writer = get_stream_writer()
-        result = steps.run_step(name, plan, dict(state), runners, run_dir(state), get_settings().chroma_dir, writer)
+        result = steps.run_step(
+            name, plan, dict(state), runners, run_dir(state, ctx.settings), ctx.settings.chroma_dir, writer
+        )
         return {"executed": {name: result}, "status": "executing"}
 
     node.__name__ = f"execute_{name}"
@@ -182,7 +186,7 @@ def make_executor(name: str) -> Node:
     return node
 
 
-def report(state: AgentState) -> dict:
+def report(state: AgentState, runtime: Runtime[Context]) -> dict:
     """Write the report at the end: what ran, the evaluation verdict, where the deployment is and how to serve it."""
     executed = results_of(state.get("executed"))
     status = state.get("status")
@@ -192,20 +196,20 @@ def report(state: AgentState) -> dict:
     path = deployment.path if isinstance(deployment, DeployStepResult) else None
     return {
         "status": final,
-        "report": {
-            "approach": plan.approach if plan is not None else None,
-            "steps": [{"step": k, "status": v.status, "message": v.message} for k, v in executed.items()],
-            "eval_verdict": (
+        "report": Report(
+            approach=plan.approach if plan is not None else None,
+            steps=[ReportStep(step=k, status=v.status, message=v.message) for k, v in executed.items()],
+            eval_verdict=(
                 (evaluation.verdict if isinstance(evaluation, EvalStepResult) else None) or evaluation.message
                 if evaluation is not None
                 else None
             ),
-            "deployment": path or (deployment.message if deployment is not None else None),
-            "serve": f"tunewise serve {path}" if path else None,
-            "starter_prompt": bool(plan is not None and plan.starter_prompt),
-            "collect": plan.collect if plan is not None else None,
-            "run_dir": str(run_dir(state)) if executed else None,
-        },
+            deployment=path or (deployment.message if deployment is not None else None),
+            serve=f"tunewise serve {path}" if path else None,
+            starter_prompt=bool(plan is not None and plan.starter_prompt),
+            collect=plan.collect if plan is not None else None,
+            run_dir=str(run_dir(state, context_of(runtime).settings)) if executed else None,
+        ),
     }
 
 
@@ -270,7 +274,9 @@ def session_saver(conn: Any) -> Any:
 
 
 @contextlib.contextmanager
-def open_graph() -> Iterator[CompiledStateGraph[AgentState, Context, AgentState, AgentState]]:
+def open_graph(
+    settings: Settings | None = None,
+) -> Iterator[CompiledStateGraph[AgentState, Context, AgentState, AgentState]]:
     """Open the agent graph on the session database ($TUNEWISE_HOME/sessions.sqlite); `plan`, `resume` and `demo`
     share it. The database closes when the block ends.
     """
@@ -278,7 +284,7 @@ def open_graph() -> Iterator[CompiledStateGraph[AgentState, Context, AgentState,
 
     from tools.settings import get_settings
 
-    path = get_settings().sessions_db
+    path = (settings or get_settings()).sessions_db
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:

@@ -20,12 +20,15 @@ from graphs.state import (
     StarterPrompt,
     StepName,
     TrainInputs,
+    decision_of,
     plan_day,
+    recommendation_of,
     validation_of,
 )
 from tools.costs.plan_costs import PATHS, TrainingEstimate, eval_cost, eval_count, training_estimate
 from tools.dataset.few_shot import Shot, few_shot
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+from tools.models.spec import ModelSpec
 from tools.privacy.destinations import DataFlow, EndpointPolicy, flow, here, leaves_line
 from tools.rag.index_plan import IndexPlan, plan_index
 
@@ -70,13 +73,14 @@ def build_plan(
     interview's LLM read the answers at (None: they were read on this machine).
     """
     policy = policy or EndpointPolicy()
-    rec, decision = state["recommendation"], state.get("decision") or {}
-    facts = decision.get("facts") or {}
+    rec, decision = recommendation_of(state["recommendation"]), decision_of(state.get("decision"))
+    assert rec is not None  # the decide node ran before the plan node
+    facts: dict[str, Any] = decision.facts.model_dump() if decision is not None else {}
     private = facts_private(state)
     validation = validation_of(state.get("validation"))
     preset = state.get("preset") or {}
-    approach = rec["approach"]
-    path: str | None = rec["fine_tune_path"] or decision.get("path_if_fine_tuning")
+    approach = rec.approach
+    path: str | None = rec.fine_tune_path or (decision.path_if_fine_tuning if decision is not None else None)
     examples = validation.good_examples if validation else facts.get("examples", 0)
     held_out = eval_count(examples)
     names = APPROACH_STEPS[approach]
@@ -107,16 +111,16 @@ def build_plan(
     _chain(steps)
     plan = Plan(
         approach=approach,
-        fine_tune_path=rec["fine_tune_path"],
-        rationale=rec["rationale"],
-        notes=list(decision.get("notes") or []),
+        fine_tune_path=rec.fine_tune_path,
+        rationale=rec.rationale,
+        notes=list(decision.notes) if decision is not None else [],
         validation=validation,
         steps=steps,
         risks=[],
         assumptions=[],
         starter_prompt=starter,
         index_plan=index,
-        collect=decision.get("collect"),
+        collect=decision.collect if decision is not None else None,
         estimate=estimate,
         total_usd=round(sum(s.cost_usd for s in steps), 2),
         total_hours=round(sum(s.hours for s in steps), 3),
@@ -128,7 +132,7 @@ def build_plan(
     return plan
 
 
-def serving_model(state: AgentState, private: bool) -> str:
+def serving_model(state: AgentState, private: bool) -> ModelSpec:
     """Return the spec of the model a plan that trains nothing prompts, evaluates and serves: the `base_model` the
     person named, else a default chosen by where the data may go (OpenAI's default model only when it may leave;
     the self-hosted path's open base model when it must stay).
@@ -137,33 +141,31 @@ def serving_model(state: AgentState, private: bool) -> str:
     from tools.models.spec import parse_spec
 
     named = (state.get("preset") or {}).get("base_model")
-    if named:
-        spec = named if named.startswith(("hf:", "openai:")) else f"hf:{named}"
-        parse_spec(spec)  # a bad spec is one clear error here, before anything is priced
-        return spec
+    if named:  # a bare NAME is a local model; a bad spec is one clear error here, before anything is priced
+        return parse_spec(named, bare="hf")
     if not private:
-        return f"openai:{DEFAULT_OPENAI_MODEL}"
-    return f"hf:{PATHS['qlora_self_hosted']['base_model']}"
+        return ModelSpec.openai(DEFAULT_OPENAI_MODEL)
+    return ModelSpec.hf(PATHS["qlora_self_hosted"]["base_model"])
 
 
 def step_flow(
-    step: PlanStep, serving: str, policy: EndpointPolicy, *, rag: bool, trained: TrainInputs | None
+    step: PlanStep, serving: ModelSpec, policy: EndpointPolicy, *, rag: bool, trained: TrainInputs | None
 ) -> list[DataFlow]:
     """Return where `step` sends the user's data, as planned (execution checks again with the settings it runs
     under: graphs/steps.step_flows). A plan that trains evaluates and serves the trained model: on OpenAI's
     endpoint for the OpenAI backend, on this machine otherwise; a plan that trains nothing uses `serving`.
     """
     inputs = step.inputs
-    target: str | None = serving  # the model the eval and deploy steps send to; None: one on this machine
+    target: ModelSpec | None = serving  # the model the eval and deploy steps send to; None: one on this machine
     if trained is not None:
-        target = f"openai:{trained.model}" if trained.backend == "openai" else None
+        target = ModelSpec.openai(trained.model or "") if trained.backend == "openai" else None
     if isinstance(inputs, SplitInputs):
         return [here("the training examples")]
     if isinstance(inputs, IndexInputs):
         return [here("the documents")]  # embedded by the local MiniLM
     if isinstance(inputs, TrainInputs):
         if inputs.backend == "openai":
-            return [flow(f"openai:{inputs.model}", "the training examples", policy)]
+            return [flow(ModelSpec.openai(inputs.model or ""), "the training examples", policy)]
         return [here("the training examples")]
     if isinstance(inputs, EvalInputs):
         what = f"the held-out examples{' and the passages retrieved for them' if rag else ''}"
@@ -191,7 +193,7 @@ def interview_flow(state: AgentState, endpoint: str | None, policy: EndpointPoli
     file (validated on this machine).
     """
     talk = "the goal and your answers"
-    out = [flow(f"openai:interviewer@{endpoint}", talk, policy) if endpoint else here(talk)]
+    out = [flow(ModelSpec.openai("interviewer", base_url=endpoint), talk, policy) if endpoint else here(talk)]
     if state.get("data_path"):
         out.append(here("the training file (tunewise validate)"))
     return out
@@ -205,7 +207,7 @@ def _step(
     index: IndexPlan | None,
     held_out: int,
     path: str | None,
-    serving: str,
+    serving: ModelSpec,
 ) -> PlanStep:
     """Price and describe one step of the plan."""
     data, docs, preset = state.get("data_path"), state.get("docs_dir"), state.get("preset") or {}
@@ -261,7 +263,7 @@ def _step(
             examples=held_out, candidates=["tuned", "base", "prompted"] if tuned else ["base", "prompted"]
         )
         if not tuned:  # the prompt-engineered path is judged on the model it prompts, and will serve
-            evaluated.model = serving
+            evaluated.model = str(serving)
         evaluated = evaluated.model_copy(update=run_options(preset, "eval"))
         scored = min(held_out, evaluated.examples)  # --answer eval_examples=N scores fewer of them
         validation = validation_of(state.get("validation"))
@@ -279,26 +281,23 @@ def _step(
     return PlanStep(
         step=name,
         tool=tool,
-        inputs=DeployInputs(model=None if tuned else serving),
+        inputs=DeployInputs(model=None if tuned else str(serving)),
         description="write the deployment folder (model, collection, system prompt) for `tunewise serve`"
         + ("" if tuned else f", serving {serving}"),
     )
 
 
-def _billed_model(spec: str) -> str | None:
+def _billed_model(spec: ModelSpec) -> str | None:
     """Return the OpenAI model a spec bills for: an `openai:` model on OpenAI's own endpoint; None for a local
     model or another endpoint (vLLM, Ollama: no per-token bill).
     """
-    from tools.models.spec import parse_spec
-
-    model = parse_spec(spec)
-    return model.model if model.kind == "openai" and model.base_url is None else None
+    return spec.model if spec.kind == "openai" and spec.base_url is None else None
 
 
 def facts_private(state: AgentState) -> bool:
     """Tell whether the decision's facts say the data must stay in-house (the default when nobody said)."""
-    facts = (state.get("decision") or {}).get("facts") or {}
-    return bool(facts.get("private", True))
+    decision = decision_of(state.get("decision"))
+    return decision.facts.private if decision is not None else True
 
 
 def run_option(key: str, value: str) -> int | float | bool:
@@ -314,13 +313,12 @@ def run_option(key: str, value: str) -> int | float | bool:
         number = kind(text)
     except ValueError:
         wanted = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
-        raise TunewiseError(
+        raise UsageError(
             f"--answer {key}={value!r} is not {wanted}",
             hint=f"e.g. --answer {key}={'false' if kind is bool else 40 if kind is int else 0.005}",
-            exit_code=2,
         ) from None
     if number <= 0:
-        raise TunewiseError(f"--answer {key}={value!r} must be above 0", hint=f"e.g. --answer {key}=40", exit_code=2)
+        raise UsageError(f"--answer {key}={value!r} must be above 0", hint=f"e.g. --answer {key}=40")
     return number
 
 

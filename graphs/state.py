@@ -28,11 +28,14 @@ from typing import (
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from tools.approval import Approval
 from tools.costs.plan_costs import TrainingEstimate
 from tools.dataset.few_shot import Shot
-from tools.decision import Approach
-from tools.privacy.destinations import DataFlow
+from tools.decision import STEPS, Approach, Decision, Facts
+from tools.decision import Path as FineTunePath
+from tools.privacy.destinations import DataFlow, EndpointPolicy
 from tools.rag.index_plan import IndexPlan
+from tools.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -52,14 +55,7 @@ Status = Literal[
     "failed",
 ]
 
-# The framework's steps in order: (key, primary fact the step resolves, title).
-STEPS: list[tuple[str, str, str]] = [
-    ("prompt", "prompting", "1. Can a better prompt solve it?"),
-    ("problem", "problem", "2. Is the problem knowledge or behaviour?"),
-    ("data", "examples", "3. Is there enough good training data?"),
-    ("stability", "stable", "4. Is the behaviour stable?"),
-    ("path", "private", "5. Which path?"),
-]
+# The framework's steps in order: (key, primary fact the step resolves, title), from `Facts`' fields.
 STEP_OF_FACT = {fact: key for key, fact, _ in STEPS}
 
 
@@ -100,6 +96,7 @@ class StepRecord(TypedDict):
 # ---- the typed plan ---------------------------------------------------------------------------------------------
 
 StepName = Literal["split", "index", "train", "eval", "deploy"]
+EXECUTION: list[StepName] = ["split", "index", "train", "eval", "deploy"]  # the approved steps, in the order they run
 
 
 class _Record(BaseModel):
@@ -266,6 +263,77 @@ def validation_of(value: DataSummary | dict[str, Any] | None) -> DataSummary | N
     return value if isinstance(value, DataSummary) or value is None else DataSummary.model_validate(value)
 
 
+# ---- what the decision and the run leave in the state ------------------------------------------------------------
+
+
+class Recommendation(BaseModel):
+    """The `--json` contract's recommendation: the approach, its path, why, and the note on OpenAI's access."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    approach: Approach
+    fine_tune_path: FineTunePath | None
+    rationale: str
+    framework_path: FineTunePath | None = None
+    path_note: str | None = None
+
+
+class DecisionRecord(Decision):
+    """The full decision, with the facts it was made from (what the plan and the steps read)."""
+
+    facts: Facts
+
+
+class ReportStep(BaseModel):
+    """One executed step in the report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    step: str
+    status: str | None
+    message: str | None
+
+
+class Report(BaseModel):
+    """What the run left: the steps, the eval verdict, the deployment and how to serve it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    approach: Approach | None
+    steps: list[ReportStep]
+    eval_verdict: str | None
+    deployment: str | None
+    serve: str | None
+    starter_prompt: bool
+    collect: dict[str, Any] | None
+    run_dir: str | None
+
+
+def recommendation_of(value: Recommendation | dict[str, Any] | None) -> Recommendation | None:
+    """Return the state's recommendation as a model (a session saved before it was typed holds a dict)."""
+    if isinstance(value, Recommendation):
+        return value
+    return Recommendation.model_validate(value) if value else None
+
+
+def decision_of(value: DecisionRecord | dict[str, Any] | None) -> DecisionRecord | None:
+    """Return the state's decision as a model (an older session holds a dict)."""
+    if isinstance(value, DecisionRecord):
+        return value
+    return DecisionRecord.model_validate(value) if value else None
+
+
+def approval_of(value: Approval | dict[str, Any] | None) -> Approval | None:
+    """Return the state's approval as a model (an older session holds a dict)."""
+    if isinstance(value, Approval):
+        return value
+    return Approval.model_validate(value) if value else None
+
+
+def report_of(value: Report | dict[str, Any] | None) -> Report | None:
+    """Return the state's report as a model (an older session holds a dict)."""
+    if isinstance(value, Report):
+        return value
+    return Report.model_validate(value) if value else None
+
+
 # ---- what the steps return --------------------------------------------------------------------------------------
 
 
@@ -355,8 +423,14 @@ STATE_TYPES = [
         TrainStepResult,
         EvalStepResult,
         DeployStepResult,
+        Recommendation,
+        DecisionRecord,
+        ReportStep,
+        Report,
     )
 ] + [
+    ("tools.approval", "Approval"),
+    ("tools.decision", "Facts"),
     ("tools.costs.plan_costs", "TrainingEstimate"),
     ("tools.rag.index_plan", "IndexPlan"),
     ("tools.dataset.few_shot", "Shot"),
@@ -403,13 +477,13 @@ class AgentState(TypedDict, total=False):
     confirmed: bool  # the person accepted the list of what was read (interactive); corrections reset it
     confirm_note: str | None  # why the last reply to the confirm list could not be read
     validation: DataSummary | None
-    recommendation: dict  # the --json contract: approach, fine_tune_path, rationale
-    decision: dict  # the full decision: notes, collect, the facts it was made from
+    recommendation: Recommendation  # the --json contract: approach, fine_tune_path, rationale
+    decision: DecisionRecord  # the full decision: notes, collect, the facts it was made from
     plan: Plan
-    approval: dict | None
+    approval: Approval | None
     decision_note: str | None  # why the last approval answer was refused
     executed: Annotated[dict[str, StepResult], merge]
-    report: dict
+    report: Report
     status: Status
 
 
@@ -440,6 +514,11 @@ class Finding(Protocol):
 class Interviewer(Protocol):
     """What the graph needs of the run's interviewer (agent.interviewer's offline and LLM readers have it)."""
 
+    @property
+    def name(self) -> str:
+        """Who reads: "offline" or "llm:MODEL" (said to the person, stored in the session)."""
+        ...
+
     def extract(self, text: str, *, focus: str | None = None) -> Sequence[Finding]:
         """Read the facts `text` states; `focus` names the fact a question asked for (read more leniently)."""
         ...
@@ -468,4 +547,23 @@ class Context:
     reading: Any = None
     runners: dict[str, Callable[..., StepResult]] | None = None  # step name -> runner; None: graphs.steps.RUNNERS
     approved_by: str = "cli"
+    # Read once, by whoever builds the run (the CLI, the demo, Studio), so no node reads the environment itself.
+    settings: Settings = field(default_factory=get_settings)
+    policy: EndpointPolicy = field(default_factory=EndpointPolicy.from_env)  # where an endpoint sends data
+    # spec ("local", "openai:MODEL") -> embedder; None: tools.rag.embedders.get_embedder, loaded once per process.
+    embedder: Callable[[str], Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def context_of(runtime: Runtime[Context] | None) -> Context:
+    """Return the run's context, or the defaults (settings and policy from the environment) when it has none."""
+    return runtime.context if runtime is not None and runtime.context is not None else Context()
+
+
+def embedder_of(ctx: Context, spec: str = "local") -> Any:
+    """Return the embedder `spec` names, from the run's context (a test's or an application's own) or the loader."""
+    if ctx.embedder is not None:
+        return ctx.embedder(spec)
+    from tools.rag.embedders import get_embedder
+
+    return get_embedder(spec)

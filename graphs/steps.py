@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from graphs.protocol import StepFailed, StepFinished, StepProgress, StepStarted
 from graphs.state import (
     DeployStepResult,
     EvalStepResult,
@@ -30,18 +31,20 @@ from graphs.state import (
     StepResult,
     TrainInputs,
     TrainStepResult,
+    approval_of,
+    decision_of,
     result_of,
     results_of,
 )
-from tools.approval import Approval, check
+from tools.approval import check
 from tools.atomic import write_json, write_text
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL, FINISHED_TRAINING
 from tools.errors import TunewiseError
+from tools.models.spec import ModelSpec, parse_spec
+from tools.progress import Progress, Update
 
 if TYPE_CHECKING:
     from tools.privacy.destinations import DataFlow, EndpointPolicy
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 def _now() -> str:
@@ -84,7 +87,7 @@ class StepContext:
     results: dict[str, StepResult]
     resume: bool
     check_cost: Callable[[float], None]  # raises unless a re-estimated cost is still within the approval
-    progress: Progress
+    progress: Progress  # the step's tool reports here; the graph's stream gets each update as a StepProgress
     data_path: str | None
     docs_dir: str | None
     chroma_dir: Path  # where the index step writes its collection
@@ -105,14 +108,17 @@ def run_step(
     runners: dict[str, Runner],
     run_dir: Path,
     chroma_dir: Path,
-    progress: Progress,
+    emit: Callable[[StepStarted | StepProgress | StepFinished | StepFailed], None],
 ) -> StepResult:
-    """Check the approval, consult the ledger, run the step's runner once, and record its result."""
-    raw = state.get("approval")
+    """Check the approval, consult the ledger, run the step's runner once, and record its result.
+
+    `emit` hears the step's events: StepStarted before the runner, a StepProgress for each update of its tool,
+    then StepFinished with the result's status, or StepFailed when the runner raises (the error goes on up).
+    """
+    approval = approval_of(state.get("approval"))
     step = plan.step(name)
     if step is None:
         raise TunewiseError(f"the plan has no '{name}' step")
-    approval = Approval(**raw) if raw else None
     plan_json = plan.as_json()
     check(plan_json, approval, step=name, cost_usd=step.cost_usd)
     ledger = Ledger(run_dir / "ledger.json")
@@ -137,7 +143,7 @@ def run_step(
         results=results_of(state.get("executed")),
         resume=resume,
         check_cost=check_cost,
-        progress=progress,
+        progress=lambda update: emit(StepProgress(step=name, update=update)),
         data_path=state.get("data_path"),
         docs_dir=state.get("docs_dir"),
         chroma_dir=chroma_dir,
@@ -149,11 +155,18 @@ def run_step(
         refuse_hosted(name, step_flows(ctx, EndpointPolicy.from_env()))
     ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
     if not plan_file.exists():
-        write_json(plan_file, {"plan": plan_json, "approval": raw})
-    progress({"event": "step", "step": name, "status": "resuming" if resume else "running"})
-    result = runners[name](ctx)
+        write_json(plan_file, {"plan": plan_json, "approval": approval.model_dump() if approval else None})
+    emit(StepStarted(step=name, resuming=resume))
+    try:
+        result = runners[name](ctx)
+    except Exception as exc:  # a Ctrl-C is no failure: the ledger's `started` resumes the step
+        if isinstance(exc, TunewiseError):
+            emit(StepFailed(step=name, error=str(exc), hint=exc.hint))
+        else:
+            emit(StepFailed(step=name, error=f"{type(exc).__name__}: {str(exc)[:300]}"))
+        raise
     ledger.mark(name, status="done", result=result.model_dump(mode="json"), finished_at=_now())
-    progress({"event": "step", "step": name, "status": result.status or "done"})
+    emit(StepFinished(step=name, status=result.status or "done", message=result.message))
     return result
 
 
@@ -163,8 +176,8 @@ def plan_private(plan: Plan, state: dict[str, Any]) -> bool:
     """
     if plan.private is not None:
         return plan.private
-    facts = (state.get("decision") or {}).get("facts") or {}
-    return bool(facts.get("private", True))
+    decision = decision_of(state.get("decision"))
+    return decision.facts.private if decision is not None else True
 
 
 def step_flows(ctx: StepContext, policy: EndpointPolicy) -> list[DataFlow]:
@@ -173,10 +186,9 @@ def step_flows(ctx: StepContext, policy: EndpointPolicy) -> list[DataFlow]:
 
     name, inputs = ctx.step.step, ctx.step.inputs
     if name == "train" and isinstance(inputs, TrainInputs) and inputs.backend == "openai":
-        return [flow(f"openai:{inputs.model or DEFAULT_FINE_TUNE_MODEL}", "the training examples", policy)]
+        return [flow(ModelSpec.openai(inputs.model or DEFAULT_FINE_TUNE_MODEL), "the training examples", policy)]
     if name == "eval":
-        specs = [c.partition("=")[2] for c in eval_candidates(ctx)]
-        return [flow(spec, "the held-out examples", policy) for spec in specs]
+        return [flow(spec, "the held-out examples", policy) for _, spec in candidate_specs(ctx)]
     if name == "deploy":
         model = deploy_model(ctx)
         return [flow(model, "every question and its retrieved passages at serve time", policy)] if model else []
@@ -217,7 +229,7 @@ def index(ctx: StepContext) -> StepResult:
         IndexInput(paths=[Path(p) for p in inputs.paths], collection=inputs.collection, db=db),
         client=get_chroma_client(db),
         embedder=get_embedder("local"),
-        progress=lambda done, total: ctx.progress({"event": "progress", "step": "index", "done": done, "total": total}),
+        progress=ctx.progress,
     )
     return IndexResult(status="done", collection=result.collection, db=str(db), summary=result.model_dump(mode="json"))
 
@@ -246,7 +258,7 @@ def train(ctx: StepContext) -> StepResult:
             job,
             client=get_openai_client(max_retries=0),
             prepared=prepared,
-            progress=lambda p: ctx.progress({"event": "progress", "step": "train", "detail": str(p)}),
+            progress=ctx.progress,
         )
         return TrainStepResult(
             status=result.status,
@@ -276,9 +288,9 @@ def train(ctx: StepContext) -> StepResult:
 
         launcher.check(inp, inputs.processes or 1)
         preflight(inp)  # the data and the run folder, before any process starts
-        local = launcher.run(inp, processes=inputs.processes, emit=lambda e: ctx.progress(_train_event(e)))
+        local = launcher.run(inp, processes=inputs.processes, progress=ctx.progress)
     else:
-        local = train_local(inp, on_event=lambda e: ctx.progress(_train_event(e)))
+        local = train_local(inp, progress=ctx.progress)
     return TrainStepResult(
         status=local.status,
         backend=inputs.backend,
@@ -288,41 +300,40 @@ def train(ctx: StepContext) -> StepResult:
     )
 
 
-def _train_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Turn a training event into step progress: optimizer steps as done/total, anything said as a message."""
-    out = {"event": "progress", "step": "train", "kind": event.get("event")}
-    if event.get("event") == "log":
-        out.update(done=event.get("step"), total=event.get("total_steps"), loss=event.get("loss"))
-    elif event.get("message"):
-        out["message"] = event["message"]
-    return out
-
-
 # ---- eval ------------------------------------------------------------------------------------------------------
 
 
-def eval_candidates(ctx: StepContext) -> list[str]:
-    """Return the plan's candidates: the trained model, its base, and the base prompt-engineered (+rag when indexed)."""
+def candidate_specs(ctx: StepContext) -> list[tuple[str, ModelSpec]]:
+    """Return the plan's candidates by name: the trained model, its base, and the base prompt-engineered (+rag when
+    indexed).
+    """
     trained = ctx.results.get("train")
     train_step = ctx.plan.step("train")
     inputs = train_step.inputs if train_step is not None else None
     tuned = None
     if isinstance(inputs, TrainInputs) and inputs.backend == "openai":
-        base = f"openai:{inputs.model or DEFAULT_FINE_TUNE_MODEL}"
+        base = ModelSpec.openai(inputs.model or DEFAULT_FINE_TUNE_MODEL)
         if isinstance(trained, TrainStepResult) and trained.model:
-            tuned = f"openai:{trained.model}"
+            tuned = ModelSpec.openai(trained.model)
     elif isinstance(inputs, TrainInputs) and inputs.base_model:
-        base = f"hf:{inputs.base_model}"
+        base = ModelSpec.hf(inputs.base_model)
         if isinstance(trained, TrainStepResult) and trained.adapter and trained.status in FINISHED_TRAINING:
-            tuned = f"{base}+adapter:{trained.adapter}"
+            tuned = ModelSpec.hf(inputs.base_model, adapter=trained.adapter)
     else:  # nothing to train (the prompt-engineering plan): the base is the plan's API model
         base = _prompted_model(ctx.plan)
-    rag = "+rag" if isinstance(ctx.results.get("index"), IndexResult) else ""
-    out = ([f"tuned={tuned}"] + ([f"tuned_rag={tuned}{rag}"] if rag else [])) if tuned else []
-    return out + [f"base={base}", f"prompted={base}+prompted"] + ([f"prompted_rag={base}+prompted{rag}"] if rag else [])
+    rag = isinstance(ctx.results.get("index"), IndexResult)
+    out = ([("tuned", tuned)] + ([("tuned_rag", tuned.adding(rag=True))] if rag else [])) if tuned else []
+    prompted = base.adding(prompted=True)
+    out += [("base", base), ("prompted", prompted)]
+    return out + ([("prompted_rag", prompted.adding(rag=True))] if rag else [])
 
 
-def _prompted_model(plan: Plan) -> str:
+def eval_candidates(ctx: StepContext) -> list[str]:
+    """Return the plan's candidates as `tunewise eval` takes them: NAME=SPEC."""
+    return [f"{name}={spec}" for name, spec in candidate_specs(ctx)]
+
+
+def _prompted_model(plan: Plan) -> ModelSpec:
     """Return the model spec a plan that trains nothing prompts and serves: its deploy or eval step's model (OpenAI's
     default only in plans made before either named one; a private plan refuses it at execution).
     """
@@ -330,8 +341,8 @@ def _prompted_model(plan: Plan) -> str:
         step = plan.step(name)
         model = getattr(step.inputs, "model", None) if step is not None else None
         if model:
-            return str(model)
-    return f"openai:{DEFAULT_OPENAI_MODEL}"
+            return parse_spec(str(model))  # the plan keeps its specs as the text the person could have typed
+    return ModelSpec.openai(DEFAULT_OPENAI_MODEL)
 
 
 def evaluate(ctx: StepContext) -> StepResult:
@@ -375,9 +386,7 @@ def evaluate(ctx: StepContext) -> StepResult:
         load=generator_loader(),
         retriever=retriever_for(index.collection, Path(index.db)) if isinstance(index, IndexResult) else None,
         embedder=get_embedder("local"),
-        progress=lambda stage, done, total: ctx.progress(
-            {"event": "progress", "step": "eval", "stage": stage, "done": done, "total": total}
-        ),
+        progress=ctx.progress,
     )
     return EvalStepResult(
         status="done",
@@ -391,7 +400,7 @@ def evaluate(ctx: StepContext) -> StepResult:
 # ---- deploy ----------------------------------------------------------------------------------------------------
 
 
-def deploy_model(ctx: StepContext) -> str | None:
+def deploy_model(ctx: StepContext) -> ModelSpec | None:
     """Return the model spec to deploy: the trained one, or for a plan that trains nothing, the model it prompts."""
     train_step = ctx.plan.step("train")
     trained = ctx.results.get("train")
@@ -402,9 +411,9 @@ def deploy_model(ctx: StepContext) -> str | None:
     if not isinstance(trained, TrainStepResult):
         return None
     if inputs.backend == "openai":
-        return f"openai:{trained.model}" if trained.model else None
+        return ModelSpec.openai(trained.model) if trained.model else None
     if trained.adapter and trained.status in FINISHED_TRAINING and inputs.base_model:
-        return f"hf:{inputs.base_model}+adapter:{trained.adapter}"
+        return ModelSpec.hf(inputs.base_model, adapter=trained.adapter)
     return None
 
 
@@ -462,10 +471,10 @@ def deploy(ctx: StepContext) -> StepResult:
         prompt_file = ctx.run_dir / "deploy_system_prompt.md"
         write_text(prompt_file, text)
     db = Path(index.db)  # the index runner records the Chroma folder it wrote
-    ctx.progress({"event": "progress", "step": "deploy", "message": f"packaging {model} with '{index.collection}'"})
+    ctx.progress(Update(message=f"packaging {model} with '{index.collection}'"))
     result = run(
         DeployInput(
-            model=model,
+            model=str(model),
             collection=index.collection,
             db=db,
             system_prompt_file=prompt_file,
@@ -473,13 +482,13 @@ def deploy(ctx: StepContext) -> StepResult:
             private=ctx.private,
         ),
         client=get_chroma_client(db),
-        on_status=lambda message: ctx.progress({"event": "progress", "step": "deploy", "message": message}),
+        progress=ctx.progress,
     )
     return DeployStepResult(
         status="done",
         path=result.out,
         name=result.name,
-        model=model,
+        model=str(model),
         collection=result.collection,
         content_hash=result.content_hash,
         serve=result.serve_command,

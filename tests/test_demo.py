@@ -95,10 +95,10 @@ def test_session_holds_the_agents_approval(demo):
         )
     finally:
         conn.close()
-    assert values["status"] == "completed" and values["recommendation"]["approach"] == "fine_tune_rag"
-    approval = values["approval"]
-    assert approval["approved_by"] == "tunewise demo" and approval["plan_hash"] == plan_hash(values["plan"].as_json())
-    assert record["stages"]["plan"]["plan_hash"] == approval["plan_hash"]
+    assert values["status"] == "completed" and values["recommendation"].approach == "fine_tune_rag"
+    approval = values["approval"]  # typed in the state (tools.approval.Approval), as the checkpoint rebuilt it
+    assert approval.approved_by == "tunewise demo" and approval.plan_hash == plan_hash(values["plan"].as_json())
+    assert record["stages"]["plan"]["plan_hash"] == approval.plan_hash
     train_inputs = values["plan"].step("train").inputs
     assert train_inputs.backend == "unsloth" and train_inputs.max_steps == 60  # the quick preset, via the plan
     assert set(values["executed"]) == {"split", "index", "train", "eval", "deploy"}

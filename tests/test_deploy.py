@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tools.deploy.deploy import DeployInput, file_sha256, load_deployment, run
 from tools.errors import TunewiseError
+from tools.progress import Update
 
 LOCAL_EMBEDDER = "local:all-MiniLM-L6-v2"
 
@@ -241,7 +242,7 @@ def test_the_agent_step_deploys_the_trained_run_and_the_collection(models, chrom
     from tests.fakes.plans import deploy_step, indexed, plan_with, split_done, train_step, trained
 
     plan = plan_with(train_step(base), deploy_step())
-    events: list[dict] = []
+    events: list[Update] = []
     ctx = StepContext(
         plan=plan,
         step=plan.steps[1],
@@ -262,7 +263,7 @@ def test_the_agent_step_deploys_the_trained_run_and_the_collection(models, chrom
     assert deployment.spec == f"hf:{base}+adapter:{run_dir / 'adapter'}" and deployment.model.adapter == "adapter"
     assert deployment.retrieval.collection == "docs" and deployment.retrieval.db == str(db.resolve())
     assert deployment.system_prompt == "Answer in one sentence."  # what the tuned model was trained with
-    assert any(e.get("step") == "deploy" and "packaging" in e.get("message", "") for e in events)
+    assert any("packaging" in (u.message or "") for u in events)
 
     again = steps.deploy(ctx.again(resume=True))  # resumed: the whole folder is reused
     assert again.content_hash == result.content_hash and load_deployment(out).created_at == deployment.created_at

@@ -21,6 +21,7 @@ from tools.builders import generator_loader
 from tools.errors import TunewiseError
 from tools.evaluation.evaluate import run
 from tools.evaluation.schema import EvalInput
+from tools.progress import Update
 
 SYSTEM = "Answer with a JSON label."
 TRAIN_Q = [
@@ -97,7 +98,7 @@ def test_tuned_wins_on_format_and_every_candidate_sees_the_same_examples(world, 
                 "api_prompted=openai:gpt-4.1-mini+prompted",
             ],
         ),
-        progress=lambda stage, done, total: stages.append(stage),
+        progress=lambda update: stages.append(update.stage or ""),
         load=generator_loader(),
         retriever=None,
         embedder=HashEmbedder(),
@@ -305,7 +306,7 @@ def test_the_agent_step_evaluates_the_trained_run(world, tmp_path) -> None:
     from tests.fakes.plans import eval_step, plan_with, split_done, train_step, trained
 
     root, base, run_dir = world
-    events: list[dict] = []
+    events: list[Update] = []
     plan = plan_with(train_step(base), eval_step(4, max_new_tokens=20), starter="Reply in JSON.")
     ctx = StepContext(
         plan=plan,
@@ -327,7 +328,7 @@ def test_the_agent_step_evaluates_the_trained_run(world, tmp_path) -> None:
     assert result.summary["candidates"][0]["n"] == 4
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["prompted"]["system_prompt"] == "Reply in JSON."
-    assert any(e.get("step") == "eval" and e.get("stage") == "generate tuned" for e in events)
+    assert any(u.stage == "generate tuned" and u.unit == "examples" and u.total == 4 for u in events)
     again = evaluate(ctx.again(resume=True))  # a resumed session reuses the finished report
     assert again.verdict == result.verdict
     nothing = evaluate(ctx.again(results={}))

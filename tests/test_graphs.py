@@ -18,6 +18,7 @@ from langgraph.types import Command
 from graphs import steps
 from graphs.interview import question
 from graphs.pipeline import build, session_saver
+from graphs.protocol import ApprovalRequest, Question, request_of
 from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS, calls
 from tools.approval import approve, plan_hash
@@ -82,15 +83,15 @@ def _start(graph, interviewer, session: str, **state):
     return run(first), run, config
 
 
-def _question(step: str, fact: str, title: str) -> dict:
+def _question(step: str, fact: str, title: str) -> Question:
     text, why = question(fact)
-    return {"type": "question", "step": step, "title": title, "question": text, "why": why, "retry": None}
+    return Question(step=step, title=title, question=text, why=why)
 
 
 def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, step_log):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     out, run, config = _start(graph, interviewer, "s1", data_path=str(data))
-    assert [i.value for i in out["__interrupt__"]] == [
+    assert [request_of(i.value) for i in out["__interrupt__"]] == [
         _question("prompt", "prompting", "1. Can a better prompt solve it?")
     ]
     assert graph.get_state(config).next == ("step_prompt",)
@@ -98,37 +99,45 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
 
     out = run(Command(resume="yes, for weeks, and it still drifts"))
     # Steps 2 and 3 were read from the goal and the file; step 4 is next.
-    assert [i.value for i in out["__interrupt__"]] == [_question("stability", "stable", "4. Is the behaviour stable?")]
+    assert [request_of(i.value) for i in out["__interrupt__"]] == [
+        _question("stability", "stable", "4. Is the behaviour stable?")
+    ]
     assert graph.get_state(config).next == ("step_stability",)
     out = run(Command(resume="what?"))  # unreadable: asked again, saying so
-    retry = out["__interrupt__"][0].value
-    assert retry["step"] == "stability" and retry["retry"].startswith("Sorry, I could not read that.")
+    retry = request_of(out["__interrupt__"][0].value)
+    assert retry.step == "stability" and retry.retry.startswith("Sorry, I could not read that.")
     out = run(Command(resume="stable"))
-    assert out["__interrupt__"][0].value == _question("path", "private", "5. Which path?")
+    assert request_of(out["__interrupt__"][0].value) == _question("path", "private", "5. Which path?")
     out = run(Command(resume="it can go to OpenAI"))
     # Before deciding, what was read comes back as a numbered list; Enter accepts it.
-    shown = out["__interrupt__"][0].value
-    assert shown["type"] == "confirm" and shown["retry"] is None and graph.get_state(config).next == ("confirm",)
-    assert [(i["n"], i["step"], i["source"]) for i in shown["items"]] == [
+    shown = request_of(out["__interrupt__"][0].value)
+    assert shown.kind == "confirm" and shown.retry is None and graph.get_state(config).next == ("confirm",)
+    assert [(i.n, i.step, i.source) for i in shown.items] == [
         (1, "prompt", "asked"),
         (2, "problem", "stated"),
         (3, "data", "inferred"),
         (4, "stability", "asked"),
         (5, "path", "asked"),
     ]
-    assert shown["items"][2]["read"] == "120 good examples" and shown["items"][4]["read"] == "may go to OpenAI"
+    assert shown.items[2].read == "120 good examples" and shown.items[4].read == "may go to OpenAI"
     assert "recommendation" not in graph.get_state(config).values  # nothing is decided before the list is accepted
     out = run(Command(resume=""))
 
     values = graph.get_state(config).values
     plan = values["plan"].as_json()  # the typed plan's JSON: what the approval hashes
-    assert values["recommendation"]["approach"] == "fine_tune"
-    assert values["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
+    assert values["recommendation"].approach == "fine_tune"
+    assert values["recommendation"].fine_tune_path == "openai_gpt41_mini"
     assert [s["step"] for s in plan["steps"]] == ["split", "train", "eval", "deploy"]
     assert plan["total_usd"] > 0 and plan["validation"]["valid_examples"] == 120
-    assert [i.value for i in out["__interrupt__"]] == [
+    (request,) = [request_of(i.value) for i in out["__interrupt__"]]
+    assert isinstance(request, ApprovalRequest)
+    # LangGraph's human-interrupt fields, for Agent Inbox and Studio: accept approves, edit sets the budget
+    assert request.action_request is not None and request.action_request.args["total_usd"] == plan["total_usd"]
+    assert request.config is not None and request.config.allow_accept and request.config.allow_edit
+    assert request.description and f"${plan['total_usd']:.2f}" in request.description
+    assert [request.model_dump(mode="json", exclude={"action_request", "config", "description"})] == [
         {
-            "type": "approval",
+            "kind": "approval",
             "session": "s1",
             "plan_hash": plan_hash(plan),
             "total_usd": plan["total_usd"],
@@ -152,8 +161,8 @@ def test_question_answer_approval_and_execution(graph, interviewer, tmp_path, st
     out = run(Command(resume="approve"))
     assert out["status"] == "completed" and graph.get_state(config).next == ()
     assert [c["step"] for c in calls(step_log)] == ["split", "train", "eval", "deploy"]
-    assert out["approval"]["plan_hash"] == plan_hash(plan) and out["approval"]["total_usd"] == plan["total_usd"]
-    assert out["report"]["serve"].startswith("tunewise serve ")
+    assert out["approval"].plan_hash == plan_hash(plan) and out["approval"].total_usd == plan["total_usd"]
+    assert out["report"].serve.startswith("tunewise serve ")
     steps = out["steps"]
     assert steps["prompt"]["source"] == "asked" and steps["problem"]["source"] == "stated"
     assert steps["data"]["source"] == "inferred" and steps["stability"]["source"] == "asked"
@@ -176,7 +185,7 @@ def test_reject_runs_nothing(graph, interviewer, tmp_path, step_log):
         interactive=False,
         goal=GOAL + " Prompting fell short. It is stable. Data may go to OpenAI.",
     )
-    assert out["__interrupt__"][0].value["type"] == "approval"
+    assert request_of(out["__interrupt__"][0].value).kind == "approval"
     out = run(Command(resume="reject"))
     assert out["status"] == "rejected" and out.get("approval") is None
     assert graph.get_state(config).next == () and not calls(step_log)
@@ -188,14 +197,14 @@ def test_budget_refuses_then_a_new_budget_allows(graph, interviewer, tmp_path, s
     out, run, config = _start(
         graph, interviewer, "s3", data_path=str(data), interactive=False, goal=goal, budget_usd=0.001
     )
-    first = out["__interrupt__"][0].value
-    assert first["within_budget"] is False and first["budget_usd"] == 0.001
+    first = request_of(out["__interrupt__"][0].value)
+    assert first.within_budget is False and first.budget_usd == 0.001
     out = run(Command(resume="approve"))
-    refused = out["__interrupt__"][0].value
-    assert out["status"] == "over_budget" and refused["note"].startswith("refused: the plan costs $")
+    refused = request_of(out["__interrupt__"][0].value)
+    assert out["status"] == "over_budget" and refused.note.startswith("refused: the plan costs $")
     assert graph.get_state(config).next == ("approval",) and not calls(step_log) and out.get("approval") is None
     out = run(Command(resume={"budget": 1000}))
-    assert out["__interrupt__"][0].value["within_budget"] is True
+    assert request_of(out["__interrupt__"][0].value).within_budget is True
     out = run(Command(resume="approve"))
     assert out["status"] == "completed" and len(calls(step_log)) == 4
 
@@ -208,7 +217,7 @@ def test_non_interactive_assumes_and_lists(graph, interviewer):
         interactive=False,
         goal="Fine-tune on our 25 examples of legal summaries; a careful prompt was not good enough.",
     )
-    assert out["recommendation"]["approach"] == "collect_more_data"
+    assert out["recommendation"].approach == "collect_more_data"
     assert [q["step"] for q in out["questions"]] == ["stability"]
     assert out["steps"]["stability"]["source"] == "assumed" and out["status"] == "planned"
     assert out["plan"].collect == {"have": 25, "minimum": 100, "target": 500, "what": out["plan"].collect["what"]}
@@ -335,13 +344,13 @@ def _nda_reader(**extra):
 def test_a_correction_at_the_confirm_step_changes_the_decision(graph):
     reader = _nda_reader()
     out, run, config = _start(graph, reader, "c1", goal=NDA)
-    assert out["__interrupt__"][0].value["step"] == "prompt"
+    assert request_of(out["__interrupt__"][0].value).step == "prompt"
     out = run(Command(resume="yes, it fell short"))
-    assert out["__interrupt__"][0].value["step"] == "stability"
+    assert request_of(out["__interrupt__"][0].value).step == "stability"
     out = run(Command(resume="stable"))
-    shown = out["__interrupt__"][0].value
-    assert shown["type"] == "confirm"
-    assert shown["items"][2] == {
+    shown = request_of(out["__interrupt__"][0].value)
+    assert shown.kind == "confirm"
+    assert shown.items[2].model_dump() == {
         "n": 3,
         "step": "data",
         "title": "Is there enough good training data?",
@@ -350,33 +359,33 @@ def test_a_correction_at_the_confirm_step_changes_the_decision(graph):
         "evidence": "We have about 30 past NDAs.",
         "doubt": None,
     }
-    assert shown["items"][4]["read"].startswith("not needed")  # 30 examples: collect more, whatever the path
+    assert shown.items[4].read.startswith("not needed")  # 30 examples: collect more, whatever the path
 
     out = run(Command(resume="3: we have 400 NDAs"))
     assert ("we have 400 NDAs", "examples") in reader.calls  # read with the item's fact as focus
     # 400 examples make fine-tuning possible, so step 5 now matters and is asked; then the list comes back.
-    assert out["__interrupt__"][0].value["step"] == "path"
+    assert request_of(out["__interrupt__"][0].value).step == "path"
     out = run(Command(resume="it must stay on our servers"))
-    again = out["__interrupt__"][0].value
-    assert again["type"] == "confirm" and again["retry"] is None
-    assert again["items"][2]["read"] == "400 good examples" and again["items"][2]["source"] == "stated"
-    assert again["items"][2]["evidence"] == "corrected: we have 400 NDAs"
+    again = request_of(out["__interrupt__"][0].value)
+    assert again.kind == "confirm" and again.retry is None
+    assert again.items[2].read == "400 good examples" and again.items[2].source == "stated"
+    assert again.items[2].evidence == "corrected: we have 400 NDAs"
     out = run(Command(resume="yes"))
     values = graph.get_state(config).values
-    assert values["recommendation"]["approach"] == "fine_tune"
-    assert values["recommendation"]["fine_tune_path"] == "qlora_self_hosted"
-    assert values["decision"]["facts"]["examples"] == 400 and values["steps"]["data"]["answer"] == 400
+    assert values["recommendation"].approach == "fine_tune"
+    assert values["recommendation"].fine_tune_path == "qlora_self_hosted"
+    assert values["decision"].facts.examples == 400 and values["steps"]["data"]["answer"] == 400
 
 
 def test_an_unreadable_correction_is_said_and_the_list_shown_again(graph):
     reader = _nda_reader()
     out, run, _ = _start(graph, reader, "c2", goal=NDA, preset={"prompt": "yes, it fell short", "stable": "stable"})
-    assert out["__interrupt__"][0].value["type"] == "confirm"
+    assert request_of(out["__interrupt__"][0].value).kind == "confirm"
     out = run(Command(resume="7: nothing"))
-    assert out["__interrupt__"][0].value["retry"].startswith("there is no item 7")
+    assert request_of(out["__interrupt__"][0].value).retry.startswith("there is no item 7")
     out = run(Command(resume="3: purple"))
-    shown = out["__interrupt__"][0].value
-    assert shown["type"] == "confirm" and shown["retry"].startswith("I could not read “purple” as item 3")
+    shown = request_of(out["__interrupt__"][0].value)
+    assert shown.kind == "confirm" and shown.retry.startswith("I could not read “purple” as item 3")
 
 
 def test_two_readings_of_one_fact_are_asked_about_not_guessed(graph):
@@ -393,8 +402,8 @@ def test_two_readings_of_one_fact_are_asked_about_not_guessed(graph):
     )
     out, run, config = _start(graph, reader, "c3", goal=NDA)
     out = run(Command(resume="tried it with 5 examples, fell short"))
-    asked = out["__interrupt__"][0].value
-    assert asked["step"] == "data" and "two different answers: 30" in asked["read"] and "5 (" in asked["read"]
+    asked = request_of(out["__interrupt__"][0].value)
+    assert asked.step == "data" and "two different answers: 30" in asked.read and "5 (" in asked.read
     assert graph.get_state(config).values["facts"]["examples"]["value"] == 30  # not overwritten by the aside
     out = run(Command(resume="we have 400 NDAs"))
     assert graph.get_state(config).values["facts"]["examples"] == {
@@ -411,14 +420,14 @@ def test_an_unsure_reading_that_matters_is_asked_and_enter_keeps_it(graph):
     goal = "Help the team with our product catalogue."
     reader = ScriptedReader({goal: [said("knowledge", True, goal, how="inferred")]})
     out, run, config = _start(graph, reader, "c4", goal=goal)
-    asked = out["__interrupt__"][0].value
-    assert asked["step"] == "problem" and asked["read"].startswith(f"I read “{goal}” as: knowledge")
+    asked = request_of(out["__interrupt__"][0].value)
+    assert asked.step == "problem" and asked.read.startswith(f"I read “{goal}” as: knowledge")
     out = run(Command(resume=""))  # Enter keeps the reading, now settled: it is not asked again
-    assert out["__interrupt__"][0].value["type"] == "confirm"
+    assert request_of(out["__interrupt__"][0].value).kind == "confirm"
     assert graph.get_state(config).values["steps"]["problem"]["answer"] == "knowledge"
     # Non-interactive runs never ask: the same unsure reading is used and listed as inferred.
     out, _, _ = _start(graph, ScriptedReader(reader.script), "c5", goal=goal, interactive=False)
-    assert out["recommendation"]["approach"] == "rag" and out["steps"]["problem"]["source"] == "inferred"
+    assert out["recommendation"].approach == "rag" and out["steps"]["problem"]["source"] == "inferred"
 
 
 def test_the_first_question_does_not_wait_for_the_full_reading(graph):
@@ -444,13 +453,15 @@ def test_the_first_question_does_not_wait_for_the_full_reading(graph):
     out = graph.invoke(
         {"session": "e1", "goal": NDA, "interactive": True, "today": TODAY}, config, context=ctx, durability="sync"
     )
-    assert out["__interrupt__"][0].value["step"] == "prompt" and not reading.ready()  # asked while still reading
+    assert (
+        request_of(out["__interrupt__"][0].value).step == "prompt" and not reading.ready()
+    )  # asked while still reading
     gate.set()
     out = graph.invoke(Command(resume="yes, it fell short"), config, context=ctx, durability="sync")
     facts = graph.get_state(config).values["facts"]
     assert facts["behaviour"]["source"] == "inferred" and graph.get_state(config).values["reading_pending"] is False
     # The inferred half is unsure and could change the recommendation, so step 2 asks about it.
-    assert out["__interrupt__"][0].value["step"] == "problem"
+    assert request_of(out["__interrupt__"][0].value).step == "problem"
 
 
 def test_studio_builds_give_the_offline_interviewer_when_the_context_is_empty(tmp_path, monkeypatch):
@@ -460,6 +471,6 @@ def test_studio_builds_give_the_offline_interviewer_when_the_context_is_empty(tm
     monkeypatch.setenv("TUNEWISE_HOME", str(tmp_path))
     goal = "Answer from our help centre, which changes every week. We have no training examples."
     out = interview_graph.invoke({"goal": goal, "interactive": False, "session": "studio"}, context={})
-    assert out["recommendation"]["approach"] == "rag"
+    assert out["recommendation"].approach == "rag"
     with pytest.raises(TunewiseError, match="no interviewer in the run context"):
         interview_graph.invoke({"goal": goal, "interactive": False, "session": "studio"})  # no context at all

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.interviewer.llm import LLMInterviewer
+from graphs.protocol import request_of
 from tests.fakes.openai_server import FAKE_API_KEY, openai_server  # noqa: F401 - fixture
 from tests.test_graphs import write_chat_data
 from tools.clients import get_openai_client
@@ -160,19 +161,16 @@ def test_the_llm_interviewer_goes_through_the_confirm_step(openai_server, tmp_pa
         return graph.invoke(payload, config, context=ctx, durability="sync")
 
     out = run({"session": "llm1", "goal": GOAL, "interactive": True, "today": "2026-04-01"})
-    assert out["__interrupt__"][0].value["step"] == "data"
+    assert request_of(out["__interrupt__"][0].value).step == "data"
     out = run(Command(resume="about 30"))
-    shown = out["__interrupt__"][0].value
-    assert shown["type"] == "confirm" and shown["items"][2]["read"] == "30 good examples"
+    shown = request_of(out["__interrupt__"][0].value)
+    assert shown.kind == "confirm" and shown.items[2].read == "30 good examples"
     out = run(Command(resume="3: we have 1,200 examples"))
     correction = _chat_calls(openai_server)[-1]["messages"][1]["content"]
     assert "How many good examples" in correction and "we have 1,200 examples" in correction
-    again = out["__interrupt__"][0].value
-    assert again["type"] == "confirm" and again["items"][2]["read"] == "1,200 good examples"
+    again = request_of(out["__interrupt__"][0].value)
+    assert again.kind == "confirm" and again.items[2].read == "1,200 good examples"
     out = run(Command(resume="yes"))
-    assert (out["recommendation"]["approach"], out["recommendation"]["fine_tune_path"]) == (
-        "fine_tune",
-        "openai_gpt41_mini",
-    )
-    assert out["decision"]["facts"]["examples"] == 1200
+    assert (out["recommendation"].approach, out["recommendation"].fine_tune_path) == ("fine_tune", "openai_gpt41_mini")
+    assert out["decision"].facts.examples == 1200
     conn.close()

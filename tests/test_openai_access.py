@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from graphs.protocol import request_of
 from tools.costs.catalog import openai_catalog
 from tools.costs.lora_params import base_model_catalog, resolve_base_model
 from tools.costs.plan_costs import PATHS
@@ -120,12 +121,12 @@ def test_an_interactive_person_is_asked_once_and_the_answer_decides(tmp_path):
     config = {"configurable": {"thread_id": "t"}}
     state = {"session": "t", "goal": STARTUP, "interactive": True, "preset": {}, "today": "2026-12-06"}
     out = graph.invoke(state, config, context=ctx)
-    asked = [i.value for i in out["__interrupt__"]]
-    assert asked[0]["step"] == "path" and "last 60 days" in asked[0]["question"]
+    asked = [request_of(i.value) for i in out["__interrupt__"]]
+    assert asked[0].step == "path" and "last 60 days" in asked[0].question
     out = graph.invoke(Command(resume="yes, we do"), config, context=ctx)
-    assert out["__interrupt__"][0].value["type"] == "confirm"
+    assert request_of(out["__interrupt__"][0].value).kind == "confirm"
     out = graph.invoke(Command(resume=""), config, context=ctx)
-    assert out["recommendation"]["fine_tune_path"] == "openai_gpt41_mini"
+    assert out["recommendation"].fine_tune_path == "openai_gpt41_mini"
     assert out["facts"]["openai_customer"]["source"] == "asked"
 
 

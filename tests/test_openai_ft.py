@@ -19,6 +19,7 @@ from tools.approval import approve
 from tools.clients import get_openai_client
 from tools.errors import TunewiseError
 from tools.openai_ft.finetune import OpenAITrainInput, prepare, run
+from tools.progress import Update
 
 CREATE = r"/v1/fine_tuning/jobs"
 LIVE_KEY = os.environ.get("OPENAI_API_KEY")  # read before the autouse fixture removes it; only live tests use it
@@ -213,8 +214,8 @@ def test_cancelled_job_says_so(openai_server, data):  # noqa: F811
     client = _client()
     openai_server.finetune.step_seconds = 60.0  # the job is still running when the cancel arrives
 
-    def cancel_on_first_event(progress) -> None:
-        if "Created" in progress.message:
+    def cancel_on_first_event(update: Update) -> None:
+        if "Created" in (update.message or ""):
             client.fine_tuning.jobs.cancel(openai_server.finetune.list_jobs()[0]["id"])
 
     result = run(OpenAITrainInput(data=data), client=client, progress=cancel_on_first_event, sleep=_no_sleep)

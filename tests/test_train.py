@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from tests.fakes.tiny_model import EOT, build_tiny_model
 from tools.approval import approve
+from tools.progress import Update
 from tools.train import checkpoints
 from tools.train.config import TrainInput
 from tools.train.metrics import read_metrics
@@ -152,9 +153,9 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(
     if cpu_bf16 is not None:
         monkeypatch.setenv("TUNEWISE_CPU_BF16", cpu_bf16)
     out = tmp_path / "run"
-    events: list[dict] = []
+    events: list[Update] = []
     result = run(
-        fast(files, out, backend=backend, eval_file=files["eval"], merge=True, **LEARN), on_event=events.append
+        fast(files, out, backend=backend, eval_file=files["eval"], merge=True, **LEARN), progress=events.append
     )
     assert (result.status, result.steps, result.total_steps, result.device) == ("succeeded", 24, 24, "cpu")
     records = read_metrics(out / "metrics.jsonl")
@@ -182,7 +183,12 @@ def test_a_run_learns_changes_only_the_adapter_and_reloads(
     assert f'PARAMETER stop "{EOT}"' in (out / "Modelfile").read_text()
     assert [p.name for p in checkpoints.all_checkpoints(out / "checkpoints")] == ["checkpoint-16", "checkpoint-24"]
     assert all((p / checkpoints.MARKER).is_file() for p in checkpoints.all_checkpoints(out / "checkpoints"))
-    assert any(e["event"] == "start" and e["device"] == "cpu" for e in events)
+    assert any(u.kind == "start" and u.message == "training on cpu" and u.total == 24 for u in events)
+    logged = [u for u in events if u.kind == "log" and "loss" in u.metrics]
+    assert [u.done for u in logged] == list(range(1, 25)) and {u.unit for u in logged} == {"steps"}
+    assert all({"loss", "learning_rate", "tokens_per_s"} <= u.metrics.keys() for u in logged)
+    assert [u.done for u in events if "eval_loss" in u.metrics] == [8, 16, 24]
+    assert any(u.kind == "status" and u.message == "saving the adapter" for u in events)
     if backend == "unsloth":
         assert "training on CPU" in (out / "train.log").read_text()  # unsloth's own banner names the device
 

@@ -224,10 +224,13 @@ def test_the_launcher_options_are_checked_before_anything_runs(files, tmp_path: 
 @pytest.mark.parametrize("path", ["qlora_70b", "lora_70b"])
 def test_the_70b_plans_train_through_the_launcher_on_the_gpus_they_price(path: str, tmp_path: Path) -> None:
     from graphs.plan import build_plan
+    from graphs.state import DecisionRecord
+    from tools.decision import Facts, decide
 
+    facts = Facts(examples=2000, prompting="fell_short")
     state = {
         "recommendation": {"approach": "fine_tune", "fine_tune_path": path, "rationale": "a 70B path"},
-        "decision": {"facts": {"examples": 2000}},
+        "decision": DecisionRecord(**decide(facts).model_dump(), facts=facts),
         "validation": None,
         "preset": {},
         "data_path": None,

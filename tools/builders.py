@@ -7,20 +7,23 @@ The CLI commands and the graph's step runners call these and pass the results in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from tools.clients import get_chroma_client, get_openai_client
 
 if TYPE_CHECKING:
+    from tools.models.spec import ModelSpec
     from tools.rag.search import Retriever
+    from tools.serving.clients import Generator, Loader
+    from tools.serving.clients import Retriever as Retrieving
 
 
-def generator_loader() -> Callable[[Any], Any]:
+def generator_loader() -> Loader:
     """Return a loader that builds the generator a model spec names, with an OpenAI client from the environment
     for `openai:` specs (local `hf:` models need none).
     """
 
-    def load(spec: Any) -> Any:
+    def load(spec: ModelSpec) -> Generator:
         from tools.models.generation import load_generator
 
         client = get_openai_client(base_url=spec.base_url) if spec.kind == "openai" else None
@@ -39,7 +42,7 @@ def retriever_for(collection: str, db: Path | None) -> Retriever:
     return Retriever(client, collection, get_embedder(search_spec(collection_embedder(client, collection))))
 
 
-def deployment_clients(folder: Path) -> tuple[Any, Any]:
+def deployment_clients(folder: Path) -> tuple[Generator, Retrieving]:
     """Build what serving a deployment folder needs: its generator and its retriever (notes say what was assumed)."""
     from tools.deploy.deploy import load_deployment
     from tools.rag.embedders import get_embedder

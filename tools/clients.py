@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 if TYPE_CHECKING:
     import openai
@@ -61,7 +61,7 @@ def get_chroma_client(db: Path | None = None, url: str | None = None) -> ClientA
         raise TunewiseError("chromadb is not installed", hint='pip install "tunewise[rag]"') from None
     settings = ChromaSettings(anonymized_telemetry=False)
     if url is not None and db is not None:
-        raise TunewiseError("--db and --chroma-url both given", hint="pick the local folder or the server", exit_code=2)
+        raise UsageError("--db and --chroma-url both given", hint="pick the local folder or the server")
     if url is None:
         from tools.settings import get_settings
 
@@ -73,14 +73,12 @@ def get_chroma_client(db: Path | None = None, url: str | None = None) -> ClientA
             raise TunewiseError(f"cannot open the Chroma folder: {exc.strerror or exc}", path=str(folder)) from None
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TunewiseError(
-            f"bad --chroma-url '{url}'", hint="use http://HOST:PORT, e.g. http://127.0.0.1:8000", exit_code=2
-        )
+        raise UsageError(f"bad --chroma-url '{url}'", hint="use http://HOST:PORT, e.g. http://127.0.0.1:8000")
     ssl = parts.scheme == "https"
     try:
         port = parts.port or (443 if ssl else 8000)
     except ValueError:
-        raise TunewiseError(f"bad port in --chroma-url '{url}'", hint="use http://HOST:PORT", exit_code=2) from None
+        raise UsageError(f"bad port in --chroma-url '{url}'", hint="use http://HOST:PORT") from None
     try:
         return chromadb.HttpClient(host=parts.hostname, port=port, ssl=ssl, settings=settings)
     except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"

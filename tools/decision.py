@@ -8,7 +8,7 @@ only those.
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,33 +25,116 @@ COLLECT_MINIMUM = 100  # "at least 100 examples"; OpenAI recommends 50-100 as a 
 COLLECT_TARGET = 500  # "results get meaningfully better at 500-1,000"
 LARGE_DATASET = 10_000  # "past 10,000 you're usually in diminishing returns unless your task is very complex"
 
-# The answers the interview resolves one per step; the rest are modifiers that default to False when unsaid.
-PRIMARY: dict[str, str] = {
-    "prompt": "prompting",
-    "problem": "problem",
-    "data": "examples",
-    "stability": "stable",
-    "path": "private",
-}
+
+def _step(step: str, title: str | None = None, *aliases: str, reads: str, modifier: str | None = None) -> Any:
+    """Describe a fact's place in the interview (read by the tables at the end of this module): its step, the step's
+    title and --answer keys when the fact is the step's answer, its words on the confirm list when it qualifies the
+    step, and what a reader (the LLM interviewer's schema) reports for it.
+    """
+    extra: dict[str, Any] = {"step": step, "reads": reads}
+    if title is not None:
+        extra.update(title=title, aliases=[title.split(".")[0], step, *aliases])
+    if modifier is not None:
+        extra["modifier"] = modifier
+    return extra
 
 
 class Facts(BaseModel):
-    """The answers to the framework's five steps (defaults are the interview's assumptions)."""
+    """The answers to the framework's five steps (defaults are the interview's assumptions).
+
+    Each field's `json_schema_extra` says where it sits in the interview; STEPS, ANSWER_KEYS, MODIFIERS and the
+    LLM interviewer's schema are all derived from it, so adding a fact is adding a field.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     prompting: Prompting = Field(
-        default="not_tried", description="Step 1: has a careful prompt been tried, and how far did it get."
+        default="not_tried",
+        description="Step 1: has a careful prompt been tried, and how far did it get.",
+        json_schema_extra=_step(
+            "prompt",
+            "1. Can a better prompt solve it?",
+            "prompting",
+            reads='"not_tried" | "fell_short" | "good_enough" (good_enough: a prompt already gets about 80% of the way)',
+        ),
     )
     prompt_large: bool = Field(
-        default=False, description="Step 1: today's prompt is already large and costly at volume."
+        default=False,
+        description="Step 1: today's prompt is already large and costly at volume.",
+        json_schema_extra=_step(
+            "prompt",
+            reads='"true" when today\'s prompt is long and costly on every request',
+            modifier="today's prompt is large and costly",
+        ),
     )
-    problem: Problem = Field(default="behaviour", description="Step 2: a knowledge gap, a behaviour gap, or both.")
-    examples: int = Field(default=0, ge=0, description="Step 3: good examples of the wanted behaviour.")
-    stable: bool = Field(default=True, description="Step 4: the wanted behaviour will not change soon.")
-    private: bool = Field(default=True, description="Step 5: the data must stay in-house (may not go to OpenAI).")
-    complex_domain: bool = Field(default=False, description="Step 5: enterprise or complex, specialised domain.")
-    best_quality: bool = Field(default=False, description="Step 5: best quality wanted and the budget is flexible.")
-    fast_iteration: bool = Field(default=False, description="Step 5: the team wants to iterate fast.")
+    problem: Problem = Field(
+        default="behaviour",
+        description="Step 2: a knowledge gap, a behaviour gap, or both.",
+        json_schema_extra=_step(
+            "problem",
+            "2. Is the problem knowledge or behaviour?",
+            reads='"knowledge" | "behaviour" | "both", when the text answers that question directly',
+        ),
+    )
+    examples: int = Field(
+        default=0,
+        ge=0,
+        description="Step 3: good examples of the wanted behaviour.",
+        json_schema_extra=_step(
+            "data",
+            "3. Is there enough good training data?",
+            "examples",
+            reads='the number of good training examples, digits only (e.g. "8000"; "0" when they say they have none)',
+        ),
+    )
+    stable: bool = Field(
+        default=True,
+        description="Step 4: the wanted behaviour will not change soon.",
+        json_schema_extra=_step(
+            "stability",
+            "4. Is the behaviour stable?",
+            "stable",
+            reads='"true" when the wanted behaviour will stay the same, "false" when it will change soon',
+        ),
+    )
+    private: bool = Field(
+        default=True,
+        description="Step 5: the data must stay in-house (may not go to OpenAI).",
+        json_schema_extra=_step(
+            "path",
+            "5. Which path?",
+            "private",
+            "privacy",
+            reads='"true" when the data must stay in-house, "false" when it may go to OpenAI',
+        ),
+    )
+    complex_domain: bool = Field(
+        default=False,
+        description="Step 5: enterprise or complex, specialised domain.",
+        json_schema_extra=_step(
+            "path",
+            reads='"true" for an enterprise or complex, specialised domain (legal, medical, finance)',
+            modifier="a complex, specialised domain",
+        ),
+    )
+    best_quality: bool = Field(
+        default=False,
+        description="Step 5: best quality wanted and the budget is flexible.",
+        json_schema_extra=_step(
+            "path",
+            reads='"true" when the best quality is wanted and the budget is flexible',
+            modifier="best quality, budget flexible",
+        ),
+    )
+    fast_iteration: bool = Field(
+        default=False,
+        description="Step 5: the team wants to iterate fast.",
+        json_schema_extra=_step(
+            "path",
+            reads='"true" when the team wants to move or iterate fast',
+            modifier="fast iteration matters",
+        ),
+    )
+    # Not read from the person: the dated catalogue says it for the plan's day (tools/costs/openai_access.py).
     openai_status: OpenAIStatus = Field(
         default="open", description="Who OpenAI still takes new fine-tuning jobs from on the plan's date."
     )
@@ -59,6 +142,36 @@ class Facts(BaseModel):
         default=False,
         description="Step 5: the organisation served a fine-tuned OpenAI model in the last 60 days (OpenAI's rule for "
         "who may still create jobs); unsaid, it did not.",
+        json_schema_extra=_step(
+            "path",
+            reads='"true" when the organisation already serves (or served in the last 60 days) a fine-tuned OpenAI '
+            'model, "false" when it says it never fine-tuned with OpenAI',
+        ),
+    )
+
+
+class Cues(BaseModel):
+    """What a reader may also report that is not itself a step's answer: the cues step 2's answer is derived from
+    (both cues: "both"), and the traffic the plan prices serving for.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    behaviour: bool = Field(
+        default=False,
+        json_schema_extra=_step(
+            "problem",
+            reads='"true" when the text wants the model to behave differently (tone, format, style, terminology, task)',
+        ),
+    )
+    knowledge: bool = Field(
+        default=False,
+        json_schema_extra=_step(
+            "problem",
+            reads='"true" when the text wants the model to know or look up facts (docs, prices, products, policies)',
+        ),
+    )
+    requests_per_month: int = Field(
+        default=0, ge=0, json_schema_extra=_step("path", reads="the monthly request volume, digits only")
     )
 
 
@@ -244,3 +357,43 @@ def relevant(fact: str, known: dict) -> bool:
 
 def _outcome(d: Decision) -> tuple:
     return d.approach, d.fine_tune_path
+
+
+# ---- the interview's vocabulary, derived from the fields' descriptions above ------------------------------------
+
+
+def _extras(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    return {
+        name: dict(field.json_schema_extra)
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict)
+    }
+
+
+_FACT_EXTRAS = _extras(Facts)
+# The framework's steps in order: (key, the fact that answers it, title).
+STEPS: list[tuple[str, str, str]] = [(x["step"], name, x["title"]) for name, x in _FACT_EXTRAS.items() if "title" in x]
+PRIMARY: dict[str, str] = {key: fact for key, fact, _ in STEPS}  # step key -> the fact that answers it
+STEP_TITLES: dict[str, str] = {key: title for key, _, title in STEPS}
+# --answer keys (and the confirm list's item numbers) -> the fact they answer.
+ANSWER_KEYS: dict[str, str] = {alias: name for name, x in _FACT_EXTRAS.items() for alias in x.get("aliases", [])}
+# The facts that qualify a step's answer, in words for the confirm list, grouped under that answer.
+MODIFIERS: dict[str, str] = {name: x["modifier"] for name, x in _FACT_EXTRAS.items() if "modifier" in x}
+STEP_MODIFIERS: dict[str, tuple[str, ...]] = {
+    fact: tuple(m for m in MODIFIERS if _FACT_EXTRAS[m]["step"] == key) for key, fact, _ in STEPS
+}
+# Everything a reader may report, with what it reports (the LLM interviewer's schema and system prompt).
+READS: dict[str, str] = {name: x["reads"] for name, x in {**_FACT_EXTRAS, **_extras(Cues)}.items()}
+COUNTS: tuple[str, ...] = tuple(
+    name
+    for model in (Facts, Cues)
+    for name, field in model.model_fields.items()
+    if field.annotation is int and name in READS
+)
+
+
+def choices(fact: str) -> tuple[str, ...] | None:
+    """Return the values a fact takes when it is one of a few words (prompting, problem), else None."""
+    field = Facts.model_fields.get(fact)
+    args = get_args(field.annotation) if field is not None else ()
+    return tuple(str(a) for a in args) if args and all(isinstance(a, str) for a in args) else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -68,10 +68,10 @@ class _View:
         self.console = console
         self.stage: str | None = None
         self.count = ""
-        self.bar = None  # (Progress, task id) on a terminal; logs get only the finished lines
+        self.bar: tuple[Any, Any] | None = None  # (Progress, task id) on a terminal; logs get only finished lines
 
-    def emit(self, event: dict) -> None:
-        kind, stage = event.get("event"), event.get("stage")
+    def emit(self, event: dict[str, Any]) -> None:
+        kind, stage = event.get("event"), str(event.get("stage") or "")
         if kind == "note":
             self.console.print(f"  [dim]{_short(event['message'], 200)}[/]", highlight=False, soft_wrap=True)
         elif kind == "stage" and event.get("earlier"):
@@ -84,7 +84,7 @@ class _View:
             self.close()
             self._line(event["status"], stage, count, f"{event.get('seconds', 0):.1f} s", event)
         elif kind == "progress" and self.stage == stage:
-            fields = {"what": _short(event.get("what") or "", 40)}
+            fields: dict[str, Any] = {"what": _short(event.get("what") or "", 40)}
             if event.get("total"):
                 self.count = f"{event.get('done') or 0}/{event['total']}"
                 fields.update(total=event["total"], completed=event.get("done") or 0, count=self.count)

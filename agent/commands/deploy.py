@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from tools.progress import Update
 
 
 def deploy(
@@ -45,9 +48,9 @@ def deploy(
 
     check_collection_name(collection)
     if mode not in ("hybrid", "dense", "lexical"):
-        from tools.errors import TunewiseError
+        from tools.errors import UsageError
 
-        raise TunewiseError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
+        raise UsageError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical")
     settings = get_settings()
     if chroma_url is None and db is None:
         db = settings.chroma_dir
@@ -64,8 +67,12 @@ def deploy(
         private=private,
         out=out if out is not None else settings.home / "deployments" / collection,
     )
-    status = None if json_out else (lambda message: err_console.print(message, markup=False, soft_wrap=True))
-    result = run(inp, client=client, on_status=status)
+
+    def progress(update: Update) -> None:
+        if update.message and not json_out:
+            err_console.print(update.message, markup=False, soft_wrap=True)
+
+    result = run(inp, client=client, progress=progress)
     if json_out:
         print_json(result.model_dump_json())
         return

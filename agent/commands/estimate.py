@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from tools.costs.estimate import EstimateResult
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -16,13 +19,13 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _epochs(value: str) -> int | str:
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     if value == "auto":
         return value
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    raise TunewiseError(f"--epochs must be 'auto' or a whole number of at least 1, got '{value}'", exit_code=2)
+    raise UsageError(f"--epochs must be 'auto' or a whole number of at least 1, got '{value}'")
 
 
 def estimate(
@@ -89,7 +92,7 @@ def estimate(
     from pydantic import ValidationError
 
     from tools.costs.estimate import EstimateInput, run
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
     from tools.settings import get_settings
 
     fields = dict(
@@ -129,7 +132,7 @@ def estimate(
     except ValidationError as exc:
         err = exc.errors()[0]
         flag = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "input"
-        raise TunewiseError(f"{flag}: {err['msg']}", hint="see `tunewise estimate --help`", exit_code=2) from None
+        raise UsageError(f"{flag}: {err['msg']}", hint="see `tunewise estimate --help`") from None
     result = run(inp)
     if json_out:
         from agent.console import print_json
@@ -149,7 +152,7 @@ def _hours(value: float | None) -> str:
     return f"{value * 60:.0f} min" if value < 1 else f"{value:,.1f} h"
 
 
-def render(result) -> None:
+def render(result: EstimateResult) -> None:
     """Print the people view: one row per path, then the LoRA summary and the assumptions."""
     from rich.table import Table
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from tools.evaluation.schema import EvalResult
+    from tools.progress import Update
 
 
 def eval_command(
@@ -79,13 +86,11 @@ def eval_command(
         refuse_retired(openai_catalog(), name.rsplit("(", 1)[1].rstrip(")"), dt.date.today())
     _approve(paid, yes=yes, json_out=json_out)
     rag = any(spec.rag for spec in inp.specs.values())
-    clients = {
-        "load": generator_loader(),
-        "retriever": retriever_for(collection, get_settings().chroma_dir) if rag and collection else None,
-        "embedder": get_embedder("local"),
-    }
+    load = generator_loader()
+    retriever = retriever_for(collection, get_settings().chroma_dir) if rag and collection else None
+    embedder = get_embedder("local")
     if json_out:
-        result = run(inp, **clients)
+        result = run(inp, load=load, retriever=retriever, embedder=embedder)
         print_json(result.model_dump_json())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -98,14 +103,15 @@ def eval_command(
         console=err_console,
         transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
+        def progress(update: Update) -> None:
+            stage = update.stage or ""
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
+                tasks[stage] = bar.add_task(stage, total=update.total)
+            bar.update(tasks[stage], completed=update.done or 0)
 
-        result = run(inp, progress=progress, **clients)
+        result = run(inp, load=load, retriever=retriever, embedder=embedder, progress=progress)
     _render(result, console)
 
 
@@ -129,7 +135,7 @@ def _approve(paid: list[str], *, yes: bool, json_out: bool) -> None:
     )
 
 
-def _render(result, console) -> None:
+def _render(result: EvalResult, console: Console) -> None:
     from rich.table import Table
 
     from tools.evaluation.metrics import METRICS

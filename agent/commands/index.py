@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
 from tools.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
+
+if TYPE_CHECKING:
+    from tools.progress import Update
+    from tools.rag.index import EmbeddingSpend
 
 
 def index(
@@ -63,16 +67,20 @@ def index(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(
-            TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
         ) as bar:
-            task = bar.add_task("embed", total=None)
-            result = run(
-                inp,
-                client=client,
-                embedder=model,
-                approve=approve,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            task = bar.add_task("reading", total=None)
+            stages = {"read": "reading", "embed": "embedding"}
+
+            def progress(update: Update) -> None:
+                what = stages.get(update.stage or "", "embedding")
+                bar.update(task, completed=update.done or 0, total=update.total, description=what)
+
+            result = run(inp, client=client, embedder=model, approve=approve, progress=progress)
     if json_out:
         print_json(result.model_dump_json())
         return
@@ -92,12 +100,12 @@ def index(
         console.print(f"  skipped {skip.path}: {skip.reason}", markup=False, soft_wrap=True)
 
 
-def _approver(*, yes: bool, json_out: bool):
+def _approver(*, yes: bool, json_out: bool) -> Callable[[EmbeddingSpend], None]:
     """Return the approval hook for a paid embedder: it spends only with --yes or a yes at the prompt; scripts
     without --yes are refused.
     """
 
-    def approve(spend) -> None:
+    def approve(spend: EmbeddingSpend) -> None:
         from agent.console import approve_spend, err_console
 
         if yes:

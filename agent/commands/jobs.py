@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import openai
+
+    from tools.openai_ft.jobs import JobSummary
 
 jobs_app = typer.Typer(help="OpenAI fine-tuning jobs: list, show, events, cancel.", no_args_is_help=True)
 
@@ -14,7 +19,7 @@ JobArg = Annotated[str, typer.Argument(help="Job id (ftjob-...) or a run folder 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _client():
+def _client() -> openai.OpenAI:
     from tools.clients import get_openai_client
 
     return get_openai_client(max_retries=0, timeout=60.0)
@@ -42,7 +47,7 @@ def _when(ts: int | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
-def _sync_runs(summary) -> None:
+def _sync_runs(summary: JobSummary) -> None:
     """Keep the run folder that started this job up to date, so run.json tells the truth after --no-wait."""
     from tools.costs.catalog import openai_catalog
     from tools.openai_ft.finetune import read_record, record_job

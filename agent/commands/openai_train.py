@@ -7,6 +7,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as Bar
+    from rich.progress import TaskID
+
+    from tools.errors import TunewiseError
+    from tools.openai_ft.finetune import Prepared
+    from tools.progress import Update
 
 # Long enough for a slow `jobs.create`; short enough that a lost answer is noticed and looked up.
 CREATE_TIMEOUT_S = 60.0
@@ -14,7 +23,7 @@ CREATE_TIMEOUT_S = 60.0
 
 def _auto(value: str | None, kind: type, flag: str) -> int | float | str:
     """`auto` (or nothing) stays auto; anything else must be a positive number of the right kind."""
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     if value is None or str(value).strip().lower() == "auto":
         return "auto"
@@ -23,15 +32,14 @@ def _auto(value: str | None, kind: type, flag: str) -> int | float | str:
     except ValueError:
         number = 0
     if number <= 0:
-        raise TunewiseError(
+        raise UsageError(
             f"{flag} must be auto or a positive {'integer' if kind is int else 'number'}, not '{value}'",
             hint=f"e.g. {flag} auto or {flag} {3 if kind is int else 1.5}",
-            exit_code=2,
         )
     return number
 
 
-def _approve(prep, *, yes: bool, plan: Path | None, json_out: bool) -> None:
+def _approve(prep: Prepared, *, yes: bool, plan: Path | None, json_out: bool) -> None:
     """Nothing spends money without --yes, an approved plan, or a yes at the prompt."""
     from agent.console import approve_spend, err_console
     from tools.approval import check_plan_file
@@ -59,8 +67,8 @@ class _ProgressView:
         from agent.console import err_console
 
         self.console = err_console
-        self.bar = None
-        self.task = None
+        self.bar: Bar | None = None
+        self.task: TaskID | None = None
         if err_console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -83,30 +91,30 @@ class _ProgressView:
         if self.bar is not None:
             self.bar.stop()
 
-    def __call__(self, p) -> None:
+    def __call__(self, update: Update) -> None:
         loss = ""
-        if p.train_loss is not None:
-            loss = f"train loss {p.train_loss:.3f}" + (
-                f", valid loss {p.valid_loss:.3f}" if p.valid_loss is not None else ""
-            )
-        if self.bar is not None:
-            if p.step is not None:
-                self.bar.update(self.task, completed=p.step, total=p.total_steps, loss=loss, description=p.status)
+        train, valid = update.metrics.get("loss"), update.metrics.get("eval_loss")
+        if train is not None:
+            loss = f"train loss {train:.3f}" + (f", valid loss {valid:.3f}" if valid is not None else "")
+        status = update.stage or ""
+        if self.bar is not None and self.task is not None:
+            if update.done is not None:
+                self.bar.update(self.task, completed=update.done, total=update.total, loss=loss, description=status)
             else:
-                self.bar.update(self.task, description=p.status)
-                if p.message:
-                    self.bar.console.print(f"  {p.message}", markup=False, soft_wrap=True)
+                self.bar.update(self.task, description=status)
+                if update.message:
+                    self.bar.console.print(f"  {update.message}", markup=False, soft_wrap=True)
             return
-        if p.step is None and p.message:
-            self.console.print(f"  {p.message}", markup=False, soft_wrap=True)
-        elif p.step is not None and (
-            p.total_steps is None or p.step % max(1, p.total_steps // 10) == 0 or p.step == p.total_steps
+        if update.done is None and update.message:
+            self.console.print(f"  {update.message}", markup=False, soft_wrap=True)
+        elif update.done is not None and (
+            update.total is None or update.done % max(1, update.total // 10) == 0 or update.done == update.total
         ):
-            total = f"/{p.total_steps}" if p.total_steps else ""
-            self.console.print(f"  step {p.step}{total}: {loss}", markup=False, soft_wrap=True)
+            total = f"/{update.total}" if update.total else ""
+            self.console.print(f"  step {update.done}{total}: {loss}", markup=False, soft_wrap=True)
 
 
-def _unreadable(exc: Exception, run_dir: Path):
+def _unreadable(exc: Exception, run_dir: Path) -> TunewiseError:
     """One line for an answer that could not be read, naming the job run.json already holds and how to follow it."""
     from tools.errors import TunewiseError
     from tools.openai_ft.finetune import read_record
@@ -150,12 +158,12 @@ def run_openai_train(
 
     from agent.console import console, err_console, print_json
     from tools.clients import get_openai_client
-    from tools.errors import TunewiseError
+    from tools.errors import TunewiseError, UsageError
     from tools.openai_ft.finetune import OpenAITrainInput, prepare, read_record, run
     from tools.settings import get_settings
 
     if method not in ("sft", "dpo"):
-        raise TunewiseError(f"unknown method '{method}'", hint="use --method sft or --method dpo", exit_code=2)
+        raise UsageError(f"unknown method '{method}'", hint="use --method sft or --method dpo")
     try:
         inp = OpenAITrainInput(
             data=data,
@@ -174,7 +182,7 @@ def run_openai_train(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise TunewiseError(f"--{'-'.join(map(str, first['loc']))}: {first['msg']}", exit_code=2) from None
+        raise UsageError(f"--{'-'.join(map(str, first['loc']))}: {first['msg']}") from None
 
     prep = prepare(inp)
     if not json_out:

@@ -4,12 +4,21 @@ a session up again (answer, approve, reject, or continue an execution that was k
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ContextManager, Optional
 
 import typer
+
+from graphs.protocol import Answer, ApprovalRequest, Approve, Confirm, Question, Reject
+from tools.errors import TunewiseError, UsageError
+
+if TYPE_CHECKING:
+    from graphs.session import Reply
+    from graphs.state import AgentState
+    from graphs.state import Interviewer as Reader
 
 LLM_MODES = ("auto", "offline", "llm")
 
@@ -58,31 +67,32 @@ def plan(
 ) -> None:
     """Describe a goal; the agent picks prompt engineering, RAG or fine-tuning, prices the plan, and runs it once approved."""
     from agent.console import console
-    from tools.errors import TunewiseError
 
     text = goal or goal_arg
     interactive = not non_interactive
     if not text:
         if not interactive:
-            raise TunewiseError("no goal given", hint='pass --goal "what you want the model to do"', exit_code=2)
+            raise UsageError("no goal given", hint='pass --goal "what you want the model to do"')
         text = typer.prompt("What do you want the model to do")
     for path, flag, want_dir in ((data, "--data", False), (docs, "--docs", True)):
         if path is not None and not (path.is_dir() if want_dir else path.is_file()):
-            raise TunewiseError(f"{flag}: {'folder' if want_dir else 'file'} not found", path=str(path), exit_code=2)
+            raise UsageError(f"{flag}: {'folder' if want_dir else 'file'} not found", path=str(path))
     preset = _answers(answer)
     interviewer, kept_in = _in_house_reader(_interviewer(llm, None), text, preset, None)
     session = uuid.uuid4().hex[:12]
-    state = {
-        "session": session,
-        "goal": text.strip(),
-        "data_path": str(data.resolve()) if data else None,
-        "docs_dir": str(docs.resolve()) if docs else None,
-        "budget_usd": budget,
-        "interactive": interactive,
-        "preset": preset,
-        "interviewer": interviewer.name,
-        "today": _date(today),
-    }
+    from graphs.session import first_state
+
+    state = first_state(
+        session,
+        text,
+        interviewer=interviewer.name,
+        data_path=str(data.resolve()) if data else None,
+        docs_dir=str(docs.resolve()) if docs else None,
+        budget_usd=budget,
+        interactive=interactive,
+        preset=preset,
+        today=_date(today),
+    )
     if not json_out:
         why = (
             f" ({kept_in})"
@@ -115,7 +125,7 @@ def plan(
         )
 
 
-def _load_embedder(waiting) -> None:
+def _load_embedder(waiting: Callable[[], ContextManager[Any]]) -> None:
     """Load the local MiniLM the offline reader uses, under the spinner (a terminal) or silently (a pipe)."""
     from agent.console import err_console
     from tools.rag.embedders import get_embedder
@@ -125,7 +135,7 @@ def _load_embedder(waiting) -> None:
             get_embedder("local").embed(["warm up"])
 
 
-def _waiting(json_out: bool):
+def _waiting(json_out: bool) -> Callable[[], ContextManager[Any]]:
     """Return what opens the spinner that says why the person waits (the embedder still loading), on stderr and only
     for people: with --json, a context that shows nothing.
     """
@@ -141,34 +151,20 @@ def _waiting(json_out: bool):
 def sessions(json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
     """List saved agent sessions, newest first, with their status and recommendation."""
     from agent.console import console, print_json
-
-    rows = []
     from graphs.pipeline import open_graph
+    from graphs.session import sessions as saved
 
     with open_graph() as graph:
-        for thread_id, _ in graph.checkpointer.conn.execute(
-            "SELECT thread_id, MAX(checkpoint_id) FROM checkpoints GROUP BY thread_id ORDER BY 2 DESC"
-        ).fetchall():
-            snap = graph.get_state({"configurable": {"thread_id": thread_id}})
-            values = snap.values or {}
-            rows.append(
-                {
-                    "session": thread_id,
-                    "updated": snap.created_at,
-                    "status": _status(snap),
-                    "approach": (values.get("recommendation") or {}).get("approach"),
-                    "goal": values.get("goal", ""),
-                }
-            )
+        found = list(saved(graph))
     if json_out:
-        print_json(json.dumps(rows))
+        print_json(json.dumps([dataclasses.asdict(r) for r in found]))
         return
     from rich.table import Table
 
     table = Table("session", "updated", "status", "approach", "goal")
-    for r in rows:
-        table.add_row(r["session"], (r["updated"] or "")[:19], r["status"], r["approach"] or "-", r["goal"][:60])
-    console.print(table if rows else 'no sessions yet: start one with `tunewise plan "GOAL"`')
+    for r in found:
+        table.add_row(r.session, (r.updated or "")[:19], r.status, r.approach or "-", r.goal[:60])
+    console.print(table if found else 'no sessions yet: start one with `tunewise plan "GOAL"`')
 
 
 def resume(
@@ -186,16 +182,14 @@ def resume(
     ] = False,
 ) -> None:
     """Pick a session up again: answer its question, approve or reject its plan, or finish an interrupted run."""
-    from tools.errors import TunewiseError
-
     if approve and reject:
-        raise TunewiseError("--approve and --reject both given", hint="pick one", exit_code=2)
+        raise UsageError("--approve and --reject both given", hint="pick one")
     from graphs.pipeline import open_graph
 
     with open_graph() as graph:
         snap = graph.get_state({"configurable": {"thread_id": session}})
         if not snap.values:
-            raise TunewiseError(f"no session '{session}'", hint="list them with `tunewise sessions`", exit_code=2)
+            raise UsageError(f"no session '{session}'", hint="list them with `tunewise sessions`")
         interviewer, kept_in = _in_house_reader(
             _interviewer(llm, snap.values.get("interviewer")), "", {}, snap.values.get("facts")
         )
@@ -203,12 +197,15 @@ def resume(
             from agent.console import console
 
             console.print(f"interviewer: offline ({kept_in})")
-        first = None
-        pending = snap.interrupts[0].value if snap.interrupts else None
-        if pending and pending["type"] == "approval" and budget is not None:
-            first = {"budget": budget}
-        elif pending and pending["type"] in ("question", "confirm") and answer is not None:
-            first = answer
+        from graphs.protocol import ApprovalRequest, SetBudget
+        from graphs.session import pending_of
+
+        pending = pending_of(snap)
+        first: Reply | None = None
+        if isinstance(pending, ApprovalRequest) and budget is not None:
+            first = SetBudget(usd=budget)
+        elif pending is not None and not isinstance(pending, ApprovalRequest) and answer is not None:
+            first = Answer(text=answer)
         _drive(
             graph,
             session,
@@ -219,7 +216,6 @@ def resume(
             interactive=not non_interactive,
             json_out=json_out,
             first=first,
-            resuming=True,
         )
 
 
@@ -227,27 +223,23 @@ def resume(
 
 
 def _drive(
-    graph,
+    graph: Any,
     session: str,
-    state: dict | None,
-    interviewer,
+    state: AgentState | None,
+    interviewer: Reader,
     *,
     approve: bool,
     reject: bool,
     interactive: bool,
     json_out: bool,
-    first: Any = None,
-    resuming: bool = False,
+    first: Reply | None = None,
     reading: Any = None,
 ) -> None:
-    """Run to the next interrupt, answer it (from flags or the terminal), and repeat until the graph stops."""
-    from langgraph.types import Command
-
+    """Drive the session (graphs.session.drive) with the terminal as its Answerer, then print how it ended."""
     from agent.commands import plan_view
-    from graphs.state import Context
-
-    config = {"configurable": {"thread_id": session}}
     from agent.interviewer.offline import OfflineInterviewer
+    from graphs.session import drive
+    from graphs.state import Context
 
     ctx = Context(
         interviewer=interviewer,
@@ -255,83 +247,88 @@ def _drive(
         approved_by="cli --approve" if approve else "cli",
         reading=reading,
     )
-    shown = False
-    payload: Any = state if not resuming else (Command(resume=first) if first is not None else None)
-    decided_once = False
-    while True:
-        for mode, chunk in graph.stream(
-            payload, config, context=ctx, durability="sync", stream_mode=["updates", "custom"]
-        ):
-            if not json_out and mode == "custom":
-                plan_view.progress(chunk)
-        snap = graph.get_state(config)
-        pending = snap.interrupts[0].value if snap.interrupts else None
-        if pending is None and snap.next:  # stopped without an interrupt (should not happen): continue
-            payload = None
-            continue
-        if pending is None:
-            break
-        if pending["type"] in ("question", "confirm"):
-            if not interactive:
-                break
-            ask = plan_view.ask if pending["type"] == "question" else plan_view.confirm
-            answer = _asking(ask, pending, reading)
-            payload = Command(resume=answer)
-            continue
-        if not json_out and not shown:
-            plan_view.show_plan(snap.values)
-            shown = True
-        if (approve or reject) and not decided_once:
-            decided_once = True
-            payload = Command(resume="approve" if approve else "reject")
-            continue
-        if not interactive or decided_once:
-            break
-        payload = Command(resume=plan_view.ask_approval(pending))
-    _finish(graph, config, json_out, shown=shown)
+    terminal = Terminal(approve=approve, reject=reject, interactive=interactive, json_out=json_out, reading=reading)
+    drive(
+        graph,
+        session,
+        terminal,
+        ctx,
+        start=state,
+        first=first,
+        on_event=None if json_out else plan_view.progress,
+    )
+    _finish(graph, session, json_out, shown=terminal.shown)
 
 
-def _asking(ask, pending: dict, reading) -> str:
-    """Show a question and wait for the reply; the goal's full reading loads meanwhile (the person's time)."""
-    if reading is not None:
-        reading.begin()
-    return ask(pending)
+class Terminal:
+    """The person at the terminal as the drive loop's Answerer, with the flags given up front: `--approve` or
+    `--reject` decide the first approval; `--non-interactive` asks nothing (the session then waits).
+    """
+
+    def __init__(self, *, approve: bool, reject: bool, interactive: bool, json_out: bool, reading: Any) -> None:
+        self.decision: Reply | None = Approve() if approve else Reject() if reject else None
+        self.interactive = interactive
+        self.json_out = json_out
+        self.reading = reading
+        self.shown = False  # the costed plan is printed once, before the first approval
+        self.decided = False
+
+    def ask(self, question: Question) -> str | None:
+        """Show a question and wait for the reply; the goal's full reading loads meanwhile (the person's time)."""
+        from agent.commands import plan_view
+
+        if not self.interactive:
+            return None
+        if self.reading is not None:
+            self.reading.begin()
+        return plan_view.ask(question)
+
+    def confirm(self, request: Confirm) -> str | None:
+        """Show what was read and take Enter or corrections."""
+        from agent.commands import plan_view
+
+        if not self.interactive:
+            return None
+        if self.reading is not None:
+            self.reading.begin()
+        return plan_view.confirm(request)
+
+    def approve(self, request: ApprovalRequest, values: dict[str, Any]) -> Reply | None:
+        """Show the costed plan once; reply with the flag's decision the first time, else ask (when interactive)."""
+        from agent.commands import plan_view
+
+        if not self.json_out and not self.shown:
+            plan_view.show_plan(values)
+            self.shown = True
+        if self.decision is not None:
+            decision, self.decision, self.decided = self.decision, None, True
+            return decision
+        if self.decided or not self.interactive:  # a flagged decision is the only one: stop after it
+            return None
+        return plan_view.ask_approval(request)
 
 
-def _finish(graph, config: dict, json_out: bool, *, shown: bool = False) -> None:
+def _finish(graph: Any, session: str, json_out: bool, *, shown: bool = False) -> None:
     from agent.commands import plan_view
     from agent.console import print_json
-    from tools.errors import TunewiseError
+    from graphs.session import outcome
 
-    snap = graph.get_state(config)
-    status = _status(snap)
-    out = plan_view.result(snap.values, status)
+    done = outcome(graph, session)
+    out = plan_view.result(done.values, done.status)
     if json_out:
         print_json(json.dumps(out, default=str))
     else:
-        if not shown and snap.values.get("recommendation"):  # every ending shows its result, whatever the status
-            plan_view.show_plan(snap.values)
-        plan_view.show_result(snap.values, status)
-    if status == "over_budget":  # exit 1: the input (the budget) has a problem, as the house style says
+        if not shown and done.values.get("recommendation"):  # every ending shows its result, whatever the status
+            plan_view.show_plan(done.values)
+        plan_view.show_result(done.values, done.status)
+    if done.status == "over_budget":  # exit 1: the input (the budget) has a problem, as the house style says
         if json_out:
             raise typer.Exit(1)
         raise TunewiseError(
-            snap.values.get("decision_note") or "the plan is over the budget",
+            done.values.get("decision_note") or "the plan is over the budget",
             exit_code=1,
             hint=f"`tunewise resume {out['session']} --budget USD` to raise it, or --reject",
         )
-
-
-def _status(snap) -> str:
-    values = snap.values or {}
-    if snap.interrupts:
-        kind = snap.interrupts[0].value.get("type")
-        if kind in ("question", "confirm"):
-            return "awaiting_answer"
-        return "over_budget" if values.get("status") == "over_budget" else "awaiting_approval"
-    if snap.next:
-        return "interrupted"  # killed mid-run: `tunewise resume ID` continues it
-    return values.get("status") or "interviewing"
 
 
 # ---- plumbing --------------------------------------------------------------------------------------------------
@@ -340,37 +337,35 @@ def _status(snap) -> str:
 def _date(value: str | None) -> str | None:
     import datetime as dt
 
-    from tools.errors import TunewiseError
-
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise TunewiseError(f"--today '{value}' is not a date", hint="use YYYY-MM-DD", exit_code=2) from None
+        raise UsageError(f"--today '{value}' is not a date", hint="use YYYY-MM-DD") from None
 
 
 def _answers(items: list[str] | None) -> dict[str, str]:
     from graphs.interview import ANSWER_KEYS, EXTRA_KEYS
-    from tools.errors import TunewiseError
 
     out: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise TunewiseError(f"--answer '{item}' is not KEY=VALUE", hint="e.g. --answer data=300", exit_code=2)
+            raise UsageError(f"--answer '{item}' is not KEY=VALUE", hint="e.g. --answer data=300")
         if key.strip().lower() not in ANSWER_KEYS and key.strip() not in EXTRA_KEYS:
             keys = sorted(k for k in ANSWER_KEYS if not k.isdigit())
-            raise TunewiseError(
+            raise UsageError(
                 f"unknown --answer key '{key.strip()}'",
-                exit_code=2,
                 hint=f"use one of {', '.join(keys)} or {', '.join(EXTRA_KEYS)}",
             )
         out[key.strip()] = value.strip()
     return out
 
 
-def _in_house_reader(interviewer, goal: str, preset: dict[str, str], facts: dict | None) -> tuple[Any, str | None]:
+def _in_house_reader(
+    interviewer: Reader, goal: str, preset: dict[str, str], facts: dict[str, Any] | None
+) -> tuple[Reader, str | None]:
     """Keep private text from a hosted LLM: when the goal, an --answer or the session's facts say the data must stay
     in-house and the LLM's endpoint is a hosted API, return the offline reader and the reason to show; else the
     interviewer as it is, and None. The goal is read with the rules alone (no model loads, nothing is sent).
@@ -396,22 +391,22 @@ def _in_house_reader(interviewer, goal: str, preset: dict[str, str], facts: dict
     return OfflineInterviewer(), f"the data must stay in-house, and the LLM at {host} is a hosted API"
 
 
-def _interviewer(mode: str, previous: str | None):
+def _interviewer(mode: str, previous: str | None) -> Reader:
     """offline, or an LLM when asked or (auto) when one is configured (and the session did not start offline)."""
     from agent.interviewer import llm as llm_mode
-    from tools.errors import TunewiseError
     from tools.settings import get_settings
 
     if mode not in LLM_MODES:
-        raise TunewiseError(f"--llm must be one of {', '.join(LLM_MODES)}, got '{mode}'", exit_code=2)
+        raise UsageError(f"--llm must be one of {', '.join(LLM_MODES)}, got '{mode}'")
     model = get_settings().llm_model
     if mode == "llm" and not llm_mode.configured(model):
-        raise TunewiseError(
+        raise UsageError(
             "no LLM configured",
-            exit_code=2,
             hint="set TUNEWISE_LLM_MODEL and OPENAI_API_KEY (or OPENAI_BASE_URL), or use --llm offline",
         )
-    if mode == "llm" or (mode == "auto" and llm_mode.configured(model) and previous != "offline"):
+    if model is not None and (
+        mode == "llm" or (mode == "auto" and llm_mode.configured(model) and previous != "offline")
+    ):
         return llm_mode.build(model)
     from agent.interviewer.offline import OfflineInterviewer
 

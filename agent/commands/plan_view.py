@@ -9,65 +9,77 @@ from typing import Any
 import typer
 
 from agent.console import console, err_console
-from graphs.state import STEPS, plan_of
+from graphs.protocol import (
+    ApprovalRequest,
+    Confirm,
+    Question,
+    StepFailed,
+    StepFinished,
+    StepProgress,
+    StepStarted,
+    reply_of,
+)
+from graphs.state import STEPS, approval_of, plan_of, recommendation_of, report_of
 
 SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
 
 
-def result(values: dict, status: str) -> dict:
+def result(values: dict[str, Any], status: str) -> dict[str, Any]:
     """Build the `--json` contract: session, status, recommendation, steps, questions, plan (and report once run,
     approval once approved).
     """
     steps = values.get("steps") or {}
     typed = plan_of(values.get("plan"))
     plan = {**typed.as_json(), "interviewer": values.get("interviewer")} if typed is not None else None
+    rec = recommendation_of(values.get("recommendation"))
     out = {
         "session": values.get("session"),
         "status": status,
-        "recommendation": values.get("recommendation"),
+        "recommendation": rec.model_dump(mode="json") if rec is not None else None,
         "steps": [steps[key] for key, _, _ in STEPS if key in steps],
         "questions": values.get("questions") or [],
         "plan": plan,
     }
-    if values.get("report"):
-        out["report"] = values["report"]
-    if values.get("approval"):
-        out["approval"] = values["approval"]
+    report, approval = report_of(values.get("report")), approval_of(values.get("approval"))
+    if report is not None:
+        out["report"] = report.model_dump(mode="json")
+    if approval is not None:
+        out["approval"] = approval.model_dump(mode="json")
     return out
 
 
-def ask(pending: dict) -> str:
+def ask(question: Question) -> str:
     """Ask one question, with the line on why it matters; return the free-text reply ('' for Enter)."""
-    if pending.get("retry"):
-        console.print(f"[yellow]{pending['retry']}[/]")
+    if question.retry:
+        console.print(f"[yellow]{question.retry}[/]")
     else:
-        console.print(f"\n[bold]{pending['title']}[/]\n{pending['question']}")
-    console.print(f"[dim]Why it matters: {pending['why']}[/]")
-    if pending.get("read"):  # asked because the reading was unsure or read two ways: say what was read
+        console.print(f"\n[bold]{question.title}[/]\n{question.question}")
+    console.print(f"[dim]Why it matters: {question.why}[/]")
+    if question.read:  # asked because the reading was unsure or read two ways: say what was read
         from rich.markup import escape
 
-        console.print(f"[yellow]{escape(pending['read'])}[/]", highlight=False)
+        console.print(f"[yellow]{escape(question.read)}[/]", highlight=False)
     return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
 
 
-def confirm(pending: dict) -> str:
+def confirm(request: Confirm) -> str:
     """Show what was read, as a numbered list with sources, and return the reply: '' (Enter) accepts, "N: ..."
     corrects item N.
     """
     from rich.markup import escape
 
-    if pending.get("retry"):
-        console.print(f"[yellow]{escape(pending['retry'])}[/]")
+    if request.retry:
+        console.print(f"[yellow]{escape(request.retry)}[/]")
     console.print("\n[bold]Before I decide, this is what I read:[/]")
-    for item in pending["items"]:
-        style = SOURCE_STYLE.get(item["source"], "")
-        evidence = f" [dim]“{escape(_short(item['evidence'], 90))}”[/]" if item["evidence"] else ""
+    for item in request.items:
+        style = SOURCE_STYLE.get(item.source, "")
+        evidence = f" [dim]“{escape(_short(item.evidence, 90))}”[/]" if item.evidence else ""
         console.print(
-            f"  {item['n']}. {item['title']} [bold]{escape(item['read'])}[/] [{style}]({item['source']})[/]{evidence}",
+            f"  {item.n}. {item.title} [bold]{escape(item.read)}[/] [{style}]({item.source})[/]{evidence}",
             highlight=False,
         )
-        if item.get("doubt"):
-            console.print(f"     [yellow]? {escape(item['doubt'])}[/]", highlight=False)
+        if item.doubt:
+            console.print(f"     [yellow]? {escape(item.doubt)}[/]", highlight=False)
     console.print("Press Enter if that is right, or correct an item in your words, e.g. “3: we have 400 NDAs”.")
     return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
 
@@ -85,7 +97,7 @@ def show_plan(values: dict) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    rec, plan = values.get("recommendation") or {}, plan_of(values.get("plan"))
+    rec, plan = recommendation_of(values.get("recommendation")), plan_of(values.get("plan"))
     steps = values.get("steps") or {}
     table = Table("step", "answer", "source", "evidence", title="The five steps", title_justify="left")
     for key, _, title in STEPS:
@@ -95,12 +107,11 @@ def show_plan(values: dict) -> None:
             answer = "n/a" if s["answer"] is None else str(s["answer"])
             table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
-    path = f" · {rec['fine_tune_path']}" if rec.get("fine_tune_path") else ""
-    console.print(
-        Panel(rec.get("rationale", ""), title=f"Recommendation: {rec.get('approach')}{path}", title_align="left")
-    )
-    if rec.get("path_note"):  # the article's table and the path the plan runs differ: one sentence says why
-        console.print(f"[yellow]{escape(rec['path_note'])}[/]", highlight=False)
+    if rec is not None:
+        path = f" · {rec.fine_tune_path}" if rec.fine_tune_path else ""
+        console.print(Panel(rec.rationale, title=f"Recommendation: {rec.approach}{path}", title_align="left"))
+        if rec.path_note:  # the article's table and the path the plan runs differ: one sentence says why
+            console.print(f"[yellow]{escape(rec.path_note)}[/]", highlight=False)
     if plan is None:
         return
     if plan.validation:
@@ -168,33 +179,36 @@ def hours(value: float) -> str:
     return "-" if not value else f"{value:.1f} h" if value >= 1 else f"{max(1, round(value * 60))} min"
 
 
-def ask_approval(pending: dict) -> Any:
-    """Ask to approve the plan's total (and say the budget and any note); return the reply, "reject" for Enter."""
-    if pending.get("note"):
-        console.print(f"[yellow]{pending['note']}[/]")
-    if pending.get("data_leaves"):
-        console.print(leaves_text(pending["data_leaves"], pending.get("private")), highlight=False)
-    budget = "" if pending.get("budget_usd") is None else f" (budget ${pending['budget_usd']:.2f})"
-    return typer.prompt(f"Approve {usd(pending['total_usd'])}{budget}? approve / reject / budget USD", default="reject")
+def ask_approval(request: ApprovalRequest) -> Any:
+    """Ask to approve the plan's total (and say the budget and any note); return the reply, Reject for Enter."""
+    if request.note:
+        console.print(f"[yellow]{request.note}[/]")
+    if request.data_leaves:
+        console.print(leaves_text(request.data_leaves, request.private), highlight=False)
+    budget = "" if request.budget_usd is None else f" (budget ${request.budget_usd:.2f})"
+    said = typer.prompt(f"Approve {usd(request.total_usd)}{budget}? approve / reject / budget USD", default="reject")
+    return reply_of(said)  # words: the approval node reads "yes", "reject" or "budget 80" and says when it cannot
 
 
-def progress(event: Any) -> None:
-    """Print a step's progress event on stderr: its status, done/total, or what it says; other events are ignored."""
-    if not isinstance(event, dict):
-        return
-    if event.get("event") == "step":
-        err_console.print(f"[bold]{event['step']}[/]: {event['status']}")
-    elif event.get("event") == "progress" and event.get("total"):
-        err_console.print(f"  {event['step']}: {event['done']}/{event['total']}", end="\r")
-    elif event.get("event") == "progress" and event.get("message"):
-        err_console.print(f"  {event['step']}: {event['message']}", markup=False)
+def progress(event: StepStarted | StepProgress | StepFinished | StepFailed) -> None:
+    """Print a step's event on stderr: started, done/total, what it says, how it ended."""
+    if isinstance(event, StepStarted):
+        err_console.print(f"[bold]{event.step}[/]: {'resuming' if event.resuming else 'running'}")
+    elif isinstance(event, StepFinished):
+        err_console.print(f"[bold]{event.step}[/]: {event.status}")
+    elif isinstance(event, StepFailed):
+        err_console.print(f"[bold]{event.step}[/]: [red]failed[/] {event.error}", highlight=False)
+    elif event.update.total:
+        err_console.print(f"  {event.step}: {event.update.done}/{event.update.total}", end="\r")
+    elif event.update.message:
+        err_console.print(f"  {event.step}: {event.update.message}", markup=False)
 
 
 def show_result(values: dict, status: str) -> None:
     """Print how the run ended (with the command that goes on from there), each step's outcome, the evaluation
     verdict and how to serve the deployment.
     """
-    report = values.get("report") or {}
+    report = report_of(values.get("report"))
     session = values.get("session")
     if status == "awaiting_approval":
         console.print(f"Plan saved. Approve later with `tunewise resume {session} --approve`.")
@@ -206,12 +220,14 @@ def show_result(values: dict, status: str) -> None:
         console.print("Rejected: nothing was run and nothing was spent.")
     elif status == "planned":
         next_steps(values)
-    for step in report.get("steps", []):
-        console.print(f"  {step['step']}: {step['status']}" + (f" — {step['message']}" if step.get("message") else ""))
-    if report.get("eval_verdict"):
-        console.print(f"[bold]Evaluation:[/] {report['eval_verdict']}")
-    if report.get("serve"):
-        console.print(f"[bold]Serve it:[/] {report['serve']}")
+    if report is None:
+        return
+    for step in report.steps:
+        console.print(f"  {step.step}: {step.status}" + (f" — {step.message}" if step.message else ""))
+    if report.eval_verdict:
+        console.print(f"[bold]Evaluation:[/] {report.eval_verdict}")
+    if report.serve:
+        console.print(f"[bold]Serve it:[/] {report.serve}")
 
 
 def next_steps(values: dict) -> None:

@@ -30,15 +30,15 @@ def search(
 
     from agent.console import console, err_console, print_json
     from tools.clients import get_chroma_client
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
     from tools.rag.collection import collection_embedder
     from tools.rag.embedders import get_embedder, search_spec
     from tools.rag.search import MODES, Retriever, parse_where
 
     if not query.strip():
-        raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
+        raise UsageError("empty search query", hint="say what to look for")
     if mode not in MODES:
-        raise TunewiseError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
+        raise UsageError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical")
     client = get_chroma_client(db, chroma_url)
     if embedder is None:
         embedder = search_spec(collection_embedder(client, collection))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
 from tools.rag.embedders import LOOPBACK
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from tools.serving.protocol import Limits
 
 
 def serve(
@@ -30,7 +35,7 @@ def serve(
     import socket
 
     from agent.console import err_console
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     try:
         import fastapi  # noqa: F401
@@ -38,8 +43,8 @@ def serve(
 
         from tools.serving.protocol import Limits
     except ImportError as exc:
-        raise TunewiseError(
-            f"the server's packages are missing ({exc.name})", hint='pip install "tunewise[serve]"', exit_code=2
+        raise UsageError(
+            f"the server's packages are missing ({exc.name})", hint='pip install "tunewise[serve]"'
         ) from None
 
     say = lambda text: err_console.print(text, markup=False, soft_wrap=True)  # noqa: E731
@@ -49,10 +54,9 @@ def serve(
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as exc:
-        raise TunewiseError(
+        raise UsageError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc})",
             hint="pick another --port, or stop what holds this one",
-            exit_code=2,
         ) from None
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -78,11 +82,13 @@ def serve(
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
 
 
-def _start(deployment: Path, say, **options):
+def _start(
+    deployment: Path, say: Callable[[str], None], *, api_key_env: str | None, log_prompts: bool, limits: Limits
+) -> FastAPI:
     """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
     from tools.builders import deployment_clients
     from tools.deploy.deploy import load_deployment
-    from tools.errors import TunewiseError
+    from tools.errors import TunewiseError, UsageError
     from tools.serving.app import create_app
     from tools.serving.protocol import ApiError
 
@@ -91,7 +97,14 @@ def _start(deployment: Path, say, **options):
         load_deployment(deployment, verify=False)  # a wrong folder is one line before anything slow starts
         say(f"loading {deployment} ...")
         generator, retriever = deployment_clients(deployment)
-        return create_app(deployment, generator=generator, retriever=retriever, **options)
+        return create_app(
+            deployment,
+            generator=generator,
+            retriever=retriever,
+            api_key_env=api_key_env,
+            log_prompts=log_prompts,
+            limits=limits,
+        )
     except TunewiseError as exc:
         exc.exit_code = 2
         raise
@@ -101,19 +114,17 @@ def _start(deployment: Path, say, **options):
             if exc.code == "context_length_exceeded"
             else fix
         )
-        raise TunewiseError(
+        raise UsageError(
             f"the deployment cannot answer a one-word question: {exc.message}",
             hint=hint,
             path=str(deployment),
-            exit_code=2,
         ) from None
     except Exception as exc:  # noqa: BLE001 - a start-up failure is reported, not dumped
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise TunewiseError(
+        raise UsageError(
             f"could not start: {type(exc).__name__}" + (f": {detail}" if detail else ""),
             path=str(deployment),
             hint=fix,
-            exit_code=2,
         ) from None
 
 

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.train.config import TrainInput
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as Bar
+    from rich.progress import TaskID
+
+    from tools.progress import Update
+    from tools.train.config import TrainResult
+    from tools.train.preflight import Preflight
 
 _F = TrainInput.model_fields
 LOCAL_ONLY = (
@@ -135,44 +143,71 @@ def train(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object; no progress display.")] = False,
 ) -> None:
     """Fine-tune a model on your data: LoRA/QLoRA on this machine (unsloth, hf) or a hosted OpenAI job."""
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     given = {k: v for k, v in locals().items() if v is not None}
     if backend not in ("unsloth", "hf", "openai"):
-        raise TunewiseError(f"unknown backend '{backend}'", hint="use --backend unsloth, hf or openai", exit_code=2)
+        raise UsageError(f"unknown backend '{backend}'", hint="use --backend unsloth, hf or openai")
     if backend == "openai":
-        _reject(given, LOCAL_ONLY, "openai")
-        from agent.commands.openai_train import run_openai_train
-
-        run_openai_train(
-            data,
-            model=model or DEFAULT_FINE_TUNE_MODEL,
-            eval_file=eval_file,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr_multiplier=lr_multiplier,
-            suffix=suffix,
-            seed=seed,
-            method=method or "sft",
-            output=output,
-            wait=True if wait is None else wait,
-            yes=yes,
-            plan=plan,
-            allow_secrets=bool(allow_secrets),
-            json_out=json_out,
-        )
+        _train_openai(data, given)
         return
-    _reject(given, OPENAI_ONLY, backend)
-    if launcher not in (None, "accelerate"):
-        raise TunewiseError(f"unknown launcher '{launcher}'", hint="use --launcher accelerate", exit_code=2)
-    if launcher is None and (processes is not None or dry_run):
-        raise TunewiseError(
-            "--processes and --dry-run go with --launcher accelerate", exit_code=2, hint="add --launcher accelerate"
-        )
+    _check_local(given, backend)
     inp = _local_input(given, data=data, backend=backend)
+    _train_local(
+        inp, launcher=launcher, processes=processes, dry_run=bool(dry_run), yes=yes, plan=plan, json_out=json_out
+    )
+
+
+def _train_openai(data: Path, given: dict[str, Any]) -> None:
+    """Train on OpenAI: refuse any [local] option, then `run_openai_train` validates, prices, approves and runs."""
+    from agent.commands.openai_train import run_openai_train
+
+    _reject(given, LOCAL_ONLY, "openai")
+    run_openai_train(
+        data,
+        model=given.get("model") or DEFAULT_FINE_TUNE_MODEL,
+        eval_file=given.get("eval_file"),
+        epochs=given.get("epochs"),
+        batch_size=given.get("batch_size"),
+        lr_multiplier=given.get("lr_multiplier"),
+        suffix=given.get("suffix"),
+        seed=given.get("seed"),
+        method=given.get("method") or "sft",
+        output=given.get("output"),
+        wait=given.get("wait", True),
+        yes=given["yes"],
+        plan=given.get("plan"),
+        allow_secrets=bool(given.get("allow_secrets")),
+        json_out=given["json_out"],
+    )
+
+
+def _check_local(given: dict[str, Any], backend: str) -> None:
+    """Refuse [openai] options on a local run, and --processes or --dry-run without --launcher accelerate."""
+    from tools.errors import UsageError
+
+    _reject(given, OPENAI_ONLY, backend)
+    launcher = given.get("launcher")
+    if launcher not in (None, "accelerate"):
+        raise UsageError(f"unknown launcher '{launcher}'", hint="use --launcher accelerate")
+    if launcher is None and (given.get("processes") is not None or given.get("dry_run")):
+        raise UsageError("--processes and --dry-run go with --launcher accelerate", hint="add --launcher accelerate")
+
+
+def _train_local(
+    inp: TrainInput,
+    *,
+    launcher: str | None,
+    processes: int | None,
+    dry_run: bool,
+    yes: bool,
+    plan: Path | None,
+    json_out: bool,
+) -> None:
+    """Train on this machine: as one rank a launcher started, as a dry run, through accelerate, or in this process."""
     from agent.commands import train_launch
 
-    def approve(checked) -> None:
+    def approve(checked: Preflight) -> None:
         _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
 
     rank = train_launch.world()
@@ -196,43 +231,40 @@ def train(
 
 
 def _reject(given: dict[str, Any], names: tuple[str, ...], backend: str) -> None:
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     wrong = [n for n in names if n in given]
     if wrong:
         flags = ", ".join("--" + n.replace("_", "-") for n in wrong)
-        raise TunewiseError(
+        raise UsageError(
             f"{flags} do(es) not apply to --backend {backend}",
-            exit_code=2,
             hint="the [local] options are for unsloth/hf, the [openai] ones for openai",
         )
 
 
-def _number(value: str | None, kind: type, flag: str):
-    from tools.errors import TunewiseError
+def _number(value: str | None, kind: type, flag: str) -> Any:
+    from tools.errors import UsageError
 
     if value is None:
         return None
     try:
         return kind(value)
     except ValueError:
-        raise TunewiseError(
+        raise UsageError(
             f"{flag} must be a number for a local run, not '{value}'",
             hint="'auto' is OpenAI's setting; leave it out for the local default",
-            exit_code=2,
         ) from None
 
 
 def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInput:
     from pydantic import ValidationError
 
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     for needed in ("base_model", "output"):
         if needed not in given:
-            raise TunewiseError(
+            raise UsageError(
                 f"--{needed.replace('_', '-')} is required for --backend {backend}",
-                exit_code=2,
                 hint="e.g. --base-model ./models/Llama-3.2-1B --output runs/first",
             )
     fields = {k: v for k, v in given.items() if k in _F and k not in ("data", "backend", "epochs", "batch_size")}
@@ -244,9 +276,7 @@ def _local_input(given: dict[str, Any], *, data: Path, backend: str) -> TrainInp
         return TrainInput(data=data, backend=backend, **{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise TunewiseError(
-            f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}", exit_code=2
-        ) from None
+        raise UsageError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}") from None
 
 
 def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool) -> None:
@@ -256,11 +286,11 @@ def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool)
     checked = preflight(inp)  # data errors stop here, before any model loads or anything is spent
     _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
     with _Progress(quiet=json_out) as progress:
-        result = run(inp, on_event=progress, checked=checked)
+        result = run(inp, progress=progress, checked=checked)
     _output(result, json_out=json_out)
 
 
-def _output(result, *, json_out: bool) -> None:
+def _output(result: TrainResult, *, json_out: bool) -> None:
     from agent.console import print_json
 
     if json_out:
@@ -269,7 +299,7 @@ def _output(result, *, json_out: bool) -> None:
         _render(result)
 
 
-def _estimate(inp: TrainInput, checked) -> tuple[float, str]:
+def _estimate(inp: TrainInput, checked: Preflight) -> tuple[float, str]:
     """(cost in USD, one line for people) from `tunewise estimate` for this run on this machine's device."""
     import torch
 
@@ -314,7 +344,7 @@ def _estimate(inp: TrainInput, checked) -> tuple[float, str]:
             f"${mine.training_cost_usd:.2f}, {mine.vram_gb} GiB; {lora}"
         )
     fitting = [o for o in local if o.fits and o.training_cost_usd is not None]
-    cheapest = min(fitting, key=lambda o: o.training_cost_usd, default=None)
+    cheapest = min(fitting, key=lambda o: o.training_cost_usd or 0.0, default=None)  # all priced (just above)
     where = "on this CPU (no GPU bill)" if not cuda else "on this GPU (not in the price catalog)"
     line = f"{epochs} epochs {where}; {lora}"
     if cheapest is not None:
@@ -324,7 +354,7 @@ def _estimate(inp: TrainInput, checked) -> tuple[float, str]:
     return 0.0, line
 
 
-def _approve(inp: TrainInput, checked, *, yes: bool, plan: Path | None, json_out: bool) -> None:
+def _approve(inp: TrainInput, checked: Preflight, *, yes: bool, plan: Path | None, json_out: bool) -> None:
     """Training spends GPU time: it needs --yes, an approved plan, or a yes at the prompt."""
     from agent.console import approve_spend, err_console
     from tools.approval import check_plan_file
@@ -354,7 +384,9 @@ class _Progress:
     def __init__(self, *, quiet: bool) -> None:
         from agent.console import err_console
 
-        self.console, self.quiet, self.bar, self.task = err_console, quiet, None, None
+        self.console, self.quiet = err_console, quiet
+        self.bar: Bar | None = None
+        self.task: TaskID | None = None
         if not quiet and err_console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -380,30 +412,27 @@ class _Progress:
     def _line(self, text: str) -> None:
         (self.bar.console if self.bar is not None else self.console).print(text, markup=False, soft_wrap=True)
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, update: Update) -> None:
         if self.quiet:
             return
-        kind = event.get("event")
-        if kind in ("status", "note", "warning"):
-            self._line(("warning: " if kind == "warning" else "  ") + str(event["message"]))
-        elif kind == "start":
-            resumed = f", resuming from {Path(event['resumed_from']).name}" if event.get("resumed_from") else ""
-            self._line(f"  training on {event['device']}{resumed}")
-            if self.bar is not None:
-                self.bar.update(self.task, total=event.get("total_steps"), description="training")
-        elif kind == "log":
-            info = f"loss {event['loss']:.4f}" if event.get("loss") is not None else ""
-            if event.get("eval_loss") is not None:
-                info += f", eval {event['eval_loss']:.4f}"
-            info += f", {event.get('tokens_per_second', 0):,.0f} tok/s"
-            total = event.get("total_steps") or 0
-            if self.bar is not None:
-                self.bar.update(self.task, completed=event["step"], total=total or None, info=info)
-            elif not total or event["step"] % max(1, total // 10) == 0 or event["step"] == total:
-                self._line(f"  step {event['step']}/{total}: {info}")
+        if update.kind == "log" and update.done is not None:
+            metrics = update.metrics
+            info = f"loss {metrics['loss']:.4f}" if "loss" in metrics else ""
+            if "eval_loss" in metrics:
+                info += f", eval {metrics['eval_loss']:.4f}"
+            info += f", {metrics.get('tokens_per_s', 0):,.0f} tok/s"
+            step, total = update.done, update.total or 0
+            if self.bar is not None and self.task is not None:
+                self.bar.update(self.task, completed=step, total=total or None, info=info)
+            elif not total or step % max(1, total // 10) == 0 or step == total:
+                self._line(f"  step {step}/{total}: {info}")
+        elif update.message:
+            self._line(("warning: " if update.kind == "warning" else "  ") + update.message)
+            if update.kind == "start" and self.bar is not None and self.task is not None:
+                self.bar.update(self.task, total=update.total, description="training")
 
 
-def _render(result) -> None:
+def _render(result: TrainResult) -> None:
     from agent.console import console
 
     losses = f"final loss {result.final_loss:.4f}" if result.final_loss is not None else "no loss logged"

@@ -11,10 +11,30 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from tools.errors import TunewiseError
+from tools.progress import Update
 from tools.train.config import TrainInput
+
+if TYPE_CHECKING:
+    from tools.train.config import TrainResult
+    from tools.train.preflight import Preflight
+
+Approve = Callable[["Preflight"], None]
+
+
+class Display(Protocol):
+    """The command's progress display: a `Progress` callback that is shown while its `with` block runs."""
+
+    def __call__(self, update: Update) -> None:
+        """Show one update."""
+
+    def __enter__(self) -> Any:
+        """Start showing."""
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop showing."""
 
 
 def world() -> tuple[int, int] | None:
@@ -57,7 +77,7 @@ def dry_run(inp: TrainInput, *, processes: int | None, json_out: bool) -> None:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
-def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progress):
+def launch(inp: TrainInput, *, processes: int | None, approve: Approve, progress: Display) -> TrainResult:
     """Check and approve once here, then run every process through `accelerate launch`; return rank 0's result."""
     from tools.train.launcher import check, run
     from tools.train.preflight import preflight
@@ -65,17 +85,25 @@ def launch(inp: TrainInput, *, processes: int | None, approve: Callable, progres
     check(inp, processes or 1)
     approve(preflight(inp))
     with progress:
-        return run(inp, processes=processes, emit=progress)
+        return run(inp, processes=processes, progress=progress)
 
 
 def as_rank(
-    inp: TrainInput, *, rank: int, size: int, approve: Callable, progress, json_out: bool, render: Callable[[Any], None]
+    inp: TrainInput,
+    *,
+    rank: int,
+    size: int,
+    approve: Approve,
+    progress: Display,
+    json_out: bool,
+    render: Callable[[Any], None],
 ) -> None:
     """One process of a launched run: rank 0 checks, writes and reports; the others train."""
     import torch
 
     from tools.train import distributed
     from tools.train.launcher import EVENTS_ENV, check
+    from tools.train.metrics import update_event
     from tools.train.preflight import Preflight, preflight
     from tools.train.run import run, run_rank
 
@@ -89,7 +117,7 @@ def as_rank(
                 sys.exit(1)  # rank 0 could not start the run and says why
             run_rank(inp, resume_from=Preflight(**shared).resume_from)
             return
-        emit = _event_line if events else progress
+        report = (lambda update: _event_line(update_event(update))) if events else progress
         try:
             try:
                 checked = preflight(inp)
@@ -99,19 +127,10 @@ def as_rank(
                 raise
             distributed.share(checked.model_dump())
             with _Quiet() if events else progress:
-                result = run(inp, on_event=emit, checked=checked, processes=size, launcher="accelerate")
+                result = run(inp, progress=report, checked=checked, processes=size, launcher="accelerate")
         except TunewiseError as exc:
             if events:
-                _event_line(
-                    {
-                        "event": "error",
-                        "message": exc.message,
-                        "hint": exc.hint,
-                        "path": exc.path,
-                        "line": exc.line,
-                        "exit_code": exc.exit_code,
-                    }
-                )
+                _event_line(exc.to_event())
             raise
         if events:
             _event_line({"event": "result", **result.model_dump(mode="json")})
@@ -133,7 +152,7 @@ def _event_line(event: dict[str, Any]) -> None:
 
 
 class _Quiet:
-    def __enter__(self):
+    def __enter__(self) -> _Quiet:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,10 +26,10 @@ def validate(
 ) -> None:
     """Check a fine-tuning file: format errors, tokens, duplicates, secrets and PII, and what training will cost."""
     from tools.dataset.validate import ValidateInput, run
-    from tools.errors import TunewiseError
+    from tools.errors import UsageError
 
     if format not in (None, "chat", "preference", "alpaca", "sharegpt"):
-        raise TunewiseError(f"unknown format '{format}'", hint="use chat, preference, alpaca or sharegpt", exit_code=2)
+        raise UsageError(f"unknown format '{format}'", hint="use chat, preference, alpaca or sharegpt")
     result = run(ValidateInput(path=file, model=model, format=format, hosted=not local, max_issues=max_issues))
     if json_out:
         from agent.console import print_json

@@ -13,16 +13,28 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from agent.demo.record import DemoOptions, DemoRecord, write_report
-from graphs.state import plan_of, result_of, results_of
+from graphs.protocol import (
+    ApprovalRequest,
+    Approve,
+    Confirm,
+    Question,
+    StepFailed,
+    StepFinished,
+    StepProgress,
+    StepStarted,
+)
+from graphs.state import EXECUTION, approval_of, plan_of, recommendation_of, result_of, results_of
 from tools.defaults import FINISHED_TRAINING
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+
+if TYPE_CHECKING:
+    from graphs.session import Reply
 
 Emit = Callable[[dict], None]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXECUTION = ["split", "index", "train", "eval", "deploy"]
 COLLECTION = "larkspur"
 # A short run for --quick and a longer one otherwise (0.4-0.5 s a step for the smoke-test model on 2 idle cores);
 # the full run scores every held-out example, with replies long enough for the house style's sign-off.
@@ -33,7 +45,7 @@ SMOKE_TRAIN = {"lr": "0.01"}
 # unsloth's offloaded gradient checkpointing is far slower on the CPU (measured on 2 shared cores: 17 s against
 # 0.4 s a step for the smoke-test model), and without a GPU there is no VRAM to save.
 CPU_TRAIN = {"gradient_checkpointing": "false"}
-SMOKE_SHAPE = dict(
+SMOKE_SHAPE: dict[str, Any] = dict(
     hidden_size=128, layers=4, heads=4, kv_heads=2, intermediate_size=384, vocab_size=2048, max_positions=4096
 )  # room for four retrieved passages plus few-shot turns
 
@@ -55,11 +67,10 @@ def run(workdir: Path, options: DemoOptions, emit: Emit) -> dict:
     if workdir.exists() and (
         not workdir.is_dir() or (any(workdir.iterdir()) and not (workdir / "demo.json").is_file())
     ):
-        raise TunewiseError(
+        raise UsageError(
             "exists and is not a tunewise demo folder; refusing to write into it",
             path=str(workdir),
             hint="pick a new or empty --workdir",
-            exit_code=2,
         )
     workdir.mkdir(parents=True, exist_ok=True)
     record = DemoRecord(workdir, options)
@@ -155,11 +166,10 @@ def _real_model(name: str) -> str:
         snapshot_download(name, local_files_only=True)
         return name
     except Exception:  # not a repo id, or not cached: either way nothing to load offline
-        raise TunewiseError(
+        raise UsageError(
             f"--base-model '{name}' is neither a model folder (with config.json) nor in the Hugging Face cache",
             hint="pass a local model folder, or download it first with `hf download "
             "NAME`; without --base-model the demo builds a smoke-test model",
-            exit_code=2,
         ) from None
 
 
@@ -185,14 +195,14 @@ def import_quietly() -> None:
 
 def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goal: str, emit: Emit) -> None:
     for name in ["plan", *EXECUTION]:  # stages run in order, so the finished ones come first
-        if not record.done(name):
+        earlier = record.done(name)
+        if not earlier:
             break
-        emit({**record.done(name), "event": "stage", "stage": name, "earlier": True})
+        emit({**earlier, "event": "stage", "stage": name, "earlier": True})
     else:
         return
-    from langgraph.types import Command
-
     from agent.interviewer.offline import OfflineInterviewer
+    from graphs.session import drive, first_state
     from graphs.state import Context
 
     import_quietly()
@@ -210,42 +220,32 @@ def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goa
 
     with open_graph() as graph:
         session = record.data.get("session")
-        config = {"configurable": {"thread_id": session}} if session else None
-        ctx = Context(interviewer=OfflineInterviewer(), approved_by="tunewise demo")
-        payload: Any = None
-        if not session or not graph.get_state(config).values:
+        start = None
+        if not session or not graph.get_state({"configurable": {"thread_id": session}}).values:
             session = uuid.uuid4().hex[:12]
-            config = {"configurable": {"thread_id": session}}
             record.set("session", session)
-            payload = {
-                "session": session,
-                "goal": goal.strip(),
-                "data_path": str(chat),
-                "docs_dir": str(docs),
-                "budget_usd": None,
-                "interactive": False,
-                "preset": preset,
-                "interviewer": "offline",
-                "today": None,
-            }
+            start = first_state(
+                session,
+                goal,
+                interviewer="offline",
+                data_path=str(chat),
+                docs_dir=str(docs),
+                interactive=False,
+                preset=preset,
+            )
         if not record.done("plan"):
             emit({"event": "stage", "stage": "plan", "status": "running"})
-        timer = {"plan": time.perf_counter()}
-        while True:
-            _stream(graph, payload, config, ctx, record, timer, emit)
-            snap = graph.get_state(config)
-            pending = snap.interrupts[0].value if snap.interrupts else None
-            if pending is None:
-                break
-            if pending["type"] != "approval":
-                raise TunewiseError(
-                    f"the agent asked a question the demo cannot answer: {pending.get('question')}",
-                    hint=f"answer it with `tunewise resume {session}`",
-                )
-            if not record.done("plan"):
-                _planned(record, snap.values, pending, timer, emit)
-            payload = Command(resume="approve")  # the agent's own approval node records it, with the plan's hash
-        values = graph.get_state(config).values
+        stages = Stages(record, emit, session)
+        done = drive(
+            graph,
+            session,
+            stages,
+            Context(interviewer=OfflineInterviewer(), approved_by="tunewise demo"),
+            start=start,
+            on_event=stages.event,
+            on_update=stages.update,
+        )
+    values = done.values
     from tools.settings import get_settings
 
     if values.get("status") != "completed":
@@ -253,72 +253,101 @@ def _agent(record: DemoRecord, options: DemoOptions, chat: Path, docs: Path, goa
             f"the agent's session ended '{values.get('status')}': {values.get('decision_note')}",
             hint=f"see `TUNEWISE_HOME={get_settings().home} tunewise sessions`",
         )
-    approval = values.get("approval") or {}
+    approval = approval_of(values.get("approval"))
     plan = record.data["stages"]["plan"]
-    plan.update(approved_by=approval.get("approved_by"), approved_at=approval.get("approved_at"))
+    plan.update(
+        approved_by=approval.approved_by if approval else None, approved_at=approval.approved_at if approval else None
+    )
     record.set("stages", record.data["stages"])
     for name in EXECUTION:  # the graph's own results, also for steps whose events an earlier run never saw
         if not record.done(name):
             typed = results_of(values.get("executed")).get(name)
             result = typed.model_dump(mode="json") if typed else {"status": "skipped", "message": "not in the plan"}
-            seconds = time.perf_counter() - timer.get(name, time.perf_counter())
+            seconds = time.perf_counter() - stages.timer.get(name, time.perf_counter())
             entry = record.finish(name, seconds, **_step_info(name, result))
             emit({"event": "stage", "stage": name, **entry})
 
 
-def _planned(record: DemoRecord, values: dict, pending: dict, timer: dict, emit: Emit) -> None:
-    rec, plan = values["recommendation"], plan_of(values["plan"])
-    assert plan is not None  # the approval interrupt follows the plan node
-    path = f" ({rec['fine_tune_path']})" if rec.get("fine_tune_path") else ""
-    entry = record.finish(
-        "plan",
-        time.perf_counter() - timer["plan"],
-        approach=rec["approach"],
-        fine_tune_path=rec.get("fine_tune_path"),
-        rationale=rec["rationale"],
-        total_usd=plan.total_usd,
-        plan_hash=pending["plan_hash"],
-        session=values["session"],
-        steps=[s.step for s in plan.steps],
-        summary=f"{rec['approach']}{path}, ${plan.total_usd:.2f}, approved by the demo; session {values['session']}",
-    )
-    emit({"event": "stage", "stage": "plan", **entry})
+class Stages:
+    """The demo as the drive loop's Answerer: it approves the plan (recording it as the plan stage) and turns the
+    approved steps' events and results into its stage lines. A question it cannot answer stops it with the command
+    that can.
+    """
 
+    def __init__(self, record: DemoRecord, emit: Emit, session: str) -> None:
+        self.record, self.emit, self.session = record, emit, session
+        self.timer: dict[str, float] = {"plan": time.perf_counter()}
+        self.current: str | None = None
 
-def _stream(graph, payload, config, ctx, record: DemoRecord, timer: dict, emit: Emit) -> None:
-    current = None
-    for mode, chunk in graph.stream(payload, config, context=ctx, durability="sync", stream_mode=["updates", "custom"]):
-        if mode == "custom" and isinstance(chunk, dict):
-            if chunk.get("event") == "step" and chunk.get("status") in ("running", "resuming"):
-                current = chunk["step"]
-                timer[current] = time.perf_counter()
-                emit({"event": "stage", "stage": current, "status": chunk["status"]})
-            elif chunk.get("event") == "progress" and current:
-                emit(
-                    {
-                        "event": "progress",
-                        "stage": current,
-                        "done": chunk.get("done"),
-                        "total": chunk.get("total"),
-                        "what": chunk.get("stage") or chunk.get("message"),
-                    }
-                )
-        elif mode == "updates" and isinstance(chunk, dict):
-            for name, update in chunk.items():
-                typed = ((update or {}).get("executed") or {}).get(name) if name in EXECUTION else None
-                if typed is not None and not record.done(name):
-                    result = result_of(name, typed).model_dump(mode="json")
-                    entry = record.finish(
-                        name, time.perf_counter() - timer.get(name, time.perf_counter()), **_step_info(name, result)
-                    )
-                    emit({"event": "stage", "stage": name, **entry})
+    def ask(self, question: Question) -> str | None:
+        """Stop: the demo's goal and presets answer every step, so a question means something is off."""
+        raise TunewiseError(
+            f"the agent asked a question the demo cannot answer: {question.question}",
+            hint=f"answer it with `tunewise resume {self.session}`",
+        )
+
+    def confirm(self, request: Confirm) -> str | None:
+        """Never reached: the demo's session is non-interactive, which skips the confirm list."""
+        return ""
+
+    def approve(self, request: ApprovalRequest, values: dict[str, Any]) -> Reply | None:
+        """Record the plan stage once, then approve (the agent's approval node records it, with the plan's hash)."""
+        if not self.record.done("plan"):
+            self._planned(values, request)
+        return Approve()
+
+    def _planned(self, values: dict[str, Any], request: ApprovalRequest) -> None:
+        rec, plan = recommendation_of(values["recommendation"]), plan_of(values["plan"])
+        assert plan is not None and rec is not None  # the approval interrupt follows the plan node
+        path = f" ({rec.fine_tune_path})" if rec.fine_tune_path else ""
+        entry = self.record.finish(
+            "plan",
+            time.perf_counter() - self.timer["plan"],
+            approach=rec.approach,
+            fine_tune_path=rec.fine_tune_path,
+            rationale=rec.rationale,
+            total_usd=plan.total_usd,
+            plan_hash=request.plan_hash,
+            session=values["session"],
+            steps=[s.step for s in plan.steps],
+            summary=f"{rec.approach}{path}, ${plan.total_usd:.2f}, approved by the demo; session {values['session']}",
+        )
+        self.emit({"event": "stage", "stage": "plan", **entry})
+
+    def event(self, event: StepStarted | StepProgress | StepFinished | StepFailed) -> None:
+        """Show a step starting as its stage, and its progress under it."""
+        if isinstance(event, StepStarted):
+            self.current = event.step
+            self.timer[event.step] = time.perf_counter()
+            self.emit({"event": "stage", "stage": event.step, "status": "resuming" if event.resuming else "running"})
+        elif isinstance(event, StepProgress) and self.current:
+            u = event.update
+            self.emit(
+                {
+                    "event": "progress",
+                    "stage": self.current,
+                    "done": u.done,
+                    "total": u.total,
+                    "what": u.stage or u.message,
+                }
+            )
+
+    def update(self, chunk: dict[str, Any]) -> None:
+        """Finish a stage when its step's typed result lands in the state."""
+        for name, update in chunk.items():
+            typed = ((update or {}).get("executed") or {}).get(name) if name in EXECUTION else None
+            if typed is not None and not self.record.done(name):
+                result = result_of(name, typed).model_dump(mode="json")
+                seconds = time.perf_counter() - self.timer.get(name, time.perf_counter())
+                entry = self.record.finish(name, seconds, **_step_info(name, result))
+                self.emit({"event": "stage", "stage": name, **entry})
 
 
 def _step_info(name: str, result: dict) -> dict:
     """Return what the demo keeps of a step's result: its artefacts and one line to show."""
     status = "done" if result.get("status") in ("done", *FINISHED_TRAINING) else "skipped"
     info: dict[str, Any] = {"status": status, "agent_status": result.get("status")}
-    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    summary: dict[str, Any] = result["summary"] if isinstance(result.get("summary"), dict) else {}
     if result.get("message"):
         info["summary"] = result["message"]
     elif name == "split":

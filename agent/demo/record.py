@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import write_json, write_text
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 STAGES = ["validate", "model", "plan", "split", "index", "train", "eval", "deploy", "serve", "report"]
 RECORD = "demo.json"
@@ -49,11 +49,10 @@ class DemoRecord:
                 hint="delete it (the demo starts over) or pick another --workdir",
             ) from None
         if data.get("options") != options.model_dump():
-            raise TunewiseError(
+            raise UsageError(
                 f"this folder holds a demo made with {data.get('options')}, not {options.model_dump()}",
                 path=str(workdir),
                 hint="run the demo with those options, or pick another --workdir",
-                exit_code=2,
             )
         self.data = data
 

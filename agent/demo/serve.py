@@ -91,11 +91,10 @@ def ask_served(deployment: Path, workdir: Path, emit: Callable[[dict], None]) ->
     except Exception as exc:  # an openai error from the local server: one line, the log keeps the rest
         if isinstance(exc, TunewiseError):
             raise
-        raise TunewiseError(
-            f"the request to `tunewise serve` failed ({type(exc).__name__}: {str(exc)[:200]})",
-            path=str(log),
-            hint="the server's log is here",
-        ) from None
+        from tools.openai_errors import openai_error
+
+        said = openai_error(exc, "asking `tunewise serve` one question", who="`tunewise serve`")
+        raise TunewiseError(said.message, path=str(log), hint="the server's log is here") from exc
     finally:
         _stop(proc)
     extra = (resp.model_extra or {}).get("tunewise") or {}

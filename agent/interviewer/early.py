@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DIMENSION = 384  # MiniLM's; the value does not matter to a reader that finds nothing similar
 
@@ -24,7 +27,7 @@ class NullEmbedder:
     name = "null"
     dimension = DIMENSION
 
-    def embed(self, texts: list[str]):
+    def embed(self, texts: list[str]) -> np.ndarray:
         """Return one zero vector (DIMENSION float32s) per text."""
         import numpy as np
 

@@ -14,26 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.interviewer.offline import Finding
 from prompts import render
+from tools.decision import COUNTS as _COUNTS
+from tools.decision import READS, choices
 from tools.errors import TunewiseError
 
 MAX_TOOL_ROUNDS = 4  # a tool call or two settles a fact; more means the model is looping
-FACTS = (
-    "prompting",
-    "prompt_large",
-    "problem",
-    "behaviour",
-    "knowledge",
-    "examples",
-    "stable",
-    "private",
-    "openai_customer",
-    "complex_domain",
-    "best_quality",
-    "fast_iteration",
-    "requests_per_month",
-)
-ENUMS = {"prompting": ("not_tried", "fell_short", "good_enough"), "problem": ("knowledge", "behaviour", "both")}
-COUNTS = ("examples", "requests_per_month")
+# What the LLM may report, from the one vocabulary (tools.decision: `Facts`' fields and the cues).
+FACTS = tuple(READS)
+COUNTS = _COUNTS
+
+
+def fact_lines() -> str:
+    """Return the system prompt's list of facts and their values, one line each, from the vocabulary."""
+    return "\n".join(f"- {fact}: {reads}" for fact, reads in READS.items())
 
 
 class Said(BaseModel):  # noqa: D101 - a docstring would become its JSON-schema description, sent to the LLM
@@ -50,7 +43,7 @@ class Extraction(BaseModel):
     facts: list[Said]
 
 
-def _validate(inp):
+def _validate(inp: dict[str, Any]) -> Any:
     """Check a training file: its format, errors, token counts and training cost; reads the file, spends nothing."""
     from tools.dataset.validate import ValidateInput, run
 
@@ -70,14 +63,14 @@ def _validate(inp):
     )
 
 
-def _estimate(inp):
+def _estimate(inp: dict[str, Any]) -> Any:
     """Price every path (prompting, RAG, OpenAI and local fine-tuning) for a dataset; a calculation, spends nothing."""
     from tools.costs.estimate import EstimateInput, run
 
     return run(EstimateInput.model_validate(inp)).model_dump(mode="json", include={"dataset", "options", "notes"})
 
 
-def _search(inp):
+def _search(inp: dict[str, Any]) -> Any:
     """Search an indexed document collection for passages that answer a question; reads only."""
     from tools.clients import get_chroma_client
     from tools.rag.collection import collection_embedder
@@ -127,7 +120,7 @@ class LLMInterviewer:
 
             focus_text = render("interviewer_focus", question=question(focus)[0], fact=focus)
         messages: list[dict] = [
-            {"role": "system", "content": render("interviewer_system")},
+            {"role": "system", "content": render("interviewer_system", facts=fact_lines())},
             {"role": "user", "content": render("interviewer_user", focus=focus_text, text=text)},
         ]
         models = _input_models()
@@ -140,15 +133,8 @@ class LLMInterviewer:
                 response = self._client.chat.completions.parse(
                     model=self.model, messages=messages, tools=tools, response_format=Extraction
                 )
-            except openai.APIConnectionError:
-                raise TunewiseError(
-                    "cannot reach the LLM endpoint", hint="check OPENAI_BASE_URL, or use --llm offline"
-                ) from None
-            except openai.APIStatusError as exc:
-                raise TunewiseError(
-                    f"the LLM endpoint answered {exc.status_code}: {_message(exc)}",
-                    hint="check TUNEWISE_LLM_MODEL and the key, or use --llm offline",
-                ) from None
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                raise _message(exc, self._client, self.model) from exc
             except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError, ValidationError):
                 raise TunewiseError(
                     "the LLM's answer was not the structured reply asked for",
@@ -180,7 +166,7 @@ class LLMInterviewer:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": self._run_tool(call)})
         raise TunewiseError(f"the LLM kept calling tools for {MAX_TOOL_ROUNDS} rounds", hint="use --llm offline")
 
-    def _run_tool(self, call) -> str:
+    def _run_tool(self, call: Any) -> str:
         name = call.function.name
         self.tool_calls.append(name)
         if name not in TOOLS:  # the model may only ask for the read-only tools it was given
@@ -208,19 +194,27 @@ class LLMInterviewer:
 
 def _coerce(fact: str, raw: str) -> Any:
     raw = raw.strip().lower()
-    if fact in ENUMS:
-        return raw if raw in ENUMS[fact] else None
+    words = choices(fact)
+    if words is not None:
+        return raw if raw in words else None
     if fact in COUNTS:
         digits = raw.replace(",", "").replace("_", "")
         return int(digits) if digits.isdigit() else None
     return {"true": True, "false": False, "yes": True, "no": False}.get(raw)
 
 
-def _message(exc) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error", {}).get("message") or "error")[:200]
-    return "error"
+def _message(exc: BaseException, client: Any, model: str) -> TunewiseError:
+    """Say in one line, without the key, what the LLM endpoint answered (tools/openai_errors.py words it)."""
+    from tools.openai_errors import openai_error
+
+    return openai_error(
+        exc,
+        f"reading the answer with {model}",
+        client=client,
+        who="the LLM endpoint",
+        not_found="check TUNEWISE_LLM_MODEL",
+        also="or use --llm offline",
+    )
 
 
 def configured(model: str | None) -> bool:
@@ -232,7 +226,7 @@ def configured(model: str | None) -> bool:
     return bool(model) and bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
 
 
-def build(model: str):
+def build(model: str) -> LLMInterviewer:
     """Build the LLM interviewer for `model` on the OpenAI client of tools.clients (1 retry, 60 s timeout)."""
     from tools.clients import get_openai_client
 

@@ -84,10 +84,10 @@ def _value(m: re.Match) -> int | None:
         return base
     word = m.group("word").lower()
     parts = re.split(r"[- ]", word)
-    value = sum(_UNITS[p] for p in parts)
+    count = sum(_UNITS[p] for p in parts)
     if m.group("wscale"):
-        return value * _SCALE[m.group("wscale").lower()]
-    return None if word in ("a", "an") else value  # a bare "a" is an article, not a count
+        return count * _SCALE[m.group("wscale").lower()]
+    return None if word in ("a", "an") else count  # a bare "a" is an article, not a count
 
 
 # Nouns that name training examples; documents, pages and files are knowledge, not examples of behaviour.

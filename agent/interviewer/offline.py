@@ -15,11 +15,28 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from agent.interviewer import rules
+
+
+class Add(Protocol):
+    """How the passes record a finding: fact, value, the words, how it was read and how sure."""
+
+    def __call__(
+        self,
+        fact: str,
+        value: Any,
+        evidence: str,
+        how: str = ...,
+        rank: tuple[Any, ...] | None = ...,
+        confidence: float | None = ...,
+    ) -> None:
+        """Record one finding."""
+
 
 # Similarity thresholds, tuned on tests/test_offline_extractor.py's texts: MiniLM puts paraphrases at 0.5-0.8 and
 # unrelated sentences under 0.3, but negations score high too, hence the margins over the other labels.
@@ -215,7 +232,7 @@ class OfflineInterviewer:
             for cue in ("behaviour", "knowledge"):
                 found.pop(cue, None)
 
-    def _rules(self, sentence: str, low: str, add) -> None:
+    def _rules(self, sentence: str, low: str, add: Add) -> None:
         for fact, value in rules.counts(low).items():
             if fact != "examples":
                 add(fact, value, sentence)
@@ -254,7 +271,7 @@ class OfflineInterviewer:
             if pattern.search(low):
                 add(fact, True, sentence)
 
-    def _focused(self, text: str, focus: str, add) -> None:
+    def _focused(self, text: str, focus: str, add: Add) -> None:
         """Short answers to a question: 'no', '300', 'both', 'it may'."""
         low = _normalise(text.strip())
         evidence = text.strip()
@@ -306,10 +323,10 @@ class OfflineInterviewer:
         self,
         text: str,
         found: dict[str, Finding],
-        add,
+        add: Add,
         *,
         style_ok: bool = False,
-        fresh: set[str] = frozenset(),
+        fresh: frozenset[str] | set[str] = frozenset(),
         focus: str | None = None,
     ) -> None:
         wanted = [g for g in ("prompting", "stable", "private") if g not in found and focus in (None, g)]
@@ -330,7 +347,7 @@ class OfflineInterviewer:
             min_similarity, min_margin = THRESHOLDS[group]
             labels = bank[group]
             scores = {label: (vectors @ vecs.T).max(axis=1) for label, vecs in labels.items()}
-            best: dict[str, tuple[float, str]] = {}
+            best: dict[str, tuple[float, str, float]] = {}
             for i, (sentence, piece) in enumerate(pieces):
                 if not GATES[group].search(_normalise(piece)) or group == "stable" and sentence in fresh:
                     continue
@@ -347,7 +364,7 @@ class OfflineInterviewer:
             self._accept(group, best, add)
 
     @staticmethod
-    def _accept(group: str, best: dict[str, tuple[float, str, float]], add) -> None:
+    def _accept(group: str, best: dict[str, tuple[float, str, float]], add: Add) -> None:
         if group == "problem":
             for label, (_, sentence, sure) in best.items():
                 add(label, True, sentence, "inferred", confidence=sure)  # each clause may carry one half of "both"
@@ -365,17 +382,22 @@ class OfflineInterviewer:
             return
         add(group, value, sentence, "inferred", confidence=sure)
 
-    def _embed(self, texts: list[str]):
+    def _model(self) -> Any:
+        """Return the embedder this reader compares with, loading the local MiniLM on first use when none was given."""
         if self._embedder is None:
             from tools.rag.embedders import get_embedder
 
             self._embedder = get_embedder("local")
-        return self._embedder.embed(texts)
+        return self._embedder
+
+    def _embed(self, texts: list[str]) -> Any:
+        return self._model().embed(texts)
 
     def _load_bank(self) -> dict[str, Any]:
         if self._bank is None:
-            key = id(self._embedder) if self._embedder is not None else None
-            if key is None or key not in _BANKS:
+            model = self._model()
+            bank = _BANKS.get(model)
+            if bank is None:
                 raw = json.loads(resources.files("agent.interviewer").joinpath("examples.json").read_text("utf-8"))
                 entries = [
                     (group, label, text)
@@ -385,18 +407,19 @@ class OfflineInterviewer:
                     for text in texts
                 ]
                 vectors = self._embed([text for _, _, text in entries])  # one batch: far faster than one per label
-                bank: dict[str, Any] = {}
+                bank = {}
                 for group, label in dict.fromkeys((g, lab) for g, lab, _ in entries):
                     rows = [i for i, (g, lab, _) in enumerate(entries) if (g, lab) == (group, label)]
                     if label:
                         bank.setdefault(group, {})[label] = vectors[rows]
                     else:
                         bank[group] = vectors[rows]
-                key = id(self._embedder)
-                _BANKS[key] = bank
-            self._bank = _BANKS[key]
+                _BANKS[model] = bank
+            self._bank = bank
         return self._bank
 
 
-# The labelled sentences' vectors, per embedder: computed once per process, shared by every interviewer.
-_BANKS: dict[int, dict[str, Any]] = {}
+# The labelled sentences' vectors, per embedder object: computed once, shared by every interviewer that reads with
+# that embedder. Keyed weakly by the object itself, not its id(): an id is reused once its embedder is collected,
+# which handed a new embedder the old one's vectors; a weak key goes when its embedder does.
+_BANKS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()

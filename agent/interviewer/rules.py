@@ -378,7 +378,7 @@ _LISTED = re.compile(
 )
 
 
-def _cue_counts(text: str, m: re.Match, spans) -> bool:
+def _cue_counts(text: str, m: re.Match, spans: list[tuple[int, int]]) -> bool:
     clause = next((text[a:b] for a, b in spans if a <= m.start() < b), text)
     before = text[max(0, m.start() - 60) : m.start()]
     return not (

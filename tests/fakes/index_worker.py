@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.fakes.hash_embedder import HashEmbedder
 from tools.clients import get_chroma_client
+from tools.progress import Update
 from tools.rag.index import IndexInput, run
 
 
@@ -28,7 +29,10 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=5)
     args = parser.parse_args()
 
-    def progress(done: int, total: int) -> None:
+    def progress(update: Update) -> None:
+        if update.stage != "embed" or update.done is None or update.total is None:
+            return
+        done, total = update.done, update.total
         print(f"progress {done} {total}", flush=True)
         last = done == total and total > 0
         if args.hold_after is not None and (

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 
 class TokenPrices(BaseModel):
@@ -127,10 +127,9 @@ class OpenAICatalog(BaseModel):
         for known in sorted(self.models, key=len, reverse=True):
             if key == known or key.startswith(known + "-"):
                 return self.models[known]
-        raise TunewiseError(
+        raise UsageError(
             f"unknown OpenAI model '{name}'",
             hint=f"use one of {', '.join(sorted(self.models))}, or add it to a --prices file",
-            exit_code=2,
         )
 
 
@@ -178,7 +177,7 @@ def _load(override: str | None) -> OpenAICatalog:
     except Exception as exc:  # pydantic's message names the bad field
         raise TunewiseError(
             f"prices data is incomplete: {exc}", path=override, hint="compare with tools/data/openai.json"
-        ) from None
+        ) from exc
 
 
 def openai_catalog(prices_file: str | os.PathLike[str] | None = None) -> OpenAICatalog:

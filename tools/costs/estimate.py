@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.costs.vram import TrainingMemoryArgs, VramBreakdown
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 if TYPE_CHECKING:
     from tools.costs.catalog import TokenPrices
@@ -28,8 +28,15 @@ DEFAULT_MODELS = (DEFAULT_FINE_TUNE_MODEL, "gpt-4.1", DEFAULT_OPENAI_MODEL)
 DEFAULT_BASE_MODEL = "Qwen3-8B"  # the qlora_self_hosted path's default (tools/data/base_models.json path_defaults)
 CACHE_MIN_TOKENS = 1024  # OpenAI caches a prompt prefix only from 1,024 tokens on
 
-# One month's traffic: (requests, today's long prompt, the short prompt once fine-tuned, output), tokens per request.
-Traffic = tuple[int, float, float, float]
+
+class Traffic(BaseModel):
+    """One month's traffic: its requests, and each request's tokens today, once fine-tuned and in the answer."""
+
+    model_config = ConfigDict(frozen=True)
+    requests: int = Field(description="Requests a month.")
+    long_prompt: float = Field(description="Prompt tokens per request today: system prompt, few-shot examples, input.")
+    short_prompt: float = Field(description="Prompt tokens per request once fine-tuned (or with a short RAG prompt).")
+    output: float = Field(description="Output tokens per request.")
 
 
 class EstimateInput(BaseModel):
@@ -192,7 +199,7 @@ class EstimateResult(BaseModel):
 
 def _dataset(inp: EstimateInput) -> tuple[Dataset, list[str]]:
     if inp.path and (inp.tokens or inp.examples):
-        raise TunewiseError("give a training FILE or --tokens/--examples, not both", exit_code=2)
+        raise UsageError("give a training FILE or --tokens/--examples, not both")
     if inp.path:
         from tools.dataset.validate import ValidateInput
         from tools.dataset.validate import run as validate
@@ -217,9 +224,7 @@ def _dataset(inp: EstimateInput) -> tuple[Dataset, list[str]]:
         ), notes
     if inp.tokens and inp.examples:
         return Dataset(examples=inp.examples, tokens=inp.tokens, source="given"), []
-    raise TunewiseError(
-        "nothing to estimate from", hint="give a training FILE, or both --tokens N and --examples N", exit_code=2
-    )
+    raise UsageError("nothing to estimate from", hint="give a training FILE, or both --tokens N and --examples N")
 
 
 def _api_monthly(requests: int, prompt: float, output: float, prices: TokenPrices, cached: float) -> float:
@@ -235,11 +240,11 @@ def _break_even(training: float | None, monthly: float | None, baseline: float |
 
 
 def _traffic(inp: EstimateInput, data: Dataset) -> Traffic | None:
-    """Return (requests, long prompt, short prompt, output) per month's request, or None without --requests-per-month."""
+    """Return the month's traffic, or None without --requests-per-month."""
     if inp.requests_per_month is None:
         return None
     if inp.prompt_tokens is None:
-        raise TunewiseError("--requests-per-month needs --prompt-tokens (today's prompt per request)", exit_code=2)
+        raise UsageError("--requests-per-month needs --prompt-tokens (today's prompt per request)")
     mean_prompt = mean_output = None
     if data.trained_tokens is not None:
         mean_prompt = (data.tokens - data.trained_tokens) / data.examples
@@ -247,8 +252,13 @@ def _traffic(inp: EstimateInput, data: Dataset) -> Traffic | None:
     short = inp.finetuned_prompt_tokens if inp.finetuned_prompt_tokens is not None else mean_prompt
     output = inp.output_tokens if inp.output_tokens is not None else mean_output
     if short is None or output is None:
-        raise TunewiseError("without a training file, give --finetuned-prompt-tokens and --output-tokens", exit_code=2)
-    return inp.requests_per_month, float(inp.prompt_tokens), float(short), float(output)
+        raise UsageError("without a training file, give --finetuned-prompt-tokens and --output-tokens")
+    return Traffic(
+        requests=inp.requests_per_month,
+        long_prompt=float(inp.prompt_tokens),
+        short_prompt=float(short),
+        output=float(output),
+    )
 
 
 def _openai_options(
@@ -264,11 +274,16 @@ def _openai_options(
     for name in inp.models:
         info = catalog.model(name)
         prompting = rag = None
-        if traffic:
-            requests, long_prompt, short_prompt, output = traffic
-            prompting = _api_monthly(requests, long_prompt, output, info.base, inp.cached_prompt_fraction)
+        if traffic is not None:
+            prompting = _api_monthly(
+                traffic.requests, traffic.long_prompt, traffic.output, info.base, inp.cached_prompt_fraction
+            )
             rag = _api_monthly(
-                requests, short_prompt + inp.rag_context_tokens, output, info.base, inp.cached_prompt_fraction
+                traffic.requests,
+                traffic.short_prompt + inp.rag_context_tokens,
+                traffic.output,
+                info.base,
+                inp.cached_prompt_fraction,
             )
             options.append(
                 EstimateOption(
@@ -298,8 +313,10 @@ def _openai_options(
         billed = data.tokens * epochs
         cost = round(billed * info.training / 1_000_000, 2)
         monthly = (
-            _api_monthly(traffic[0], traffic[2], traffic[3], info.finetuned, inp.cached_prompt_fraction)
-            if traffic
+            _api_monthly(
+                traffic.requests, traffic.short_prompt, traffic.output, info.finetuned, inp.cached_prompt_fraction
+            )
+            if traffic is not None
             else None
         )
         # A fine-tuned model serves only until its base shuts down: break-even past that day never comes.
@@ -317,7 +334,7 @@ def _openai_options(
                 training_cost_usd=cost,
                 monthly_inference_usd=monthly,
                 break_even_month=month,
-                compared_with=f"prompt:{name}" if traffic else None,
+                compared_with=f"prompt:{name}" if traffic is not None else None,
                 available=status != "closed" and alive,
                 availability=status if alive else "closed",
                 serves_until=info.shutdown,
@@ -399,10 +416,13 @@ def _local_options(
         hours = gpu_time.training_hours(trained, fpt, gpu, mfu)
         cost: float | None = round(hours * gpu.usd_per_hour, 2)
         monthly = None
-        if traffic:
-            requests, _, short_prompt, output = traffic
+        if traffic is not None:
             count = gpu_time.serving_gpus(
-                arch, gpu, prompt_tokens=requests * short_prompt, output_tokens=requests * output, memory_gib=serve_gib
+                arch,
+                gpu,
+                prompt_tokens=traffic.requests * traffic.short_prompt,
+                output_tokens=traffic.requests * traffic.output,
+                memory_gib=serve_gib,
             )
             monthly = round(count * gpu_time.HOURS_PER_MONTH * gpu.usd_per_hour, 2)
         fits = need.total_gib <= gpu.memory_gib

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from tools.costs.lora_params import Architecture, resolve_base_model
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 HOURS_PER_MONTH = 730  # 8,760 hours a year / 12: an always-on server
 # Serving assumptions: prefill is a large matmul (vLLM-class servers reach ~40% of peak); decode is bound by
@@ -70,10 +70,9 @@ class GpuCatalog(BaseModel):
         """Return the GPU `name` matches (as find() does); raise TunewiseError (exit code 2) for an unknown one."""
         gpu = self.find(name)
         if gpu is None:
-            raise TunewiseError(
+            raise UsageError(
                 f"unknown GPU '{name}'",
                 hint=f"use one of {', '.join(self.gpus)}, or add it to a --prices file",
-                exit_code=2,
             )
         return gpu
 
@@ -117,7 +116,7 @@ def gpu_catalog(prices_file: str | None = None) -> GpuCatalog:
             f"GPU data is incomplete: {exc}".splitlines()[0],
             path=prices_file,
             hint="each GPU needs peak_bf16_tflops, memory_gib and usd_per_hour",
-        ) from None
+        ) from exc
     return GpuCatalog(source=data["_source"], date=data["_date"], gpus=gpus)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,9 @@ def resolve_targets(arch: Architecture, targets: list[str] | None) -> list[str]:
         return available
     unknown = [t for t in targets if t not in available and t != "lm_head"]
     if unknown:
-        raise TunewiseError(
+        raise UsageError(
             f"{arch.name} has no module named {', '.join(unknown)}",
             hint=f"target some of {','.join(available)} (or lm_head, or all-linear)",
-            exit_code=2,
         )
     return list(dict.fromkeys(targets))
 
@@ -137,7 +136,7 @@ def resolve_targets(arch: Architecture, targets: list[str] | None) -> list[str]:
 def lora_trainable_params(arch: Architecture, r: int, targets: list[str] | None = None) -> int:
     """Count LoRA's trainable weights: A (r x in) and B (out x r) per targeted linear layer, r * (in + out), no bias."""
     if r < 1:
-        raise TunewiseError(f"LoRA rank must be at least 1, got {r}", hint="use e.g. --lora-r 16", exit_code=2)
+        raise UsageError(f"LoRA rank must be at least 1, got {r}", hint="use e.g. --lora-r 16")
     modules = arch.linear_modules()
     total = 0
     for name in resolve_targets(arch, targets):
@@ -253,8 +252,7 @@ def resolve_base_model(name: str, hf_cache: Path | None = None) -> Architecture:
     for key, entry in models.items():
         if wanted in {_normalise(key), _normalise(entry["hf_id"]), *entry["aliases"]}:
             return from_config(entry["config"], key)
-    raise TunewiseError(
+    raise UsageError(
         f"unknown base model '{name}'",
         hint=f"use one of {', '.join(models)}, a folder with config.json, or a repo id already in the HF cache",
-        exit_code=2,
     )

@@ -107,15 +107,14 @@ def refuse_retired(catalog: OpenAICatalog, name: str, today: dt.date) -> None:
     the catalogue does not know (a fine-tune's own name, another provider's) is left to its endpoint.
     """
     from tools.defaults import DEFAULT_OPENAI_MODEL
-    from tools.errors import TunewiseError
+    from tools.errors import TunewiseError, UsageError
 
     try:
         info = catalog.model(name)
     except TunewiseError:
         return
     if not info.alive(today):
-        raise TunewiseError(
+        raise UsageError(
             f"{name} shut down on {info.shutdown} ({_cite(info.shutdown_source)})",
             hint=f"name a current model, e.g. openai:{DEFAULT_OPENAI_MODEL}, or a self-hosted one (hf:NAME)",
-            exit_code=2,
         )

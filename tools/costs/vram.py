@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.costs.lora_params import Architecture
-from tools.errors import TunewiseError
+from tools.errors import UsageError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -104,11 +104,9 @@ def training_vram(
     `upcast_unquantized`: the non-4-bit weights are held in fp32 (the hf backend's QLoRA preparation).
     """
     if method == "full" and quant == "4bit":
-        raise TunewiseError(
-            "full fine-tuning cannot train 4-bit weights", hint="use --quant 16bit or LoRA", exit_code=2
-        )
+        raise UsageError("full fine-tuning cannot train 4-bit weights", hint="use --quant 16bit or LoRA")
     if seq_len < 1 or batch_size < 1:
-        raise TunewiseError("sequence length and batch size must be at least 1", exit_code=2)
+        raise UsageError("sequence length and batch size must be at least 1")
     optimizer = 2 if optim_bits == 8 else 8
     per_trainable = (4 + 4 + optimizer) if method == "lora" else (2 + 4 + optimizer)
     r, modules = (lora_r, lora_modules) if method == "lora" else (0, 0)

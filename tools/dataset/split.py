@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 CLUSTER = "cluster"  # --stratify-by value that stratifies by the first user turn's topic cluster
 
@@ -77,9 +77,7 @@ def _strata(records: dict[int, str], lines: list[int], field: str | None, seed: 
         return {line: "all" for line in lines}
     if field == CLUSTER:
         if embedder is None:
-            raise TunewiseError(
-                "--stratify-by cluster needs the local embedder", hint='pip install "tunewise[rag]"', exit_code=2
-            )
+            raise UsageError("--stratify-by cluster needs the local embedder", hint='pip install "tunewise[rag]"')
         return _topic_clusters(records, lines, seed, embedder)
     out = {}
     for line in lines:
@@ -131,10 +129,9 @@ def run(inp: SplitInput, *, embedder: Any) -> SplitResult:
     n = len(scan.ex_line)
     target = int(inp.eval) if inp.eval >= 1 else round(inp.eval * n)
     if not 1 <= target < n:
-        raise TunewiseError(
+        raise UsageError(
             f"--eval {inp.eval:g} asks for {target} of {n} examples",
             hint="leave at least one example on each side",
-            exit_code=2,
         )
     cluster_of = quality.related_groups(scan)
     lines = list(scan.ex_line)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools.digest import file_sha256
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+from tools.progress import Progress, Update, silent
 from tools.serving.budget import ContextBudget
 
 if TYPE_CHECKING:
@@ -296,11 +297,11 @@ def _base_folder(name: str) -> Path:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(name, local_files_only=True))  # never the network: the cache or nothing
-    except Exception:
+    except Exception as exc:  # not a repo id, not cached, no huggingface_hub: one answer, the kind named in it
         raise TunewiseError(
-            f"base model '{name}' is neither a folder nor in the Hugging Face cache",
+            f"base model '{name}' is neither a folder nor in the Hugging Face cache ({type(exc).__name__})",
             hint="pass the model's folder, or download it first with `hf download NAME`",
-        ) from None
+        ) from exc
 
 
 def _stops(tokenizer: Any, template: str, gen_dir: Path) -> list[str]:
@@ -332,7 +333,7 @@ def _package_local(
     out: Path,
     *,
     merge: bool,
-    status: Callable[[str], None],
+    progress: Progress,
     warnings: list[str],
     check: Callable[..., None],
 ) -> tuple[DeployedModel, str, str]:
@@ -375,7 +376,7 @@ def _package_local(
         assert adapter is not None  # run() refuses --merge without +adapter, and adapter_dir() found it or raised
         from transformers.utils import logging as hf_logging
 
-        status("merging the adapter into a 16-bit copy of the base model")
+        progress(Update(message="merging the adapter into a 16-bit copy of the base model"))
         bar = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # a weight-loading bar would break into the command's own output
         try:
@@ -442,20 +443,22 @@ def _base_folder_or_none(name: str) -> Path | None:
         return None
 
 
-def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None] | None = None) -> DeployResult:
-    """Write a deployment folder that serves a model with retrieval from a collection over an OpenAI-style API."""
+def run(inp: DeployInput, *, client: ClientAPI, progress: Progress | None = None) -> DeployResult:
+    """Write a deployment folder that serves a model with retrieval from a collection over an OpenAI-style API.
+
+    `progress` hears what it is doing, in words (`message`), before each slow part.
+    """
     from tools.models.spec import base_model, parse_spec
 
-    status = on_status or (lambda message: None)
+    progress = progress or silent
     spec = parse_spec(inp.model)
     if spec.prompted:
-        raise TunewiseError(
+        raise UsageError(
             "+prompted adds few-shot examples from a train file, which a deployment does not have",
             hint="drop +prompted and pass the instructions with --system-prompt-file",
-            exit_code=2,
         )
     if inp.merge and (spec.kind != "hf" or spec.adapter is None):
-        raise TunewiseError("--merge needs a local model with an adapter (hf:BASE+adapter:RUN)", exit_code=2)
+        raise UsageError("--merge needs a local model with an adapter (hf:BASE+adapter:RUN)")
     out = inp.out.expanduser().resolve()
     _check_out(out)
     system_prompt = _system_prompt(inp.system_prompt_file)
@@ -475,7 +478,7 @@ def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None]
             model = DeployedModel(kind="openai", upstream=spec.model, base_url=spec.base_url)
             described, vllm = f"openai:{spec.model}" + (f" at {spec.base_url}" if spec.base_url else ""), None
         else:
-            status("reading the model's tokenizer and chat template")
+            progress(Update(message="reading the model's tokenizer and chat template"))
 
             def check(**model: Any) -> None:
                 nonlocal context
@@ -491,7 +494,7 @@ def run(inp: DeployInput, *, client: ClientAPI, on_status: Callable[[str], None]
                 )
 
             model, described, vllm = _package_local(
-                spec, tmp, out, merge=inp.merge, status=status, warnings=warnings, check=check
+                spec, tmp, out, merge=inp.merge, progress=progress, warnings=warnings, check=check
             )
         record = Deployment(
             name=out.name,

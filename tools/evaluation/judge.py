@@ -11,12 +11,13 @@ import itertools
 import json
 import random
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from prompts import render
+from tools.progress import Progress, Update, silent
 
 if TYPE_CHECKING:
-    from tools.models.generation import HFGenerator, OpenAIGenerator
+    from tools.serving.clients import Generator
 
 _WINNER = re.compile(r'"winner"\s*:\s*"(A|B|tie)"', re.I)
 
@@ -37,15 +38,17 @@ def judge(
     questions: list[str],
     references: list[str],
     outputs: dict[str, list[str]],
-    generator: HFGenerator | OpenAIGenerator,
+    generator: Generator,
     *,
     seed: int = 0,
     max_new_tokens: int = 200,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, list[float]], int]:
     """Have `generator` judge every pair of candidates on every example; return per-example win rates for every
-    candidate, and how many judge replies could not be read (counted as ties).
+    candidate, and how many judge replies could not be read (counted as ties). `progress` hears the comparisons
+    judged (stage "judge").
     """
+    progress = progress or silent
     names = list(outputs)
     rng = random.Random(seed)
     jobs = []  # (example, first shown, second shown)
@@ -70,8 +73,7 @@ def judge(
     replies = []
     for start in range(0, len(prompts), 16):
         replies += generator.generate(prompts[start : start + 16], max_new_tokens=max_new_tokens, temperature=0.0)
-        if progress is not None:
-            progress(min(start + 16, len(prompts)), len(prompts))
+        progress(Update(stage="judge", done=min(start + 16, len(prompts)), total=len(prompts), unit="comparisons"))
     points: dict[str, list[list[float]]] = {name: [[] for _ in questions] for name in names}
     unreadable = 0
     for (i, first, second), reply in zip(jobs, replies):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from tools.errors import TunewiseError
+from tools.errors import UsageError
 from tools.models.spec import ModelSpec, parse_spec
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -118,14 +118,11 @@ def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
         name, sep, spec = item.partition("=")
         name = name.strip()
         if not sep or not _NAME.fullmatch(name):
-            raise TunewiseError(
+            raise UsageError(
                 f"bad --candidate '{item}'",
                 hint="use NAME=SPEC, e.g. tuned=hf:BASE+adapter:RUN (names: letters, digits, . _ -)",
-                exit_code=2,
             )
         if name in out:
-            raise TunewiseError(
-                f"candidate name '{name}' is used twice", hint="give each candidate its own name", exit_code=2
-            )
+            raise UsageError(f"candidate name '{name}' is used twice", hint="give each candidate its own name")
         out[name] = parse_spec(spec)
     return out

@@ -7,7 +7,6 @@ request threads, so the local one serialises calls with a lock (one model, one f
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generator, Iterator, Literal, overload
@@ -121,7 +120,7 @@ class HFGenerator:
             raise TunewiseError(
                 f"{self.name}: the chat template rejects this conversation ({exc})",
                 hint="drop the system prompt or use a model whose template accepts it",
-            ) from None
+            ) from exc
 
     def _config(self, max_new_tokens: int, temperature: float) -> GenerationConfig:
         from transformers import GenerationConfig
@@ -252,9 +251,6 @@ class HFGenerator:
             yield held
 
 
-_SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
-
-
 class OpenAIGenerator:
     """Chat completions from any OpenAI-compatible endpoint; a few requests in flight at once."""
 
@@ -266,17 +262,14 @@ class OpenAIGenerator:
         self._token_field = "max_tokens"  # what vLLM, Ollama and older servers read; switched on OpenAI's request
 
     def _error(self, exc: Exception) -> TunewiseError:
-        import openai
+        from tools.openai_errors import openai_error
 
-        where = str(getattr(self.client, "base_url", "") or "the endpoint")
-        if isinstance(exc, openai.APIConnectionError):
-            return TunewiseError(f"{self.name}: cannot reach {where}", hint="check OPENAI_BASE_URL or the inline @URL")
-        status = getattr(exc, "status_code", None)
-        body = getattr(exc, "body", None)
-        detail = body.get("message") if isinstance(body, dict) else None
-        message = _SECRET.sub("sk-***", str(detail or getattr(exc, "message", exc)).splitlines()[0])
-        hint = "check OPENAI_API_KEY" if status in (401, 403) else "check the model name and the endpoint"
-        return TunewiseError(f"{self.name}: the endpoint answered {status or 'an error'}: {message}", hint=hint)
+        return openai_error(
+            exc,
+            f"generating with {self.name}",
+            client=self.client,
+            not_found=f"check the model name '{self.model}' and the endpoint (OPENAI_BASE_URL or the inline @URL)",
+        )
 
     @overload
     def _create(
@@ -307,9 +300,9 @@ class OpenAIGenerator:
                 if field == "max_tokens" and "max_completion_tokens" in str(exc):
                     self._token_field = "max_completion_tokens"  # reasoning models refuse max_tokens
                     continue
-                raise self._error(exc) from None
+                raise self._error(exc) from exc
             except openai.OpenAIError as exc:
-                raise self._error(exc) from None
+                raise self._error(exc) from exc
         raise AssertionError("unreachable")
 
     def _one(self, conversation: list[dict], max_new_tokens: int, temperature: float) -> Generation:
@@ -351,7 +344,7 @@ class OpenAIGenerator:
                         count += 1
                         yield choice.delta.content
         except openai.OpenAIError as exc:
-            raise self._error(exc) from None
+            raise self._error(exc) from exc
         finally:
             chunks.close()
         if usage is not None:

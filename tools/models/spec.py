@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 MODIFIERS = ("prompted", "rag")
 _ADAPTER = "+adapter:"
@@ -46,7 +46,22 @@ class ModelSpec(BaseModel):
     )
     rag: bool = Field(default=False, description="Add context retrieved from the --collection.")
 
+    @classmethod
+    def hf(cls, path: str | None, adapter: str | None = None) -> ModelSpec:
+        """Name a local transformers model (`path`; None: the adapter's base) and its LoRA adapter folder."""
+        return cls(kind="hf", path=path, adapter=adapter)
+
+    @classmethod
+    def openai(cls, model: str, base_url: str | None = None) -> ModelSpec:
+        """Name a model on an OpenAI-compatible endpoint: `base_url`, else OPENAI_BASE_URL or OpenAI's own."""
+        return cls(kind="openai", model=model, base_url=base_url)
+
+    def adding(self, *, prompted: bool = False, rag: bool = False) -> ModelSpec:
+        """Return this spec with `+prompted` and/or `+rag` added (modifiers it already has stay)."""
+        return self.model_copy(update={"prompted": self.prompted or prompted, "rag": self.rag or rag})
+
     def __str__(self) -> str:
+        """Write the spec as users do, the one way specs become text: `parse_spec(str(spec)) == spec`."""
         if self.kind == "hf":
             text = f"hf:{self.path or ''}" + (f"{_ADAPTER}{self.adapter}" if self.adapter else "")
         else:
@@ -55,7 +70,7 @@ class ModelSpec(BaseModel):
 
 
 def _bad(spec: str, why: str) -> TunewiseError:
-    return TunewiseError(f"bad model spec '{spec}': {why}", hint=_FORMS, exit_code=2)
+    return UsageError(f"bad model spec '{spec}': {why}", hint=_FORMS)
 
 
 def _strip_modifiers(text: str, spec: str) -> tuple[str, set[str]]:
@@ -73,8 +88,14 @@ def _strip_modifiers(text: str, spec: str) -> tuple[str, set[str]]:
             return text, found
 
 
-def parse_spec(spec: str) -> ModelSpec:
-    """Parse one candidate spec; a TunewiseError (exit code 2) names what is wrong and the forms that work."""
+def parse_spec(spec: str, *, bare: Literal["hf"] | None = None) -> ModelSpec:
+    """Parse one candidate spec; a TunewiseError (exit code 2) names what is wrong and the forms that work.
+
+    With `bare="hf"`, a spec written without its `hf:` / `openai:` prefix names a local model (`NAME` reads as
+    `hf:NAME`), as a plan's `--answer base_model=NAME` does.
+    """
+    if bare is not None and not spec.startswith(("hf:", "openai:")):
+        spec = f"{bare}:{spec}"  # the user's shorthand, spelled out: errors quote the spec as it is read
     text = spec.strip()
     kind, sep, rest = text.partition(":")
     if not sep or kind not in ("hf", "openai"):
@@ -132,7 +153,7 @@ def base_model(spec: ModelSpec) -> str:
         return spec.path
     folder = adapter_dir(spec)
     if folder is None:
-        raise TunewiseError(f"'{spec}' names no base model", hint="use hf:PATH or hf:PATH+adapter:DIR", exit_code=2)
+        raise UsageError(f"'{spec}' names no base model", hint="use hf:PATH or hf:PATH+adapter:DIR")
     config = folder / "adapter_config.json"
     try:
         name = json.loads(config.read_text("utf-8")).get("base_model_name_or_path")

@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.atomic import atomic_open, write_json
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.digest import file_sha256
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+from tools.openai_errors import code_of, openai_error, scrub_exception, server_message, status_of, translated
 from tools.openai_ft import jobs
-from tools.openai_ft.jobs import JobError, Progress
+from tools.openai_ft.jobs import JobError
+from tools.progress import Progress, Update, silent
 
 if TYPE_CHECKING:
     from tools.dataset.validate import ValidateResult
@@ -137,11 +139,10 @@ def _validate(path: Path, model: str, method: str, allow_secrets: bool, role: st
         )
     want = METHODS[method][1]
     if (result.format == "preference") != (want == "preference"):
-        raise TunewiseError(
+        raise UsageError(
             f"{role} is {result.format} data, but --method {method} needs {want} data",
             path=str(path),
             hint="use --method dpo for preference pairs, --method sft for anything else",
-            exit_code=2,
         )
     return result
 
@@ -156,9 +157,7 @@ def prepare(inp: OpenAITrainInput) -> Prepared:
     info = catalog.model(inp.model)
     refuse_retired(catalog, inp.model, dt.date.today())
     if not info.fine_tunable:
-        raise TunewiseError(
-            f"{inp.model} cannot be fine-tuned on OpenAI", hint="pick a fine-tunable model", exit_code=2
-        )
+        raise UsageError(f"{inp.model} cannot be fine-tuned on OpenAI", hint="pick a fine-tunable model")
     train = _validate(inp.data, inp.model, inp.method, inp.allow_secrets, "the training file")
     if inp.eval_file is not None:
         _validate(inp.eval_file, inp.model, inp.method, inp.allow_secrets, "the eval file")
@@ -217,14 +216,12 @@ def upload(client: Any, path: Path) -> tuple[str, bool]:
     digest = file_sha256(path)
     tag = f"sha256-{digest}"
     api = client.with_options(max_retries=jobs.READ_RETRIES, timeout=UPLOAD_TIMEOUT_S)
-    try:
+    with translated(f"uploading {path.name}", client=client):
         for f in api.files.list(purpose="fine-tune"):
             if tag in f.filename and f.bytes == size and f.status != "error":
                 return f.id, True
         with path.open("rb") as fh:
             created = api.files.create(file=(f"{path.stem[:40]}.{tag}.jsonl", fh), purpose="fine-tune")
-    except Exception as exc:  # noqa: BLE001
-        raise jobs.api_error(exc, client, f"uploading {path.name}") from None
     return created.id, False
 
 
@@ -235,7 +232,7 @@ def _is_refusal(exc: BaseException) -> bool:
     if isinstance(exc, openai.PermissionDeniedError):
         return True
     if isinstance(exc, (openai.BadRequestError, openai.NotFoundError)):
-        code, text = (exc.code or "").lower(), jobs.error_text(exc).lower()
+        code, text = (code_of(exc) or "").lower(), server_message(exc).lower()
         return code in {
             "model_not_available",
             "model_not_found",
@@ -251,7 +248,8 @@ def refusal_error(exc: Any, client: Any, prep: Prepared, inp: OpenAITrainInput) 
     from tools.costs.catalog import openai_catalog
 
     access = openai_catalog().fine_tuning
-    said = jobs.scrub(f"{exc.code or exc.status_code}: {jobs.error_text(exc)}", client)
+    said = f"{code_of(exc) or status_of(exc)}: {server_message(exc, client)}"  # scrubbed, as is the cause
+    scrub_exception(exc, client)
     return TunewiseError(
         f"OpenAI refused to create the fine-tuning job for {inp.model} ({said}). OpenAI is winding down its "
         f"fine-tuning platform: since {access.new_organisations_closed} it is closed to new organisations, since "
@@ -325,16 +323,18 @@ def create_job(
             return once.fine_tuning.jobs.create(**body), False
         except openai.APIStatusError as exc:
             if _is_refusal(exc):
-                raise refusal_error(exc, client, prep, inp) from None
+                raise refusal_error(exc, client, prep, inp) from exc
             if not isinstance(exc, (openai.RateLimitError, openai.InternalServerError, openai.ConflictError)):
-                raise jobs.api_error(exc, client, "creating the fine-tuning job") from None
+                raise openai_error(exc, "creating the fine-tuning job", client=client) from exc
             failure: BaseException = exc
         except openai.APIConnectionError as exc:  # includes timeouts: the job may exist now
             failure = exc
         sleep(_retry_delay(failure, attempt))
         if (job := jobs.find_job(client, prep.run_hash)) is not None:
             return job, True
-    raise jobs.api_error(failure, client, f"creating the fine-tuning job ({CREATE_ATTEMPTS} attempts)")
+    raise openai_error(
+        failure, f"creating the fine-tuning job ({CREATE_ATTEMPTS} attempts)", client=client
+    ) from failure
 
 
 def _now() -> str:
@@ -388,14 +388,15 @@ def run(
     *,
     client: Any,
     prepared: Prepared | None = None,
-    progress: Callable[[Progress], None] | None = None,
+    progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
     create: bool = True,
 ) -> OpenAITrainResult:
     """Fine-tune an OpenAI model on a training file, reusing uploads and never starting the same job twice.
 
     `create=False` only follows the job this run already has: a caller that has no approval to spend uses it,
-    and gets an error instead of a new job when that one has ended.
+    and gets an error instead of a new job when that one has ended. While it waits, `progress` hears each job
+    event (`job_update`): the job's status as the stage, its message, and its steps with the losses.
     """
     from tools.costs.catalog import openai_catalog
 
@@ -464,12 +465,9 @@ def run(
 
     if inp.wait and record["status"] not in jobs.TERMINAL:
         for step in jobs.follow(client, job_id, sleep=sleep):
-            if progress is not None:
-                progress(step)
-        try:
+            (progress or silent)(job_update(step))
+        with translated(f"reading job {job_id}", client=client):
             job = jobs.reader(client).fine_tuning.jobs.retrieve(job_id)
-        except Exception as exc:  # noqa: BLE001
-            raise jobs.api_error(exc, client, f"reading job {job_id}") from None
         record = record_job(run_dir, record, job, price)
     return OpenAITrainResult(
         run_dir=str(run_dir),
@@ -492,16 +490,30 @@ def run(
     )
 
 
+def job_update(step: jobs.Progress) -> Update:
+    """Return a job event as an Update: the status as the stage, the event's message, its steps as done/total with
+    the train loss as `loss` and the validation loss as `eval_loss`; kind "metrics", "message" or "status".
+    """
+    losses = {"loss": step.train_loss, "eval_loss": step.valid_loss}
+    return Update(
+        kind="metrics" if step.step is not None else "message" if step.message else "status",
+        stage=step.status,
+        message=step.message or None,
+        done=step.step,
+        total=step.total_steps,
+        unit="steps" if step.step is not None else None,
+        metrics={name: value for name, value in losses.items() if value is not None},
+    )
+
+
 def _existing_job(client: Any, record: dict[str, Any], prep: Prepared, notes: list[str]) -> tuple[Any | None, bool]:
     """Return (job, True) for the job this run already started, else (None, False).
 
     That is the job run.json names unless it failed or was cancelled, else one OpenAI holds with this run's hash.
     """
     if record.get("job_id"):
-        try:
+        with translated(f"reading job {record['job_id']}", client=client):
             job = jobs.reader(client).fine_tuning.jobs.retrieve(record["job_id"])
-        except Exception as exc:  # noqa: BLE001
-            raise jobs.api_error(exc, client, f"reading job {record['job_id']}") from None
         status = jobs.status_of(job, record["job_id"])
         if status not in ("failed", "cancelled"):
             notes.append(f"attached to job {record['job_id']} started earlier for this run")

@@ -3,7 +3,8 @@
 The client is passed in (built only in `tools/clients.py`); nothing here reads the environment or prints.
 Answers are read leniently where the difference is harmless, as OpenAI-compatible servers differ: a float or string
 timestamp, extra fields, a missing optional field. A job whose answer has no id or status cannot be followed:
-that is one `UnusableAnswer` line naming the job, never a traceback.
+that is one `UnusableAnswer` line naming the job, never a traceback; API errors are one line from
+tools/openai_errors.py.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any, Callable, Hashable, Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import TunewiseError
+from tools.openai_errors import translated
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 RUN_HASH_KEY = "tunewise_run"  # the job metadata key that ties a job to the run that created it
 # Reads and uploads may be retried (a repeated GET is harmless; a repeated upload is deduplicated next time);
 # job creation never is: see tools/openai_ft/finetune.py.
 READ_RETRIES = 3
+_NO_SUCH_JOB = "check the job id (`tunewise jobs list` lists them)"
 _STEP_RE = re.compile(r"Step (\d+)/(\d+): training loss=([\d.]+)(?:, validation loss=([\d.]+))?")
 
 
@@ -172,10 +175,8 @@ def reader(client: Any) -> Any:
 
 def find_job(client: Any, run_hash: str) -> Any | None:
     """Return the newest job created for `run_hash` that has not failed or been cancelled, else None."""
-    try:
+    with translated("looking up earlier jobs for this run", client=client):
         page = reader(client).fine_tuning.jobs.list(metadata={RUN_HASH_KEY: run_hash}, limit=20)
-    except Exception as exc:  # noqa: BLE001 - translated to one line
-        raise api_error(exc, client, "looking up earlier jobs for this run") from None
     for job in field(page, "data", []):  # newest first
         metadata = field(job, "metadata", {})
         if (
@@ -227,11 +228,9 @@ def follow(
     seen: set[Hashable] = set()  # event ids, or (created_at, message) for an event a server sent without one
     poll = first_poll_s
     while True:
-        try:
+        with translated(f"following job {job_id}", client=client, not_found=_NO_SUCH_JOB):
             job = api.fine_tuning.jobs.retrieve(job_id)  # before the events, so none after the end is missed
             events = field(api.fine_tuning.jobs.list_events(job_id, limit=100), "data", [])
-        except Exception as exc:  # noqa: BLE001
-            raise api_error(exc, client, f"following job {job_id}") from None
         status = status_of(job, job_id)
         for event in reversed(events):
             key = field(event, "id") or (field(event, "created_at"), field(event, "message"))
@@ -247,21 +246,17 @@ def follow(
 
 def list_jobs(client: Any, *, limit: int = 20) -> list[JobSummary]:
     """Return the `limit` most recent fine-tuning jobs, newest first."""
-    try:
+    with translated("listing fine-tuning jobs", client=client):
         return [summarize(j) for j in field(reader(client).fine_tuning.jobs.list(limit=limit), "data", [])]
-    except Exception as exc:  # noqa: BLE001
-        raise api_error(exc, client, "listing fine-tuning jobs") from None
 
 
 def show(client: Any, job_id: str) -> JobDetail:
     """Return the job and, once it has succeeded, its checkpoints (newest first)."""
     api = reader(client)
-    try:
+    with translated(f"reading job {job_id}", client=client, not_found=_NO_SUCH_JOB):
         job = api.fine_tuning.jobs.retrieve(job_id)
         succeeded = status_of(job, job_id) == "succeeded"
         rows = field(api.fine_tuning.jobs.checkpoints.list(job_id, limit=10), "data", []) if succeeded else []
-    except Exception as exc:  # noqa: BLE001
-        raise api_error(exc, client, f"reading job {job_id}") from None
     checkpoints = [
         Checkpoint(
             step=whole(field(c, "step_number")) or 0,
@@ -277,63 +272,13 @@ def show(client: Any, job_id: str) -> JobDetail:
 def events(client: Any, job_id: str, *, limit: int = 100) -> list[Progress]:
     """Return the job's latest `limit` events, oldest first."""
     api = reader(client)
-    try:
+    with translated(f"reading the events of job {job_id}", client=client, not_found=_NO_SUCH_JOB):
         status = status_of(api.fine_tuning.jobs.retrieve(job_id), job_id)
         rows = field(api.fine_tuning.jobs.list_events(job_id, limit=limit), "data", [])
-    except Exception as exc:  # noqa: BLE001
-        raise api_error(exc, client, f"reading the events of job {job_id}") from None
     return [progress_of(e, status) for e in reversed(rows)]
 
 
 def cancel(client: Any, job_id: str) -> JobSummary:
     """Ask OpenAI to cancel the job; return the job as the cancel call answered it."""
-    try:
+    with translated(f"cancelling job {job_id}", client=client, not_found=_NO_SUCH_JOB):
         return summarize(reader(client).fine_tuning.jobs.cancel(job_id))
-    except Exception as exc:  # noqa: BLE001
-        raise api_error(exc, client, f"cancelling job {job_id}") from None
-
-
-def scrub(text: str, client: Any) -> str:
-    """Remove the API key from text that may reach a terminal or a file."""
-    key = getattr(client, "api_key", None)
-    return text.replace(key, "***") if isinstance(key, str) and len(key) >= 8 else text
-
-
-def error_text(exc: BaseException) -> str:
-    """Return OpenAI's own message from an error body, without the SDK's "Error code: 400 - " prefix."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
-        return body["message"]
-    return getattr(exc, "message", None) or str(exc)
-
-
-def api_error(exc: BaseException, client: Any, doing: str) -> BaseException:
-    """Return one clear line for an OpenAI SDK error, with what to do, and never the key; anything else (a bug) as it is."""
-    import openai
-
-    if not isinstance(exc, openai.OpenAIError):
-        return exc
-    detail = scrub(error_text(exc), client)
-    if isinstance(exc, openai.AuthenticationError):
-        return TunewiseError(
-            f"OpenAI rejected the API key while {doing}",
-            hint="check OPENAI_API_KEY (and OPENAI_BASE_URL for a proxy or Azure-style endpoint)",
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return TunewiseError(f"OpenAI did not answer in time while {doing}", hint="try again; re-running is safe")
-    if isinstance(exc, openai.APIConnectionError):
-        url = scrub(str(getattr(client, "base_url", "")), client)
-        return TunewiseError(
-            f"cannot reach the OpenAI API at {url} while {doing}",
-            hint="check the network and OPENAI_BASE_URL; re-running is safe",
-        )
-    if isinstance(exc, openai.NotFoundError):
-        return TunewiseError(f"not found while {doing}: {detail}", hint="check the id (`tunewise jobs list`)")
-    if isinstance(exc, openai.RateLimitError):
-        return TunewiseError(f"OpenAI rate limit while {doing}: {detail}", hint="wait a minute and re-run; it is safe")
-    if isinstance(exc, openai.APIStatusError):
-        return TunewiseError(
-            f"OpenAI error {exc.status_code} while {doing}: {detail}",
-            hint="re-running is safe; if it persists, check status.openai.com",
-        )
-    return TunewiseError(f"OpenAI client error while {doing}: {detail}")

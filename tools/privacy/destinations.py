@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.errors import TunewiseError
+from tools.errors import UsageError
 from tools.models.spec import ModelSpec, parse_spec
 
 Where = Literal["this machine", "local endpoint", "hosted API"]
@@ -123,12 +123,11 @@ def refuse_hosted(step: str, flows: list[DataFlow]) -> None:
     """Raise, in one line, when a step of a private plan would send data to a hosted API; before any request."""
     for f in flows:
         if f.leaves:
-            raise TunewiseError(
+            raise UsageError(
                 f"refused: the {step} step would send {f.what} to {f.endpoint}, a hosted API, and this plan's data "
                 f"must stay in-house",
                 hint="name a local model (--answer base_model=PATH) or an in-house endpoint "
                 "(openai:MODEL@http://HOST:PORT/v1); TUNEWISE_LOCAL_ENDPOINTS=HOST marks an in-house server",
-                exit_code=2,
             )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -22,10 +22,9 @@ _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 def check_collection_name(name: str) -> None:
     """Raise TunewiseError (exit code 2) unless `name` follows Chroma's rule: 3-512 of a-z A-Z 0-9 . _ -, alnum ends."""
     if not _COLLECTION_NAME.fullmatch(name):
-        raise TunewiseError(
+        raise UsageError(
             f"bad collection name '{name}'",
             hint="use 3-512 characters from a-z A-Z 0-9 . _ -, starting and ending with a letter or digit",
-            exit_code=2,
         )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.clients import get_openai_client
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -203,13 +203,19 @@ class OpenAIEmbedder:
         """Embed `texts` through the endpoint, `batch_size` per request; return a float32 array, one row per text."""
         import numpy as np
 
+        from tools.openai_errors import translated
+
         out: list[list[float]] = []
         for start in range(0, len(texts), batch_size):
             # `dimensions` is sent only to a model the price list says can shorten its vectors
             extra: dict[str, Any] = {"dimensions": self._dimensions} if self._dimensions else {}
-            resp = self._client.embeddings.create(
-                model=self._model, input=list(texts[start : start + batch_size]), **extra
-            )
+            batch = list(texts[start : start + batch_size])
+            with translated(
+                f"embedding {len(batch)} texts with {self.name}",
+                client=self._client,
+                not_found=f"check the embedding model name in '{self.name}' (openai:MODEL)",
+            ):
+                resp = self._client.embeddings.create(model=self._model, input=batch, **extra)
             out.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         return np.asarray(out, dtype="float32")
 
@@ -260,5 +266,5 @@ def get_embedder(spec: str = "local") -> Embedder:
         elif spec.startswith("openai:"):
             _EMBEDDERS[key] = OpenAIEmbedder(spec.split(":", 1)[1])
         else:
-            raise TunewiseError(f"unknown embedder '{spec}'", hint="use 'local' or 'openai:MODEL'", exit_code=2)
+            raise UsageError(f"unknown embedder '{spec}'", hint="use 'local' or 'openai:MODEL'")
     return _EMBEDDERS[key]

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.defaults import CHUNK_OVERLAP, CHUNK_TOKENS
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+from tools.progress import Progress, Update, silent
 from tools.rag import loaders
 from tools.rag.chunking import CHUNKER_VERSION, Chunk, Counter, chunk_sections, looks_like_instructions, token_counter
 from tools.rag.collection import open_collection
@@ -152,9 +153,7 @@ def walk(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     roots = []
     for given in paths:
         if not given.exists():
-            raise TunewiseError(
-                "no such file or folder", path=str(given), hint="check the path; nothing was changed", exit_code=2
-            )
+            raise UsageError("no such file or folder", path=str(given), hint="check the path; nothing was changed")
         root = given.resolve()
         roots.append(root)
         if root.is_file():
@@ -200,7 +199,7 @@ def run(
     *,
     client: ClientAPI,
     embedder: Embedder,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     batch_size: int = 512,
     approve: Callable[[EmbeddingSpend], None] | None = None,
     lexical: LexicalStore | None = None,
@@ -212,14 +211,17 @@ def run(
 
     The lexical (BM25) index beside the collection (`lexical`, default: tools.rag.lexical.store_path) is first
     brought in step with the chunks already in Chroma, then written batch by batch right after Chroma.
+
+    `progress` hears the files read (stage "read", unit "files"), then the chunks embedded and written (stage
+    "embed", unit "chunks"), batch by batch.
     """
     started = time.perf_counter()
+    progress = progress or silent
     max_tokens = effective_chunk_tokens(inp.chunk_tokens, embedder)
     if inp.overlap > max_tokens // 2:
-        raise TunewiseError(
+        raise UsageError(
             f"--overlap {inp.overlap} is more than half a chunk ({max_tokens} tokens)",
             hint=f"use --overlap {max_tokens // 7} or less",
-            exit_code=2,
         )
     chunking = f"v{CHUNKER_VERSION}/{max_tokens}/{inp.overlap}"
     with writer_lock(inp.db) if inp.db is not None else contextlib.nullcontext():
@@ -239,7 +241,8 @@ def run(
         stale: list[str] = []
         pending: list[Pending] = []  # (id, text, metadata) to embed
         files_indexed = 0
-        for path in files:
+        for n, path in enumerate(files):
+            progress(Update(stage="read", done=n, total=len(files), unit="files"))
             source = str(path)
             old = indexed.pop(source, [])
             try:
@@ -275,6 +278,7 @@ def run(
                 }
                 pending.append((id_, chunk.text, meta))
             files_indexed += 1
+        progress(Update(stage="read", done=len(files), total=len(files), unit="files"))
         for source, old in indexed.items():  # indexed before, under these paths, gone now
             if _under(source, roots):
                 stale.extend(i for i, _ in old)
@@ -357,12 +361,11 @@ def _embed_and_write(
     embedder: Embedder,
     pending: list[Pending],
     batch_size: int,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress,
     also_write: Callable[[list[str], list[str]], None],
 ) -> int:
     total = len(pending)
-    if progress:
-        progress(0, total)
+    progress(Update(stage="embed", done=0, total=total, unit="chunks"))
     done = 0
     for window_start in range(0, total, WINDOW):
         window = sorted(pending[window_start : window_start + WINDOW], key=lambda item: -item[2]["tokens"])
@@ -377,8 +380,7 @@ def _embed_and_write(
             )
             also_write([id_ for id_, _, _ in batch], [text for _, text, _ in batch])  # the lexical index, in step
             done += len(batch)
-            if progress:
-                progress(done, total)
+            progress(Update(stage="embed", done=done, total=total, unit="chunks"))
     return total
 
 

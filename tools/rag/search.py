@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 from tools.rag.collection import open_collection
 
 if TYPE_CHECKING:
@@ -75,9 +75,7 @@ def parse_where(items: list[str]) -> dict[str, Scalar] | None:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise TunewiseError(
-                f"bad --where '{item}'", hint="use key=value, e.g. --where source=docs/faq.md", exit_code=2
-            )
+            raise UsageError(f"bad --where '{item}'", hint="use key=value, e.g. --where source=docs/faq.md")
         key = key.strip()
         value: Scalar
         if raw.lower() in ("true", "false"):
@@ -132,7 +130,7 @@ class Retriever:
         from collections import OrderedDict
 
         if mode not in MODES:
-            raise TunewiseError(f"unknown retrieval mode '{mode}'", hint="use hybrid, dense or lexical", exit_code=2)
+            raise UsageError(f"unknown retrieval mode '{mode}'", hint="use hybrid, dense or lexical")
         self.collection = open_collection(client, collection, embedder)
         self.embedder = embedder
         self.mode = mode
@@ -189,7 +187,7 @@ class Retriever:
     def search(self, query: str, k: int = 4, where: dict | None = None) -> list[SearchHit]:
         """Return the `k` passages that best answer `query`, best first, each with its rank in the dense and lexical lists."""
         if not query.strip():
-            raise TunewiseError("empty search query", hint="say what to look for", exit_code=2)
+            raise UsageError("empty search query", hint="say what to look for")
         if where and len(where) > 1 and not any(key.startswith("$") for key in where):
             where = {"$and": [{key: value} for key, value in where.items()]}
         if self.mode == "dense":

@@ -10,7 +10,7 @@ checks a typical request against the window before anything is served.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +34,7 @@ class Fit:
     prompt_tokens: int | None
 
 
-def context_window(config: Any = None, tokenizer: Any = None) -> int | None:
+def context_window(config: object = None, tokenizer: object = None) -> int | None:
     """Return the model's window in tokens: config.max_position_embeddings (or its text config's), else the tokenizer's limit."""
     for cfg in (config, getattr(config, "text_config", None)):
         value = getattr(cfg, "max_position_embeddings", None)

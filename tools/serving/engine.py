@@ -5,18 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generator, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from tools.errors import TunewiseError
 from tools.rag.search import SearchHit
-from tools.serving import budget
+from tools.serving import budget, clients
 from tools.serving.context import latest_question, with_context
 from tools.serving.protocol import ApiError, ChatRequest
 
 if TYPE_CHECKING:
     from tools.deploy.deploy import Deployment
-    from tools.models.generation import HFGenerator, OpenAIGenerator
-    from tools.rag.search import Retriever
 
 
 def _ms(since: float) -> float:
@@ -56,8 +54,8 @@ class Engine:
     def __init__(
         self,
         deployment: Deployment,
-        generator: HFGenerator | OpenAIGenerator,
-        retriever: Retriever,
+        generator: clients.Generator,
+        retriever: clients.Retriever,
         *,
         upstream: bool,
     ) -> None:
@@ -65,14 +63,10 @@ class Engine:
         self.generator = generator
         self.retriever = retriever
         self.upstream = upstream
-        # An upstream endpoint checks its own context; a local model's window is read from its config.
-        self.window = (
-            None
-            if upstream
-            else budget.context_window(
-                getattr(getattr(generator, "model", None), "config", None), getattr(generator, "tokenizer", None)
-            )
-        )
+        # An upstream endpoint checks its own context; a local model's prompts are counted here, against the window
+        # its config gives.
+        self.local = None if upstream else clients.local(generator)
+        self.window = budget.context_window(self.local.model.config, self.local.tokenizer) if self.local else None
         # Tokenizers refuse concurrent use from threads ("Already borrowed"): one embedding at a time.
         self._retrieval_lock = threading.Lock()
 
@@ -102,17 +96,16 @@ class Engine:
         turn.conversation = with_context(messages, turn.hits, self.deployment.system_prompt)
 
     def _count(self) -> budget.Count | None:
-        render = getattr(self.generator, "render", None)
-        tokenizer = getattr(self.generator, "tokenizer", None)
-        if self.upstream or render is None or tokenizer is None:
+        local = self.local
+        if local is None:
             return None
 
         def count(conversation: list[dict]) -> int:
             try:
-                prompt = render(conversation)
+                prompt = local.render(conversation)
             except TunewiseError as exc:
                 raise ApiError(400, str(exc), param="messages") from None
-            return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            return len(local.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
         return count
 
@@ -164,8 +157,8 @@ class Engine:
             out = self.generator.generate(
                 [turn.conversation], max_new_tokens=turn.max_tokens, temperature=turn.request.temperature
             )[0]
-        except Exception as exc:
-            raise self._failed(exc) from None
+        except Exception as exc:  # one ApiError (its type named in the 500), the failure kept as its cause
+            raise self._failed(exc) from exc
         turn.generation_ms = _ms(started)
         text, finish = out.text, out.finish_reason
         cuts = [text.index(s) for s in turn.stops if s in text]
@@ -182,7 +175,7 @@ class Engine:
             },
         )
 
-    def start_stream(self, turn: Turn, usage: dict) -> tuple[Generator[str, None, None], str | None]:
+    def start_stream(self, turn: Turn, usage: dict) -> tuple[clients.Pieces, str | None]:
         """Start generating and wait for the first piece, so a failure to start is still an HTTP error."""
         self.check_length(turn)
         turn.generation_started = time.perf_counter()
@@ -191,23 +184,23 @@ class Engine:
         )
         try:
             return pieces, next(pieces, None)
-        except Exception as exc:
+        except Exception as exc:  # as in generate: one ApiError, the failure kept as its cause
             pieces.close()
-            raise self._failed(exc) from None
+            raise self._failed(exc) from exc
 
     def next_piece(self, pieces: Iterator[str]) -> str | None:
         """Return the stream's next piece, None at its end; a generator failure becomes an ApiError."""
         try:
             return next(pieces, None)
-        except Exception as exc:
-            raise self._failed(exc) from None
+        except Exception as exc:  # one ApiError (its type named in the 500), the failure kept as its cause
+            raise self._failed(exc) from exc
 
     def finish_stream(self, turn: Turn, usage: dict, text: str) -> dict:
         """Return the usage for a finished stream, counted from the text when the stream was cut before it could report."""
         turn.generation_ms = _ms(turn.generation_started)
         completion = usage.get("completion_tokens")
-        if completion is None:
-            tokenizer = getattr(self.generator, "tokenizer", None)
-            completion = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else 0
+        if completion is None:  # an upstream endpoint reports its count; a local model's is counted here
+            local = self.local
+            completion = len(local.tokenizer(text, add_special_tokens=False)["input_ids"]) if local else 0
         prompt = usage.get("prompt_tokens") or turn.prompt_tokens or 0
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.dataset.formats import ChatExample
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 NAMED_TEMPLATES = ("chatml", "plain")
@@ -45,9 +45,7 @@ def named_template(name: str) -> str:
     """Read prompts/NAME.jinja, one of NAMED_TEMPLATES; raise TunewiseError (exit code 2) for any other name."""
     path = PROMPTS_DIR / f"{name}.jinja"
     if name not in NAMED_TEMPLATES or not path.is_file():
-        raise TunewiseError(
-            f"unknown chat template '{name}'", hint=f"use one of: {', '.join(NAMED_TEMPLATES)}", exit_code=2
-        )
+        raise UsageError(f"unknown chat template '{name}'", hint=f"use one of: {', '.join(NAMED_TEMPLATES)}")
     return path.read_text("utf-8")
 
 
@@ -90,10 +88,9 @@ def choose_template(tokenizer: Any, name: str | None) -> tuple[str, str, EndOfTu
     if name == "chatml":
         for token in ("<|im_start|>", "<|im_end|>"):
             if len(tokenizer(token, add_special_tokens=False)["input_ids"]) != 1:
-                raise TunewiseError(
+                raise UsageError(
                     f"the chatml template needs the token {token}, which this tokenizer lacks",
                     hint="use --chat-template plain",
-                    exit_code=2,
                 )
     if "plain" in source and not tokenizer.eos_token:
         raise TunewiseError(

@@ -15,7 +15,7 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    from tools.errors import TunewiseError
+    from tools.errors import TunewiseError, UsageError
 
     cuda = facts.cuda
     use_4bit = inp.load_in_4bit if inp.load_in_4bit is not None else cuda
@@ -52,10 +52,9 @@ def load(inp: TrainInput, facts: DeviceFacts) -> Loaded:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the checkpointed graph
     missing = [m for m in inp.target_modules if not any(n.split(".")[-1] == m for n, _ in model.named_modules())]
     if missing:
-        raise TunewiseError(
+        raise UsageError(
             f"the base model has no module named {', '.join(missing)}",
             hint="pass --target-modules with names the model has (e.g. q_proj,v_proj)",
-            exit_code=2,
         )
     torch.manual_seed(inp.seed)  # the same adapter init on every run with this seed
     lora = LoraConfig(

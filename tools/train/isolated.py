@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import TunewiseError
+from tools.progress import Progress
 from tools.train.config import TrainInput
 from tools.train.device import detect_cpu_bf16
-from tools.train.metrics import Emit
+from tools.train.metrics import update_of
 
 _REPO = Path(__file__).resolve().parents[2]  # where `tools` is importable from, installed or not
 
 
-def run(inp: TrainInput, *, resume_from: str | None, emit: Emit, log_path: Path) -> dict[str, Any]:
+def run(inp: TrainInput, *, resume_from: str | None, progress: Progress, log_path: Path) -> dict[str, Any]:
     """Train in a child process; return its result, or raise its error as a TunewiseError."""
     read_fd, write_fd = os.pipe()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -60,20 +61,14 @@ def run(inp: TrainInput, *, resume_from: str | None, emit: Emit, log_path: Path)
                     error = event
                 elif kind == "interrupted":
                     raise KeyboardInterrupt
-                else:
-                    emit(event)
+                elif (update := update_of(event)) is not None:
+                    progress(update)
         code = proc.wait()
     except KeyboardInterrupt:
         _stop(proc)
         raise
     if error is not None:
-        raise TunewiseError(
-            error["message"],
-            hint=error.get("hint"),
-            path=error.get("path"),
-            line=error.get("line"),
-            exit_code=int(error.get("exit_code") or 1),
-        )
+        raise TunewiseError.from_event(error)
     if result is None or code != 0:
         raise TunewiseError(
             f"the unsloth training process ended with code {code} before finishing",

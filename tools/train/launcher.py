@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.atomic import write_text
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
+from tools.progress import Progress, silent
 from tools.train.config import TrainInput, TrainResult
-from tools.train.metrics import Emit
+from tools.train.metrics import update_of
 
 CONFIG_NAME = "accelerate_config.yaml"
 EVENT_MARK = "TUNEWISE_EVENT "  # the prefix of rank 0's event lines on the shared stdout
@@ -107,13 +108,12 @@ def train_flags(inp: TrainInput) -> list[str]:
 def check(inp: TrainInput, processes: int) -> None:
     """Refuse what the launcher cannot run, before anything is checked, approved or written."""
     if inp.backend != "hf":
-        raise TunewiseError(
+        raise UsageError(
             "--launcher accelerate runs the hf backend (unsloth's multi-GPU mode has its own launcher)",
             hint="use --backend hf --launcher accelerate",
-            exit_code=2,
         )
     if processes < 1:
-        raise TunewiseError(f"--processes must be at least 1, not {processes}", exit_code=2)
+        raise UsageError(f"--processes must be at least 1, not {processes}")
 
 
 def _write_config(inp: TrainInput, processes: int, cuda: bool) -> Path:
@@ -168,9 +168,9 @@ def plan(inp: TrainInput, *, processes: int | None, gpus: int) -> LaunchPlan:
     return LaunchPlan(config_file=str(config), num_processes=processes, command=shlex.join(command), notes=notes)
 
 
-def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> TrainResult:
+def run(inp: TrainInput, *, processes: int | None, progress: Progress | None = None) -> TrainResult:
     """Train in `processes` processes (default: every GPU, or 2 CPU processes without CUDA) after `preflight` and the
-    approval; return rank 0's result. Spends GPU time.
+    approval; return rank 0's result. Spends GPU time. `progress` hears rank 0's updates, as `tools.train.run`'s.
     """
     import torch
 
@@ -179,7 +179,7 @@ def run(inp: TrainInput, *, processes: int | None, emit: Emit) -> TrainResult:
     out = Path(inp.output)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = launch(inp, processes=count, cuda=cuda, emit=emit, log_path=out / "train.log")
+        result = launch(inp, processes=count, cuda=cuda, progress=progress or silent, log_path=out / "train.log")
     except (TunewiseError, KeyboardInterrupt) as exc:
         _record_end(out, exc)
         raise
@@ -206,7 +206,7 @@ def _record_end(out: Path, exc: BaseException) -> None:
     write_json(path, record)
 
 
-def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path: Path) -> dict[str, Any]:
+def launch(inp: TrainInput, *, processes: int, cuda: bool, progress: Progress, log_path: Path) -> dict[str, Any]:
     """Run `accelerate launch` over N processes and return rank 0's result; raise one clear error if a process
     or the launcher dies.
     """
@@ -254,13 +254,12 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
                     event = json.loads(line[at + len(EVENT_MARK) :])
                 except json.JSONDecodeError:
                     continue
-                kind = event.pop("event", None)
-                if kind == "result":
-                    result = event
-                elif kind == "error":
+                if (update := update_of(event)) is not None:
+                    progress(update)
+                elif event.get("event") == "result":
+                    result = {k: v for k, v in event.items() if k != "event"}
+                elif event.get("event") == "error":
                     error = event
-                else:
-                    emit({"event": kind, **event})
             code = proc.wait()
         except KeyboardInterrupt:
             _stop(proc)
@@ -274,13 +273,7 @@ def launch(inp: TrainInput, *, processes: int, cuda: bool, emit: Emit, log_path:
             hint=RESUME_HINT,
         )
     if error is not None:
-        raise TunewiseError(
-            error["message"],
-            hint=error.get("hint"),
-            path=error.get("path"),
-            line=error.get("line"),
-            exit_code=int(error.get("exit_code") or 1),
-        )
+        raise TunewiseError.from_event(error)
     if result is None or code != 0:
         raise TunewiseError(_failure(code, log_path, processes), path=str(log_path), hint=RESUME_HINT)
     return result

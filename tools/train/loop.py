@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tools.progress import Progress, Update
 from tools.train import checkpoints, data, device, export, token_rows
 from tools.train.config import KEEP_CHECKPOINTS, TrainInput
 from tools.train.device import DeviceFacts
-from tools.train.metrics import Emit, Guard, metrics_callback, read_metrics
+from tools.train.metrics import Guard, metrics_callback, read_metrics
 
 
 @dataclass
@@ -184,9 +185,11 @@ def _save_adapter(
 
 
 def run_training(
-    inp: TrainInput, load: Callable[[TrainInput, DeviceFacts], Loaded], emit: Emit, *, resume_from: str | None
+    inp: TrainInput, load: Callable[[TrainInput, DeviceFacts], Loaded], progress: Progress, *, resume_from: str | None
 ) -> dict[str, Any]:
-    """Train, save the adapter and the exports; return the numbers run.json records."""
+    """Train, save the adapter and the exports; return the numbers run.json records. `progress` hears what it does
+    (kind status, note, start, log, warning): the optimizer steps as done/total with the loss, the rest in words.
+    """
     import torch
     from transformers import AutoTokenizer, PrinterCallback
 
@@ -194,13 +197,13 @@ def run_training(
     facts = device.detect()
     cuda = facts.cuda
     where = device_name()
-    emit({"event": "status", "message": f"preparing data with {inp.base_model}'s tokenizer"})
+    progress(Update(kind="status", message=f"preparing data with {inp.base_model}'s tokenizer"))
     train, evals, template, eot, source, warnings = _prepare(inp, AutoTokenizer.from_pretrained(inp.base_model))
-    emit({"event": "status", "message": f"loading {inp.base_model} on {where}"})
+    progress(Update(kind="status", message=f"loading {inp.base_model} on {where}"))
     loaded = load(inp, facts)
     warnings += loaded.warnings
     for message in warnings:
-        emit({"event": "note", "message": message})
+        progress(Update(kind="note", message=message))
     steps_per_epoch = -(-len(train.rows) // (inp.resolved_batch_size * inp.grad_accum))
     total_hint = inp.max_steps or max(1, int(steps_per_epoch * inp.resolved_epochs))
     config = sft_config(
@@ -220,10 +223,11 @@ def run_training(
         train_dataset=_dataset(train),
         eval_dataset=_dataset(evals) if evals is not None and evals.rows else None,
         processing_class=loaded.tokenizer,
-        callbacks=[checkpoints.marker_callback(KEEP_CHECKPOINTS), metrics_callback(metrics_path, emit, guard)],
+        callbacks=[checkpoints.marker_callback(KEEP_CHECKPOINTS), metrics_callback(metrics_path, progress, guard)],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through `emit`, not print()
-    emit({"event": "start", "device": where, "resumed_from": resume_from, "total_steps": total_hint})
+    trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not print()
+    resuming = f", resuming from {Path(resume_from).name}" if resume_from else ""
+    progress(Update(kind="start", message=f"training on {where}{resuming}", total=total_hint, unit="steps"))
     started = time.perf_counter()
     tokens_before = 0
     if resume_from:
@@ -232,7 +236,7 @@ def run_training(
     wall = time.perf_counter() - started
     state = trainer.state
     tokens = int(state.num_input_tokens_seen)
-    emit({"event": "status", "message": "saving the adapter"})
+    progress(Update(kind="status", message="saving the adapter"))
     adapter = _save_adapter(trainer, loaded.tokenizer, template, eot, out, rows=rows, base_model=inp.base_model)
     if not trainer.is_world_process_zero():
         return {"main_process": False}
@@ -265,7 +269,7 @@ def run_training(
         },
     }
     if inp.gguf and loaded.gguf is not None:
-        emit({"event": "status", "message": f"exporting GGUF ({inp.gguf})"})
+        progress(Update(kind="status", message=f"exporting GGUF ({inp.gguf})"))
         try:
             result["gguf_files"] = loaded.gguf(out / "gguf", inp.gguf)
         except Exception as exc:  # llama.cpp is built on the fly and can fail for reasons outside our control
@@ -276,7 +280,7 @@ def run_training(
     tokenizer = loaded.tokenizer
     del trainer, loaded
     if inp.merge:
-        emit({"event": "status", "message": "merging the adapter into a 16-bit model"})
+        progress(Update(kind="status", message="merging the adapter into a 16-bit model"))
         export.free_training_memory()  # unsloth's trainer references itself: only a collection frees its GPU memory
         result["merged_dir"] = str(export.merge(inp.base_model, adapter, out / "merged", facts=facts))
     if inp.merge or result.get("gguf_files"):

@@ -10,12 +10,35 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tools.atomic import atomic_open
+from tools.progress import Progress, Update
 from tools.train.config import NEAR_ZERO_LOSS
 
-Emit = Callable[[dict[str, Any]], None]
+# A logged record's numbers as an Update carries them (metrics.jsonl keeps its own names).
+_METRICS = {
+    "loss": "loss",
+    "eval_loss": "eval_loss",
+    "learning_rate": "learning_rate",
+    "tokens_per_second": "tokens_per_s",
+}
+
+
+def log_update(record: dict[str, Any], total_steps: int | None) -> Update:
+    """Return one logged step as an Update: optimizer steps as done/total, with loss, eval loss, rate and tokens/s."""
+    metrics = {name: float(record[key]) for key, name in _METRICS.items() if record.get(key) is not None}
+    return Update(kind="log", done=record["step"], total=total_steps or None, unit="steps", metrics=metrics)
+
+
+def update_event(update: Update) -> dict[str, Any]:
+    """Return an Update as a JSON event for a training process's event channel (read back with `update_of`)."""
+    return {"event": "update", "update": update.model_dump(mode="json", exclude_defaults=True)}
+
+
+def update_of(event: dict[str, Any]) -> Update | None:
+    """Return the Update an `update_event` carries; None for the channel's other events (result, error ...)."""
+    return Update.model_validate(event["update"]) if event.get("event") == "update" else None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -111,7 +134,7 @@ class Guard:
         return message
 
 
-def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
+def metrics_callback(path: Path, progress: Progress, guard: Guard) -> Any:
     """Build a TrainerCallback that appends one record per logging step and feeds the guard and the progress display."""
     from transformers import TrainerCallback
 
@@ -124,7 +147,7 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
             if state.is_world_process_zero:
                 with path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
-                emit({"event": "log", **record, "total_steps": state.max_steps})
+                progress(log_update(record, state.max_steps))
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.mark = (time.perf_counter(), state.num_input_tokens_seen)
@@ -170,6 +193,6 @@ def metrics_callback(path: Path, emit: Emit, guard: Guard) -> Any:
 
         def _flag(self, state: Any, message: str | None) -> None:
             if message and state.is_world_process_zero:
-                emit({"event": "warning", "message": message})
+                progress(Update(kind="warning", message=message))
 
     return MetricsWriter()

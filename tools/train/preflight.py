@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.defaults import FINISHED_TRAINING
-from tools.errors import TunewiseError
+from tools.errors import TunewiseError, UsageError
 from tools.train.config import TrainInput
 
 # Limits OpenAI sets for its own fine-tuning; a local run has max_seq_len and no minimum instead.
@@ -74,10 +74,9 @@ def _gguf_possible(inp: TrainInput) -> None:
     if not inp.gguf:
         return
     if inp.backend != "unsloth":
-        raise TunewiseError(
+        raise UsageError(
             "--gguf exports through unsloth",
             hint="use --backend unsloth, or --merge and convert OUTPUT/merged with llama.cpp's convert_hf_to_gguf.py",
-            exit_code=2,
         )
     import torch
 
@@ -166,9 +165,7 @@ def preflight(inp: TrainInput) -> Preflight:
         notes += _validate(Path(inp.eval_file), "the eval file")[2]
         eval_sha = file_sha256(inp.eval_file)
     elif inp.early_stopping:
-        raise TunewiseError(
-            "--early-stopping watches the eval loss", hint="pass --eval-file (tunewise split makes one)", exit_code=2
-        )
+        raise UsageError("--early-stopping watches the eval loss", hint="pass --eval-file (tunewise split makes one)")
     _gguf_possible(inp)
     data_sha = file_sha256(inp.data)
     resume_from, started_at, resume_notes = _resume_state(inp, data_sha, eval_sha)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tools.atomic import write_json
 from tools.errors import TunewiseError
+from tools.progress import Progress, Update, silent
 from tools.train.config import TrainInput, TrainResult
 from tools.train.preflight import Preflight, preflight
 
@@ -20,20 +21,22 @@ def _now() -> str:
 def run(
     inp: TrainInput,
     *,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
     checked: Preflight | None = None,
     processes: int = 1,
     launcher: str | None = None,
 ) -> TrainResult:
     """Fine-tune a local model with LoRA on a validated chat dataset and save the adapter (spends GPU time).
 
+    `progress` hears the optimizer steps as done/total ("steps", kind "log", with loss, eval_loss, learning_rate
+    and tokens_per_s), the run's start (kind "start") and anything said (kind status, note or warning) as a message.
     Under a launcher this runs in rank 0 only (`processes` > 1): the other ranks call `run_rank`.
     """
     from tools.train import checkpoints
     from tools.train.metrics import plot_loss, read_metrics, truncate_metrics
 
     checked = checked or preflight(inp)
-    emit = on_event or (lambda event: None)
+    progress = progress or silent
     out = Path(inp.output)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.jsonl"
@@ -57,16 +60,16 @@ def run(
     }
     write_json(out / "run.json", record)
     for message in checked.warnings:
-        emit({"event": "note", "message": message})
+        progress(Update(kind="note", message=message))
     try:
         if inp.backend == "hf":
             from tools.train import hf_backend, loop
 
-            summary = loop.run_training(inp, hf_backend.load, emit, resume_from=checked.resume_from)
+            summary = loop.run_training(inp, hf_backend.load, progress, resume_from=checked.resume_from)
         else:
             from tools.train import isolated
 
-            summary = isolated.run(inp, resume_from=checked.resume_from, emit=emit, log_path=out / "train.log")
+            summary = isolated.run(inp, resume_from=checked.resume_from, progress=progress, log_path=out / "train.log")
     except KeyboardInterrupt:
         write_json(out / "run.json", {**record, "status": "interrupted", "ended_at": _now()})
         raise
@@ -133,4 +136,4 @@ def run_rank(inp: TrainInput, *, resume_from: str | None) -> None:
     """Train as a rank other than 0 of a multi-process run: rank 0 writes the run folder, this one only trains."""
     from tools.train import hf_backend, loop
 
-    loop.run_training(inp, hf_backend.load, lambda event: None, resume_from=resume_from)
+    loop.run_training(inp, hf_backend.load, silent, resume_from=resume_from)

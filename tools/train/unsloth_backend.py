@@ -25,6 +25,7 @@ from tools.train import device  # noqa: E402
 from tools.train.config import TrainInput  # noqa: E402
 from tools.train.device import DeviceFacts  # noqa: E402
 from tools.train.loop import Loaded, run_training  # noqa: E402
+from tools.train.metrics import update_event  # noqa: E402
 from tools.train.padding import set_pad_token  # noqa: E402
 
 
@@ -112,32 +113,25 @@ def main(argv: list[str]) -> int:
     _exit_with_parent()
     spec = json.loads(sys.stdin.read())
     try:
-        result = run_training(TrainInput.model_validate(spec["input"]), load, emit, resume_from=spec["resume_from"])
-    except TunewiseError as exc:
-        emit(
-            {
-                "event": "error",
-                "message": exc.message,
-                "hint": exc.hint,
-                "path": exc.path,
-                "line": exc.line,
-                "exit_code": exc.exit_code,
-            }
+        result = run_training(
+            TrainInput.model_validate(spec["input"]),
+            load,
+            lambda update: emit(update_event(update)),
+            resume_from=spec["resume_from"],
         )
+    except TunewiseError as exc:
+        emit(exc.to_event())
         return exc.exit_code
     except KeyboardInterrupt:
         emit({"event": "interrupted"})
         return 130
     except Exception as exc:
         traceback.print_exc()
-        emit(
-            {
-                "event": "error",
-                "message": f"training failed ({type(exc).__name__}: {str(exc)[:300]})",
-                "hint": "the full traceback is in OUTPUT/train.log",
-                "exit_code": 1,
-            }
+        failed = TunewiseError(
+            f"training failed ({type(exc).__name__}: {str(exc)[:300]})",
+            hint="the full traceback is in OUTPUT/train.log",
         )
+        emit(failed.to_event())
         return 1
     emit({"event": "result", **result})
     return 0
