@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.plan import RUN_OPTIONS, run_option
-from graphs.protocol import Answer, Question, as_interrupt, reply_of
+from graphs.protocol import Answer, FactReading, Question, as_interrupt, reply_of
 from graphs.state import (
     AgentState,
     Context,
@@ -142,12 +142,12 @@ def absorb(facts: dict, findings: Sequence[Finding], *, asked: str | None = None
         source = "asked" if f.fact == asked else f.how
         old = out.get(f.fact) or facts.get(f.fact)
         if old is None or RANK[source] >= RANK[old["source"]]:
-            out[f.fact] = {
-                "value": f.value,
-                "source": source,
-                "evidence": f.evidence,
-                "confidence": 1.0 if source == "asked" else confidence(f),
-            }
+            out[f.fact] = FactReading(
+                value=f.value,
+                source=source,
+                evidence=f.evidence,
+                confidence=1.0 if source == "asked" else confidence(f),
+            ).entry()
     return out
 
 

@@ -224,6 +224,28 @@ Reply = Annotated[Union[Answer, Approve, Reject, SetBudget], Field(discriminator
 _REPLY: TypeAdapter[Answer | Approve | Reject | SetBudget] = TypeAdapter(Reply)
 
 
+class HumanResponse(_Message):
+    """LangGraph's human-interrupt response, as Agent Inbox sends it: accept, ignore, edit or respond."""
+
+    type: Literal["accept", "ignore", "response", "edit"]
+    args: Any = None
+
+    def reply(self) -> Answer | Approve | Reject | SetBudget:
+        """Return the reply it means: accept approves, ignore rejects, an edit of `budget_usd` sets the budget."""
+        if self.type == "accept":
+            return Approve()
+        if self.type == "ignore":
+            return Reject()
+        if self.type == "response":
+            return Answer(text=str(self.args or ""))
+        edited = ActionRequest.model_validate(self.args).args if isinstance(self.args, dict) else {}
+        budget = edited.get("budget_usd")
+        return SetBudget(usd=float(budget)) if budget not in (None, "") else Approve()
+
+
+_HUMAN: TypeAdapter[HumanResponse] = TypeAdapter(HumanResponse)
+
+
 def as_resume(reply: Answer | Approve | Reject | SetBudget) -> dict[str, Any]:
     """Return what `Command(resume=...)` carries: the reply's JSON."""
     return reply.model_dump(mode="json")
@@ -241,18 +263,8 @@ def reply_of(value: Any) -> Answer | Approve | Reject | SetBudget:
     if isinstance(value, dict):
         if "kind" in value:
             return _REPLY.validate_python(value)
-        human = value.get("type")
-        if human == "accept":
-            return Approve()
-        if human == "ignore":
-            return Reject()
-        if human == "edit":
-            args = (value.get("args") or {}).get("args") or {}
-            if args.get("budget_usd") not in (None, ""):
-                return SetBudget(usd=float(args["budget_usd"]))
-            return Approve()
-        if human == "response":
-            return Answer(text=str(value.get("args") or ""))
+        if "type" in value and set(value) <= {"type", "args"}:  # Agent Inbox's response
+            return _HUMAN.validate_python(value).reply()
         if value.get("budget") is not None:
             return SetBudget(usd=float(value["budget"]))
         return Answer(text=str(value.get("decision", value.get("answer", ""))))

@@ -20,6 +20,7 @@ from typing import (
     ClassVar,
     Literal,
     Mapping,
+    NotRequired,
     Protocol,
     Sequence,
     TypedDict,
@@ -76,11 +77,14 @@ def append(left: list | None, right: list | None) -> list:
 
 
 class Fact(TypedDict):
-    """One fact the interview read: its value, where it came from, and the words it was read from."""
+    """One fact as the state stores it (graphs.protocol.FactReading's `entry()`): its value, where it came from, the
+    words it was read from, and how sure the reader was (absent for facts never scored, as older sessions hold them).
+    """
 
     value: Any
     source: Source
     evidence: str
+    confidence: NotRequired[float]
 
 
 class StepRecord(TypedDict):
