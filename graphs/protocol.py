@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tools.progress import Update
 
@@ -264,7 +264,10 @@ def reply_of(value: Any) -> Answer | Approve | Reject | SetBudget:
         if "kind" in value:
             return _REPLY.validate_python(value)
         if "type" in value and set(value) <= {"type", "args"}:  # Agent Inbox's response
-            return _HUMAN.validate_python(value).reply()
+            try:
+                return _HUMAN.validate_python(value).reply()
+            except ValidationError:  # an unknown response type: words the node says it could not read
+                return Answer(text=str(value))
         if value.get("budget") is not None:
             return SetBudget(usd=float(value["budget"]))
         return Answer(text=str(value.get("decision", value.get("answer", ""))))

@@ -88,6 +88,7 @@ def test_requests_round_trip_and_old_payloads_still_read():
         ({"type": "ignore", "args": None}, Reject()),
         ({"type": "edit", "args": {"action": "approve_plan", "args": {"budget_usd": "40"}}}, SetBudget(usd=40)),
         ({"type": "response", "args": "budget 90"}, Answer(text="budget 90")),
+        ({"type": "shrug"}, Answer(text="{'type': 'shrug'}")),  # unknown: said back as unreadable, not a crash
         (None, Answer(text="")),
     ],
 )
