@@ -1,18 +1,20 @@
-"""How well the offline interviewer reads goals as people write them: per-fact accuracy, an approach confusion
-table, approach accuracy and path accuracy, on the dev corpora (tuned on) and the held-out corpus (never seen).
+"""How well the offline interviewer reads goals written by people it has never met: per author, leaving that author
+out of the heads' training (leave-one-author-out), beside the rules alone.
 
-    python benchmarks/interview_accuracy.py [--dev FILE ...] [--heldout FILE] [--show-misses] [--rules-only]
+    python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X]
+    python benchmarks/interview_accuracy.py --untouched      # the untouched author, once, with the shipped heads
 
-The dev part is two files, each reported on its own: goals_dev.jsonl (written alongside the reader) and
-goals_blind1.jsonl (written by someone who never saw the reader; measured blind once, then tuned on). The held-out
-part, goals_heldout.jsonl, is a second blind set that nobody tunes on; when it is missing the run says so and skips it.
+Each corpus file in tests/data/ is one author (agent/interviewer/train_heads.AUTHORS). For each author the heads
+(agent/interviewer/heads.py) are trained on every other author, then that author's goals are read the way
+`tunewise plan --non-interactive` reads them: the goal text, then each labelled answer as the reply to its question
+(`focus=`), later readings overriding earlier ones as the interview's `absorb` does; what is still unread takes the
+interview's assumed default. Expected and read facts are both decided with OpenAI fine-tuning taken as open, so the
+score measures reading, not the calendar.
 
-Each item runs the real offline interviewer the way `tunewise plan --non-interactive` does: the goal text is read,
-then each answer is read as the reply to its question (`focus=`), later readings overriding earlier ones as the
-interview's `absorb` does, and what is still unread takes the interview's assumed default. Both the expected and
-the read facts are decided with OpenAI fine-tuning taken as open (Facts' default), so the score measures reading,
-not the calendar. Items whose hand-written approach/path disagree with decide() on their own labels are listed:
-those are labelling errors, not reading errors.
+Per author it prints approach and path accuracy, per-fact accuracy, and the confidently-wrong rate: the share of
+findings read as `stated` whose value is wrong (unsaid counts as the default; a count of examples that exist but are
+not good, which the authors left unlabelled, is not scored). The untouched author (train_heads.UNTOUCHED) is never
+trained on; `--untouched` reads it with the shipped heads, which were trained on all the others.
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
+from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, QUALITY_WHY, Facts, decide  # noqa: E402
 from tools.decision import MODIFIERS as _MODIFIERS  # noqa: E402
 from tools.decision import PRIMARY as _PRIMARY  # noqa: E402
 
 DEV = (REPO / "tests" / "data" / "goals_dev.jsonl", REPO / "tests" / "data" / "goals_blind1.jsonl")
-HELDOUT = REPO / "tests" / "data" / "goals_heldout.jsonl"
 PRIMARY = tuple(_PRIMARY.values())  # the steps' answers and their modifiers, from the one vocabulary
 MODIFIERS = tuple(_MODIFIERS)
+LABELS = (*PRIMARY, *MODIFIERS, "openai_customer")  # everything a corpus may label
+BAD = tuple(QUALITY_WHY)  # examples that exist but cannot teach the behaviour
 APPROACHES = ("prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data")
 TUNED = ("fine_tune", "fine_tune_rag")
 SHORT = {
@@ -67,9 +70,9 @@ def load(path: Path) -> list[dict]:
             or not isinstance(item.get("labels"), dict)
         ):
             raise CorpusError(f"{path}:{n}: each line needs a 'goal' string and a 'labels' object")
-        unknown = set(item["labels"]) - set(PRIMARY) - set(MODIFIERS)
+        unknown = set(item["labels"]) - set(LABELS)
         if unknown:
-            raise CorpusError(f"{path}:{n}: unknown label(s) {sorted(unknown)}; use {', '.join(PRIMARY + MODIFIERS)}")
+            raise CorpusError(f"{path}:{n}: unknown label(s) {sorted(unknown)}; use {', '.join(LABELS)}")
         answers = item.get("answers") or {}
         if not isinstance(answers, dict) or set(answers) - set(PRIMARY):
             raise CorpusError(f"{path}:{n}: 'answers' keys must be among {', '.join(PRIMARY)}")
@@ -89,13 +92,76 @@ def expected_facts(item: dict) -> Facts:
 
 def read_facts(reader: Any, item: dict) -> Facts:
     """Return the facts the interviewer reads: the goal text, then each answer as the reply to its question."""
+    return read_with(reader, item)[0]
+
+
+def read_with(reader: Any, item: dict) -> tuple[Facts, dict]:
+    """Return the facts read (goal, then answers) and the goal's own reading as the interview stores it."""
+    from graphs.interview import absorb
+
+    goal = absorb({}, reader.extract(item["goal"]))
+    return _answered(
+        goal, [(fact, reader.extract(str(a), focus=fact)) for fact, a in (item.get("answers") or {}).items()]
+    )
+
+
+def _answered(goal: dict, answers: list[tuple[str, list]]) -> tuple[Facts, dict]:
     from graphs.interview import absorb, defaults, known
 
-    facts: dict = {}
-    facts.update(absorb(facts, reader.extract(item["goal"])))
-    for fact, answer in (item.get("answers") or {}).items():
-        facts.update(absorb(facts, reader.extract(str(answer), focus=fact), asked=fact))
-    return Facts(**{**defaults(), **known(facts)})
+    facts = dict(goal)
+    for fact, found in answers:
+        facts.update(absorb(facts, found, asked=fact))
+    return Facts(**{**defaults(), **known(facts)}), goal
+
+
+def read_prepared(heads: Any, bank: Any = None) -> Any:
+    """Return a reader of prepared goals (agent/interviewer/train_heads.Prepared) that revises with `heads`
+    (`bank`: the reader's labelled sentences, which the heads compare with).
+    """
+    from agent.interviewer import heads as H
+    from agent.interviewer.offline import Finding
+    from graphs.interview import absorb
+
+    def read(p: Any) -> tuple[Facts, dict]:
+        found = {f.fact: f for f in p.findings}
+        if heads is not None:
+            found = H.revise(
+                p.item["goal"],
+                found,
+                heads,
+                p.sentences,
+                p.vectors,
+                p.numbers,
+                p.number_vectors,
+                make=Finding,
+                bank=bank,
+            )
+        return _answered(absorb({}, list(found.values())), p.answers)
+
+    return read
+
+
+def stated(item: dict, goal: dict) -> tuple[int, int, int]:
+    """Return (findings read as stated, of them wrong, of them on a fact the author left unsaid). Unsaid means the
+    default, so a stated default is right and a stated other value wrong; a count of examples that exist but are
+    not good, which the brief left unlabelled, is not scored.
+    """
+    from graphs.interview import problem_fact
+
+    labels = item["labels"]
+    n = wrong = unsaid = 0
+    for fact in LABELS:
+        entry = problem_fact(goal) if fact == "problem" else goal.get(fact)
+        if entry is None or entry["source"] != "stated":
+            continue
+        want = labels.get(fact)
+        if fact == "examples" and want is None and labels.get("data_quality") in BAD:
+            continue
+        truth = Facts.model_fields[fact].default if want is None else want
+        n += 1
+        unsaid += want is None
+        wrong += (bucket(entry["value"]) != bucket(truth)) if fact == "examples" else entry["value"] != truth
+    return n, wrong, unsaid
 
 
 def bucket(examples: int) -> str:
@@ -103,16 +169,21 @@ def bucket(examples: int) -> str:
     return "few" if examples < MIN_GOOD_EXAMPLES else "large" if examples >= LARGE_DATASET else "enough"
 
 
-def score(items: list[dict], reader: Any) -> dict:
-    """Every figure the report prints, for one part of the corpus."""
+def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
+    """Every figure the report prints, for one part of the corpus: items read by `reader`, or prepared items read
+    by `read` (read_prepared).
+    """
     per_fact: Counter = Counter()
     exact_examples = 0
     confusion: Counter = Counter()
     approach_ok = path_ok = path_n = 0
     misses, label_errors = [], []
-    for item in items:
+    said = [0, 0, 0]
+    for entry in items:
+        item = entry if read is None else entry.item
         want = expected_facts(item)
-        got = read_facts(reader, item)
+        got, goal = read_with(reader, item) if read is None else read(entry)
+        said = [a + b for a, b in zip(said, stated(item, goal))]
         want_d, got_d = decide(want), decide(got)
         if item.get("approach") and (
             item["approach"] != want_d.approach
@@ -125,9 +196,12 @@ def score(items: list[dict], reader: Any) -> dict:
             )
         expected_approach = item.get("approach") or want_d.approach
         expected_path = item.get("path") or want_d.path_if_fine_tuning
+        # Examples that exist but are not good carry no count in the brief (null): any count read for them is right,
+        # since the decision collects whatever it is once the quality is read.
+        uncounted = item["labels"].get("examples") is None and item["labels"].get("data_quality") in BAD
         for fact in PRIMARY + MODIFIERS:
             a, b = getattr(want, fact), getattr(got, fact)
-            per_fact[fact] += (bucket(a) == bucket(b)) if fact == "examples" else (a == b)
+            per_fact[fact] += (uncounted or bucket(a) == bucket(b)) if fact == "examples" else (a == b)
         exact_examples += want.examples == got.examples
         confusion[(expected_approach, got_d.approach)] += 1
         approach_ok += got_d.approach == expected_approach
@@ -138,7 +212,7 @@ def score(items: list[dict], reader: Any) -> dict:
             f: (getattr(want, f), getattr(got, f))
             for f in PRIMARY + MODIFIERS
             if (
-                bucket(getattr(want, f)) != bucket(getattr(got, f))
+                not uncounted and bucket(getattr(want, f)) != bucket(getattr(got, f))
                 if f == "examples"
                 else getattr(want, f) != getattr(got, f)
             )
@@ -162,6 +236,9 @@ def score(items: list[dict], reader: Any) -> dict:
         "path_n": path_n,
         "misses": misses,
         "label_errors": label_errors,
+        "stated": said[0],
+        "stated_wrong": said[1],
+        "stated_unsaid": said[2],
     }
 
 
@@ -187,45 +264,106 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
             print(f"  miss {id_}: approach {wa} -> {ga}, path {wp} -> {gp}; facts (want, read): {wrong}")
 
 
+def loao(corpus: dict[str, list], bank: Any, l2: float | None = None) -> dict[str, dict]:
+    """For each author: heads trained on every other author, then that author's goals read with them."""
+    from agent.interviewer import train_heads
+
+    out = {}
+    for author, items in corpus.items():
+        others = [p for name, rest in corpus.items() if name != author for p in rest]
+        heads = train_heads.train(others, bank, train_heads.L2 if l2 is None else l2)
+        out[author] = score(items, read=read_prepared(heads, bank))
+    return out
+
+
+def table(title: str, results: dict[str, dict], baseline: dict[str, dict] | None = None) -> None:
+    """One line per author, and the pooled figures."""
+    print(f"\n== {title} ==")
+    facts = ("prompting", "problem", "examples", "data_quality", "stable", "private")
+    head = f"  {'author':<12}{'n':>4}{'approach':>10}{'path':>8}{'stated':>8}{'wrong':>7}"
+    head += "".join(f"{f[:8]:>9}" for f in facts) + ("   rules alone: approach / path" if baseline else "")
+    print(head)
+    for author, r in results.items():
+        rate = r["stated_wrong"] / r["stated"] if r["stated"] else 0.0
+        path = "n/a" if r["path_accuracy"] is None else f"{r['path_accuracy']:.3f}"
+        line = f"  {author:<12}{r['n']:>4}{r['approach_accuracy']:>10.3f}{path:>8}{r['stated']:>8}{rate:>7.1%}"
+        line += "".join(f"{r['per_fact'][f]:>9.3f}" for f in facts)
+        if baseline:
+            b = baseline[author]
+            bpath = "n/a" if b["path_accuracy"] is None else f"{b['path_accuracy']:.3f}"
+            line += f"   {b['approach_accuracy']:.3f} / {bpath}"
+        print(line)
+    n = sum(r["n"] for r in results.values())
+    path_n = sum(r["path_n"] for r in results.values())
+    approach = sum(r["approach_accuracy"] * r["n"] for r in results.values()) / n
+    path_ok = sum((r["path_accuracy"] or 0) * r["path_n"] for r in results.values())
+    said = sum(r["stated"] for r in results.values())
+    wrong = sum(r["stated_wrong"] for r in results.values())
+    unsaid = sum(r["stated_unsaid"] for r in results.values())
+    print(
+        f"  pooled: approach {approach:.3f} over {n} goals, path {path_ok / path_n if path_n else 0:.3f} over "
+        f"{path_n} that fine-tune; confidently wrong {wrong}/{said} stated findings ({wrong / said if said else 0:.1%}),"
+        f" {unsaid} stated findings were on a fact the author left unsaid (right where they read its default)"
+    )
+    worst = min(results.items(), key=lambda kv: kv[1]["approach_accuracy"])
+    print(f"  lowest author: {worst[0]} approach {worst[1]['approach_accuracy']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--dev",
-        type=Path,
-        action="append",
-        metavar="FILE",
-        help="a tuned-on corpus; repeat for several (default: goals_dev.jsonl and goals_blind1.jsonl)",
+        "--untouched", action="store_true", help="read the untouched author once, with the shipped heads"
     )
-    parser.add_argument("--heldout", type=Path, default=HELDOUT)
-    parser.add_argument("--show-misses", action="store_true", help="list each item read to a wrong approach or path")
-    parser.add_argument(
-        "--rules-only", action="store_true", help="read with the rules alone, without the MiniLM similarity pass"
-    )
+    parser.add_argument("--author", action="append", help="limit the report to these authors (training still uses all)")
+    parser.add_argument("--show-misses", action="store_true", help="list each goal read to a wrong approach or path")
+    parser.add_argument("--l2", type=float, default=None, help="the heads' ridge (default: train_heads.L2)")
     args = parser.parse_args(argv)
-    from agent.interviewer.offline import OfflineInterviewer
+    from agent.interviewer import heads as H
+    from agent.interviewer import train_heads
 
-    if args.rules_only:
-        reader = OfflineInterviewer(rules_only=True)
-    else:
-        from tools.rag.embedders import get_embedder
-
-        reader = OfflineInterviewer(get_embedder("local"))
-    print(f"reader: offline interviewer, {'rules only' if args.rules_only else 'rules + MiniLM similarity'}")
-    status = 0
-    parts = [(f"dev {path.name} (tuned on)", path) for path in args.dev or DEV]
-    for name, path in [*parts, ("held-out (never tuned on)", args.heldout)]:
-        if not path.exists():
-            shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-            print(f"\n== {name}: skipped, {shown} does not exist (no held-out figures in this run) ==")
-            continue
+    for path in [*train_heads.AUTHORS.values(), train_heads.UNTOUCHED[1]]:
         try:
-            items = load(path)
+            load(path)
         except CorpusError as e:
             print(f"error: {e}", file=sys.stderr)
-            status = 2
-            continue
-        report(name, score(items, reader), show_misses=args.show_misses)
-    return status
+            return 2
+    rules_reader = train_heads.reader()
+    bank = rules_reader.load_bank()
+    if args.untouched:
+        name, path = train_heads.UNTOUCHED
+        corpus = train_heads.prepare_all({name: path}, rules_reader)
+        shipped = H.Heads.load()
+        results = {name: score(corpus[name], read=read_prepared(shipped, bank))}
+        rules = {name: score(corpus[name], read=read_prepared(None))}
+        table(
+            f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)",
+            results,
+            rules,
+        )
+        _misses(results, args.show_misses)
+        return 0
+    print(
+        "reader: the offline interviewer (rules, MiniLM similarity, then the heads); each author's goals are read with"
+    )
+    print("heads trained on the other authors only (leave-one-author-out), beside the rules alone")
+    corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader)
+    results = loao(corpus, bank, args.l2)
+    rules = {author: score(items, read=read_prepared(None)) for author, items in corpus.items()}
+    if args.author:
+        results = {a: r for a, r in results.items() if a in args.author}
+        rules = {a: r for a, r in rules.items() if a in args.author}
+    table("leave one author out", results, rules)
+    _misses(results, args.show_misses)
+    return 0
+
+
+def _misses(results: dict[str, dict], show: bool) -> None:
+    for author, r in results.items():
+        for line in r["label_errors"]:
+            print(f"  LABEL ERROR {author} {line}")
+        if show:
+            for id_, wa, ga, wp, gp, wrong in r["misses"]:
+                print(f"  miss {id_}: approach {wa} -> {ga}, path {wp} -> {gp}; facts (want, read): {wrong}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from langgraph.types import interrupt
 from graphs import interview as iv
 from graphs.protocol import Answer, Confirm, ConfirmItem, as_interrupt, reply_of
 from graphs.state import STEPS, AgentState, Context, Interviewer
-from tools.decision import MODIFIERS, STEP_MODIFIERS
+from tools.decision import MODIFIERS, STEP_MODIFIERS, Facts
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
 # (`iv.name`), which lets either module be imported first.
@@ -48,7 +48,7 @@ def items(state: AgentState, facts: dict[str, Any], open_doubts: dict[str, Any])
             )
             continue
         read = iv.describe(fact, entry["value"])
-        extra = [MODIFIERS[m] for m in STEP_MODIFIERS.get(fact, ()) if (facts.get(m) or {}).get("value")]
+        extra = [w for m in STEP_MODIFIERS.get(fact, ()) if (w := modifier_words(m, (facts.get(m) or {}).get("value")))]
         if extra:
             read += "; " + "; ".join(extra)
         out.append(
@@ -63,6 +63,17 @@ def items(state: AgentState, facts: dict[str, Any], open_doubts: dict[str, Any])
             )
         )
     return out
+
+
+def modifier_words(fact: str, value: Any) -> str | None:
+    """Return a step's qualifier in the list's words: a flag when it is set, a quality when it is not the default
+    ("400 good examples" already says they are good; "labelled with low agreement" is what the list must show).
+    """
+    if value is True:
+        return MODIFIERS[fact]
+    if isinstance(value, str) and value != Facts.model_fields[fact].default:
+        return MODIFIERS[fact].format(value=iv.describe(fact, value))
+    return None
 
 
 def corrections(text: str) -> list[tuple[int | None, str]]:
@@ -90,7 +101,11 @@ def read_correction(reader: Interviewer, n: int | None, said: str) -> tuple[dict
     evidence = f"corrected: {said}"
     # A numbered correction speaks to its item: other facts read in passing ("4: it changes every month" also
     # sounds like volatile knowledge) would change items the person did not mean to touch.
-    keep = {fact, *(("behaviour", "knowledge") if fact == "problem" else ())} if fact else None
+    keep = (
+        {fact, *STEP_MODIFIERS.get(fact, ()), *(("behaviour", "knowledge") if fact == "problem" else ())}
+        if fact
+        else None
+    )
     new = {
         f.fact: {"value": f.value, "source": "stated", "evidence": evidence, "confidence": 1.0}
         for f in found

@@ -27,7 +27,7 @@ from graphs.state import (
     plan_day,
 )
 from prompts import render
-from tools.decision import ANSWER_KEYS, DOMAINS, STEP_TITLES, Facts, decide, pick_path, relevant
+from tools.decision import ANSWER_KEYS, DOMAINS, STEP_TITLES, Facts, decide, describe_quality, pick_path, relevant
 from tools.errors import TunewiseError, UsageError
 
 RANK = {"assumed": 0, "inferred": 1, "stated": 2, "asked": 3}
@@ -75,6 +75,8 @@ def describe(fact: str, value: Any) -> str:
         }.get(value, str(value))
     if fact == "examples":
         return f"{value:,} good examples" if isinstance(value, int) else str(value)
+    if fact == "data_quality":
+        return describe_quality(str(value))
     if fact == "stable":
         return "stable for the coming months" if value else "likely to change soon"
     if fact == "private":

@@ -55,7 +55,7 @@ def interviewer():
     from agent.interviewer.offline import OfflineInterviewer
     from tools.rag.embedders import get_embedder
 
-    return OfflineInterviewer(get_embedder("local"))  # MiniLM once for the whole session
+    return OfflineInterviewer(get_embedder("local"), heads=None)  # MiniLM once; the graph, not the heads, is tested
 
 
 @pytest.fixture

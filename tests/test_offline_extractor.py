@@ -428,7 +428,9 @@ PHRASE_FAMILIES = [
 def interviewer() -> OfflineInterviewer:
     from tools.rag.embedders import get_embedder
 
-    return OfflineInterviewer(get_embedder("local"))  # MiniLM loads once for the whole test session
+    # The rules and the similarity pass: the phrase families below are theirs. The heads revise a goal as a whole and
+    # are measured across authors (benchmarks/interview_accuracy.py) and tested in tests/test_reader_heads.py.
+    return OfflineInterviewer(get_embedder("local"), heads=None)  # MiniLM loads once for the whole test session
 
 
 def _facts(interviewer: OfflineInterviewer, text: str, focus: str | None = None) -> dict:

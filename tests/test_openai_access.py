@@ -117,7 +117,8 @@ def test_an_interactive_person_is_asked_once_and_the_answer_decides(tmp_path):
     from graphs.state import Context
 
     graph = build_interview(InMemorySaver())
-    ctx = Context(interviewer=OfflineInterviewer(), local_reader=OfflineInterviewer())
+    # The rules' reading (no heads): the question under test is the OpenAI-customer one, asked once.
+    ctx = Context(interviewer=OfflineInterviewer(heads=None), local_reader=OfflineInterviewer(heads=None))
     config = {"configurable": {"thread_id": "t"}}
     state = {"session": "t", "goal": STARTUP, "interactive": True, "preset": {}, "today": "2026-12-06"}
     out = graph.invoke(state, config, context=ctx)

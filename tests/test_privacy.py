@@ -301,6 +301,10 @@ def tiny_long(tmp_path_factory) -> Path:
 
 
 def test_the_issues_goal_plans_locally_and_runs_to_the_end_with_no_key(tmp_path, tiny_long, hosted_fake, monkeypatch):
+    # The issue's RAG plan, read by the rules alone: the heads read "help pages, which change often" as fresh
+    # knowledge with a stable style, so fine-tuning + RAG (tests/golden/plan_private_rag.json); this test is about
+    # where the RAG plan's data goes.
+    monkeypatch.setattr("agent.interviewer.heads.shipped", lambda: False)
     monkeypatch.delenv("OPENAI_API_KEY")  # the issue's run: no key set; the fake stays up to see any request
     data = write_chat_data(tmp_path / "train.jsonl", 150)
     docs = tmp_path / "docs"

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agent.console import console, err_console
+from graphs.confirm import modifier_words
 from graphs.protocol import (
     ApprovalRequest,
     Confirm,
@@ -20,6 +21,7 @@ from graphs.protocol import (
     reply_of,
 )
 from graphs.state import STEPS, approval_of, plan_of, recommendation_of, report_of
+from tools.decision import STEP_MODIFIERS, describe_quality
 
 SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
 
@@ -100,11 +102,19 @@ def show_plan(values: dict) -> None:
     rec, plan = recommendation_of(values.get("recommendation")), plan_of(values.get("plan"))
     steps = values.get("steps") or {}
     table = Table("step", "answer", "source", "evidence", title="The five steps", title_justify="left")
-    for key, _, title in STEPS:
+    facts = values.get("facts") or {}
+    for key, fact, title in STEPS:
         if key in steps:
             s = steps[key]
             style = SOURCE_STYLE.get(s["source"], "")
             answer = "n/a" if s["answer"] is None else str(s["answer"])
+            if s["answer"] is not None:  # what qualifies the answer: the examples' quality, a large prompt
+                said = [
+                    w
+                    for m in STEP_MODIFIERS.get(fact, ())
+                    if (w := modifier_words(m, (facts.get(m) or {}).get("value")))
+                ]
+                answer = "; ".join([answer, *said])
             table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     if rec is not None:
@@ -146,10 +156,17 @@ def show_plan(values: dict) -> None:
         )
     if plan.collect:
         c = plan.collect
-        console.print(
-            f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
-            f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
-        )
+        if c.get("quality"):
+            held = f"{c['raw']:,} examples" if c.get("raw") else "the examples"
+            console.print(
+                f"[bold]Collect:[/] {held} are {describe_quality(c['quality'])}, so none counts as good yet; "
+                f"{c['fix']} until at least {c['minimum']} are good, and aim for {c['target']}: {c['what']}."
+            )
+        else:
+            console.print(
+                f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
+                f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
+            )
     for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
 

@@ -95,4 +95,5 @@ def start(goal: str, reader: Any, wait: Callable[[], ContextManager] = contextli
 
     if not isinstance(reader, OfflineInterviewer):
         return None
-    return GoalReading(goal, reader, OfflineInterviewer(NullEmbedder()), wait)
+    # The quick pass reads with the rules alone: the heads need real sentence vectors, not the null embedder's zeros.
+    return GoalReading(goal, reader, OfflineInterviewer(NullEmbedder(), heads=None), wait)

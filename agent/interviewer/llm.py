@@ -185,10 +185,10 @@ class LLMInterviewer:
             value = _coerce(said.fact, said.value)
             if value is None:
                 continue  # an out-of-range value is dropped rather than trusted
-            evidence = (
-                said.evidence.strip() if said.evidence.strip() and said.evidence.strip() in text else text.strip()
-            )
-            out.append(Finding(said.fact, value, evidence, "stated"))
+            quoted = bool(said.evidence.strip()) and said.evidence.strip() in text
+            evidence = said.evidence.strip() if quoted else text.strip()
+            # "stated" means a clause of the text says it: a reading the model cannot quote is its inference.
+            out.append(Finding(said.fact, value, evidence, "stated" if quoted else "inferred"))
         return out
 
 

@@ -451,3 +451,13 @@ def percent(text: str) -> int | None:
     """Return the first percentage in `text` ("40%", "40 percent", "40 per cent"), or None."""
     m = re.search(r"(\d{1,3})\s?%|(\d{1,3}) per ?cent", text)
     return int(m.group(1) or m.group(2)) if m else None
+
+
+def spans(text: str) -> list[tuple[int, int, int]]:
+    """Every count in `text` as (start, end, value), less labels ("version 2", "a 200-page manual"): the numbers a
+    role is given to, before any is taken as the training-example count.
+    """
+    low = text.lower()
+    return [
+        (m.start(), m.end(), v) for m in _NUMBER.finditer(low) if (v := _value(m)) is not None and _standalone(low, m)
+    ]

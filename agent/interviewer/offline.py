@@ -122,13 +122,16 @@ class OfflineInterviewer:
     name = "offline"
     endpoint = None  # reads on this machine: nothing is sent anywhere
 
-    def __init__(self, embedder: Any | None = None, *, rules_only: bool = False) -> None:
-        """`rules_only` skips the similarity pass and never loads the embedder: a lighter reader for a first
-        question that must appear before MiniLM has loaded.
+    def __init__(self, embedder: Any | None = None, *, rules_only: bool = False, heads: Any = True) -> None:
+        """`rules_only` skips the similarity pass and the heads and never loads the embedder: a lighter reader for a
+        first question that must appear before MiniLM has loaded. `heads`: True reads a goal with the shipped
+        heads (agent/interviewer/heads.py), loaded on first use; a `Heads` reads with those; None without any
+        (the rules' own reading, which the heads are trained on).
         """
         self._embedder = embedder
         self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
+        self._heads = heads
 
     # -- the two passes ---------------------------------------------------------------------------------------
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
@@ -209,7 +212,46 @@ class OfflineInterviewer:
             self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh, focus=focus)
         if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys() and focus in (None, "problem"):
             add("knowledge", True, style_ok, "inferred")  # "the tone is fine" rules out the behaviour half
+        trained = self._trained() if focus is None and not self.rules_only else None
+        if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
+            found = self._revise(text, found, trained)
         return list(found.values())
+
+    def _trained(self) -> Any:
+        """Return the heads this reader revises a goal's reading with, loading the shipped ones on first use."""
+        if self._heads is True:
+            from agent.interviewer import heads
+
+            self._heads = _HEADS.setdefault("shipped", heads.Heads.load()) if heads.shipped() else None
+        return self._heads or None
+
+    def _revise(self, text: str, found: dict[str, Finding], trained: Any) -> dict[str, Finding]:
+        from agent.interviewer import heads
+
+        said, numbers = self.goal_parts(text)
+        if numbers[0].shape[1] != heads.DIM:
+            return found  # an embedder other than MiniLM (a test's fake): the heads were trained on MiniLM's vectors
+        return heads.revise(
+            text,
+            found,
+            trained,
+            said,
+            *numbers,
+            make=lambda fact, value, evidence, how, confidence: Finding(fact, value, evidence, how, confidence),
+            bank=self.load_bank(),
+        )
+
+    def goal_parts(self, text: str) -> tuple[list[str], tuple[Any, Any, Any]]:
+        """Return a goal's sentences, and (their vectors, its numbers, their windows' vectors), in one batch."""
+        import numpy as np
+
+        from agent.interviewer import heads
+
+        said = sentences(text)
+        numbers = heads.numbers_in(text)
+        texts = said + [n.window for n in numbers]
+        vectors = np.asarray(self._embed(texts), dtype=np.float32) if texts else np.zeros((0, heads.DIM), np.float32)
+        return said, (vectors[: len(said)], numbers, vectors[len(said) :])
 
     @staticmethod
     def _in_context(text: str, focus: str | None, found: dict[str, Finding]) -> None:
@@ -260,6 +302,9 @@ class OfflineInterviewer:
         private = rules.privacy(low)
         if private is not None:
             add("private", private, sentence)
+        quality = rules.data_quality(low)
+        if quality is not None and (quality != "good" or count is not None):  # "clean" alone may be a format
+            add("data_quality", quality, sentence)
         customer = rules.openai_customer(low)
         if customer is not None:
             add("openai_customer", customer, sentence)
@@ -340,7 +385,7 @@ class OfflineInterviewer:
         pieces = [(s, c) for s in sentences(text) for c in {s, *clauses(s)} if len(c.split()) >= 3]
         if not wanted or not pieces:
             return
-        bank = self._load_bank()
+        bank = self.load_bank()
         vectors = self._embed([c for _, c in pieces])
         neutral = (vectors @ bank["neutral"].T).max(axis=1)
         for group in wanted:
@@ -393,7 +438,8 @@ class OfflineInterviewer:
     def _embed(self, texts: list[str]) -> Any:
         return self._model().embed(texts)
 
-    def _load_bank(self) -> dict[str, Any]:
+    def load_bank(self) -> dict[str, Any]:
+        """Return the labelled sentences' vectors (examples.json), embedded once per embedder."""
         if self._bank is None:
             model = self._model()
             bank = _BANKS.get(model)
@@ -423,3 +469,4 @@ class OfflineInterviewer:
 # that embedder. Keyed weakly by the object itself, not its id(): an id is reused once its embedder is collected,
 # which handed a new embedder the old one's vectors; a weak key goes when its embedder does.
 _BANKS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_HEADS: dict[str, Any] = {}  # the shipped heads, read once per process

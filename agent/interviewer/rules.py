@@ -631,12 +631,89 @@ BEST = re.compile(
     r"|(?:top|#1|number one|first) priority is (?:the )?quality|money is no object|whatever it costs|we'?ll pay (?:for|whatever)|willing to pay|happy to pay|cost doesn'?t matter"
     r"|top quality|highest (?:possible )?(?:quality|accuracy)|state of the art|no matter (?:the|what it) cost\w*|cost is not a concern|spare no expense)\b"
 )
-# Iterating fast is a way of working ("we ship weekly", "quick experiments", "move fast"); a startup or a deadline
-# ("decisions published this week") is not.
+# Iterating fast is a wish the team states ("quick experiments", "move fast", "speed of iteration matters"); its
+# release pace ("we ship every Friday", "we deploy daily") is not, and neither is a startup or a deadline ("decisions
+# published this week"). Issue 28: blind authors wrote the pace as background, never as a wish.
 FAST = re.compile(
     r"\b(iterat\w+ (?:fast|quickly|rapidly|often|a lot)|fast iteration|quick(?:ly)? (?:iterations?|experiments?|turnaround|to iterate)"
-    r"|experiment\w* (?:fast|quickly|a lot)|(?:move|moving|ship|shipping|release|releasing|launch\w*|go(?:ing)? live|deploy\w*) (?:fast|quick|quickly|often|weekly|daily|every week|every day|this week|next week|soon|by \w+day|in (?:a |\w+ )(?:days?|weeks?))"
+    r"|experiment\w* (?:fast|quickly|a lot)|(?:move|moving|ship|shipping|release|releasing|launch\w*|go(?:ing)? live|deploy\w*) (?:fast|quick|quickly|this week|next week|soon|by \w+day|in (?:a |\w+ )(?:days?|weeks?))"
     r"|by (?:monday|tuesday|wednesday|thursday|friday|tomorrow|end of (?:the )?week)"
     r"|rapid\w* (?:iteration|prototyp\w+|experiment\w*)|asap|speed (?:matters|is key|of iteration)|time[- ]to[- ]market|no ops|no infra\w*"
     r"|don'?t want to (?:run|manage|host) (?:gpus|servers|infra\w*|anything)|want to (?:try|test) (?:things )?quickly|fast feedback)\b"
 )
+
+
+# ---- step 3: whether the examples are good ------------------------------------------------------------------
+
+# What makes data that exists unable to teach the behaviour, each read only where the text says it. Reviewed or
+# approved data is "good"; a count with no word on its quality stays unsaid (the count itself is read elsewhere).
+# The heads (agent/interviewer/heads.py) weigh these readings against the sentence as a whole.
+_QUALITY = (
+    (
+        "inputs_only",
+        re.compile(
+            r"\b(?:only|just) (?:the |our |have |kept |got )?(?:\w+ )?(?:questions|inputs|queries|prompts|requests|emails|tickets)\b"
+            r"(?:,? (?:not|no|without|never) (?:the |our |any )?(?:answers|replies|responses|outputs|resolutions))"
+            r"|\b(?:no|without|missing|never (?:kept|saved|logged|stored)) (?:the |our |any )?(?:answers|replies|responses|outputs|resolutions|labels|gold|targets)\b"
+            r"|\binputs? only\b|\bnot (?:the |our )?(?:answers|replies|responses|outputs)\b"
+            r"|\b(?:answers|replies|responses|outputs|resolutions) (?:were|was|are|is|have|has)(?: been)? (?:never|not) (?:stored|kept|saved|logged|recorded|captured|written)\b"
+        ),
+    ),
+    (
+        "generated_unfiltered",
+        re.compile(
+            r"\b(?:generated|synthetic|synthesi[sz]ed|written|produced|made) (?:[\w,.&/-]+ ){0,4}?(?:by|with|using) (?:gpt[\w.-]*|chatgpt|an? llm|claude|llama[\w.-]*|a model|the model|ai)\b"
+            r"|\b(?:synthetic|llm[- ]generated|gpt[- ]generated|ai[- ]generated|model[- ]generated|machine[- ]generated)\b"
+        ),
+    ),
+    (
+        "low_agreement",
+        re.compile(
+            r"\bkappa\b|\b(?:inter|between)[- ]?(?:annotator|rater|labell?er)\b|\b(?:annotators?|labell?ers?|raters?|reviewers?|teams?|people|vendors?|graders?|experts?|analysts?|nurses?|doctors?|lawyers?) "
+            r"(?:\w+ ){0,3}?(?:disagree|don'?t agree|do not agree|rarely agree|agree (?:on )?(?:only|barely|poorly|half|about|around|less|under|rarely|\d))"
+            r"|\b(?:low|poor|weak) (?:\w+ )?agreement\b|\blabels? (?:are |is )?(?:noisy|inconsistent|contradictory|all over the place)\b"
+        ),
+    ),
+    (
+        "old_format",
+        re.compile(
+            r"\b(?:old|legacy|previous|outdated|deprecated|retired|former) (?:\w+ )?(?:format|template|schema|style|layout|structure)\b"
+            r"|\b(?:moving|migrating|switching) (?:away )?from\b|\babandon\w*\b|\bphas(?:e|ed|ing) out\b|\bno longer use\b"
+        ),
+    ),
+    (
+        "unreviewed",
+        re.compile(
+            r"\b(?:unreviewed|unvetted|unchecked|unverified|unlabell?ed|uncurated|unfiltered|unedited|uncleaned|raw)\b"
+            r"|\b(?:not|never|nobody|no one|none)(?:'s| has| have| was| were| been)* (?:\w+ ){0,2}?(?:reviewed|checked|vetted|verified|cleaned|curated|filtered|proofread|validated|looked at)\b"
+            r"|\berror rate\b|\b\d+\s?%\s+(?:of (?:them|those) )?(?:are |is |have )?(?:wrong|errors?|mistakes?|incorrect|garbage|junk|bad)\b"
+            r"|\b(?:full of|lots of|many|riddled with) (?:errors|mistakes|typos|noise)\b|\b(?:noisy|messy|dirty)\b"
+        ),
+    ),
+)
+_GOOD_DATA = re.compile(
+    r"\b(?:reviewed|approved|vetted|curated|verified|hand[- ](?:written|checked|labell?ed|picked|curated)|gold|signed off"
+    r"|checked|clean|validated|proofread|audited|annotated by (?:experts|our)|expert[- ]written)\b"
+)
+
+
+def data_quality(clause: str) -> str | None:
+    """Return what the clause says of the examples' quality ("unreviewed", "low_agreement", ...; "good" for
+    reviewed or approved data), or None when it says nothing of it.
+    """
+    for value, pattern in _QUALITY:
+        if pattern.search(clause):
+            if (
+                value == "generated_unfiltered"
+                and re.search(r"\b(?:filtered|reviewed|checked|vetted|curated|cleaned)\b", clause)
+                and not re.search(
+                    r"\b(?:not|never|nobody|no one|un)\w*\s+(?:\w+ )?(?:filtered|reviewed|checked)", clause
+                )
+            ):
+                return "good"  # generated, then filtered or reviewed by people: good data
+            return value
+    return (
+        "good"
+        if _GOOD_DATA.search(clause) and not re.search(r"\bnot (?:\w+ )?(?:reviewed|checked|approved)\b", clause)
+        else None
+    )
