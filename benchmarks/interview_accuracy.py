@@ -90,11 +90,6 @@ def expected_facts(item: dict) -> Facts:
     return Facts(**{k: v for k, v in item["labels"].items() if v is not None})
 
 
-def read_facts(reader: Any, item: dict) -> Facts:
-    """Return the facts the interviewer reads: the goal text, then each answer as the reply to its question."""
-    return read_with(reader, item)[0]
-
-
 def read_with(reader: Any, item: dict) -> tuple[Facts, dict]:
     """Return the facts read (goal, then answers) and the goal's own reading as the interview stores it."""
     from graphs.interview import absorb
