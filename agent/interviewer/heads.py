@@ -8,7 +8,7 @@ leaving each author out). So a rule's reading survives where, across authors, it
 its phrasing fooled it.
 
 Two kinds of head, each a softmax over standardised features (numpy only at run time; the weights are
-heads.npz, a few hundred kilobytes, loaded on first use like MiniLM):
+heads.npz, about 100 KB, loaded on first use like MiniLM):
 - a fact head per goal-level fact (prompting, problem, data quality, stability, privacy), with a class "unsaid";
 - a number-role head, which tells for each number whether it counts good examples of the wanted input and output,
   or something else (users, requests, pages, money, dates, items to produce, model size).
