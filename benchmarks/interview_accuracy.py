@@ -20,7 +20,6 @@ trained on; `--untouched` reads it with the shipped heads, which were trained on
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -30,15 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, QUALITY_WHY, Facts, decide  # noqa: E402
+from agent.interviewer.train_heads import BAD, LABELS, PRIMARY, CorpusError, expected_facts, load_items  # noqa: E402
+from tools.decision import LARGE_DATASET, MIN_GOOD_EXAMPLES, Facts, decide  # noqa: E402
 from tools.decision import MODIFIERS as _MODIFIERS  # noqa: E402
-from tools.decision import PRIMARY as _PRIMARY  # noqa: E402
 
 DEV = (REPO / "tests" / "data" / "goals_dev.jsonl", REPO / "tests" / "data" / "goals_blind1.jsonl")
-PRIMARY = tuple(_PRIMARY.values())  # the steps' answers and their modifiers, from the one vocabulary
 MODIFIERS = tuple(_MODIFIERS)
-LABELS = (*PRIMARY, *MODIFIERS, "openai_customer")  # everything a corpus may label
-BAD = tuple(QUALITY_WHY)  # examples that exist but cannot teach the behaviour
 APPROACHES = ("prompt_engineering", "rag", "fine_tune", "fine_tune_rag", "collect_more_data")
 TUNED = ("fine_tune", "fine_tune_rag")
 SHORT = {
@@ -50,44 +46,9 @@ SHORT = {
 }
 
 
-class CorpusError(ValueError):
-    pass
-
-
 def load(path: Path) -> list[dict]:
-    """Read the items of a corpus file; a bad line stops with the file, the line and what to fix."""
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("goal"), str)
-            or not isinstance(item.get("labels"), dict)
-        ):
-            raise CorpusError(f"{path}:{n}: each line needs a 'goal' string and a 'labels' object")
-        unknown = set(item["labels"]) - set(LABELS)
-        if unknown:
-            raise CorpusError(f"{path}:{n}: unknown label(s) {sorted(unknown)}; use {', '.join(LABELS)}")
-        answers = item.get("answers") or {}
-        if not isinstance(answers, dict) or set(answers) - set(PRIMARY):
-            raise CorpusError(f"{path}:{n}: 'answers' keys must be among {', '.join(PRIMARY)}")
-        try:
-            expected_facts(item)
-        except ValueError as e:
-            raise CorpusError(f"{path}:{n}: labels do not fit the framework's facts: {e}") from None
-        item.setdefault("id", f"{path.stem}:{n}")
-        items.append(item)
-    return items
-
-
-def expected_facts(item: dict) -> Facts:
-    """Return the labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
-    return Facts(**{k: v for k, v in item["labels"].items() if v is not None})
+    """Read the items of a corpus file (agent/interviewer/train_heads.load_items: the heads read the same files)."""
+    return load_items(path)
 
 
 def read_with(reader: Any, item: dict) -> tuple[Facts, dict]:

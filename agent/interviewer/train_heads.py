@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from agent.interviewer import heads as H
-from tools.decision import QUALITY_WHY
+from tools.decision import MODIFIERS, QUALITY_WHY, Facts
+from tools.decision import PRIMARY as STEP_FACTS
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -64,8 +65,21 @@ class Prepared:
     answers: list[tuple[str, list]] = field(default_factory=list)
 
 
+class CorpusError(ValueError):
+    """A corpus line that cannot be read: the file, the line and what to fix."""
+
+
+PRIMARY = tuple(STEP_FACTS.values())  # the steps' answers
+LABELS = (*PRIMARY, *MODIFIERS, "openai_customer")  # everything a corpus may label
+
+
+def expected_facts(item: dict) -> Facts:
+    """Return the labelled facts; null (not said) takes the default, as the non-interactive plan assumes."""
+    return Facts(**{k: v for k, v in item["labels"].items() if v is not None})
+
+
 def load_items(path: Path) -> list[dict]:
-    """Read a corpus file; a bad line stops with the file, the line and what to fix."""
+    """Read a corpus file; a bad line raises CorpusError with the file, the line and what to fix."""
     items = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -73,13 +87,23 @@ def load_items(path: Path) -> list[dict]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
-            raise SystemExit(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
+            raise CorpusError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
         if (
             not isinstance(item, dict)
             or not isinstance(item.get("goal"), str)
             or not isinstance(item.get("labels"), dict)
         ):
-            raise SystemExit(f"{path}:{n}: each line needs a 'goal' string and a 'labels' object")
+            raise CorpusError(f"{path}:{n}: each line needs a 'goal' string and a 'labels' object")
+        unknown = set(item["labels"]) - set(LABELS)
+        if unknown:
+            raise CorpusError(f"{path}:{n}: unknown label(s) {sorted(unknown)}; use {', '.join(LABELS)}")
+        answers = item.get("answers") or {}
+        if not isinstance(answers, dict) or set(answers) - set(PRIMARY):
+            raise CorpusError(f"{path}:{n}: 'answers' keys must be among {', '.join(PRIMARY)}")
+        try:
+            expected_facts(item)
+        except ValueError as e:
+            raise CorpusError(f"{path}:{n}: labels do not fit the framework's facts: {e}") from None
         item.setdefault("id", f"{path.stem}:{n}")
         items.append(item)
     return items
@@ -204,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--l2", type=float, default=L2)
     args = parser.parse_args(argv)
     rules = reader()
-    corpus = {author: prepare(rules, author, load_items(path)) for author, path in AUTHORS.items()}
+    try:
+        corpus = {author: prepare(rules, author, load_items(path)) for author, path in AUTHORS.items()}
+    except CorpusError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     everyone = [p for items in corpus.values() for p in items]
     heads = train(everyone, rules.load_bank(), args.l2)
     heads.save(args.out)
