@@ -90,8 +90,9 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# Commands that load heavy libraries: their import noise goes to $TUNEWISE_HOME/logs/COMMAND.log unless --verbose.
-QUIET = ("serve", "train", "eval", "index", "demo")
+# Commands that may load heavy libraries (torch, transformers, datasets, chromadb): their import noise and progress
+# bars go to $TUNEWISE_HOME/logs/COMMAND.log unless --verbose. `plan` and `resume` run every step of an approved plan.
+QUIET = ("serve", "train", "eval", "index", "search", "split", "demo", "plan", "resume", "deploy", "jobs")
 
 
 def _quiet(command: str | None) -> None:

@@ -1,7 +1,8 @@
 """Keep third-party start-up noise off the terminal: the commands print their own lines, the libraries write a log.
 
 torchao ("Failed to load ..._C_mxfp8...so"), torch's pytree deprecations and bitsandbytes ("Failed to load CPU
-gemm_4bit_forward from kernels-community") all speak through `logging` while they are imported. Records from
+gemm_4bit_forward from kernels-community") all speak through `logging` while they are imported; the tqdm bars of
+transformers, datasets and trl are switched off through the environment. Records from
 loggers without a handler reach the root logger, which gets a file handler here; torch and transformers attach
 their own stderr handlers when they are imported, so those are swapped for the file handler right after their
 import (a one-shot import hook), before anything of theirs can log. Python warnings go to the same file.
@@ -20,6 +21,11 @@ from pathlib import Path
 from types import ModuleType
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+# Progress bars are not log records: transformers ("Loading weights"), datasets and trl ("Truncating train
+# dataset") draw tqdm bars straight onto stderr. Each library reads its switch from the environment when it is
+# imported, and tqdm 4.66+ reads TQDM_* defaults on every bar, so setting them here also quiets the training
+# worker and the accelerate processes, which inherit the environment. Our own progress is drawn with rich.
+NO_BARS = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -77,7 +83,13 @@ def _transformers(handler: logging.Handler) -> None:
 
 
 def quiet_start(log_file: Path) -> Path:
-    """Send third-party log records and warnings to `log_file` (appended) instead of the terminal; return it."""
+    """Send third-party log records and warnings to `log_file` (appended) instead of the terminal, and turn the
+    libraries' progress bars off; return the log file.
+    """
+    import os
+
+    for name, value in NO_BARS.items():
+        os.environ.setdefault(name, value)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter(FORMAT))

@@ -61,3 +61,32 @@ def test_the_cli_quiets_heavy_commands_unless_verbose(tmp_path, monkeypatch):
         assert logging.root.handlers == handlers  # light commands are left alone
     finally:
         logging.root.handlers[:] = handlers
+
+
+BARS = """
+import datasets
+from tqdm import tqdm
+for _ in tqdm(range(3), desc="Loading weights"):
+    pass
+datasets.Dataset.from_dict({"x": [1, 2, 3]}).map(lambda r: r, desc="Truncating train dataset")
+print("our own line")
+"""
+
+
+def test_library_progress_bars_stay_off_the_terminal(tmp_path):
+    def run(prelude: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "TUNEWISE_HOME": str(tmp_path)}
+        for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+            env.pop(name, None)
+        return subprocess.run(
+            [sys.executable, "-c", prelude + BARS], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    loud = run("")
+    assert "Loading weights" in loud.stderr and "Truncating train dataset" in loud.stderr  # what a person saw
+    quiet = run(
+        f"from agent.quiet import quiet_start; quiet_start(__import__('pathlib').Path({str(tmp_path / 'x.log')!r}))\n"
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "our own line\n" and "Loading weights" not in quiet.stderr
+    assert "Truncating" not in quiet.stderr and "it/s" not in quiet.stderr
