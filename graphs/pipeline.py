@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs import interview as iv
-from graphs import steps
+from graphs import outcome, steps
 from graphs.confirm import confirm, route_confirm
 from graphs.plan import build_plan
 from graphs.protocol import (
@@ -68,6 +68,7 @@ def plan_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
         interviewer_endpoint=iv.endpoint_of(ctx.interviewer)
         if state.get("interviewer", "offline") != "offline"
         else None,
+        machine=ctx.machine,
     )
     return {"plan": plan}
 
@@ -177,7 +178,14 @@ def make_executor(name: str) -> Node:
         assert plan is not None  # execution follows an approved plan
         writer = get_stream_writer()
         result = steps.run_step(
-            name, plan, dict(state), runners, run_dir(state, ctx.settings), ctx.settings.chroma_dir, writer
+            name,
+            plan,
+            dict(state),
+            runners,
+            run_dir(state, ctx.settings),
+            ctx.settings.chroma_dir,
+            writer,
+            machine=ctx.machine,
         )
         return {"executed": {name: result}, "status": "executing"}
 
@@ -194,11 +202,23 @@ def report(state: AgentState, runtime: Runtime[Context]) -> dict:
     evaluation, deployment = executed.get("eval"), executed.get("deploy")
     plan = plan_of(state.get("plan"))
     path = deployment.path if isinstance(deployment, DeployStepResult) else None
+    folder = run_dir(state, context_of(runtime).settings)
+    timed = steps.Ledger(folder / "ledger.json").read() if executed else {}
+    approval = approval_of(state.get("approval"))
     return {
         "status": final,
         "report": Report(
             approach=plan.approach if plan is not None else None,
-            steps=[ReportStep(step=k, status=v.status, message=v.message) for k, v in executed.items()],
+            steps=[
+                ReportStep(
+                    step=k,
+                    status=v.status,
+                    message=v.message,
+                    seconds=(timed.get(k) or {}).get("seconds"),
+                    summary=outcome.key_result(k, v),
+                )
+                for k, v in executed.items()
+            ],
             eval_verdict=(
                 (evaluation.verdict if isinstance(evaluation, EvalStepResult) else None) or evaluation.message
                 if evaluation is not None
@@ -208,7 +228,15 @@ def report(state: AgentState, runtime: Runtime[Context]) -> dict:
             serve=f"tunewise serve {path}" if path else None,
             starter_prompt=bool(plan is not None and plan.starter_prompt),
             collect=plan.collect if plan is not None else None,
-            run_dir=str(run_dir(state, context_of(runtime).settings)) if executed else None,
+            run_dir=str(folder) if executed else None,
+            recommendation=(
+                f"{plan.approach}" + (f" · {plan.fine_tune_path}" if plan.fine_tune_path else "")
+                if plan is not None
+                else None
+            ),
+            files=outcome.files_of(executed),
+            spent_usd=outcome.spent_usd(executed, plan.steps if plan is not None else []) if executed else None,
+            approved_usd=approval.total_usd if approval is not None and executed else None,
         ),
     }
 

@@ -5,12 +5,14 @@ that prompt, and the risks (graphs/risks.py). `total_usd` is what the approval c
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from graphs.risks import risks
 from graphs.state import (
     AgentState,
+    DataSummary,
     DeployInputs,
     EvalInputs,
     IndexInputs,
@@ -25,12 +27,22 @@ from graphs.state import (
     recommendation_of,
     validation_of,
 )
-from tools.costs.plan_costs import PATHS, TrainingEstimate, eval_cost, eval_count, training_estimate
+from tools.costs.plan_costs import (
+    PATHS,
+    TOKENS_PER_EXAMPLE,
+    TrainingEstimate,
+    eval_cost,
+    eval_count,
+    training_estimate,
+)
+from tools.costs.this_machine import HereEstimate, eval_here, train_here
 from tools.dataset.few_shot import Shot, few_shot
 from tools.errors import TunewiseError, UsageError
+from tools.machine import Machine
 from tools.models.spec import ModelSpec
 from tools.privacy.destinations import DataFlow, EndpointPolicy, flow, here, leaves_line
 from tools.rag.index_plan import IndexPlan, plan_index
+from tools.train.config import LOCAL_BATCH_SIZE, TrainInput
 
 # `--answer KEY=VALUE` settings carried into a step's inputs (a short run, a smaller eval): (step, input, type).
 RUN_OPTIONS: dict[str, tuple[str, str, type]] = {
@@ -49,6 +61,9 @@ STEP_TOOLS = {
     "eval": "tools.evaluate",
     "deploy": "tools.deploy",
 }
+# The local trainer's examples per optimizer step at its defaults (tools/train/config: batch x accumulation).
+EFFECTIVE_BATCH = LOCAL_BATCH_SIZE * TrainInput.model_fields["grad_accum"].default
+EVAL_NEW_TOKENS = 256  # tools/evaluation/schema.EvalInput.max_new_tokens' default, for the time estimate
 APPROACH_STEPS: dict[str, list[StepName]] = {
     "prompt_engineering": ["split", "eval"],
     "rag": ["split", "index", "eval", "deploy"],
@@ -65,12 +80,14 @@ def build_plan(
     chroma_dir: Path,
     policy: EndpointPolicy | None = None,
     interviewer_endpoint: str | None = None,
+    machine: Machine | None = None,
 ) -> Plan:
     """Build the plan for the state's recommendation; every number comes from a tool or a named assumption.
 
     `embedder` counts the documents' chunks with its tokenizer (None: a size-based guess); `chroma_dir` is where
     the index step writes. `policy` classes endpoints (default: OpenAI's); `interviewer_endpoint` is the URL the
-    interview's LLM read the answers at (None: they were read on this machine).
+    interview's LLM read the answers at (None: they were read on this machine). `machine` is the one the steps
+    will run on: each local step says its time there, or that it needs a GPU (None: nothing is said).
     """
     policy = policy or EndpointPolicy()
     rec, decision = recommendation_of(state["recommendation"]), decision_of(state.get("decision"))
@@ -109,6 +126,8 @@ def build_plan(
         if private:
             _keep_in_house(step)
     _chain(steps)
+    if machine is not None:
+        on_machine(steps, machine, estimate, validation, serving)
     plan = Plan(
         approach=approach,
         fine_tune_path=rec.fine_tune_path,
@@ -127,9 +146,58 @@ def build_plan(
         private=private,
         data_leaves=leaves_line([(s.step, f) for s in steps if s.runnable for f in s.data_flow or []]),
         interview_data_flow=interview_flow(state, interviewer_endpoint, policy),
+        machine=machine.describe() if machine is not None else None,
     )
     plan.risks = risks(state, plan, facts, examples)
     return plan
+
+
+def on_machine(
+    steps: list[PlanStep],
+    machine: Machine,
+    estimate: TrainingEstimate | None,
+    validation: DataSummary | None,
+    serving: ModelSpec,
+) -> None:
+    """Say what the local steps mean on `machine`: training (and the eval's generation) there take this long, or
+    need a GPU it lacks. A step that runs on this machine's CPU shows its time here in the hours column.
+    """
+    train = next((s for s in steps if isinstance(s.inputs, TrainInputs)), None)
+    local_train = train is not None and isinstance(train.inputs, TrainInputs) and train.inputs.backend != "openai"
+    base: str | None = None
+    if train is not None and local_train and estimate is not None:
+        inputs = train.inputs
+        assert isinstance(inputs, TrainInputs)
+        base = inputs.base_model or estimate.model
+        tokens = estimate.billed_tokens or 0
+        if inputs.max_steps and validation is not None and estimate.epochs:  # a short run stops at max_steps
+            full = math.ceil(validation.good_examples * estimate.epochs / EFFECTIVE_BATCH)
+            tokens = round(tokens * min(1.0, inputs.max_steps / max(1, full)))
+        train.here = train_here(machine, base_model=base, trained_tokens=tokens, gpus_needed=estimate.gpus)
+        _show_here(train, train.here)
+    elif train is None and serving.kind == "hf":
+        base = serving.model
+    evaluation = next((s for s in steps if isinstance(s.inputs, EvalInputs)), None)
+    if evaluation is None or base is None or (train is not None and not local_train):
+        return
+    inputs = evaluation.inputs
+    assert isinstance(inputs, EvalInputs)
+    here_eval = eval_here(
+        machine,
+        base_model=base,
+        generations=inputs.examples * len(inputs.candidates),
+        new_tokens=inputs.max_new_tokens or EVAL_NEW_TOKENS,
+        prompt_tokens=validation.tokens_per_example_mean if validation else TOKENS_PER_EXAMPLE,
+    )
+    if here_eval is not None:
+        evaluation.here = here_eval
+        _show_here(evaluation, here_eval)
+
+
+def _show_here(step: PlanStep, here: HereEstimate) -> None:
+    step.description += f"; {here.note}"
+    if not here.needs_gpu and here.hours_here is not None:  # it runs here: the wait is this machine's time
+        step.hours = here.hours_here
 
 
 def serving_model(state: AgentState, private: bool) -> ModelSpec:

@@ -27,13 +27,15 @@ from typing import (
     Union,
 )
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from tools.approval import Approval
 from tools.costs.plan_costs import TrainingEstimate
+from tools.costs.this_machine import HereEstimate
 from tools.dataset.few_shot import Shot
 from tools.decision import STEPS, Approach, Decision, Facts
 from tools.decision import Path as FineTunePath
+from tools.machine import Machine, probe
 from tools.privacy.destinations import DataFlow, EndpointPolicy
 from tools.rag.index_plan import IndexPlan
 from tools.settings import Settings, get_settings
@@ -178,7 +180,7 @@ INPUTS: dict[str, type[_Record]] = {
 class PlanStep(_Record):
     """One step of the plan: the tool it calls, its price and time, whether it can run, and its inputs."""
 
-    omit_if_none = frozenset({"blocked_by", "data_flow"})
+    omit_if_none = frozenset({"blocked_by", "data_flow", "here"})
     step: StepName
     tool: str
     cost_usd: float = 0.0
@@ -189,6 +191,9 @@ class PlanStep(_Record):
     blocked_by: str | None = None  # why it cannot run, when it cannot
     # Where the step sends the user's data (tools/privacy). None only in plans made before it was recorded.
     data_flow: list[DataFlow] | None = None
+    # The step on the machine the plan was made on (tools/costs/this_machine): its time there, or that it needs a
+    # GPU that machine lacks. None for steps with nothing to say, and in plans made before it was recorded.
+    here: HereEstimate | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -227,7 +232,7 @@ class DataSummary(_Record):
 class Plan(_Record):
     """The costed plan: the recommendation, its steps, what they cost, and the risks; what an approval covers."""
 
-    omit_if_none = frozenset({"estimate", "private", "data_leaves", "interview_data_flow"})
+    omit_if_none = frozenset({"estimate", "private", "data_leaves", "interview_data_flow", "machine"})
     approach: Approach
     fine_tune_path: str | None
     rationale: str
@@ -247,6 +252,7 @@ class Plan(_Record):
     private: bool | None = None
     data_leaves: str | None = None
     interview_data_flow: list[DataFlow] | None = None
+    machine: str | None = None  # what the plan's machine has ("2 CPU cores, no GPU"); None in plans made before
 
     def step(self, name: str) -> PlanStep | None:
         """Return the plan's step called `name`, or None when the plan has no such step."""
@@ -294,10 +300,15 @@ class ReportStep(BaseModel):
     step: str
     status: str | None
     message: str | None
+    seconds: float | None = None  # this step's last run, from the ledger; None in reports made before it was kept
+    summary: str | None = None  # its key result in one line (graphs.outcome.key_result)
 
 
 class Report(BaseModel):
-    """What the run left: the steps, the eval verdict, the deployment and how to serve it."""
+    """What the run left: the steps with their times and results, the files built, the eval verdict, what was spent
+    against what was approved, the deployment and how to serve it. Fields after `run_dir` are absent (their
+    defaults) in reports of sessions saved before they existed.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     approach: Approach | None
@@ -308,6 +319,10 @@ class Report(BaseModel):
     starter_prompt: bool
     collect: dict[str, Any] | None
     run_dir: str | None
+    recommendation: str | None = None  # "fine_tune_rag · qlora_self_hosted"
+    files: dict[str, str] = Field(default_factory=dict)  # adapter, collection, eval_report, deployment
+    spent_usd: float | None = None
+    approved_usd: float | None = None
 
 
 def recommendation_of(value: Recommendation | dict[str, Any] | None) -> Recommendation | None:
@@ -439,6 +454,7 @@ STATE_TYPES = [
     ("tools.rag.index_plan", "IndexPlan"),
     ("tools.dataset.few_shot", "Shot"),
     ("tools.privacy.destinations", "DataFlow"),
+    ("tools.costs.this_machine", "HereEstimate"),
 ]
 
 
@@ -556,6 +572,9 @@ class Context:
     policy: EndpointPolicy = field(default_factory=EndpointPolicy.from_env)  # where an endpoint sends data
     # spec ("local", "openai:MODEL") -> embedder; None: tools.rag.embedders.get_embedder, loaded once per process.
     embedder: Callable[[str], Any] | None = None
+    # The machine the steps run on (GPUs, CPU cores): the plan says what it means before approval, and a step that
+    # needs a GPU this machine lacks stops before it starts.
+    machine: Machine = field(default_factory=probe)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

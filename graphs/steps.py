@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from graphs.outcome import key_result
 from graphs.protocol import StepFailed, StepFinished, StepProgress, StepStarted
 from graphs.state import (
     DeployStepResult,
@@ -44,6 +46,7 @@ from tools.models.spec import ModelSpec, parse_spec
 from tools.progress import Progress, Update
 
 if TYPE_CHECKING:
+    from tools.machine import Machine
     from tools.privacy.destinations import DataFlow, EndpointPolicy
 
 
@@ -109,11 +112,14 @@ def run_step(
     run_dir: Path,
     chroma_dir: Path,
     emit: Callable[[StepStarted | StepProgress | StepFinished | StepFailed], None],
+    *,
+    machine: Machine | None = None,
 ) -> StepResult:
     """Check the approval, consult the ledger, run the step's runner once, and record its result.
 
     `emit` hears the step's events: StepStarted before the runner, a StepProgress for each update of its tool,
     then StepFinished with the result's status, or StepFailed when the runner raises (the error goes on up).
+    A step the plan found needs a GPU does not start on a `machine` without one.
     """
     approval = approval_of(state.get("approval"))
     step = plan.step(name)
@@ -153,10 +159,13 @@ def run_step(
         from tools.privacy.destinations import EndpointPolicy, refuse_hosted
 
         refuse_hosted(name, step_flows(ctx, EndpointPolicy.from_env()))
+    if machine is not None:
+        needs_gpu(step, machine, state.get("session"))
     ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
     if not plan_file.exists():
         write_json(plan_file, {"plan": plan_json, "approval": approval.model_dump() if approval else None})
     emit(StepStarted(step=name, resuming=resume))
+    started = time.perf_counter()
     try:
         result = runners[name](ctx)
     except Exception as exc:  # a Ctrl-C is no failure: the ledger's `started` resumes the step
@@ -165,9 +174,32 @@ def run_step(
         else:
             emit(StepFailed(step=name, error=f"{type(exc).__name__}: {str(exc)[:300]}"))
         raise
-    ledger.mark(name, status="done", result=result.model_dump(mode="json"), finished_at=_now())
-    emit(StepFinished(step=name, status=result.status or "done", message=result.message))
+    seconds = round(time.perf_counter() - started, 1)
+    ledger.mark(name, status="done", result=result.model_dump(mode="json"), finished_at=_now(), seconds=seconds)
+    emit(
+        StepFinished(
+            step=name,
+            status=result.status or "done",
+            message=result.message,
+            seconds=seconds,
+            summary=key_result(name, result),
+        )
+    )
     return result
+
+
+def needs_gpu(step: PlanStep, machine: Machine, session: str | None) -> None:
+    """Refuse to start a step the plan found needs a GPU on a machine without one: approving a plan that trains an
+    8B model must not start a job of days on two CPU cores. The finished steps stay done; the session resumes there.
+    """
+    if step.here is None or not step.here.needs_gpu or machine.has_gpu:
+        return
+    raise TunewiseError(
+        f"the {step.step} step needs a GPU: {step.here.note.removeprefix('needs a GPU: ')}",
+        hint=f"run `tunewise resume {session or 'SESSION'} --approve` on a machine with a GPU (same TUNEWISE_HOME, "
+        f"data and documents): the finished steps are not run again; or train there with `tunewise train DATA "
+        f"--base-model MODEL --output DIR` (`--launcher accelerate` for several GPUs)",
+    )
 
 
 def plan_private(plan: Plan, state: dict[str, Any]) -> bool:

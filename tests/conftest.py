@@ -26,6 +26,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _session_cach
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     monkeypatch.setenv("TUNEWISE_HOME", str(tmp_path / ".tunewise"))
     monkeypatch.setenv("TUNEWISE_CACHE_DIR", str(_session_cache))
+    # Plans say what they mean on the machine that runs them (tools/machine.py): every test, and every process it
+    # spawns, plans for the same two-core machine without a GPU, whatever machine runs the suite.
+    monkeypatch.setenv("TUNEWISE_MACHINE", '{"cpu_cores": 2}')
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "TUNEWISE_LLM_MODEL", "TUNEWISE_PRICES_FILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

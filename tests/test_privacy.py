@@ -333,6 +333,14 @@ def test_the_issues_goal_plans_locally_and_runs_to_the_end_with_no_key(tmp_path,
     assert result.exit_code == 0, result.output
     assert out["status"] == "completed"
     assert [s["status"] for s in out["report"]["steps"]] == ["done", "done", "done", "done"]
+    # --json carries the closing summary's facts (issue 31): times, key results, files, spend against approval
+    report = out["report"]
+    assert all(isinstance(s["seconds"], float) and s["summary"] for s in report["steps"])
+    assert report["recommendation"] == "rag" and report["spent_usd"] == 0 and report["approved_usd"] == 0
+    assert set(report["files"]) == {"collection", "eval_report", "deployment"}
+    assert report["files"]["deployment"] == report["deployment"] and report["files"]["eval_report"].endswith(
+        "eval/report.html"
+    )
     deployment = json.loads((Path(out["report"]["deployment"]) / "deployment.json").read_text())
     assert deployment["private"] is True and deployment["model"]["kind"] == "hf"
     assert hosted_fake.requests == []

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-ICONS = {"done": "[green]✓[/]", "skipped": "[yellow]–[/]"}
 ANSWER_LINES = 12  # the rest is in served.json
 
 
@@ -60,74 +59,44 @@ def demo(
 
 
 class _View:
-    """One line per stage: a live rich progress bar while it runs (on a terminal), then a plain line that stays."""
+    """The demo's stage events drawn by the one display (agent/run_view.py): a live line per stage on a terminal,
+    then a plain line that stays with its time and result.
+    """
 
     def __init__(self) -> None:
         from agent.console import console
+        from agent.run_view import RunView
 
-        self.console = console
-        self.stage: str | None = None
-        self.count = ""
-        self.bar: tuple[Any, Any] | None = None  # (Progress, task id) on a terminal; logs get only finished lines
+        self.view = RunView(console)
 
     def emit(self, event: dict[str, Any]) -> None:
+        from tools.progress import Update
+
         kind, stage = event.get("event"), str(event.get("stage") or "")
         if kind == "note":
-            self.console.print(f"  [dim]{_short(event['message'], 200)}[/]", highlight=False, soft_wrap=True)
+            self.view.note(event["message"])
         elif kind == "stage" and event.get("earlier"):
-            self.close()
-            self._line(event["status"], stage, "", f"earlier run, {event.get('seconds')} s", event)
+            self.view.finish(
+                stage, event["status"], summary=f"earlier run, {event.get('seconds')} s: {event.get('summary') or ''}"
+            )
         elif kind == "stage" and event["status"] in ("running", "resuming"):
-            self._start(stage, "resuming" if event["status"] == "resuming" else "")
+            self.view.start(stage, resuming=event["status"] == "resuming")
         elif kind == "stage":
-            count = self.count if self.stage == stage else ""
-            self.close()
-            self._line(event["status"], stage, count, f"{event.get('seconds', 0):.1f} s", event)
-        elif kind == "progress" and self.stage == stage:
-            fields: dict[str, Any] = {"what": _short(event.get("what") or "", 40)}
-            if event.get("total"):
-                self.count = f"{event.get('done') or 0}/{event['total']}"
-                fields.update(total=event["total"], completed=event.get("done") or 0, count=self.count)
-            if self.bar:
-                self.bar[0].update(self.bar[1], **fields)
-
-    def _start(self, stage: str, what: str) -> None:
-        if self.stage == stage:
-            return
-        self.close()
-        self.stage, self.count = stage, ""
-        if not self.console.is_terminal:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        # transient: the live bar gives way to the stage's plain line when it ends
-        progress = Progress(
-            TextColumn("[cyan]…[/]"),
-            TextColumn("[bold]{task.description:<8}[/]"),
-            BarColumn(bar_width=20),
-            TextColumn("{task.fields[count]:>7}"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[what]}"),
-            console=self.console,
-            transient=True,
-        )
-        task = progress.add_task(stage, total=None, count="", what=what)
-        progress.start()
-        self.bar = (progress, task)
-
-    def _line(self, status: str, stage: str, count: str, when: str, event: dict) -> None:
-        summary = _short(event.get("summary") or event.get("message") or "", 300)
-        bar = "[green]" + "━" * 20 + "[/]" if status == "done" else "[yellow]" + "╌" * 20 + "[/]"
-        self.console.print(
-            f"{ICONS.get(status, '✓')} [bold]{stage:<8}[/] {bar} {count:>7} {when:>8}  {summary}",
-            highlight=False,
-            soft_wrap=True,
-        )
+            self.view.finish(stage, event["status"], seconds=event.get("seconds"), summary=event.get("summary") or "")
+        elif kind == "progress":
+            self.view.update(
+                stage,
+                Update(
+                    done=event.get("done"),
+                    total=event.get("total"),
+                    unit=event.get("unit"),
+                    stage=event.get("what"),
+                    metrics=event.get("metrics") or {},
+                ),
+            )
 
     def close(self) -> None:
-        if self.bar:
-            self.bar[0].stop()
-        self.stage, self.bar = None, None
+        self.view.close()
 
 
 # What the demo's first screen says when no --base-model was given (the terminal summary and the HTML report).
@@ -137,13 +106,6 @@ SMOKE_FIRST = (
     "and evaluation scores that compare the models for real: `tunewise demo --base-model "
     "HuggingFaceTB/SmolLM2-135M-Instruct` (270 MB, trains on a laptop's CPU) or any local model folder."
 )
-
-
-def _short(text: str, width: int = 70) -> str:
-    from rich.markup import escape
-
-    text = " ".join(str(text).split())
-    return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def _finish(record: dict, folder: Path, seconds: float) -> None:

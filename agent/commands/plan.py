@@ -236,7 +236,6 @@ def _drive(
     reading: Any = None,
 ) -> None:
     """Drive the session (graphs.session.drive) with the terminal as its Answerer, then print how it ended."""
-    from agent.commands import plan_view
     from agent.interviewer.offline import OfflineInterviewer
     from graphs.session import drive
     from graphs.state import Context
@@ -248,15 +247,11 @@ def _drive(
         reading=reading,
     )
     terminal = Terminal(approve=approve, reject=reject, interactive=interactive, json_out=json_out, reading=reading)
-    drive(
-        graph,
-        session,
-        terminal,
-        ctx,
-        start=state,
-        first=first,
-        on_event=None if json_out else plan_view.progress,
-    )
+    from agent.console import err_console
+    from agent.run_view import RunView
+
+    with RunView(err_console) as view:  # the approved steps, drawn as `train` and `demo` draw theirs
+        drive(graph, session, terminal, ctx, start=state, first=first, on_event=None if json_out else view.event)
     _finish(graph, session, json_out, shown=terminal.shown)
 
 

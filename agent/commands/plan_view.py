@@ -8,19 +8,10 @@ from typing import Any
 
 import typer
 
-from agent.console import console, err_console
+from agent.console import console
 from graphs.confirm import modifier_words
-from graphs.protocol import (
-    ApprovalRequest,
-    Confirm,
-    Question,
-    StepFailed,
-    StepFinished,
-    StepProgress,
-    StepStarted,
-    reply_of,
-)
-from graphs.state import STEPS, approval_of, plan_of, recommendation_of, report_of
+from graphs.protocol import ApprovalRequest, Confirm, Question, reply_of
+from graphs.state import STEPS, Report, approval_of, plan_of, recommendation_of, report_of
 from tools.decision import STEP_MODIFIERS, describe_quality
 
 SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
@@ -43,8 +34,8 @@ def result(values: dict[str, Any], status: str) -> dict[str, Any]:
         "plan": plan,
     }
     report, approval = report_of(values.get("report")), approval_of(values.get("approval"))
-    if report is not None:
-        out["report"] = report.model_dump(mode="json")
+    if report is not None:  # a report saved before a field existed gives the JSON it gave then
+        out["report"] = report.model_dump(mode="json", exclude_unset=True)
     if approval is not None:
         out["approval"] = approval.model_dump(mode="json")
     return out
@@ -107,7 +98,7 @@ def show_plan(values: dict) -> None:
         if key in steps:
             s = steps[key]
             style = SOURCE_STYLE.get(s["source"], "")
-            answer = "n/a" if s["answer"] is None else str(s["answer"])
+            answer = "n/a" if s["answer"] is None else answer_words(fact, s["answer"])
             if s["answer"] is not None:  # what qualifies the answer: the examples' quality, a large prompt
                 said = [
                     w
@@ -137,6 +128,8 @@ def show_plan(values: dict) -> None:
         console.print(costs)
     if plan.data_leaves is not None:
         console.print(leaves_text(plan.data_leaves, plan.private), highlight=False)
+    for line in machine_lines(plan, values.get("session")):
+        console.print(line, highlight=False)
     for f in plan.interview_data_flow or []:
         if f.where != "this machine":
             console.print(f"[bold]The interview sent[/] {escape(f.what)} to {escape(f.place())}", highlight=False)
@@ -148,7 +141,7 @@ def show_plan(values: dict) -> None:
             else "add 3-5 few-shot examples of your own"
         )
         console.print(Panel(sp.system, title=f"Starter system prompt ({shots})", title_align="left"))
-    if plan.index_plan:
+    if plan.index_plan and plan.index_plan.files:  # without --docs the index step's row already says what it needs
         ip = plan.index_plan
         console.print(
             f"[bold]Index:[/] {ip.files} files → ~{ip.estimated_chunks} chunks in '{ip.collection}' "
@@ -169,6 +162,38 @@ def show_plan(values: dict) -> None:
             )
     for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
+
+
+def answer_words(fact: str, value: Any) -> str:
+    """Return a step's answer for the table: the stability step's True/False as "stable"/"changing", else as is."""
+    if fact == "stable" and isinstance(value, bool):
+        return "stable" if value else "changing"
+    return str(value)
+
+
+def machine_lines(plan: Any, session: str | None) -> list[str]:
+    """Say, before approval, what the plan means on this machine: its GPUs and cores, and any step that needs a GPU
+    it lacks (with how to run that step where there is one).
+    """
+    from rich.markup import escape
+
+    if not plan.machine:
+        return []
+    blocked = [s for s in plan.steps if s.here is not None and s.here.needs_gpu and s.runnable]
+    if not blocked:
+        timed = [s for s in plan.steps if s.here is not None]
+        said = "; ".join(f"{s.step} {s.here.note.removeprefix(f'on this machine ({plan.machine}): ')}" for s in timed)
+        return [f"[bold]This machine:[/] {escape(plan.machine)}" + (f" ({escape(said)})" if said else "")]
+    names = " and ".join(s.step for s in blocked)
+    need = "steps need" if len(blocked) > 1 else "step needs"
+    out = [f"[bold]This machine:[/] {escape(plan.machine)}. [bold yellow]The {names} {need} a GPU:[/]"]
+    out += [f"  [yellow]{s.step}: {escape(s.here.note)}[/]" for s in blocked]
+    first = blocked[0].step
+    out.append(
+        f"  Approving here runs the steps before {first} and stops there, nothing started; continue on a machine "
+        f"with a GPU with `tunewise resume {session or 'SESSION'} --approve`."
+    )
+    return out
 
 
 def data_goes(flows: Any) -> str:
@@ -192,8 +217,10 @@ def usd(value: float) -> str:
 
 
 def hours(value: float) -> str:
-    """Format hours for people: "-" for none, minutes under an hour (at least 1 min), else "2.5 h"."""
-    return "-" if not value else f"{value:.1f} h" if value >= 1 else f"{max(1, round(value * 60))} min"
+    """Format hours for people: "-" for none, "<1 min", minutes under an hour, else "2.5 h"."""
+    if not value:
+        return "-"
+    return f"{value:.1f} h" if value >= 1 else "<1 min" if value * 60 < 1 else f"{round(value * 60)} min"
 
 
 def ask_approval(request: ApprovalRequest) -> Any:
@@ -205,20 +232,6 @@ def ask_approval(request: ApprovalRequest) -> Any:
     budget = "" if request.budget_usd is None else f" (budget ${request.budget_usd:.2f})"
     said = typer.prompt(f"Approve {usd(request.total_usd)}{budget}? approve / reject / budget USD", default="reject")
     return reply_of(said)  # words: the approval node reads "yes", "reject" or "budget 80" and says when it cannot
-
-
-def progress(event: StepStarted | StepProgress | StepFinished | StepFailed) -> None:
-    """Print a step's event on stderr: started, done/total, what it says, how it ended."""
-    if isinstance(event, StepStarted):
-        err_console.print(f"[bold]{event.step}[/]: {'resuming' if event.resuming else 'running'}")
-    elif isinstance(event, StepFinished):
-        err_console.print(f"[bold]{event.step}[/]: {event.status}")
-    elif isinstance(event, StepFailed):
-        err_console.print(f"[bold]{event.step}[/]: [red]failed[/] {event.error}", highlight=False)
-    elif event.update.total:
-        err_console.print(f"  {event.step}: {event.update.done}/{event.update.total}", end="\r")
-    elif event.update.message:
-        err_console.print(f"  {event.step}: {event.update.message}", markup=False)
 
 
 def show_result(values: dict, status: str) -> None:
@@ -237,14 +250,43 @@ def show_result(values: dict, status: str) -> None:
         console.print("Rejected: nothing was run and nothing was spent.")
     elif status == "planned":
         next_steps(values)
-    if report is None:
-        return
-    for step in report.steps:
-        console.print(f"  {step.step}: {step.status}" + (f" — {step.message}" if step.message else ""))
-    if report.eval_verdict:
+    if report is not None and report.steps:
+        show_summary(report)
+    elif report is not None and report.eval_verdict:
         console.print(f"[bold]Evaluation:[/] {report.eval_verdict}")
+
+
+FILE_NAMES = {
+    "adapter": "adapter",
+    "collection": "collection",
+    "eval_report": "eval report",
+    "deployment": "deployment",
+}
+
+
+def show_summary(report: Report) -> None:
+    """Print the run's closing summary, once: the recommendation, each step's result and time, the files built,
+    the eval verdict, dollars spent against dollars approved, and the next command.
+    """
+    from rich.markup import escape
+
+    from agent.run_view import took
+
+    def row(label: str, text: str) -> None:
+        console.print(f"  [bold]{label:<14}[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+    console.print(f"\n[bold]Run finished:[/] {escape(report.recommendation or report.approach or '')}", highlight=False)
+    steps = [f"{s.step} {s.status}" + (f" {took(s.seconds)}" if s.seconds is not None else "") for s in report.steps]
+    row("steps", " · ".join(steps))
+    for label, path in report.files.items():
+        row(FILE_NAMES.get(label, label), path)
+    if report.eval_verdict:
+        row("evaluation", report.eval_verdict)
+    if report.spent_usd is not None:
+        approved = f" of {usd(report.approved_usd)} approved" if report.approved_usd is not None else ""
+        row("spent", f"{usd(report.spent_usd)}{approved}")
     if report.serve:
-        console.print(f"[bold]Serve it:[/] {report.serve}")
+        row("next", report.serve)
 
 
 def next_steps(values: dict) -> None:

@@ -16,9 +16,6 @@ from tools.defaults import DEFAULT_FINE_TUNE_MODEL
 from tools.train.config import TrainInput
 
 if TYPE_CHECKING:
-    from rich.progress import Progress as Bar
-    from rich.progress import TaskID
-
     from tools.progress import Update
     from tools.train.config import TrainResult
     from tools.train.preflight import Preflight
@@ -224,7 +221,9 @@ def _train_local(
     elif launcher == "accelerate" and dry_run:
         train_launch.dry_run(inp, processes=processes, json_out=json_out)
     elif launcher == "accelerate":
-        result = train_launch.launch(inp, processes=processes, approve=approve, progress=_Progress(quiet=json_out))
+        progress = _Progress(quiet=json_out)  # launch() opens and closes it around the processes
+        result = train_launch.launch(inp, processes=processes, approve=approve, progress=progress)
+        progress.finish(result)
         _output(result, json_out=json_out)
     else:
         _run_local(inp, yes=yes, plan=plan, json_out=json_out)
@@ -287,6 +286,7 @@ def _run_local(inp: TrainInput, *, yes: bool, plan: Path | None, json_out: bool)
     _approve(inp, checked, yes=yes, plan=plan, json_out=json_out)
     with _Progress(quiet=json_out) as progress:
         result = run(inp, progress=progress, checked=checked)
+        progress.finish(result)
     _output(result, json_out=json_out)
 
 
@@ -379,57 +379,44 @@ def _approve(inp: TrainInput, checked: Preflight, *, yes: bool, plan: Path | Non
 
 
 class _Progress:
-    """A rich progress bar with loss and tokens/s on a terminal; about ten plain lines elsewhere; nothing with --json."""
+    """`tunewise train`'s progress through the one display (agent/run_view.py): a live line with the bar, loss,
+    tokens/s, elapsed time and ETA on a terminal, about ten plain lines elsewhere, nothing with --json.
+    """
 
     def __init__(self, *, quiet: bool) -> None:
         from agent.console import err_console
+        from agent.run_view import RunView
 
-        self.console, self.quiet = err_console, quiet
-        self.bar: Bar | None = None
-        self.task: TaskID | None = None
-        if not quiet and err_console.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
-                console=err_console,
-            )
+        self.view = None if quiet else RunView(err_console)
 
     def __enter__(self) -> "_Progress":
-        if self.bar is not None:
-            self.bar.start()
-            self.task = self.bar.add_task("starting", total=None, info="")
+        if self.view is not None:
+            self.view.start("train")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def _line(self, text: str) -> None:
-        (self.bar.console if self.bar is not None else self.console).print(text, markup=False, soft_wrap=True)
+        if self.view is not None:
+            self.view.close()
 
     def __call__(self, update: Update) -> None:
-        if self.quiet:
+        if self.view is not None:
+            self.view.update("train", update)
+
+    def finish(self, result: TrainResult) -> None:
+        """End the live line with the run's steps and how far the loss fell (the details follow on stdout)."""
+        if self.view is None:
             return
-        if update.kind == "log" and update.done is not None:
-            metrics = update.metrics
-            info = f"loss {metrics['loss']:.4f}" if "loss" in metrics else ""
-            if "eval_loss" in metrics:
-                info += f", eval {metrics['eval_loss']:.4f}"
-            info += f", {metrics.get('tokens_per_s', 0):,.0f} tok/s"
-            step, total = update.done, update.total or 0
-            if self.bar is not None and self.task is not None:
-                self.bar.update(self.task, completed=step, total=total or None, info=info)
-            elif not total or step % max(1, total // 10) == 0 or step == total:
-                self._line(f"  step {step}/{total}: {info}")
-        elif update.message:
-            self._line(("warning: " if update.kind == "warning" else "  ") + update.message)
-            if update.kind == "start" and self.bar is not None and self.task is not None:
-                self.bar.update(self.task, total=update.total, description="training")
+        if result.first_loss is not None and result.final_loss is not None:
+            loss = f"loss {result.first_loss:.2f} → {result.final_loss:.2f}"
+        else:
+            loss = f"final loss {result.final_loss:.2f}" if result.final_loss is not None else "no loss logged"
+        self.view.finish(
+            "train",
+            "done" if result.status in ("succeeded", "stopped_early") else "skipped",
+            seconds=result.wall_seconds,
+            summary=f"{result.status}: {loss}",
+            count=f"{result.steps}/{result.total_steps} steps",
+        )
 
 
 def _render(result: TrainResult) -> None:

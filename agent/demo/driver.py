@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent.demo.record import DemoOptions, DemoRecord, write_report
+from graphs.outcome import key_result
 from graphs.protocol import (
     ApprovalRequest,
     Approve,
@@ -328,7 +329,9 @@ class Stages:
                     "stage": self.current,
                     "done": u.done,
                     "total": u.total,
+                    "unit": u.unit,
                     "what": u.stage or u.message,
+                    "metrics": u.metrics,
                 }
             )
 
@@ -344,33 +347,21 @@ class Stages:
 
 
 def _step_info(name: str, result: dict) -> dict:
-    """Return what the demo keeps of a step's result: its artefacts and one line to show."""
+    """Return what the demo keeps of a step's result: its artefacts and one line to show (the line every front-end
+    shows, graphs.outcome.key_result; the eval stage shows its verdict, the report's path is kept beside it).
+    """
     status = "done" if result.get("status") in ("done", *FINISHED_TRAINING) else "skipped"
     info: dict[str, Any] = {"status": status, "agent_status": result.get("status")}
     summary: dict[str, Any] = result["summary"] if isinstance(result.get("summary"), dict) else {}
+    info["summary"] = result.get("message") or key_result(name, result_of(name, result))
     if result.get("message"):
-        info["summary"] = result["message"]
-    elif name == "split":
-        info.update(
-            train=result["train"],
-            eval=result["eval"],
-            summary=f"{summary.get('train_examples')} train / {summary.get('eval_examples')} held out",
-        )
+        return info
+    if name == "split":
+        info.update(train=result["train"], eval=result["eval"])
     elif name == "index":
-        info.update(
-            collection=result["collection"],
-            db=result["db"],
-            chunks=summary.get("chunks_total"),
-            summary=f"{summary.get('chunks_total')} chunks from {summary.get('files_seen')} pages in "
-            f"'{result['collection']}'",
-        )
+        info.update(collection=result["collection"], db=result["db"], chunks=summary.get("chunks_total"))
     elif name == "train":
-        info.update(
-            adapter=result.get("adapter"),
-            run_dir=result.get("run_dir"),
-            summary=f"{summary.get('steps')} steps on {summary.get('device')}, final loss "
-            f"{summary.get('final_loss')}, adapter at {result.get('adapter')}",
-        )
+        info.update(adapter=result.get("adapter"), run_dir=result.get("run_dir"))
     elif name == "eval":
         info.update(
             report_dir=result["report_dir"],
@@ -379,7 +370,7 @@ def _step_info(name: str, result: dict) -> dict:
             summary=result.get("verdict"),
         )
     elif name == "deploy":
-        info.update(path=result["path"], name=result.get("name"), summary=f"deployment at {result['path']}")
+        info.update(path=result["path"], name=result.get("name"))
     return info
 
 

@@ -17,13 +17,16 @@ from agent.interviewer.offline import OfflineInterviewer
 from graphs.pipeline import build, session_saver
 from graphs.state import Context
 from tests.fakes.step_runners import RUNNERS
+from tools.machine import Machine
 
 
 def main(db: str, session: str, goal: str, data: str) -> None:
     conn = sqlite3.connect(db, check_same_thread=False)
     graph = build(checkpointer=session_saver(conn))
     config = {"configurable": {"thread_id": session}}
-    ctx = Context(interviewer=OfflineInterviewer(), runners=RUNNERS, approved_by="test")
+    # The fake runners train nothing, but the plan prices the default 8B: a machine with a GPU lets the train step start.
+    gpu = Machine(gpus=["fake GPU"], gpu_memory_gib=[80.0], cpu_cores=2)
+    ctx = Context(interviewer=OfflineInterviewer(), runners=RUNNERS, approved_by="test", machine=gpu)
     snap = graph.get_state(config)
     payload = (
         None

@@ -170,6 +170,9 @@ class TrainResult(BaseModel):
     tokens_per_second: float
     wall_seconds: float = Field(description="This invocation's training time.")
     final_loss: float | None
+    first_loss: float | None = Field(
+        default=None, description="The first logged training loss (with final_loss: how far it fell)."
+    )
     best_eval_loss: float | None
     resumed_from: str | None = Field(description="Checkpoint the run continued from, if any.")
     merged_dir: str | None = None

@@ -253,6 +253,7 @@ def run_training(
         "tokens_trained": tokens,
         "tokens_per_second": round((tokens - tokens_before) / wall, 1) if wall > 0 else 0.0,
         "wall_seconds": round(wall, 2),
+        "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "best_eval_loss": min(evals_seen) if evals_seen else None,
         "adapter_dir": str(adapter),

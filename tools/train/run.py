@@ -123,6 +123,7 @@ def run(
         tokens_per_second=record["tokens_per_second"],
         wall_seconds=record["wall_seconds"],
         final_loss=record.get("final_loss"),
+        first_loss=record.get("first_loss"),
         best_eval_loss=record.get("best_eval_loss"),
         resumed_from=checked.resume_from,
         merged_dir=record.get("merged_dir"),
