@@ -346,10 +346,11 @@ def _step(
         )
         return _needs(step, data, "--data FILE")
     tuned = "train" in APPROACH_STEPS[approach]
+    spread = estimate.gpus if tuned and estimate is not None and path and PATHS[path].get("launcher") else None
     return PlanStep(
         step=name,
         tool=tool,
-        inputs=DeployInputs(model=None if tuned else str(serving)),
+        inputs=DeployInputs(model=None if tuned else str(serving), tensor_parallel=spread),
         description="write the deployment folder (model, collection, system prompt) for `tunewise serve`"
         + ("" if tuned else f", serving {serving}"),
     )

@@ -163,8 +163,9 @@ class DeployInputs(_Record):
     serves (the one its eval step prompts). A private plan's deployment is marked private (`Plan.private`).
     """
 
-    omit_if_none = frozenset({"model"})
+    omit_if_none = frozenset({"model", "tensor_parallel"})
     model: str | None = None
+    tensor_parallel: int | None = None  # the 70B paths: vLLM spreads the model over the GPUs training used
 
 
 StepInputs = Union[SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]

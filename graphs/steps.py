@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from graphs.outcome import key_result
 from graphs.protocol import StepFailed, StepFinished, StepProgress, StepStarted
 from graphs.state import (
+    DeployInputs,
     DeployStepResult,
     EvalStepResult,
     IndexInputs,
@@ -512,6 +513,7 @@ def deploy(ctx: StepContext) -> StepResult:
             system_prompt_file=prompt_file,
             out=out,
             private=ctx.private,
+            tensor_parallel=ctx.step.inputs.tensor_parallel if isinstance(ctx.step.inputs, DeployInputs) else None,
         ),
         client=get_chroma_client(db),
         progress=ctx.progress,

@@ -75,3 +75,14 @@ def test_a_tiny_model_gives_its_time_on_this_machine(tmp_path):
     assert steps["train"]["here"]["needs_gpu"] is False and steps["eval"]["here"]["needs_gpu"] is False
     assert steps["train"]["hours"] == steps["train"]["here"]["hours_here"] < 0.1  # the hours column is this machine's
     assert "on this machine (2 CPU cores, no GPU): under a minute" in steps["train"]["description"]
+
+
+def test_the_70b_paths_deploy_over_the_gpus_they_trained_on():
+    goal = (
+        "Draft clauses in our firm's style for a complex legal domain where quality matters most. We have 3,000 good "
+        "examples, a careful prompt fell short, the style is stable, and the data must stay on our servers."
+    )
+    out = json.loads(CliRunner().invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json"]).stdout)
+    steps = {s["step"]: s["inputs"] for s in out["plan"]["steps"]}
+    assert out["recommendation"]["fine_tune_path"] in ("lora_70b", "qlora_70b")
+    assert steps["deploy"]["tensor_parallel"] == steps["train"]["gpus"] >= 1

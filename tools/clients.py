@@ -47,6 +47,18 @@ def get_openai_client(
     return openai.OpenAI(**kwargs)
 
 
+def get_upstream_client(base_url: str, *, key_env: str | None = None) -> openai.OpenAI:
+    """Build a client for an OpenAI-compatible server tunewise fronts (vLLM, SGLang, llama.cpp, Ollama): its key is
+    read from the variable `key_env` names, never OPENAI_API_KEY, so the OpenAI key is not sent to another server.
+    """
+    import openai
+
+    key = os.environ.get(key_env) if key_env else None
+    if key_env and not key:
+        raise TunewiseError(f"{key_env} is not set", hint=f"export {key_env}=... (the upstream's key)")
+    return openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0)
+
+
 def get_chroma_client(db: Path | None = None, url: str | None = None) -> ClientAPI:
     """Build a Chroma client: a server through HttpClient when `url` is given, else a PersistentClient under `db`
     (default: the settings' chroma_dir).

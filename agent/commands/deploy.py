@@ -37,6 +37,12 @@ def deploy(
             "--private", help="The data must stay in-house: refuse a hosted model or embedder, now and when served."
         ),
     ] = False,
+    tensor_parallel: Annotated[
+        Optional[int],
+        typer.Option(
+            "--tensor-parallel", min=1, help="GPUs vLLM spreads the model over [default: as many as `serve` finds]."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the summary.")] = False,
 ) -> None:
     """Write a deployment folder: model + adapter (or merged), collection, k, system prompt, Modelfile, vLLM command."""
@@ -65,6 +71,7 @@ def deploy(
         merge=merge,
         mode=mode,
         private=private,
+        tensor_parallel=tensor_parallel,
         out=out if out is not None else settings.home / "deployments" / collection,
     )
 
@@ -91,6 +98,8 @@ def deploy(
         say(f"  ollama     ollama create {result.name} -f {result.modelfile}")
     if result.vllm_command:
         say(f"  vllm       {result.vllm_command}")
+    for note in result.vllm_notes:  # which of vLLM's limits applied, and what was done about it
+        say(f"             {note}")
     say(f"  serve      {result.serve_command}")
     for warning in result.warnings:
         err_console.print(f"warning: {warning}", markup=False, soft_wrap=True)

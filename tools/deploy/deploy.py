@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tools.deploy import vllm_fit
 from tools.digest import file_sha256
 from tools.errors import TunewiseError, UsageError
 from tools.progress import Progress, Update, silent
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MANIFEST = "deployment.json"
-VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks: --max-lora-rank takes only these
 
 
 class DeployInput(BaseModel):
@@ -62,6 +62,9 @@ class DeployInput(BaseModel):
     private: bool = Field(
         default=False,
         description="The data must stay in-house: refuse a hosted model or embedder, now and whenever it is served.",
+    )
+    tensor_parallel: int | None = Field(
+        default=None, ge=1, description="GPUs vLLM spreads the model over; None: as many as `serve` finds."
     )
 
     @model_validator(mode="after")
@@ -93,6 +96,12 @@ class DeployedModel(BaseModel):
     )
     stop: list[str] = Field(default_factory=list, description="hf: strings that end a reply (end of turn, eos).")
     lora_rank: int | None = Field(default=None, description="hf: the adapter's LoRA rank r.")
+    vllm_base: str | None = Field(
+        default=None, description="hf: the 16-bit base vLLM serves when `base` is a 4-bit copy (tools/deploy/vllm_fit)."
+    )
+    tensor_parallel: int | None = Field(
+        default=None, description="hf: GPUs vLLM spreads the model over; None: as many as `serve` finds."
+    )
 
 
 class DeployedRetrieval(BaseModel):
@@ -167,6 +176,9 @@ class DeployResult(BaseModel):
     files: list[str] = Field(description="Files written, relative to the folder.")
     modelfile: str | None = Field(description="Ollama Modelfile (local models).")
     vllm_command: str | None = Field(description="`vllm serve` command line (local models).")
+    vllm_notes: list[str] = Field(
+        default_factory=list, description="How the model meets vLLM: its rank, a merge and why, a 16-bit base."
+    )
     serve_command: str = Field(description="How to serve this deployment with tunewise.")
     warnings: list[str] = Field(default_factory=list)
     budget: ContextBudget | None = Field(
@@ -336,8 +348,13 @@ def _package_local(
     progress: Progress,
     warnings: list[str],
     check: Callable[..., None],
+    tensor_parallel: int | None = None,
+    vllm_notes: list[str] | None = None,
 ) -> tuple[DeployedModel, str, str]:
-    """Copy or merge the adapter into `tmp`, write the template, Modelfile and vllm.sh; (model, description, vllm)."""
+    """Copy or merge the adapter into `tmp`, write the template, Modelfile and vllm.sh; (model, description, vllm).
+
+    An adapter vLLM would refuse is merged (tools/deploy/vllm_fit.py); `vllm_notes` hears what applied.
+    """
     from transformers import AutoTokenizer
 
     from tools.atomic import write_text
@@ -370,6 +387,12 @@ def _package_local(
             warnings.append(f"the adapter was trained on {trained_on} but is deployed on {base_name}")
     write_text(tmp / "chat_template.jinja", template)
     name = out.name
+    vfit = vllm_fit.fit(adapter, base_ref, base)
+    if vllm_notes is not None:
+        vllm_notes.extend(vfit.notes)
+    if vfit.merge and not merge:
+        merge = True  # one deployment for both engines: merged, rather than an adapter vLLM refuses at serve time
+    extra = {"vllm_base": vfit.base if vfit.base != base_ref else None, "tensor_parallel": tensor_parallel}
     if merge:
         import torch
 
@@ -384,24 +407,20 @@ def _package_local(
         finally:
             if bar:
                 hf_logging.enable_progress_bar()
-        model = DeployedModel(kind="hf", merged="merged", chat_template=template, stop=stops, lora_rank=rank)
+        model = DeployedModel(kind="hf", merged="merged", chat_template=template, stop=stops, lora_rank=rank, **extra)
         described, source_lines = f"{base_ref} with the adapter merged in (merged/)", ["FROM ./merged"]
         vllm = ["vllm", "serve", str(out / "merged"), "--served-model-name", name]
     elif adapter is not None:
         shutil.copytree(adapter, tmp / "adapter")
         model = DeployedModel(
-            kind="hf", base=base_ref, adapter="adapter", chat_template=template, stop=stops, lora_rank=rank
+            kind="hf", base=base_ref, adapter="adapter", chat_template=template, stop=stops, lora_rank=rank, **extra
         )
         described, source_lines = f"{base_ref} + LoRA adapter (adapter/)", [f"FROM {base}", "ADAPTER ./adapter"]
-        ceiling = next((r for r in VLLM_LORA_RANKS if r >= (rank or 1)), VLLM_LORA_RANKS[-1])
-        if rank and rank > ceiling:
-            warnings.append(
-                f"LoRA rank {rank} is above vLLM's largest --max-lora-rank ({ceiling}); use --merge for vLLM"
-            )
+        ceiling = vllm_fit.max_lora_rank(rank)
         vllm = [
             "vllm",
             "serve",
-            base_ref,
+            vfit.base,
             "--enable-lora",
             "--lora-modules",
             f"{name}={out / 'adapter'}",
@@ -409,10 +428,12 @@ def _package_local(
             str(ceiling),
         ]
     else:
-        model = DeployedModel(kind="hf", base=base_ref, chat_template=template, stop=stops)
+        model = DeployedModel(kind="hf", base=base_ref, chat_template=template, stop=stops, **extra)
         described, source_lines = base_ref, [f"FROM {base}"]
-        vllm = ["vllm", "serve", base_ref, "--served-model-name", name]
+        vllm = ["vllm", "serve", vfit.base, "--served-model-name", name]
     vllm += ["--chat-template", str(out / "chat_template.jinja")]
+    if tensor_parallel and tensor_parallel > 1:
+        vllm += ["--tensor-parallel-size", str(tensor_parallel)]
     command = shlex.join(vllm)
 
     def render(messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
@@ -470,6 +491,7 @@ def run(inp: DeployInput, *, client: ClientAPI, progress: Progress | None = None
     warnings = [] if chunks else [f"collection '{inp.collection}' is empty: answers will come without context"]
 
     context: ContextBudget | None = None
+    vllm_notes: list[str] = []
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -494,7 +516,15 @@ def run(inp: DeployInput, *, client: ClientAPI, progress: Progress | None = None
                 )
 
             model, described, vllm = _package_local(
-                spec, tmp, out, merge=inp.merge, progress=progress, warnings=warnings, check=check
+                spec,
+                tmp,
+                out,
+                merge=inp.merge,
+                progress=progress,
+                warnings=warnings,
+                check=check,
+                tensor_parallel=inp.tensor_parallel,
+                vllm_notes=vllm_notes,
             )
         record = Deployment(
             name=out.name,
@@ -530,6 +560,7 @@ def run(inp: DeployInput, *, client: ClientAPI, progress: Progress | None = None
         files=files,
         modelfile=str(out / "Modelfile") if "Modelfile" in files else None,
         vllm_command=vllm,
+        vllm_notes=vllm_notes,
         serve_command=shlex.join(["tunewise", "serve", str(out)]),
         warnings=warnings,
         budget=context,

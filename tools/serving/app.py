@@ -45,15 +45,17 @@ def create_app(
     limits: Limits | None = None,
     generator: clients.Generator,
     retriever: clients.Retriever,
+    upstream: bool | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving the deployment in `deployment_dir` with `generator` and `retriever`
-    (`tools.builders.deployment_clients(DIR)` builds the deployment's own).
+    (`tools.builders.deployment_clients(DIR)` builds the deployment's own). `upstream` says generation happens on
+    another server (vLLM, an OpenAI-compatible endpoint): default, when the deployment's model is such an endpoint.
 
     The key is read from the environment variable `api_key_env` here, once, so it never passes through a command
     line; requests must then send it as `Authorization: Bearer KEY`.
     """
     key = api_key(api_key_env)
-    engine = load_engine(Path(deployment_dir), generator, retriever)
+    engine = load_engine(Path(deployment_dir), generator, retriever, upstream=upstream)
     created = int(Path(deployment_dir, "deployment.json").stat().st_mtime)
     server = Server(engine, limits or Limits(), key=key, log_prompts=log_prompts, created=created)
     app = FastAPI(title=f"tunewise: {server.name}", docs_url=None, redoc_url=None, openapi_url=None)
@@ -81,14 +83,17 @@ def api_key(env: str | None) -> str | None:
 # ---- stage 2: the deployment, loaded and warmed up -------------------------------------------------------------
 
 
-def load_engine(folder: Path, generator: clients.Generator, retriever: clients.Retriever) -> Engine:
+def load_engine(
+    folder: Path, generator: clients.Generator, retriever: clients.Retriever, *, upstream: bool | None = None
+) -> Engine:
     """Load the deployment in `folder`, wrap it with the given generator and retriever, and run one request's path."""
     from tools.deploy.deploy import load_deployment
 
     deployment = load_deployment(folder)
     for note in retriever.notes:
         log.warning("note: %s", note)
-    engine = Engine(deployment, generator, retriever, upstream=deployment.model.kind == "openai")
+    remote = deployment.model.kind == "openai" if upstream is None else upstream
+    engine = Engine(deployment, generator, retriever, upstream=remote)
     engine.warm_up()
     return engine
 

@@ -63,9 +63,10 @@ class Engine:
         self.generator = generator
         self.retriever = retriever
         self.upstream = upstream
-        # An upstream endpoint checks its own context; a local model's prompts are counted here, against the window
-        # its config gives.
-        self.local = None if upstream else clients.local(generator)
+        # A local model's prompts are counted here, against the window its config gives; so are an upstream's when
+        # its generator carries the deployment's tokenizer and the window the upstream reported (serving/upstream.py).
+        # Other upstream endpoints check their own context.
+        self.local = clients.local(generator)
         self.window = budget.context_window(self.local.model.config, self.local.tokenizer) if self.local else None
         # Tokenizers refuse concurrent use from threads ("Already borrowed"): one embedding at a time.
         self._retrieval_lock = threading.Lock()
