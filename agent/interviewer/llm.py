@@ -147,7 +147,7 @@ class LLMInterviewer:
                         "the LLM returned no readable answer",
                         hint=f"refusal: {message.refusal}" if message.refusal else "use --llm offline",
                     )
-                return self._findings(message.parsed, text)
+                return self._findings(message.parsed, text, focus)
             messages.append(
                 {
                     "role": "assistant",
@@ -179,7 +179,7 @@ class LLMInterviewer:
             return json.dumps({"error": f"bad arguments: {exc}"})
 
     @staticmethod
-    def _findings(parsed: Extraction, text: str) -> list[Finding]:
+    def _findings(parsed: Extraction, text: str, focus: str | None = None) -> list[Finding]:
         out = []
         for said in parsed.facts:
             value = _coerce(said.fact, said.value)
@@ -189,7 +189,13 @@ class LLMInterviewer:
             evidence = said.evidence.strip() if quoted else text.strip()
             # "stated" means a clause of the text says it: a reading the model cannot quote is its inference.
             out.append(Finding(said.fact, value, evidence, "stated" if quoted else "inferred"))
-        return out
+        if focus not in (None, "prompting"):
+            return out
+        # A reached score and a needed one are compared as the offline reader compares them: an LLM too reads
+        # "82% against a 97% target" as "about 80% of the way" (the rule of thumb applied to the wrong number).
+        from agent.interviewer.offline import measured_by_words
+
+        return list(measured_by_words(text, {f.fact: f for f in out}).values())
 
 
 def _coerce(fact: str, raw: str) -> Any:

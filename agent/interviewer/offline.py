@@ -77,6 +77,21 @@ class Finding:
     confidence: float = 1.0  # 0..1: how sure the reading is; low when the evidence is weak or readings conflict
 
 
+def measured_by_words(text: str, found: dict[str, Finding]) -> dict[str, Finding]:
+    """Read step 1 from a reached score and a needed one when the text gives both (agent/interviewer/scores.py):
+    "gets 82% right and we need 97%" fell short by 15 points, whatever the 80% rule of thumb says of 82%. The
+    numbers outrank any reading of the words, and the evidence says them.
+    """
+    from agent.interviewer.scores import compare
+
+    said = compare(text)
+    if said is None:
+        return found
+    gap = f"{said.short_by:g} points short of" if said.verdict == "fell_short" else "at or above"
+    evidence = f"{said.evidence} (reached {said.reached:.0%}, {gap} the {said.needed:.0%} needed)"
+    return {**found, "prompting": Finding("prompting", said.verdict, evidence, "stated", STATED)}
+
+
 # Confidence by how a fact was read. A rule on the reply to the fact's own question is as sure as reading gets; a
 # rule on a goal text may still meet a phrasing it does not know; a guess from indirect evidence ("we tried a
 # prompt" -> it fell short) is a coin with a bias; two readings that disagree are worth asking about.
@@ -215,6 +230,8 @@ class OfflineInterviewer:
         trained = self._trained() if focus is None and not self.rules_only else None
         if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
             found = self._revise(text, found, trained)
+        if focus in (None, "prompting"):
+            found = measured_by_words(text, found)
         return list(found.values())
 
     def _trained(self) -> Any:

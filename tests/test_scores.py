@@ -1,0 +1,90 @@
+"""Step 1 read from numbers (issue 27): a reached score and a needed one in the same text are compared with each
+other, not with the 80% rule of thumb, by the offline reader and after the LLM interviewer alike.
+
+tests/data/scores/ holds goal texts written by authors who never saw the code (a brief, no repository); see its
+README for what each set measured at its first, blind run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.interviewer.scores import compare
+
+DATA = Path(__file__).parent / "data" / "scores"
+
+
+def _rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("text", "reached", "needed", "verdict"),
+    [
+        ("our prompt gets 82% right and we need 97%", 0.82, 0.97, "fell_short"),
+        ("Prompting is at 72% accuracy; 70% is the bar for launch.", 0.72, 0.70, "good_enough"),
+        (
+            "Our classifier prompt misroutes 12% of tickets; compliance requires under 2% errors.",
+            0.88,
+            0.98,
+            "fell_short",
+        ),
+        ("Few-shot baseline F1 0.61, we need 0.85 to ship.", 0.61, 0.85, "fell_short"),
+        ("The prompt gets 41 of 50 right; we need at least 48 of 50.", 0.82, 0.96, "fell_short"),
+        ("one in twenty replies breaks the schema; the customer accepts at most 1 in 100", 0.95, 0.99, "fell_short"),
+    ],
+)
+def test_reached_and_needed_are_compared_with_each_other(text, reached, needed, verdict):
+    said = compare(text)
+    assert said is not None and said.verdict == verdict
+    assert said.reached == pytest.approx(reached) and said.needed == pytest.approx(needed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It costs 20% more than we budgeted.",
+        "We have 8,000 chats; 3 of 4 engineers agree the tone is off.",
+        "Our prompt works well enough; 95% of users are happy.",  # one number: nothing to compare
+        "We answer 24/7 in 12 languages.",
+    ],
+)
+def test_numbers_that_are_not_a_reached_and_a_needed_score_say_nothing(text):
+    assert compare(text) is None
+
+
+@pytest.mark.parametrize("name", ["blind1.jsonl", "blind2.jsonl", "blind3.jsonl"])
+def test_blind_authors_reached_and_needed(name):
+    rows = _rows(name)
+    right = sum((c.verdict if (c := compare(r["text"])) else None) == r["verdict"] for r in rows)
+    assert right >= 0.8 * len(rows), f"{name}: {right}/{len(rows)}"
+    # never the confident wrong answer the issue describes: a score above 80% read as good enough when it fell short
+    wrong = [
+        r["text"]
+        for r in rows
+        if r["verdict"] == "fell_short" and (c := compare(r["text"])) and c.verdict != r["verdict"]
+    ]
+    assert len(wrong) <= 1, wrong
+
+
+def test_the_offline_reader_reads_step_1_from_the_numbers(monkeypatch):
+    from agent.interviewer.offline import OfflineInterviewer
+
+    monkeypatch.setattr("agent.interviewer.heads.shipped", lambda: False)
+    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(
+        "Our support prompt gets 82% of answers right, which looks decent, but compliance needs 97%."
+    )}  # fmt: skip
+    assert found["prompting"].value == "fell_short" and found["prompting"].how == "stated"
+    assert "reached 82%, 15 points short of the 97% needed" in found["prompting"].evidence
+
+
+def test_the_llm_interviewers_reading_is_checked_against_the_numbers():
+    from agent.interviewer.llm import Extraction, LLMInterviewer
+
+    text = "The prompted model gets 86% right and the regulator wants 99%."
+    parsed = Extraction.model_validate({"facts": [{"fact": "prompting", "value": "good_enough", "evidence": text}]})
+    got = {f.fact: f for f in LLMInterviewer._findings(parsed, text)}
+    assert got["prompting"].value == "fell_short"  # the LLM applied the 80% rule to 86%; the numbers say otherwise
