@@ -164,8 +164,12 @@ def _engine(engine: str, upstream: str | None, deployment: Path) -> str:
     if engine != "auto":
         return engine
     from tools.deploy.deploy import load_deployment
+    from tools.errors import TunewiseError
 
-    local = load_deployment(deployment, verify=False).model.kind == "hf"
+    try:
+        local = load_deployment(deployment, verify=False).model.kind == "hf"
+    except TunewiseError:
+        return "transformers"  # loading it again says what is wrong, in one line (exit code 2)
     return "vllm" if local and importlib.util.find_spec("vllm") is not None else "transformers"
 
 
@@ -176,12 +180,16 @@ def _vllm(deployment: Path, say: Callable[[str], None], python: str | None, extr
     import sys
 
     from tools.deploy.deploy import load_deployment
-    from tools.errors import UsageError
+    from tools.errors import TunewiseError, UsageError
     from tools.machine import probe
     from tools.serving.vllm_child import VllmChild, free_port, vllm_argv
     from tools.settings import get_settings
 
-    record = load_deployment(deployment, verify=False)
+    try:
+        record = load_deployment(deployment, verify=False)
+    except TunewiseError as exc:  # a start-up failure: one line and exit code 2, as every other one
+        exc.exit_code = 2
+        raise
     python = python or os.environ.get("TUNEWISE_VLLM_PYTHON")
     if python is None and importlib.util.find_spec("vllm") is not None:
         python = sys.executable
