@@ -8,6 +8,7 @@ still change the recommendation, one question at a time, each with a line on why
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 from langgraph.runtime import Runtime
@@ -24,6 +25,7 @@ from graphs.state import (
     Interviewer,
     Node,
     Recommendation,
+    context_of,
     plan_day,
 )
 from prompts import render
@@ -281,6 +283,17 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
             "source": "inferred",
             "evidence": update["validation"].summary,
         }
+        measured = measure_step_1(state, update["validation"], runtime)
+        if measured is not None:
+            update["measurement"] = measured.model_dump(mode="json")
+            if measured.verdict is not None:
+                facts["prompting"] = {
+                    "value": measured.verdict,
+                    "source": "measured",
+                    "evidence": measured.sentence(),
+                    "confidence": 1.0,
+                    "measurement": update["measurement"],
+                }
         if not ({"behaviour", "knowledge", "problem"} & facts.keys()):
             facts["behaviour"] = {
                 "value": True,
@@ -330,13 +343,16 @@ def _record(key: str, fact: str, entry: dict | None, answer: Any = None) -> dict
             "source": "inferred",
             "evidence": "not needed: the recommendation is the same whatever the answer",
         }
-    return {
+    out = {
         "step": key,
         "question": text,
         "answer": entry["value"] if answer is None else answer,
         "source": entry["source"],
         "evidence": entry["evidence"],
     }
+    if entry.get("measurement"):
+        out["measurement"] = entry["measurement"]
+    return out
 
 
 def ask(step: str, title: str, fact: str, tries: int, *, read: str | None = None) -> str:
@@ -471,6 +487,50 @@ def defaults() -> dict:
     return {fact: value for fact, (value, _) in ASSUMED.items()}
 
 
+def measure_step_1(state: AgentState, validation: DataSummary, runtime: Runtime[Context]) -> Any:
+    """Measure step 1 when `plan --measure-prompt` asked for it and the run context may spend on it: the price is
+    checked against --budget first (a local model or endpoint costs nothing); None when no measurement was asked.
+    """
+    asked = state.get("measure")
+    ctx = context_of(runtime)
+    if not asked or ctx.measure is None:
+        return None
+    from tools.costs.plan_costs import eval_count
+    from tools.measure.prompt import MIN_EXAMPLES, MeasureInput, billed, price
+
+    if validation.valid_examples < MIN_EXAMPLES:
+        raise UsageError(
+            f"--measure-prompt needs at least {MIN_EXAMPLES} valid examples; {validation.path} has "
+            f"{validation.valid_examples}",
+            hint="add examples, or leave out --measure-prompt and answer step 1",
+        )
+    inp = MeasureInput(
+        data=Path(validation.path),
+        model=asked["model"],
+        # the plan's split then holds out at least the sample (graphs/plan.py), so it is never trained on
+        held_out=min(max(eval_count(validation.good_examples), asked.get("examples") or 50), validation.good_examples),
+        examples=asked.get("examples") or 50,
+        target=asked.get("target"),
+        max_new_tokens=int((state.get("preset") or {}).get("max_new_tokens") or 256),
+        out=ctx.settings.runs_dir / f"plan-{state.get('session') or 'studio'}" / "measure",
+    )
+    facts = state.get("facts") or {}
+    private = dict(facts.get("private") or {}).get("value", True)  # unsaid, the data stays in-house
+    if private is not False:  # the held-out examples go to the model measured: never to a hosted API
+        from tools.privacy.destinations import flow, refuse_hosted
+
+        refuse_hosted("measure", [flow(inp.model, "the held-out examples", ctx.policy)])
+    cost = price(inp, validation.tokens_per_example_mean)
+    budget = state.get("budget_usd")
+    if billed(inp.model) and (budget is None or cost > budget):  # a paid endpoint needs a budget, however small
+        raise UsageError(
+            f"measuring step 1 on {asked['model']} costs about ${cost:.2f}"
+            + (f", over the ${budget:.2f} budget" if budget is not None else ", and no --budget covers it"),
+            hint="pass --budget USD that covers it, or measure with a local model (--prompt-model hf:PATH)",
+        )
+    return ctx.measure(inp, cost)
+
+
 def decide_node(state: AgentState) -> dict:
     """Apply the framework to the answers: the recommendation, its rationale, and where the article's table and the
     path the plan runs differ (OpenAI's wind-down), the sentence that says why.
@@ -490,11 +550,15 @@ def decide_node(state: AgentState) -> dict:
         note = path_note(
             openai_catalog(), d.framework_path, d.fine_tune_path, model, plan_day(state), base, said_no=said_no
         )
+    rationale = d.rationale
+    prompting: dict[str, Any] = dict((state.get("facts") or {}).get("prompting") or {})
+    if prompting.get("source") == "measured":  # the rationale quotes the numbers step 1 was answered from
+        rationale += f" Step 1 was {prompting['evidence']}."
     return {
         "recommendation": Recommendation(
             approach=d.approach,
             fine_tune_path=d.fine_tune_path,
-            rationale=d.rationale,
+            rationale=rationale,
             framework_path=d.framework_path,
             path_note=note,
         ),

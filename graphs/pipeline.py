@@ -237,6 +237,7 @@ def report(state: AgentState, runtime: Runtime[Context]) -> dict:
             files=outcome.files_of(executed),
             spent_usd=outcome.spent_usd(executed, plan.steps if plan is not None else []) if executed else None,
             approved_usd=approval.total_usd if approval is not None and executed else None,
+            gap=(evaluation.summary or {}).get("gap") if isinstance(evaluation, EvalStepResult) else None,
         ),
     }
 

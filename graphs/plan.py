@@ -100,6 +100,9 @@ def build_plan(
     path: str | None = rec.fine_tune_path or (decision.path_if_fine_tuning if decision is not None else None)
     examples = validation.good_examples if validation else facts.get("examples", 0)
     held_out = eval_count(examples)
+    measured = state.get("measurement") or {}
+    if measured.get("held_out"):  # step 1 was measured on held-out examples: the split keeps them held out
+        held_out = max(held_out, int(measured["held_out"]))
     names = APPROACH_STEPS[approach]
     if approach == "collect_more_data":  # nothing to train yet; the knowledge half can still be indexed
         names = ["index"] if facts.get("problem") == "both" and state.get("docs_dir") else []
@@ -333,6 +336,9 @@ def _step(
         if not tuned:  # the prompt-engineered path is judged on the model it prompts, and will serve
             evaluated.model = str(serving)
         evaluated = evaluated.model_copy(update=run_options(preset, "eval"))
+        measured = state.get("measurement") or {}
+        if measured.get("target") is not None:  # step 1's numbers: the eval says how much of the gap training closed
+            evaluated = evaluated.model_copy(update={"target": measured["target"], "metric": measured["metric"]})
         scored = min(held_out, evaluated.examples)  # --answer eval_examples=N scores fewer of them
         validation = validation_of(state.get("validation"))
         per_example = validation.tokens_per_example_mean if validation else None

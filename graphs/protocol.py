@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tools.progress import Update
 
-Source = Literal["stated", "inferred", "asked", "assumed"]
+Source = Literal["stated", "inferred", "asked", "assumed", "measured"]
 
 
 class _Message(BaseModel):

@@ -72,9 +72,12 @@ def first_state(
     interactive: bool = True,
     preset: dict[str, str] | None = None,
     today: str | None = None,
+    measure: dict[str, Any] | None = None,
 ) -> AgentState:
-    """Return a new session's first state: what `plan` and the demo both start from."""
-    return {
+    """Return a new session's first state: what `plan` and the demo both start from. `measure` asks for step 1 to
+    be measured ({"model", "examples", "target"}: `plan --measure-prompt`).
+    """
+    state: AgentState = {
         "session": session,
         "goal": goal.strip(),
         "data_path": data_path,
@@ -85,6 +88,9 @@ def first_state(
         "interviewer": interviewer,
         "today": today,
     }
+    if measure is not None:
+        state["measure"] = measure
+    return state
 
 
 def config_of(session: str) -> dict[str, Any]:

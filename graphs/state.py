@@ -43,7 +43,7 @@ from tools.settings import Settings, get_settings
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
-Source = Literal["stated", "inferred", "asked", "assumed"]
+Source = Literal["stated", "inferred", "asked", "assumed", "measured"]
 # planned: nothing in the plan can run (no data or docs yet, or nothing to spend on), so the plan is the result.
 Status = Literal[
     "interviewing",
@@ -87,6 +87,7 @@ class Fact(TypedDict):
     source: Source
     evidence: str
     confidence: NotRequired[float]
+    measurement: NotRequired[dict[str, Any]]  # step 1 measured (tools/measure/prompt.Measurement's JSON)
 
 
 class StepRecord(TypedDict):
@@ -151,11 +152,13 @@ class TrainInputs(_Record):
 class EvalInputs(_Record):
     """The eval step: how many held-out examples, which candidates, and the model a prompt-only plan prompts."""
 
-    omit_if_none = frozenset({"model", "max_new_tokens"})
+    omit_if_none = frozenset({"model", "max_new_tokens", "target", "metric"})
     examples: int
     candidates: list[str]
     model: str | None = None
     max_new_tokens: int | None = None
+    target: float | None = None  # step 1's target and metric, when it was measured: the eval says the gap-closure
+    metric: str | None = None
 
 
 class DeployInputs(_Record):
@@ -324,6 +327,7 @@ class Report(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)  # adapter, collection, eval_report, deployment
     spent_usd: float | None = None
     approved_usd: float | None = None
+    gap: dict[str, Any] | None = None  # tools/evaluation/gap.Gap: did fine-tuning earn its cost?
 
 
 def recommendation_of(value: Recommendation | dict[str, Any] | None) -> Recommendation | None:
@@ -486,6 +490,8 @@ class AgentState(TypedDict, total=False):
     interactive: bool
     preset: dict[str, str]  # --answer KEY=VALUE, read like answers to the questions
     today: str | None  # ISO date for OpenAI's availability; None means today (tests pin it)
+    measure: dict[str, Any]  # step 1 to be measured: {"model", "examples", "target"} (plan --measure-prompt)
+    measurement: dict[str, Any]  # what it measured (tools/measure/prompt.Measurement's JSON)
     interviewer: str  # "offline" or "llm:MODEL": said to the user, never a key
     facts: Annotated[dict[str, Fact], merge]
     steps: Annotated[dict[str, StepRecord], merge]
@@ -576,6 +582,9 @@ class Context:
     # The machine the steps run on (GPUs, CPU cores): the plan says what it means before approval, and a step that
     # needs a GPU this machine lacks stops before it starts.
     machine: Machine = field(default_factory=probe)
+    # Step 1 measured (`plan --measure-prompt`): runs tools/measure/prompt.run with the clients the caller built;
+    # None where nobody may spend on a measurement (the graph then reads step 1 from words).
+    measure: Callable[..., Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

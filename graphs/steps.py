@@ -413,6 +413,8 @@ def evaluate(ctx: StepContext) -> StepResult:
         collection=collection,
         max_examples=getattr(inputs, "examples", None),
         max_new_tokens=getattr(inputs, "max_new_tokens", None) or 256,
+        target=getattr(inputs, "target", None),
+        target_metric=getattr(inputs, "metric", None),
     )
     result = run(
         inp,

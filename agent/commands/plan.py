@@ -64,6 +64,23 @@ def plan(
         Optional[str],
         typer.Option(hidden=True, help="Judge OpenAI's availability as of this ISO date (reproducible plans)."),
     ] = None,
+    measure_prompt: Annotated[
+        bool,
+        typer.Option(
+            "--measure-prompt",
+            help="Answer step 1 by measuring: score the base and the prompted model on held-out examples of --data "
+            "(priced first; a paid model needs a --budget that covers it).",
+        ),
+    ] = False,
+    prompt_model: Annotated[
+        Optional[str],
+        typer.Option(help="The model step 1 measures: openai:MODEL[@URL] or hf:PATH [default: --answer base_model]."),
+    ] = None,
+    measure_examples: Annotated[int, typer.Option(min=1, help="Held-out examples step 1 is measured on.")] = 50,
+    target: Annotated[
+        Optional[str],
+        typer.Option(help="Your target on the task's metric, e.g. 95% or 0.95 [default: read from the goal]."),
+    ] = None,
 ) -> None:
     """Describe a goal; the agent picks prompt engineering, RAG or fine-tuning, prices the plan, and runs it once approved."""
     from agent.console import console
@@ -78,6 +95,10 @@ def plan(
         if path is not None and not (path.is_dir() if want_dir else path.is_file()):
             raise UsageError(f"{flag}: {'folder' if want_dir else 'file'} not found", path=str(path))
     preset = _answers(answer)
+    offer = interactive and not json_out and data is not None and bool(prompt_model or preset.get("base_model"))
+    measure = _measure_request(measure_prompt or offer, prompt_model, measure_examples, target, preset, text, data)
+    if measure is not None and interactive and not json_out:  # priced, then run only after a yes
+        measure = _offer(measure, data, budget)
     interviewer, kept_in = _in_house_reader(_interviewer(llm, None), text, preset, None)
     session = uuid.uuid4().hex[:12]
     from graphs.session import first_state
@@ -92,6 +113,7 @@ def plan(
         interactive=interactive,
         preset=preset,
         today=_date(today),
+        measure=measure,
     )
     if not json_out:
         why = (
@@ -245,6 +267,7 @@ def _drive(
         local_reader=interviewer if interviewer.name == "offline" else OfflineInterviewer(),
         approved_by="cli --approve" if approve else "cli",
         reading=reading,
+        measure=_measurer(json_out),
     )
     terminal = Terminal(approve=approve, reject=reject, interactive=interactive, json_out=json_out, reading=reading)
     from agent.console import err_console
@@ -324,6 +347,130 @@ def _finish(graph: Any, session: str, json_out: bool, *, shown: bool = False) ->
             exit_code=1,
             hint=f"`tunewise resume {out['session']} --budget USD` to raise it, or --reject",
         )
+
+
+# ---- step 1 measured -------------------------------------------------------------------------------------------
+
+
+def _measure_request(
+    asked: bool,
+    model: str | None,
+    examples: int,
+    target: str | None,
+    preset: dict[str, str],
+    goal: str,
+    data: Path | None,
+) -> dict[str, Any] | None:
+    """Return what `--measure-prompt` asks for ({"model", "examples", "target"}), checked before anything runs."""
+    if not asked:
+        if model or target:
+            raise UsageError("--prompt-model and --target go with --measure-prompt")
+        return None
+    if data is None:
+        raise UsageError("--measure-prompt needs --data FILE", hint="step 1 is measured on held-out examples of it")
+    from tools.models.spec import parse_spec
+
+    named = model or preset.get("base_model")
+    if not named:
+        raise UsageError(
+            "--measure-prompt needs a model to measure",
+            hint="pass --prompt-model openai:MODEL, openai:MODEL@URL or hf:PATH (or --answer base_model=PATH)",
+        )
+    spec = parse_spec(named, bare="hf")
+    if spec.prompted or spec.rag:
+        raise UsageError(f"--prompt-model {named}: name the bare model; step 1 adds the prompt itself")
+    if target is not None:
+        goal_target: float | None = _fraction(target)
+    else:
+        from agent.interviewer.scores import said_target
+
+        goal_target = said_target(goal)
+    return {"model": str(spec), "examples": examples, "target": goal_target}
+
+
+def _offer(measure: dict[str, Any], data: Path | None, budget: float | None) -> dict[str, Any] | None:
+    """Offer to measure step 1, with what it costs in dollars and minutes; return the request after a yes, else None."""
+    from agent.commands.plan_view import usd
+    from agent.console import console
+    from graphs.interview import validation_summary
+    from tools.costs.this_machine import eval_here, in_words
+    from tools.machine import probe
+    from tools.measure.prompt import MIN_EXAMPLES, MeasureInput, billed, price
+
+    assert data is not None  # a measurement is asked for only with --data
+    summary = validation_summary(str(data.resolve()))
+    if summary.valid_examples < MIN_EXAMPLES:
+        return None  # too few examples to measure: step 1 is asked, as without the offer
+    model, n = measure["model"], measure["examples"]
+    inp = MeasureInput(data=data, model=model, held_out=n, examples=n, target=measure["target"], out=Path("."))
+    cost = price(inp, summary.tokens_per_example_mean)
+    if model.startswith("hf:"):
+        here = eval_here(
+            probe(),
+            base_model=model[3:],
+            generations=2 * n,
+            new_tokens=256,
+            prompt_tokens=summary.tokens_per_example_mean,
+        )
+        took = in_words(here.hours_here) if here is not None and here.hours_here is not None else "a few minutes"
+    else:
+        took = in_words(n * 2 * 1.5 / 4 / 3600)  # about 1.5 s a request, 4 in flight
+    target = f"; your target: {measure['target']:.0%}" if measure["target"] is not None else ""
+    console.print(
+        f"\n[bold]1. Can a better prompt solve it?[/] I can measure it instead of asking: score {model} with and "
+        f"without a prompt (system prompt + 5 examples from your data) on {n} held-out examples of {data.name}"
+        f"{target}. Cost {usd(cost)}, {took}.",
+        highlight=False,
+    )
+    if billed(model) and (budget is None or cost > budget):
+        console.print("[yellow]It bills OpenAI: pass --budget USD that covers it to measure.[/]")
+        return None
+    return measure if typer.confirm("Measure it now?", default=True) else None
+
+
+def _fraction(value: str) -> float:
+    """Read a target: "95%", "95" or "0.95" -> 0.95."""
+    text = value.strip().rstrip("%")
+    try:
+        number = float(text)
+    except ValueError:
+        raise UsageError(f"--target '{value}' is not a number", hint="e.g. --target 95% or --target 0.95") from None
+    number = number / 100 if number > 1 or value.strip().endswith("%") else number
+    if not 0 <= number <= 1:
+        raise UsageError(f"--target '{value}' is not between 0 and 100%")
+    return number
+
+
+def _measurer(json_out: bool) -> Callable[..., Any]:
+    """Return what measures step 1 (tools/measure/prompt.run) with this process's clients and progress display."""
+
+    def measure(inp: Any, cost: float) -> Any:
+        from agent.console import err_console
+        from agent.run_view import RunView
+        from tools.builders import generator_loader
+        from tools.measure.prompt import run
+        from tools.rag.embedders import get_embedder
+
+        view = None if json_out else RunView(err_console)
+        if view is not None:
+            view.start("measure", what=f"step 1: base and prompted {inp.model} on {inp.examples} held-out examples")
+        try:
+            done = run(
+                inp,
+                load=generator_loader(),
+                embedder=get_embedder("local"),
+                cost_usd=cost,
+                progress=(lambda u: view.update("measure", u)) if view is not None else None,
+            )
+        except BaseException:
+            if view is not None:
+                view.close()
+            raise
+        if view is not None:
+            view.finish("measure", "done", summary=done.sentence())
+        return done
+
+    return measure
 
 
 # ---- plumbing --------------------------------------------------------------------------------------------------

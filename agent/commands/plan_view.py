@@ -14,7 +14,13 @@ from graphs.protocol import ApprovalRequest, Confirm, Question, reply_of
 from graphs.state import STEPS, Report, approval_of, plan_of, recommendation_of, report_of
 from tools.decision import STEP_MODIFIERS, describe_quality
 
-SOURCE_STYLE = {"stated": "green", "inferred": "cyan", "asked": "bold green", "assumed": "yellow"}
+SOURCE_STYLE = {
+    "stated": "green",
+    "inferred": "cyan",
+    "asked": "bold green",
+    "assumed": "yellow",
+    "measured": "bold magenta",
+}
 
 
 def result(values: dict[str, Any], status: str) -> dict[str, Any]:
@@ -282,6 +288,8 @@ def show_summary(report: Report) -> None:
         row(FILE_NAMES.get(label, label), path)
     if report.eval_verdict:
         row("evaluation", report.eval_verdict)
+    if report.gap:  # step 1's target and the tuned model: did fine-tuning earn its cost?
+        row("gap closure", report.gap["sentence"])
     if report.spent_usd is not None:
         approved = f" of {usd(report.approved_usd)} approved" if report.approved_usd is not None else ""
         row("spent", f"{usd(report.spent_usd)}{approved}")

@@ -368,6 +368,7 @@ def _step_info(name: str, result: dict) -> dict:
             report_html=str(Path(result["report_dir"]) / "report.html"),
             winner=result.get("winner"),
             summary=result.get("verdict"),
+            gap=summary.get("gap"),  # tuned against base and prompted on the same examples (tools/evaluation/gap.py)
         )
     elif name == "deploy":
         info.update(path=result["path"], name=result.get("name"))

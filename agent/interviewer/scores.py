@@ -241,3 +241,9 @@ def compare(text: str) -> Comparison | None:
     verdict = "fell_short" if best.value < needed.value - MARGIN else "good_enough"
     evidence = best.evidence if best.evidence == needed.evidence else f"{best.evidence} … {needed.evidence}"
     return Comparison(reached=best.value, needed=needed.value, verdict=verdict, evidence=evidence)
+
+
+def said_target(text: str) -> float | None:
+    """Return the strictest target the text states (higher-is-better), with or without a reached score."""
+    targets = [s.value for s in scores(text) if s.target]
+    return max(targets) if targets else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tools.dataset.formats import load_examples
 from tools.errors import TunewiseError, UsageError
 from tools.evaluation import candidate_prompts as ep
+from tools.evaluation.gap import gap_closure
 from tools.evaluation.schema import CandidateResult, EvalInput, EvalResult, MetricValue
 from tools.models.spec import ModelSpec, parse_spec
 from tools.progress import Progress, Update, silent
@@ -303,6 +304,9 @@ def _compare(
         verdict=verdict,
         report_dir=str(inp.out),
     )
+    gap = gap_closure(result.candidates, metric=inp.target_metric, target=inp.target)
+    if gap is not None:
+        result = result.model_copy(update={"gap": gap.model_dump(mode="json")})
     return result, comparisons, ranked
 
 

@@ -199,6 +199,7 @@ def _markdown(result: EvalResult, summary: dict, records: list[dict]) -> str:
         f"# Evaluation: {summary['examples']} held-out examples",
         "",
         f"**Verdict:** {result.verdict}",
+        *([f"**Did fine-tuning earn its cost?** {result.gap['sentence']}"] if result.gap else []),
         "",
         f"Winner: {result.winner or 'none stands out'}. Rates are points out of 100 with bootstrap 95% intervals.",
         "",
@@ -256,7 +257,8 @@ def _html(result: EvalResult, summary: dict, records: list[dict], charts: list[t
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>tunewise eval</title>'
         f"<style>{style}</style></head><body><h1>Evaluation: {summary['examples']} held-out examples</h1>"
         f'<p class="verdict"><strong>Verdict:</strong> {e(result.verdict)}</p>'
-        f"<p>Winner: {e(result.winner or 'none stands out')}. Rates are points out of 100 with bootstrap 95% intervals.</p>"
+        + (f"<p><strong>Did fine-tuning earn its cost?</strong> {e(result.gap['sentence'])}</p>" if result.gap else "")
+        + f"<p>Winner: {e(result.winner or 'none stands out')}. Rates are points out of 100 with bootstrap 95% intervals.</p>"
         f"{table}<h2>Significant differences</h2><ul>{diffs}</ul>"
         + (f"<h2>Warnings</h2><ul>{warns}</ul>" if warns else "")
         + f"<h2>Charts</h2>{imgs}<h2>Every example</h2>{''.join(items)}</body></html>\n"

@@ -51,6 +51,10 @@ class EvalInput(BaseModel):
     max_new_tokens: int = Field(default=256, ge=1, le=8192, description="Longest reply generated per example.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 is greedy: the same outputs every run.")
     seed: int = Field(default=0, description="Seeds the few-shot sample, the judge's order and the bootstrap.")
+    target: float | None = Field(
+        default=None, ge=0, le=1, description="The person's target on `target_metric`, for the gap-closure line."
+    )
+    target_metric: str | None = Field(default=None, description="The metric step 1 was judged on (gap-closure).")
     out: Path = Field(description="Report folder: report.json, report.md, report.html, outputs.jsonl.")
     _specs: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)
 
@@ -109,6 +113,10 @@ class EvalResult(BaseModel):
     )
     verdict: str = Field(description="The top candidate against the runner-up, metric by metric, with intervals.")
     report_dir: str
+    gap: Any = Field(
+        default=None,
+        description="tools/evaluation/gap.Gap when tuned, base and prompted ran: did fine-tuning earn its cost?",
+    )
 
 
 def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
