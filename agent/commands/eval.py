@@ -151,6 +151,8 @@ def _render(result: EvalResult, console: Console) -> None:
     console.print(table)
     console.print(f"verdict: {result.verdict}", markup=False, soft_wrap=True)
     console.print(f"winner: {result.winner or 'none stands out'}", markup=False)
+    if result.gap:  # tuned, base and prompted all ran: how much of the gap training closed
+        console.print(f"gap closure: {result.gap['sentence']}", markup=False, soft_wrap=True)
     console.print(f"report: {Path(result.report_dir) / 'report.html'}", markup=False, soft_wrap=True)
 
 
