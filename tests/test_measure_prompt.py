@@ -219,3 +219,42 @@ def test_the_interactive_flow_offers_the_measurement_with_its_price_and_shows_th
     assert "✓ measure" in text and "points short of the 90% target" in text
     table = text.split("The five steps", 1)[1]
     assert re.search(r"1\. Can a better prompt solve it\? │ fell_short\s*│ measured", table)
+
+
+def test_a_killed_measurement_pays_for_no_reply_twice(tmp_path):
+    from tools.measure.prompt import MeasureInput, run
+    from tools.models.generation import Generation
+
+    class Counting:
+        """A generator that labels every ticket right, counts what it generated, and can die mid-run."""
+
+        def __init__(self, die_after: int | None = None) -> None:
+            self.generated, self.die_after = 0, die_after
+
+        def generate(self, conversations, *, max_new_tokens=256, temperature=0.0):
+            if self.die_after is not None and self.generated >= self.die_after:
+                raise KeyboardInterrupt  # the kill
+            self.generated += len(conversations)
+            out = []
+            for conv in conversations:
+                word = next((w for w in LABELS if w in conv[-1]["content"]), "refund")
+                out.append(Generation(text=LABELS[word], prompt_tokens=10, completion_tokens=1, finish_reason="stop"))
+            return out
+
+        def stream(self, *a, **k):
+            raise NotImplementedError
+
+    data = _labels(tmp_path / "tickets.jsonl", 200)
+    inp = MeasureInput(
+        data=data, model="openai:gpt-4.1-mini@http://127.0.0.1:9/v1", held_out=24, examples=24, out=tmp_path / "m"
+    )
+    first = Counting(die_after=32)  # base's 24, then one batch of 8 of the prompted candidate's 24
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    with pytest.raises(KeyboardInterrupt):
+        run(inp, load=lambda spec: first, embedder=HashEmbedder(dimension=64))
+    assert first.generated == 32
+    again = Counting()
+    done = run(inp, load=lambda spec: again, embedder=HashEmbedder(dimension=64))
+    assert again.generated == 16  # only the prompted candidate's last two batches
+    assert done.prompted == 1.0 and done.examples == 24

@@ -17,6 +17,8 @@ from tools.dataset.formats import load_examples
 from tools.errors import TunewiseError, UsageError
 from tools.evaluation import candidate_prompts as ep
 from tools.evaluation.gap import gap_closure
+from tools.evaluation.ledger import GenerationLedger
+from tools.evaluation.ledger import key as ledger_key
 from tools.evaluation.schema import CandidateResult, EvalInput, EvalResult, MetricValue
 from tools.models.spec import ModelSpec, parse_spec
 from tools.progress import Progress, Update, silent
@@ -211,10 +213,17 @@ def _generate(
                 f"{c['few_shot_dropped']} few-shot examples left out)"
             )
         generations[name] = []
+        kept = GenerationLedger(inp.cache_dir, name) if inp.cache_dir is not None else None
+        keys = [ledger_key(str(spec), c, inp.max_new_tokens, inp.temperature) for c in convs] if kept else []
         for start in range(0, len(convs), 8):
-            generations[name] += loaded[key].generate(
-                convs[start : start + 8], max_new_tokens=inp.max_new_tokens, temperature=inp.temperature
-            )
+            batch = convs[start : start + 8]
+            if kept is not None and all(k in kept.done for k in keys[start : start + 8]):
+                generations[name] += [kept.done[k] for k in keys[start : start + 8]]  # paid for before a kill
+            else:
+                made = loaded[key].generate(batch, max_new_tokens=inp.max_new_tokens, temperature=inp.temperature)
+                generations[name] += made
+                if kept is not None:
+                    kept.add(keys[start : start + 8], made)
             progress(Update(stage=f"generate {name}", done=len(generations[name]), total=len(convs), unit="examples"))
     return generations, context
 

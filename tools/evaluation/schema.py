@@ -55,6 +55,9 @@ class EvalInput(BaseModel):
         default=None, ge=0, le=1, description="The person's target on `target_metric`, for the gap-closure line."
     )
     target_metric: str | None = Field(default=None, description="The metric step 1 was judged on (gap-closure).")
+    cache_dir: Path | None = Field(
+        default=None, description="Keep every reply here, so a killed run resumes without generating it again."
+    )
     out: Path = Field(description="Report folder: report.json, report.md, report.html, outputs.jsonl.")
     _specs: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)
 

@@ -128,6 +128,7 @@ def run(
             train_file=Path(parts.train_path),
             max_new_tokens=inp.max_new_tokens,
             out=inp.out / "eval",
+            cache_dir=inp.out / "replies",  # a killed measurement pays for no reply twice
         ),
         load=load,
         retriever=None,
