@@ -237,9 +237,17 @@ def report(state: AgentState, runtime: Runtime[Context]) -> dict:
             files=outcome.files_of(executed),
             spent_usd=outcome.spent_usd(executed, plan.steps if plan is not None else []) if executed else None,
             approved_usd=approval.total_usd if approval is not None and executed else None,
-            gap=(evaluation.summary or {}).get("gap") if isinstance(evaluation, EvalStepResult) else None,
+            **gap_of(evaluation),
         ),
     }
+
+
+def gap_of(evaluation: Any) -> dict[str, Any]:
+    """Return the report's `gap` field when the eval step measured one; {} otherwise, so reports without one keep
+    the JSON they had (`--json` leaves unset fields out).
+    """
+    gap = (evaluation.summary or {}).get("gap") if isinstance(evaluation, EvalStepResult) else None
+    return {"gap": gap} if gap else {}
 
 
 def add_interview(builder: StateGraph[AgentState, Context, AgentState, AgentState]) -> None:

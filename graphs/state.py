@@ -329,6 +329,14 @@ class Report(BaseModel):
     approved_usd: float | None = None
     gap: dict[str, Any] | None = None  # tools/evaluation/gap.Gap: did fine-tuning earn its cost?
 
+    @model_serializer(mode="wrap")
+    def _without_no_gap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave `gap` out when the eval measured none, so such a report keeps the JSON it had."""
+        data: dict[str, Any] = handler(self)
+        if data.get("gap") is None:
+            data.pop("gap", None)
+        return data
+
 
 def recommendation_of(value: Recommendation | dict[str, Any] | None) -> Recommendation | None:
     """Return the state's recommendation as a model (a session saved before it was typed holds a dict)."""

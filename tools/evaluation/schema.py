@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 from tools.errors import UsageError
 from tools.models.spec import ModelSpec, parse_spec
@@ -120,6 +120,14 @@ class EvalResult(BaseModel):
         default=None,
         description="tools/evaluation/gap.Gap when tuned, base and prompted ran: did fine-tuning earn its cost?",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_no_gap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave `gap` out when there is none, so an evaluation without it keeps the JSON it always had."""
+        data: dict[str, Any] = handler(self)
+        if data.get("gap") is None:
+            data.pop("gap", None)
+        return data
 
 
 def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:
