@@ -218,7 +218,9 @@ def test_the_interactive_flow_offers_the_measurement_with_its_price_and_shows_th
     text = " ".join(re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\r", "", screen).split())
     assert "✓ measure" in text and "points short of the 90% target" in text
     table = text.split("The five steps", 1)[1]
-    assert re.search(r"1\. Can a better prompt solve it\? │ fell_short\s*│ measured", table)
+    assert re.search(
+        r"1\. Can a better prompt solve it\? │ fell_short: \d+% \[\d+%-\d+%\] vs 90% target │ measured", table
+    )
 
 
 def test_a_killed_measurement_pays_for_no_reply_twice(tmp_path):

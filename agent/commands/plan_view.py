@@ -112,6 +112,8 @@ def show_plan(values: dict) -> None:
                     if (w := modifier_words(m, (facts.get(m) or {}).get("value")))
                 ]
                 answer = "; ".join([answer, *said])
+            if s.get("measurement"):  # step 1 measured: the numbers it was answered from
+                answer = f"{answer}: {measured_words(s['measurement'])}"
             table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
     console.print(table)
     if rec is not None:
@@ -168,6 +170,13 @@ def show_plan(values: dict) -> None:
             )
     for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
+
+
+def measured_words(m: dict[str, Any]) -> str:
+    """Say a measurement in a table cell: "0.82 [0.74-0.89] vs 0.97 target" as percentages."""
+    lo, hi = m["interval"]
+    target = f" vs {m['target']:.0%} target" if m.get("target") is not None else ""
+    return f"{m['prompted']:.0%} [{lo:.0%}-{hi:.0%}]{target}"
 
 
 def answer_words(fact: str, value: Any) -> str:
