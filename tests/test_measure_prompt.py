@@ -260,3 +260,14 @@ def test_a_killed_measurement_pays_for_no_reply_twice(tmp_path):
     done = run(inp, load=lambda spec: again, embedder=HashEmbedder(dimension=64))
     assert again.generated == 16  # only the prompted candidate's last two batches
     assert done.prompted == 1.0 and done.examples == 24
+
+
+def test_no_offer_to_measure_on_a_hosted_api_while_the_data_stays_in_house(tmp_path, monkeypatch):
+    from agent.commands import plan
+
+    monkeypatch.setattr("typer.confirm", lambda *a, **k: pytest.fail("offered"))
+    data = _labels(tmp_path / "tickets.jsonl")
+    asked = {"model": "openai:gpt-4.1-mini", "examples": 20, "target": 0.9}
+    assert plan._offer(asked, data, 5.0, "Route tickets to the right team.", {}) is None  # unsaid: in-house
+    monkeypatch.setattr("typer.confirm", lambda *a, **k: True)
+    assert plan._offer(asked, data, 5.0, "Route tickets; our data may go to OpenAI.", {}) == asked

@@ -98,7 +98,7 @@ def plan(
     offer = interactive and not json_out and data is not None and bool(prompt_model or preset.get("base_model"))
     measure = _measure_request(measure_prompt or offer, prompt_model, measure_examples, target, preset, text, data)
     if measure is not None and interactive and not json_out:  # priced, then run only after a yes
-        measure = _offer(measure, data, budget)
+        measure = _offer(measure, data, budget, text, preset)
     interviewer, kept_in = _in_house_reader(_interviewer(llm, None), text, preset, None)
     session = uuid.uuid4().hex[:12]
     from graphs.session import first_state
@@ -388,8 +388,14 @@ def _measure_request(
     return {"model": str(spec), "examples": examples, "target": goal_target}
 
 
-def _offer(measure: dict[str, Any], data: Path | None, budget: float | None) -> dict[str, Any] | None:
-    """Offer to measure step 1, with what it costs in dollars and minutes; return the request after a yes, else None."""
+def _offer(
+    measure: dict[str, Any], data: Path | None, budget: float | None, goal: str, preset: dict[str, str]
+) -> dict[str, Any] | None:
+    """Offer to measure step 1, with what it costs in dollars and minutes; return the request after a yes, else None.
+
+    A hosted model is offered only where the goal or an --answer says the data may leave: unsaid, it stays in-house,
+    and the graph would refuse the measurement after the yes (graphs/interview.measure_step_1).
+    """
     from agent.commands.plan_view import usd
     from agent.console import console
     from graphs.interview import validation_summary
@@ -402,6 +408,13 @@ def _offer(measure: dict[str, Any], data: Path | None, budget: float | None) -> 
     if summary.valid_examples < MIN_EXAMPLES:
         return None  # too few examples to measure: step 1 is asked, as without the offer
     model, n = measure["model"], measure["examples"]
+    if _hosted(model) and not _may_leave(goal, preset):
+        console.print(
+            f"[yellow]Step 1 is not measured on {model}: it is a hosted API, and the data stays in-house unless you "
+            f"say it may go (measure with a local model: --prompt-model hf:PATH or openai:MODEL@URL).[/]",
+            highlight=False,
+        )
+        return None
     inp = MeasureInput(data=data, model=model, held_out=n, examples=n, target=measure["target"], out=Path("."))
     cost = price(inp, summary.tokens_per_example_mean)
     if model.startswith("hf:"):
@@ -426,6 +439,26 @@ def _offer(measure: dict[str, Any], data: Path | None, budget: float | None) -> 
         console.print("[yellow]It bills OpenAI: pass --budget USD that covers it to measure.[/]")
         return None
     return measure if typer.confirm("Measure it now?", default=True) else None
+
+
+def _hosted(model: str) -> bool:
+    """Tell whether a model spec sends what it is given to a hosted API (tools/privacy/destinations)."""
+    from tools.privacy.destinations import EndpointPolicy, flow
+
+    return flow(model, "the held-out examples", EndpointPolicy.from_env()).leaves
+
+
+def _may_leave(goal: str, preset: dict[str, str]) -> bool:
+    """Tell whether the goal or an --answer says the data may go to OpenAI (read by the rules; nothing is sent)."""
+    from agent.interviewer.offline import OfflineInterviewer
+    from graphs.interview import ANSWER_KEYS
+
+    rules = OfflineInterviewer(rules_only=True)
+    said = [f for f in rules.extract(goal) if f.fact == "private"]
+    for key, value in preset.items():
+        if ANSWER_KEYS.get(key.lower()) == "private":
+            said += [f for f in rules.extract(value, focus="private") if f.fact == "private"]
+    return bool(said) and said[-1].value is False
 
 
 def _fraction(value: str) -> float:
