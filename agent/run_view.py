@@ -48,7 +48,8 @@ def took(seconds: float | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-def _short(text: str, width: int) -> str:
+def shorten(text: str, width: int) -> str:
+    """Put `text` on one line of at most `width` characters, cut with an ellipsis."""
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -167,7 +168,7 @@ class RunView:
             fields: dict[str, Any] = {
                 "count": step.count(),
                 "eta": step.eta(),
-                "info": escape(_short(step.info(), 70)),
+                "info": escape(shorten(step.info(), 70)),
             }
             if step.total:
                 fields.update(total=step.total, completed=step.done or 0)
@@ -202,7 +203,7 @@ class RunView:
         bar = f"[{colour}]{mark * BAR_WIDTH}[/]"
         self._print(
             f"{ICONS.get(status, ICONS['done'])} [bold]{name:<{NAME_WIDTH}}[/] {bar} {escape(shown):>15} "
-            f"{took(seconds):>8}  {escape(_short(summary, 300))}"
+            f"{took(seconds):>8}  {escape(shorten(summary, 300))}"
         )
 
     def fail(self, name: str, error: str) -> None:
@@ -216,7 +217,7 @@ class RunView:
 
     def note(self, text: str) -> None:
         """Say something between steps (dimmed), above any live line."""
-        self._print(f"  [dim]{escape(_short(text, 200))}[/]")
+        self._print(f"  [dim]{escape(shorten(text, 200))}[/]")
 
     def close(self) -> None:
         """Stop any live line (the step did not finish: an error or Ctrl-C follows)."""

@@ -31,6 +31,7 @@ from tools.costs.plan_costs import (
     PATHS,
     TOKENS_PER_EXAMPLE,
     TrainingEstimate,
+    billed_model,
     eval_cost,
     eval_count,
     training_estimate,
@@ -345,7 +346,7 @@ def _step(
         step = PlanStep(
             step=name,
             tool=tool,
-            cost_usd=eval_cost(path if tuned else None, per_example, scored, prompted=_billed_model(serving)),
+            cost_usd=eval_cost(path if tuned else None, per_example, scored, prompted=billed_model(serving)),
             inputs=evaluated,
             description=f"score {scored if data else 'the'} held-out examples: the result against the base "
             f"model and the prompt-engineered one" + ("" if tuned else f", on {serving}"),
@@ -360,13 +361,6 @@ def _step(
         description="write the deployment folder (model, collection, system prompt) for `tunewise serve`"
         + ("" if tuned else f", serving {serving}"),
     )
-
-
-def _billed_model(spec: ModelSpec) -> str | None:
-    """Return the OpenAI model a spec bills for: an `openai:` model on OpenAI's own endpoint; None for a local
-    model or another endpoint (vLLM, Ollama: no per-token bill).
-    """
-    return spec.model if spec.kind == "openai" and spec.base_url is None else None
 
 
 def facts_private(state: AgentState) -> bool:

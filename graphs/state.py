@@ -17,7 +17,6 @@ from typing import (
     Annotated,
     Any,
     Callable,
-    ClassVar,
     Literal,
     Mapping,
     NotRequired,
@@ -27,7 +26,7 @@ from typing import (
     Union,
 )
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.approval import Approval
 from tools.costs.plan_costs import TrainingEstimate
@@ -38,6 +37,7 @@ from tools.decision import Path as FineTunePath
 from tools.machine import Machine, probe
 from tools.privacy.destinations import DataFlow, EndpointPolicy
 from tools.rag.index_plan import IndexPlan
+from tools.records import OmitNone
 from tools.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -106,16 +106,10 @@ StepName = Literal["split", "index", "train", "eval", "deploy"]
 EXECUTION: list[StepName] = ["split", "index", "train", "eval", "deploy"]  # the approved steps, in the order they run
 
 
-class _Record(BaseModel):
+class _Record(OmitNone):
     """A model whose optional extras are left out of its JSON when unset, as the plan's JSON always had them."""
 
     model_config = ConfigDict(extra="forbid")
-    omit_if_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _without_unset_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if not (k in self.omit_if_none and v is None)}
 
 
 class SplitInputs(_Record):
@@ -308,13 +302,14 @@ class ReportStep(BaseModel):
     summary: str | None = None  # its key result in one line (graphs.outcome.key_result)
 
 
-class Report(BaseModel):
+class Report(OmitNone):
     """What the run left: the steps with their times and results, the files built, the eval verdict, what was spent
     against what was approved, the deployment and how to serve it. Fields after `run_dir` are absent (their
     defaults) in reports of sessions saved before they existed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    omit_if_none = frozenset({"gap"})  # a report whose eval measured no gap-closure keeps the JSON it had
     approach: Approach | None
     steps: list[ReportStep]
     eval_verdict: str | None
@@ -328,14 +323,6 @@ class Report(BaseModel):
     spent_usd: float | None = None
     approved_usd: float | None = None
     gap: dict[str, Any] | None = None  # tools/evaluation/gap.Gap: did fine-tuning earn its cost?
-
-    @model_serializer(mode="wrap")
-    def _without_no_gap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave `gap` out when the eval measured none, so such a report keeps the JSON it had."""
-        data: dict[str, Any] = handler(self)
-        if data.get("gap") is None:
-            data.pop("gap", None)
-        return data
 
 
 def recommendation_of(value: Recommendation | dict[str, Any] | None) -> Recommendation | None:

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agent.console import console
+from agent.run_view import shorten
 from graphs.confirm import modifier_words
 from graphs.protocol import ApprovalRequest, Confirm, Question, reply_of
 from graphs.state import STEPS, Report, approval_of, plan_of, recommendation_of, report_of
@@ -72,7 +73,7 @@ def confirm(request: Confirm) -> str:
     console.print("\n[bold]Before I decide, this is what I read:[/]")
     for item in request.items:
         style = SOURCE_STYLE.get(item.source, "")
-        evidence = f" [dim]“{escape(_short(item.evidence, 90))}”[/]" if item.evidence else ""
+        evidence = f" [dim]“{escape(shorten(item.evidence, 90))}”[/]" if item.evidence else ""
         console.print(
             f"  {item.n}. {item.title} [bold]{escape(item.read)}[/] [{style}]({item.source})[/]{evidence}",
             highlight=False,
@@ -81,11 +82,6 @@ def confirm(request: Confirm) -> str:
             console.print(f"     [yellow]? {escape(item.doubt)}[/]", highlight=False)
     console.print("Press Enter if that is right, or correct an item in your words, e.g. “3: we have 400 NDAs”.")
     return typer.prompt("", default="", show_default=False, prompt_suffix="› ")
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def show_plan(values: dict) -> None:
@@ -114,7 +110,7 @@ def show_plan(values: dict) -> None:
                 answer = "; ".join([answer, *said])
             if s.get("measurement"):  # step 1 measured: the numbers it was answered from
                 answer = f"{answer}: {measured_words(s['measurement'])}"
-            table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(_short(s["evidence"], 90)))
+            table.add_row(title, answer, f"[{style}]{s['source']}[/]", escape(shorten(s["evidence"], 90)))
     console.print(table)
     if rec is not None:
         path = f" · {rec.fine_tune_path}" if rec.fine_tune_path else ""

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
-
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from typing import TYPE_CHECKING, Any
 
 from tools.defaults import DEFAULT_FINE_TUNE_MODEL, DEFAULT_OPENAI_MODEL
+from tools.records import OmitNone
+
+if TYPE_CHECKING:
+    from tools.models.spec import ModelSpec
 
 TOKENS_PER_EXAMPLE = 500  # the article's "10,000 training examples averaging 500 tokens each"
 EVAL_MAX = 100  # the article: "a held-out evaluation set: 50-100 examples the model never saw"
@@ -44,8 +46,11 @@ for _path, _spec in PATHS.items():
         _spec.update(base_model=_default["base_model"], catalog=_default["catalog"])
 
 
-class TrainingEstimate(BaseModel):
+class TrainingEstimate(OmitNone):
     """The training step's price on one path: the estimate option picked, its cost, time and memory."""
+
+    # `serves_until` left out when unset, so a plan approved before it existed hashes as it did
+    omit_if_none = frozenset({"serves_until"})
 
     option: str
     provider: str
@@ -63,14 +68,6 @@ class TrainingEstimate(BaseModel):
     tokens_assumed: bool  # True: no training file, so tokens are TOKENS_PER_EXAMPLE per example
     summary: str = ""
     serves_until: dt.date | None = None  # OpenAI fine-tunes: the day the model stops serving (its base's shutdown)
-
-    @model_serializer(mode="wrap")
-    def _without_unset_life(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave `serves_until` out when unset, so a plan approved before it existed hashes as it did."""
-        data: dict[str, Any] = handler(self)
-        if data.get("serves_until") is None:
-            data.pop("serves_until", None)
-        return data
 
 
 def eval_count(examples: int) -> int:
@@ -155,6 +152,13 @@ def _gpu_memory(name: str) -> float:
     from tools.costs.gpu_time import gpu_catalog
 
     return float(gpu_catalog(None).get(name).memory_gib)
+
+
+def billed_model(spec: ModelSpec) -> str | None:
+    """Return the OpenAI model a spec bills for: an `openai:` model on OpenAI's own endpoint; None for a local
+    model or another endpoint (vLLM, Ollama: no per-token bill).
+    """
+    return spec.model if spec.kind == "openai" and spec.base_url is None else None
 
 
 def eval_cost(

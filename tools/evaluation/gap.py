@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from tools.evaluation.schema import CandidateResult
 
-ORDER = ("judge", "schema_validity", "label_accuracy", "json_validity", "format_adherence", "similarity")
+# The metric step 1 and the gap-closure are judged on, first found: the judge's rubric, a schema, labels, JSON,
+# the format, similarity (tools/measure/prompt.py measures on the same one).
+METRIC_ORDER = ("judge", "schema_validity", "label_accuracy", "json_validity", "format_adherence", "similarity")
 
 
 class Gap(BaseModel):
@@ -37,7 +39,7 @@ def gap_closure(
     by = {c.name: c.metrics for c in candidates}
     if not {"tuned", "base", "prompted"} <= by.keys():
         return None
-    names = [metric] if metric else list(ORDER)
+    names = [metric] if metric else list(METRIC_ORDER)
     chosen = next((m for m in names if all(by[c].get(m) and by[c][m].mean is not None for c in by)), None)
     if chosen is None:
         return None

@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tools.errors import UsageError
 from tools.models.spec import ModelSpec, parse_spec
+from tools.records import OmitNone
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
@@ -106,10 +107,11 @@ class CandidateResult(BaseModel):
     metrics: dict[str, MetricValue]
 
 
-class EvalResult(BaseModel):
+class EvalResult(OmitNone):
     """What `tunewise eval` found: every candidate's metrics, the winner, the verdict line and the report folder."""
 
     model_config = ConfigDict(frozen=True)
+    omit_if_none = frozenset({"gap"})  # an evaluation without the three candidates keeps the JSON it always had
     candidates: list[CandidateResult]
     winner: str | None = Field(
         description="The candidate with the most significant wins, or None when none stands out."
@@ -120,14 +122,6 @@ class EvalResult(BaseModel):
         default=None,
         description="tools/evaluation/gap.Gap when tuned, base and prompted ran: did fine-tuning earn its cost?",
     )
-
-    @model_serializer(mode="wrap")
-    def _without_no_gap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Leave `gap` out when there is none, so an evaluation without it keeps the JSON it always had."""
-        data: dict[str, Any] = handler(self)
-        if data.get("gap") is None:
-            data.pop("gap", None)
-        return data
 
 
 def parse_candidates(items: list[str]) -> dict[str, ModelSpec]:

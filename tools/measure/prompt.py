@@ -22,8 +22,6 @@ from tools.errors import UsageError
 from tools.progress import Progress, silent
 
 MIN_EXAMPLES = 20  # fewer held-out examples give an interval too wide to decide anything with
-# The metric step 1 is judged on, first found: the judge's rubric, a schema, labels, JSON, the format, similarity.
-METRIC_ORDER = ("judge", "schema_validity", "label_accuracy", "json_validity", "format_adherence", "similarity")
 
 
 class MeasureInput(BaseModel):
@@ -73,13 +71,11 @@ class Measurement(BaseModel):
 
 
 def billed(model: str) -> str | None:
-    """Return the OpenAI model a spec bills for (an `openai:` spec on OpenAI's own endpoint); None for a local model
-    or another endpoint (vLLM, Ollama), which bills nothing.
-    """
+    """Return the OpenAI model a spec (as text) bills for; None for a local model or another endpoint."""
+    from tools.costs.plan_costs import billed_model
     from tools.models.spec import parse_spec
 
-    spec = parse_spec(model)
-    return spec.model if spec.kind == "openai" and spec.base_url is None else None
+    return billed_model(parse_spec(model))
 
 
 def price(inp: MeasureInput, tokens_per_example: float | None) -> float:
@@ -102,6 +98,7 @@ def run(
     from tools.dataset.split import SplitInput
     from tools.dataset.split import run as split
     from tools.evaluation.evaluate import run as evaluate
+    from tools.evaluation.gap import METRIC_ORDER
     from tools.evaluation.schema import EvalInput
 
     progress = progress or silent
