@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("index", ("index",)),
     ("search", ("search",)),
     ("plan", ("plan", "sessions", "resume")),
+    ("synthesize", ("synthesize", "review")),
     ("eval", ("eval",)),
     ("deploy", ("deploy",)),
     ("serve", ("serve",)),
@@ -92,7 +93,7 @@ def __getattr__(name: str) -> typer.Typer:
 
 # Commands that may load heavy libraries (torch, transformers, datasets, chromadb): their import noise and progress
 # bars go to $TUNEWISE_HOME/logs/COMMAND.log unless --verbose. `plan` and `resume` run every step of an approved plan.
-QUIET = ("serve", "train", "eval", "index", "search", "split", "demo", "plan", "resume", "deploy", "jobs")
+QUIET = ("serve", "train", "eval", "synthesize", "index", "search", "split", "demo", "plan", "resume", "deploy", "jobs")
 
 
 def _quiet(command: str | None) -> None:
