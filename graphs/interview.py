@@ -52,7 +52,14 @@ ASSUMED: dict[str, tuple[Any, str]] = {
         "fine-tuning no longer takes jobs from it",
     ),
 }
-EXTRA_KEYS = ("base_model", "requests_per_month", "collection", *RUN_OPTIONS)  # read by the plan, not the interview
+EXTRA_KEYS = (
+    "base_model",
+    "requests_per_month",
+    "collection",
+    "teacher",
+    "judge",
+    *RUN_OPTIONS,
+)  # read by the plan, not the interview
 
 
 def question(fact: str) -> tuple[str, str]:

@@ -14,17 +14,30 @@ from graphs.state import (
     PlanStep,
     SplitResult,
     StepResult,
+    SynthStepResult,
     TrainStepResult,
 )
 
 # The files a person goes to after a run, by the label the summary and `report.files` give them.
-FILE_LABELS = ("adapter", "collection", "eval_report", "deployment")
+FILE_LABELS = ("review", "adapter", "collection", "eval_report", "deployment")
 
 
 def key_result(name: str, result: StepResult) -> str:
     """Return one line on what the step produced: counts, the loss, the verdict, where it is."""
+    if isinstance(result, SynthStepResult):
+        c = result.counts
+        return (
+            f"drafted {c.get('drafted')} → valid {c.get('valid')} → unique {c.get('unique')} → passed the judge "
+            f"{c.get('passed_judge')} → accepted {c.get('accepted')}; ${result.cost_usd:.2f}; review: tunewise review "
+            f"{result.review_jsonl}"
+        )
     if isinstance(result, SplitResult):
         s = result.summary
+        if "accepted_drafts" in s:
+            return (
+                f"{s.get('train_examples')} to train on ({s['seeds']} real + {s['accepted_drafts']} accepted drafts), "
+                f"{s.get('eval_examples')} real held out"
+            )
         return f"{s.get('train_examples')} to train on, {s.get('eval_examples')} held out"
     if isinstance(result, IndexResult):
         s = result.summary
@@ -55,7 +68,9 @@ def files_of(results: dict[str, StepResult]) -> dict[str, str]:
     """Return the files a run built, by label: the adapter, the collection, the eval report, the deployment."""
     out: dict[str, str] = {}
     for result in results.values():
-        if isinstance(result, TrainStepResult) and result.adapter:
+        if isinstance(result, SynthStepResult):
+            out["review"] = result.review_html
+        elif isinstance(result, TrainStepResult) and result.adapter:
             out["adapter"] = result.adapter
         elif isinstance(result, TrainStepResult) and result.model:
             out["adapter"] = f"openai:{result.model}"
@@ -87,6 +102,8 @@ def _billed(result: StepResult) -> float | None:
         s = result.summary
         value = s.get("billed_cost_usd") if s.get("billed_cost_usd") is not None else s.get("estimated_cost_usd")
         return float(value) if value is not None else None
+    if isinstance(result, SynthStepResult):
+        return result.cost_usd
     if isinstance(result, IndexResult):
         value = result.summary.get("embedding_cost_usd")
         return float(value) if value is not None else None

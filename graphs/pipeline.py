@@ -145,7 +145,9 @@ def _decision(reply: Answer | Approve | Reject | SetBudget) -> Answer | Approve 
     return SetBudget(usd=float(m.group(1))) if m else reply
 
 
-def route_approval(state: AgentState) -> Literal["approval", "split", "index", "train", "eval", "deploy", "report"]:
+def route_approval(
+    state: AgentState,
+) -> Literal["approval", "synthesize", "split", "index", "train", "eval", "deploy", "report"]:
     """Route after the approval node: to the report when rejected or nothing can run, back to approval until
     approved, then to the first planned step not yet executed.
     """
@@ -156,7 +158,7 @@ def route_approval(state: AgentState) -> Literal["approval", "split", "index", "
     return _next_step(state)
 
 
-def _next_step(state: AgentState) -> Literal["split", "index", "train", "eval", "deploy", "report"]:
+def _next_step(state: AgentState) -> Literal["synthesize", "split", "index", "train", "eval", "deploy", "report"]:
     done = state.get("executed") or {}
     plan = plan_of(state["plan"])
     planned = [s.step for s in plan.steps] if plan is not None else []

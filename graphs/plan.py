@@ -21,6 +21,7 @@ from graphs.state import (
     SplitInputs,
     StarterPrompt,
     StepName,
+    SynthInputs,
     TrainInputs,
     decision_of,
     plan_day,
@@ -47,6 +48,7 @@ from tools.train.config import LOCAL_BATCH_SIZE, TrainInput
 
 # `--answer KEY=VALUE` settings carried into a step's inputs (a short run, a smaller eval): (step, input, type).
 RUN_OPTIONS: dict[str, tuple[str, str, type]] = {
+    "drafts": ("synthesize", "n", int),
     "max_steps": ("train", "max_steps", int),
     "lr": ("train", "lr", float),
     "gradient_checkpointing": ("train", "gradient_checkpointing", bool),
@@ -56,6 +58,7 @@ RUN_OPTIONS: dict[str, tuple[str, str, type]] = {
 # The tool each step calls, as the plan names it to users and in `--json` (a stable label: the modules live in
 # tools/dataset/split.py, tools/rag/index.py, tools/train/ and tools/openai_ft/, tools/evaluation/, tools/deploy/).
 STEP_TOOLS = {
+    "synthesize": "tools.synthesize",
     "split": "tools.split",
     "index": "tools.index",
     "train": "tools.train / tools.openai_ft",
@@ -72,6 +75,8 @@ APPROACH_STEPS: dict[str, list[StepName]] = {
     "fine_tune_rag": ["split", "index", "train", "eval", "deploy"],
     "collect_more_data": [],
 }
+MIN_SEEDS = 10  # good examples the synthesize step needs before it is offered: fewer show too little of the task
+DRAFTS_PER_MISSING = 2  # drafts made per missing example: about half survive the checks, the judge and a person
 
 
 def build_plan(
@@ -105,13 +110,22 @@ def build_plan(
     if measured.get("held_out"):  # step 1 was measured on held-out examples: the split keeps them held out
         held_out = max(held_out, int(measured["held_out"]))
     names = APPROACH_STEPS[approach]
+    collect = decision.collect if decision is not None else None
+    drafting = synthesizable(state, validation, collect)
     if approach == "collect_more_data":  # nothing to train yet; the knowledge half can still be indexed
         names = ["index"] if facts.get("problem") == "both" and state.get("docs_dir") else []
+        if drafting:  # ... or the few good examples seed drafts a person accepts, and the plan goes on to train
+            names = ["synthesize", "split", *names, "train", "eval", "deploy"]
     estimate = None
-    if "train" in names and examples and path is not None:  # the decision always names a path: Step 5's answer
+    trained_on = examples
+    if drafting and collect is not None:  # the training run the plan prices is on the examples it will have
+        trained_on = max(examples, int(collect["minimum"]))
+    if "train" in names and trained_on and path is not None:  # the decision always names a path: Step 5's answer
         tokens = validation.tokens_total if validation else None
+        if tokens is not None and trained_on != examples and examples:
+            tokens = round(tokens * trained_on / examples)
         estimate = training_estimate(
-            path, examples, tokens_total=tokens, base_model=preset.get("base_model"), today=plan_day(state)
+            path, trained_on, tokens_total=tokens, base_model=preset.get("base_model"), today=plan_day(state)
         )
     starter = None
     if approach == "prompt_engineering" or (approach == "rag" and facts.get("problem") == "both"):
@@ -123,10 +137,22 @@ def build_plan(
         collection = preset.get("collection") or f"plan-{state.get('session') or 'docs'}"
         index = plan_index(state.get("docs_dir"), collection, db=chroma_dir, embedder=embedder)
     serving = serving_model(state, private)
-    steps = [_step(name, state, approach, estimate, index, held_out, path, serving) for name in names]
+    steps = [
+        synth_step(state, collect, held_out, private, policy)
+        if name == "synthesize"
+        else _step(name, state, _runs_as(approach, names), estimate, index, held_out, path, serving)
+        for name in names
+    ]
+    if drafting:  # the split keeps the real examples the synthesize step froze first: drafts are never evaluated on
+        split_step = next(s for s in steps if s.step == "split")
+        split_step.description = (
+            f"train on the seeds plus the drafts you accepted; the {held_out} real examples the synthesize step held "
+            f"out first stay the evaluation set"
+        )
     train = next((s.inputs for s in steps if isinstance(s.inputs, TrainInputs)), None)
     for step in steps:
-        step.data_flow = step_flow(step, serving, policy, rag=index is not None, trained=train)
+        if step.data_flow is None:
+            step.data_flow = step_flow(step, serving, policy, rag=index is not None, trained=train)
         if private:
             _keep_in_house(step)
     _chain(steps)
@@ -247,6 +273,87 @@ def step_flow(
         what = f"every question{' and its retrieved passages' if rag else ''} at serve time"
         model = inputs.model or target
     return [flow(model, what, policy) if model else here(what)]
+
+
+def _runs_as(approach: str, names: list[StepName]) -> str:
+    """Return the approach whose steps the plan runs: collecting by drafting goes on to fine-tune (with RAG when
+    it also indexes).
+    """
+    if approach == "collect_more_data" and "train" in names:
+        return "fine_tune_rag" if "index" in names else "fine_tune"
+    return approach
+
+
+def synthesizable(state: AgentState, validation: DataSummary | None, collect: dict[str, Any] | None) -> bool:
+    """Tell whether the plan can draft the missing examples: more are needed, the --data file holds at least
+    MIN_SEEDS good ones, and they are good data (drafts modelled on unreviewed or wrong examples copy their faults).
+    """
+    return (
+        collect is not None
+        and not collect.get("quality")
+        and validation is not None
+        and validation.good_examples >= MIN_SEEDS
+        and bool(state.get("data_path"))
+    )
+
+
+def synth_step(
+    state: AgentState, collect: dict[str, Any] | None, held_out: int, private: bool, policy: EndpointPolicy
+) -> PlanStep:
+    """Plan the synthesize step: drafts for the missing examples, priced on the seeds by tools/synthesize (the
+    same bound the run checks), with the teacher and judge named by `--answer teacher=SPEC judge=SPEC`, else the
+    default OpenAI model where the data may leave; a private plan with no local teacher is blocked, saying so.
+    """
+    import tempfile
+
+    from tools.defaults import DEFAULT_OPENAI_MODEL
+    from tools.synthesize.run import estimate as synth_price
+    from tools.synthesize.schema import SynthInput
+
+    assert collect is not None  # planned only for collect_more_data
+    preset = state.get("preset") or {}
+    validation = validation_of(state.get("validation"))
+    good = validation.good_examples if validation else 0
+    missing = max(1, int(collect["minimum"]) - good)
+    n = int(run_options(preset, "synthesize").get("n") or missing * DRAFTS_PER_MISSING)
+    teacher = preset.get("teacher") or (None if private else f"openai:{DEFAULT_OPENAI_MODEL}")
+    judge = preset.get("judge") or teacher
+    data = state.get("data_path")
+    inputs = SynthInputs(seeds=data, n=n, missing=missing, teacher=teacher, judge=judge, held_out=held_out)
+    step = PlanStep(step="synthesize", tool=STEP_TOOLS["synthesize"], inputs=inputs, description="")
+    if teacher is None or judge is None:
+        step.runnable = False
+        step.blocked_by = (
+            "the data must stay in-house, so drafting needs a local teacher: --answer "
+            "teacher=openai:MODEL@http://HOST:PORT/v1 (vLLM, Ollama) or teacher=hf:PATH"
+        )
+        step.data_flow = [here("the training seeds")]
+        step.description = (
+            f"draft {n} examples from your {good} good ones ({missing} more are needed to reach "
+            f"{collect['minimum']}) with a local teacher"
+        )
+        return step
+    step.data_flow = [flow(teacher, "the training seeds", policy), flow(judge, "the drafts and two seeds", policy)]
+    hosted = [f for f in step.data_flow if f.leaves]
+    if private and hosted:
+        step.runnable = False
+        step.blocked_by = (
+            f"would send {hosted[0].what} to {hosted[0].endpoint}, but the data must stay in-house: name a local "
+            f"teacher and judge (--answer teacher=openai:MODEL@http://HOST:PORT/v1 or teacher=hf:PATH)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:  # the split is deterministic: the run prices the same seeds
+        bound = synth_price(
+            SynthInput(
+                seeds=Path(str(data)), n=n, teacher=teacher, judge=judge, out=Path(tmp) / "d.jsonl", held_out=held_out
+            )
+        )
+    step.cost_usd = bound.total_usd
+    step.description = (
+        f"draft {n} examples from your {good} good ones with {teacher}, judged by {judge} ({missing} more are needed "
+        f"to reach {collect['minimum']}); only the drafts you accept in `tunewise review` are trained on, and "
+        f"evaluation stays on {held_out} real held-out examples"
+    )
+    return step
 
 
 def _keep_in_house(step: PlanStep) -> None:
@@ -401,7 +508,15 @@ def run_options(preset: dict[str, str], step: str) -> dict[str, int | float | bo
 
 
 def _chain(steps: list[PlanStep]) -> None:
-    """Block deploy when train or index cannot run: it ships what they make."""
+    """Block deploy when train or index cannot run: it ships what they make. Block every step after a synthesize
+    step that cannot run: they would train on too few examples.
+    """
+    drafts = next((s for s in steps if s.step == "synthesize"), None)
+    if drafts is not None and not drafts.runnable:
+        for step in steps:
+            if step.step != "synthesize" and step.runnable:
+                step.runnable = False
+                step.blocked_by = "needs the synthesize step first: it makes the examples the later steps train on"
     blocked = [s.step for s in steps if not s.runnable and s.step in ("train", "index")]
     for step in steps:
         if step.step == "deploy" and blocked:

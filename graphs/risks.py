@@ -30,7 +30,21 @@ def risks(state: AgentState, plan: Plan, facts: dict[str, Any], examples: int) -
             f"{v.valid_examples - v.good_examples} duplicates or conflicting answers: a model trained on "
             f"them learns to be inconsistent"
         )
-    if plan.approach in ("fine_tune", "fine_tune_rag") and examples < 500:
+    drafts = plan.step("synthesize")
+    if drafts is not None:
+        inputs_s = drafts.inputs
+        same = getattr(inputs_s, "judge", None) == getattr(inputs_s, "teacher", None)
+        out.append(
+            "drafted examples cannot teach a behaviour your seeds do not show, and copy any mistake in them"
+            + (
+                "; the teacher also judges its own drafts and shares its blind spots: name another with "
+                "--answer judge=SPEC"
+                if same
+                else ""
+            )
+            + "; read them in review.html before accepting"
+        )
+    if (plan.approach in ("fine_tune", "fine_tune_rag") or drafts is not None) and examples < 500:
         out.append(
             "a small dataset over-fits easily: watch the training loss, and if it nears zero, lower epochs or add data"
         )

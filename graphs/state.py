@@ -102,14 +102,28 @@ class StepRecord(TypedDict):
 
 # ---- the typed plan ---------------------------------------------------------------------------------------------
 
-StepName = Literal["split", "index", "train", "eval", "deploy"]
-EXECUTION: list[StepName] = ["split", "index", "train", "eval", "deploy"]  # the approved steps, in the order they run
+StepName = Literal["synthesize", "split", "index", "train", "eval", "deploy"]
+# the approved steps, in the order they run
+EXECUTION: list[StepName] = ["synthesize", "split", "index", "train", "eval", "deploy"]
 
 
 class _Record(OmitNone):
     """A model whose optional extras are left out of its JSON when unset, as the plan's JSON always had them."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class SynthInputs(_Record):
+    """The synthesize step: the seeds, how many drafts (and how many examples are still missing), the teacher and
+    the judge (None: a private plan with no local teacher named), and the real examples held out first.
+    """
+
+    seeds: str | None
+    n: int
+    missing: int
+    teacher: str | None
+    judge: str | None
+    held_out: int
 
 
 class SplitInputs(_Record):
@@ -165,8 +179,9 @@ class DeployInputs(_Record):
     tensor_parallel: int | None = None  # the 70B paths: vLLM spreads the model over the GPUs training used
 
 
-StepInputs = Union[SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]
+StepInputs = Union[SynthInputs, SplitInputs, IndexInputs, TrainInputs, EvalInputs, DeployInputs]
 INPUTS: dict[str, type[_Record]] = {
+    "synthesize": SynthInputs,
     "split": SplitInputs,
     "index": IndexInputs,
     "train": TrainInputs,
@@ -364,6 +379,18 @@ class StepResult(_Record):
     message: str | None = None
 
 
+class SynthStepResult(StepResult):
+    """The synthesize step: the counts per stage, what it spent, the review files and the training file they feed."""
+
+    out: str
+    review_jsonl: str
+    review_html: str
+    held_out_file: str
+    counts: dict[str, int]
+    pending: int
+    cost_usd: float
+
+
 class SplitResult(StepResult):
     """The split step: where the training and the held-out files are."""
 
@@ -415,6 +442,7 @@ class DeployStepResult(StepResult):
 
 
 RESULTS: dict[str, type[StepResult]] = {
+    "synthesize": SynthStepResult,
     "split": SplitResult,
     "index": IndexResult,
     "train": TrainStepResult,
@@ -429,6 +457,7 @@ STATE_TYPES = [
     for cls in (
         Plan,
         PlanStep,
+        SynthInputs,
         SplitInputs,
         IndexInputs,
         TrainInputs,
@@ -437,6 +466,7 @@ STATE_TYPES = [
         StarterPrompt,
         DataSummary,
         StepResult,
+        SynthStepResult,
         SplitResult,
         IndexResult,
         TrainStepResult,

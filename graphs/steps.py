@@ -32,6 +32,8 @@ from graphs.state import (
     SplitInputs,
     SplitResult,
     StepResult,
+    SynthInputs,
+    SynthStepResult,
     TrainInputs,
     TrainStepResult,
     approval_of,
@@ -162,6 +164,7 @@ def run_step(
         refuse_hosted(name, step_flows(ctx, EndpointPolicy.from_env()))
     if machine is not None:
         needs_gpu(step, machine, state.get("session"))
+    awaits_review(name, ctx, state.get("session"))
     ledger.mark(name, status="started", attempts=entry.get("attempts", 0) + 1, started_at=_now())
     if not plan_file.exists():
         write_json(plan_file, {"plan": plan_json, "approval": approval.model_dump() if approval else None})
@@ -203,6 +206,40 @@ def needs_gpu(step: PlanStep, machine: Machine, session: str | None) -> None:
     )
 
 
+class AwaitingReview(TunewiseError):
+    """The run stopped before the split because drafted examples wait for a person (`review` is their file)."""
+
+    def __init__(self, message: str, *, hint: str, review: str) -> None:
+        super().__init__(message, hint=hint)
+        self.review = review
+
+
+def awaits_review(name: str, ctx: StepContext, session: str | None) -> None:
+    """Stop before the split while drafts wait for a person: only accepted drafts are trained on, and a run that
+    went on would train without them. Nothing after the synthesize step starts; the session resumes here.
+    """
+    drafted = ctx.results.get("synthesize")
+    if name != "split" or not isinstance(drafted, SynthStepResult):
+        return
+    from tools.synthesize.review import counts_of, read_rows
+
+    counts = counts_of(read_rows(Path(drafted.review_jsonl)))
+    resume = f"tunewise resume {session or 'SESSION'} --approve"
+    if counts["pending"]:
+        raise AwaitingReview(
+            f"{counts['pending']} drafted examples wait for review ({counts['accepted']} accepted so far): only "
+            f"accepted drafts are trained on",
+            hint=f"run `tunewise review {drafted.review_jsonl}` (or open {drafted.review_html}), then `{resume}`",
+            review=drafted.review_jsonl,
+        )
+    if not counts["accepted"]:
+        raise TunewiseError(
+            "no drafted example was accepted, so there is still too little to train on",
+            hint=f"change decisions with `tunewise review {drafted.review_jsonl} --all`, or add real examples and "
+            f"plan again",
+        )
+
+
 def plan_private(plan: Plan, state: dict[str, Any]) -> bool:
     """Tell whether the plan's data must stay in-house: the plan says so, or (a plan made before it recorded
     this) the decision's facts do; unsaid, it must.
@@ -218,6 +255,11 @@ def step_flows(ctx: StepContext, policy: EndpointPolicy) -> list[DataFlow]:
     from tools.privacy.destinations import flow, here
 
     name, inputs = ctx.step.step, ctx.step.inputs
+    if isinstance(inputs, SynthInputs):
+        return [
+            flow(inputs.teacher, "the training seeds", policy) if inputs.teacher else here("the training seeds"),
+            flow(inputs.judge, "the drafts and two seeds", policy) if inputs.judge else here("the drafts"),
+        ]
     if name == "train" and isinstance(inputs, TrainInputs) and inputs.backend == "openai":
         return [flow(ModelSpec.openai(inputs.model or DEFAULT_FINE_TUNE_MODEL), "the training examples", policy)]
     if name == "eval":
@@ -228,11 +270,50 @@ def step_flows(ctx: StepContext, policy: EndpointPolicy) -> list[DataFlow]:
     return [here(f"the {name} step's data")]
 
 
-# ---- split and index -------------------------------------------------------------------------------------------
+# ---- synthesize, split and index -------------------------------------------------------------------------------
+
+
+def synthesize(ctx: StepContext) -> StepResult:
+    """Draft the missing examples (tools/synthesize) under RUN_DIR/data, within the approved price; a person then
+    reviews them before the split.
+    """
+    from tools.builders import generator_loader
+    from tools.synthesize.run import estimate, run
+    from tools.synthesize.schema import SynthInput
+
+    inputs = ctx.step.inputs
+    assert isinstance(inputs, SynthInputs)
+    if ctx.data_path is None or inputs.teacher is None:
+        raise TunewiseError("the synthesize step has no seeds or no teacher", hint="pass --data FILE")
+    inp = SynthInput(
+        seeds=Path(ctx.data_path),
+        n=inputs.n,
+        teacher=inputs.teacher,
+        judge=inputs.judge,
+        docs=Path(ctx.docs_dir) if ctx.docs_dir else None,
+        out=ctx.run_dir / "data" / "synthesized.jsonl",
+        held_out=inputs.held_out,
+    )
+    bound = estimate(inp)
+    ctx.check_cost(bound.total_usd)  # re-priced under today's catalogue: still within the approval
+    result = run(inp, load=generator_loader(), approved_usd=ctx.step.cost_usd, progress=ctx.progress)
+    return SynthStepResult(
+        status="done",
+        out=result.out,
+        review_jsonl=result.review_jsonl,
+        review_html=result.review_html,
+        held_out_file=result.held_out_file,
+        counts=result.counts.model_dump(),
+        pending=result.pending,
+        cost_usd=result.cost_usd,
+        message="; ".join(result.notes) or None,
+    )
 
 
 def split(ctx: StepContext) -> StepResult:
-    """Keep the plan's held-out examples aside (tools/dataset/split.py) under RUN_DIR/data."""
+    """Keep the plan's held-out examples aside (tools/dataset/split.py) under RUN_DIR/data. After a synthesize step
+    the held-out examples are the real ones it froze first, and training gets the seeds plus the accepted drafts.
+    """
     from tools.dataset.split import SplitInput, run
 
     inputs = ctx.step.inputs
@@ -240,12 +321,40 @@ def split(ctx: StepContext) -> StepResult:
     if ctx.data_path is None:
         raise TunewiseError("the split step has no training file", hint="pass --data FILE")
     out = ctx.run_dir / "data"
+    drafted = ctx.results.get("synthesize")
+    if isinstance(drafted, SynthStepResult):
+        return _split_drafted(drafted, out)
     result = run(SplitInput(path=Path(ctx.data_path), eval=inputs.eval, out=out), embedder=None)
     return SplitResult(
         status="done",
         train=str(out / "train.jsonl"),
         eval=str(out / "eval.jsonl"),
         summary=result.model_dump(mode="json"),
+    )
+
+
+def _split_drafted(drafted: SynthStepResult, out: Path) -> StepResult:
+    """Rebuild the training file from the final review, and keep the frozen real held-out examples as eval."""
+    from tools.synthesize.review import manifest, read_rows, write_training
+
+    review = Path(drafted.review_jsonl)
+    rows = read_rows(review)
+    accepted = write_training(Path(drafted.out), Path(manifest(review.parent)["result"]["train_seeds_file"]), rows)
+    train, held = Path(drafted.out).read_text("utf-8"), Path(drafted.held_out_file).read_text("utf-8")
+    write_text(out / "train.jsonl", train)
+    write_text(out / "eval.jsonl", held)
+    count = sum(1 for line in train.splitlines() if line.strip())
+    return SplitResult(
+        status="done",
+        train=str(out / "train.jsonl"),
+        eval=str(out / "eval.jsonl"),
+        summary={
+            "train_examples": count,
+            "eval_examples": sum(1 for line in held.splitlines() if line.strip()),
+            "accepted_drafts": accepted,
+            "seeds": count - accepted,
+            "eval_is_real": True,
+        },
     )
 
 
@@ -532,4 +641,11 @@ def deploy(ctx: StepContext) -> StepResult:
     )
 
 
-RUNNERS: dict[str, Runner] = {"split": split, "index": index, "train": train, "eval": evaluate, "deploy": deploy}
+RUNNERS: dict[str, Runner] = {
+    "synthesize": synthesize,
+    "split": split,
+    "index": index,
+    "train": train,
+    "eval": evaluate,
+    "deploy": deploy,
+}

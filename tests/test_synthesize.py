@@ -19,8 +19,8 @@ from tests.fakes.openai_server import openai_server  # noqa: F401 - the fixture
 from tests.fakes.teacher import held_out_requests, teacher
 
 SEEDS = Path(__file__).resolve().parents[1] / "examples" / "support_chat.jsonl"
-TEACHER = "openai:gpt-4.1-mini"
-JUDGE = "openai:gpt-4.1"
+TEACHER = "openai:gpt-6-luna"
+JUDGE = "openai:gpt-3.5-turbo"  # priced, with no announced shutdown
 
 
 def _synth(out: Path, n: int, *extra: str) -> tuple[int, str]:
@@ -130,8 +130,8 @@ def test_nothing_is_sent_without_an_approval_that_covers_the_price(openai_server
     from tools.synthesize.schema import SynthInput
 
     inp = SynthInput(seeds=SEEDS, n=50, teacher=TEACHER, out=tmp_path / "more.jsonl")
-    with pytest.raises(TunewiseError, match="more than the \\$0.01 approved"):
-        run(inp, load=generator_loader(), approved_usd=0.01)
+    with pytest.raises(TunewiseError, match="more than the \\$0.00 approved"):
+        run(inp, load=generator_loader(), approved_usd=0.0)
     assert openai_server.calls("POST", "/v1/chat/completions") == []
 
 
@@ -153,11 +153,20 @@ def test_the_price_of_a_local_endpoint_is_zero_and_hosted_is_from_the_catalogue(
         SynthInput(seeds=SEEDS, n=200, teacher="openai:qwen@http://127.0.0.1:8000/v1", out=tmp_path / "b.jsonl")
     )
     assert local.total_usd == 0 and local.teacher_billed is None
-    assert hosted.teacher_billed == "gpt-4.1-mini" and hosted.judge_billed == "gpt-4.1"
+    assert hosted.teacher_billed == "gpt-6-luna" and hosted.judge_billed == "gpt-3.5-turbo"
     assert 0 < hosted.teacher_usd and 0 < hosted.judge_usd
     assert hosted.total_usd == pytest.approx(hosted.teacher_usd + hosted.judge_usd, abs=0.011)
     double = estimate(SynthInput(seeds=SEEDS, n=400, teacher=TEACHER, judge=JUDGE, out=tmp_path / "c.jsonl"))
     assert double.total_usd == pytest.approx(2 * hosted.total_usd, rel=0.05)
+
+
+def test_a_retired_teacher_is_refused_before_anything_is_sent(tmp_path):
+    from tools.errors import UsageError
+    from tools.synthesize.run import estimate
+    from tools.synthesize.schema import SynthInput
+
+    with pytest.raises(UsageError, match="gpt-4.1-nano shut down on 2026-10-23"):
+        estimate(SynthInput(seeds=SEEDS, n=20, teacher="openai:gpt-4.1-nano", out=tmp_path / "a.jsonl"))
 
 
 def test_too_few_seeds_is_one_line_naming_the_file(tmp_path):
@@ -256,3 +265,18 @@ def test_review_html_renders_in_chromium(openai_server, tmp_path):
     assert f"<b>{c['drafted']}</b> drafted" in dom and f"<b>{c['passed_judge']}</b> passed judge" in dom
     assert dom.count('class="card pending"') == c["passed_judge"]
     assert dom.count("seed (line") == c["passed_judge"]
+
+
+def test_estimate_prices_the_teacher_and_the_judge(tmp_path):
+    result = CliRunner().invoke(
+        app, ["estimate", str(SEEDS), "--synthesize", "200", "--teacher", TEACHER, "--judge", JUDGE, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    drafting = json.loads(result.output)["synthesize"]
+    from tools.synthesize.run import estimate
+    from tools.synthesize.schema import SynthInput
+
+    same = estimate(SynthInput(seeds=SEEDS, n=200, teacher=TEACHER, judge=JUDGE, out=tmp_path / "x.jsonl"))
+    assert drafting == same.model_dump() and drafting["calls"] == 20 + 2 * 200
+    shown = CliRunner().invoke(app, ["estimate", str(SEEDS), "--synthesize", "200", "--teacher", TEACHER])
+    assert "Drafting 200 examples (tunewise synthesize): up to $" in " ".join(shown.output.split())

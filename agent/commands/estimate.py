@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -82,6 +82,16 @@ def estimate(
     prices: Annotated[
         Optional[Path], typer.Option(help="JSON file layered over the shipped OpenAI and GPU prices.")
     ] = None,
+    synthesize: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Also price drafting N more examples from FILE's (`tunewise synthesize`)."),
+    ] = None,
+    teacher: Annotated[
+        Optional[str], typer.Option(help="The drafting model for --synthesize [default: OpenAI's default model].")
+    ] = None,
+    judge: Annotated[
+        Optional[str], typer.Option(help="The judging model for --synthesize [default: the teacher].")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
     today: Annotated[
         Optional[str],
@@ -134,12 +144,46 @@ def estimate(
         flag = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "input"
         raise UsageError(f"{flag}: {err['msg']}", hint="see `tunewise estimate --help`") from None
     result = run(inp)
+    drafting = _drafting(file, synthesize, teacher, judge) if synthesize else None
     if json_out:
+        import json
+
         from agent.console import print_json
 
-        print_json(result.model_dump_json())
+        body = json.loads(result.model_dump_json())
+        if drafting is not None:
+            body["synthesize"] = drafting.model_dump()
+        print_json(json.dumps(body))
     else:
         render(result)
+        if drafting is not None:
+            from agent.console import console
+
+            console.print(
+                f"Drafting {synthesize:,} examples (tunewise synthesize): up to ${drafting.total_usd:,.2f}, teacher "
+                f"{drafting.teacher_billed or 'unbilled (local)'} ${drafting.teacher_usd:,.2f}, judge "
+                f"{drafting.judge_billed or 'unbilled (local)'} ${drafting.judge_usd:,.2f}; {drafting.calls:,} calls",
+                markup=False,
+            )
+
+
+def _drafting(file: Path | None, n: int, teacher: str | None, judge: str | None) -> Any:
+    """Price `tunewise synthesize FILE --n N` with the same bound the run checks (its split in a temp folder)."""
+    import tempfile
+
+    from tools.defaults import DEFAULT_OPENAI_MODEL
+    from tools.errors import UsageError
+    from tools.synthesize.run import estimate as synth_price
+    from tools.synthesize.schema import SynthInput
+
+    if file is None:
+        raise UsageError("--synthesize needs the seeds: give FILE", hint="tunewise estimate SEEDS --synthesize 200")
+    with tempfile.TemporaryDirectory() as tmp:
+        return synth_price(
+            SynthInput(
+                seeds=file, n=n, teacher=teacher or f"openai:{DEFAULT_OPENAI_MODEL}", judge=judge, out=Path(tmp) / "d"
+            )
+        )
 
 
 def _money(value: float | None) -> str:

@@ -44,7 +44,7 @@ def plan(
         Optional[list[str]],
         typer.Option(
             "--answer",
-            help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model; run settings: max_steps, lr, gradient_checkpointing, eval_examples, max_new_tokens.",
+            help="KEY=VALUE answers up front: prompt, problem, data, stability, path, base_model, teacher, judge; run settings: drafts, max_steps, lr, gradient_checkpointing, eval_examples, max_new_tokens.",
         ),
     ] = None,
     approve: Annotated[
@@ -272,10 +272,34 @@ def _drive(
     terminal = Terminal(approve=approve, reject=reject, interactive=interactive, json_out=json_out, reading=reading)
     from agent.console import err_console
     from agent.run_view import RunView
+    from graphs.steps import AwaitingReview
 
-    with RunView(err_console) as view:  # the approved steps, drawn as `train` and `demo` draw theirs
-        drive(graph, session, terminal, ctx, start=state, first=first, on_event=None if json_out else view.event)
+    try:
+        with RunView(err_console) as view:  # the approved steps, drawn as `train` and `demo` draw theirs
+            drive(graph, session, terminal, ctx, start=state, first=first, on_event=None if json_out else view.event)
+    except AwaitingReview as stop:
+        if not (interactive and not json_out and _review_now(stop)):
+            raise
+        with RunView(err_console) as view:  # reviewed: the run goes on from the split
+            drive(graph, session, terminal, ctx, start=None, on_event=view.event)
     _finish(graph, session, json_out, shown=terminal.shown)
+
+
+def _review_now(stop: Any) -> bool:
+    """Offer the drafts' review at once, in this terminal; True when it was done and nothing is left pending."""
+    import sys
+
+    from agent.console import console
+    from agent.review_view import Reviewer
+
+    if not sys.stdin.isatty():
+        return False
+    console.print(f"{stop.message}.", markup=False, soft_wrap=True)
+    if not typer.confirm("Review them now, one at a time?", default=True):
+        return False
+    reviewer = Reviewer.open(Path(stop.review))
+    reviewer.run(console)
+    return not any(r.get("status", "pending") == "pending" for r in reviewer.rows)
 
 
 class Terminal:

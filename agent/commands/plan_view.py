@@ -164,6 +164,15 @@ def show_plan(values: dict) -> None:
                 f"[bold]Collect:[/] you have {c['have']}; collect at least {max(0, c['minimum'] - c['have'])} more "
                 f"to reach {c['minimum']}, and aim for {c['target']}: {c['what']}."
             )
+        drafts = plan.step("synthesize")
+        if drafts is not None:
+            ready = "" if drafts.runnable else f" It cannot run yet: {escape(drafts.blocked_by or '')}."
+            console.print(
+                f"[bold]Or draft them:[/] the synthesize step has a teacher model draft the missing examples from "
+                f"your good ones, checked, de-duplicated and judged; you accept each one (`tunewise review`) before "
+                f"the plan trains on them, and it is evaluated on real held-out examples only.{ready}",
+                highlight=False,
+            )
     for risk in plan.risks:
         console.print(f"[yellow]risk[/] {risk}")
 
@@ -212,7 +221,8 @@ def data_goes(flows: Any) -> str:
     if not flows:
         return "-"
     style = {"hosted API": "bold red", "local endpoint": "cyan", "this machine": "green"}
-    return ", ".join(f"[{style[f.where]}]{f.place()}[/]" for f in flows)
+    places = dict.fromkeys((f.where, f.place()) for f in flows)  # the teacher and the judge on one endpoint: once
+    return ", ".join(f"[{style[where]}]{place}[/]" for where, place in places)
 
 
 def leaves_text(line: str, private: bool | None) -> str:

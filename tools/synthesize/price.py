@@ -7,6 +7,7 @@ the judge on every draft, and a margin, because the approval must cover what the
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from pydantic import BaseModel
@@ -35,12 +36,14 @@ class SynthPrice(BaseModel):
 def prices(spec: str) -> tuple[float, float, str | None]:
     """Return (USD per 1M prompt tokens, per 1M completion tokens, the model billed) for a spec; 0 when unbilled."""
     from tools.costs.catalog import openai_catalog
+    from tools.costs.openai_access import refuse_retired
     from tools.costs.plan_costs import billed_model
     from tools.models.spec import parse_spec
 
     billed = billed_model(parse_spec(spec))
     if billed is None:
         return 0.0, 0.0, None
+    refuse_retired(openai_catalog(), billed, dt.date.today())  # a shut-down model: one line, before any call
     info = openai_catalog().model(billed)
     return info.base.input, info.base.output, billed
 
