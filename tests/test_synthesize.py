@@ -280,3 +280,36 @@ def test_estimate_prices_the_teacher_and_the_judge(tmp_path):
     assert drafting == same.model_dump() and drafting["calls"] == 20 + 2 * 200
     shown = CliRunner().invoke(app, ["estimate", str(SEEDS), "--synthesize", "200", "--teacher", TEACHER])
     assert "Drafting 200 examples (tunewise synthesize): up to $" in " ".join(shown.output.split())
+
+
+def test_a_teacher_that_fills_one_template_keeps_one_draft(openai_server, tmp_path):
+    import random
+    import re
+
+    from tests.fakes import teacher as fake
+
+    def templated(request):
+        text = fake._text(request)
+        if "<<<requests>>>" in text:
+            n = int(re.search(r"Write (\d+) NEW", text).group(1))
+            rng = random.Random(text)
+            return json.dumps(
+                [
+                    f"Hi, I'm {rng.choice(fake.NAMES)} (member {rng.randint(1000, 99999)}) and my chain broke this "
+                    f"morning on the way to work. Can you fix it by {rng.randint(1, 28)} March?"
+                    for _ in range(n)
+                ]
+            )
+        return fake.teacher()(request)
+
+    openai_server.chat.responder = templated
+    code, output = _synth(tmp_path / "more.jsonl", 120, "--yes", "--json")
+    result = json.loads(output)
+    assert result["counts"]["drafted"] == 120 and result["counts"]["unique"] == 1
+    assert (
+        result["dropped"]["template"]
+        + result["dropped"].get("near-duplicate", 0)
+        + result["dropped"].get("duplicate", 0)
+        + result["dropped"].get("format", 0)
+        == 119
+    )

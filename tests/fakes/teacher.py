@@ -119,11 +119,33 @@ def draft_requests(prompt: str, leak: list[str]) -> str:
             text = rng.choice(leak)
             out.append(text.replace(".", "!", 1) if "." in text else text + "!")  # a light edit of held-out text
         else:
-            name, thing, event, ask, place = (rng.choice(x) for x in (NAMES, THINGS, EVENTS, ASKS, PLACES))
-            out.append(
-                f"{name} here. My {thing} {event} {place}, {rng.randint(1, 28)} days after I got the bike. {ask}"
-            )
+            out.append(_varied(rng))
     return json.dumps(out)
+
+
+FRAMES = [
+    "{name} here. My {thing} {event} {place}, {days} days after I got the bike. {ask}",
+    "hey, quick one: {thing} {event} {place}?? {ask}",
+    "Good morning. I am writing because the {thing} on my bike {event} yesterday {place}. {ask} Regards, {name}",
+    "{ask} The {thing} {event}, I think because of the weather {place}.",
+    "So annoyed. Second time this month the {thing} {event}. {ask} - {name}",
+    "Hi team, {name} from the {plan} plan. Since {days} days ago my {thing} {event}. {ask}",
+    "my {thing} {event} {place} and now I'm late for everything. {ask}",
+    "Question about my {plan} subscription: the {thing} {event}. {ask} Thanks, {name}",
+]
+PLANS = ["Commuter", "Commuter Plus", "E-Ride", "Cargo", "Kids Grow"]
+
+
+def _varied(rng: random.Random) -> str:
+    return rng.choice(FRAMES).format(
+        name=rng.choice(NAMES),
+        thing=rng.choice(THINGS),
+        event=rng.choice(EVENTS),
+        ask=rng.choice(ASKS),
+        place=rng.choice(PLACES),
+        days=rng.randint(1, 28),
+        plan=rng.choice(PLANS),
+    )
 
 
 def draft_answer(messages: list[dict]) -> str:

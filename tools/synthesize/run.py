@@ -161,9 +161,7 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
     dropped: dict[str, int] = {}
     for f in fates:
         if f is not None:
-            kind = (
-                f[1].split(":")[0] if f[0] == "valid" else ("duplicate" if "same request" in f[1] else "near-duplicate")
-            )
+            kind = f[1].split(":")[0] if f[0] == "valid" else _dropped_as(f[1])
             dropped[kind] = dropped.get(kind, 0) + 1
     kept_rows: list[dict] = []
     passed = 0
@@ -247,6 +245,13 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
     write_json(inp.work / review.MANIFEST, {"input": inp.model_dump(mode="json"), "result": result.model_dump()})
     progress(Update(stage="review", message=f"{passed} drafts to review in {review_jsonl}"))
     return result
+
+
+def _dropped_as(reason: str) -> str:
+    """Name a de-duplication reason's kind, as the counts report it."""
+    if "other names or numbers" in reason:
+        return "template"
+    return "duplicate" if "same request" in reason else "near-duplicate"
 
 
 def _answer(row: dict | None) -> str:

@@ -8,9 +8,11 @@ what it means for `validate`: a draft is dropped for resembling anything before 
 from __future__ import annotations
 
 import json
+import re
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools.dataset.scan import STYLES
 
@@ -19,6 +21,7 @@ STYLE_DOMINANCE = 0.9  # the seeds' answers share one shape at least this often:
 # validate's 0.75, because a draft that echoes a held-out example inflates the evaluation that decides the plan.
 REAL_SIMILARITY = 0.5
 _PAIRS = 1 << 18  # pairs compared per numpy batch
+MAX_COMPARED = 64  # kept drafts compared per band: a crowded band is already a family the first ones stand for
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,14 @@ def screen(held_out: list[str], pool: list[str], drafts: list[dict | None], work
             out[later - first_draft] = ("unique", f"a near-duplicate ({sim:.0%}) of {what(earlier)}")
     path.unlink()
     live = [j for j, fate in enumerate(out) if fate is None]
-    near = echoes([_first_user(json.loads(x)) for x in held_out + pool], [_first_user(drafts[j]) for j in live])
-    for j, (k, sim) in zip(live, near):
-        if k is not None:
+    reals = [_first_user(json.loads(x)) for x in held_out + pool]
+    for j, (kind, k, sim) in zip(live, diverse(reals, [_first_user(drafts[j]) for j in live])):
+        if kind == "real":
             out[j] = ("unique", f"a near-copy ({sim:.0%}) of {what(k + 1)}'s request")
+        elif kind == "draft":
+            out[j] = ("unique", f"a near-copy ({sim:.0%}) of draft {live[k] + 1}'s request")
+        elif kind == "template":
+            out[j] = ("unique", f"the same request as draft {live[k] + 1} with other names or numbers")
     return Screened(out)
 
 
@@ -97,32 +104,78 @@ def _first_user(record: dict | None) -> str:
     return ""
 
 
-def echoes(reals: list[str], drafted: list[str]) -> list[tuple[int | None, float]]:
-    """Return, for each drafted request, the real request it echoes (index, similarity), or (None, best)."""
+_NUMBER = re.compile(r"\d[\d.,:/-]*")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b")
+
+
+def skeleton(text: str) -> str:
+    """Return a request with its numbers and mid-sentence names blanked: a teacher's template, filled in again and
+    again, has one skeleton.
+    """
+    return " ".join(_NAME.sub("N", _NUMBER.sub("0", text.strip())).lower().split())
+
+
+def diverse(reals: list[str], drafted: list[str]) -> list[tuple[str | None, int, float]]:
+    """Keep drafted requests apart from the real ones and from each other, in order: for each, None when it stays,
+    or why not: ("real", i, similarity) near-copies real request i; ("draft", j, similarity) an earlier kept draft
+    j; ("template", j, 1.0) is draft j's skeleton filled in with other names or numbers.
+
+    Real requests are compared with every draft (few: the seeds and the held-out split). Drafts are compared with
+    the earlier kept drafts that share a band of their sketch (two of the four smallest trigram hashes, as validate's
+    LSH), each compared in full: greedy, so a template of a thousand fillings keeps one.
+    """
     import numpy as np
 
-    from tools.dataset.quality import similarities
+    from tools.dataset.quality import BANDS, similarities
+    from tools.dataset.scan import EMPTY
+
+    out: list[tuple[str | None, int, float]] = [(None, -1, 0.0)] * len(drafted)
+    if not drafted:
+        return out
+    sketch = _sketch(reals + drafted)
+    r = len(reals)
+    if r:
+        step = max(1, _PAIRS // r)
+        for start in range(0, len(drafted), step):
+            rows = np.arange(start, min(len(drafted), start + step))
+            a: np.ndarray = np.repeat(rows + r, r)
+            b = np.tile(np.arange(r), len(rows))
+            sim = similarities(sketch, a, b).reshape(len(rows), r)
+            for j, k, best in zip(rows.tolist(), sim.argmax(axis=1).tolist(), sim.max(axis=1).tolist()):
+                if best >= REAL_SIMILARITY:
+                    out[j] = ("real", k, best)
+    shapes: dict[str, int] = {skeleton(t): -1 for t in reals}
+    kept_in: dict[tuple[int, int], list[int]] = {}
+    for j, text in enumerate(drafted):
+        if out[j][0] is not None:
+            continue
+        shape = skeleton(text)
+        if shape in shapes and shapes[shape] >= 0:
+            out[j] = ("template", shapes[shape], 1.0)
+            continue
+        row = sketch[r + j]
+        keys = [(int(row[a]), int(row[b])) for a, b in BANDS if row[a] != EMPTY and row[b] != EMPTY]
+        near = sorted({k for key in keys for k in kept_in.get(key, ())[:MAX_COMPARED]})
+        if near:
+            sim = similarities(sketch, np.full(len(near), r + j), np.array(near) + r)
+            if sim.max() >= REAL_SIMILARITY:
+                out[j] = ("draft", near[int(sim.argmax())], float(sim.max()))
+                continue
+        shapes.setdefault(shape, j)
+        for key in keys:
+            kept_in.setdefault(key, []).append(j)
+    return out
+
+
+def _sketch(texts: list[str]) -> Any:
+    """Return the bottom-k sketch of each text's lower-cased token trigrams (validate's own sketcher)."""
     from tools.dataset.sketch import PAD, sketch_batch
     from tools.tokens import get_encoding
 
-    if not reals or not drafted:
-        return [(None, 0.0)] * len(drafted)
     enc = get_encoding("o200k_base")
     ids, ends = array("I"), array("q")
-    for text in reals + drafted:
+    for text in texts:
         tokens = enc.encode(" ".join(text.lower().split()), disallowed_special=()) or [PAD]
         ids.extend(tokens + [PAD] * max(0, 3 - len(tokens)))
         ends.append(len(ids))
-    sketch = sketch_batch(ids, ends)
-    r, d = len(reals), len(drafted)
-    best = np.zeros(d)
-    which: np.ndarray = np.full(d, -1, dtype=np.int64)
-    step = max(1, _PAIRS // r)
-    for start in range(0, d, step):
-        rows = np.arange(start, min(d, start + step))
-        a: np.ndarray = np.repeat(rows + r, r)
-        b = np.tile(np.arange(r), len(rows))
-        sim = similarities(sketch, a, b).reshape(len(rows), r)
-        best[rows] = sim.max(axis=1)
-        which[rows] = sim.argmax(axis=1)
-    return [(int(k) if s >= REAL_SIMILARITY else None, float(s)) for k, s in zip(which, best)]
+    return sketch_batch(ids, ends)
