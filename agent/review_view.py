@@ -45,7 +45,8 @@ class Reviewer:
         accepted = write_training(self.out, self.train_seeds, self.rows)
         info = json.loads((self.path.parent / MANIFEST).read_text("utf-8"))
         stages = {**info["result"]["counts"], "accepted": accepted}
-        write_html(self.path.with_suffix(".html"), self.rows, stages, f"Drafts to review: {self.out.name}")
+        title = f"Drafts to review: {self.out.name}"
+        write_html(self.path.with_suffix(".html"), self.rows, stages, title, info["result"].get("dropped"))
         return accepted
 
     def summary(self) -> dict[str, Any]:

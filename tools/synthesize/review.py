@@ -117,9 +117,17 @@ def _turns(messages: list[dict]) -> str:
     return "".join(parts)
 
 
-def write_html(path: Path, rows: list[dict], stages: dict[str, int], title: str) -> None:
-    """Write review.html: the counts per stage, then each kept draft beside its seed, with its score and reason."""
+def write_html(
+    path: Path, rows: list[dict], stages: dict[str, int], title: str, dropped: dict[str, int] | None = None
+) -> None:
+    """Write review.html: the counts per stage and why drafts were dropped, then each kept draft beside its seed,
+    with its score and reason.
+    """
     funnel = " → ".join(f"<span><b>{v}</b> {html.escape(k.replace('_', ' '))}</span>" for k, v in stages.items())
+    if dropped:
+        why = ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(dropped.items(), key=lambda kv: -kv[1]))
+        funnel += f'<div class="how">dropped: {why}</div>'
+
     cards = []
     for r in rows:
         p = r.get("provenance", {})

@@ -241,7 +241,9 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
         dropped=dropped,
         notes=notes,
     )
-    review.write_html(inp.work / "review.html", kept_rows, counts.model_dump(), f"Drafts to review: {inp.out.name}")
+    review.write_html(
+        inp.work / "review.html", kept_rows, counts.model_dump(), f"Drafts to review: {inp.out.name}", dropped
+    )
     write_json(inp.work / review.MANIFEST, {"input": inp.model_dump(mode="json"), "result": result.model_dump()})
     progress(Update(stage="review", message=f"{passed} drafts to review in {review_jsonl}"))
     return result
