@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,9 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
 
     req_tokens = max(16, round(sum(len(s.request.split()) for s in seeds) / len(seeds) * 2))
     calls = draft.request_calls(seeds, inp.n, inp.per_call, draft.excerpts(inp.docs), inp.seed)
-    common = dict(folder=replies, spend=spend, progress=progress)
+    kept = partial(generate_kept, folder=replies, spend=spend, progress=progress)
     try:
-        got = generate_kept(
+        got = kept(
             "draft requests",
             inp.teacher,
             loader(inp.teacher),
@@ -109,7 +110,6 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
             max_new_tokens=min(4096, inp.per_call * (req_tokens + 20)),
             temperature=REQUEST_TEMPERATURE,
             prices=teacher_prices,
-            **common,  # type: ignore[arg-type]
         )
         requests: list[draft.Request] = []
         for call, ((conv, picked), reply) in enumerate(zip(calls, got)):
@@ -118,7 +118,7 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
         requests = requests[: inp.n]
         system = system_prompt(seeds)
         cap = answer_tokens_cap(seeds)
-        answers = generate_kept(
+        answers = kept(
             "draft answers",
             inp.teacher,
             loader(inp.teacher),
@@ -126,7 +126,6 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
             max_new_tokens=cap,
             temperature=ANSWER_TEMPERATURE,
             prices=teacher_prices,
-            **common,  # type: ignore[arg-type]
         )
         rows: list[dict | None] = []
         cut: dict[int, str] = {}
@@ -140,7 +139,7 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
         fates = [("valid", cut[j]) if j in cut else f for j, f in enumerate(fates)]
         survivors = [j for j, f in enumerate(fates) if f is None]
         look = shape(seeds)
-        verdicts = generate_kept(
+        verdicts = kept(
             "judge",
             inp.judge_spec,
             loader(inp.judge_spec),
@@ -151,7 +150,6 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
             max_new_tokens=judge.JUDGE_NEW_TOKENS,
             temperature=JUDGE_TEMPERATURE,
             prices=judge_prices,
-            **common,  # type: ignore[arg-type]
         )
     except OverBudget:
         raise TunewiseError(
