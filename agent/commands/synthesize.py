@@ -117,8 +117,8 @@ def show(result: SynthResult, console: Console) -> None:
             soft_wrap=True,
         )
     console.print(
-        f"spent ${result.cost_usd:.2f} of up to ${result.estimated_usd:.2f} ({result.calls_paid} calls paid, "
-        f"{result.calls_kept} kept from an earlier run)",
+        f"spent ${result.cost_usd:.2f} of up to ${result.estimated_usd:.2f} ({result.calls_paid} calls made, "
+        f"{result.calls_kept} replies reused from an earlier run)",
         markup=False,
     )
     console.print(

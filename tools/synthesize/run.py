@@ -218,7 +218,7 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
         )
     elif len(requests) < inp.n:
         notes.append(f"the teacher drafted {len(requests)} of the {inp.n} requests asked for")
-    if inp.judge is None:
+    if inp.judge is None and requests:
         notes.append("the teacher judged its own drafts (no --judge): a judge shares its teacher's blind spots")
     result = SynthResult(
         counts=counts,
