@@ -270,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--untouched", action="store_true", help="read the untouched author once, with the shipped heads"
     )
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="read the --author sets with the shipped heads: a new author's first reading, before training on it",
+    )
     parser.add_argument("--author", action="append", help="limit the report to these authors (training still uses all)")
     parser.add_argument("--show-misses", action="store_true", help="list each goal read to a wrong approach or path")
     parser.add_argument("--l2", type=float, default=None, help="the heads' ridge (default: train_heads.L2)")
@@ -296,6 +301,15 @@ def main(argv: list[str] | None = None) -> int:
             results,
             rules,
         )
+        _misses(results, args.show_misses)
+        return 0
+    if args.shipped:
+        named = {a: train_heads.AUTHORS[a] for a in args.author or []}
+        corpus = train_heads.prepare_all(named, rules_reader)
+        shipped = H.Heads.load()
+        results = {a: score(items, read=read_prepared(shipped, bank)) for a, items in corpus.items()}
+        rules = {a: score(items, read=read_prepared(None)) for a, items in corpus.items()}
+        table("first reading with the shipped heads", results, rules)
         _misses(results, args.show_misses)
         return 0
     print(
