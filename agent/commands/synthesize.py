@@ -143,7 +143,13 @@ def show(result: SynthResult, console: Console) -> None:
 def review_command(
     file: Annotated[Path, typer.Argument(help="review.jsonl written by `tunewise synthesize`.")],
     all_rows: Annotated[bool, typer.Option("--all", help="Show decided drafts too, to change a decision.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the counts as JSON and review nothing.")] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Rebuild the training file from the statuses in FILE and print the counts as JSON; asks nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Accept, reject or edit drafted examples one at a time: a accept, r reject, e edit, s skip, q quit. Each
     decision is saved at once, and the training file is rebuilt from the seeds and the accepted drafts.
