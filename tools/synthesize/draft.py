@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def request_calls(
 ) -> list[tuple[list[dict], list[Seed]]]:
     """Return one (conversation, seeds shown) per drafting call, enough calls for `n` requests."""
     calls = []
-    order = list(range(len(docs)))
-    random.Random(seed).shuffle(order)
+    words = [set(re.findall(r"[a-z]{4,}", d.lower())) for d in docs]
+    used: dict[int, int] = {}
     for call in range((n + per_call - 1) // per_call):
         picked = shown(seeds, call, seed)
         topic = picked[0].topic if picked and picked[0].topic else None
-        doc = docs[order[call % len(order)]] if docs else None
+        own = [s for s in picked if s.topic == topic] if topic else picked  # the call's topic, not its extras
+        doc = docs[_relevant(own, words, used)] if docs else None
         prompt = render(
             "synth_requests",
             count=min(per_call, n - call * per_call),
@@ -75,6 +77,22 @@ def request_calls(
         )
         calls.append(([{"role": "user", "content": prompt}], picked))
     return calls
+
+
+def _relevant(picked: list[Seed], words: list[set[str]], used: dict[int, int]) -> int:
+    """Return the excerpt whose rarer words the requests a call is shown use most (each shared word weighted by how
+    few excerpts hold it), the least used first among equals, so the calls spread over the documents that bear on
+    their seeds' topics.
+    """
+    held = Counter(w for ws in words for w in ws)
+    asked = set(re.findall(r"[a-z]{4,}", " ".join(s.request for s in picked).lower()))
+
+    def score(i: int) -> float:
+        return sum(math.log(len(words) / held[w]) for w in asked & words[i]) / (1 + used.get(i, 0))
+
+    best = max(range(len(words)), key=lambda i: (score(i), -i))
+    used[best] = used.get(best, 0) + 1
+    return best
 
 
 def parse_requests(text: str) -> list[str]:
