@@ -304,8 +304,6 @@ def synth_step(
     same bound the run checks), with the teacher and judge named by `--answer teacher=SPEC judge=SPEC`, else the
     default OpenAI model where the data may leave; a private plan with no local teacher is blocked, saying so.
     """
-    import tempfile
-
     from tools.defaults import DEFAULT_OPENAI_MODEL
     from tools.synthesize.run import estimate as synth_price
     from tools.synthesize.schema import SynthInput
@@ -341,12 +339,9 @@ def synth_step(
             f"would send {hosted[0].what} to {hosted[0].endpoint}, but the data must stay in-house: name a local "
             f"teacher and judge (--answer teacher=openai:MODEL@http://HOST:PORT/v1 or teacher=hf:PATH)"
         )
-    with tempfile.TemporaryDirectory() as tmp:  # the split is deterministic: the run prices the same seeds
-        bound = synth_price(
-            SynthInput(
-                seeds=Path(str(data)), n=n, teacher=teacher, judge=judge, out=Path(tmp) / "d.jsonl", held_out=held_out
-            )
-        )
+    seeds = Path(str(data))
+    drafted = seeds.with_name("synthesized.jsonl")  # where the run writes is its own; the price writes nothing
+    bound = synth_price(SynthInput(seeds=seeds, n=n, teacher=teacher, judge=judge, out=drafted, held_out=held_out))
     step.cost_usd = bound.total_usd
     step.description = (
         f"draft {n} examples from your {good} good ones with {teacher}, judged by {judge} ({missing} more are needed "

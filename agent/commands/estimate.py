@@ -168,9 +168,7 @@ def estimate(
 
 
 def _drafting(file: Path | None, n: int, teacher: str | None, judge: str | None) -> Any:
-    """Price `tunewise synthesize FILE --n N` with the same bound the run checks (its split in a temp folder)."""
-    import tempfile
-
+    """Price `tunewise synthesize FILE --n N` with the same bound the run checks (nothing is written)."""
     from tools.defaults import DEFAULT_OPENAI_MODEL
     from tools.errors import UsageError
     from tools.synthesize.run import estimate as synth_price
@@ -178,12 +176,9 @@ def _drafting(file: Path | None, n: int, teacher: str | None, judge: str | None)
 
     if file is None:
         raise UsageError("--synthesize needs the seeds: give FILE", hint="tunewise estimate SEEDS --synthesize 200")
-    with tempfile.TemporaryDirectory() as tmp:
-        return synth_price(
-            SynthInput(
-                seeds=file, n=n, teacher=teacher or f"openai:{DEFAULT_OPENAI_MODEL}", judge=judge, out=Path(tmp) / "d"
-            )
-        )
+    teacher = teacher or f"openai:{DEFAULT_OPENAI_MODEL}"
+    out = file.with_name(f"{file.stem}.synthesized.jsonl")
+    return synth_price(SynthInput(seeds=file, n=n, teacher=teacher, judge=judge, out=out))
 
 
 def _money(value: float | None) -> str:

@@ -73,7 +73,7 @@ def synthesize(
         question=line + ". Continue?",
         yes=yes,
         json_out=json_out,
-        hint=f"pass --yes to approve up to ${bound.total_usd:.2f} (try --n 20 first)",
+        hint=f"pass --yes to approve up to ${bound.total_usd:.2f}" + (" (try --n 20 first)" if n > 20 else ""),
         declined="not started: approval declined",
         nothing_spent="nothing was sent and nothing was spent",
     )

@@ -29,8 +29,10 @@ ANSWER_TEMPERATURE = 0.7
 JUDGE_TEMPERATURE = 0.0
 
 
-def prepare(inp: SynthInput) -> tuple[list[Any], Any]:
-    """Freeze the held-out split and read the training seeds; nothing is sent anywhere. Return (seeds, split)."""
+def prepare(inp: SynthInput, folder: Path) -> tuple[list[Any], Any]:
+    """Freeze the held-out split in `folder` and read the training seeds; nothing is sent anywhere. Return (seeds,
+    split).
+    """
     from tools.costs.plan_costs import eval_count
     from tools.dataset.formats import load_examples
     from tools.dataset.split import SplitInput
@@ -50,16 +52,21 @@ def prepare(inp: SynthInput) -> tuple[list[Any], Any]:
             path=str(inp.seeds),
             hint="add good examples, or hold out fewer with --held-out",
         )
-    parts = split(SplitInput(path=inp.seeds, eval=held, out=inp.work / "split"), embedder=None)
+    parts = split(SplitInput(path=inp.seeds, eval=held, out=folder), embedder=None)
     seeds = load_seeds(Path(parts.train_path), inp.seeds)
     return seeds, parts
 
 
 def estimate(inp: SynthInput) -> Any:
-    """Return the run's price bound (tools/synthesize/price.py) on the training seeds."""
+    """Return the run's price bound (tools/synthesize/price.py) on the training seeds, writing nothing: the split is
+    made in a temporary folder (it is deterministic, so the run's own split holds the same seeds).
+    """
+    import tempfile
+
     from tools.synthesize.price import price
 
-    seeds, _ = prepare(inp)
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds, _ = prepare(inp, Path(tmp))
     return price(seeds, inp.n, inp.per_call, teacher=inp.teacher, judge=inp.judge_spec, docs=inp.docs is not None)
 
 
@@ -78,7 +85,7 @@ def run(inp: SynthInput, *, load: Any, approved_usd: float | None, progress: Pro
     from tools.synthesize.seeds import shape, system_prompt
 
     progress = progress or silent
-    seeds, parts = prepare(inp)
+    seeds, parts = prepare(inp, inp.work / "split")
     bound = price(seeds, inp.n, inp.per_call, teacher=inp.teacher, judge=inp.judge_spec, docs=inp.docs is not None)
     if approved_usd is not None and bound.total_usd > approved_usd + 1e-9:
         raise TunewiseError(
