@@ -84,7 +84,8 @@ def test_interactive_questions_confirm_a_correction_and_the_result(tmp_path):
 @pytest.mark.parametrize(
     "answers,approach,shows",
     [
-        (["prompt=no"], "prompt_engineering", ["Starter system prompt", "80% of the way"]),
+        # The goal is vague on purpose ("answer customers" reads as knowledge, inferred), so the answers say it all.
+        (["prompt=no", "problem=behaviour"], "prompt_engineering", ["Starter system prompt", "80% of the way"]),
         (["problem=knowledge"], "rag", ["Costed plan", "needs --docs DIR"]),
         (
             ["prompt=fell short", "problem=behaviour", "data=800", "stability=stable", "path=it may go to OpenAI"],

@@ -169,9 +169,38 @@ def test_heads_survive_a_save_and_load(tmp_path):
 def test_the_shipped_heads_load_and_fit_the_features():
     assert H.shipped()
     shipped = H.Heads.load()
+    assert shipped.lexicon is not None and len(shipped.lexicon.words) == len(shipped.lexicon.idf)
     for head in shipped.facts.values():
-        assert head.weights.shape[1] == GOAL
+        assert head.weights.shape[1] == GOAL + len(shipped.lexicon.words)
     assert shipped.role.weights.shape[1] == ROLE
+
+
+def test_the_lexicon_counts_words_and_pairs_that_several_goals_use():
+    lexicon = H.Lexicon.fit(
+        ["Answers live in the policy manuals.", "The policy manuals change monthly.", "Policy manuals, 300 pages."]
+    )
+    assert "policy manuals" in lexicon.words and "monthly" not in lexicon.words  # one goal's word is left out
+    v = lexicon.vector("Our POLICY manuals and policy manuals again")
+    assert v[lexicon.index["policy manuals"]] > 0 and v[lexicon.index["policy"]] > 0
+    assert np.isclose(np.linalg.norm(v), 1.0)
+    assert not lexicon.vector("nothing known here").any()
+
+
+def test_heads_with_a_lexicon_read_its_words(tmp_path):
+    lexicon = H.Lexicon.fit(["our manuals", "our manuals", "our manuals", "our voice", "our voice", "our voice"])
+    words = len(lexicon.words)
+    knowledge = fixed((H.UNSAID, *H.FACTS["problem"]), H.UNSAID, 0.9, GOAL + words)
+    w = knowledge.weights.copy()
+    w[knowledge.classes.index("knowledge"), GOAL + lexicon.index["manuals"]] = 50.0  # the word "manuals" says knowledge
+    facts = {f: fixed((H.UNSAID, *H.FACTS[f]), H.UNSAID, 0.9, GOAL + words) for f in H.FACTS}
+    facts["problem"] = H.Head(knowledge.classes, w, knowledge.bias, knowledge.mean, knowledge.scale)
+    trained = H.Heads(facts=facts, role=fixed((False, True), False, 0.9, ROLE), lexicon=lexicon)
+    trained.save(tmp_path / "h.npz")
+    back = H.Heads.load(tmp_path / "h.npz")
+    assert back.lexicon is not None and back.lexicon.words == lexicon.words
+    for text, want in (("Answers come from our manuals.", True), ("Replies in our voice.", False)):
+        got = revise(text, [], back)
+        assert ("knowledge" in got) is want, text
 
 
 # ---- the shipped reader, end to end (the real MiniLM): only cases far from any threshold ----------------------

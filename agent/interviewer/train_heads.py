@@ -54,6 +54,9 @@ VECTOR_RIDGE = 30.0
 TUNED = ("A-dev", "B-blind1", "C-heldout")  # the corpora the rules were written or tuned from
 TUNED_WEIGHT = 0.3  # how much one of their goals counts in training, against 1 for a blind author's
 L2 = 1.0  # the ridge on standardised weights: chosen leaving authors out, not on any one author
+LEXICON = True  # whether the fact heads read the goal's words (heads.Lexicon) besides its vectors and the rules
+LEX_RIDGE = 1 / 60  # the ridge on the words' weights (tf-idf columns are small, so a light one)
+GOAL_RIDGE = 100.0  # with the words, the other features' ridge is this many times L2: the words carry the reading
 BAD = tuple(QUALITY_WHY)  # examples that exist but cannot teach the behaviour
 
 
@@ -149,7 +152,13 @@ def number_targets(p: Prepared) -> list[bool] | None:
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, classes: tuple, l2: float = L2, vector_dims: int = 0, weight: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: tuple,
+    l2: float = L2,
+    vector_dims: int = 0,
+    weight: np.ndarray | None = None,
+    words: int = 0,
 ) -> H.Head:
     """Fit a softmax head by L-BFGS on standardised features, with a ridge on the weights: VECTOR_RIDGE times
     heavier on the first `vector_dims` features (sentence vectors: hundreds of them against a few hundred goals,
@@ -159,6 +168,8 @@ def fit(
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-3  # a feature that never varies keeps a finite weight
+    if words:  # the lexicon's last `words` columns are tf-idf, already on one scale: left as they are
+        mean[-words:], scale[-words:] = 0.0, 1.0
     xs = torch.tensor((x - mean) / scale, dtype=torch.float64)
     ys = torch.tensor(y, dtype=torch.long)
     ws = torch.tensor(np.ones(len(y)) if weight is None else weight, dtype=torch.float64)
@@ -167,6 +178,8 @@ def fit(
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=300, line_search_fn="strong_wolfe")
     ridge = torch.full((x.shape[1],), l2, dtype=torch.float64)
     ridge[:vector_dims] *= VECTOR_RIDGE
+    if words:
+        ridge[-words:] = LEX_RIDGE
 
     def loss() -> Any:
         opt.zero_grad()
@@ -188,7 +201,9 @@ def fit(
 
 def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.Heads:
     """Train every fact head and the number-role head on `prepared` (`bank`: the reader's labelled sentences)."""
-    feats = np.stack([H.goal_features(p.vectors, p.findings, bank) for p in prepared])
+    lexicon = H.Lexicon.fit([p.item["goal"] for p in prepared]) if LEXICON else None
+    feats = np.stack([H.fact_features(p.item["goal"], p.vectors, p.findings, bank, lexicon) for p in prepared])
+    words = 0 if lexicon is None else len(lexicon.words)
     # The rules were written from the first corpora, so there their readings are nearly always right; counted in
     # full, those goals teach the heads to trust the rules more than a new author's text warrants.
     weight = np.array([TUNED_WEIGHT if p.author in TUNED else 1.0 for p in prepared])
@@ -197,7 +212,7 @@ def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.H
         classes = (H.UNSAID, *values)
         keep = [i for i, p in enumerate(prepared) if target(p.item, fact) is not None]
         y = np.array([classes.index(target(prepared[i].item, fact)) for i in keep])
-        facts[fact] = fit(feats[keep], y, classes, l2, 2 * H.DIM, weight[keep])
+        facts[fact] = fit(feats[keep], y, classes, l2 * GOAL_RIDGE if words else l2, 2 * H.DIM, weight[keep], words)
     rows, ys, ws = [], [], []
     for p in prepared:
         wanted = number_targets(p)
@@ -208,7 +223,7 @@ def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.H
             ys.append(int(want))
             ws.append(TUNED_WEIGHT if p.author in TUNED else 1.0)
     role = fit(np.stack(rows), np.array(ys), (False, True), l2, H.DIM, np.array(ws))
-    return H.Heads(facts=facts, role=role)
+    return H.Heads(facts=facts, role=role, lexicon=lexicon)
 
 
 def reader(embedder: Any = None) -> Any:
