@@ -278,7 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--author", action="append", help="limit the report to these authors (training still uses all)")
     parser.add_argument("--show-misses", action="store_true", help="list each goal read to a wrong approach or path")
     parser.add_argument("--l2", type=float, default=None, help="the heads' ridge (default: train_heads.L2)")
+    parser.add_argument(
+        "--second-reader",
+        type=Path,
+        metavar="FILE",
+        help="how far the authors' labels agree with a second person's labels of the same goals (id, labels per line)",
+    )
     args = parser.parse_args(argv)
+    if args.second_reader:
+        return agreement(args.second_reader)
     from agent.interviewer import heads as H
     from agent.interviewer import train_heads
 
@@ -325,6 +333,40 @@ def main(argv: list[str] | None = None) -> int:
     table("leave one author out", results, rules)
     _misses(results, args.show_misses)
     return 0
+
+
+def agreement(path: Path) -> int:
+    """Print how often a second reader's labels give the author's approach and facts: the ceiling a reader can reach."""
+    from agent.interviewer import train_heads
+
+    try:
+        second = {row["id"]: row["labels"] for row in map(_json_line, path.read_text("utf-8").splitlines()) if row}
+        by_id = {i["id"]: i for p in train_heads.AUTHORS.values() for i in load(p) if i["id"] in second}
+    except (OSError, CorpusError, KeyError, ValueError) as e:
+        print(f"error: {path}: {e}; each line needs an 'id' of a corpus goal and a 'labels' object", file=sys.stderr)
+        return 2
+    same: Counter = Counter()
+    for id_, item in by_id.items():
+        a, b = expected_facts(item), expected_facts({"labels": second[id_]})
+        bad = item["labels"].get("data_quality") in BAD
+        for fact in PRIMARY:
+            same[fact] += (
+                (bad or bucket(a.examples) == bucket(b.examples))
+                if fact == "examples"
+                else (getattr(a, fact) == getattr(b, fact))
+            )
+        same["approach"] += decide(a).approach == decide(b).approach
+    n = len(by_id)
+    print(f"second reader: {n} goals of {len({i.split('-')[0] for i in by_id})} authors, labelled again blind")
+    for key, count in same.items():
+        print(f"  {key:<15} {count / n:.3f}")
+    return 0
+
+
+def _json_line(line: str) -> dict:
+    import json
+
+    return json.loads(line) if line.strip() else {}
 
 
 def _misses(results: dict[str, dict], show: bool) -> None:
