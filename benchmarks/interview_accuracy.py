@@ -3,6 +3,7 @@ out of the heads' training (leave-one-author-out), beside the rules alone.
 
     python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X]
     python benchmarks/interview_accuracy.py --untouched      # the untouched author, once, with the shipped heads
+    python benchmarks/interview_accuracy.py --second-reader tests/data/authors/second_reader.jsonl   # label agreement
 
 Each corpus file in tests/data/ is one author (agent/interviewer/train_heads.AUTHORS). For each author the heads
 (agent/interviewer/heads.py) are trained on every other author, then that author's goals are read the way
