@@ -21,6 +21,7 @@ trained on; `--untouched` reads it with the shipped heads, which were trained on
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -126,6 +127,14 @@ def bucket(examples: int) -> str:
     return "few" if examples < MIN_GOOD_EXAMPLES else "large" if examples >= LARGE_DATASET else "enough"
 
 
+def agrees(fact: str, want: Facts, got: Facts, uncounted: bool) -> bool:
+    """Tell whether two readings agree on a fact: a count by what the decision makes of it (any count, where the
+    examples exist but are not good and the author gave none).
+    """
+    a, b = getattr(want, fact), getattr(got, fact)
+    return (uncounted or bucket(a) == bucket(b)) if fact == "examples" else a == b
+
+
 def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
     """Every figure the report prints, for one part of the corpus: items read by `reader`, or prepared items read
     by `read` (read_prepared).
@@ -157,8 +166,7 @@ def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
         # since the decision collects whatever it is once the quality is read.
         uncounted = item["labels"].get("examples") is None and item["labels"].get("data_quality") in BAD
         for fact in PRIMARY + MODIFIERS:
-            a, b = getattr(want, fact), getattr(got, fact)
-            per_fact[fact] += (uncounted or bucket(a) == bucket(b)) if fact == "examples" else (a == b)
+            per_fact[fact] += agrees(fact, want, got, uncounted)
         exact_examples += want.examples == got.examples
         confusion[(expected_approach, got_d.approach)] += 1
         approach_ok += got_d.approach == expected_approach
@@ -166,13 +174,7 @@ def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
             path_n += 1
             path_ok += got_d.path_if_fine_tuning == expected_path
         wrong = {
-            f: (getattr(want, f), getattr(got, f))
-            for f in PRIMARY + MODIFIERS
-            if (
-                not uncounted and bucket(getattr(want, f)) != bucket(getattr(got, f))
-                if f == "examples"
-                else getattr(want, f) != getattr(got, f)
-            )
+            f: (getattr(want, f), getattr(got, f)) for f in PRIMARY + MODIFIERS if not agrees(f, want, got, uncounted)
         }
         if (
             got_d.approach != expected_approach
@@ -340,22 +342,30 @@ def agreement(path: Path) -> int:
     """Print how often a second reader's labels give the author's approach and facts: the ceiling a reader can reach."""
     from agent.interviewer import train_heads
 
+    second: dict[str, Facts] = {}
     try:
-        second = {row["id"]: row["labels"] for row in map(_json_line, path.read_text("utf-8").splitlines()) if row}
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            try:
+                if line.strip():
+                    row = json.loads(line)
+                    second[row["id"]] = expected_facts({"labels": row["labels"]})
+            except (ValueError, KeyError, TypeError) as e:
+                why = _one_line(e)
+                print(
+                    f"error: {path}:{n}: {why}; write one object per line: an 'id' of a corpus goal and its 'labels'",
+                    file=sys.stderr,
+                )
+                return 2
         by_id = {i["id"]: i for p in train_heads.AUTHORS.values() for i in load(p) if i["id"] in second}
-    except (OSError, CorpusError, KeyError, ValueError) as e:
-        print(f"error: {path}: {e}; each line needs an 'id' of a corpus goal and a 'labels' object", file=sys.stderr)
+    except (OSError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     same: Counter = Counter()
     for id_, item in by_id.items():
-        a, b = expected_facts(item), expected_facts({"labels": second[id_]})
+        a, b = expected_facts(item), second[id_]
         bad = item["labels"].get("data_quality") in BAD
         for fact in PRIMARY:
-            same[fact] += (
-                (bad or bucket(a.examples) == bucket(b.examples))
-                if fact == "examples"
-                else (getattr(a, fact) == getattr(b, fact))
-            )
+            same[fact] += agrees(fact, a, b, bad)
         same["approach"] += decide(a).approach == decide(b).approach
     n = len(by_id)
     print(f"second reader: {n} goals of {len({i.split('-')[0] for i in by_id})} authors, labelled again blind")
@@ -364,10 +374,12 @@ def agreement(path: Path) -> int:
     return 0
 
 
-def _json_line(line: str) -> dict:
-    import json
-
-    return json.loads(line) if line.strip() else {}
+def _one_line(e: Exception) -> str:
+    """Return an error as one line: a validation error as its fields and messages, not pydantic's block."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors())
+    return f"missing {e}" if isinstance(e, KeyError) else str(e)
 
 
 def _misses(results: dict[str, dict], show: bool) -> None:
