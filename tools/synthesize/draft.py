@@ -56,13 +56,15 @@ def request_calls(
 ) -> list[tuple[list[dict], list[Seed]]]:
     """Return one (conversation, seeds shown) per drafting call, enough calls for `n` requests."""
     calls = []
-    words = [set(re.findall(r"[a-z]{4,}", d.lower())) for d in docs]
+    words = [_words(d) for d in docs]
+    held = Counter(w for ws in words for w in ws)  # how many excerpts hold each word: counted once, not per call
+    rarity = {w: math.log(len(words) / k) for w, k in held.items()}
     used: dict[int, int] = {}
     for call in range((n + per_call - 1) // per_call):
         picked = shown(seeds, call, seed)
         topic = picked[0].topic if picked and picked[0].topic else None
         own = [s for s in picked if s.topic == topic] if topic else picked  # the call's topic, not its extras
-        doc = docs[_relevant(own, words, used)] if docs else None
+        doc = docs[_relevant(own, words, rarity, used)] if docs else None
         prompt = render(
             "synth_requests",
             count=min(per_call, n - call * per_call),
@@ -79,16 +81,20 @@ def request_calls(
     return calls
 
 
-def _relevant(picked: list[Seed], words: list[set[str]], used: dict[int, int]) -> int:
-    """Return the excerpt whose rarer words the requests a call is shown use most (each shared word weighted by how
-    few excerpts hold it), the least used first among equals, so the calls spread over the documents that bear on
-    their seeds' topics.
+def _words(text: str) -> set[str]:
+    """Return the words of four letters or more a text uses: what an excerpt and a call's seeds are matched on."""
+    return set(re.findall(r"[a-z]{4,}", text.lower()))
+
+
+def _relevant(picked: list[Seed], words: list[set[str]], rarity: dict[str, float], used: dict[int, int]) -> int:
+    """Return the excerpt whose rarer words the requests a call is shown use most (each shared word weighted by its
+    `rarity`, the log of how few excerpts hold it), the least used first among equals, so the calls spread over the
+    documents that bear on their seeds' topics.
     """
-    held = Counter(w for ws in words for w in ws)
-    asked = set(re.findall(r"[a-z]{4,}", " ".join(s.request for s in picked).lower()))
+    asked = _words(" ".join(s.request for s in picked))
 
     def score(i: int) -> float:
-        return sum(math.log(len(words) / held[w]) for w in asked & words[i]) / (1 + used.get(i, 0))
+        return sum(rarity[w] for w in asked & words[i]) / (1 + used.get(i, 0))
 
     best = max(range(len(words)), key=lambda i: (score(i), -i))
     used[best] = used.get(best, 0) + 1
