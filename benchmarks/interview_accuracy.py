@@ -53,34 +53,63 @@ def load(path: Path) -> list[dict]:
     return load_items(path)
 
 
-def read_with(reader: Any, item: dict) -> tuple[Facts, dict]:
-    """Return the facts read (goal, then answers) and the goal's own reading as the interview stores it."""
+# What a reader returns for one goal: the facts the decision gets, the goal's own reading as the interview stores it,
+# and the facts a person was asked for (none unless the interactive flow is simulated).
+Reading = tuple[Facts, dict, list[str]]
+
+
+def read_with(reader: Any, item: dict, *, ask: bool = False) -> Reading:
+    """Return the facts read (goal, then answers) and the goal's own reading as the interview stores it; with `ask`,
+    also what the interactive flow asked for, each answered with the author's label (ask_as).
+    """
     from graphs.interview import absorb
 
     goal = absorb({}, reader.extract(item["goal"]))
-    return _answered(
-        goal, [(fact, reader.extract(str(a), focus=fact)) for fact, a in (item.get("answers") or {}).items()]
-    )
+    answers = [(fact, reader.extract(str(a), focus=fact)) for fact, a in (item.get("answers") or {}).items()]
+    return _answered(goal, answers, item["labels"] if ask else None)
 
 
-def _answered(goal: dict, answers: list[tuple[str, list]]) -> tuple[Facts, dict]:
+def _answered(goal: dict, answers: list[tuple[str, list]], person: dict | None = None) -> Reading:
     from graphs.interview import absorb, defaults, known
 
     facts = dict(goal)
     for fact, found in answers:
         facts.update(absorb(facts, found, asked=fact))
-    return Facts(**{**defaults(), **known(facts)}), goal
+    asked = [] if person is None else ask_as(person, facts)
+    return Facts(**{**defaults(), **known(facts)}), goal, asked
 
 
-def read_prepared(heads: Any, bank: Any = None) -> Any:
+def ask_as(labels: dict, facts: dict) -> list[str]:
+    """Walk the framework's steps as `tunewise plan` does interactively (graphs.interview.step_move): where a step
+    asks for its fact or asks to confirm an unsure reading, the person answers with the author's label (unsaid: the
+    field's default), recorded in `facts` as asked. Return the facts asked for, in order.
+
+    The person is ideal: each answer is read as meant, and the confirm list's corrections are not simulated.
+    """
+    from graphs.interview import step_move
+    from tools.decision import STEPS
+
+    status = Facts.model_fields["openai_status"].default
+    asked = []
+    for _, fact, _ in STEPS:
+        _, move = step_move(fact, facts, status)
+        if move in ("ask", "confirm"):
+            want = labels.get(fact)
+            value = Facts.model_fields[fact].default if want is None else want
+            facts[fact] = {"value": value, "source": "asked", "evidence": "the person's answer", "confidence": 1.0}
+            asked.append(fact)
+    return asked
+
+
+def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False) -> Any:
     """Return a reader of prepared goals (agent/interviewer/train_heads.Prepared) that revises with `heads`
-    (`bank`: the reader's labelled sentences, which the heads compare with).
+    (`bank`: the reader's labelled sentences, which the heads compare with); `ask` as in read_with.
     """
     from agent.interviewer import heads as H
     from agent.interviewer.offline import Finding
     from graphs.interview import absorb
 
-    def read(p: Any) -> tuple[Facts, dict]:
+    def read(p: Any) -> Reading:
         found = {f.fact: f for f in p.findings}
         if heads is not None:
             found = H.revise(
@@ -94,7 +123,7 @@ def read_prepared(heads: Any, bank: Any = None) -> Any:
                 make=Finding,
                 bank=bank,
             )
-        return _answered(absorb({}, list(found.values())), p.answers)
+        return _answered(absorb({}, list(found.values())), p.answers, p.item["labels"] if ask else None)
 
     return read
 
@@ -135,9 +164,9 @@ def agrees(fact: str, want: Facts, got: Facts, uncounted: bool) -> bool:
     return (uncounted or bucket(a) == bucket(b)) if fact == "examples" else a == b
 
 
-def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
-    """Every figure the report prints, for one part of the corpus: items read by `reader`, or prepared items read
-    by `read` (read_prepared).
+def score(items: list, reader: Any = None, *, read: Any = None, ask: bool = False) -> dict:
+    """Every figure the report prints, for one part of the corpus: items read by `reader` (`ask`: as read_with), or
+    prepared items read by `read` (read_prepared).
     """
     per_fact: Counter = Counter()
     exact_examples = 0
@@ -145,10 +174,12 @@ def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
     approach_ok = path_ok = path_n = 0
     misses, label_errors = [], []
     said = [0, 0, 0]
+    asked: Counter = Counter()
     for entry in items:
         item = entry if read is None else entry.item
         want = expected_facts(item)
-        got, goal = read_with(reader, item) if read is None else read(entry)
+        got, goal, questions = read_with(reader, item, ask=ask) if read is None else read(entry)
+        asked.update(questions)
         said = [a + b for a, b in zip(said, stated(item, goal))]
         want_d, got_d = decide(want), decide(got)
         if item.get("approach") and (
@@ -198,6 +229,7 @@ def score(items: list, reader: Any = None, *, read: Any = None) -> dict:
         "stated": said[0],
         "stated_wrong": said[1],
         "stated_unsaid": said[2],
+        "asked": asked,
     }
 
 
@@ -223,15 +255,17 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
             print(f"  miss {id_}: approach {wa} -> {ga}, path {wp} -> {gp}; facts (want, read): {wrong}")
 
 
-def loao(corpus: dict[str, list], bank: Any, l2: float | None = None) -> dict[str, dict]:
-    """For each author: heads trained on every other author, then that author's goals read with them."""
+def loao(corpus: dict[str, list], bank: Any, l2: float | None = None, *, ask: bool = False) -> dict[str, dict]:
+    """For each author: heads trained on every other author, then that author's goals read with them (`ask`: as
+    read_with).
+    """
     from agent.interviewer import train_heads
 
     out = {}
     for author, items in corpus.items():
         others = [p for name, rest in corpus.items() if name != author for p in rest]
         heads = train_heads.train(others, bank, train_heads.L2 if l2 is None else l2)
-        out[author] = score(items, read=read_prepared(heads, bank))
+        out[author] = score(items, read=read_prepared(heads, bank, ask=ask))
     return out
 
 
@@ -240,13 +274,16 @@ def table(title: str, results: dict[str, dict], baseline: dict[str, dict] | None
     print(f"\n== {title} ==")
     facts = ("prompting", "problem", "examples", "data_quality", "stable", "private")
     head = f"  {'author':<12}{'n':>4}{'approach':>10}{'path':>8}{'stated':>8}{'wrong':>7}"
-    head += "".join(f"{f[:8]:>9}" for f in facts) + ("   rules alone: approach / path" if baseline else "")
+    asks = any(r["asked"] for r in results.values())
+    head += "".join(f"{f[:8]:>9}" for f in facts) + ("     asks" if asks else "")
+    head += "   rules alone: approach / path" if baseline else ""
     print(head)
     for author, r in results.items():
         rate = r["stated_wrong"] / r["stated"] if r["stated"] else 0.0
         path = "n/a" if r["path_accuracy"] is None else f"{r['path_accuracy']:.3f}"
         line = f"  {author:<12}{r['n']:>4}{r['approach_accuracy']:>10.3f}{path:>8}{r['stated']:>8}{rate:>7.1%}"
         line += "".join(f"{r['per_fact'][f]:>9.3f}" for f in facts)
+        line += f"{sum(r['asked'].values()) / r['n']:>9.2f}" if asks else ""
         if baseline:
             b = baseline[author]
             bpath = "n/a" if b["path_accuracy"] is None else f"{b['path_accuracy']:.3f}"
@@ -264,6 +301,10 @@ def table(title: str, results: dict[str, dict], baseline: dict[str, dict] | None
         f"{path_n} that fine-tune; confidently wrong {wrong}/{said} stated findings ({wrong / said if said else 0:.1%}),"
         f" {unsaid} stated findings were on a fact the author left unsaid (right where they read its default)"
     )
+    if asks:
+        by_fact: Counter = sum((r["asked"] for r in results.values()), Counter())
+        each = ", ".join(f"{fact} {k / n:.2f}" for fact, k in by_fact.most_common())
+        print(f"  questions a person answered: {by_fact.total() / n:.2f} per goal ({each})")
     worst = min(results.items(), key=lambda kv: kv[1]["approach_accuracy"])
     print(f"  lowest author: {worst[0]} approach {worst[1]['approach_accuracy']:.3f}")
 
@@ -281,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--author", action="append", help="limit the report to these authors (training still uses all)")
     parser.add_argument("--show-misses", action="store_true", help="list each goal read to a wrong approach or path")
     parser.add_argument("--l2", type=float, default=None, help="the heads' ridge (default: train_heads.L2)")
+    parser.add_argument(
+        "--interactive",
+        action="store_true",
+        help="read as the interactive flow does: each question it asks (unread or unsure facts that could change the "
+        "recommendation) answered with the author's label; prints the questions asked per goal",
+    )
     parser.add_argument(
         "--second-reader",
         type=Path,
@@ -305,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         name, path = train_heads.UNTOUCHED
         corpus = train_heads.prepare_all({name: path}, rules_reader)
         shipped = H.Heads.load()
-        results = {name: score(corpus[name], read=read_prepared(shipped, bank))}
-        rules = {name: score(corpus[name], read=read_prepared(None))}
+        results = {name: score(corpus[name], read=read_prepared(shipped, bank, ask=args.interactive))}
+        rules = {name: score(corpus[name], read=read_prepared(None, ask=args.interactive))}
         table(
             f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)",
             results,
@@ -318,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         named = {a: train_heads.AUTHORS[a] for a in args.author or []}
         corpus = train_heads.prepare_all(named, rules_reader)
         shipped = H.Heads.load()
-        results = {a: score(items, read=read_prepared(shipped, bank)) for a, items in corpus.items()}
-        rules = {a: score(items, read=read_prepared(None)) for a, items in corpus.items()}
+        results = {
+            a: score(items, read=read_prepared(shipped, bank, ask=args.interactive)) for a, items in corpus.items()
+        }
+        rules = {a: score(items, read=read_prepared(None, ask=args.interactive)) for a, items in corpus.items()}
         table("first reading with the shipped heads", results, rules)
         _misses(results, args.show_misses)
         return 0
@@ -328,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("heads trained on the other authors only (leave-one-author-out), beside the rules alone")
     corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader)
-    results = loao(corpus, bank, args.l2)
-    rules = {author: score(items, read=read_prepared(None)) for author, items in corpus.items()}
+    results = loao(corpus, bank, args.l2, ask=args.interactive)
+    rules = {author: score(items, read=read_prepared(None, ask=args.interactive)) for author, items in corpus.items()}
     if args.author:
         results = {a: r for a, r in results.items() if a in args.author}
         rules = {a: r for a, r in rules.items() if a in args.author}

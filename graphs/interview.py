@@ -374,6 +374,29 @@ def ask(step: str, title: str, fact: str, tries: int, *, read: str | None = None
     return reply.text.strip() if isinstance(reply, Answer) else ""
 
 
+Move = Literal["keep", "confirm", "ask", "skip"]
+
+
+def step_move(fact: str, facts: dict, status: str, *, doubt: str | None = None) -> tuple[dict | None, Move]:
+    """Return a step's reading and what an interactive interview does with it: keep it (known, or it cannot change
+    the recommendation), confirm it (read two ways, or unsure, and it could change it), ask for it (unread, and it
+    could), or skip the step (unread, and it cannot). `status` is OpenAI's fine-tuning status on the plan's day.
+    """
+    entry: dict | None = problem_fact(facts) if fact == "problem" else facts.get(fact)
+    have = {**known(facts), "openai_status": status}
+    if entry is None:
+        return None, "ask" if relevant(fact, have) else "skip"
+    # Ask rather than guess: a reading that conflicts with another, or an unsure one, when it could still change
+    # the recommendation (`relevant` with this fact left open).
+    if (
+        entry["source"] in ("stated", "inferred")
+        and bool(doubt or weak(entry))
+        and relevant(fact, {k: v for k, v in have.items() if k != fact})
+    ):
+        return entry, "confirm"
+    return entry, "keep"
+
+
 def make_step(key: str, fact: str, title: str) -> Node:
     """Build the node of one framework step: record the fact when it is known or cannot change the
     recommendation, else ask for it (or assume it, non-interactive or after MAX_RETRIES unreadable replies).
@@ -381,20 +404,12 @@ def make_step(key: str, fact: str, title: str) -> Node:
 
     def step(state: AgentState, runtime: Runtime[Context]) -> dict:
         facts: dict[str, Any] = state.get("facts") or {}
-        entry: dict | None = problem_fact(facts) if fact == "problem" else facts.get(fact)
         have = {**known(facts), "openai_status": openai_status(state)}
         interactive = state.get("interactive", True)
         doubt = (state.get("doubts") or {}).get(fact)
-        # Ask rather than guess: a reading that conflicts with another, or an unsure one, when it could still
-        # change the recommendation (`relevant` with this fact left open).
-        unsure = (
-            interactive
-            and entry is not None
-            and entry["source"] in ("stated", "inferred")
-            and bool(doubt or weak(entry))
-            and relevant(fact, {k: v for k, v in have.items() if k != fact})
-        )
-        if entry is None and not relevant(fact, have):
+        entry, move = step_move(fact, facts, openai_status(state), doubt=doubt)
+        unsure = interactive and move == "confirm"
+        if move == "skip":
             return {"steps": {key: _record(key, fact, None)}}
         if entry is not None and not unsure:
             return {"steps": {key: _record(key, fact, entry, _answer(key, state, have))}}

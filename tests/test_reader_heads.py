@@ -267,3 +267,49 @@ def test_the_confirm_list_and_the_llm_schema_name_the_quality():
     assert modifier_words("data_quality", "inputs_only") == "the examples are inputs without the wanted outputs"
     assert modifier_words("data_quality", "good") is None  # "400 good examples" says it already
     assert "data_quality" in fact_lines() and "low_agreement" in fact_lines()
+
+
+# ---- the interactive flow: what it asks, and what the benchmark's simulated person answers ---------------------
+
+
+def _entry(value, how="stated", confidence=1.0):
+    return {"value": value, "source": how, "evidence": "…", "confidence": confidence}
+
+
+def test_a_step_asks_confirms_keeps_or_skips_as_the_recommendation_needs():
+    from graphs.interview import step_move
+
+    sure = {"prompting": _entry("fell_short"), "problem": _entry("behaviour")}
+    assert step_move("problem", sure, "open")[1] == "keep"
+    unsure = {**sure, "problem": _entry("behaviour", "inferred", 0.5)}
+    assert step_move("problem", unsure, "open")[1] == "confirm"  # knowledge would make it RAG: worth a question
+    assert step_move("examples", sure, "open") == (None, "ask")  # unread, and the count decides fine-tune or collect
+    knowledge = {"problem": _entry("knowledge")}
+    assert step_move("stable", knowledge, "open") == (None, "skip")  # a knowledge gap is RAG whatever the pace
+
+
+def test_the_simulated_person_answers_only_what_is_asked():
+    from benchmarks.interview_accuracy import ask_as
+
+    labels = {"prompting": "fell_short", "problem": "knowledge", "examples": None, "stable": True}
+    facts = {"prompting": _entry("not_tried"), "behaviour": _entry(True, "inferred", 0.5)}
+    asked = ask_as(labels, facts)
+    # A stated prompting reading is kept even though it is wrong (the person is not asked); the unsure behaviour cue
+    # is confirmed and answered "knowledge", after which the rest cannot change the recommendation (RAG).
+    assert asked == ["problem"]
+    assert facts["prompting"]["value"] == "not_tried"
+    assert facts["problem"] == {**_entry("knowledge", "asked"), "evidence": "the person's answer"}
+
+
+def test_the_benchmark_counts_the_questions_of_the_interactive_flow():
+    from benchmarks.interview_accuracy import score
+
+    class Reader:  # a reader that finds nothing: every fact that matters is asked
+        def extract(self, text, focus=None):
+            return []
+
+    item = {"id": "x-1", "goal": "help", "labels": {"prompting": "fell_short", "problem": "behaviour", "examples": 800}}
+    quiet = score([item], Reader())
+    asked = score([item], Reader(), ask=True)
+    assert sum(quiet["asked"].values()) == 0 and quiet["approach_accuracy"] == 0.0  # assumed not tried: prompt first
+    assert asked["approach_accuracy"] == 1.0 and asked["asked"]["prompting"] == 1 and asked["asked"]["examples"] == 1
