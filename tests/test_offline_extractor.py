@@ -697,3 +697,22 @@ def test_the_rules_alone_read_the_dev_corpus_and_never_load_the_embedder():
         result = score(load(path), reader)
         assert result["n"] >= 90 and not result["label_errors"], path
         assert result["approach_accuracy"] >= 0.9 and result["path_accuracy"] >= 0.9, path
+
+
+def test_a_run_on_goal_quotes_the_clause_that_said_each_thing():
+    # Dictated with no full stops, the goal is one sentence: each finding quotes the clause that says it, not the
+    # goal's first 90 characters; the readings still come from the whole sentence.
+    goal = (
+        "ok so basically I run a tutoring centre and the parents get a weekly progress note and honestly we tried "
+        "writing a long prompt for it but the notes still come out stiff and we have about nine hundred notes our "
+        "head tutor wrote herself and she wants them warm and short"
+    )
+    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(goal)}
+    assert found["prompting"].value == "fell_short"
+    assert found["prompting"].evidence == "honestly we tried writing a long prompt for it"
+    assert found["behaviour"].evidence == "the notes still come out stiff"
+    assert found["examples"].value == 900
+    assert found["examples"].evidence == "we have about nine hundred notes our head tutor wrote herself"
+    assert all(len(f.evidence) < len(goal) for f in found.values())
+    short = "We tried a prompt, but it still sounds stiff."  # short enough to quote whole
+    assert OfflineInterviewer(rules_only=True).extract(short)[0].evidence == short

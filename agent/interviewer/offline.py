@@ -18,7 +18,7 @@ import re
 import weakref
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from agent.interviewer import rules
 
@@ -120,6 +120,41 @@ def clauses(sentence: str) -> list[str]:
     return rules.clauses(sentence)
 
 
+QUOTE_MAX = 90  # the confirm list quotes this much of a finding's evidence (agent/commands/plan_view.py)
+
+
+class _Quotes:
+    """Records, per reading (fact, value, how it was read), the first run of clauses that gives it on its own."""
+
+    def __init__(self) -> None:
+        self.said: dict[tuple[str, str, str], str] = {}
+        self.words = ""
+
+    def __call__(self, fact: str, value: Any, evidence: str, how: str = "stated", *args: Any, **kwargs: Any) -> None:
+        self.said.setdefault((fact, repr(value), how), self.words)
+
+
+def _quoting(sentence: str, read: Callable[[str, str, Add], None], add: Add) -> Add:
+    """Return `add` with the evidence of a sentence too long to quote whole (a run-on goal, dictated with no full
+    stops) narrowed to the shortest run of up to three clauses that gives the same reading on its own, so the confirm
+    list quotes the words that said it rather than the goal's opening. A reading only the whole sentence gives keeps
+    the sentence; the readings themselves still come from the whole sentence.
+    """
+    if len(sentence) <= QUOTE_MAX:
+        return add
+    quotes = _Quotes()
+    spans = rules.clause_spans(sentence)
+    for width in (1, 2, 3):
+        for i in range(len(spans) - width + 1):
+            quotes.words = sentence[spans[i][0] : spans[i + width - 1][1]].strip()
+            read(quotes.words, _normalise(quotes.words), quotes)
+
+    def narrowed(fact: str, value: Any, evidence: str, how: str = "stated", *args: Any, **kwargs: Any) -> None:
+        add(fact, value, quotes.said.get((fact, repr(value), how), evidence), how, *args, **kwargs)
+
+    return narrowed
+
+
 def _normalise(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').replace("–", "-")
     return re.sub(r"\bin terms of\b", "regarding", text.lower())
@@ -192,7 +227,7 @@ class OfflineInterviewer:
         after_prompt = False  # the previous sentence spoke of a prompt, so "It works, but ..." judges it
         for sentence in sentences(text):
             low = _normalise(sentence)
-            self._rules(sentence, low, add)
+            self._rules(sentence, low, _quoting(sentence, self._rules, add))
             if after_prompt and not rules.PROMPT_WORDS.search(low):
                 verdict = rules.prompting_follow_up(low)
                 if verdict:
