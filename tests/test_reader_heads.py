@@ -134,6 +134,32 @@ def test_stated_survives_only_where_the_head_agrees_surely():
     assert unsure["data_quality"].how == "inferred" and unsure["data_quality"].confidence == 0.7
 
 
+def test_a_goal_mostly_in_another_language_is_asked_about_never_stated():
+    # Written for this test: Portuguese with English terms, the way a bilingual team types. The rules can still
+    # fire on "3,000 transcripts ... nobody reviewed"; the reader cannot vouch for the rest, so nothing stays stated.
+    text = (
+        "A gente tem uns 3,000 transcripts de atendimento que ninguém revisou ainda, e o chatbot responde "
+        "muito formal, queremos que ele fale como a nossa equipe fala com os clientes"
+    )
+    found = [Finding("data_quality", "unreviewed", text, "stated", 0.9)]
+    got = revise(text, found, heads(0.99, data_quality=("unreviewed", 0.99)))["data_quality"]
+    assert got.value == "unreviewed" and got.how == "inferred" and got.confidence == 0.5
+    english = "Nobody has reviewed the 3,000 support transcripts yet, and the chatbot answers far too formally."
+    found = [Finding("data_quality", "unreviewed", english, "stated", 0.9)]
+    assert revise(english, found, heads(0.99, data_quality=("unreviewed", 0.99)))["data_quality"].how == "stated"
+
+
+def test_english_is_told_by_its_words_not_by_its_register():
+    from agent.interviewer.language import ENGLISH_MIN, english_share
+
+    terse = "refund bot too stiff. 2k approved replies, infosec ok'd openai, prompt w/ 5 shots meh"
+    jargon = "LoRA r=16 on a 7B, eval F1 0.71 vs few-shot 0.64, 12k gold pairs from the annotators, GDPR scope"
+    other = "Nuestro bot de soporte contesta muy seco, queremos que suene como nuestros agentes, tenemos dos mil chats"
+    assert english_share(terse) >= ENGLISH_MIN and english_share(jargon) >= ENGLISH_MIN
+    assert english_share(other) < ENGLISH_MIN
+    assert english_share("más corto por favor") is None  # too few words to tell: read as it is
+
+
 def test_a_head_overrules_a_rule_only_when_it_is_sure():
     text = "We kept the customer questions, not our answers."
     found = [Finding("data_quality", "inputs_only", text, "stated", 0.9)]

@@ -14,7 +14,8 @@ heads.npz, about 630 KB with its lexicon, loaded on first use like MiniLM):
   or something else (users, requests, pages, money, dates, items to produce, model size).
 
 "stated" survives only where a rule read the value and the head agrees: a stated finding is one a clause says.
-Whatever else the head reads is "inferred", with the head's probability as its confidence.
+Whatever else the head reads is "inferred", with the head's probability as its confidence; so is every reading of
+a goal written mostly in another language (language.mostly_english).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from agent.interviewer.language import mostly_english
 from agent.interviewer.numbers import mentions, spans
 
 UNSAID = "unsaid"
@@ -369,6 +371,11 @@ def revise(
         else:
             out[fact] = make(fact, value, _evidence(head, value, sentences, vectors, rule), "inferred", round(p, 2))
     _examples(out, heads.role, text, numbers, number_vectors, make)
+    if not mostly_english(text):  # the words the rules read are a few English ones among others: ask, never vouch
+        out = {
+            k: replace(f, how="inferred", confidence=min(f.confidence, 0.5)) if f.how == "stated" else f
+            for k, f in out.items()
+        }
     return out
 
 
