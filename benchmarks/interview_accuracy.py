@@ -1,7 +1,7 @@
 """How well the offline interviewer reads goals written by people it has never met: per author, leaving that author
 out of the heads' training (leave-one-author-out), beside the rules alone.
 
-    python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X]
+    python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X] [--interactive]
     python benchmarks/interview_accuracy.py --untouched      # the untouched author, once, with the shipped heads
     python benchmarks/interview_accuracy.py --second-reader tests/data/authors/second_reader.jsonl   # label agreement
 
@@ -16,6 +16,10 @@ Per author it prints approach and path accuracy, per-fact accuracy, and the conf
 findings read as `stated` whose value is wrong (unsaid counts as the default; a count of examples that exist but are
 not good, which the authors left unlabelled, is not scored). The untouched author (train_heads.UNTOUCHED) is never
 trained on; `--untouched` reads it with the shipped heads, which were trained on all the others.
+
+`--interactive` adds, from the same heads, the reading a person gets from `tunewise plan` without
+`--non-interactive`: each question the interview asks (a fact unread, or read unsure or two ways, that could change
+the recommendation) answered with the author's label, and how many questions that took per goal.
 """
 
 from __future__ import annotations
@@ -255,17 +259,14 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
             print(f"  miss {id_}: approach {wa} -> {ga}, path {wp} -> {gp}; facts (want, read): {wrong}")
 
 
-def loao(corpus: dict[str, list], bank: Any, l2: float | None = None, *, ask: bool = False) -> dict[str, dict]:
-    """For each author: heads trained on every other author, then that author's goals read with them (`ask`: as
-    read_with).
-    """
+def loao(corpus: dict[str, list], bank: Any, l2: float | None = None, only: list[str] | None = None) -> dict[str, Any]:
+    """For each author (of `only`, if given), heads trained on every other author: the heads its goals are read with."""
     from agent.interviewer import train_heads
 
     out = {}
-    for author, items in corpus.items():
+    for author in only or corpus:
         others = [p for name, rest in corpus.items() if name != author for p in rest]
-        heads = train_heads.train(others, bank, train_heads.L2 if l2 is None else l2)
-        out[author] = score(items, read=read_prepared(heads, bank, ask=ask))
+        out[author] = train_heads.train(others, bank, train_heads.L2 if l2 is None else l2)
     return out
 
 
@@ -340,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     from agent.interviewer import heads as H
     from agent.interviewer import train_heads
 
+    unknown = [a for a in args.author or [] if a not in train_heads.AUTHORS]
+    if unknown:
+        print(
+            f"error: no author {', '.join(unknown)}; the authors are {', '.join(train_heads.AUTHORS)}", file=sys.stderr
+        )
+        return 2
     for path in [*train_heads.AUTHORS.values(), train_heads.UNTOUCHED[1]]:
         try:
             load(path)
@@ -351,39 +358,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.untouched:
         name, path = train_heads.UNTOUCHED
         corpus = train_heads.prepare_all({name: path}, rules_reader)
-        shipped = H.Heads.load()
-        results = {name: score(corpus[name], read=read_prepared(shipped, bank, ask=args.interactive))}
-        rules = {name: score(corpus[name], read=read_prepared(None, ask=args.interactive))}
-        table(
-            f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)",
-            results,
-            rules,
-        )
-        _misses(results, args.show_misses)
-        return 0
+        title = f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)"
+        return _report(title, corpus, {name: H.Heads.load()}, bank, args)
     if args.shipped:
         named = {a: train_heads.AUTHORS[a] for a in args.author or []}
         corpus = train_heads.prepare_all(named, rules_reader)
         shipped = H.Heads.load()
-        results = {
-            a: score(items, read=read_prepared(shipped, bank, ask=args.interactive)) for a, items in corpus.items()
-        }
-        rules = {a: score(items, read=read_prepared(None, ask=args.interactive)) for a, items in corpus.items()}
-        table("first reading with the shipped heads", results, rules)
-        _misses(results, args.show_misses)
-        return 0
+        return _report("first reading with the shipped heads", corpus, {a: shipped for a in corpus}, bank, args)
     print(
         "reader: the offline interviewer (rules, MiniLM similarity, then the heads); each author's goals are read with"
     )
     print("heads trained on the other authors only (leave-one-author-out), beside the rules alone")
     corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader)
-    results = loao(corpus, bank, args.l2, ask=args.interactive)
-    rules = {author: score(items, read=read_prepared(None, ask=args.interactive)) for author, items in corpus.items()}
+    heads = loao(corpus, bank, args.l2, args.author)
     if args.author:
-        results = {a: r for a, r in results.items() if a in args.author}
-        rules = {a: r for a, r in rules.items() if a in args.author}
-    table("leave one author out", results, rules)
-    _misses(results, args.show_misses)
+        corpus = {a: items for a, items in corpus.items() if a in args.author}
+    return _report("leave one author out", corpus, heads, bank, args)
+
+
+def _report(title: str, corpus: dict[str, list], heads: dict[str, Any], bank: Any, args: argparse.Namespace) -> int:
+    """Print each author's reading by its heads beside the rules alone, then, with --interactive, the same heads'
+    reading when the interactive flow's questions are answered.
+    """
+    for ask in (False, True) if args.interactive else (False,):
+        results = {a: score(items, read=read_prepared(heads[a], bank, ask=ask)) for a, items in corpus.items()}
+        rules = {a: score(items, read=read_prepared(None, ask=ask)) for a, items in corpus.items()}
+        table(f"{title}, {'interactive: each question answered' if ask else 'non-interactive'}", results, rules)
+        if not ask:  # the label errors and the misses once, for the reading the targets are set on
+            _misses(results, args.show_misses)
     return 0
 
 
