@@ -15,7 +15,7 @@ from langgraph.types import interrupt
 
 from graphs import interview as iv
 from graphs.protocol import Answer, Confirm, ConfirmItem, as_interrupt, reply_of
-from graphs.state import STEPS, AgentState, Context, Interviewer
+from graphs.state import STEPS, AgentState, Context, Interviewer, merge_facts
 from tools.decision import MODIFIERS, STEP_MODIFIERS, Facts
 
 # graphs.interview wires this node into its graph at import, so its helpers are looked up when a node runs
@@ -132,9 +132,17 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
     if not state.get("interactive", True):
         return {}  # --non-interactive: what was not read is assumed and listed, as the steps recorded it
     settled = iv.settle(state, runtime)  # deterministic given the state: safe to repeat when the node is re-run
-    facts = {**(state.get("facts") or {}), **settled.get("facts", {})}
+    facts = merge_facts(state.get("facts"), settled.get("facts"))
     open_doubts = {k: v for k, v in {**(state.get("doubts") or {}), **settled.get("doubts", {})}.items() if v}
-    request = Confirm(items=items(state, facts, open_doubts), retry=state.get("confirm_note"))
+    status = iv.openai_status(state)
+    if any(
+        iv.step_move(fact, facts, status, doubt=open_doubts.get(fact))[1] in ("ask", "confirm") for _, fact, _ in STEPS
+    ):
+        # The goal's full reading, merged just now, left a step's answer unread or unsure (a count the heads saw
+        # counts something else): walk the steps again, so they ask, before the list is shown.
+        return {**settled, "confirmed": False}
+    note = iv.interviewer_of(runtime).caveat(state.get("goal") or "")
+    request = Confirm(items=items(state, facts, open_doubts), retry=state.get("confirm_note"), note=note)
     reply = reply_of(interrupt(as_interrupt(request)))
     text = reply.text.strip() if isinstance(reply, Answer) else ""  # not words (e.g. an approval): accepts
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]

@@ -26,6 +26,7 @@ from graphs.state import (
     Node,
     Recommendation,
     context_of,
+    merge_facts,
     plan_day,
 )
 from prompts import render
@@ -246,7 +247,15 @@ def settle(state: AgentState, runtime: Runtime[Context] | None) -> dict:
     goal = state.get("goal") or ""
     found = reading.result() if reading is not None else interviewer_of(runtime).extract(goal)
     facts = state.get("facts") or {}
-    return {"facts": absorb(facts, found), "doubts": doubts(facts, found), "reading_pending": False}
+    # Where the state still holds the quick pass's reading of the goal (the rules alone), the full reading replaces
+    # it whatever its rank: the heads may leave a rule's "stated" reading only "inferred", to be asked, or drop a
+    # count that counts something else (users, items to produce). A fact set since (asked, --answer) stays.
+    quick = absorb({}, reading.quick) if reading is not None else {}
+    stale = {k for k, entry in quick.items() if facts.get(k) == entry}
+    base = {k: v for k, v in facts.items() if k not in stale}
+    new = absorb(base, found)
+    dropped: dict = {k: None for k in stale if k not in new}  # merge_facts removes them
+    return {"facts": {**new, **dropped}, "doubts": doubts(base, found), "reading_pending": False}
 
 
 def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
@@ -426,7 +435,7 @@ def make_step(key: str, fact: str, title: str) -> Node:
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
         talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]
         settled = settle(state, runtime)  # the goal's full reading, merged while the person was typing
-        facts = {**facts, **settled.get("facts", {})}
+        facts = merge_facts(facts, settled.get("facts"))
         if not reply or SKIP.match(reply):
             update = (
                 _keep(key, fact, {**state, "facts": facts}, entry)
@@ -445,7 +454,7 @@ def make_step(key: str, fact: str, title: str) -> Node:
             new["problem"] = {**cues, "source": "asked", "confidence": 1.0}
         if fact not in new:  # asked again: `asking` keeps route_step here even when a first walk recorded the step
             return _with({"retries": {key: tries + 1}, "asking": key}, settled, talk)
-        conflicts = doubts({**facts, **settled.get("facts", {})}, found, asked=fact)
+        conflicts = doubts(merge_facts(facts, settled.get("facts")), found, asked=fact)
         for other in conflicts:
             new.pop(other, None)  # keep the earlier reading; the other fact's step (or the confirm list) asks
         have = {**known({**facts, **new}), "openai_status": openai_status(state)}

@@ -73,6 +73,13 @@ def merge(left: dict | None, right: dict | None) -> dict:
     return {**(left or {}), **(right or {})}
 
 
+def merge_facts(left: dict | None, right: dict | None) -> dict:
+    """Reducer for the facts: later keys win, and a fact set to None is removed (the goal's full reading no longer
+    finds what its quick pass read: graphs.interview.settle).
+    """
+    return {k: v for k, v in {**(left or {}), **(right or {})}.items() if v is not None}
+
+
 def append(left: list | None, right: list | None) -> list:
     """Reducer: concatenate, so each node returns only the items it adds."""
     return [*(left or []), *(right or [])]
@@ -518,7 +525,7 @@ class AgentState(TypedDict, total=False):
     measure: dict[str, Any]  # step 1 to be measured: {"model", "examples", "target"} (plan --measure-prompt)
     measurement: dict[str, Any]  # what it measured (tools/measure/prompt.Measurement's JSON)
     interviewer: str  # "offline" or "llm:MODEL": said to the user, never a key
-    facts: Annotated[dict[str, Fact], merge]
+    facts: Annotated[dict[str, Fact], merge_facts]
     steps: Annotated[dict[str, StepRecord], merge]
     questions: Annotated[list[dict], append]  # asked of nobody and assumed (non-interactive)
     retries: Annotated[dict[str, int], merge]
@@ -573,6 +580,12 @@ class Interviewer(Protocol):
 
     def extract(self, text: str, *, focus: str | None = None) -> Sequence[Finding]:
         """Read the facts `text` states; `focus` names the fact a question asked for (read more leniently)."""
+        ...
+
+    def caveat(self, text: str) -> str | None:
+        """Say why this reader's reading of the goal `text` needs checking (a language it does not read); None if
+        nothing does.
+        """
         ...
 
 

@@ -464,6 +464,58 @@ def test_the_first_question_does_not_wait_for_the_full_reading(graph):
     assert request_of(out["__interrupt__"][0].value).step == "problem"
 
 
+def test_the_full_reading_replaces_the_quick_pass_even_where_it_is_less_sure(graph):
+    from agent.interviewer.early import GoalReading
+    from tests.fakes.scripted_reader import ScriptedReader, said
+
+    # The rules (quick pass) read "5,000 descriptions" as examples and the voice as stated; the heads (full reading)
+    # see items to produce and leave the voice inferred. The full reading wins where the state still holds the
+    # quick one, though "inferred" ranks below "stated": the count is gone and the voice will be confirmed.
+    goal = "We need 5,000 product descriptions in our brand voice; a prompt with examples fell short."
+    quick = ScriptedReader(
+        {
+            goal: [
+                said("prompting", "fell_short", "a prompt with examples fell short"),
+                said("examples", 5000, "We need 5,000 product descriptions"),
+                said("behaviour", True, "in our brand voice"),
+            ]
+        }
+    )
+    full = ScriptedReader(
+        {
+            goal: [
+                said("prompting", "fell_short", "a prompt with examples fell short"),
+                said("behaviour", True, "in our brand voice", how="inferred"),
+            ],
+            "stable": [said("stable", True, "stable")],
+            "behaviour: the voice": [said("problem", "behaviour", "behaviour: the voice")],
+            "none yet": [said("examples", 0, "none yet")],
+            "in-house": [said("private", True, "in-house")],
+        }
+    )
+    reading = GoalReading(goal, full, quick)
+    ctx = Context(interviewer=full, runners=RUNNERS, approved_by="test", reading=reading)
+    config = {"configurable": {"thread_id": "e2"}}
+    out = graph.invoke(
+        {"session": "e2", "goal": goal, "interactive": True, "today": TODAY}, config, context=ctx, durability="sync"
+    )
+    replies = {"stability": "stable", "problem": "behaviour: the voice", "data": "none yet", "path": "in-house"}
+    asked = []
+    while (request := request_of(out["__interrupt__"][0].value)).kind != "confirm":
+        asked.append(request.step)
+        out = graph.invoke(Command(resume=replies[request.step]), config, context=ctx, durability="sync")
+        assert len(asked) < 8, asked
+    # Only step 4 asked on the quick reading; its answer settled the full one, and the steps were walked again
+    # before the list: the voice is confirmed and the count, now unread, asked.
+    assert asked == ["stability", "path", "problem", "data"]
+    facts = graph.get_state(config).values["facts"]
+    assert facts["examples"]["value"] == 0 and facts["examples"]["source"] == "asked"
+    assert facts["problem"]["source"] == "asked"
+    assert facts["prompting"]["source"] == "stated"  # the same in both readings: kept
+    items = {item.step: item for item in request.items}
+    assert (items["data"].read, items["data"].source) == ("0 good examples", "asked")
+
+
 def test_studio_builds_give_the_offline_interviewer_when_the_context_is_empty(tmp_path, monkeypatch):
     """LangGraph Studio sends its run context as a dict; an empty one becomes StudioContext with its interviewer."""
     from agent.studio import interview_graph
