@@ -79,6 +79,7 @@ class Confirm(_Message):
     kind: Literal["confirm"] = "confirm"
     items: list[ConfirmItem]
     retry: str | None = None
+    note: str | None = None  # why the readings need checking (the reader's caveat: a language it does not read)
 
 
 class ActionRequest(_Message):

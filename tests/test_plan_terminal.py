@@ -116,3 +116,21 @@ def test_non_interactive_human_output_for_every_approach(tmp_path, answers, appr
     assert "Next:" in screen and "Before I decide" not in screen  # nobody to confirm with in a script
     for text in shows:
         assert text in screen, text
+
+
+def test_a_goal_in_another_language_is_shown_as_guesses_to_check(tmp_path):
+    # Written for this test: a Spanish goal with a few English words. The offline reader reads English, so the
+    # confirm list says its readings are guesses, right under its heading.
+    goal = "Queremos que el bot de soporte conteste con el tono de nuestros agentes, el prompt actual suena muy frío"
+    child = _spawn(["plan", goal, "--today", "2026-04-01"], tmp_path)
+    screen = ""
+    for _ in range(12):
+        child.expect("› ")
+        screen += " " + _screen(child.before)
+        if "Before I decide, this is what I read:" in screen:
+            break
+        child.sendline("")  # skip each question: the list still comes
+    listed = screen.rsplit("Before I decide, this is what I read:", 1)[1]
+    assert listed.lstrip().startswith("Much of your goal is not in English, and this offline reader reads English")
+    assert "set TUNEWISE_LLM_MODEL" in listed and " 1. " in listed
+    child.terminate(force=True)

@@ -71,6 +71,8 @@ def confirm(request: Confirm) -> str:
     if request.retry:
         console.print(f"[yellow]{escape(request.retry)}[/]")
     console.print("\n[bold]Before I decide, this is what I read:[/]")
+    if request.note:
+        console.print(f"[yellow]{escape(request.note)}[/]")
     for item in request.items:
         style = SOURCE_STYLE.get(item.source, "")
         evidence = f" [dim]“{escape(shorten(item.evidence, 90))}”[/]" if item.evidence else ""

@@ -107,6 +107,10 @@ class LLMInterviewer:
         self.endpoint = str(getattr(client, "base_url", "") or "") or None
         self.tool_calls: list[str] = []  # names only, for the transcript: arguments may hold paths, never keys
 
+    def caveat(self, text: str) -> str | None:
+        """Return None: a chat model reads the languages people write in."""
+        return None
+
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
         """Return the facts the model reads in `text` (`focus`: the fact just asked about), letting it call the
         read-only TOOLS for up to MAX_TOOL_ROUNDS rounds; endpoint errors and unreadable replies raise

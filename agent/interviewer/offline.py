@@ -183,6 +183,20 @@ class OfflineInterviewer:
         self._bank: dict[str, dict[str, Any]] | None = None
         self._heads = heads
 
+    def caveat(self, text: str) -> str | None:
+        """Say so when the goal is mostly in a language other than English, which these rules and MiniLM read: its
+        readings are then all inferred (heads.revise), and the confirm list says why.
+        """
+        from agent.interviewer.language import mostly_english
+
+        if mostly_english(text):
+            return None
+        return (
+            "Much of your goal is not in English, and this offline reader reads English: what it read from the goal "
+            "is a guess (inferred), so check it. A chat model reads other languages: set TUNEWISE_LLM_MODEL (an endpoint of your own "
+            "if the data must stay in-house)."
+        )
+
     # -- the two passes ---------------------------------------------------------------------------------------
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
         """Every fact found in `text`; `focus` names the fact a question asked for, so short replies count."""

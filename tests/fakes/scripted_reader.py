@@ -18,6 +18,9 @@ class ScriptedReader:
         self.gate = gate
         self.calls: list[tuple[str, str | None]] = []
 
+    def caveat(self, text: str) -> str | None:
+        return None
+
     def extract(self, text: str, *, focus: str | None = None) -> list[Finding]:
         self.calls.append((text, focus))
         if self.gate is not None and not self.gate.wait(60):
