@@ -363,3 +363,40 @@ def test_a_hosted_llm_interviewer_reads_nothing_of_a_private_goal(tmp_path, host
     assert result.exit_code == 0, result.output
     assert "interviewer: offline (the data must stay in-house, and the LLM at" in " ".join(result.output.split())
     assert hosted_fake.requests == []
+
+
+# ---- the standalone commands: --private refuses before any approval or request ---------------------------------
+
+
+def test_synthesize_private_refuses_a_hosted_teacher_before_pricing_or_sending(tmp_path, hosted_fake, monkeypatch):
+    seeds = write_chat_data(tmp_path / "seeds.jsonl", 12)
+    args = [
+        "synthesize",
+        str(seeds),
+        "--n",
+        "5",
+        "--teacher",
+        "openai:gpt-4.1-mini",
+        "--out",
+        str(tmp_path / "o.jsonl"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--private", "--yes"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "refused: the synthesize step would send the training seeds to" in result.output
+    assert "name a local --teacher and --judge (hf:PATH)" in result.output
+    assert hosted_fake.requests == [] and not (tmp_path / "o.jsonl").exists()
+    # The same server known as this machine's (not marked hosted) passes the check, and the run talks to it.
+    monkeypatch.delenv("TUNEWISE_HOSTED_ENDPOINTS")
+    result = CliRunner().invoke(app, [*args, "--private", "--yes", "--json"])
+    assert "refused" not in result.output and hosted_fake.requests
+
+
+def test_eval_private_refuses_a_hosted_candidate_or_judge_before_anything_is_sent(tmp_path, hosted_fake):
+    held_out = write_chat_data(tmp_path / "eval.jsonl", 6)
+    base = ["eval", "--eval-file", str(held_out), "--out", str(tmp_path / "report"), "--yes", "--private"]
+    result = CliRunner().invoke(app, [*base, "--candidate", "api=openai:gpt-4.1-mini"])
+    assert result.exit_code == 2 and "refused: the eval step would send the held-out examples (api) to" in result.output
+    judged = [*base, "--candidate", "mine=openai:qwen@http://10.0.0.9:9/v1", "--judge", "openai:gpt-4.1"]
+    result = CliRunner().invoke(app, judged)
+    assert result.exit_code == 2 and "the outputs and the references (judge)" in result.output
+    assert hosted_fake.requests == [] and not (tmp_path / "report").exists()

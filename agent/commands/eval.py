@@ -50,6 +50,13 @@ def eval_command(
         bool, typer.Option("--yes", help="Approve OpenAI API spend (hosted candidates, --judge) without asking.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object; no progress display.")] = False,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private",
+            help="The held-out data must stay in-house: refuse a hosted candidate or judge before anything is sent.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate candidates on held-out examples: which is better, by how much, with bootstrap 95% intervals."""
     import datetime as dt
@@ -78,6 +85,23 @@ def eval_command(
         seed=seed,
         out=out,
     )
+    if private:  # before any approval or request: the held-out examples of a private plan go nowhere hosted
+        from tools.models.spec import parse_spec
+        from tools.privacy.destinations import EndpointPolicy, flow, refuse_hosted
+
+        policy = EndpointPolicy.from_env()
+        flows = [flow(spec, f"the held-out examples ({name})", policy) for name, spec in inp.specs.items()]
+        if judge:
+            flows.append(flow(parse_spec(judge), "the outputs and the references (judge)", policy))
+        if collection and any(spec.rag for spec in inp.specs.values()):
+            from tools.clients import get_chroma_client
+            from tools.rag.collection import collection_embedder
+            from tools.rag.embedders import search_spec
+
+            embedder_spec = search_spec(collection_embedder(get_chroma_client(get_settings().chroma_dir), collection))
+            if embedder_spec != "local":  # the collection's own embedder embeds every held-out request
+                flows.append(flow(embedder_spec, "the held-out requests (retrieval)", policy))
+        refuse_hosted("eval", flows, fix="name local candidates and judge (hf:PATH)")
     paid = paid_models(inp, env_base_url=os.environ.get("OPENAI_BASE_URL"))
     from tools.costs.catalog import openai_catalog
     from tools.costs.openai_access import refuse_retired

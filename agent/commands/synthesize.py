@@ -37,6 +37,12 @@ def synthesize(
     ] = None,
     threshold: Annotated[int, typer.Option(min=1, max=5, help="The judge's lowest passing score, 1-5.")] = 4,
     seed: Annotated[int, typer.Option(help="Which seeds each drafting call is shown.")] = 0,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private", help="The seeds must stay in-house: refuse a hosted teacher or judge before anything is sent."
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Approve the run's price without asking.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object; no progress display.")] = False,
 ) -> None:
@@ -45,7 +51,7 @@ def synthesize(
     """
     from agent.console import approve_spend, console, err_console, print_json
     from tools.builders import generator_loader
-    from tools.privacy.destinations import EndpointPolicy, flow
+    from tools.privacy.destinations import EndpointPolicy, flow, refuse_hosted
     from tools.synthesize.run import estimate, run
     from tools.synthesize.schema import SynthInput
 
@@ -60,9 +66,11 @@ def synthesize(
         threshold=threshold,
         seed=seed,
     )
-    bound = estimate(inp)
     policy = EndpointPolicy.from_env()
     sent = [flow(teacher, "the training seeds", policy), flow(inp.judge_spec, "the drafts and two seeds", policy)]
+    if private:  # before the price is read or asked for: nothing of a private plan is offered to a hosted API
+        refuse_hosted("synthesize", sent, fix="name a local --teacher and --judge (hf:PATH)")
+    bound = estimate(inp)
     where = "; ".join(f"{f.what} to {f.endpoint or f.where} ({f.where})" for f in sent)
     line = (
         f"drafting {n} examples with {teacher} and judging them with {inp.judge_spec} may cost up to "

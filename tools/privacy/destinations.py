@@ -119,15 +119,21 @@ def here(what: str) -> DataFlow:
     return DataFlow(where="this machine", what=what)
 
 
-def refuse_hosted(step: str, flows: list[DataFlow]) -> None:
-    """Raise, in one line, when a step of a private plan would send data to a hosted API; before any request."""
+LOCAL_HINT = "(openai:MODEL@http://HOST:PORT/v1); TUNEWISE_LOCAL_ENDPOINTS=HOST marks an in-house server"
+
+
+def refuse_hosted(
+    step: str, flows: list[DataFlow], *, fix: str = "name a local model (--answer base_model=PATH)"
+) -> None:
+    """Raise, in one line, when a step of a private plan would send data to a hosted API; before any request.
+    `fix` says what to name instead (the plan's words by default), before the in-house endpoint form.
+    """
     for f in flows:
         if f.leaves:
             raise UsageError(
                 f"refused: the {step} step would send {f.what} to {f.endpoint}, a hosted API, and this plan's data "
                 f"must stay in-house",
-                hint="name a local model (--answer base_model=PATH) or an in-house endpoint "
-                "(openai:MODEL@http://HOST:PORT/v1); TUNEWISE_LOCAL_ENDPOINTS=HOST marks an in-house server",
+                hint=f"{fix} or an in-house endpoint {LOCAL_HINT}",
             )
 
 
