@@ -431,6 +431,8 @@ def make_step(key: str, fact: str, title: str) -> Node:
             read = doubt or (
                 f"I read “{entry['evidence']}” as: {describe(fact, entry['value'])}, but I am not sure. Enter keeps it."
             )
+            if key in (state.get("steps") or {}):  # walked again: the goal's full reading changed what was settled
+                read = f"Now that I have read your whole goal, one more check. {read}"
         reply = ask(key, title, fact, tries, read=read)
         # Everything below runs only once the person has answered: reading the reply is this node's only effect.
         talk = [{"role": "agent", "text": text}, {"role": "user", "text": reply}]

@@ -500,14 +500,19 @@ def test_the_full_reading_replaces_the_quick_pass_even_where_it_is_less_sure(gra
         {"session": "e2", "goal": goal, "interactive": True, "today": TODAY}, config, context=ctx, durability="sync"
     )
     replies = {"stability": "stable", "problem": "behaviour: the voice", "data": "none yet", "path": "in-house"}
-    asked = []
+    asked, reads = [], {}
     while (request := request_of(out["__interrupt__"][0].value)).kind != "confirm":
         asked.append(request.step)
+        reads[request.step] = request.read
         out = graph.invoke(Command(resume=replies[request.step]), config, context=ctx, durability="sync")
         assert len(asked) < 8, asked
     # Only step 4 asked on the quick reading; its answer settled the full one, and the steps were walked again
     # before the list: the voice is confirmed and the count, now unread, asked.
     assert asked == ["stability", "path", "problem", "data"]
+    assert reads["problem"] == (
+        "Now that I have read your whole goal, one more check. I read “in our brand voice” as: behaviour (how it "
+        "answers), but I am not sure. Enter keeps it."
+    )
     facts = graph.get_state(config).values["facts"]
     assert facts["examples"]["value"] == 0 and facts["examples"]["source"] == "asked"
     assert facts["problem"]["source"] == "asked"
