@@ -141,8 +141,9 @@ def confirm(state: AgentState, runtime: Runtime[Context]) -> dict:
         # The goal's full reading, merged just now, left a step's answer unread or unsure (a count the heads saw
         # counts something else): walk the steps again, so they ask, before the list is shown.
         return {**settled, "confirmed": False}
-    note = iv.interviewer_of(runtime).caveat(state.get("goal") or "")
-    request = Confirm(items=items(state, facts, open_doubts), retry=state.get("confirm_note"), note=note)
+    request = Confirm(
+        items=items(state, facts, open_doubts), retry=state.get("confirm_note"), note=state.get("reader_caveat")
+    )
     reply = reply_of(interrupt(as_interrupt(request)))
     text = reply.text.strip() if isinstance(reply, Answer) else ""  # not words (e.g. an approval): accepts
     talk = [{"role": "agent", "text": "Is this what you meant?"}, {"role": "user", "text": text}]

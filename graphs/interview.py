@@ -269,6 +269,7 @@ def intake(state: AgentState, runtime: Runtime[Context]) -> dict:
         "validation": None,
         "doubts": doubts({}, found),
         "reading_pending": reading is not None,
+        "reader_caveat": reader.caveat(state.get("goal") or ""),
     }
     facts.update(absorb(facts, found))
     for key, value in (state.get("preset") or {}).items():

@@ -19,6 +19,8 @@ def _default_base(path: str | None) -> str:
 def risks(state: AgentState, plan: Plan, facts: dict[str, Any], examples: int) -> list[str]:
     """List the plan's risks, each with what to do about it."""
     out = []
+    if state.get("reader_caveat"):  # the plan rests on a reading the reader could not vouch for: first
+        out.append(str(state["reader_caveat"]))
     v = validation_of(state.get("validation"))
     if v and v.errors:
         out.append(

@@ -525,6 +525,7 @@ class AgentState(TypedDict, total=False):
     measure: dict[str, Any]  # step 1 to be measured: {"model", "examples", "target"} (plan --measure-prompt)
     measurement: dict[str, Any]  # what it measured (tools/measure/prompt.Measurement's JSON)
     interviewer: str  # "offline" or "llm:MODEL": said to the user, never a key
+    reader_caveat: str | None  # why the reading of the goal needs checking (Interviewer.caveat: another language)
     facts: Annotated[dict[str, Fact], merge_facts]
     steps: Annotated[dict[str, StepRecord], merge]
     questions: Annotated[list[dict], append]  # asked of nobody and assumed (non-interactive)

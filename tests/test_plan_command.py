@@ -229,3 +229,13 @@ def test_resume_shows_the_result_of_a_finished_session(monkeypatch):
     assert again.exit_code == 0, again.stderr
     screen = " ".join(again.stdout.split())
     assert "The five steps" in screen and f"Recommendation: {approach}" in screen and "Collect: you have 25" in screen
+
+
+def test_a_goal_in_another_language_says_so_among_the_plans_risks():
+    # Written for this test: a Spanish goal. Non-interactive, nobody sees a confirm list, so the plan says it.
+    goal = "Queremos que nuestro bot conteste con el tono de nuestros agentes, tenemos dos mil conversaciones revisadas"
+    out = _json(CliRunner().invoke(app, ["plan", "--goal", goal, "--non-interactive", "--json", *TODAY]))
+    assert out["plan"]["risks"][0].startswith("Much of your goal is not in English")
+    english = "Answer in our house style from our help pages, which change often."
+    out = _json(CliRunner().invoke(app, ["plan", "--goal", english, "--non-interactive", "--json", *TODAY]))
+    assert not any("not in English" in r for r in out["plan"]["risks"])
