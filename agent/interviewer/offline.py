@@ -193,8 +193,8 @@ class OfflineInterviewer:
             return None
         return (
             "Much of your goal is not in English, and this offline reader reads English: what it read from the goal "
-            "is a guess (inferred), so check it. A chat model reads other languages: set TUNEWISE_LLM_MODEL (an endpoint of your own "
-            "if the data must stay in-house)."
+            "is a guess, so check it. A chat model reads other languages: set TUNEWISE_LLM_MODEL (an endpoint of "
+            "your own if the data must stay in-house)."
         )
 
     # -- the two passes ---------------------------------------------------------------------------------------
