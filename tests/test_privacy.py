@@ -400,3 +400,24 @@ def test_eval_private_refuses_a_hosted_candidate_or_judge_before_anything_is_sen
     result = CliRunner().invoke(app, judged)
     assert result.exit_code == 2 and "the outputs and the references (judge)" in result.output
     assert hosted_fake.requests == [] and not (tmp_path / "report").exists()
+
+
+def test_eval_private_refuses_a_collection_built_with_a_hosted_embedder(tmp_path, hosted_fake, monkeypatch):
+    from tests.fakes.hash_embedder import HashEmbedder
+    from tools.clients import get_chroma_client
+    from tools.rag.index import IndexInput, run
+    from tools.settings import get_settings
+
+    monkeypatch.setenv("TUNEWISE_HOME", str(tmp_path / "home"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Returns\nReturns are free within 30 days of delivery.\n")
+    db = get_settings().chroma_dir
+    hosted = HashEmbedder(dimension=384, name="openai:text-embedding-3-small")  # what the collection records
+    run(IndexInput(paths=[docs], collection="help", db=db), client=get_chroma_client(db), embedder=hosted)
+    held_out = write_chat_data(tmp_path / "eval.jsonl", 6)
+    args = ["eval", "--eval-file", str(held_out), "--out", str(tmp_path / "report"), "--yes", "--private"]
+    local = "mine=openai:qwen@http://10.0.0.9:9/v1+rag"
+    result = CliRunner().invoke(app, [*args, "--candidate", local, "--collection", "help"])
+    assert result.exit_code == 2 and "the held-out requests (retrieval)" in result.output
+    assert hosted_fake.requests == [] and not (tmp_path / "report").exists()

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from tools.clients import get_chroma_client, get_openai_client, get_upstream_client
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
     from tools.deploy.deploy import Deployment
     from tools.models.spec import ModelSpec
     from tools.rag.search import Retriever
@@ -33,14 +35,21 @@ def generator_loader() -> Loader:
     return load
 
 
+def collection_search_spec(client: ClientAPI, collection: str) -> str:
+    """Return the embedder spec a search of `collection` uses: the one it was built with (`local` when it says none)."""
+    from tools.rag.collection import collection_embedder
+    from tools.rag.embedders import search_spec
+
+    return search_spec(collection_embedder(client, collection))
+
+
 def retriever_for(collection: str, db: Path | None) -> Retriever:
     """Open `collection` for retrieval with the embedder it was built with (the local MiniLM when it says none)."""
-    from tools.rag.collection import collection_embedder
-    from tools.rag.embedders import get_embedder, search_spec
+    from tools.rag.embedders import get_embedder
     from tools.rag.search import Retriever
 
     client = get_chroma_client(db)
-    return Retriever(client, collection, get_embedder(search_spec(collection_embedder(client, collection))))
+    return Retriever(client, collection, get_embedder(collection_search_spec(client, collection)))
 
 
 def deployment_clients(

@@ -85,6 +85,7 @@ def eval_command(
         seed=seed,
         out=out,
     )
+    rag = any(spec.rag for spec in inp.specs.values())
     if private:  # before any approval or request: the held-out examples of a private plan go nowhere hosted
         from tools.models.spec import parse_spec
         from tools.privacy.destinations import EndpointPolicy, flow, refuse_hosted
@@ -93,12 +94,11 @@ def eval_command(
         flows = [flow(spec, f"the held-out examples ({name})", policy) for name, spec in inp.specs.items()]
         if judge:
             flows.append(flow(parse_spec(judge), "the outputs and the references (judge)", policy))
-        if collection and any(spec.rag for spec in inp.specs.values()):
+        if collection and rag:
+            from tools.builders import collection_search_spec
             from tools.clients import get_chroma_client
-            from tools.rag.collection import collection_embedder
-            from tools.rag.embedders import search_spec
 
-            embedder_spec = search_spec(collection_embedder(get_chroma_client(get_settings().chroma_dir), collection))
+            embedder_spec = collection_search_spec(get_chroma_client(get_settings().chroma_dir), collection)
             if embedder_spec != "local":  # the collection's own embedder embeds every held-out request
                 flows.append(flow(embedder_spec, "the held-out requests (retrieval)", policy))
         refuse_hosted("eval", flows, fix="name local candidates and judge (hf:PATH)")
@@ -109,7 +109,6 @@ def eval_command(
     for name in paid:  # "NAME (MODEL)": a model OpenAI has shut down is one line here, before anything is asked
         refuse_retired(openai_catalog(), name.rsplit("(", 1)[1].rstrip(")"), dt.date.today())
     _approve(paid, yes=yes, json_out=json_out)
-    rag = any(spec.rag for spec in inp.specs.values())
     load = generator_loader()
     retriever = retriever_for(collection, get_settings().chroma_dir) if rag and collection else None
     embedder = get_embedder("local")

@@ -29,10 +29,10 @@ def search(
     import json
 
     from agent.console import console, err_console, print_json
+    from tools.builders import collection_search_spec
     from tools.clients import get_chroma_client
     from tools.errors import UsageError
-    from tools.rag.collection import collection_embedder
-    from tools.rag.embedders import get_embedder, search_spec
+    from tools.rag.embedders import get_embedder
     from tools.rag.search import MODES, Retriever, parse_where
 
     if not query.strip():
@@ -41,7 +41,7 @@ def search(
         raise UsageError(f"bad --mode '{mode}'", hint="use hybrid, dense or lexical")
     client = get_chroma_client(db, chroma_url)
     if embedder is None:
-        embedder = search_spec(collection_embedder(client, collection))
+        embedder = collection_search_spec(client, collection)
     retriever = Retriever(client, collection, get_embedder(embedder), mode=mode)
     for note in retriever.notes:
         err_console.print(f"note: {note}", markup=False, soft_wrap=True)
