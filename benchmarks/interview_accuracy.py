@@ -259,15 +259,44 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
             print(f"  miss {id_}: approach {wa} -> {ga}, path {wp} -> {gp}; facts (want, read): {wrong}")
 
 
-def loao(corpus: dict[str, list], bank: Any, l2: float | None = None, only: list[str] | None = None) -> dict[str, Any]:
-    """For each author (of `only`, if given), heads trained on every other author: the heads its goals are read with."""
+def loao(
+    corpus: dict[str, list], bank: Any, l2: float | None = None, only: list[str] | None = None, jobs: int = 1
+) -> dict[str, Any]:
+    """For each author (of `only`, if given), heads trained on every other author: the heads its goals are read with
+    (`jobs` folds at a time, each in a process of its own).
+    """
+    authors = list(only or corpus)
+    if jobs <= 1 or len(authors) < 2:
+        _fold_setup(corpus, bank, l2, 0)
+        return {author: _fold(author) for author in authors}
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(
+        jobs, mp_context=get_context("spawn"), initializer=_fold_setup, initargs=(corpus, bank, l2, threads)
+    ) as pool:
+        return dict(zip(authors, pool.map(_fold, authors)))
+
+
+_FOLDS: dict[str, Any] = {}  # what each fold trains from: the corpus, the bank, the ridge (set by _fold_setup)
+
+
+def _fold_setup(corpus: dict[str, list], bank: Any, l2: float | None, threads: int) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)  # the folds share the CPU's cores
+    _FOLDS.update(corpus=corpus, bank=bank, l2=l2)
+
+
+def _fold(author: str) -> Any:
     from agent.interviewer import train_heads
 
-    out = {}
-    for author in only or corpus:
-        others = [p for name, rest in corpus.items() if name != author for p in rest]
-        out[author] = train_heads.train(others, bank, train_heads.L2 if l2 is None else l2)
-    return out
+    corpus, l2 = _FOLDS["corpus"], _FOLDS["l2"]
+    others = [p for name, rest in corpus.items() if name != author for p in rest]
+    return train_heads.train(others, _FOLDS["bank"], train_heads.L2 if l2 is None else l2)
 
 
 def table(title: str, results: dict[str, dict], baseline: dict[str, dict] | None = None) -> None:
@@ -324,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="list each goal read to a wrong approach or path")
     parser.add_argument("--l2", type=float, default=None, help="the heads' ridge (default: train_heads.L2)")
     parser.add_argument(
+        "--jobs", type=int, default=1, help="read the corpora and train the folds in this many processes"
+    )
+    parser.add_argument(
         "--interactive",
         action="store_true",
         help="read as the interactive flow does: each question it asks (unread or unsure facts that could change the "
@@ -362,15 +394,15 @@ def main(argv: list[str] | None = None) -> int:
         return _report(title, corpus, {name: H.Heads.load()}, bank, args)
     if args.shipped:
         named = {a: train_heads.AUTHORS[a] for a in args.author or []}
-        corpus = train_heads.prepare_all(named, rules_reader)
+        corpus = train_heads.prepare_all(named, rules_reader, args.jobs)
         shipped = H.Heads.load()
         return _report("first reading with the shipped heads", corpus, {a: shipped for a in corpus}, bank, args)
     print(
         "reader: the offline interviewer (rules, MiniLM similarity, then the heads); each author's goals are read with"
     )
     print("heads trained on the other authors only (leave-one-author-out), beside the rules alone")
-    corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader)
-    heads = loao(corpus, bank, args.l2, args.author)
+    corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader, args.jobs)
+    heads = loao(corpus, bank, args.l2, args.author, args.jobs)
     if args.author:
         corpus = {a: items for a, items in corpus.items() if a in args.author}
     return _report("leave one author out", corpus, heads, bank, args)

@@ -339,3 +339,37 @@ def test_the_benchmark_counts_the_questions_of_the_interactive_flow():
     asked = score([item], Reader(), ask=True)
     assert sum(quiet["asked"].values()) == 0 and quiet["approach_accuracy"] == 0.0  # assumed not tried: prompt first
     assert asked["approach_accuracy"] == 1.0 and asked["asked"]["prompting"] == 1 and asked["asked"]["examples"] == 1
+
+
+# ---- reading cost and the corpus files -------------------------------------------------------------------------
+
+
+def test_a_goal_s_sentences_are_embedded_once_for_both_passes():
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    class Counting(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(dimension=H.DIM)
+            self.seen: list[str] = []
+
+        def embed(self, texts, batch_size=64):
+            self.seen.extend(texts)
+            return super().embed(texts)
+
+    model = Counting()
+    reader = OfflineInterviewer(model, heads=None)
+    reader.load_bank()
+    goal = "Our replies sound stiff. We have 900 approved replies from our best agent."
+    before = len(model.seen)
+    reader.extract(goal)
+    said, (vectors, numbers, windows) = reader.goal_parts(goal)
+    read = model.seen[before:]
+    assert said and numbers and len(read) == len(set(read))  # no text embedded twice
+    assert np.allclose(vectors, HashEmbedder(dimension=H.DIM).embed(said))
+
+
+def test_a_missing_corpus_file_is_named_not_a_traceback(tmp_path):
+    from agent.interviewer.train_heads import CorpusError, load_items
+
+    with pytest.raises(CorpusError, match="nowhere.jsonl: cannot be read"):
+        load_items(tmp_path / "nowhere.jsonl")

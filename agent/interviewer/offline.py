@@ -120,6 +120,7 @@ def clauses(sentence: str) -> list[str]:
     return rules.clauses(sentence)
 
 
+VECTOR_CACHE = 2048  # texts whose vectors a reader keeps (OfflineInterviewer._embed): a few hundred goals' worth
 QUOTE_MAX = 90  # the confirm list quotes this much of a finding's evidence (agent/commands/plan_view.py)
 
 
@@ -182,6 +183,7 @@ class OfflineInterviewer:
         self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
         self._heads = heads
+        self._vectors: dict[str, Any] = {}  # text -> its vector (see _embed)
 
     def caveat(self, text: str) -> str | None:
         """Say so when the goal is mostly in a language other than English, which these rules and MiniLM read: its
@@ -502,7 +504,20 @@ class OfflineInterviewer:
         return self._embedder
 
     def _embed(self, texts: list[str]) -> Any:
-        return self._model().embed(texts)
+        """Embed `texts`, reusing the vectors of texts this reader embedded lately: a goal's sentences are embedded
+        for the similarity pass and again for the heads (goal_parts), and MiniLM on a CPU is most of a reading's time.
+        """
+        import numpy as np
+
+        if not texts:
+            return self._model().embed([])
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = dict(zip(missing, self._model().embed(missing))) if missing else {}
+        out = np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])
+        self._vectors.update(fresh)
+        while len(self._vectors) > VECTOR_CACHE:  # oldest first: a long session reads many goals
+            del self._vectors[next(iter(self._vectors))]
+        return out
 
     def load_bank(self) -> dict[str, Any]:
         """Return the labelled sentences' vectors (examples.json), embedded once per embedder."""

@@ -99,7 +99,12 @@ def expected_facts(item: dict) -> Facts:
 def load_items(path: Path) -> list[dict]:
     """Read a corpus file; a bad line raises CorpusError with the file, the line and what to fix."""
     items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise CorpusError(f"{path}: cannot be read ({why}); check the path (train_heads.AUTHORS)") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -246,9 +251,31 @@ def reader(embedder: Any = None) -> Any:
     return OfflineInterviewer(embedder, heads=None)
 
 
-def prepare_all(authors: dict[str, Path], rules: Any) -> dict[str, list[Prepared]]:
-    """Prepare every author's goals with one reader (see `reader`)."""
-    return {author: prepare(rules, author, load_items(path)) for author, path in authors.items() if path.exists()}
+def prepare_all(authors: dict[str, Path], rules: Any, jobs: int = 1) -> dict[str, list[Prepared]]:
+    """Prepare every author's goals with one reader (see `reader`). `jobs` above 1 reads the authors in that many
+    processes, each with a `reader()` of its own: MiniLM on a CPU is most of the time, over two thousand goals.
+    A bad corpus line raises CorpusError here, before any process starts.
+    """
+    items = {author: load_items(path) for author, path in authors.items() if path.exists()}
+    if jobs <= 1 or len(items) < 2:
+        return {author: prepare(rules, author, goals) for author, goals in items.items()}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    # spawn, not fork: the parent may hold a loaded ONNX session, which a forked child must not reuse.
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        done = pool.map(_prepare_author, items.keys(), items.values())
+        return dict(zip(items, done))
+
+
+_WORKER_READER: Any = None  # a process's own rules reader (prepare_all with jobs)
+
+
+def _prepare_author(author: str, goals: list[dict]) -> list[Prepared]:
+    global _WORKER_READER
+    if _WORKER_READER is None:
+        _WORKER_READER = reader()
+    return prepare(_WORKER_READER, author, goals)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,10 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("heads.npz"))
     parser.add_argument("--l2", type=float, default=L2)
+    parser.add_argument("--jobs", type=int, default=1, help="read the corpora in this many processes")
     args = parser.parse_args(argv)
     rules = reader()
     try:
-        corpus = {author: prepare(rules, author, load_items(path)) for author, path in AUTHORS.items()}
+        for path in AUTHORS.values():
+            if not path.exists():  # prepare_all skips a missing file; training without an author must not be silent
+                load_items(path)
+        corpus = prepare_all(AUTHORS, rules, args.jobs)
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
