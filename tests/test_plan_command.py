@@ -117,7 +117,9 @@ def test_answers_approval_sessions_and_resume(tmp_path, monkeypatch):
 def test_interactive_conversation(tmp_path):
     data = write_chat_data(tmp_path / "train.jsonl", 120)
     result = CliRunner().invoke(
-        app, ["plan", "Make replies more concise.", "--data", str(data), *TODAY], input="no, not yet\n\nreject\n"
+        app,
+        ["plan", "Make replies more concise.", "--data", str(data), *TODAY],
+        input="no, not yet\n\n\nreject\n",  # step 1; Enter keeps step 2's unsure reading; Enter at the list
     )
     assert result.exit_code == 0, result.stderr
     assert "1. Can a better prompt solve it?" in result.stdout and "Why it matters:" in result.stdout
