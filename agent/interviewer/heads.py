@@ -8,7 +8,7 @@ written blind by many authors (agent/interviewer/train_heads.py, which also meas
 So a rule's reading survives where, across authors, it was right, and is overruled where its phrasing fooled it.
 
 Two kinds of head, each a softmax over standardised features (numpy only at run time; the weights are
-heads.npz, about 690 KB with its lexicon, loaded on first use like MiniLM):
+heads.npz, about 1 MB with its lexicon, loaded on first use like MiniLM):
 - a fact head per goal-level fact (prompting, problem, data quality, stability, privacy), with a class "unsaid";
 - a number-role head, which tells for each number whether it counts good examples of the wanted input and output,
   or something else (users, requests, pages, money, dates, items to produce, model size).
