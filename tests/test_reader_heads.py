@@ -369,7 +369,9 @@ def test_a_goal_s_sentences_are_embedded_once_for_both_passes():
 
 
 def test_a_missing_corpus_file_is_named_not_a_traceback(tmp_path):
-    from agent.interviewer.train_heads import CorpusError, load_items
+    from agent.interviewer.train_heads import CorpusError, load_items, prepare_all
 
     with pytest.raises(CorpusError, match="nowhere.jsonl: cannot be read"):
         load_items(tmp_path / "nowhere.jsonl")
+    with pytest.raises(CorpusError, match="nowhere.jsonl"):  # training without an author is never silent
+        prepare_all({"X-nowhere": tmp_path / "nowhere.jsonl"}, rules=None, jobs=2)

@@ -269,9 +269,9 @@ def reader(embedder: Any = None) -> Any:
 def prepare_all(authors: dict[str, Path], rules: Any, jobs: int = 1) -> dict[str, list[Prepared]]:
     """Prepare every author's goals with one reader (see `reader`). `jobs` above 1 reads the authors in that many
     processes, each with a `reader()` of its own: MiniLM on a CPU is most of the time, over two thousand goals.
-    A bad corpus line raises CorpusError here, before any process starts.
+    A missing file or a bad corpus line raises CorpusError here, before any process starts.
     """
-    items = {author: load_items(path) for author, path in authors.items() if path.exists()}
+    items = {author: load_items(path) for author, path in authors.items()}
     if jobs <= 1 or len(items) < 2:
         return {author: prepare(rules, author, goals) for author, goals in items.items()}
     from concurrent.futures import ProcessPoolExecutor
@@ -302,9 +302,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rules = reader()
     try:
-        for path in AUTHORS.values():
-            if not path.exists():  # prepare_all skips a missing file; training without an author must not be silent
-                load_items(path)
         corpus = prepare_all(AUTHORS, rules, args.jobs)
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
