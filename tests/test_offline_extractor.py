@@ -716,3 +716,26 @@ def test_a_run_on_goal_quotes_the_clause_that_said_each_thing():
     assert all(len(f.evidence) < len(goal) for f in found.values())
     short = "We tried a prompt, but it still sounds stiff."  # short enough to quote whole
     assert OfflineInterviewer(rules_only=True).extract(short)[0].evidence == short
+
+
+def test_privacy_quotes_the_clause_that_says_where_the_data_may_go():
+    # "patient" makes a goal private on its own, but the confirm list should quote the clause that says where the
+    # data goes, wherever it is: a later sentence, or a later clause of a run-on one.
+    goal = (
+        "Answer questions on our patient portal from our 40 visit-prep leaflets. About 2,000 nurse replies were "
+        "approved by the head nurse. Patient data stays on our servers."
+    )
+    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(goal)}
+    assert found["private"].value is True
+    assert found["private"].evidence == "Patient data stays on our servers."
+    run_on = (
+        "so we run the patient portal for a chain of clinics and want it to answer from the leaflets the nurses wrote "
+        "and legal was very clear that the records must stay on our own hardware at all times"
+    )
+    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(run_on)}
+    assert found["private"].value is True
+    assert "must stay on our own hardware" in found["private"].evidence
+    # A clause that gives leave to send outranks the sensitive word too: one reading, stated, not a conflict.
+    cleared = "We handle patient intake forms. Legal cleared sending them to OpenAI under our BAA."
+    private = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(cleared)}["private"]
+    assert private.value is False and private.evidence.startswith("Legal cleared")

@@ -129,10 +129,17 @@ class _Quotes:
 
     def __init__(self) -> None:
         self.said: dict[tuple[str, str, str], str] = {}
+        self.ranks: dict[tuple[str, str, str], tuple] = {}
         self.words = ""
 
-    def __call__(self, fact: str, value: Any, evidence: str, how: str = "stated", *args: Any, **kwargs: Any) -> None:
-        self.said.setdefault((fact, repr(value), how), self.words)
+    def __call__(
+        self, fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None, **kwargs: Any
+    ) -> None:
+        key = (fact, repr(value), how)
+        if key not in self.said or rank is not None and rank > self.ranks.get(key, rank):
+            self.said[key] = self.words  # the first run that says it, or a later one that says it more specifically
+            if rank is not None:
+                self.ranks[key] = rank
 
 
 def _quoting(sentence: str, read: Callable[[str, str, Add], None], add: Add) -> Add:
@@ -369,7 +376,8 @@ class OfflineInterviewer:
             add("knowledge", True, sentence)
         private = rules.privacy(low)
         if private is not None:
-            add("private", private, sentence)
+            # A clause that says where the data may go outranks one that only names what is sensitive, as the quote.
+            add("private", private, sentence, rank=(rules.privacy_said(low), 0))
         quality = rules.data_quality(low)
         if quality is not None and (quality != "good" or count is not None):  # "clean" alone may be a format
             add("data_quality", quality, sentence)

@@ -484,15 +484,22 @@ def stability(clause: str) -> bool | None:
 
 # ---- step 5: the path -------------------------------------------------------------------------------------------
 
-_PRIVATE = re.compile(
+# Where the data may go, said in so many words: "must stay on our servers", "can't leave the building", "on-prem only".
+_PRIVATE_SAID = re.compile(
     r"\b(?:must|has to|have to|needs? to|should|got to)\s+(?:\w+\s+){0,2}?(?:stay|remain|be kept|live|be hosted|run)\s+(?:on|in|within|inside|behind)\b"
+    r"|\b(?:stays?|remains?|is kept|are kept|lives?)\s+(?:only\s+)?(?:on|in|within|inside|behind)\s+(?:our|the company'?s?|the hospital'?s?|the firm'?s?)\s+(?:own\s+)?(?:servers?|machines|hardware|infrastructure|network|premises|building|walls|firewall|data ?cent(?:er|re)s?|cloud|tenant|vpc|systems?)\b"
     r"|\bon[- ]?prem\w*|\bself[- ]host\w*|\bour own (?:servers?|infrastructure|hardware|gpus?|cloud|machines|data ?cent(?:er|re))"
     r"|\b(?:can'?t|cannot|can not|must not|mustn'?t|may not|shouldn'?t|should not|won'?t|not allowed to|never)\s+(?:\w+\s+){0,3}?"
     r"(?:leave|go|be sent|send|share|shared|upload|uploaded|use|leaves|touch|be used)\b"
     r"|\b(?:nothing|no data|none of (?:it|this|our data))\s+(?:\w+\s+){0,2}?(?:can|may|should|is allowed to)\s+(?:\w+\s+){0,2}?(?:go|leave|be sent|be shared)\b"
-    r"|\b(?:forbid\w*|prohibit\w*|not permitted|banned|bans)\b|\bno (?:third[- ]part\w+|external|cloud|outside)\b|\bconfidential|\bsensitive\b|\bproprietary\b|\bprivacy\b|\bprivate\b"
-    r"|\bhipaa\b|\bgdpr\b|\bpii\b|\bphi\b|\bair[- ]gapped\b|\bregulat\w+|\bcompliance\b|\bsovereign\w*|\bin[- ]house\b"
-    r"|\bfirewall\b|\bdata residency\b|\b(?:internal|local|in-house|on-?prem)(?: data| use| hosting)? only\b|\bonly (?:internal(?:ly)?|local(?:ly)?|in-house|on-?prem\w*)\b|\bstays? (?:internal|local|inside|in-house)\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b"
+    r"|\b(?:forbid\w*|prohibit\w*|not permitted|banned|bans)\b|\bno (?:third[- ]part\w+|external|cloud|outside)\b"
+    r"|\bair[- ]gapped\b|\bin[- ]house\b|\bfirewall\b|\bdata residency\b|\b(?:internal|local|in-house|on-?prem)(?: data| use| hosting)? only\b|\bonly (?:internal(?:ly)?|local(?:ly)?|in-house|on-?prem\w*)\b|\bstays? (?:internal|local|inside|in-house)\b|\bno[- ]go\b|\bnon[- ]starter\b|\bout of the question\b|\boff the table\b|\bdeal[- ]?breaker\b|\bnot an option\b"
+)
+# What makes data sensitive, without a word on where it may go ("patient portal", "confidential contracts", "GDPR"):
+# read as "keep it in-house" too, but a clause that says where the data goes is the better quote (privacy_said).
+_PRIVATE_TOPIC = re.compile(
+    r"\bconfidential|\bsensitive\b|\bproprietary\b|\bprivacy\b|\bprivate\b"
+    r"|\bhipaa\b|\bgdpr\b|\bpii\b|\bphi\b|\bregulat\w+|\bcompliance\b|\bsovereign\w*|\bnda\b|\bclassified\b|\bpatient\b|\bmedical records\b"
 )
 _OPENAI_OK = re.compile(
     r"\b(?:can|may|could|is allowed to|are allowed to|fine to|ok to|okay to|happy to|allowed to|able to|free to)\s+(?:\w+\s+){0,2}?"
@@ -531,6 +538,9 @@ _NOT_SENSITIVE = re.compile(
 )
 
 
+_NOT_OK = re.compile(r"\b(?:not|isn'?t|aren'?t|never)\s+(?:\w+\s+)?(?:fine|ok|okay|allowed|an option)\b")
+
+
 def privacy(clause: str, *, focus: bool = False) -> bool | None:
     """Return True when the data must stay in-house, False when it may go to OpenAI, None when the clause is not
     about where data may go (with `focus`, every clause is: it answers the privacy question).
@@ -547,12 +557,22 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
         not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30) : m.start()]) for m in _CLOUD_OK.finditer(clause)
     ):
         return False
-    negated_ok = re.search(r"\b(?:not|isn'?t|aren'?t|never)\s+(?:\w+\s+)?(?:fine|ok|okay|allowed|an option)\b", clause)
-    if negated_ok or _PRIVATE.search(clause) and not _NOT_SENSITIVE.search(clause):
+    if (
+        _NOT_OK.search(clause)
+        or (_PRIVATE_SAID.search(clause) or _PRIVATE_TOPIC.search(clause))
+        and not (_NOT_SENSITIVE.search(clause))
+    ):
         return True
     if _OPENAI_OK.search(clause) or _NOT_SENSITIVE.search(clause):
         return False
     return None
+
+
+def privacy_said(clause: str) -> bool:
+    """Whether the clause says where the data may or may not go, not only what makes it sensitive: of the clauses
+    that read the same privacy, this one is the quote (the word "patient" in "our patient portal" is not).
+    """
+    return any(p.search(clause) for p in (_PRIVATE_SAID, _NOT_OK, _CLOUD_OK, _NO_CONCERN))
 
 
 # OpenAI's fine-tuning now takes jobs only from organisations that served a fine-tuned model in the last 60 days.
