@@ -133,7 +133,13 @@ class _Quotes:
         self.words = ""
 
     def __call__(
-        self, fact: str, value: Any, evidence: str, how: str = "stated", rank: tuple | None = None, **kwargs: Any
+        self,
+        fact: str,
+        value: Any,
+        evidence: str,
+        how: str = "stated",
+        rank: tuple | None = None,
+        confidence: float | None = None,
     ) -> None:
         key = (fact, repr(value), how)
         if key not in self.said or rank is not None and rank > self.ranks.get(key, rank):
