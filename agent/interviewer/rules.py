@@ -557,11 +557,8 @@ def privacy(clause: str, *, focus: bool = False) -> bool | None:
         not _NEGATED_BEFORE.search(clause[max(0, m.start() - 30) : m.start()]) for m in _CLOUD_OK.finditer(clause)
     ):
         return False
-    if (
-        _NOT_OK.search(clause)
-        or (_PRIVATE_SAID.search(clause) or _PRIVATE_TOPIC.search(clause))
-        and not (_NOT_SENSITIVE.search(clause))
-    ):
+    said = _PRIVATE_SAID.search(clause) or _PRIVATE_TOPIC.search(clause)
+    if _NOT_OK.search(clause) or said and not _NOT_SENSITIVE.search(clause):
         return True
     if _OPENAI_OK.search(clause) or _NOT_SENSITIVE.search(clause):
         return False
