@@ -260,14 +260,24 @@ def report(name: str, result: dict, *, show_misses: bool = False) -> None:
 
 
 def loao(
-    corpus: dict[str, list], bank: Any, l2: float | None = None, only: list[str] | None = None, jobs: int = 1
+    corpus: dict[str, list],
+    bank: Any,
+    l2: float | None = None,
+    only: list[str] | None = None,
+    jobs: int = 1,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """For each author (of `only`, if given), heads trained on every other author: the heads its goals are read with
-    (`jobs` folds at a time, each in a process of its own).
+    (`jobs` folds at a time, each in a process of its own). With `keep`, each fold's heads are written there as soon
+    as they are trained, and a fold already there for the same training material is read instead of retrained: a
+    run of forty folds that stops halfway loses nothing.
     """
     authors = list(only or corpus)
+    keys = fold_keys(corpus, authors, l2) if keep is not None else {}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
     if jobs <= 1 or len(authors) < 2:
-        _fold_setup(corpus, bank, l2, 0)
+        _fold_setup(corpus, bank, l2, 0, keep, keys)
         return {author: _fold(author) for author in authors}
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -275,28 +285,72 @@ def loao(
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(
-        jobs, mp_context=get_context("spawn"), initializer=_fold_setup, initargs=(corpus, bank, l2, threads)
+        jobs,
+        mp_context=get_context("spawn"),
+        initializer=_fold_setup,
+        initargs=(corpus, bank, l2, threads, keep, keys),
     ) as pool:
         return dict(zip(authors, pool.map(_fold, authors)))
 
 
-_FOLDS: dict[str, Any] = {}  # what each fold trains from: the corpus, the bank, the ridge (set by _fold_setup)
+def fold_keys(corpus: dict[str, list], authors: list[str], l2: float | None) -> dict[str, str]:
+    """Name each author's fold by what its heads are trained from: the other authors' goals, labels and answers, the
+    rules' readings of them and their vectors (a change to the rules or the embedder changes these), the ridge, and
+    the heads' code. A kept fold is reused only under the same name, so it is never stale.
+    """
+    import hashlib
+
+    from agent.interviewer import heads, train_heads
+
+    code = hashlib.sha256()
+    for module in (heads, train_heads):
+        code.update(Path(module.__file__ or "").read_bytes())
+    code.update(repr(l2).encode())
+    goal = {}
+    for name, items in corpus.items():
+        h = hashlib.sha256(name.encode())
+        for p in items:
+            h.update(json.dumps(p.item, sort_keys=True, default=str).encode())
+            h.update(repr((p.findings, p.sentences, p.numbers, p.answers)).encode())
+            h.update(p.vectors.tobytes())
+            h.update(p.number_vectors.tobytes())
+        goal[name] = h.hexdigest()
+    keys = {}
+    for author in authors:
+        h = code.copy()
+        for name in corpus:
+            if name != author:
+                h.update(goal[name].encode())
+        keys[author] = h.hexdigest()[:16]
+    return keys
 
 
-def _fold_setup(corpus: dict[str, list], bank: Any, l2: float | None, threads: int) -> None:
+_FOLDS: dict[str, Any] = {}  # what each fold trains from: the corpus, the bank, the ridge, where folds are kept
+
+
+def _fold_setup(
+    corpus: dict[str, list], bank: Any, l2: float | None, threads: int, keep: Path | None, keys: dict[str, str]
+) -> None:
     if threads:
         import torch
 
         torch.set_num_threads(threads)  # the folds share the CPU's cores
-    _FOLDS.update(corpus=corpus, bank=bank, l2=l2)
+    _FOLDS.update(corpus=corpus, bank=bank, l2=l2, keep=keep, keys=keys)
 
 
 def _fold(author: str) -> Any:
     from agent.interviewer import train_heads
+    from agent.interviewer.heads import Heads
 
-    corpus, l2 = _FOLDS["corpus"], _FOLDS["l2"]
+    corpus, l2, keep = _FOLDS["corpus"], _FOLDS["l2"], _FOLDS["keep"]
+    kept = None if keep is None else keep / f"{author}-{_FOLDS['keys'][author]}.npz"
+    if kept is not None and kept.is_file():
+        return Heads.load(kept)
     others = [p for name, rest in corpus.items() if name != author for p in rest]
-    return train_heads.train(others, _FOLDS["bank"], train_heads.L2 if l2 is None else l2)
+    heads = train_heads.train(others, _FOLDS["bank"], train_heads.L2 if l2 is None else l2)
+    if kept is not None:
+        heads.save(kept)  # through a temporary file: a fold cut off mid-write leaves nothing to reuse
+    return heads
 
 
 def table(title: str, results: dict[str, dict], baseline: dict[str, dict] | None = None) -> None:
@@ -356,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=1, help="read the corpora and train the folds in this many processes"
     )
     parser.add_argument(
+        "--keep-folds",
+        type=Path,
+        metavar="DIR",
+        help="write each fold's heads to DIR as it is trained, and reuse the ones there that were trained from the "
+        "same goals, readings, code and ridge (a stopped run resumes where it stopped)",
+    )
+    parser.add_argument(
         "--interactive",
         action="store_true",
         help="read as the interactive flow does: each question it asks (unread or unsure facts that could change the "
@@ -402,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("heads trained on the other authors only (leave-one-author-out), beside the rules alone")
     corpus = train_heads.prepare_all(train_heads.AUTHORS, rules_reader, args.jobs)
-    heads = loao(corpus, bank, args.l2, args.author, args.jobs)
+    heads = loao(corpus, bank, args.l2, args.author, args.jobs, args.keep_folds)
     if args.author:
         corpus = {a: items for a, items in corpus.items() if a in args.author}
     return _report("leave one author out", corpus, heads, bank, args)

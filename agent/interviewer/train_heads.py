@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,9 @@ def fit(
     scale = x.std(axis=0) + 1e-3  # a feature that never varies keeps a finite weight
     if words:  # the lexicon's last `words` columns are tf-idf, already on one scale: left as they are
         mean[-words:], scale[-words:] = 0.0, 1.0
-    xs = torch.tensor((x - mean) / scale, dtype=torch.float64)
+    dense = x.shape[1] - words
+    xd = torch.tensor((x[:, :dense] - mean[:dense]) / scale[:dense], dtype=torch.float64)
+    xw = _sparse(x[:, dense:])
     ys = torch.tensor(y, dtype=torch.long)
     ws = torch.tensor(np.ones(len(y)) if weight is None else weight, dtype=torch.float64)
     w = torch.zeros((len(classes), x.shape[1]), dtype=torch.float64, requires_grad=True)
@@ -214,9 +217,10 @@ def fit(
 
     def loss() -> Any:
         opt.zero_grad()
-        value = (ws * torch.nn.functional.cross_entropy(xs @ w.T + b, ys, reduction="none")).sum() + (
-            ridge * w * w
-        ).sum()
+        logits = xd @ w[:, :dense].T + b
+        if words:
+            logits = logits + torch.sparse.mm(xw, w[:, dense:].T)
+        value = (ws * torch.nn.functional.cross_entropy(logits, ys, reduction="none")).sum() + (ridge * w * w).sum()
         value.backward()
         return value
 
@@ -228,6 +232,21 @@ def fit(
         mean=mean.astype(np.float32),
         scale=scale.astype(np.float32),
     )
+
+
+def _sparse(x: np.ndarray) -> Any:
+    """Return `x` as a sparse float64 torch matrix. The words' columns are mostly zeros (a goal uses a few dozen of
+    some ten thousand terms); dense, every step of the fit read the whole matrix and was bound by memory.
+    """
+    import torch
+
+    rows, cols = np.nonzero(x)
+    index = torch.tensor(np.stack([rows, cols]), dtype=torch.long)
+    values = torch.tensor(x[rows, cols], dtype=torch.float64)
+    coo = torch.sparse_coo_tensor(index, values, x.shape, check_invariants=True)
+    with warnings.catch_warnings():  # CSR multiplies fastest here; torch calls its CSR support beta on every use
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
 
 
 def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.Heads:
