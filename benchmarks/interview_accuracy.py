@@ -110,12 +110,12 @@ def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False) -> Any:
     (`bank`: the reader's labelled sentences, which the heads compare with); `ask` as in read_with.
     """
     from agent.interviewer import heads as H
-    from agent.interviewer.offline import Finding
+    from agent.interviewer.offline import Finding, measured_by_words
     from graphs.interview import absorb
 
     def read(p: Any) -> Reading:
         found = {f.fact: f for f in p.findings}
-        if heads is not None:
+        if heads is not None:  # as OfflineInterviewer.extract: the heads revise, then the numbers' verdict outranks
             found = H.revise(
                 p.item["goal"],
                 found,
@@ -127,6 +127,7 @@ def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False) -> Any:
                 make=Finding,
                 bank=bank,
             )
+            found = measured_by_words(p.item["goal"], found)
         return _answered(absorb({}, list(found.values())), p.answers, p.item["labels"] if ask else None)
 
     return read

@@ -375,3 +375,17 @@ def test_a_missing_corpus_file_is_named_not_a_traceback(tmp_path):
         load_items(tmp_path / "nowhere.jsonl")
     with pytest.raises(CorpusError, match="nowhere.jsonl"):  # training without an author is never silent
         prepare_all({"X-nowhere": tmp_path / "nowhere.jsonl"}, rules=None, jobs=2)
+
+
+def test_the_benchmark_reads_step_1_from_the_numbers_after_the_heads_as_the_reader_does():
+    from agent.interviewer.train_heads import prepare
+    from benchmarks.interview_accuracy import read_prepared
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    goal = "Our summariser prompt gets 75% of summaries accepted; editors need 95% before launch."
+    item = {"id": "x-1", "goal": goal, "labels": {"prompting": "fell_short", "problem": "behaviour"}}
+    [p] = prepare(OfflineInterviewer(HashEmbedder(dimension=H.DIM), heads=None), "X", [item])
+    sure_wrong = heads(0.3, prompting=("good_enough", 0.99))  # a head sure enough to overrule a stated rule
+    assert revise(goal, p.findings, sure_wrong)["prompting"].value == "good_enough"
+    facts, _, _ = read_prepared(sure_wrong, BANK)(p)
+    assert facts.prompting == "fell_short"  # the numbers outrank the heads, in the benchmark as in extract()

@@ -87,8 +87,13 @@ def measured_by_words(text: str, found: dict[str, Finding]) -> dict[str, Finding
     said = compare(text)
     if said is None:
         return found
-    gap = f"{said.short_by:g} points short of" if said.verdict == "fell_short" else "at or above"
-    evidence = f"{said.evidence} (reached {said.reached:.0%}, {gap} the {said.needed:.0%} needed)"
+    if not said.short_by:
+        how = f"at or above the {said.needed:.0%} needed"
+    else:
+        share = f"{said.errors_to_fix:.0%} of its errors to fix"
+        close = ", close enough for a better prompt" if said.verdict == "good_enough" else ""
+        how = f"{said.short_by:g} points short of the {said.needed:.0%} needed: {share}{close}"
+    evidence = f"{said.evidence} (reached {said.reached:.0%}, {how})"
     return {**found, "prompting": Finding("prompting", said.verdict, evidence, "stated", STATED)}
 
 
@@ -291,11 +296,13 @@ class OfflineInterviewer:
             self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh, focus=focus)
         if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys() and focus in (None, "problem"):
             add("knowledge", True, style_ok, "inferred")  # "the tone is fine" rules out the behaviour half
-        trained = self._trained() if focus is None and not self.rules_only else None
-        if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
-            found = self._revise(text, found, trained)
         if focus in (None, "prompting"):
             found = measured_by_words(text, found)
+        trained = self._trained() if focus is None and not self.rules_only else None
+        if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
+            # The heads see the reading they were trained on (train_heads.prepare reads with the numbers' verdict
+            # in), then the numbers outrank whatever the heads made of step 1.
+            found = measured_by_words(text, self._revise(text, found, trained))
         return list(found.values())
 
     def _trained(self) -> Any:

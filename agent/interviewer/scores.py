@@ -90,6 +90,12 @@ _REACHED = re.compile(
     re.I,
 )
 MARGIN = 0.01  # within a point of the target counts as reaching it: measurements that close are noise
+# A prompt short of its target is still close enough for step 1 when reaching the target means fixing less than this
+# share of the errors it makes today: 88% against a 90% target fixes a sixth of them, a better prompt's job; 94%
+# against 98% fixes two thirds, which prompting rarely does. A flat margin in points cannot tell these apart. On two
+# sets written blind under different briefs, a quarter reads 64 of 82 goal texts (tests/data/authors: "close to their
+# own target") and 81 of 82 score texts (tests/data/scores) as their writers did; within a point, 50 and 81.
+CLOSE = 0.25
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,11 @@ class Comparison:
     def short_by(self) -> float:
         """How many points (of 100) the prompt is below the target; 0 when it reaches it."""
         return max(0.0, round((self.needed - self.reached) * 100, 1))
+
+    @property
+    def errors_to_fix(self) -> float:
+        """The share of the prompt's errors that must go to reach the target (0 when it reaches it)."""
+        return 0.0 if self.reached >= self.needed else (self.needed - self.reached) / (1.0 - self.reached)
 
 
 def _clauses(text: str) -> list[str]:
@@ -238,9 +249,17 @@ def compare(text: str) -> Comparison | None:
         targets = [replace(s, value=round(1.0 - s.value, 4)) if s.ceiling else s for s in targets]
     needed = max(targets, key=lambda s: s.value)  # the strictest bar said
     best = max(reached, key=lambda s: s.value)  # the prompt at its best
-    verdict = "fell_short" if best.value < needed.value - MARGIN else "good_enough"
     evidence = best.evidence if best.evidence == needed.evidence else f"{best.evidence} … {needed.evidence}"
-    return Comparison(reached=best.value, needed=needed.value, verdict=verdict, evidence=evidence)
+    return Comparison(best.value, needed.value, verdict(best.value, needed.value), evidence)
+
+
+def verdict(reached: float, needed: float) -> str:
+    """Return step 1's answer from a reached score and a needed one (higher is better): good enough when the prompt
+    reaches the target, or is close to it (CLOSE: less than a quarter of its errors to fix); fell short otherwise.
+    """
+    if reached >= needed - MARGIN:
+        return "good_enough"
+    return "good_enough" if (needed - reached) / (1.0 - reached) < CLOSE else "fell_short"
 
 
 def said_target(text: str) -> float | None:
