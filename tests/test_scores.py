@@ -117,3 +117,34 @@ def test_the_reading_says_how_close_a_prompt_short_of_its_target_is(monkeypatch)
     )}  # fmt: skip
     assert found["prompting"].value == "good_enough" and found["prompting"].how == "stated"
     assert "2 points short of the 88% needed: 14% of its errors to fix, close enough" in found["prompting"].evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "reached", "needed"),
+    [
+        # a score of the data or its labellers is not the prompt's
+        (
+            "Our 3,000 tickets were labelled by two annotators, kappa 0.9. The prompt gets 0.74 F1; we need 0.85.",
+            0.74,
+            0.85,
+        ),
+        ("A double-annotated sample showed 95% agreement. Few-shot accuracy is 80%, target 92%.", 0.80, 0.92),
+        ("An audit of 400 of the labels found 96% correct. Zero-shot is at 70% and we need 88%.", 0.70, 0.88),
+        # ... but the prompt's own agreement with the annotators is its score
+        ("The tagger hits 72% agreement with our annotators, and 70% is all we need.", 0.72, 0.70),
+    ],
+)
+def test_the_prompt_s_score_not_a_class_count_or_the_labellers_agreement(text, reached, needed):
+    said = compare(text)
+    assert said is not None and said.reached == pytest.approx(reached) and said.needed == pytest.approx(needed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The model must put each claim into one of 14 queues. The prompt routes 71% correctly.",
+        "It has to assign one of six intake categories; a zero-shot prompt gets 78% right.",
+    ],
+)
+def test_a_choice_among_classes_is_not_a_target(text):
+    assert compare(text) is None  # one of 14 is no 7% bar: the text gives no target to compare with

@@ -27,6 +27,9 @@ _SCORE = re.compile(
     rf"|\b(?P<num>{_N}) (?:wrong |right |correct |bad |errors? |failures? )?(?:times )?(?:out )?(?:of|in) "
     rf"(?:the |our |every |a )?(?P<den>{_N})\b"
     r"(?! (?:years?|months?|weeks?|days?|people|engineers?|staff|teams?|languages?|countries))"
+    # "into one of 18 codes", "one of nine routing categories": a choice among classes, not a score
+    r"(?! (?:[a-z]+ )?(?:codes?|categor(?:y|ies)|classes|intents?|queues?|labels|departments?|types|buckets|topics"
+    r"|tags|groups|routes|reasons|levels|tiers)\b)"
     r"|\b(?P<num2>\d{1,4})/(?P<den2>\d{1,4})\b(?!/)"
     r"|(?<![\d.])(?P<dec>0?\.\d{1,3})\b"
     r"|\b(?P<half>half|a third|two thirds|a quarter|three quarters|a tenth|a fifth)\b"
@@ -238,11 +241,26 @@ def scores(text: str) -> list[Score]:
     return out
 
 
+# A score said of the data or its labellers ("labelled by two annotators, kappa 0.86", "an audit of them found 97%
+# correct") measures the training data, not the prompt: it is never the prompt's reached score.
+_ABOUT_DATA = re.compile(
+    r"\b(?:labell?ed by|annotated by|(?:double|triple|dual)[- ]annotated|kappa|inter-?(?:rater|annotator)|audit(?:ed)? of"
+    r"|(?:annotator|labell?er|rater|coder)s?(?:'|’)? agreement|agreement (?:between|among) (?:the |our |two |\w+ )?"
+    r"(?:annotators|labell?ers|raters|coders|reviewers))\b",
+    re.I,
+)
+_ABOUT_PROMPT = re.compile(r"\b(?:prompt\w*|few-?shot|zero-?shot|baseline|model|llm|gpt[\w.-]*|bot)\b", re.I)
+
+
 def compare(text: str) -> Comparison | None:
     """Compare the reached score with the needed one when `text` gives both; None when it does not."""
     found = scores(text)
     targets = [s for s in found if s.target]
-    reached = [s for s in found if not s.target]
+    reached = [
+        s
+        for s in found
+        if not s.target and not (_ABOUT_DATA.search(s.evidence) and not _ABOUT_PROMPT.search(s.evidence))
+    ]
     if not targets or not reached:
         return None
     if any(s.failing for s in reached):  # "1 in 8 fail ... at most 1 in 50": the cap counts failures too
