@@ -75,7 +75,7 @@ def describe(fact: str, value: Any) -> str:
         return {
             "not_tried": "not tried yet",
             "fell_short": "tried, and it fell short",
-            "good_enough": "tried, and it is good enough (about 80% of the way or more)",
+            "good_enough": "tried, and it is good enough (about 80% of the way, or close to the target)",
         }.get(value, str(value))
     if fact == "problem":
         return {

@@ -116,7 +116,9 @@ def test_the_reading_says_how_close_a_prompt_short_of_its_target_is(monkeypatch)
         "Our triage prompt sorts 86% of reports correctly. The target we agreed is 88%."
     )}  # fmt: skip
     assert found["prompting"].value == "good_enough" and found["prompting"].how == "stated"
-    assert "2 points short of the 88% needed: 14% of its errors to fix, close enough" in found["prompting"].evidence
+    assert found["prompting"].evidence.startswith(
+        "reached 86%, 2 points short of the 88% needed: 14% of its errors to fix"
+    )
 
 
 @pytest.mark.parametrize(

@@ -339,8 +339,8 @@ def decide(f: Facts) -> Decision:
                 soft,
                 lead
                 + [
-                    f"the prompt already gets about 80% or more of the way, so fine-tuning may "
-                    f"not be needed: {soft_what}"
+                    f"the prompt already gets about 80% or more of the way, or close to its target, so "
+                    f"fine-tuning may not be needed: {soft_what}"
                 ],
             )
     elif f.prompting != "fell_short":

@@ -93,7 +93,8 @@ def measured_by_words(text: str, found: dict[str, Finding]) -> dict[str, Finding
         share = f"{said.errors_to_fix:.0%} of its errors to fix"
         close = ", close enough for a better prompt" if said.verdict == "good_enough" else ""
         how = f"{said.short_by:g} points short of the {said.needed:.0%} needed: {share}{close}"
-    evidence = f"{said.evidence} (reached {said.reached:.0%}, {how})"
+    # the comparison first: the confirm list and the five-step table show an evidence's first 90 characters
+    evidence = f"reached {said.reached:.0%}, {how}. From: {said.evidence}"
     return {**found, "prompting": Finding("prompting", said.verdict, evidence, "stated", STATED)}
 
 
