@@ -274,7 +274,7 @@ def loao(
     run of forty folds that stops halfway loses nothing.
     """
     authors = list(only or corpus)
-    keys = fold_keys(corpus, authors, l2) if keep is not None else {}
+    keys = fold_keys(corpus, authors, l2, bank) if keep is not None else {}
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
     if jobs <= 1 or len(authors) < 2:
@@ -294,12 +294,15 @@ def loao(
         return dict(zip(authors, pool.map(_fold, authors)))
 
 
-def fold_keys(corpus: dict[str, list], authors: list[str], l2: float | None) -> dict[str, str]:
+def fold_keys(corpus: dict[str, list], authors: list[str], l2: float | None, bank: Any = None) -> dict[str, str]:
     """Name each author's fold by what its heads are trained from: the other authors' goals, labels and answers, the
-    rules' readings of them and their vectors (a change to the rules or the embedder changes these), the ridge, and
-    the heads' code. A kept fold is reused only under the same name, so it is never stale.
+    rules' readings of them and their vectors (a change to the rules or the embedder changes these), the labelled
+    sentences' vectors (`bank`), the ridge, and the heads' code. A kept fold is reused only under the same name, so
+    it is never stale.
     """
     import hashlib
+
+    import numpy as np
 
     from agent.interviewer import heads, train_heads
 
@@ -307,6 +310,10 @@ def fold_keys(corpus: dict[str, list], authors: list[str], l2: float | None) -> 
     for module in (heads, train_heads):
         code.update(Path(module.__file__ or "").read_bytes())
     code.update(repr(l2).encode())
+    for group, label in heads.BANK:
+        rows = (bank or {}).get(group)
+        rows = rows.get(label) if isinstance(rows, dict) else rows
+        code.update(f"{group}/{label}".encode() + np.asarray(rows if rows is not None else [], np.float32).tobytes())
     goal = {}
     for name, items in corpus.items():
         h = hashlib.sha256(name.encode())

@@ -107,3 +107,9 @@ def test_kept_folds_are_reused_and_a_changed_author_retrains_the_others(tmp_path
     monkeypatch.setattr(T, "train", lambda prepared, *a, **k: calls.append(len(prepared)) or real(prepared, *a, **k))
     B.loao(changed, bank, keep=tmp_path)
     assert len(calls) == 2 and len(list(tmp_path.iterdir())) == 5
+
+    moved = {
+        g: ({k: v + 1 for k, v in rows.items()} if isinstance(rows, dict) else rows + 1) for g, rows in bank.items()
+    }
+    B.loao(changed, moved, keep=tmp_path)  # new labelled sentences: every fold is retrained
+    assert len(calls) == 5
