@@ -70,15 +70,28 @@ def test_blind_authors_reached_and_needed(name):
     assert len(wrong) <= 1, wrong
 
 
-def test_the_offline_reader_reads_step_1_from_the_numbers(monkeypatch):
+@pytest.mark.parametrize(
+    ("text", "value", "evidence"),
+    [
+        (
+            "Our support prompt gets 82% of answers right, which looks decent, but compliance needs 97%.",
+            "fell_short",
+            "reached 82%, 15 points short of the 97% needed",
+        ),
+        (  # a little short, and close: the evidence says how close
+            "Our triage prompt sorts 86% of reports correctly. The target we agreed is 88%.",
+            "good_enough",
+            "reached 86%, 2 points short of the 88% needed: 14% of its errors to fix",
+        ),
+    ],
+)
+def test_the_offline_reader_reads_step_1_from_the_numbers(monkeypatch, text, value, evidence):
     from agent.interviewer.offline import OfflineInterviewer
 
     monkeypatch.setattr("agent.interviewer.heads.shipped", lambda: False)
-    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(
-        "Our support prompt gets 82% of answers right, which looks decent, but compliance needs 97%."
-    )}  # fmt: skip
-    assert found["prompting"].value == "fell_short" and found["prompting"].how == "stated"
-    assert "reached 82%, 15 points short of the 97% needed" in found["prompting"].evidence
+    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(text)}
+    assert found["prompting"].value == value and found["prompting"].how == "stated"
+    assert found["prompting"].evidence.startswith(evidence)
 
 
 def test_the_llm_interviewers_reading_is_checked_against_the_numbers():
@@ -106,19 +119,6 @@ def test_close_to_the_target_is_measured_in_the_errors_left_to_fix(text, verdict
     said = compare(text)
     assert said is not None and said.verdict == verdict and said.short_by > 1
     assert said.errors_to_fix == pytest.approx(share, abs=0.01)
-
-
-def test_the_reading_says_how_close_a_prompt_short_of_its_target_is(monkeypatch):
-    from agent.interviewer.offline import OfflineInterviewer
-
-    monkeypatch.setattr("agent.interviewer.heads.shipped", lambda: False)
-    found = {f.fact: f for f in OfflineInterviewer(rules_only=True).extract(
-        "Our triage prompt sorts 86% of reports correctly. The target we agreed is 88%."
-    )}  # fmt: skip
-    assert found["prompting"].value == "good_enough" and found["prompting"].how == "stated"
-    assert found["prompting"].evidence.startswith(
-        "reached 86%, 2 points short of the 88% needed: 14% of its errors to fix"
-    )
 
 
 @pytest.mark.parametrize(

@@ -297,13 +297,13 @@ class OfflineInterviewer:
             self._similar(text, found, add, style_ok=style_ok is not None, fresh=fresh, focus=focus)
         if style_ok and not {"behaviour", "knowledge", "problem"} & found.keys() and focus in (None, "problem"):
             add("knowledge", True, style_ok, "inferred")  # "the tone is fine" rules out the behaviour half
-        if focus in (None, "prompting"):
-            found = measured_by_words(text, found)
+        # step 1 read from the numbers, once: the heads see it (train_heads.prepare reads with it in), and it
+        # outranks whatever the heads then make of step 1
+        numbers = measured_by_words(text, {}) if focus in (None, "prompting") else {}
+        found = {**found, **numbers}
         trained = self._trained() if focus is None and not self.rules_only else None
         if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
-            # The heads see the reading they were trained on (train_heads.prepare reads with the numbers' verdict
-            # in), then the numbers outrank whatever the heads made of step 1.
-            found = measured_by_words(text, self._revise(text, found, trained))
+            found = {**self._revise(text, found, trained), **numbers}
         return list(found.values())
 
     def _trained(self) -> Any:

@@ -133,7 +133,12 @@ class Comparison:
     @property
     def errors_to_fix(self) -> float:
         """The share of the prompt's errors that must go to reach the target (0 when it reaches it)."""
-        return 0.0 if self.reached >= self.needed else (self.needed - self.reached) / (1.0 - self.reached)
+        return errors_to_fix(self.reached, self.needed)
+
+
+def errors_to_fix(reached: float, needed: float) -> float:
+    """Return the share of a prompt's errors that must go for `reached` to become `needed` (0 when it is there)."""
+    return 0.0 if reached >= needed else (needed - reached) / (1.0 - reached)
 
 
 def _clauses(text: str) -> list[str]:
@@ -277,7 +282,7 @@ def verdict(reached: float, needed: float) -> str:
     """
     if reached >= needed - MARGIN:
         return "good_enough"
-    return "good_enough" if (needed - reached) / (1.0 - reached) < CLOSE else "fell_short"
+    return "good_enough" if errors_to_fix(reached, needed) < CLOSE else "fell_short"
 
 
 def said_target(text: str) -> float | None:
