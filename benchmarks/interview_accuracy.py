@@ -439,6 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.second_reader:
         return agreement(args.second_reader)
+    if args.keep_folds is not None:  # checked before an hour of reading and training, not after
+        try:
+            args.keep_folds.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(
+                f"error: --keep-folds {args.keep_folds}: {e.strerror}; give a folder you can write to", file=sys.stderr
+            )
+            return 2
     from agent.interviewer import heads as H
     from agent.interviewer import train_heads
 

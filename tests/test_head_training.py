@@ -113,3 +113,15 @@ def test_kept_folds_are_reused_and_a_changed_author_retrains_the_others(tmp_path
     }
     B.loao(changed, moved, keep=tmp_path)  # new labelled sentences: every fold is retrained
     assert len(calls) == 5
+
+
+def test_a_folds_folder_that_cannot_be_written_is_one_clear_line(tmp_path, capsys):
+    from benchmarks import interview_accuracy as B
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert B.main(["--keep-folds", str(blocker / "folds")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --keep-folds") and "give a folder you can write to" in err and len(err.splitlines()) == 1
+    )
