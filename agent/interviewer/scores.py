@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+# One rule for step 1 from a reached and a needed score, shared with `tunewise measure`: tools/measure/verdict.py.
+from tools.measure.verdict import errors_to_fix, verdict
+
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "a": 1,
@@ -92,13 +95,6 @@ _REACHED = re.compile(
     r"we(?:'re| are) at|is at|are at|was at|at about|at around|only|hovers?|around|roughly|about)\b",
     re.I,
 )
-MARGIN = 0.01  # within a point of the target counts as reaching it: measurements that close are noise
-# A prompt short of its target is still close enough for step 1 when reaching the target means fixing less than this
-# share of the errors it makes today: 88% against a 90% target fixes a sixth of them, a better prompt's job; 94%
-# against 98% fixes two thirds, which prompting rarely does. A flat margin in points cannot tell these apart. On two
-# sets written blind under different briefs, a quarter reads 64 of 82 goal texts (tests/data/authors: "close to their
-# own target") and 81 of 82 score texts (tests/data/scores) as their writers did; within a point, 50 and 81.
-CLOSE = 0.25
 
 
 @dataclass(frozen=True)
@@ -134,11 +130,6 @@ class Comparison:
     def errors_to_fix(self) -> float:
         """The share of the prompt's errors that must go to reach the target (0 when it reaches it)."""
         return errors_to_fix(self.reached, self.needed)
-
-
-def errors_to_fix(reached: float, needed: float) -> float:
-    """Return the share of a prompt's errors that must go for `reached` to become `needed` (0 when it is there)."""
-    return 0.0 if reached >= needed else (needed - reached) / (1.0 - reached)
 
 
 def _clauses(text: str) -> list[str]:
@@ -274,15 +265,6 @@ def compare(text: str) -> Comparison | None:
     best = max(reached, key=lambda s: s.value)  # the prompt at its best
     evidence = best.evidence if best.evidence == needed.evidence else f"{best.evidence} … {needed.evidence}"
     return Comparison(best.value, needed.value, verdict(best.value, needed.value), evidence)
-
-
-def verdict(reached: float, needed: float) -> str:
-    """Return step 1's answer from a reached score and a needed one (higher is better): good enough when the prompt
-    reaches the target, or is close to it (CLOSE: less than a quarter of its errors to fix); fell short otherwise.
-    """
-    if reached >= needed - MARGIN:
-        return "good_enough"
-    return "good_enough" if errors_to_fix(reached, needed) < CLOSE else "fell_short"
 
 
 def said_target(text: str) -> float | None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import UsageError
+from tools.measure.verdict import Verdict, errors_to_fix
+from tools.measure.verdict import verdict as close_enough
 from tools.progress import Progress, silent
 
 MIN_EXAMPLES = 20  # fewer held-out examples give an interval too wide to decide anything with
@@ -49,8 +51,9 @@ class Measurement(BaseModel):
     examples: int
     cost_usd: float
     model: str
-    verdict: Literal["good_enough", "fell_short"] | None = Field(
-        description="good_enough: the target lies inside the interval or below it; None without a target."
+    verdict: Verdict | None = Field(
+        description="good_enough: the target lies inside the interval or below it, or the prompt is close to it (less "
+        "than a quarter of its errors left to fix); None without a target."
     )
     short_by: float | None = Field(default=None, description="Points (of 100) the prompted score is below the target.")
     held_out: int = Field(description="The held-out size the sample came from: the plan's split keeps the same.")
@@ -65,9 +68,28 @@ class Measurement(BaseModel):
         )
         if self.target is None:
             return said + "; no target was given"
-        if self.verdict == "good_enough":
+        if self.verdict == "good_enough" and not self.short_by:
             return said + f", which reaches the {self.target:.0%} target"
-        return said + f", {self.short_by:g} points short of the {self.target:.0%} target"
+        short = f", {self.short_by:g} points short of the {self.target:.0%} target"
+        if self.verdict == "fell_short":
+            return said + short
+        if self.interval[1] >= self.target:
+            return said + short + ", within its interval"
+        share = errors_to_fix(self.prompted, self.target)
+        return said + short + f": {share:.0%} of its errors to fix, close enough for a better prompt"
+
+
+def judge(prompted: float, high: float, target: float | None) -> tuple[Verdict | None, float | None]:
+    """Return step 1's verdict and the points the prompted score is short of the target (None without a target).
+
+    Good enough when the target lies inside the interval (the sample cannot tell them apart), or when the prompt is
+    close to it in the sense the goal's own words are read in (tools/measure/verdict.py: less than a quarter of its
+    errors left to fix): a large sample's tight interval says a prompt is short, not that a better one cannot close it.
+    """
+    if target is None:
+        return None, None
+    said = "good_enough" if target <= high else close_enough(prompted, target)
+    return said, max(0.0, round((target - prompted) * 100, 1))
 
 
 def billed(model: str) -> str | None:
@@ -140,11 +162,7 @@ def run(
     assert got.mean is not None  # picked above for having one
     lo = got.low if got.low is not None else got.mean
     hi = got.high if got.high is not None else got.mean
-    verdict: Literal["good_enough", "fell_short"] | None = None
-    short_by = None
-    if inp.target is not None:
-        verdict = "good_enough" if inp.target <= hi else "fell_short"
-        short_by = max(0.0, round((inp.target - got.mean) * 100, 1))
+    verdict, short_by = judge(got.mean, hi, inp.target)
     measured = Measurement(
         metric=metric,
         base=round(base.mean or 0.0, 4),
