@@ -208,3 +208,28 @@ def test_the_reader_takes_a_recent_openai_fine_tune_from_sentences_it_was_not_tu
     assert sum(v is False for v in got["no"]) >= 0.6 * len(got["no"])
     assert all(v is None for v in got["neither"])
     assert not any(v is False for v in got["yes"]) and not any(v is True for v in got["no"])  # never confidently wrong
+
+
+def test_a_fine_tune_in_use_now_counts_whenever_it_was_trained():
+    """Author K wrote 40 texts blind (tests/data/authors/openai_customer_k.jsonl). Read first after the rule learnt,
+    from the goal corpora, that use now outweighs age ("fine-tuned back in 2023, still live") and a "no" elsewhere in
+    the clause: 21 right and 7 wrong, where the rule before read 19 right and 11 wrong. Then "still up" and "our ft
+    model", from K's misses: 23 and 6. The wrong ones left are dates ("switched off on November 20, 2026") and a
+    "never" about something else."""
+    from pathlib import Path
+
+    from agent.interviewer.offline import OfflineInterviewer
+
+    reader = OfflineInterviewer(rules_only=True)
+    path = Path(__file__).parent / "data" / "authors" / "openai_customer_k.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    got = [next((f.value for f in reader.extract(r["text"]) if f.fact == "openai_customer"), None) for r in rows]
+    right = sum(g is r["customer"] for g, r in zip(got, rows))
+    wrong = sum(g is not None and g is not r["customer"] for g, r in zip(got, rows))
+    assert right >= 23 and wrong <= 6
+    # the phrasings the change is for: in use now, whatever the age or a "no" in another clause
+    for text in (
+        "Our legal summarizer runs on a fine-tuned davinci model from 2022 and it's still up.",
+        "lol our ft model on openai is still running the sales email drafts, nobody has touched it since last year",
+    ):
+        assert next(f.value for f in reader.extract(text) if f.fact == "openai_customer") is True, text

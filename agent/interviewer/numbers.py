@@ -453,6 +453,47 @@ def percent(text: str) -> int | None:
     return int(m.group(1) or m.group(2)) if m else None
 
 
+# A size said of a text, in the unit it is said in: "a 14-page style guide", "about 9,000 words", "~11k input tokens",
+# "some forty pages", "ninety-page", "18.000 tokens", "12.000 characters". Tokens per unit are rough English averages
+# (about 500 words to a page, 1.3 tokens to a word, 4 characters to a token): a size's order of magnitude is all a
+# reading needs.
+_SIZE = re.compile(
+    r"(?<![\w.,])(?P<n>\d{1,3}(?:[,.]\d{3})+(?![.,]?\d)|\d+(?:\.\d+)?|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty"
+    r"|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|dozens of|several dozen|hundreds of)"
+    r"(?:[- ](?P<scale>hundred|thousand))?"
+    r"\s?(?P<k>k)?[- ]?(?:(?:input|prompt|context)[- ])?(?P<unit>pages?|words?|tokens?|toks?|characters?|chars)\b"
+)
+_VAGUE_SIZES = {"dozens of": 24, "several dozen": 36, "hundreds of": 200}
+_TOKENS_PER = {"page": 650, "word": 1.3, "token": 1, "character": 0.25, "char": 0.25}
+
+
+def sizes(
+    text: str, units: tuple[str, ...] = ("page", "word", "token", "character", "char"), unless: re.Pattern | None = None
+) -> list[int]:
+    """Return every size `text` gives in pages, words, tokens or characters (or only in `units`), in tokens; less
+    those whose few words before match `unless` ("the responses are 4-5k tokens" is not the prompt's size).
+    """
+    out = []
+    low = text.lower()
+    for m in _SIZE.finditer(low):
+        unit = m.group("unit").rstrip("s")
+        unit = "token" if unit == "tok" else unit
+        if unit not in units or unless is not None and unless.search(low[max(0, m.start() - 40) : m.start()]):
+            continue
+        n = m.group("n")
+        if n[0].isdigit():
+            grouped = re.fullmatch(r"\d{1,3}(?:[,.]\d{3})+", n)  # "9,000" and "18.000" group thousands
+            value = float(n.replace(",", "").replace(".", "") if grouped else n)
+        elif n in _VAGUE_SIZES:
+            value = _VAGUE_SIZES[n]
+        else:
+            value = sum(_UNITS[part] for part in re.split(r"[- ]", n))
+        value *= _SCALE.get(m.group("scale") or "", 1) * (1000 if m.group("k") else 1)
+        out.append(int(value * _TOKENS_PER[unit]))
+    return out
+
+
 def spans(text: str) -> list[tuple[int, int, int]]:
     """Every count in `text` as (start, end, value), less labels ("version 2", "a 200-page manual"): the numbers a
     role is given to, before any is taken as the training-example count.

@@ -260,9 +260,13 @@ class OfflineInterviewer:
             self._focused(text, focus, add)
         topic, style_ok, fresh = None, None, set()
         after_prompt = False  # the previous sentence spoke of a prompt, so "It works, but ..." judges it
+        long_prompt = None  # the previous sentence said the prompt is long, so "Each request is slow" makes it costly
         for sentence in sentences(text):
             low = _normalise(sentence)
             self._rules(sentence, low, _quoting(sentence, self._rules, add))
+            if long_prompt and "prompt_large" not in found and rules.costly(low):
+                add("prompt_large", True, f"{long_prompt} {sentence}")
+            long_prompt = sentence if rules.prompt_size(low) == "long" else None
             if after_prompt and not rules.PROMPT_WORDS.search(low):
                 verdict = rules.prompting_follow_up(low)
                 if verdict:

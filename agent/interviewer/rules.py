@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from agent.interviewer.numbers import best_examples, counts, mentions, numbers, percent  # noqa: F401  (the rules' API)
+from agent.interviewer.numbers import best_examples, counts, mentions, numbers, percent, sizes  # noqa: F401  (the rules' API)
 
 # ---- step 1: prompting ---------------------------------------------------------------------------------------
 
@@ -81,7 +81,9 @@ _LARGE = re.compile(
     r"|(?:\d[\d,]*|dozens of|forty|fifty) (?:few-shot )?examples in (?:every|each) (?:prompt|request|call)"
     r"|(?:dozens of|forty|fifty|[3-9]\d|\d{3,}) (?:few-shot )?examples in the prompt"
     r"|(?:on|in|with) every (?:single )?(?:request|call)|costly at (?:our )?volume|paying for (?:\w+\s+){0,3}tokens"
-    r"|prompt (?:\w+ ){0,2}?(?:costs?|is costing) (?:a lot|too much|\w+ much)|(?:pasted|paste|stuff\w*) (?:\w+ ){0,2}?into (?:the |every |each )?prompt"
+    r"|prompt (?:\w+ ){0,2}?(?:costs?|is costing) (?:a lot|too much|\w+ much)"
+    r"|(?:prompt|request|context|ctx)s? (?:gets?|got|is|are|=|becomes?|grows?|grew|has grown) (?:\w+ )?(?:huge|massive|enormous|too long)"
+    r"|makes? (?:every|each|the) (?:\w+ )?(?:request|prompt|call)s? (?:\w+ )?(?:huge|massive|enormous|too long)"
 )
 
 
@@ -155,8 +157,6 @@ def prompt_tried(clause: str) -> bool:
     return bool(PROMPT_WORDS.search(clause) and _TRIED.search(clause))
 
 
-# A prompt's size in tokens: "a 10k-token tone prompt", "the prompt is ~3,000 tokens", "8k tokens of tone rules".
-_TOKENS = re.compile(r"(\d[\d,.]*)\s?(k)?[- ]?tokens?\b")
 # "long" or "large" alone is a description ("GPT-4.1 with a long prompt gets 74%"); with a cost it is the step-1 case.
 _LONG = re.compile(
     r"\b(?:long|large|big|lengthy)\s+(?:[\w-]+\s+)?(?:system\s+)?prompt|prompt (?:is|has grown|runs) (?:\w+\s+)?(?:long|large|big)"
@@ -166,24 +166,88 @@ _COST = re.compile(
 )
 
 
-def _prompt_tokens(clause: str) -> int:
-    sizes = [
-        float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
-        for m in _TOKENS.finditer(clause)
-        if re.fullmatch(r"\d+(?:,\d{3})*(?:\.\d+)?", m.group(1))
-    ]
-    return int(max(sizes, default=0))
+# Material placed in the prompt on every call: "we paste the entire ninety-page handbook into every request", "our
+# prompt includes the full 38-page employee handbook", "the whole price list pasted in the prompt", "the screener
+# bundles the 60-page job architecture doc with every resume".
+_PLACED = re.compile(
+    r"\b(?:past\w*|stuff\w*|put|puts|putting|includ\w*|load\w*|dump\w*|cram\w*|insert\w*|cop(?:y|ies|ied|ying)|send\w*"
+    r"|sent|add\w*|goes (?:out|into|in)|go (?:out|into|in)|feed\w*|fed|inject\w*|bundl\w*|prepend\w*|attach\w*|append\w*"
+    r"|contain\w*|gets|carr(?:y|ies|ied))\b"
+)
+_EVERY = re.compile(
+    r"\b(?:every|each|per|w) (?:single )?(?:one of (?:our |the |~?[\d,.k]+ )?)?(?:[\w-]+ )?(?:request|call|prompt|question|time|query"
+    r"|turn|consultation|enquiry|inquiry|message|ticket|generation|email|e-mail|resume|text|listing|chat|conversation|reply|run)s?\b"
+)
+_INTO = re.compile(
+    r"\b(?:in|into|inside|to|with)\s+(?:the |our |every |each |its |their |a |my )?(?:[\w-]+ )?(?:system )?prompts?\b"
+    r"|\bprompts?\b[^.;]{0,30}\b(?:includ\w*|contains?|holds?|has)\b|\bpasted in\b|" + _EVERY.pattern
+)
+_WHOLE = re.compile(r"\b(?:whole|entire|full|complete|all (?:the|our|of|its|\d+)|the top \d+)\b")
+# Said as cheap, or as what might be done but is not: "costs pennies", "would be impossible", "someone suggested it".
+_CHEAP = re.compile(
+    r"\b(?:cheap\w*|inexpensive|negligible|pennies|low[- ]cost|costs? (?:us )?(?:almost |next to )?nothing"
+    r"|not (?:that |very |too |really )?(?:expensive|costly|slow|pricey)|under \$|cost is (?:\w+ )?(?:nothing|negligible|tiny|low|small)"
+    r"|(?:is|are) (?:both |all )?fine)"
+)
+_NOT_DONE = re.compile(
+    r"\b(?:would|suggest\w*|never|impossible|not possible|demo\w*|if we|could|won'?t|whether|debating"
+    r"|consider\w*|thinking about|plan(?:ning)? to)\b"
+)
+# Tokens said of what the model writes or of the documents, not of the prompt: "the responses are like 4-5k tokens".
+_NOT_PROMPT = re.compile(
+    r"\b(?:respons\w+|outputs?|answers?|summar\w+|completions?|generat\w+|repl(?:y|ies)|documents?|docs|files?|transcripts?)\b"
+)
+LARGE_PROMPT_TOKENS = 5000  # a prompt this long (about eight pages) is large whatever is said of its cost
+COSTLY_PROMPT_TOKENS = 2000  # ... and from this long when its cost or slowness is said too
+
+
+def costly(clause: str) -> bool:
+    """Tell whether the clause says something costs money or time, and not that it is cheap."""
+    return bool(_COST.search(clause)) and not _CHEAP.search(clause)
+
+
+def prompt_size(clause: str) -> str | None:
+    """Return "large" when the clause says today's prompt is large whatever its cost (a huge prompt, LARGE_PROMPT_TOKENS
+    or more, a whole document in every call), "long" when it is large if its cost is said too (COSTLY_PROMPT_TOKENS or
+    more, a long prompt, a whole guide placed in it), else None.
+
+    A size said of the prompt decides: "our two-page FAQ pasted into the prompt" and "a 1,500-token prompt gets 84%"
+    are not large (their writers said so), "a 14-page style guide in every request" is; "the docs are 150 pages" is
+    not the prompt's size, nor is "pasting the whole library would be impossible" today's prompt.
+    """
+    if not (PROMPT_WORDS.search(clause) or "few-shot" in clause or "tokens" in clause or _INTO.search(clause)):
+        return None
+    if _NOT_DONE.search(clause):
+        return None
+    placed = bool(_PLACED.search(clause) and _INTO.search(clause))
+    # tokens are a prompt's measure wherever they are said; pages and words are the prompt's only near it
+    size = max([*sizes(clause, ("token",), _NOT_PROMPT), *sizes(clause if placed else _near_prompt(clause))], default=0)
+    if size:  # a long prompt sent on every call is the cost the writer means ("~3,000 tokens sent on every call")
+        long = size >= COSTLY_PROMPT_TOKENS
+        return "large" if size >= LARGE_PROMPT_TOKENS or long and _EVERY.search(clause) else "long" if long else None
+    if _LARGE.search(clause):
+        return "large"
+    if _LONG.search(clause):
+        return "long"
+    if placed and _WHOLE.search(clause):
+        return "large" if _EVERY.search(clause) else "long"
+    return "long" if placed and _EVERY.search(clause) else None
 
 
 def prompt_large(clause: str) -> bool:
-    """Today's prompt is large and costly: a size of a thousand tokens or more, a huge prompt, or a long one whose
-    cost is said.
+    """Today's prompt is large and costly (prompt_size, with its cost said where the size alone does not decide)."""
+    size = prompt_size(clause)
+    return size == "large" or size == "long" and costly(clause)
+
+
+_PROMPT_NOUN = re.compile(r"\bprompts?\b|\bsystem message\b|\bcontext\b|" + _EVERY.pattern)
+
+
+def _near_prompt(clause: str, reach: int = 45) -> str:
+    """Return the parts of the clause within `reach` characters of the prompt or of "every call": where a size said
+    is the prompt's ("the prompt is 12 pages", "~11k input tokens per call"), not the documents' ("docs are 150 pages").
     """
-    if not (PROMPT_WORDS.search(clause) or "few-shot" in clause or "tokens" in clause):
-        return False
-    return bool(
-        _LARGE.search(clause) or _prompt_tokens(clause) >= 1000 or _LONG.search(clause) and _COST.search(clause)
-    )
+    return " … ".join(clause[max(0, m.start() - reach) : m.end() + reach] for m in _PROMPT_NOUN.finditer(clause))
 
 
 # ---- step 2: behaviour or knowledge --------------------------------------------------------------------------
@@ -579,7 +643,7 @@ def privacy_said(clause: str) -> bool:
 # ended long ago ("never", "no fine-tuning, ever", "fourteen months ago", "in 2022"). Chosen on the first half of a
 # blind author's sentences (tests/data/authors/openai_customer_j.json), measured on the second (tests/test_openai_access).
 _OAI_MODEL = r"(?:openai|oai|chatgpt|gpt[\w.-]*|4o(?:-mini)?|4\.1(?:-mini|-nano)?|o\d-mini|3\.5-turbo|davinci|babbage)"
-_TUNED = r"(?:fine[- ]?tun\w*|ft'?d|(?:dpo|rft|sft)[- ]tuned|reinforcement fine[- ]?tuned|trained|custom)"
+_TUNED = r"(?:fine[- ]?tun\w*|ft(?:'?d)?|(?:dpo|rft|sft)[- ]tuned|reinforcement fine[- ]?tuned|trained|custom)"
 _FT_OPENAI = re.compile(
     rf"\bft:{_OAI_MODEL}|\b{_TUNED}\b(?:\W+\w+){{0,6}}?\W+{_OAI_MODEL}\b|\b{_OAI_MODEL}\b(?:\W+\w+){{0,6}}?\W+{_TUNED}\b"
 )
@@ -606,6 +670,20 @@ _LONG_AGO = re.compile(
 )
 
 
+# Said to be in use now, which outweighs when it was trained ("two years ago we fine-tuned ..., and it is still
+# running", "we've been serving a fine-tuned gpt-3.5 since 2023, no issues") and a "no" elsewhere in the clause ("its
+# good, but the model has no idea the new fares exist"); unless it is said to have stopped.
+_CURRENT = re.compile(
+    r"\b(?:already (?:run|runs|have|has|use|uses|serve|serves|got)|still (?:running|runs|live|up|around|active|deployed|going|serving|in (?:production|prod|use|service)"
+    r"|answer\w*|handl\w+|work\w*|us(?:e|ed|ing))|(?:is|are|it's|its|it is) (?:still )?(?:in (?:production|prod)|live)"
+    r"|in production|in prod|runs on|been (?:serving|running|using)|(?:we're|we are|we) currently (?:run|serve|use)\w*)\b"
+)
+_STOPPED = re.compile(
+    r"\b(?:never|no longer|not (?:\w+ )?(?:in|live|running|used)|retir\w+|stopped|turned off|switched off|decommission\w*"
+    r"|abandon\w*|dropped|shut (?:it )?down)\b"
+)
+
+
 def openai_customer(clause: str, *, focus: bool = False) -> bool | None:
     """Return True when the clause says the organisation serves, or served in the last two months, a fine-tuned
     OpenAI model; False when it says it never did, or stopped long ago; None otherwise (with `focus`, a bare yes or no
@@ -614,6 +692,8 @@ def openai_customer(clause: str, *, focus: bool = False) -> bool | None:
     if _FT_OPENAI.search(clause):
         if _RECENT.search(clause):
             return True  # "until last month", "six weeks ago we switched it off": inside OpenAI's 60 days
+        if _CURRENT.search(clause) and not _STOPPED.search(clause) and not _WISH.search(clause):
+            return True
         if _DENIED.search(clause) or _LONG_AGO.search(clause):
             return False
         if _IN_USE.search(clause) and not _WISH.search(clause):
