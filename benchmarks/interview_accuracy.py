@@ -3,6 +3,7 @@ out of the heads' training (leave-one-author-out), beside the rules alone.
 
     python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X] [--interactive]
     python benchmarks/interview_accuracy.py --untouched      # the untouched author, once, with the shipped heads
+    python benchmarks/interview_accuracy.py --problem-cv F   # with the step-2 model's out-of-fold readings
     python benchmarks/interview_accuracy.py --second-reader tests/data/authors/second_reader.jsonl   # label agreement
 
 Each corpus file in tests/data/ is one author (agent/interviewer/train_heads.AUTHORS). For each author the heads
@@ -105,9 +106,10 @@ def ask_as(labels: dict, facts: dict) -> list[str]:
     return asked
 
 
-def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False) -> Any:
+def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False, problem: dict | None = None) -> Any:
     """Return a reader of prepared goals (agent/interviewer/train_heads.Prepared) that revises with `heads`
-    (`bank`: the reader's labelled sentences, which the heads compare with); `ask` as in read_with.
+    (`bank`: the reader's labelled sentences, which the heads compare with); `ask` as in read_with; `problem`, the
+    step-2 model's readings by goal id ({id: {class: p}}), mixed in as OfflineInterviewer does with its model.
     """
     from agent.interviewer import heads as H
     from agent.interviewer.offline import Finding, measured_by_words
@@ -126,6 +128,7 @@ def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False) -> Any:
                 p.number_vectors,
                 make=Finding,
                 bank=bank,
+                problem=None if problem is None else problem[p.item["id"]],
             )
             found = measured_by_words(p.item["goal"], found)
         return _answered(absorb({}, list(found.values())), p.answers, p.item["labels"] if ask else None)
@@ -431,6 +434,13 @@ def main(argv: list[str] | None = None) -> int:
         "recommendation) answered with the author's label; prints the questions asked per goal",
     )
     parser.add_argument(
+        "--problem-cv",
+        type=Path,
+        metavar="FILE",
+        help="mix in the step-2 model's out-of-fold readings (python -m agent.interviewer.train_problem_model --cv 5 "
+        "--cv-out FILE): each author read by a model trained without that author's group",
+    )
+    parser.add_argument(
         "--second-reader",
         type=Path,
         metavar="FILE",
@@ -462,18 +472,42 @@ def main(argv: list[str] | None = None) -> int:
         except CorpusError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    problem = None
+    if args.problem_cv is not None:  # checked before the corpus is read and the folds trained, not after
+        try:
+            problem = problem_readings(args.problem_cv)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"error: --problem-cv {args.problem_cv}: {_one_line(e)}", file=sys.stderr)
+            return 2
+        wanted = [a for a in args.author or train_heads.AUTHORS]
+        missing = [a for a in wanted if {i["id"] for i in load(train_heads.AUTHORS[a])} - problem.get(a, {}).keys()]
+        if missing:
+            print(
+                f"error: --problem-cv {args.problem_cv} has no reading of goals by {', '.join(missing)}: it was made "
+                "from other corpora; make it again with python -m agent.interviewer.train_problem_model --cv 5 "
+                "--cv-out FILE",
+                file=sys.stderr,
+            )
+            return 2
     rules_reader = train_heads.reader()
     bank = rules_reader.load_bank()
     if args.untouched:
         name, path = train_heads.UNTOUCHED
         corpus = train_heads.prepare_all({name: path}, rules_reader)
         title = f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)"
-        return _report(title, corpus, {name: H.Heads.load()}, bank, args)
+        return _report(title, corpus, {name: H.Heads.load()}, bank, args, shipped_readings(corpus))
     if args.shipped:
         named = {a: train_heads.AUTHORS[a] for a in args.author or []}
         corpus = train_heads.prepare_all(named, rules_reader, args.jobs)
         shipped = H.Heads.load()
-        return _report("first reading with the shipped heads", corpus, {a: shipped for a in corpus}, bank, args)
+        return _report(
+            "first reading with the shipped heads",
+            corpus,
+            {a: shipped for a in corpus},
+            bank,
+            args,
+            shipped_readings(corpus),
+        )
     print(
         "reader: the offline interviewer (rules, MiniLM similarity, then the heads); each author's goals are read with"
     )
@@ -482,15 +516,49 @@ def main(argv: list[str] | None = None) -> int:
     heads = loao(corpus, bank, args.l2, args.author, args.jobs, args.keep_folds)
     if args.author:
         corpus = {a: items for a, items in corpus.items() if a in args.author}
-    return _report("leave one author out", corpus, heads, bank, args)
+    if problem is not None:
+        print("step 2 also read by the fine-tuned model, each author by the one trained without its author group")
+    return _report("leave one author out", corpus, heads, bank, args, problem)
 
 
-def _report(title: str, corpus: dict[str, list], heads: dict[str, Any], bank: Any, args: argparse.Namespace) -> int:
-    """Print each author's reading by its heads beside the rules alone, then, with --interactive, the same heads'
-    reading when the interactive flow's questions are answered.
+def problem_readings(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Read train_problem_model's out-of-fold readings: {author: {goal id: {class: p}}}."""
+    data = json.loads(path.read_text("utf-8"))
+    classes = data["classes"]
+    return {
+        author: {gid: dict(zip(classes, p)) for gid, p in goals.items()} for author, goals in data["readings"].items()
+    }
+
+
+def shipped_readings(corpus: dict[str, list]) -> dict[str, dict[str, dict[str, float]]] | None:
+    """Return the shipped step-2 model's readings of a corpus (None when it does not ship), as the reader reads."""
+    from agent.interviewer import problem_model
+
+    if not problem_model.shipped():
+        return None
+    model = problem_model.ProblemModel.load(problem_model.base_folder())
+    return {a: {p.item["id"]: model.probabilities(p.item["goal"]) for p in items} for a, items in corpus.items()}
+
+
+def _report(
+    title: str,
+    corpus: dict[str, list],
+    heads: dict[str, Any],
+    bank: Any,
+    args: argparse.Namespace,
+    problem: dict[str, dict] | None = None,
+) -> int:
+    """Print each author's reading by its heads (with `problem`, the step-2 model's readings by author and goal id)
+    beside the rules alone, then, with --interactive, the same heads' reading when the interactive flow's questions
+    are answered.
     """
     for ask in (False, True) if args.interactive else (False,):
-        results = {a: score(items, read=read_prepared(heads[a], bank, ask=ask)) for a, items in corpus.items()}
+        results = {
+            a: score(
+                items, read=read_prepared(heads[a], bank, ask=ask, problem=None if problem is None else problem[a])
+            )
+            for a, items in corpus.items()
+        }
         rules = {a: score(items, read=read_prepared(None, ask=ask)) for a, items in corpus.items()}
         table(f"{title}, {'interactive: each question answered' if ask else 'non-interactive'}", results, rules)
         if not ask:  # the label errors and the misses once, for the reading the targets are set on

@@ -86,6 +86,10 @@ STATED_OVERRULE_MIN = 0.9
 # could be read as having bad data from its topic alone (a legal goal near the corpus's legal goals with bad labels).
 CREATE_MIN = 0.7
 OVERRULE_MIN = 0.5  # a head overrules a rule's different reading only when it is at least this sure
+# How much of step 2's reading is the fine-tuned model's (problem_model.py) rather than the head's, where both read:
+# chosen leaving author groups out (benchmarks/interview_accuracy.py --problem-cv; on the first two of five groups,
+# 1,363 goals, approach 0.883 at 0.5, 0.890 at 0.7, 0.891 at 0.85 and 0.890 at 1, against 0.873 for the head alone).
+PROBLEM_MODEL_SHARE = 0.85
 WINDOW = 70  # characters either side of a number that its role is read from
 DIM = 384  # MiniLM's vector size
 
@@ -318,6 +322,26 @@ class Heads:
         return cls(facts=heads, role=role, lexicon=lexicon)
 
 
+@dataclass(frozen=True)
+class Mixed(Head):
+    """A head whose probabilities are mixed with another reader's for the same goal (problem_model.py for step 2):
+    `share` of them are the other reader's. Its weights still say which sentence pulls towards a value (_evidence).
+    """
+
+    other: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # the other reader's, in our classes
+    share: float = 1.0
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Return the mix of this head's probabilities and the other reader's."""
+        return (1.0 - self.share) * super().probabilities(x) + self.share * self.other
+
+
+def mixed(head: Head, other: dict[Any, float], share: float) -> Mixed:
+    """Return `head` mixed with another reader's probabilities ({class: p}; a class it lacks counts 0)."""
+    p = np.asarray([other.get(c, 0.0) for c in head.classes], dtype=np.float32)
+    return Mixed(head.classes, head.weights, head.bias, head.mean, head.scale, p / max(float(p.sum()), 1e-9), share)
+
+
 def shipped() -> bool:
     """Tell whether the trained heads ship with this install."""
     return resources.files("agent.interviewer").joinpath("heads.npz").is_file()
@@ -336,16 +360,20 @@ def revise(
     number_vectors: np.ndarray,
     make: Callable[..., Any],
     bank: dict[str, Any],
+    problem: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Return the findings with each head's fact decided by its head and the example count by the role head.
 
     `make(fact, value, evidence, how, confidence)` builds a Finding; `sentences` and `vectors` are the goal's
     sentences and their vectors, `numbers` and `number_vectors` its numbers and their windows' vectors, `bank` the
-    labelled sentences' vectors (offline.load_bank).
+    labelled sentences' vectors (offline.load_bank); `problem` the fine-tuned model's reading of step 2
+    (problem_model.py: {class: probability}), mixed into the step-2 head's at PROBLEM_MODEL_SHARE.
     """
     out = dict(found)
     x = heads.features(text, vectors, list(found.values()), bank)
     for fact, head in heads.facts.items():
+        if fact == "problem" and problem is not None:
+            head = mixed(head, problem, PROBLEM_MODEL_SHARE)
         value, p = _choose(head, x, UNSAID_MEANS[fact])
         if value == UNSAID and fact in out and out[fact].value == UNSAID_MEANS[fact]:
             value = UNSAID_MEANS[fact]  # the text says what unsaid would assume ("the voice is stable"): keep it said

@@ -192,16 +192,21 @@ class OfflineInterviewer:
     name = "offline"
     endpoint = None  # reads on this machine: nothing is sent anywhere
 
-    def __init__(self, embedder: Any | None = None, *, rules_only: bool = False, heads: Any = True) -> None:
+    def __init__(
+        self, embedder: Any | None = None, *, rules_only: bool = False, heads: Any = True, problem_model: Any = True
+    ) -> None:
         """`rules_only` skips the similarity pass and the heads and never loads the embedder: a lighter reader for a
         first question that must appear before MiniLM has loaded. `heads`: True reads a goal with the shipped
         heads (agent/interviewer/heads.py), loaded on first use; a `Heads` reads with those; None without any
-        (the rules' own reading, which the heads are trained on).
+        (the rules' own reading, which the heads are trained on). `problem_model`: True reads step 2 with the
+        shipped fine-tuned model too (agent/interviewer/problem_model.py) where heads read; a `ProblemModel` with
+        that one; None with the step-2 head alone.
         """
         self._embedder = embedder
         self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
         self._heads = heads
+        self._problem_model = problem_model
         self._vectors: dict[str, Any] = {}  # text -> its vector (see _embed)
 
     def caveat(self, text: str) -> str | None:
@@ -332,7 +337,21 @@ class OfflineInterviewer:
             *numbers,
             make=lambda fact, value, evidence, how, confidence: Finding(fact, value, evidence, how, confidence),
             bank=self.load_bank(),
+            problem=self._step_2(text),
         )
+
+    def _step_2(self, text: str) -> dict[str, float] | None:
+        """Return the fine-tuned model's reading of step 2, loading the shipped model on first use (None without)."""
+        if self._problem_model is True:
+            from agent.interviewer import problem_model
+
+            shipped = problem_model.shipped()
+            self._problem_model = (
+                _HEADS.setdefault("problem_model", problem_model.ProblemModel.load(problem_model.base_folder()))
+                if shipped
+                else None
+            )
+        return self._problem_model.probabilities(text) if self._problem_model else None
 
     def goal_parts(self, text: str) -> tuple[list[str], tuple[Any, Any, Any]]:
         """Return a goal's sentences, and (their vectors, its numbers, their windows' vectors), in one batch."""
@@ -576,4 +595,4 @@ class OfflineInterviewer:
 # that embedder. Keyed weakly by the object itself, not its id(): an id is reused once its embedder is collected,
 # which handed a new embedder the old one's vectors; a weak key goes when its embedder does.
 _BANKS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_HEADS: dict[str, Any] = {}  # the shipped heads, read once per process
+_HEADS: dict[str, Any] = {}  # the shipped heads and step-2 model, read once per process
