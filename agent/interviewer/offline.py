@@ -320,7 +320,9 @@ class OfflineInterviewer:
         if self._heads is True:
             from agent.interviewer import heads
 
-            self._heads = _HEADS.setdefault("shipped", heads.Heads.load()) if heads.shipped() else None
+            if heads.shipped() and "shipped" not in _HEADS:  # not setdefault: its argument would load every time
+                _HEADS["shipped"] = heads.Heads.load()
+            self._heads = _HEADS.get("shipped")
         return self._heads or None
 
     def _revise(self, text: str, found: dict[str, Finding], trained: Any) -> dict[str, Finding]:
@@ -345,12 +347,9 @@ class OfflineInterviewer:
         if self._problem_model is True:
             from agent.interviewer import problem_model
 
-            shipped = problem_model.shipped()
-            self._problem_model = (
-                _HEADS.setdefault("problem_model", problem_model.ProblemModel.load(problem_model.base_folder()))
-                if shipped
-                else None
-            )
+            if problem_model.shipped() and "problem_model" not in _HEADS:  # a second of loading: once per process
+                _HEADS["problem_model"] = problem_model.ProblemModel.load(problem_model.base_folder())
+            self._problem_model = _HEADS.get("problem_model")
         return self._problem_model.probabilities(text) if self._problem_model else None
 
     def goal_parts(self, text: str) -> tuple[list[str], tuple[Any, Any, Any]]:
