@@ -322,7 +322,7 @@ class OfflineInterviewer:
 
             if heads.shipped() and "shipped" not in _HEADS:  # not setdefault: its argument would load every time
                 _HEADS["shipped"] = heads.Heads.load()
-            self._heads = _HEADS.get("shipped")
+            self._heads = _HEADS.get("shipped") if heads.shipped() else None
         return self._heads or None
 
     def _revise(self, text: str, found: dict[str, Finding], trained: Any) -> dict[str, Finding]:
@@ -349,7 +349,7 @@ class OfflineInterviewer:
 
             if problem_model.shipped() and "problem_model" not in _HEADS:  # a second of loading: once per process
                 _HEADS["problem_model"] = problem_model.ProblemModel.load(problem_model.base_folder())
-            self._problem_model = _HEADS.get("problem_model")
+            self._problem_model = _HEADS.get("problem_model") if problem_model.shipped() else None
         return self._problem_model.probabilities(text) if self._problem_model else None
 
     def goal_parts(self, text: str) -> tuple[list[str], tuple[Any, Any, Any]]:
