@@ -398,13 +398,14 @@ class OfflineInterviewer:
             )
             add("examples", count.value, sentence, rank=count.rank, confidence=CONFLICT if tie else None)
         verdict = rules.prompting(low)
+        large = rules.prompt_large(low)  # read once: it decides both the step-1 verdict below and its own finding
         if verdict:
             add("prompting", verdict, sentence)
-        elif rules.prompt_tried(low) and not rules.prompt_large(low):
+        elif rules.prompt_tried(low) and not large:
             # Someone who tried a prompt and is now weighing fine-tuning found that it fell short; one who only says
             # the prompt is large and costly has given no verdict on its quality.
             add("prompting", "fell_short", sentence, "inferred")
-        if rules.prompt_large(low):
+        if large:
             add("prompt_large", True, sentence)
         if rules.behaviour(low):
             add("behaviour", True, sentence)

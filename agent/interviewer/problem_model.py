@@ -68,7 +68,8 @@ class ProblemModel:
         with source.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
             meta = json.loads(bytes(data["_meta"]).decode())
             arrays = {k: np.asarray(data[k], dtype=np.float32) for k in data.files if k != "_meta"}
-        weights = {k: v.astype(np.float32) for k, v in load_file(str(base / "model.safetensors")).items()}
+        # MiniLM ships float32: no copy of its 90 MB unless a weight is stored otherwise
+        weights = {k: v.astype(np.float32, copy=False) for k, v in load_file(str(base / "model.safetensors")).items()}
         scale = meta["alpha"] / meta["r"]
         for name in [k[: -len(".A")] for k in arrays if k.endswith(".A") and k.startswith("encoder.")]:
             # W' = W + (alpha / r) B A: the adapter is a low-rank change to the base weight it was trained beside
