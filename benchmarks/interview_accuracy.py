@@ -3,7 +3,9 @@ out of the heads' training (leave-one-author-out), beside the rules alone.
 
     python benchmarks/interview_accuracy.py [--author NAME ...] [--show-misses] [--l2 X] [--interactive]
     python benchmarks/interview_accuracy.py --untouched      # the untouched author, once, with the shipped heads
+    python benchmarks/interview_accuracy.py --read FILE      # any labelled goals (yours), with the shipped reader
     python benchmarks/interview_accuracy.py --problem-cv F   # with the step-2 model's out-of-fold readings
+    python benchmarks/interview_accuracy.py --problem-cv F --role-cv G   # ... and the role model's
     python benchmarks/interview_accuracy.py --second-reader tests/data/authors/second_reader.jsonl   # label agreement
 
 Each corpus file in tests/data/ is one author (agent/interviewer/train_heads.AUTHORS). For each author the heads
@@ -106,10 +108,13 @@ def ask_as(labels: dict, facts: dict) -> list[str]:
     return asked
 
 
-def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False, problem: dict | None = None) -> Any:
+def read_prepared(
+    heads: Any, bank: Any = None, *, ask: bool = False, problem: dict | None = None, roles: dict | None = None
+) -> Any:
     """Return a reader of prepared goals (agent/interviewer/train_heads.Prepared) that revises with `heads`
     (`bank`: the reader's labelled sentences, which the heads compare with); `ask` as in read_with; `problem`, the
-    step-2 model's readings by goal id ({id: {class: p}}), mixed in as OfflineInterviewer does with its model.
+    step-2 model's readings by goal id ({id: {class: p}}), and `roles`, the role model's ({id: {number's start:
+    p}}), mixed in as OfflineInterviewer does with its models.
     """
     from agent.interviewer import heads as H
     from agent.interviewer.offline import Finding, measured_by_words
@@ -129,6 +134,7 @@ def read_prepared(heads: Any, bank: Any = None, *, ask: bool = False, problem: d
                 make=Finding,
                 bank=bank,
                 problem=None if problem is None else problem[p.item["id"]],
+                roles=None if roles is None else [roles.get(p.item["id"], {}).get(n.start) for n in p.numbers],
             )
             found = measured_by_words(p.item["goal"], found)
         return _answered(absorb({}, list(found.values())), p.answers, p.item["labels"] if ask else None)
@@ -410,6 +416,14 @@ def main(argv: list[str] | None = None) -> int:
         "--untouched", action="store_true", help="read the untouched author once, with the shipped heads"
     )
     parser.add_argument(
+        "--read",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="read a labelled goal file (one JSON object per line: id, goal, labels) with the shipped heads and "
+        "models, as `tunewise plan` reads: a set nobody trained on, such as your own goals",
+    )
+    parser.add_argument(
         "--shipped",
         action="store_true",
         help="read the --author sets with the shipped heads: a new author's first reading, before training on it",
@@ -441,6 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         "--cv-out FILE): each author read by a model trained without that author's group",
     )
     parser.add_argument(
+        "--role-cv",
+        type=Path,
+        metavar="FILE",
+        help="mix in the role model's out-of-fold readings (python -m agent.interviewer.train_role_model --cv 5 "
+        "--cv-out FILE): which number counts the examples, each author read by a model trained without its group",
+    )
+    parser.add_argument(
         "--second-reader",
         type=Path,
         metavar="FILE",
@@ -466,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error: no author {', '.join(unknown)}; the authors are {', '.join(train_heads.AUTHORS)}", file=sys.stderr
         )
         return 2
-    for path in [*train_heads.AUTHORS.values(), train_heads.UNTOUCHED[1]]:
+    for path in [*train_heads.AUTHORS.values(), train_heads.UNTOUCHED[1], *(args.read or [])]:
         try:
             load(path)
         except CorpusError as e:
@@ -489,13 +510,36 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    roles = None
+    if args.role_cv is not None:
+        try:
+            roles = role_readings(args.role_cv)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            print(f"error: --role-cv {args.role_cv}: {_one_line(e)}", file=sys.stderr)
+            return 2
+        missing = [a for a in args.author or train_heads.AUTHORS if a not in roles]
+        if missing:
+            print(
+                f"error: --role-cv {args.role_cv} has no reading of goals by {', '.join(missing)}: it was made from "
+                "other corpora; make it again with python -m agent.interviewer.train_role_model --cv 5 --cv-out FILE",
+                file=sys.stderr,
+            )
+            return 2
     rules_reader = train_heads.reader()
     bank = rules_reader.load_bank()
     if args.untouched:
         name, path = train_heads.UNTOUCHED
         corpus = train_heads.prepare_all({name: path}, rules_reader)
         title = f"the untouched author, read once with the shipped heads (trained on {len(train_heads.AUTHORS)} others)"
-        return _report(title, corpus, {name: H.Heads.load()}, bank, args, shipped_readings(corpus))
+        return _report(title, corpus, {name: H.Heads.load()}, bank, args, *shipped_readings(corpus))
+    if args.read:
+        named = {path.stem: path for path in args.read}
+        corpus = train_heads.prepare_all(named, rules_reader, args.jobs)
+        shipped = H.Heads.load()
+        title = (
+            f"{', '.join(named)}, read with the shipped heads and models (trained on {len(train_heads.AUTHORS)} sets)"
+        )
+        return _report(title, corpus, {a: shipped for a in corpus}, bank, args, *shipped_readings(corpus))
     if args.shipped:
         named = {a: train_heads.AUTHORS[a] for a in args.author or []}
         corpus = train_heads.prepare_all(named, rules_reader, args.jobs)
@@ -506,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             {a: shipped for a in corpus},
             bank,
             args,
-            shipped_readings(corpus),
+            *shipped_readings(corpus),
         )
     print(
         "reader: the offline interviewer (rules, MiniLM similarity, then the heads); each author's goals are read with"
@@ -518,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = {a: items for a, items in corpus.items() if a in args.author}
     if problem is not None:
         print("step 2 also read by the fine-tuned model, each author by the one trained without its author group")
-    return _report("leave one author out", corpus, heads, bank, args, problem)
+    if roles is not None:
+        print("numbers' roles also read by the fine-tuned role model, each author by the one trained without its group")
+    return _report("leave one author out", corpus, heads, bank, args, problem, roles)
 
 
 def problem_readings(path: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -530,14 +576,40 @@ def problem_readings(path: Path) -> dict[str, dict[str, dict[str, float]]]:
     }
 
 
-def shipped_readings(corpus: dict[str, list]) -> dict[str, dict[str, dict[str, float]]] | None:
-    """Return the shipped step-2 model's readings of a corpus (None when it does not ship), as the reader reads."""
-    from agent.interviewer import problem_model
+def role_readings(path: Path) -> dict[str, dict[str, dict[int, float]]]:
+    """Read train_role_model's out-of-fold readings: {author: {goal id: {number's start: p}}}."""
+    data = json.loads(path.read_text("utf-8"))
+    return {
+        author: {gid: {int(start): float(p) for start, p in found.items()} for gid, found in goals.items()}
+        for author, goals in data["readings"].items()
+    }
 
-    if not problem_model.shipped():
-        return None
-    model = problem_model.ProblemModel.load(problem_model.base_folder())
-    return {a: {p.item["id"]: model.probabilities(p.item["goal"]) for p in items} for a, items in corpus.items()}
+
+def shipped_readings(corpus: dict[str, list]) -> tuple[dict | None, dict | None]:
+    """Return the shipped step-2 and role models' readings of a corpus by author and goal id (None for a model that
+    does not ship), as the reader reads.
+    """
+    from agent.interviewer import problem_model, role_model
+
+    problem = roles = None
+    if problem_model.shipped():
+        model = problem_model.ProblemModel.load(problem_model.base_folder())
+        problem = {a: {p.item["id"]: model.probabilities(p.item["goal"]) for p in items} for a, items in corpus.items()}
+    if role_model.shipped():
+        reader = role_model.RoleModel.load(problem_model.base_folder())
+        roles = {
+            a: {
+                p.item["id"]: dict(
+                    zip(
+                        (n.start for n in p.numbers),
+                        reader.roles(p.item["goal"], [(n.start, n.end) for n in p.numbers]),
+                    )
+                )
+                for p in items
+            }
+            for a, items in corpus.items()
+        }
+    return problem, roles
 
 
 def _report(
@@ -547,15 +619,23 @@ def _report(
     bank: Any,
     args: argparse.Namespace,
     problem: dict[str, dict] | None = None,
+    roles: dict[str, dict] | None = None,
 ) -> int:
-    """Print each author's reading by its heads (with `problem`, the step-2 model's readings by author and goal id)
-    beside the rules alone, then, with --interactive, the same heads' reading when the interactive flow's questions
+    """Print each author's reading by its heads (with `problem` and `roles`, the step-2 and role models' readings by
+    author and goal id) beside the rules alone, then, with --interactive, the same heads' reading when the interactive flow's questions
     are answered.
     """
     for ask in (False, True) if args.interactive else (False,):
         results = {
             a: score(
-                items, read=read_prepared(heads[a], bank, ask=ask, problem=None if problem is None else problem[a])
+                items,
+                read=read_prepared(
+                    heads[a],
+                    bank,
+                    ask=ask,
+                    problem=None if problem is None else problem[a],
+                    roles=None if roles is None else roles.get(a, {}),
+                ),
             )
             for a, items in corpus.items()
         }

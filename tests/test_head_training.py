@@ -125,3 +125,26 @@ def test_a_folds_folder_that_cannot_be_written_is_one_clear_line(tmp_path, capsy
     assert (
         err.startswith("error: --keep-folds") and "give a folder you can write to" in err and len(err.splitlines()) == 1
     )
+
+
+def test_a_labelled_file_of_one_s_own_is_read_with_the_shipped_reader(tmp_path, capsys):
+    import json
+
+    from benchmarks import interview_accuracy as B
+
+    mine = tmp_path / "our_goals.jsonl"
+    goals = [
+        ("Make our replies sound like our best agent. We have 4,000 replies she wrote, all reviewed.", "behaviour"),
+        ("It keeps quoting last year's shipping rates; the rates live in our 40 policy PDFs.", "knowledge"),
+    ]
+    lines = [{"id": f"us-{i}", "goal": g, "labels": {"problem": p}} for i, (g, p) in enumerate(goals)]
+    mine.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert B.main(["--read", str(mine)]) == 0
+    out = capsys.readouterr().out
+    assert "our_goals, read with the shipped heads and models" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("our_goals"))
+    assert row.split()[1] == "2"  # both goals read and scored
+    mine.write_text('{"id": "us-1", "goal": "no labels"}\n')
+    assert B.main(["--read", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and f"{mine}:1" in err

@@ -90,6 +90,8 @@ OVERRULE_MIN = 0.5  # a head overrules a rule's different reading only when it i
 # chosen leaving author groups out (benchmarks/interview_accuracy.py --problem-cv; on the first two of five groups,
 # 1,363 goals, approach 0.883 at 0.5, 0.890 at 0.7, 0.891 at 0.85 and 0.890 at 1, against 0.873 for the head alone).
 PROBLEM_MODEL_SHARE = 0.85
+# How much of a number's role is the fine-tuned role model's (role_model.py) rather than the role head's.
+ROLE_MODEL_SHARE = 0.6
 WINDOW = 70  # characters either side of a number that its role is read from
 DIM = 384  # MiniLM's vector size
 
@@ -361,13 +363,16 @@ def revise(
     make: Callable[..., Any],
     bank: dict[str, Any],
     problem: dict[str, float] | None = None,
+    roles: Sequence[float | None] | None = None,
 ) -> dict[str, Any]:
     """Return the findings with each head's fact decided by its head and the example count by the role head.
 
     `make(fact, value, evidence, how, confidence)` builds a Finding; `sentences` and `vectors` are the goal's
     sentences and their vectors, `numbers` and `number_vectors` its numbers and their windows' vectors, `bank` the
     labelled sentences' vectors (offline.load_bank); `problem` the fine-tuned model's reading of step 2
-    (problem_model.py: {class: probability}), mixed into the step-2 head's at PROBLEM_MODEL_SHARE.
+    (problem_model.py: {class: probability}), mixed into the step-2 head's at PROBLEM_MODEL_SHARE; `roles` the
+    fine-tuned role model's probability that each of `numbers` counts the good examples (role_model.py; None for
+    one it did not read), mixed into the role head's at ROLE_MODEL_SHARE.
     """
     out = dict(found)
     x = heads.features(text, vectors, list(found.values()), bank)
@@ -398,7 +403,7 @@ def revise(
             out[fact] = _agreed(rule, p)  # the rule's words and the head agree: stated where the head is sure too
         else:
             out[fact] = make(fact, value, _evidence(head, value, sentences, vectors, rule), "inferred", round(p, 2))
-    _examples(out, heads.role, text, numbers, number_vectors, make)
+    _examples(out, heads.role, text, numbers, number_vectors, make, roles)
     if not mostly_english(text):  # the words the rules read are a few English ones among others: ask, never vouch
         out = {
             k: replace(f, how="inferred", confidence=min(f.confidence, 0.5)) if f.how == "stated" else f
@@ -491,15 +496,21 @@ def _examples(
     numbers: Sequence[Number],
     number_vectors: np.ndarray,
     make: Callable[..., Any],
+    roles: Sequence[float | None] | None = None,
 ) -> None:
-    """Give each number a role; the likeliest count of good examples becomes the example count."""
+    """Give each number a role (the role head's, mixed with the role model's `roles` where given); the likeliest
+    count of good examples becomes the example count.
+    """
     rule = out.get("examples")
     if rule is not None and rule.value == 0:
         return  # "no data yet", "none of it labelled": said in words, not a number to give a role
     findings = list(out.values())
     scored = []
-    for n, vec in zip(numbers, number_vectors):
+    for i, (n, vec) in enumerate(zip(numbers, number_vectors)):
         p = float(role.probabilities(number_features(text, n, vec, findings))[role.classes.index(True)])
+        other = None if roles is None else roles[i]
+        if other is not None:
+            p = (1.0 - ROLE_MODEL_SHARE) * p + ROLE_MODEL_SHARE * other
         scored.append((p, n))
     best = max(scored, key=lambda s: s[0], default=None)
     if best is not None and best[0] >= ROLE_MIN:

@@ -193,20 +193,28 @@ class OfflineInterviewer:
     endpoint = None  # reads on this machine: nothing is sent anywhere
 
     def __init__(
-        self, embedder: Any | None = None, *, rules_only: bool = False, heads: Any = True, problem_model: Any = True
+        self,
+        embedder: Any | None = None,
+        *,
+        rules_only: bool = False,
+        heads: Any = True,
+        problem_model: Any = True,
+        role_model: Any = True,
     ) -> None:
         """`rules_only` skips the similarity pass and the heads and never loads the embedder: a lighter reader for a
         first question that must appear before MiniLM has loaded. `heads`: True reads a goal with the shipped
         heads (agent/interviewer/heads.py), loaded on first use; a `Heads` reads with those; None without any
         (the rules' own reading, which the heads are trained on). `problem_model`: True reads step 2 with the
         shipped fine-tuned model too (agent/interviewer/problem_model.py) where heads read; a `ProblemModel` with
-        that one; None with the step-2 head alone.
+        that one; None with the step-2 head alone. `role_model` likewise for which number counts the examples
+        (agent/interviewer/role_model.py): True the shipped one, a `RoleModel` that one, None the role head alone.
         """
         self._embedder = embedder
         self.rules_only = rules_only
         self._bank: dict[str, dict[str, Any]] | None = None
         self._heads = heads
         self._problem_model = problem_model
+        self._role_model = role_model
         self._vectors: dict[str, Any] = {}  # text -> its vector (see _embed)
 
     def caveat(self, text: str) -> str | None:
@@ -340,6 +348,7 @@ class OfflineInterviewer:
             make=lambda fact, value, evidence, how, confidence: Finding(fact, value, evidence, how, confidence),
             bank=self.load_bank(),
             problem=self._step_2(text),
+            roles=self._roles(text, numbers[1]),
         )
 
     def _step_2(self, text: str) -> dict[str, float] | None:
@@ -351,6 +360,18 @@ class OfflineInterviewer:
                 _HEADS["problem_model"] = problem_model.ProblemModel.load(problem_model.base_folder())
             self._problem_model = _HEADS.get("problem_model") if problem_model.shipped() else None
         return self._problem_model.probabilities(text) if self._problem_model else None
+
+    def _roles(self, text: str, numbers: list[Any]) -> list[float | None] | None:
+        """Return the role model's reading of each number (None without the model, or with no numbers to read)."""
+        if self._role_model is True:
+            from agent.interviewer import problem_model, role_model
+
+            if role_model.shipped() and "role_model" not in _HEADS:  # loaded once per process, like the others
+                _HEADS["role_model"] = role_model.RoleModel.load(problem_model.base_folder())
+            self._role_model = _HEADS.get("role_model") if role_model.shipped() else None
+        if not self._role_model or not numbers:
+            return None
+        return list(self._role_model.roles(text, [(n.start, n.end) for n in numbers]))
 
     def goal_parts(self, text: str) -> tuple[list[str], tuple[Any, Any, Any]]:
         """Return a goal's sentences, and (their vectors, its numbers, their windows' vectors), in one batch."""
@@ -595,4 +616,4 @@ class OfflineInterviewer:
 # that embedder. Keyed weakly by the object itself, not its id(): an id is reused once its embedder is collected,
 # which handed a new embedder the old one's vectors; a weak key goes when its embedder does.
 _BANKS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_HEADS: dict[str, Any] = {}  # the shipped heads and step-2 model, read once per process
+_HEADS: dict[str, Any] = {}  # the shipped heads, step-2 model and role model, read once per process

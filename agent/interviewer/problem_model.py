@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -52,6 +52,7 @@ def _norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
 class ProblemModel:
     """MiniLM with its adapters merged in, and a softmax over its mean-pooled output."""
 
+    FILE: ClassVar[str] = "problem_model.npz"  # the shipped adapters, beside this module
     classes: tuple[str, ...]  # the problem head's classes: unsaid, knowledge, behaviour, both
     weights: dict[str, np.ndarray]  # the base's weights by name, adapters merged
     head: tuple[np.ndarray, np.ndarray]  # (classes, 384) and (classes,)
@@ -59,12 +60,12 @@ class ProblemModel:
     layers: int
 
     @classmethod
-    def load(cls, base: Path, path: Path | None = None) -> ProblemModel:
-        """Merge the adapters of `path` (the shipped problem_model.npz by default) into the MiniLM in `base`."""
+    def load(cls, base: Path, path: Path | None = None) -> Self:
+        """Merge the adapters of `path` (the shipped FILE by default) into the MiniLM in `base`."""
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        source = path or resources.files("agent.interviewer").joinpath("problem_model.npz")
+        source = path or resources.files("agent.interviewer").joinpath(cls.FILE)
         with source.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
             meta = json.loads(bytes(data["_meta"]).decode())
             arrays = {k: np.asarray(data[k], dtype=np.float32) for k in data.files if k != "_meta"}

@@ -176,11 +176,18 @@ def target(item: dict, fact: str) -> Any:
 
 def number_targets(p: Prepared) -> list[bool] | None:
     """For each number, whether it counts the good examples; None where that cannot be told from the labels."""
-    labels = p.item["labels"]
+    return count_targets(p.item, p.numbers)
+
+
+def count_targets(item: dict, numbers: list[H.Number]) -> list[bool] | None:
+    """For each of a goal's numbers, whether it is the labelled count of good examples (within 2%: "~150, closer
+    to 120" is labelled 120); None where examples exist but are not good and carry no count, or were answered.
+    """
+    labels = item["labels"]
     count = labels.get("examples")
-    if count is None and labels.get("data_quality") in BAD or "examples" in (p.item.get("answers") or {}):
+    if count is None and labels.get("data_quality") in BAD or "examples" in (item.get("answers") or {}):
         return None
-    return [count is not None and count > 0 and abs(n.value - count) <= 0.02 * count for n in p.numbers]
+    return [count is not None and count > 0 and abs(n.value - count) <= 0.02 * count for n in numbers]
 
 
 def fit(

@@ -163,9 +163,9 @@ def corpus(authors: dict[str, Path]) -> list[tuple[str, dict]]:
     return [(author, item) for author, path in authors.items() for item in load_items(path)]
 
 
-def digest(goals: Sequence[tuple[str, dict]], settings: dict) -> str:
-    """Name what a model was trained from: the goals' texts and labels, and the settings."""
-    raw = json.dumps([[(a, g["id"], g["goal"], label(g)) for a, g in goals], settings], sort_keys=True)
+def digest(goals: Sequence[tuple[str, dict]], settings: dict, labelled: Callable[[dict], Any] = label) -> str:
+    """Name what a model was trained from: the goals' texts and labels (`labelled`), and the settings."""
+    raw = json.dumps([[(a, g["id"], g["goal"], labelled(g)) for a, g in goals], settings], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
