@@ -180,8 +180,8 @@ def number_targets(p: Prepared) -> list[bool] | None:
 
 
 def count_targets(item: dict, numbers: list[H.Number]) -> list[bool] | None:
-    """For each of a goal's numbers, whether it is the labelled count of good examples (within 2%: "~150, closer
-    to 120" is labelled 120); None where examples exist but are not good and carry no count, or were answered.
+    """For each of a goal's numbers, whether it is the labelled count of good examples (within 2%: "about 1,000"
+    beside a labelled 1,010); None where examples exist but are not good and carry no count, or were answered.
     """
     labels = item["labels"]
     count = labels.get("examples")
