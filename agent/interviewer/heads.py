@@ -91,8 +91,8 @@ OVERRULE_MIN = 0.5  # a head overrules a rule's different reading only when it i
 # 1,363 goals, approach 0.883 at 0.5, 0.890 at 0.7, 0.891 at 0.85 and 0.890 at 1, against 0.873 for the head alone).
 PROBLEM_MODEL_SHARE = 0.85
 # How much of a number's role is the fine-tuned role model's (role_model.py) rather than the role head's: chosen
-# leaving author groups out over all five groups (--role-cv; 3,050 goals), approach 0.888 at 0.5, 0.890 at 0.6,
-# 0.888 at 0.7 and 0.885 at 1, against 0.882 for the head alone; the count alone reads best at 0.7 to 0.8.
+# leaving author groups out over all five groups (--role-cv; 3,050 goals), approach 0.8885 at 0.5, 0.8895 at 0.6 and
+# 0.8885 at 0.7 (0.8852 at 1 on a first run's readings), against 0.8823 for the head alone.
 ROLE_MODEL_SHARE = 0.6
 WINDOW = 70  # characters either side of a number that its role is read from
 DIM = 384  # MiniLM's vector size
