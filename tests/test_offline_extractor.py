@@ -674,6 +674,7 @@ def test_confidence_says_how_sure_a_reading_is(interviewer):
     assert goal["prompting"].how == "inferred" and goal["prompting"].confidence < goal["examples"].confidence
     conflict = {f.fact: f for f in interviewer.extract("We have 2,000 reviewed emails and 3,000 reviewed tickets.")}
     assert conflict["examples"].confidence < 0.5  # two equally specific counts: ask which
+    assert conflict["examples"].how == "inferred"  # the text says both counts, not which one the reader chose
     similar = {
         f.fact: f
         for f in interviewer.extract(

@@ -321,7 +321,12 @@ class OfflineInterviewer:
         trained = self._trained() if focus is None and not self.rules_only else None
         if trained is not None:  # a goal text, read whole: the heads decide (a reply to a question is the rules')
             found = {**self._revise(text, found, trained), **numbers}
-        return list(found.values())
+        # Two readings of one fact that disagree ("2,000 emails ... 3,000 reviewed answers") leave the reader choosing
+        # between them: the text says both, not which one counts, so the choice is inferred (and asked about), never
+        # shown as stated. Done last, so the heads still see the rules' own reading as they were trained on it.
+        return [
+            replace(f, how="inferred") if f.how == "stated" and f.confidence <= CONFLICT else f for f in found.values()
+        ]
 
     def _trained(self) -> Any:
         """Return the heads this reader revises a goal's reading with, loading the shipped ones on first use."""
