@@ -196,10 +196,12 @@ def cross_validate(
     return {"classes": list(CLASSES), "groups": fold, "readings": readings}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train on every author but the untouched one and write the adapters, or with --cv write out-of-fold readings."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("problem_model.npz"))
+def start(argv: list[str] | None, description: str, out: Path) -> tuple[argparse.Namespace, list] | int:
+    """Parse a model-training command's arguments (this one's and train_role_model's, which take the same) and load
+    the corpus: (args, goals), or the exit code after a one-line error.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--cv", type=int, default=0, help="leave author groups out: this many folds")
     parser.add_argument("--cv-out", type=Path, help="where --cv writes the out-of-fold readings (JSON)")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
@@ -213,19 +215,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        goals = corpus(AUTHORS)
+        return args, corpus(AUTHORS)
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def write_readings(path: Path, readings: dict) -> None:
+    """Write out-of-fold readings whole or not at all, compact: 3,000 goals' readings in about 150 KB."""
+    from tools.atomic import atomic_open
+
+    with atomic_open(path) as fh:
+        json.dump(readings, fh, separators=(",", ":"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train on every author but the untouched one and write the adapters, or with --cv write out-of-fold readings."""
+    started = start(argv, __doc__.split("\n\n")[0], Path(__file__).with_name("problem_model.npz"))
+    if isinstance(started, int):
+        return started
+    args, goals = started
     settings = {"epochs": args.epochs, "rank": RANK, "lr": LEARNING_RATE, "max_length": MAX_LENGTH}
     if args.cv:
-        from tools.atomic import atomic_open
-
         done = cross_validate(goals, problem_model.base_folder(), args.cv, epochs=args.epochs)
-        with atomic_open(args.cv_out) as fh:  # compact: 3,000 goals' readings in about 150 KB
-            json.dump(
-                {**done, "settings": settings, "trained_from": digest(goals, settings)}, fh, separators=(",", ":")
-            )
+        write_readings(args.cv_out, {**done, "settings": settings, "trained_from": digest(goals, settings)})
         print(f"wrote out-of-fold readings of {len(goals)} goals ({args.cv} author groups) to {args.cv_out}")
         return 0
     model = train(

@@ -14,8 +14,6 @@ Training needs torch, transformers and peft; reading does not (role_model.py).
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import sys
 import time
@@ -24,17 +22,18 @@ from typing import Any, Callable, Sequence
 
 from agent.interviewer import problem_model
 from agent.interviewer.heads import numbers_in
-from agent.interviewer.train_heads import AUTHORS, UNTOUCHED, CorpusError, count_targets
+from agent.interviewer.train_heads import UNTOUCHED, count_targets
 from agent.interviewer.train_problem_model import (
     BATCH,
     EPOCHS,
     LEARNING_RATE,
     MAX_LENGTH,
     RANK,
-    corpus,
     digest,
     export,
     groups,
+    start,
+    write_readings,
 )
 
 FROZEN = 3  # MiniLM's bottom layers left as shipped (no adapters); chosen for time, leaving author groups out
@@ -242,33 +241,15 @@ def cross_validate(
 
 def main(argv: list[str] | None = None) -> int:
     """Train on every author but the untouched one and write the adapters, or with --cv write out-of-fold readings."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("role_model.npz"))
-    parser.add_argument("--cv", type=int, default=0, help="leave author groups out: this many folds")
-    parser.add_argument("--cv-out", type=Path, help="where --cv writes the out-of-fold readings (JSON)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = parser.parse_args(argv)
-    if args.cv and args.cv_out is None:
-        print("error: --cv needs --cv-out FILE, where the out-of-fold readings go", file=sys.stderr)
-        return 2
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        goals = corpus(AUTHORS)
-    except CorpusError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    started = start(argv, __doc__.split("\n\n")[0], Path(__file__).with_name("role_model.npz"))
+    if isinstance(started, int):
+        return started
+    args, goals = started
     settings = {"epochs": args.epochs, "rank": RANK, "lr": LEARNING_RATE, "max_length": MAX_LENGTH, "frozen": FROZEN}
     trained_from = digest(goals, settings, labelled)
     if args.cv:
-        from tools.atomic import atomic_open
-
         done = cross_validate(goals, problem_model.base_folder(), args.cv, epochs=args.epochs)
-        with atomic_open(args.cv_out) as fh:
-            json.dump({**done, "settings": settings, "trained_from": trained_from}, fh, separators=(",", ":"))
+        write_readings(args.cv_out, {**done, "settings": settings, "trained_from": trained_from})
         print(
             f"wrote out-of-fold readings of the numbers of {len(goals)} goals ({args.cv} author groups) to {args.cv_out}"
         )
