@@ -441,7 +441,7 @@ def make_step(key: str, fact: str, title: str) -> Node:
         facts = merge_facts(facts, settled.get("facts"))
         if not reply or SKIP.match(reply):
             update = (
-                _keep(key, fact, {**state, "facts": facts}, entry)
+                _keep(key, fact, {**state, "facts": facts}, entry, kept=not reply)
                 if unsure and entry is not None
                 else _assume(key, fact, state, tries)
             )
@@ -484,9 +484,14 @@ def _with(update: dict, settled: dict, talk: list[dict]) -> dict:
     return out
 
 
-def _keep(key: str, fact: str, state: AgentState, entry: dict) -> dict:
-    """Keep an unsure reading the person let stand (Enter, skip) or that could not be checked: no asking twice."""
+def _keep(key: str, fact: str, state: AgentState, entry: dict, *, kept: bool = False) -> dict:
+    """Keep an unsure reading the person let stand (Enter, skip) or that could not be checked: no asking twice.
+    `kept`: the person was shown this reading and pressed Enter to keep it, so it is theirs now (asked), not the
+    reader's guess; a skip or an unchecked reading keeps its source.
+    """
     entry = {**entry, "confidence": 1.0}  # stored even when derived (problem from its cues), so it stays settled
+    if kept:
+        entry = {**entry, "source": "asked", "evidence": f"you kept my reading of “{entry['evidence']}”"}
     have = {**known({**(state.get("facts") or {}), fact: entry}), "openai_status": openai_status(state)}
     return {
         "facts": {fact: entry},

@@ -425,6 +425,9 @@ def test_an_unsure_reading_that_matters_is_asked_and_enter_keeps_it(graph):
     out = run(Command(resume=""))  # Enter keeps the reading, now settled: it is not asked again
     assert request_of(out["__interrupt__"][0].value).kind == "confirm"
     assert graph.get_state(config).values["steps"]["problem"]["answer"] == "knowledge"
+    # The person was shown the reading and kept it: the list shows it as theirs, not as the reader's guess.
+    kept = graph.get_state(config).values["facts"]["problem"]
+    assert kept["source"] == "asked" and kept["evidence"] == f"you kept my reading of “{goal}”"
     # Non-interactive runs never ask: the same unsure reading is used and listed as inferred.
     out, _, _ = _start(graph, ScriptedReader(reader.script), "c5", goal=goal, interactive=False)
     assert out["recommendation"].approach == "rag" and out["steps"]["problem"]["source"] == "inferred"
