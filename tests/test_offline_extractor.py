@@ -650,6 +650,34 @@ def test_how_far_prompting_got(interviewer, text, value):
     assert _facts(interviewer, text).get("prompting") == value
 
 
+# Kind 4 of issue 28: prompting that was tried, said in the writers' own words. The rules were widened from other
+# authors' goals (blind1, G-spec, H-nontech, W-translated, AR-phone, E-email); these phrasings are by the authors
+# named beside them, whose goals were not looked at for the change.
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("Few-shot baseline F1 0.61", "fell_short"),  # AB-public
+        ("A zero-shot prompt gets F1 0.52.", "fell_short"),  # AL-media
+        ("Prompt baseline accuracy 0,64.", "fell_short"),  # F-nonnative: a decimal comma
+        (
+            "Our few-shot prompt that classifies patient portal messages as urgent / routine / administrative already "
+            "reaches F1 0.88 against nurse triage labels",
+            "good_enough",
+        ),  # N-research
+        ("Zero-shot ~58% correct codes", "fell_short"),  # AS-consult
+        ("Zero-shot, the model got the domain judgements right about half the time.", "fell_short"),  # N-research
+        (
+            "we just have a basic system prompt, nothing fancy, and it's not cutting it.",
+            "fell_short",
+        ),  # AC-startup
+        ("Prompting close but not there.", "fell_short"),  # A-dev
+        ("We pasted the price list into the prompt, and the model still mixes the two up.", "fell_short"),  # M-success
+    ],
+)
+def test_prompting_tried_in_the_writers_own_words(interviewer, text, value):
+    assert _facts(interviewer, text).get("prompting") == value
+
+
 def test_a_reply_about_stability_says_nothing_about_knowledge(interviewer):
     assert _facts(interviewer, "it changes every season", "stable") == {"stable": False}
 

@@ -16,9 +16,11 @@ from agent.interviewer.numbers import best_examples, counts, mentions, numbers, 
 # "prompt/response pairs" and "prompts and completions" are logged data, not a prompt. Trying a model is trying a
 # prompt: "we tried GPT-4.1 and it hallucinated", "tested Claude on it".
 PROMPT_WORDS = re.compile(
-    r"\b((?:prompt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
+    r"\b((?:prompt\w*|promt\w*)(?!\s*(?:/|-|and|&)\s*(?:responses?|completions?|outputs?|answers?)\b)"
     r"|one-?liner|(?:tried|tested|trying|testing|attempted|played with|experimented with|gave it to|gave|giving|fed|feeding)\s+(?:\w+\s+){0,2}?"
-    r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model)|system message|few[- ]shot|instructions|instructing|telling (?:it|the model)"
+    r"(?:gpt[\w.-]*|chatgpt|claude|gemini|llama[\w.-]*|mistral|an? llm|the (?:base |off-the-shelf )?model|an? off-the-shelf model"
+    r"|the (?:chatbot|bot|ai|assistant))|system message|(?:few|zero|one)[- ]shot|instructions|instructing|playground"
+    r"|(?:telling|told|asking|asked) (?:it|the (?:model|chatbot|bot|ai|assistant)) to"
     r"|asked the model|asking the model|in-context|default (?:chatgpt|model|settings)|vanilla"
     r"|out of the box)\b"
 )
@@ -52,7 +54,7 @@ _GOOD = re.compile(
 _SHORT = re.compile(
     r"fell short|falls? short|not good enough|(?:wasn'?t|isn'?t|not) enough|didn'?t (?:get|work|help|stick|cut)"
     r"|doesn'?t (?:work|help|stick|cut|fit|scale)|did not (?:get|work|help)|does not (?:work|help)|no luck|gave up|giving up"
-    r"|(?:can'?t|couldn'?t|unable to|haven'?t been able to|cannot) (?:get|make|stop|fix)|still (?:wrong|off|bad|worse|inconsistent|drifts?|ignores?|sounds?|misses)"
+    r"|(?:can'?t|couldn'?t|unable to|haven'?t been able to|cannot) (?:get|make|stop|fix|keep|follow|handle|match|hold|stick)|still (?:wrong|off|bad|worse|inconsistent|drifts?|ignores?|sounds?|misses)"
     r"|ignor(?:es|ed|ing)|keeps? (?:drifting|forgetting|ignoring|breaking|slipping)|hit a wall|plateau|struggl|failed|fails"
     r"|tried everything|no matter how|despite|weeks of|months of|not reliabl|unreliabl|inconsistent|hit or miss|flaky"
     r"|only (?:gets|got) us|not quite|falling short|short of|\bmiss(?:es|ed|ing)?\b|slips?|kind of works|sort of works"
@@ -71,6 +73,10 @@ _SHORT = re.compile(
     r"|\bgeneric\b|\bbland\b|\bmeh\b|all over the place|\b(?:not|wasn'?t|isn'?t|weren'?t|aren'?t) (?:\w+ )?(?:good|great|there|right|reliable|consistent|usable|enough|fine|ok|okay|acceptable)\b|\bbad\b|\bpoor\w*|mediocre"
     r"|\bwrong\b|close,? but not|\b(?:got|gets|came|comes|is) close,? but\b|only (?:some|part) of the time|half (?:of )?the time|\bsometimes\b|\bbreaks?\b|\bdrops?\b"
     r"|\bforgets?\b|\binvents?\b|makes? (?:\w+ )?up\b|plateau\w*|not (?:yet )?(?:usable|enough)"
+    # "prompting isn't cutting it", "better but not there", "enforces the glossary badly", "users still complain",
+    # "mixes the grades", "prompts don't give us the format"
+    r"|(?:isn'?t|aren'?t|wasn'?t|not) cutting it|\bnot (?:quite )?there\b|\bbadly\b|\bcomplain(?:s|ed|ing)?\b|\bmix(?:es|ed)\b"
+    r"|(?:don'?t|doesn'?t|didn'?t|do not|does not|did not) (?:\w+ )?(?:give|gives|produce|follow|respect|stick)\b"
 )
 _TRIED = re.compile(
     r"\b(?:tried|trying|prompted|gave|added|played with|experimented with|we've been|we have been|iterat\w+ on|tweak\w*|spent|use[ds]?|using|wrote|written|have a|our)\b"
@@ -85,6 +91,23 @@ _LARGE = re.compile(
     r"|(?:prompt|request|context|ctx)s? (?:gets?|got|is|are|=|becomes?|grows?|grew|has grown) (?:\w+ )?(?:huge|massive|enormous|too long)"
     r"|makes? (?:every|each|the) (?:\w+ )?(?:request|prompt|call)s? (?:\w+ )?(?:huge|massive|enormous|too long)"
 )
+
+
+# A score as a fraction after the metric's name ("few-shot F1 0.61", "zero-shot acc 0.57", "ROUGE-L 0.31", "F1 of
+# 0,58"): read as the percentage it is. Kappa is not here: it measures how far labellers agree, not a prompt.
+_METRIC = re.compile(
+    r"\b(?:(?:macro[- ]|micro[- ])?f1|acc(?:uracy)?|precision|recall|rouge(?:-\w+)?|qwk|ndcg(?:@\d+)?|exact[- ]match|auc)"
+    r"(?:\s*(?:score|of|=|:|at|is|was|were|around|about|~|≈|only|just))*\s*(?P<n>0?[.,]\d{1,3}|1[.,]0{1,3})(?![\d.,]*\s*%)"
+)
+_DID_TRY = re.compile(
+    r"\b(?:we've|i've|they've|did|have|has|we|i|they)\s+(?:(?!not\b|never\b)\w+\s+)?(?:tried|try|tested)\b"
+)
+
+
+def metric_share(text: str) -> int | None:
+    """Return the first score given as a fraction after its metric's name, as a percentage ("F1 0.61" is 61)."""
+    m = _METRIC.search(text)
+    return round(float(m.group("n").replace(",", ".")) * 100) if m else None
 
 
 _NOTHING_TRIED = re.compile(
@@ -103,6 +126,8 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
     # "costs 20% more" neither. Read per clause: "follows it 60% of the time and the prompt costs a lot".
     for part in clauses(clause) if not focus else [clause]:
         share = percent(part)
+        if share is None:
+            share = metric_share(part)
         if share is not None and not re.search(
             r"\b(?:cost\w*|pay\w*|price\w*|cheaper|more expensive|tokens?|budget)\b", part
         ):
@@ -111,7 +136,11 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
                 part,
             )
             return "fell_short" if failing or share < 80 else "good_enough"
-    if _NOT_TRIED.search(clause):
+    share = metric_share(clause)  # "f1 of 0,58": a decimal comma splits the clauses above, not the whole
+    if share is not None:
+        return "fell_short" if share < 80 else "good_enough"
+    no = _NOT_TRIED.search(clause)
+    if no and not _DID_TRY.search(clause[: no.start()]):  # "we did try a prompt ... we could not use it": tried
         return "not_tried"
     good = [
         g
@@ -141,6 +170,7 @@ def prompting(clause: str, *, focus: bool = False) -> str | None:
 # "Our triage prompt is 9k tokens. It works, accuracy is good enough, but the bill is crazy."
 _FOLLOW_UP = re.compile(
     r"^\W*(?:(?:but|and|so|still|honestly|tbh)\W+)?(?:it|it's|that|this|which|they|works|worked|mostly|output|outputs|results?|quality|accuracy|answers"
+    r"|tone|voice|format|formatting|style|structure|(?:macro[- ])?f1|rouge\S*|recall|precision|qwk|ndcg\S*|scores?"
     r"|(?:the|its) (?:output|outputs|results?|quality|accuracy|answers|format|tone|style))\b"
 )
 
