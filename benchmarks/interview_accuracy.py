@@ -117,14 +117,15 @@ def read_prepared(
     p}}), mixed in as OfflineInterviewer does with its models.
     """
     from agent.interviewer import heads as H
-    from agent.interviewer.offline import Finding, measured_by_words
+    from agent.interviewer.offline import Finding, measured_by_words, plain
     from graphs.interview import absorb
 
     def read(p: Any) -> Reading:
+        text = plain(p.item["goal"])  # as the reader reads it (offline.plain): the numbers' places are in this text
         found = {f.fact: f for f in p.findings}
         if heads is not None:  # as OfflineInterviewer.extract: the heads revise, then the numbers' verdict outranks
             found = H.revise(
-                p.item["goal"],
+                text,
                 found,
                 heads,
                 p.sentences,
@@ -136,7 +137,7 @@ def read_prepared(
                 problem=None if problem is None else problem[p.item["id"]],
                 roles=None if roles is None else [roles.get(p.item["id"], {}).get(n.start) for n in p.numbers],
             )
-            found = measured_by_words(p.item["goal"], found)
+            found = measured_by_words(text, found)
         return _answered(absorb({}, list(found.values())), p.answers, p.item["labels"] if ask else None)
 
     return read
@@ -590,11 +591,14 @@ def shipped_readings(corpus: dict[str, list]) -> tuple[dict | None, dict | None]
     does not ship), as the reader reads.
     """
     from agent.interviewer import problem_model, role_model
+    from agent.interviewer.offline import plain
 
     problem = roles = None
     if problem_model.shipped():
         model = problem_model.ProblemModel.load(problem_model.base_folder())
-        problem = {a: {p.item["id"]: model.probabilities(p.item["goal"]) for p in items} for a, items in corpus.items()}
+        problem = {
+            a: {p.item["id"]: model.probabilities(plain(p.item["goal"])) for p in items} for a, items in corpus.items()
+        }
     if role_model.shipped():
         reader = role_model.RoleModel.load(problem_model.base_folder())
         roles = {
@@ -602,7 +606,7 @@ def shipped_readings(corpus: dict[str, list]) -> tuple[dict | None, dict | None]
                 p.item["id"]: dict(
                     zip(
                         (n.start for n in p.numbers),
-                        reader.roles(p.item["goal"], [(n.start, n.end) for n in p.numbers]),
+                        reader.roles(plain(p.item["goal"]), [(n.start, n.end) for n in p.numbers]),
                     )
                 )
                 for p in items

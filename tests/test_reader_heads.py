@@ -260,6 +260,25 @@ def test_prompting_tried_in_the_writers_own_words(reader):
     assert found["examples"].value == 3000
 
 
+def test_a_goal_pasted_as_markdown_reads_as_the_same_goal_in_plain_words(reader):
+    """A chat assistant's summary pasted in: bold headings and bullets are layout. With them, the heads let the
+    count of good examples go (the AV-assistant author's goals lost 16 of 22 counts this way)."""
+    from agent.interviewer.offline import plain
+
+    md = (
+        "**Goal:** Turn technicians' free-text visit notes into our service report template.\n\n"
+        "**Current state:**\n- A prompt with the template gets the fields wrong about a third of the time.\n\n"
+        "**Data:**\n- 1,250 service reports approved by the field lead, each with its visit notes.\n\n"
+        "## Constraints\n* Notes stay on our servers."
+    )
+    assert plain(md).startswith("Goal: Turn") and "**" not in plain(md) and "\n- " not in plain(md)
+    assert "\nNotes stay on our servers." in plain(md) and plain("`idx__cols` - 3 - 4") == "`idx__cols` - 3 - 4"
+    found = {f.fact: f for f in reader.extract(md)}
+    assert found["examples"].value == 1250
+    assert found["examples"].evidence == "1,250 service reports approved by the field lead, each with its visit notes."
+    assert found["prompting"].value == "fell_short"
+
+
 # ---- the fact travels: five-step table, confirm list, --json, the LLM interviewer's schema ----------------------
 
 BAD_DATA_GOAL = (

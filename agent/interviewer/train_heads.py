@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from agent.interviewer import heads as H
+from agent.interviewer.offline import plain
 from tools.decision import MODIFIERS, QUALITY_WHY, Facts
 from tools.decision import PRIMARY as STEP_FACTS
 
@@ -258,8 +259,8 @@ def _sparse(x: np.ndarray) -> Any:
 
 def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.Heads:
     """Train every fact head and the number-role head on `prepared` (`bank`: the reader's labelled sentences)."""
-    lexicon = H.Lexicon.fit([p.item["goal"] for p in prepared]) if LEXICON else None
-    feats = np.stack([H.fact_features(p.item["goal"], p.vectors, p.findings, bank, lexicon) for p in prepared])
+    lexicon = H.Lexicon.fit([plain(p.item["goal"]) for p in prepared]) if LEXICON else None
+    feats = np.stack([H.fact_features(plain(p.item["goal"]), p.vectors, p.findings, bank, lexicon) for p in prepared])
     words = 0 if lexicon is None else len(lexicon.words)
     # The rules were written from the first corpora, so there their readings are nearly always right; counted in
     # full, those goals teach the heads to trust the rules more than a new author's text warrants.
@@ -276,7 +277,7 @@ def train(prepared: list[Prepared], bank: dict[str, Any], l2: float = L2) -> H.H
         if wanted is None:
             continue
         for n, vec, want in zip(p.numbers, p.number_vectors, wanted):
-            rows.append(H.number_features(p.item["goal"], n, vec, p.findings))
+            rows.append(H.number_features(plain(p.item["goal"]), n, vec, p.findings))
             ys.append(int(want))
             ws.append(TUNED_WEIGHT if p.author in TUNED else 1.0)
     role = fit(np.stack(rows), np.array(ys), (False, True), l2, H.DIM, np.array(ws))
