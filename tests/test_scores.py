@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.interviewer.scores import compare
+from tools.measure.verdict import verdict
 
 DATA = Path(__file__).parent / "data" / "scores"
 
@@ -58,14 +59,20 @@ def test_numbers_that_are_not_a_reached_and_a_needed_score_say_nothing(text):
 
 @pytest.mark.parametrize("name", ["blind1.jsonl", "blind2.jsonl", "blind3.jsonl"])
 def test_blind_authors_reached_and_needed(name):
+    """The sets' numbers are the authors'; their `verdict` follows a stricter brief than the goal writers' (more than
+    a point short fell short, README), so the verdict checked is tools.measure.verdict's on the authors' numbers."""
     rows = _rows(name)
-    right = sum((c.verdict if (c := compare(r["text"])) else None) == r["verdict"] for r in rows)
-    assert right >= 0.8 * len(rows), f"{name}: {right}/{len(rows)}"
-    # never the confident wrong answer the issue describes: a score above 80% read as good enough when it fell short
+    read = [(r, c) for r in rows if (c := compare(r["text"])) is not None]
+    right = [
+        r
+        for r, c in read
+        if c.reached == pytest.approx(r["reached"], abs=0.005) and c.needed == pytest.approx(r["needed"], abs=0.005)
+    ]
+    assert len(right) >= 0.8 * len(rows), f"{name}: {len(right)}/{len(rows)}"
+    assert all(c.verdict == verdict(r["reached"], r["needed"]) for r, c in read if r in right)
+    # never the confident wrong answer the issue describes: a prompt that fell short read as good enough
     wrong = [
-        r["text"]
-        for r in rows
-        if r["verdict"] == "fell_short" and (c := compare(r["text"])) and c.verdict != r["verdict"]
+        r["text"] for r, c in read if verdict(r["reached"], r["needed"]) == "fell_short" and c.verdict != "fell_short"
     ]
     assert len(wrong) <= 1, wrong
 
@@ -109,13 +116,22 @@ def test_the_llm_interviewers_reading_is_checked_against_the_numbers():
         # a few points short, and only a small share of the prompt's errors to fix: a better prompt's job
         ("The routing prompt gets 87% of tickets right; ops asked for 89%.", "good_enough", 0.15),
         ("Few-shot F1 is 0.70 and the team would be happy at 0.74.", "good_enough", 0.13),
+        # a few points short, with up to half of the errors to fix: "close to their own target" to the goal writers
+        # (AU-investor, not looked at for the rule; the old quarter of the errors called it short)
+        (
+            "A carefully written prompt gets the texts accepted unedited ~85% of the time; their own target is 90%.",
+            "good_enough",
+            0.33,
+        ),
         # as few points short, but most of the remaining errors must go: not a prompt's job
         ("The prompt's error rate is 5% and the auditors allow at most 1.5%.", "fell_short", 0.70),
         ("Our extraction prompt is at 96% field accuracy; the contract says 99%.", "fell_short", 0.75),
         ("It manages 70% and we need 90%.", "fell_short", 0.67),
+        # few of the errors, but ten points: not close (the quarter of the errors alone called it close)
+        ("Few-shot accuracy is 50% and the team needs 60%.", "fell_short", 0.2),
     ],
 )
-def test_close_to_the_target_is_measured_in_the_errors_left_to_fix(text, verdict, share):
+def test_close_to_the_target_is_measured_in_points_and_errors_left_to_fix(text, verdict, share):
     said = compare(text)
     assert said is not None and said.verdict == verdict and said.short_by > 1
     assert said.errors_to_fix == pytest.approx(share, abs=0.01)

@@ -52,8 +52,8 @@ class Measurement(BaseModel):
     cost_usd: float
     model: str
     verdict: Verdict | None = Field(
-        description="good_enough: the target lies inside the interval or below it, or the prompt is close to it (less "
-        "than a quarter of its errors left to fix); None without a target."
+        description="good_enough: the target lies inside the interval or below it, or the prompt is close to it (at most "
+        "5 points short, with at most half of its errors left to fix); None without a target."
     )
     short_by: float | None = Field(default=None, description="Points (of 100) the prompted score is below the target.")
     held_out: int = Field(description="The held-out size the sample came from: the plan's split keeps the same.")
@@ -83,8 +83,8 @@ def judge(prompted: float, high: float, target: float | None) -> tuple[Verdict |
     """Return step 1's verdict and the points the prompted score is short of the target (None without a target).
 
     Good enough when the target lies inside the interval (the sample cannot tell them apart), or when the prompt is
-    close to it in the sense the goal's own words are read in (tools/measure/verdict.py: less than a quarter of its
-    errors left to fix): a large sample's tight interval says a prompt is short, not that a better one cannot close it.
+    close to it in the sense the goal's own words are read in (tools/measure/verdict.py: at most 5 points short, with
+    at most half of its errors left to fix): a large sample's tight interval says a prompt is short, not that a better one cannot close it.
     """
     if target is None:
         return None, None
