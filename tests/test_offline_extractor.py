@@ -678,6 +678,80 @@ def test_prompting_tried_in_the_writers_own_words(interviewer, text, value):
     assert _facts(interviewer, text).get("prompting") == value
 
 
+# Kind 2 of issue 28: labels people do not agree on. The figure is read both ways ("kappa 0.86" is trustworthy, and
+# the word kappa alone used to read as low agreement). The rule was written from the authors A to AP and G to Z; these
+# phrasings are by AQ-lab, AR-phone, AS-consult, AU-investor, AV-assistant, AW-postmortem, D-terse and F-nonnative,
+# which were not looked at for it.
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("We have 3,000 labelled tickets; exact agreement 52%.", "low_agreement"),  # AQ-lab
+        ("and the labels were done by 3 diff dispatchers who didnt agree half the time", "low_agreement"),  # AR-phone
+        ("5k incidents labelled by two teams, agreement between teams ~55%.", "low_agreement"),  # AS-consult
+        (
+            "Two marine superintendents labelled a year's worth of observations independently -> they disagree on "
+            "roughly 40% of them.",
+            "low_agreement",
+        ),  # AS-consult
+        ("Clause risk ratings were labeled by 3 lawyers, who agree only about half the time.", "low_agreement"),  # AU
+        ("When three staff re-labelled a sample of 500, they agreed only about 60% of the time", "low_agreement"),  # AV
+        (
+            "We have 9,000 notes double-coded by two coders, but the coders disagree on about a third of them.",
+            "low_agreement",
+        ),  # AW
+        ("1.5k annotated emails, 2 annotators agreed on 95%", "good"),  # D-terse
+        (
+            "Three supervisors labelled 4.000 notes, but when we checked 200 together they agreed only in half.",
+            "low_agreement",
+        ),  # F
+    ],
+)
+def test_how_far_the_labellers_agree_in_the_writers_own_words(interviewer, text, value):
+    assert _facts(interviewer, text).get("data_quality") == value
+
+
+@pytest.mark.parametrize(
+    "text", ["Our 18k queries were labelled by two annotators, kappa 0.86.", "Cohen's kappa was 0.41."]
+)
+def test_a_kappa_is_read_by_its_value(interviewer, text):
+    value = "good" if "0.86" in text else "low_agreement"
+    assert _facts(interviewer, text).get("data_quality") == value
+
+
+def test_a_prompt_s_agreement_with_people_is_not_the_data_s(interviewer):
+    said = _facts(interviewer, "Our linter prompt reaches 91% agreement with human reviewers on a 300-spec eval.")
+    assert said.get("data_quality") is None
+
+
+# Kind 5 of issue 28: permission to use OpenAI. The issue's own phrase ("Legal cleared OpenAI as a processor") was
+# read by the heads but by no rule, so the confirm step could not quote it; these are AU-investor's, AV-assistant's,
+# AW-postmortem's and E-email's words.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "They already run a fine-tuned model for listing titles and legal cleared OpenAI as a processor last year.",
+        "GC approved OpenAI under our enterprise DPA.",
+        "OpenAI approved by security.",
+        "I should mention that we signed a business associate agreement with OpenAI last month.",
+    ],
+)
+def test_permission_to_use_openai_in_the_writers_own_words(interviewer, text):
+    assert _facts(interviewer, text).get("private") is False
+
+
+def test_a_cloud_that_is_not_allowed_stays_private(interviewer):
+    assert _facts(interviewer, "No third-party LLM APIs allowed by our security team.").get("private") is True
+    assert _facts(interviewer, "Legal has not cleared OpenAI as a processor.").get("private") is not False
+
+
+def test_a_label_that_names_the_prompt_is_judged_by_the_line_after_it(interviewer):
+    # Y-thread's shape (the rule was written from G-spec's "Prompting GPT-4o: CDR boundary accuracy 61%")
+    text = "We want urgency tags on incoming tickets.\nTried a prompt with the schema and 3 examples:\nF1 on urgency was 0.58."
+    found = {f.fact: f for f in interviewer.extract(text)}
+    assert found["prompting"].value == "fell_short" and found["prompting"].how == "stated"
+    assert found["prompting"].evidence == "Tried a prompt with the schema and 3 examples: F1 on urgency was 0.58."
+
+
 def test_a_reply_about_stability_says_nothing_about_knowledge(interviewer):
     assert _facts(interviewer, "it changes every season", "stable") == {"stable": False}
 

@@ -286,6 +286,7 @@ class OfflineInterviewer:
             self._focused(text, focus, add)
         topic, style_ok, fresh = None, None, set()
         after_prompt = False  # the previous sentence spoke of a prompt, so "It works, but ..." judges it
+        label = None  # ... and was only a label ("Prompting:"), so the next one is what it says of the prompt
         long_prompt = None  # the previous sentence said the prompt is long, so "Each request is slow" makes it costly
         for sentence in sentences(text):
             low = _normalise(sentence)
@@ -294,10 +295,13 @@ class OfflineInterviewer:
                 add("prompt_large", True, f"{long_prompt} {sentence}")
             long_prompt = sentence if rules.prompt_size(low) == "long" else None
             if after_prompt and not rules.PROMPT_WORDS.search(low):
-                verdict = rules.prompting_follow_up(low)
+                # "Prompting GPT-4o: CDR boundary accuracy 61%" is split at its colon: the label names the prompt and
+                # whatever follows is its verdict, whatever word it starts with
+                verdict = rules.prompting(low, focus=True) if label else rules.prompting_follow_up(low)
                 if verdict:
-                    add("prompting", verdict, sentence)
+                    add("prompting", verdict, f"{label} {sentence}" if label else sentence)
             after_prompt = bool(rules.PROMPT_WORDS.search(low))
+            label = sentence if after_prompt and low.rstrip().endswith(":") else None
             if style_ok is None and rules.style_ruled_out(low):
                 style_ok = sentence
             for clause in clauses(low):

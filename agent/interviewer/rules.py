@@ -35,7 +35,7 @@ _NOT_TRIED = re.compile(
     r"|\bdefault (?:system )?(?:prompt|chatgpt|model|settings)\b|\bvanilla\b|\bout of the box\b|\bone-line prompt\b|\bbarely (?:tried|touched)\b|\buntried\b"
 )
 _GOOD = re.compile(
-    r"\b(?:mostly|almost|nearly|pretty much|largely|basically) (?:works|there|right|good)\b|\bworks? (?:well|fine|okay|ok|great)\b"
+    r"\b(?:mostly|almost|nearly|pretty much|largely|basically) (?:works|there|right|good)\b|\bwork(?:s|ed)? (?:well|fine|okay|ok|great)\b"
     # "it works, but it's expensive": the prompt does the job and the complaint is cost; not "works only half the time"
     r"|(?<!kind of )(?<!sort of )(?<!kinda )(?<!sorta )(?<!only )\b(?:it |that |this |which |prompt |prompting )?works\b(?!\s+(?:only|sometimes|half|about|around|for some|in some|on some|\d|ok-?ish|so-?so))(?=\s*(?:[,.;!]|$|but|and|though|well|fine))"
     r"|\b(?:does|did|do|handles?|gets?|got) (?:it|this|that|them|the job|(?:the |our )?[\w-]+ (?:format|tone|style|structure|layout|part))\s+(?:\w+\s+)?(?:fine|well|right|correctly|ok|okay)\b(?!\s+(?:only|some|half|sometimes|about|around|\d|part|in some|for some))"
@@ -97,6 +97,7 @@ _LARGE = re.compile(
 # 0,58"): read as the percentage it is. Kappa is not here: it measures how far labellers agree, not a prompt.
 _METRIC = re.compile(
     r"\b(?:(?:macro[- ]|micro[- ])?f1|acc(?:uracy)?|precision|recall|rouge(?:-\w+)?|qwk|ndcg(?:@\d+)?|exact[- ]match|auc)"
+    r"(?:\s+on\s+(?:the\s+|our\s+)?[\w-]+(?:\s+(?:set|split|tickets|cases))?)?"  # "F1 on urgency was 0.58"
     r"(?:\s*(?:score|of|=|:|at|is|was|were|around|about|~|≈|only|just))*\s*(?P<n>0?[.,]\d{1,3}|1[.,]0{1,3})(?![\d.,]*\s*%)"
 )
 _DID_TRY = re.compile(
@@ -624,6 +625,12 @@ _CLOUD_OK = re.compile(
     rf"|\b(?:agreed|consented|signed off|said yes) (?:to|on)\s+(?:\w+\s+){{0,2}}?{_CLOUD}|\b{_CLOUD}\s+(?:\w+\s+){{0,3}}?(?:agreement|contract|dpa|terms|baa)\s+covers?\b"
     rf"|\b(?:cleared|approved|allowed|permitted)\s+(?:\w+\s+){{0,3}}?(?:for|to|with)\s+{_CLOUD}"
     r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b"
+    # "legal cleared OpenAI as a processor", "OpenAI approved under our enterprise agreement", "we have a BAA with
+    # OpenAI", "a data processing agreement with OpenAI is in place"
+    rf"|\b(?:cleared|approved|whitelisted|allow-?listed|vetted|signed off(?: on)?)\s+(?:the\s+|using\s+)?{_CLOUD}\b"
+    rf"|(?<!\bno )\b{_CLOUD}\s+(?:\w+\s+){{0,2}}?(?:approved|cleared|allowed|permitted|signed off)\s+(?:under|by|for|as|via)\b"
+    rf"|\b(?:dpa|baa|data processing agreement|business associate agreement|zero[- ](?:data[- ])?retention (?:agreement|deal|terms)"
+    rf"|enterprise agreement)\s+with\s+{_CLOUD}\b"
 )
 # "is not allowed to go to OpenAI", "legal has not approved sending", "never cleared": a permission taken back.
 _NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno longer|\bnobody|\bno one)\s+(?:\w+\s+)?(?:yet\s+)?$")
@@ -824,10 +831,57 @@ _GOOD_DATA = re.compile(
 )
 
 
+# How far the people who labelled the data agree, said as a figure or a share: "kappa 0.41", "Krippendorff's alpha of
+# about 0.47", "agreed on only about 60% of them", "agree like 55% of the time", "~55% agreement", "disagree on about
+# a third", "agreed less than half the time". A figure reads both ways: "kappa 0.86" and "94% agreement" are labels
+# people can trust, where the word "kappa" alone used to read as low agreement whatever its value.
+_COEFFICIENT = re.compile(
+    r"\b(?:kappa|krippendorff'?s?(?: alpha)?|alpha)\b(?:\s*\(?[a-z'’]*\)?)*?[^.;\d]{0,30}?(?P<k>0?\.\d+|[01],\d+)(?!\s*%)"
+)
+_AGREE = r"\bagree(?:d|s|ment|ing)?\b"
+_SHARE_WORDS = r"(?:about |around |roughly |only |just |maybe |like |~|approx\.? |barely |on |in |with each other )*"
+_AGREED_SHARE = re.compile(
+    rf"{_AGREE}(?:\s+[^\s.;%]+){{0,6}}?\s+{_SHARE_WORDS}(?P<p>\d{{1,3}}(?:\.\d)?)\s?%"
+    # "91% agreement with human reviewers" is a model's score against people; "94% agreement between annotators" not
+    rf"|(?P<q>\d{{1,3}})\s?% (?:inter-\w+ |pairwise |raw )?agreement(?! with (?!each other))"
+    rf"|{_AGREE}(?:\s+[^\s.;%]+){{0,6}}?\s+(?P<low>(?:less than|under|fewer than|not even) (?:half|two-thirds|two thirds)"
+    r"|(?:about |roughly |only |maybe )*half)\b"
+)
+_DISAGREE_SHARE = re.compile(
+    r"\b(?:disagree\w*|differ\w*|split)\b(?:\s+[^\s.;%]+){0,7}?\s+(?:on |about |roughly |around |like |~|in )*"
+    r"(?:a third|a quarter|half|(?:[2-9]\d|1\d)\s?%)"
+)
+_LABELLERS = re.compile(
+    r"\b(?:annotat\w+|label\w*|tagg\w+|coders?|coded|raters?|rated|graders?|double[- ]\w+|re-?label\w*|calibration"
+    r"|inter-\w+|pairwise|each other|two (?:of us|\w+s)|three \w+s|reviewers|markers|audit\w*|spot[- ]check\w*)\b"
+)
+
+
+def agreement(clause: str) -> str | None:
+    """Return "low_agreement" or "good" when the clause gives how far the data's labellers agree, else None.
+
+    A prompt's agreement with people is its score, not the data's ("the prompt agrees with planners 55%", "91%
+    agreement with human reviewers"), so a clause about a prompt is left to the other readings.
+    """
+    if PROMPT_WORDS.search(clause):
+        return None
+    m = _COEFFICIENT.search(clause)
+    if m:
+        return "good" if float(m.group("k").replace(",", ".")) >= 0.7 else "low_agreement"
+    m = _AGREED_SHARE.search(clause)
+    if m:
+        share = m.group("p") or m.group("q")
+        return "low_agreement" if share is None or float(share) < 80 else "good"
+    return "low_agreement" if _DISAGREE_SHARE.search(clause) and _LABELLERS.search(clause) else None
+
+
 def data_quality(clause: str) -> str | None:
     """Return what the clause says of the examples' quality ("unreviewed", "low_agreement", ...; "good" for
     reviewed or approved data), or None when it says nothing of it.
     """
+    said = agreement(clause)
+    if said is not None:
+        return said
     for value, pattern in _QUALITY:
         if pattern.search(clause):
             if (
