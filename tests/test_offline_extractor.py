@@ -671,6 +671,11 @@ def test_how_far_prompting_got(interviewer, text, value):
             "fell_short",
         ),  # AC-startup
         ("Prompting close but not there.", "fell_short"),  # A-dev
+        # a percentage in words: AB-public's own goal, which showed the gap (the rules read "80%", not "eighty percent")
+        (
+            "With our current prompt approximately eighty percent of test conversations pass our checklist.",
+            "good_enough",
+        ),
         ("We pasted the price list into the prompt, and the model still mixes the two up.", "fell_short"),  # M-success
     ],
 )

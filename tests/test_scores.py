@@ -44,6 +44,12 @@ def test_reached_and_needed_are_compared_with_each_other(text, reached, needed, 
     assert said.reached == pytest.approx(reached) and said.needed == pytest.approx(needed)
 
 
+def test_a_rating_with_a_decimal_is_not_a_fraction_of_its_last_digit():
+    # AH-edu's shape: "4.2/5" was read as 2 of 5 (40%)
+    said = compare("Teachers rate the output 4.2/5 and we need at least 80%.")
+    assert said is None or said.reached != pytest.approx(0.4)
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -33,7 +33,7 @@ _SCORE = re.compile(
     # "into one of 18 codes", "one of nine routing categories": a choice among classes, not a score
     r"(?! (?:[a-z]+ )?(?:codes?|categor(?:y|ies)|classes|intents?|queues?|labels|departments?|types|buckets|topics"
     r"|tags|groups|routes|reasons|levels|tiers)\b)"
-    r"|\b(?P<num2>\d{1,4})/(?P<den2>\d{1,4})\b(?!/)"
+    r"|(?<![\d.,])\b(?P<num2>\d{1,4})/(?P<den2>\d{1,4})\b(?!/)"  # not "2/5" in a rating of "4.2/5"
     r"|(?<![\d.])(?P<dec>0?\.\d{1,3})\b"
     r"|\b(?P<half>half|a third|two thirds|a quarter|three quarters|a tenth|a fifth)\b"
     r"(?= (?:of )?(?:the time|them|of (?:the|our|all|them|those))| (?:are|is|were|was|get|gets)\b)"
