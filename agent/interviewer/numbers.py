@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from agent.interviewer.scores import spelled_out  # "eighty percent": dictated and formal texts say shares in words
+
 _UNITS = {
     "one": 1,
     "two": 2,
@@ -449,8 +451,6 @@ def numbers(text: str) -> list[int]:
 
 def percent(text: str) -> int | None:
     """Return the first percentage in `text` ("40%", "40 percent", "40 per cent", "eighty percent"), or None."""
-    from agent.interviewer.scores import spelled_out  # here: scores reads numbers' kinds of text, not the reverse
-
     m = re.search(r"(\d{1,3})\s?%|(\d{1,3}) per ?cent", spelled_out(text) if "cent" in text else text)
     return int(m.group(1) or m.group(2)) if m else None
 
