@@ -723,6 +723,18 @@ def test_a_kappa_is_read_by_its_value(interviewer, text):
     assert _facts(interviewer, text).get("data_quality") == value
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The vendor agreed to a 15% discount if we sign for two years.",
+        "Our enterprise agreement gives us 20% off list price.",
+        "We are in alpha, v0.3 ships next week.",
+    ],
+)
+def test_an_agreement_that_is_not_the_labellers_says_nothing_of_the_data(interviewer, text):
+    assert _facts(interviewer, text).get("data_quality") is None
+
+
 def test_a_prompt_s_agreement_with_people_is_not_the_data_s(interviewer):
     said = _facts(interviewer, "Our linter prompt reaches 91% agreement with human reviewers on a 300-spec eval.")
     assert said.get("data_quality") is None

@@ -857,16 +857,26 @@ _LABELLERS = re.compile(
 )
 
 
+# An agreement that is a contract, or agreeing to terms: "the enterprise agreement gives us 20% off", "the vendor
+# agreed to a 15% discount".
+_NOT_LABELS = re.compile(
+    r"\b(?:enterprise|licen[cs]e|services?|processing|framework|master|union|collective|purchase|supply|sales|loan"
+    r"|non-disclosure|settlement|partnership|subscription|pricing|volume|dpa|legal) agreements?\b"
+    r"|\bagreed? to (?:a |an |the |our )?(?:\d|discount|price|fee|cut|rate|cap|budget|terms)"
+    r"|\b(?:discount|off (?:the |our )?(?:price|list)|fees?|rebate|budget|revenue|margin)\b"
+)
+
+
 def agreement(clause: str) -> str | None:
     """Return "low_agreement" or "good" when the clause gives how far the data's labellers agree, else None.
 
     A prompt's agreement with people is its score, not the data's ("the prompt agrees with planners 55%", "91%
     agreement with human reviewers"), so a clause about a prompt is left to the other readings.
     """
-    if PROMPT_WORDS.search(clause):
+    if PROMPT_WORDS.search(clause) or _NOT_LABELS.search(clause):
         return None
     m = _COEFFICIENT.search(clause)
-    if m:
+    if m and (not m.group(0).startswith("alpha") or _LABELLERS.search(clause)):  # not "alpha, v0.3"
         return "good" if float(m.group("k").replace(",", ".")) >= 0.7 else "low_agreement"
     m = _AGREED_SHARE.search(clause)
     if m:
