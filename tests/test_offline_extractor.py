@@ -759,6 +759,8 @@ def test_permission_to_use_openai_in_the_writers_own_words(interviewer, text):
 def test_a_cloud_that_is_not_allowed_stays_private(interviewer):
     assert _facts(interviewer, "No third-party LLM APIs allowed by our security team.").get("private") is True
     assert _facts(interviewer, "Legal has not cleared OpenAI as a processor.").get("private") is not False
+    assert _facts(interviewer, "OpenAI is not approved by legal for this data.").get("private") is not False
+    assert _facts(interviewer, "Only approved vendors may see the data.").get("private") is not False
 
 
 def test_a_label_that_names_the_prompt_is_judged_by_the_line_after_it(interviewer):

@@ -627,8 +627,8 @@ _CLOUD_OK = re.compile(
     r"|\b(?:can|may|could)\s+go\s+(?:anywhere|wherever|to any)\b|\bgo wherever\b|\bno (?:restrictions?|constraints?) on (?:where|the data)\b"
     # "legal cleared OpenAI as a processor", "OpenAI approved under our enterprise agreement", "we have a BAA with
     # OpenAI", "a data processing agreement with OpenAI is in place"
-    rf"|\b(?:cleared|approved|whitelisted|allow-?listed|vetted|signed off(?: on)?)\s+(?:the\s+|using\s+)?{_CLOUD}\b"
-    rf"|(?<!\bno )\b{_CLOUD}\s+(?:\w+\s+){{0,2}}?(?:approved|cleared|allowed|permitted|signed off)\s+(?:under|by|for|as|via)\b"
+    rf"|(?<!\bonly )\b(?:cleared|approved|whitelisted|allow-?listed|vetted|signed off(?: on)?)\s+(?:the\s+|using\s+)?{_CLOUD}\b"
+    rf"|(?<!\bno )\b{_CLOUD}\s+(?:(?!not\b|never\b)\w+\s+){{0,2}}?(?:approved|cleared|allowed|permitted|signed off)\s+(?:under|by|for|as|via)\b"
     rf"|\b(?:dpa|baa|data processing agreement|business associate agreement|zero[- ](?:data[- ])?retention (?:agreement|deal|terms)"
     rf"|enterprise agreement)\s+with\s+{_CLOUD}\b"
 )
