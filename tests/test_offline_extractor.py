@@ -705,6 +705,9 @@ def test_prompting_tried_in_the_writers_own_words(interviewer, text, value):
             "low_agreement",
         ),  # AW
         ("1.5k annotated emails, 2 annotators agreed on 95%", "good"),  # D-terse
+        # a kappa is read by its value: the word alone used to read as low agreement
+        ("Our 18k queries were labelled by two annotators, kappa 0.86.", "good"),
+        ("Cohen's kappa was 0.41.", "low_agreement"),
         (
             "Three supervisors labelled 4.000 notes, but when we checked 200 together they agreed only in half.",
             "low_agreement",
@@ -716,28 +719,16 @@ def test_how_far_the_labellers_agree_in_the_writers_own_words(interviewer, text,
 
 
 @pytest.mark.parametrize(
-    "text", ["Our 18k queries were labelled by two annotators, kappa 0.86.", "Cohen's kappa was 0.41."]
-)
-def test_a_kappa_is_read_by_its_value(interviewer, text):
-    value = "good" if "0.86" in text else "low_agreement"
-    assert _facts(interviewer, text).get("data_quality") == value
-
-
-@pytest.mark.parametrize(
     "text",
     [
         "The vendor agreed to a 15% discount if we sign for two years.",
         "Our enterprise agreement gives us 20% off list price.",
         "We are in alpha, v0.3 ships next week.",
+        "Our linter prompt reaches 91% agreement with human reviewers on a 300-spec eval.",  # the prompt's score
     ],
 )
 def test_an_agreement_that_is_not_the_labellers_says_nothing_of_the_data(interviewer, text):
     assert _facts(interviewer, text).get("data_quality") is None
-
-
-def test_a_prompt_s_agreement_with_people_is_not_the_data_s(interviewer):
-    said = _facts(interviewer, "Our linter prompt reaches 91% agreement with human reviewers on a 300-spec eval.")
-    assert said.get("data_quality") is None
 
 
 # Kind 5 of issue 28: permission to use OpenAI. The issue's own phrase ("Legal cleared OpenAI as a processor") was
